@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC code for the Todo Assistant APIs (see protos/)."""
