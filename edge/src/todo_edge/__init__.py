@@ -1,0 +1,1 @@
+"""The HTTP edge: REST API and ChatKit over the gRPC services."""

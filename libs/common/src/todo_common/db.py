@@ -1,0 +1,163 @@
+"""The async database engine and the one-session-per-RPC scope (PostgreSQL via asyncpg, SQLite).
+
+Each service owns one schema (PostgreSQL) or one file (SQLite). Tables are declared without a
+schema; on PostgreSQL the connection's `search_path` points at the service's schema, so the
+same models and migrations work on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from todo_common.errors import DomainError, Unavailable
+
+log = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable right now; try again shortly."
+
+
+def normalise_url(url: str) -> URL:
+    """Returns the URL with the async driver this project uses for its backend."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}: use postgresql or sqlite"
+    )
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    """True when the engine talks to PostgreSQL."""
+    return engine.dialect.name == "postgresql"
+
+
+def create_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -> AsyncEngine:
+    """Creates the engine for one service's database.
+
+    PostgreSQL: `schema` becomes the search_path; dead pooled connections are detected on
+    checkout (pre-ping), so the service recovers by itself after a database restart.
+    SQLite: the file's folder is created, WAL mode and a busy timeout let readers and one
+    writer share it.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        server_settings = {"application_name": "todo-assistant"}
+        if schema:
+            server_settings["search_path"] = schema
+        return create_async_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            pool_timeout=5,
+            pool_recycle=1800,
+            connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
+        )
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, pool_size=pool_size, connect_args={"timeout": 5})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+def is_connectivity_error(exc: BaseException) -> bool:
+    """True when the error means the database cannot be reached (as opposed to a bad query)."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(
+        exc,
+        sqlalchemy.exc.OperationalError
+        | sqlalchemy.exc.InterfaceError
+        | sqlalchemy.exc.TimeoutError
+        | OSError
+        | asyncio.TimeoutError,
+    ):
+        return True
+    # asyncpg raises its own connection errors, sometimes wrapped by SQLAlchemy.
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    name = type(cause).__name__ if cause is not None else ""
+    return name in {
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "ConnectionFailureError",
+        "InterfaceError",
+        "AdminShutdownError",
+    }
+
+
+class Database:
+    """Owns the engine and opens sessions. Only the RPC boundary commits."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_url(cls, url: str, schema: str | None = None, *, pool_size: int = 10) -> Database:
+        """Creates the engine and the session factory."""
+        return cls(create_engine(url, schema, pool_size=pool_size))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits when the block succeeds, rolls back when it raises.
+
+        Losing the database surfaces as `Unavailable`, never as a raw driver error.
+        """
+        try:
+            async with self._sessions() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    try:
+                        await session.rollback()
+                    except Exception:  # the connection may be gone; the original error matters
+                        log.debug("rollback failed", exc_info=True)
+                    raise
+        except DomainError:
+            raise
+        except Exception as exc:
+            if is_connectivity_error(exc):
+                log.warning("database unavailable", extra={"error": type(exc).__name__})
+                raise Unavailable(DATABASE_UNAVAILABLE, reason="DATABASE_UNAVAILABLE") from exc
+            raise
+
+    async def is_reachable(self) -> bool:
+        """True when a trivial query succeeds."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        """Closes every pooled connection."""
+        await self.engine.dispose()

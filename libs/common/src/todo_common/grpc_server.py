@@ -1,0 +1,254 @@
+"""The one async gRPC server bootstrap every service uses.
+
+`create_server` builds a started server with reflection, the standard `grpc.health.v1` service,
+the request-context interceptor (request id, access log, domain errors → rich status) and any
+service interceptors, bound to an address (port 0 in tests). `serve_until_signalled` runs it
+until SIGINT/SIGTERM, then flips health to NOT_SERVING and drains in-flight calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from todo_common.errors import DomainError
+from todo_common.logs import request_id_var
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_KEY = "x-request-id"
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HEALTH_SERVICE = "grpc.health.v1.Health"
+REFLECTION_SERVICES = (
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+)
+
+# Calls that never need a token: health checks and reflection (so grpcurl `list` just works).
+INFRASTRUCTURE_METHOD_PREFIXES = tuple(
+    f"/{name}/" for name in (HEALTH_SERVICE, *REFLECTION_SERVICES)
+)
+
+UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+UnaryWrapper = Callable[[UnaryBehavior, str], UnaryBehavior]
+StreamWrapper = Callable[[StreamBehavior, str], StreamBehavior]
+
+
+def wrap_rpc_handler(
+    handler: grpc.RpcMethodHandler, method: str, unary: UnaryWrapper, stream: StreamWrapper
+) -> grpc.RpcMethodHandler:
+    """Returns `handler` with its behaviour wrapped, so the wrapper runs in the handler's task.
+
+    Interceptors must wrap the behaviour (rather than act in `intercept_service`) for context
+    variables such as the request id and the caller's identity to be visible to the handler.
+    """
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary, method), **kwargs)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream, method), **kwargs)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary, method), **kwargs)
+    return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream, method), **kwargs)
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    """The first value of an invocation metadata key, or None."""
+    for item in context.invocation_metadata() or ():
+        if item.key == key:
+            value = item.value
+            return value.decode() if isinstance(value, bytes) else value
+    return None
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Outermost interceptor: request id, one access-log line per call, errors → status.
+
+    The request id comes from `x-request-id` metadata (or is generated), is set for every log
+    line of the call, and is echoed in the trailing metadata. A `DomainError` becomes its status
+    with rich details; any other exception is logged with its stack and answered INTERNAL with
+    no internals in the message. Cancellation is never swallowed.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        return wrap_rpc_handler(handler, details.method, self._unary, self._stream)
+
+    @staticmethod
+    def _begin(context: grpc.aio.ServicerContext) -> str:
+        supplied = metadata_value(context, REQUEST_ID_KEY)
+        request_id = (
+            supplied if supplied and _REQUEST_ID_PATTERN.match(supplied) else uuid.uuid4().hex
+        )
+        request_id_var.set(request_id)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+        return request_id
+
+    @staticmethod
+    async def _fail(context: grpc.aio.ServicerContext, method: str, exc: Exception) -> None:
+        if isinstance(exc, DomainError):
+            await context.abort_with_status(exc.to_status())
+        log.exception("unhandled error", extra={"method": method})
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    @staticmethod
+    def _done(method: str, started: float, code: grpc.StatusCode, reason: str = "") -> None:
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        extra = {"method": method, "code": code.name, "duration_ms": elapsed_ms}
+        if reason:
+            extra["reason"] = reason
+        level = logging.INFO if code in _EXPECTED_CODES else logging.WARNING
+        log.log(level, "rpc", extra=extra)
+
+    def _unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            self._begin(context)
+            started = time.perf_counter()
+            try:
+                response = await behavior(request, context)
+            except grpc.aio.AbortError:
+                self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
+                raise
+            except Exception as exc:
+                self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
+                await self._fail(context, method, exc)
+                raise  # unreachable: abort raises
+            self._done(method, started, grpc.StatusCode.OK)
+            return response
+
+        return wrapped
+
+    def _stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            self._begin(context)
+            started = time.perf_counter()
+            try:
+                async for response in behavior(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
+                raise
+            except asyncio.CancelledError:
+                self._done(method, started, grpc.StatusCode.CANCELLED)
+                raise
+            except Exception as exc:
+                self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
+                await self._fail(context, method, exc)
+                raise
+            self._done(method, started, grpc.StatusCode.OK)
+
+        return wrapped
+
+
+_EXPECTED_CODES = frozenset(
+    {
+        grpc.StatusCode.OK,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+
+def _code_of(exc: Exception) -> grpc.StatusCode:
+    return exc.code if isinstance(exc, DomainError) else grpc.StatusCode.INTERNAL
+
+
+@dataclass
+class ServiceRegistration:
+    """One gRPC service to host: its full name (for health and reflection) and its registrar."""
+
+    full_name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+@dataclass
+class RunningServer:
+    """A started server, the port it bound, its health servicer and what to close on stop."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: list[str]
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Graceful shutdown: health → NOT_SERVING, refuse new calls, let in-flight ones finish."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for close in self.on_stop:
+            await close()
+
+
+async def create_server(
+    address: str,
+    services: Sequence[ServiceRegistration],
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    maximum_concurrent_rpcs: int | None = 1000,
+    max_receive_message_bytes: int = 1024 * 1024,
+) -> RunningServer:
+    """Builds, binds and starts a server. Use port 0 in `address` to bind a free port."""
+    server = grpc.aio.server(
+        interceptors=[RequestContextInterceptor(), *interceptors],
+        maximum_concurrent_rpcs=maximum_concurrent_rpcs,
+        options=[
+            # Two processes must never share a port silently.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", max_receive_message_bytes),
+            # Clients (the edge) keep idle channels alive with pings; accept them.
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ],
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [s.full_name for s in services]
+    for service in services:
+        service.register(server)
+    reflection.enable_server_reflection((*names, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"could not bind {address}")
+    await server.start()
+    for name in ("", *names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
+
+
+async def serve_until_signalled(running: RunningServer, *, grace: float = 5.0) -> None:
+    """Serves until SIGINT or SIGTERM, then shuts down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_seconds": grace})
+    await running.stop(grace)
+    log.info("stopped")

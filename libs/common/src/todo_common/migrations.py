@@ -1,0 +1,78 @@
+"""Runs a service's Alembic migrations, programmatically or from its env.py.
+
+Each service keeps its own `migrations/` folder (env.py + versions/). Its env.py is three lines
+that call `run_env`, so the async engine set-up, the PostgreSQL schema and SQLite batch mode
+live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import Connection
+
+from todo_common.db import create_engine, normalise_url
+
+
+def alembic_config(script_location: Path, url: str, schema: str | None) -> Config:
+    """An Alembic config for one service's migrations and database."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["database_url"] = url
+    config.attributes["database_schema"] = schema
+    return config
+
+
+def upgrade(script_location: Path, url: str, schema: str | None, revision: str = "head") -> None:
+    """Migrates the database to `revision`. Blocking: call from a thread inside a running loop."""
+    command.upgrade(alembic_config(script_location, url, schema), revision)
+
+
+async def upgrade_async(
+    script_location: Path, url: str, schema: str | None, revision: str = "head"
+) -> None:
+    """`upgrade` without blocking the event loop (Alembic runs its own loop in a thread)."""
+    await asyncio.to_thread(upgrade, script_location, url, schema, revision)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """The body of every service's migrations/env.py."""
+    config = context.config
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: pass one through alembic_config() or sqlalchemy.url")
+    schema = config.attributes.get("database_schema")
+    is_sqlite = normalise_url(url).get_backend_name() == "sqlite"
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_engine(url, None if is_sqlite else schema, pool_size=1)
+        try:
+            if schema and not is_sqlite:
+                async with engine.begin() as connection:
+                    await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            async with engine.connect() as connection:
+                await connection.run_sync(run)
+                await connection.commit()
+        finally:
+            await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run_async())

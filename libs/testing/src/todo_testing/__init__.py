@@ -1,0 +1,1 @@
+"""Test support shared by every suite (loaded as a pytest plugin): databases, ports, services."""

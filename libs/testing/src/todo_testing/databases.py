@@ -1,0 +1,60 @@
+"""Isolated test databases: a SQLite file per test, or a fresh PostgreSQL schema when
+TEST_DATABASE_URL points at a server (CI sets it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """Where one service's test data lives: a URL and (PostgreSQL) the schema it owns."""
+
+    url: str
+    schema: str
+
+    @property
+    def is_postgres(self) -> bool:
+        """True for PostgreSQL."""
+        return make_url(self.url).get_backend_name() == "postgresql"
+
+
+def postgres_url() -> str | None:
+    """TEST_DATABASE_URL when it names a PostgreSQL server, else None."""
+    url = os.environ.get(TEST_DATABASE_URL_ENV, "").strip()
+    return url or None
+
+
+def new_database(service: str, folder: Path) -> TestDatabase:
+    """A database nobody else uses: a new schema on PostgreSQL, a new file on SQLite."""
+    schema = f"{service}_test_{uuid.uuid4().hex[:10]}"
+    url = postgres_url()
+    if url:
+        return TestDatabase(url=url, schema=schema)
+    return TestDatabase(url=f"sqlite+aiosqlite:///{folder / (schema + '.db')}", schema=schema)
+
+
+async def drop_database(database: TestDatabase) -> None:
+    """Drops a PostgreSQL test schema (SQLite files go with the temporary folder)."""
+    if not database.is_postgres:
+        return
+    parsed = make_url(database.url)
+    connection = await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE')
+    finally:
+        await connection.close()

@@ -1,0 +1,1 @@
+"""The agent service: an Agents SDK assistant whose tools call the tasks service."""
