@@ -1,0 +1,79 @@
+# Todo Assistant — developer commands. `make help` lists them.
+# `make run` and `make test` set everything up themselves: they install uv when it is missing
+# (into .tools/, from PyPI), sync the locked environment, regenerate the gRPC code and migrate.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV_VERSION := 0.13.9
+TOOLS_UV := $(CURDIR)/.tools/bin/uv
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_UV))
+PYTEST := $(UV) run --frozen pytest
+EMAIL ?= alice@example.com
+
+# Test suites, one per package; `make test` runs them all.
+SUITES := libs/common/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
+EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
+
+.PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system \
+        proto proto-check lint format token bench clean
+
+help: ## Show this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(TOOLS_UV):
+	@echo "uv not found: installing uv $(UV_VERSION) into .tools/"
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+setup: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS_UV)) ## Install uv if missing, sync the locked environment, generate gRPC code
+	$(UV) sync --frozen --quiet
+	$(UV) run --frozen python scripts/gen_protos.py
+
+run: setup ## Migrate the SQLite databases under data/ and start every service (Ctrl-C stops them)
+	$(UV) run --frozen python scripts/run_dev.py
+
+test: setup ## Run every test suite (on PostgreSQL instead of SQLite when TEST_DATABASE_URL is set)
+	$(PYTEST) $(EXISTING_SUITES)
+
+test-common: setup ## Tests of the shared libraries
+	$(PYTEST) libs/common/tests
+
+test-auth: setup ## Auth service tests
+	$(PYTEST) services/auth/tests
+
+test-tasks: setup ## Tasks service tests
+	$(PYTEST) services/tasks/tests
+
+test-agent: setup ## Agent service tests
+	$(PYTEST) services/agent/tests
+
+test-edge: setup ## Edge (HTTP) tests
+	$(PYTEST) edge/tests
+
+test-system: setup ## Cross-service tests (every process started for real)
+	$(PYTEST) tests
+
+proto: ## Regenerate libs/protos from protos/
+	$(UV) run --frozen python scripts/gen_protos.py
+
+proto-check: ## Fail when the generated gRPC code is stale
+	$(UV) run --frozen python scripts/gen_protos.py --check
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs/common/src libs/testing/src services/*/src edge/src scripts
+
+format: setup ## Apply ruff fixes and formatting
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+token: setup ## Print a dev access token for EMAIL (default alice@example.com), creating the user
+	@$(UV) run --frozen todo-auth dev-token --email "$(EMAIL)"
+
+bench: setup ## Run the benchmarks under bench/ (see bench/README.md)
+	$(UV) run --frozen python bench/run_all.py
+
+clean: ## Remove local data (SQLite files, logs) and caches
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,179 @@
+"""The server bootstrap: health, reflection, request ids, error mapping, limits, graceful drain.
+
+The servicer here is a minimal TaskService whose handlers exercise the bootstrap (raise domain
+errors, crash, sleep); the real tasks service has its own suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
+from todo_common.errors import FieldViolation, InvalidArgument, parse_rpc_error
+from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+
+SERVICE = "todo.tasks.v1.TaskService"
+
+
+class BootstrapProbe(pb_grpc.TaskServiceServicer):
+    """GetTask behaves according to the requested id."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def GetTask(self, request: pb.GetTaskRequest, context: Any) -> pb.GetTaskResponse:
+        if request.id == "invalid":
+            raise InvalidArgument(
+                "bad title",
+                reason="TITLE_EMPTY",
+                field_violations=[FieldViolation("task.title", "must not be empty")],
+            )
+        if request.id == "crash":
+            raise RuntimeError("secret internals: password=hunter2")
+        if request.id == "slow":
+            self.started.set()
+            await self.release.wait()
+        return pb.GetTaskResponse(task=pb.Task(id=request.id, title="ok"))
+
+
+async def start(probe: BootstrapProbe, **kwargs: Any) -> RunningServer:
+    return await create_server(
+        "127.0.0.1:0",
+        [
+            ServiceRegistration(
+                SERVICE, lambda s: pb_grpc.add_TaskServiceServicer_to_server(probe, s)
+            )
+        ],
+        **kwargs,
+    )
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[RunningServer, BootstrapProbe]]:
+    probe = BootstrapProbe()
+    running = await start(probe)
+    yield running, probe
+    probe.release.set()
+    await running.stop(0)
+
+
+async def test_health_and_reflection(server: tuple[RunningServer, BootstrapProbe]) -> None:
+    running, _ = server
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", SERVICE):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        replies = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        names = [s.name async for r in replies for s in r.list_services_response.service]
+    assert SERVICE in names
+    assert "grpc.health.v1.Health" in names
+
+
+async def test_request_id_is_echoed_or_generated(
+    server: tuple[RunningServer, BootstrapProbe],
+) -> None:
+    running, _ = server
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = pb_grpc.TaskServiceStub(channel)
+        call = stub.GetTask(
+            pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "req-123"),), timeout=5
+        )
+        await call
+        assert ("x-request-id", "req-123") in list(await call.trailing_metadata())
+        call = stub.GetTask(
+            pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "bad id with spaces"),), timeout=5
+        )
+        await call
+        generated = dict(await call.trailing_metadata())["x-request-id"]
+        assert generated != "bad id with spaces" and len(generated) == 32
+
+
+async def test_domain_error_carries_rich_details(
+    server: tuple[RunningServer, BootstrapProbe],
+) -> None:
+    running, _ = server
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await pb_grpc.TaskServiceStub(channel).GetTask(
+                pb.GetTaskRequest(id="invalid"), timeout=5
+            )
+    info = parse_rpc_error(caught.value)
+    assert info.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.message == "bad title"
+    assert info.reason == "TITLE_EMPTY"
+    assert info.field_violations == [FieldViolation("task.title", "must not be empty")]
+
+
+async def test_unexpected_error_is_internal_without_details(
+    server: tuple[RunningServer, BootstrapProbe],
+) -> None:
+    running, _ = server
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = pb_grpc.TaskServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetTask(pb.GetTaskRequest(id="crash"), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INTERNAL
+        assert "hunter2" not in (caught.value.details() or "")
+        # The process keeps serving.
+        assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.title == "ok"
+
+
+async def test_oversized_message_is_rejected_and_server_keeps_serving() -> None:
+    probe = BootstrapProbe()
+    running = await start(probe, max_receive_message_bytes=64 * 1024)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = pb_grpc.TaskServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetTask(pb.GetTaskRequest(id="x" * 100_000), timeout=5)
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.id == "a"
+    finally:
+        await running.stop(0)
+
+
+async def test_concurrency_limit_rejects_excess_calls() -> None:
+    probe = BootstrapProbe()
+    running = await start(probe, maximum_concurrent_rpcs=1)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = pb_grpc.TaskServiceStub(channel)
+            slow = asyncio.ensure_future(stub.GetTask(pb.GetTaskRequest(id="slow"), timeout=10))
+            await asyncio.wait_for(probe.started.wait(), 5)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            probe.release.set()
+            assert (await slow).task.id == "slow"
+    finally:
+        await running.stop(0)
+
+
+async def test_graceful_stop_flips_health_then_drains_in_flight_calls() -> None:
+    probe = BootstrapProbe()
+    running = await start(probe)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = pb_grpc.TaskServiceStub(channel)
+        in_flight = asyncio.ensure_future(stub.GetTask(pb.GetTaskRequest(id="slow"), timeout=10))
+        await asyncio.wait_for(probe.started.wait(), 5)
+        stopping = asyncio.ensure_future(running.stop(grace=5))
+        await asyncio.sleep(0.2)
+        # Health already says NOT_SERVING while the in-flight call is still running.
+        status = await running.health.Check(health_pb2.HealthCheckRequest(service=SERVICE), None)
+        assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert not in_flight.done()
+        probe.release.set()
+        assert (await in_flight).task.id == "slow"
+        await stopping
