@@ -1,0 +1,72 @@
+"""Builds the tasks gRPC server and migrates its database."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
+from todo_common.db import Database
+from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.migrations import upgrade_async
+from todo_common.settings import TokenSettings
+from todo_common.tokens import AuthInterceptor, TokenVerifier, grpc_jwks_fetcher
+
+from todo_tasks.page_tokens import PageTokenCodec
+from todo_tasks.service import SERVICE_NAME, TaskService
+from todo_tasks.settings import TasksSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def migrate(settings: TasksSettings) -> None:
+    """Brings the tasks database up to the latest schema (Alembic upgrade head)."""
+    await upgrade_async(MIGRATIONS, settings.database_url, settings.database_schema)
+
+
+async def start_tasks_server(
+    settings: TasksSettings, token_settings: TokenSettings | None = None
+) -> RunningServer:
+    """Starts TaskService on `settings.address` (port 0 binds a free port).
+
+    Tokens are verified locally with the auth service's public keys, fetched over gRPC from
+    `token_settings.auth_address` and cached. The database is expected to be migrated.
+    """
+    token_settings = token_settings or TokenSettings()
+    database = Database.from_url(
+        settings.database_url, settings.database_schema, pool_size=settings.database_pool_size
+    )
+    auth_channel = grpc.aio.insecure_channel(token_settings.auth_address)
+    verifier = TokenVerifier(
+        grpc_jwks_fetcher(auth_channel),
+        issuer=token_settings.issuer,
+        audience=token_settings.audience,
+        refetch_cooldown_seconds=token_settings.jwks_refetch_cooldown_seconds,
+    )
+    servicer = TaskService(database, PageTokenCodec(settings.page_token_key))
+    try:
+        running = await create_server(
+            settings.address,
+            [
+                ServiceRegistration(
+                    SERVICE_NAME,
+                    lambda server: pb_grpc.add_TaskServiceServicer_to_server(servicer, server),
+                )
+            ],
+            interceptors=[AuthInterceptor(verifier)],
+            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
+            max_receive_message_bytes=settings.max_receive_message_bytes,
+        )
+    except BaseException:
+        await auth_channel.close()
+        await database.dispose()
+        raise
+
+    async def close_auth_channel() -> None:
+        await auth_channel.close()
+
+    running.on_stop.extend([close_auth_channel, database.dispose])
+    return running

@@ -1,0 +1,376 @@
+"""The TaskService servicer: validation, ownership, idempotency, etags and paging.
+
+Every handler takes the owner from the verified token (`current_principal()`), opens one
+database session (one unit of work) and keeps all SQL in `TaskRepository`.
+
+Ids: an empty id is INVALID_ARGUMENT (the field is required); a malformed id is NOT_FOUND with
+the same message as a missing task or another user's task, because no such task can exist and
+the caller learns nothing either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from sqlalchemy.exc import IntegrityError
+from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
+from todo_common.db import Database
+from todo_common.errors import (
+    Aborted,
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
+from todo_common.tokens import current_principal
+
+from todo_tasks.ids import is_task_id, new_task_id
+from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
+from todo_tasks.repository import TaskRepository, search_text
+from todo_tasks.validation import (
+    OrderBy,
+    TaskFields,
+    TaskPatch,
+    datetime_to_timestamp,
+    validate_create,
+    validate_list,
+    validate_update,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TaskService"].full_name
+# A write without an etag retries its read-modify-write this often when it races another.
+MAX_WRITE_ATTEMPTS = 3
+
+Values = Mapping[Any, Any]
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def etag_of(task_id: str, version: int) -> str:
+    """An opaque etag that changes with every version of a task."""
+    return hashlib.sha256(f"{task_id}:{version}".encode()).hexdigest()[:20]
+
+
+def task_to_proto(values: Values) -> pb.Task:
+    """A stored task (row mapping) as the proto clients see."""
+    task = pb.Task(
+        id=values["id"],
+        title=values["title"],
+        notes=values["notes"],
+        state=values["state"],
+        priority=values["priority"],
+        tags=values["tags"],
+        create_time=datetime_to_timestamp(values["create_time"]),
+        update_time=datetime_to_timestamp(values["update_time"]),
+        etag=etag_of(values["id"], values["version"]),
+    )
+    if values["due_time"] is not None:
+        task.due_time.CopyFrom(datetime_to_timestamp(values["due_time"]))
+    if values["complete_time"] is not None:
+        task.complete_time.CopyFrom(datetime_to_timestamp(values["complete_time"]))
+    return task
+
+
+def task_not_found() -> NotFound:
+    """The one answer for a missing task, another user's task and a malformed id."""
+    return NotFound("Task not found.", reason="TASK_NOT_FOUND")
+
+
+def etag_mismatch() -> Aborted:
+    """The answer to a write carrying a stale etag."""
+    return Aborted(
+        "The task has changed since it was read (etag mismatch); read it again and retry.",
+        reason="ETAG_MISMATCH",
+    )
+
+
+def require_task_id(value: str, field: str) -> str:
+    """`value` when it can name a task; INVALID_ARGUMENT when empty, NOT_FOUND when malformed."""
+    if not value:
+        raise InvalidArgument(
+            f"{field} is required.", field_violations=[FieldViolation(field, "is required.")]
+        )
+    if not is_task_id(value):
+        raise task_not_found()
+    return value
+
+
+def new_task_values(fields: TaskFields, now: datetime) -> dict[str, Any]:
+    """Every column of a new open task (except the owner)."""
+    return {
+        "id": new_task_id(),
+        "title": fields.title,
+        "notes": fields.notes,
+        "state": pb.TASK_STATE_OPEN,
+        "priority": fields.priority,
+        "due_time": fields.due_time,
+        "tags": list(fields.tags),
+        "search_text": search_text(fields.title, fields.notes),
+        "create_time": now,
+        "update_time": now,
+        "complete_time": None,
+        "version": 1,
+    }
+
+
+def patch_values(current: Values, patch: TaskPatch) -> dict[str, Any]:
+    """The columns an update changes (empty when it changes nothing)."""
+    wanted: dict[str, Any] = {}
+    if "title" in patch.paths:
+        wanted["title"] = patch.title
+    if "notes" in patch.paths:
+        wanted["notes"] = patch.notes
+    if "priority" in patch.paths:
+        wanted["priority"] = patch.priority
+    if "due_time" in patch.paths:
+        wanted["due_time"] = patch.due_time
+    if "tags" in patch.paths:
+        wanted["tags"] = list(patch.tags)
+    changes = {key: value for key, value in wanted.items() if current[key] != value}
+    if "title" in changes or "notes" in changes:
+        changes["search_text"] = search_text(
+            str(changes.get("title", current["title"])),
+            str(changes.get("notes", current["notes"])),
+        )
+    return changes
+
+
+def encode_sort_key(order: OrderBy, values: Values) -> Any:
+    """The sort key of a task as JSON-able data for a page token."""
+    value = values[order.key]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def decode_sort_key(order: OrderBy, key: Any) -> Any:
+    """The sort key from a (signature-checked) page token, typed for the query."""
+    if order.key == "priority":
+        if isinstance(key, int) and not isinstance(key, bool):
+            return key
+        raise invalid_page_token()
+    if key is None and order.key == "due_time":
+        return None
+    if isinstance(key, str):
+        try:
+            parsed = datetime.fromisoformat(key)
+        except ValueError:
+            raise invalid_page_token() from None
+        if parsed.tzinfo is not None:
+            return parsed
+    raise invalid_page_token()
+
+
+class TaskService(pb_grpc.TaskServiceServicer):
+    """todo.tasks.v1.TaskService over one database."""
+
+    def __init__(self, database: Database, page_tokens: PageTokenCodec) -> None:
+        self._db = database
+        self._page_tokens = page_tokens
+
+    async def CreateTask(
+        self, request: pb.CreateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateTaskResponse:
+        fields, request_id = validate_create(request)
+        owner = current_principal().user_id
+        payload_hash = fields.payload_hash()
+        try:
+            async with self._db.session() as session:
+                repository = TaskRepository(session, owner)
+                if request_id:
+                    earlier = await self._replay(repository, request_id, payload_hash)
+                    if earlier is not None:
+                        return pb.CreateTaskResponse(task=task_to_proto(earlier))
+                now = utc_now()
+                values = new_task_values(fields, now)
+                if request_id:
+                    await repository.insert_create_request(
+                        request_id, payload_hash, values["id"], now
+                    )
+                await repository.insert(values)
+        except IntegrityError:
+            if not request_id:
+                raise
+            # A concurrent call with the same request id committed first: answer as a repeat.
+            async with self._db.session() as session:
+                repository = TaskRepository(session, owner)
+                earlier = await self._replay(repository, request_id, payload_hash)
+            if earlier is None:
+                raise
+            return pb.CreateTaskResponse(task=task_to_proto(earlier))
+        log.info("task created", extra={"task_id": values["id"]})
+        return pb.CreateTaskResponse(task=task_to_proto(values))
+
+    @staticmethod
+    async def _replay(
+        repository: TaskRepository, request_id: str, payload_hash: str
+    ) -> Values | None:
+        """The task an earlier create with `request_id` made (as it is now), or None."""
+        record = await repository.find_create_request(request_id)
+        if record is None:
+            return None
+        if record.payload_hash != payload_hash:
+            raise AlreadyExists(
+                "This request_id was already used to create a different task; "
+                "use a new request_id for a new task.",
+                reason="REQUEST_ID_REUSED",
+            )
+        row = await repository.get(record.task_id)
+        if row is None:
+            raise NotFound(
+                "The task created with this request_id has since been deleted.",
+                reason="TASK_DELETED",
+            )
+        return row._mapping
+
+    async def GetTask(
+        self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTaskResponse:
+        task_id = require_task_id(request.id, "id")
+        owner = current_principal().user_id
+        async with self._db.session() as session:
+            row = await TaskRepository(session, owner).get(task_id)
+        if row is None:
+            raise task_not_found()
+        return pb.GetTaskResponse(task=task_to_proto(row._mapping))
+
+    async def ListTasks(
+        self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTasksResponse:
+        page_size, task_filter, order = validate_list(request)
+        owner = current_principal().user_id
+        fingerprint = self._page_tokens.fingerprint(
+            owner, {"filter": task_filter.canonical(), "order": order.canonical()}
+        )
+        now = utc_now()
+        after: tuple[Any, str] | None = None
+        if request.page_token:
+            cursor = self._page_tokens.decode(request.page_token, fingerprint)
+            if not is_task_id(cursor.last_id):
+                raise invalid_page_token()
+            after = (decode_sort_key(order, cursor.key), cursor.last_id)
+            if task_filter.overdue and cursor.now:
+                # Every page of one listing agrees on what "overdue" means.
+                now = decode_sort_key(OrderBy("create_time", False), cursor.now)
+        async with self._db.session() as session:
+            rows = await TaskRepository(session, owner).list_page(
+                task_filter, order, now=now, after=after, limit=page_size + 1
+            )
+        response = pb.ListTasksResponse(
+            tasks=[task_to_proto(row._mapping) for row in rows[:page_size]]
+        )
+        if len(rows) > page_size:
+            last = rows[page_size - 1]._mapping
+            response.next_page_token = self._page_tokens.encode(
+                fingerprint,
+                Cursor(
+                    key=encode_sort_key(order, last),
+                    last_id=last["id"],
+                    now=now.isoformat() if task_filter.overdue else None,
+                ),
+            )
+        return response
+
+    async def UpdateTask(
+        self, request: pb.UpdateTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateTaskResponse:
+        task_id = require_task_id(request.task.id, "task.id")
+        patch = validate_update(request)
+        values = await self._change(
+            task_id, request.task.etag, lambda current: patch_values(current, patch)
+        )
+        return pb.UpdateTaskResponse(task=task_to_proto(values))
+
+    async def CompleteTask(
+        self, request: pb.CompleteTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteTaskResponse:
+        task_id = require_task_id(request.id, "id")
+
+        def complete(current: Values) -> dict[str, Any]:
+            if current["state"] == pb.TASK_STATE_COMPLETED:
+                return {}
+            return {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
+
+        values = await self._change(task_id, request.etag, complete)
+        return pb.CompleteTaskResponse(task=task_to_proto(values))
+
+    async def ReopenTask(
+        self, request: pb.ReopenTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReopenTaskResponse:
+        task_id = require_task_id(request.id, "id")
+
+        def reopen(current: Values) -> dict[str, Any]:
+            if current["state"] == pb.TASK_STATE_OPEN:
+                return {}
+            return {"state": pb.TASK_STATE_OPEN, "complete_time": None}
+
+        values = await self._change(task_id, request.etag, reopen)
+        return pb.ReopenTaskResponse(task=task_to_proto(values))
+
+    async def DeleteTask(
+        self, request: pb.DeleteTaskRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteTaskResponse:
+        task_id = require_task_id(request.id, "id")
+        owner = current_principal().user_id
+        async with self._db.session() as session:
+            repository = TaskRepository(session, owner)
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                row = await repository.get(task_id)
+                if row is None:
+                    raise task_not_found()
+                if request.etag and request.etag != etag_of(row.id, row.version):
+                    raise etag_mismatch()
+                if await repository.delete_if_version(task_id, row.version):
+                    log.info("task deleted", extra={"task_id": task_id})
+                    return pb.DeleteTaskResponse()
+                if request.etag:
+                    raise etag_mismatch()
+        raise _busy()
+
+    async def _change(
+        self, task_id: str, etag: str, change: Callable[[Values], dict[str, Any]]
+    ) -> Values:
+        """Read-modify-write of one task as compare-and-set on its version.
+
+        With an etag, a concurrent change is ABORTED; without one the write is retried on
+        the fresh task (last writer wins, as the caller asked for no check). A change that
+        changes nothing returns the task untouched (same etag).
+        """
+        owner = current_principal().user_id
+        async with self._db.session() as session:
+            repository = TaskRepository(session, owner)
+            for _ in range(MAX_WRITE_ATTEMPTS):
+                row = await repository.get(task_id)
+                if row is None:
+                    raise task_not_found()
+                if etag and etag != etag_of(row.id, row.version):
+                    raise etag_mismatch()
+                current = dict(row._mapping)
+                changes = change(current)
+                if not changes:
+                    return current
+                changes["update_time"] = utc_now()
+                if await repository.update_if_version(task_id, row.version, changes):
+                    current.update(changes, version=row.version + 1)
+                    return current
+                if etag:
+                    raise etag_mismatch()
+        raise _busy()
+
+
+def _busy() -> Aborted:
+    return Aborted(
+        "The task is being changed by someone else right now; try again.",
+        reason="CONCURRENT_MODIFICATION",
+    )

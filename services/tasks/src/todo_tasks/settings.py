@@ -1,0 +1,46 @@
+"""Typed settings of the tasks service (environment variables prefixed TASKS_)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+from todo_common.settings import GrpcServiceSettings
+
+# Shortest page-token secret accepted outside development: 32 characters ≈ 128+ bits.
+MIN_SECRET_LENGTH = 32
+
+
+class TasksSettings(GrpcServiceSettings):
+    """Where the tasks service listens, which database it owns and how it signs page tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", env_file=None)
+
+    port: int = Field(default=50052, ge=0, le=65535)
+    database_url: str = "sqlite+aiosqlite:///data/tasks.db"
+    database_schema: str = Field(default="tasks", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # HMAC key for ListTasks page tokens. Required in production: every replica must share it,
+    # or a token minted by one replica is rejected by the next. In development and test a
+    # random per-process key is used when it is unset, so tokens do not survive a restart.
+    page_token_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _require_secret_outside_development(self) -> Self:
+        secret = self.page_token_secret.get_secret_value() if self.page_token_secret else ""
+        if self.environment == "production":
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "TASKS_PAGE_TOKEN_SECRET must be set to at least "
+                    f"{MIN_SECRET_LENGTH} characters in production"
+                )
+        elif not secret:
+            self.page_token_secret = SecretStr(secrets.token_urlsafe(32))
+        return self
+
+    @property
+    def page_token_key(self) -> bytes:
+        """The page-token HMAC key as bytes."""
+        assert self.page_token_secret is not None  # set by the validator
+        return self.page_token_secret.get_secret_value().encode()
