@@ -73,7 +73,7 @@ token: setup ## Print a dev access token for EMAIL (default alice@example.com), 
 	@$(UV) run --frozen todo-auth dev-token --email "$(EMAIL)"
 
 bench: setup ## Run the benchmarks under bench/ (see bench/README.md)
-	$(UV) run --frozen python bench/run_all.py
+	$(UV) run --frozen python -m bench.run_all
 
 clean: ## Remove local data (SQLite files, logs) and caches
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

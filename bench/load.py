@@ -1,0 +1,102 @@
+"""A closed-loop load generator: N workers call as fast as they can for a fixed time.
+
+Reports throughput and latency percentiles measured from the client. It runs in its own
+process, apart from the services, but on the same 2 cores, so its own CPU use is part of
+what limits the numbers; the README says so next to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured."""
+
+    name: str
+    concurrency: int
+    calls: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.calls / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+        return ordered[index]
+
+    def row(self) -> str:
+        """A Markdown table row: name | concurrency | RPS | p50 | p99 | errors."""
+        return (
+            f"| {self.name} | {self.concurrency} | {self.rps:,.0f} | {self.percentile(50):.2f} | "
+            f"{self.percentile(99):.2f} | {self.errors} |"
+        )
+
+
+HEADER = "| call | concurrency | RPS | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|"
+
+
+async def run_load(
+    name: str,
+    call: Callable[[int], Awaitable[object]],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup_seconds: float = 1.0,
+) -> LoadResult:
+    """Runs `call(worker_index)` in `concurrency` loops; measures after the warm-up."""
+    latencies: list[float] = []
+    errors = 0
+    calls = 0
+    measuring = False
+    stop_at = 0.0
+
+    async def worker(index: int) -> None:
+        nonlocal errors, calls
+        while True:
+            started = time.perf_counter()
+            if measuring and started >= stop_at:
+                return
+            try:
+                await call(index)
+                ok = True
+            except Exception:
+                ok = False
+            if measuring:
+                if ok:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    calls += 1
+                else:
+                    errors += 1
+
+    async def timeline() -> float:
+        nonlocal measuring, stop_at
+        await asyncio.sleep(warmup_seconds)
+        begin = time.perf_counter()
+        stop_at = begin + seconds
+        measuring = True
+        await asyncio.sleep(seconds)
+        return time.perf_counter() - begin
+
+    clock = asyncio.ensure_future(timeline())
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = await clock
+    return LoadResult(name, concurrency, calls, errors, elapsed, latencies)
+
+
+def summarise(values: list[float]) -> str:
+    """median and p99 of microbenchmark samples, in microseconds."""
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"median {statistics.median(ordered):.1f} µs, p99 {p99:.1f} µs"
