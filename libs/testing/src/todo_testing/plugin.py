@@ -25,3 +25,6 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
     yield make
     for database in created:
         await drop_database(database)
+
+
+from todo_testing.auth import auth_service, sign_up  # noqa: E402, F401

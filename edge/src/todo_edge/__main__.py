@@ -1,0 +1,76 @@
+"""`todo-edge serve`: run the HTTP edge with uvicorn (EDGE_HOST/EDGE_PORT, default
+127.0.0.1:8000). Logs one JSON line `serving` with the bound port once listening."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import uvicorn
+from todo_common.logs import configure_logging
+
+from todo_edge.app import create_app
+from todo_edge.settings import EdgeSettings
+
+log = logging.getLogger("todo_edge")
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The TCP port uvicorn listens on (the real one when configured with port 0)."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("uvicorn is not listening")
+
+
+def uvicorn_config(settings: EdgeSettings) -> uvicorn.Config:
+    """The uvicorn configuration of the edge (our own JSON logs; no uvicorn access log)."""
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+async def serve(settings: EdgeSettings) -> None:
+    """Serves until SIGINT/SIGTERM (uvicorn handles the signals and drains)."""
+    server = uvicorn.Server(uvicorn_config(settings))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # Start-up failed: surface uvicorn's error.
+            raise SystemExit(1)
+        await asyncio.sleep(0.02)
+    port = bound_port(server)
+    log.info(
+        "serving",
+        extra={"service": "edge", "port": port, "address": f"{settings.host}:{port}"},
+    )
+    await task
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `todo-edge` command."""
+    parser = argparse.ArgumentParser(prog="todo-edge", description=__doc__)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve"])
+    parser.parse_args(argv)
+    try:
+        settings = EdgeSettings()
+    except Exception as exc:  # pydantic ValidationError: say what is missing, no traceback.
+        print(f"todo-edge: invalid configuration:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging("edge", settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

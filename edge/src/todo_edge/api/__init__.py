@@ -1,0 +1,1 @@
+"""REST routers: auth, tasks, operations. (ChatKit's `/chatkit` router joins them later.)"""

@@ -1,0 +1,230 @@
+"""`/api/auth/*` and the JWKS: sign-up, login, refresh, logout, me.
+
+Login and sign-up return the access token in JSON and set the refresh token as an HttpOnly,
+SameSite=Lax cookie scoped to /api/auth (Secure unless configured off for plain-http
+localhost), so browser scripts never see it. Refresh and logout read the cookie, or a body
+for clients without cookies. Sign-in and sign-up are rate limited per account and per client
+address.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+from starlette.responses import JSONResponse
+from todo.auth.v1 import auth_service_pb2
+from todo_common.errors import Unauthenticated
+
+from todo_edge.dependencies import AuthClient, CurrentUser, State, bearer_metadata
+from todo_edge.problems import problem_responses
+from todo_edge.ratelimit import enforce
+from todo_edge.schemas import (
+    JwksOut,
+    LoginBody,
+    RefreshBody,
+    SessionOut,
+    SignUpBody,
+    UserOut,
+    user_to_json,
+)
+from todo_edge.settings import EdgeSettings
+from todo_edge.state import EdgeState
+
+COOKIE_PATH = "/api/auth"
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+jwks_router = APIRouter(tags=["auth"])
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _limit_credential_attempts(state: EdgeState, request: Request, email: str) -> None:
+    settings = state.settings
+    window = settings.rate_limit_window_seconds
+    account = email.strip().lower()
+    await enforce(
+        state.limiter,
+        f"auth:address:{_client_address(request)}",
+        settings.auth_attempts_per_address,
+        window,
+        "sign-in attempts from this address",
+    )
+    await enforce(
+        state.limiter,
+        f"auth:account:{account}",
+        settings.auth_attempts_per_account,
+        window,
+        "sign-in attempts for this account",
+    )
+
+
+def _session_response(
+    settings: EdgeSettings,
+    tokens: auth_service_pb2.TokenPair,
+    user: auth_service_pb2.User | None,
+    status_code: int = 200,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_at": tokens.access_token_expire_time.ToJsonString(),
+        "user": user_to_json(user) if user is not None else None,
+    }
+    response = JSONResponse(body, status_code=status_code)
+    max_age = None
+    if tokens.HasField("refresh_token_expire_time"):
+        import time
+
+        max_age = max(0, int(tokens.refresh_token_expire_time.seconds - time.time()))
+    response.set_cookie(
+        settings.refresh_cookie_name,
+        tokens.refresh_token,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _refresh_token(state: EdgeState, request: Request, body: RefreshBody | None) -> str:
+    if body is not None:
+        return body.refresh_token
+    cookie = request.cookies.get(state.settings.refresh_cookie_name)
+    if cookie:
+        return cookie
+    raise Unauthenticated(
+        'No refresh token: send the refresh cookie or `{"refresh_token": …}`.',
+        reason="REFRESH_TOKEN_MISSING",
+    )
+
+
+@router.post(
+    "/signup",
+    status_code=201,
+    response_model=SessionOut,
+    summary="Create an account and sign in",
+    responses=problem_responses(400, 409, 422, 429, 503),
+)
+async def sign_up(body: SignUpBody, request: Request, state: State, auth: AuthClient) -> Response:
+    """Creates the account and returns an access token; the refresh token is set as a cookie."""
+    await _limit_credential_attempts(state, request, body.email)
+    reply = await auth.SignUp(
+        auth_service_pb2.SignUpRequest(
+            email=body.email, password=body.password, display_name=body.display_name
+        ),
+        timeout=state.backends.auth_timeout,
+    )
+    return _session_response(state.settings, reply.tokens, reply.user, status_code=201)
+
+
+@router.post(
+    "/login",
+    response_model=SessionOut,
+    summary="Sign in with email and password",
+    responses=problem_responses(401, 422, 429, 503),
+)
+async def login(body: LoginBody, request: Request, state: State, auth: AuthClient) -> Response:
+    """Returns an access token; the refresh token is set as an HttpOnly cookie."""
+    await _limit_credential_attempts(state, request, body.email)
+    reply = await auth.SignIn(
+        auth_service_pb2.SignInRequest(email=body.email, password=body.password),
+        timeout=state.backends.auth_timeout,
+    )
+    return _session_response(state.settings, reply.tokens, reply.user)
+
+
+@router.post(
+    "/refresh",
+    response_model=SessionOut,
+    summary="Exchange the refresh token for a new access token",
+    responses=problem_responses(401, 422, 503),
+)
+async def refresh(
+    request: Request,
+    state: State,
+    auth: AuthClient,
+    body: Annotated[RefreshBody | None, Body()] = None,
+) -> Response:
+    """Rotates the refresh token (cookie, or body for clients without cookies). Reusing an
+    old refresh token revokes the whole session."""
+    token = _refresh_token(state, request, body)
+    reply = await auth.Refresh(
+        auth_service_pb2.RefreshRequest(refresh_token=token), timeout=state.backends.auth_timeout
+    )
+    return _session_response(state.settings, reply.tokens, None)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Sign out (revoke the refresh token)",
+    responses=problem_responses(401, 422, 503),
+)
+async def logout(
+    request: Request,
+    state: State,
+    auth: AuthClient,
+    body: Annotated[RefreshBody | None, Body()] = None,
+) -> Response:
+    """Revokes the refresh token's session and clears the cookie."""
+    token = _refresh_token(state, request, body)
+    await auth.SignOut(
+        auth_service_pb2.SignOutRequest(refresh_token=token), timeout=state.backends.auth_timeout
+    )
+    response = Response(status_code=204)
+    settings = state.settings
+    response.delete_cookie(
+        settings.refresh_cookie_name,
+        path=COOKIE_PATH,
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get(
+    "/me",
+    response_model=UserOut,
+    summary="The signed-in user",
+    responses=problem_responses(401, 429, 503),
+)
+async def me(user: CurrentUser, state: State, auth: AuthClient) -> Response:
+    """Returns the account the access token belongs to."""
+    reply = await auth.GetMe(
+        auth_service_pb2.GetMeRequest(),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.auth_timeout,
+    )
+    return JSONResponse(user_to_json(reply.user))
+
+
+@jwks_router.get(
+    "/.well-known/jwks.json",
+    response_model=JwksOut,
+    summary="Public keys that verify access tokens",
+    responses=problem_responses(503),
+)
+async def jwks(state: State, auth: AuthClient) -> Response:
+    """The JSON Web Key Set of the auth service (EdDSA / Ed25519 keys)."""
+    reply = await auth.GetJwks(
+        auth_service_pb2.GetJwksRequest(), timeout=state.backends.auth_timeout
+    )
+    keys = [
+        {
+            "kty": k.kty,
+            "crv": k.crv,
+            "x": k.x,
+            "kid": k.kid,
+            "alg": k.alg,
+            "use": k.use,
+        }
+        for k in reply.keys
+    ]
+    # Public keys: caches may keep them for a few minutes (rotation keeps old keys longer).
+    return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,290 @@
+"""`/api/tasks`: the caller's tasks over TaskService.
+
+Every call forwards the caller's token; the tasks service takes the owner from it, so another
+user's task id is 404 exactly like a missing one. Responses carry the task's `ETag`; `If-Match`
+on PATCH/DELETE/complete/reopen makes the write conditional (stale → 412). `Idempotency-Key` on
+POST makes a retried create return the first task instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from google.protobuf.field_mask_pb2 import FieldMask
+from pydantic import AwareDatetime
+from starlette.responses import JSONResponse
+from todo.tasks.v1 import tasks_service_pb2
+
+from todo_edge.dependencies import CurrentUser, State, TasksClient, bearer_metadata
+from todo_edge.problems import CONDITIONAL_STATE_KEY, problem_responses
+from todo_edge.schemas import (
+    PRIORITY_TO_PROTO,
+    STATE_TO_PROTO,
+    OrderBy,
+    PriorityName,
+    TaskCreate,
+    TaskListOut,
+    TaskOut,
+    TaskPatch,
+    TaskStateName,
+    task_from_create,
+    task_from_patch,
+    task_to_json,
+    timestamp,
+)
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+TaskId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        description="The task's id.",
+        examples=["tsk_01JD4W6Q8Z3N5V7X9B1C3E5G7J"],
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=256,
+        description="The task's ETag as last read; the write fails with 412 if it changed.",
+        examples=['"3f2a9c"'],
+    ),
+]
+
+_COMMON_ERRORS = (401, 404, 422, 429, 503, 504)
+
+
+def _etag_header(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def _task_response(task: tasks_service_pb2.Task, status_code: int = 200) -> JSONResponse:
+    headers = {"ETag": _etag_header(task.etag)}
+    if status_code == 201:
+        headers["Location"] = f"/api/tasks/{task.id}"
+    return JSONResponse(task_to_json(task), status_code=status_code, headers=headers)
+
+
+def _precondition(request: Request, if_match: str | None) -> str:
+    """The etag an `If-Match` header asks for ('' for none or `*`), and marks the request
+    conditional so a stale etag maps to 412."""
+    if if_match is None:
+        return ""
+    value = if_match.strip()
+    if value == "*":
+        return ""
+    setattr(request.state, CONDITIONAL_STATE_KEY, True)
+    value = value.removeprefix("W/")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value
+
+
+@router.get(
+    "",
+    response_model=TaskListOut,
+    summary="List tasks",
+    responses=problem_responses(400, 401, 422, 429, 503, 504),
+)
+async def list_tasks(
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    page_size: Annotated[
+        int, Query(ge=0, le=500, description="Tasks per page: 0 means 50; at most 500.")
+    ] = 0,
+    page_token: Annotated[
+        str | None, Query(max_length=2048, description="`next_page_token` of the previous page.")
+    ] = None,
+    task_state: Annotated[TaskStateName | None, Query(alias="state")] = None,
+    priority: PriorityName | None = None,
+    tag: Annotated[str | None, Query(max_length=32)] = None,
+    due_before: Annotated[
+        AwareDatetime | None, Query(description="Only tasks due strictly before this time.")
+    ] = None,
+    due_after: Annotated[
+        AwareDatetime | None, Query(description="Only tasks due at or after this time.")
+    ] = None,
+    overdue: Annotated[bool, Query(description="Only open tasks past their due time.")] = False,
+    query: Annotated[
+        str | None, Query(max_length=200, description="Text in the title or notes.")
+    ] = None,
+    order_by: OrderBy = "create_time",
+) -> Response:
+    """Lists the caller's tasks, filtered (all filters combine with AND) and ordered, one page
+    at a time. Pass `next_page_token` back as `page_token` with the same filters."""
+    request = tasks_service_pb2.ListTasksRequest(
+        page_size=page_size,
+        page_token=page_token or "",
+        tag=tag or "",
+        overdue=overdue,
+        query=query or "",
+        order_by=order_by,
+    )
+    if task_state is not None:
+        request.state = STATE_TO_PROTO[task_state]  # type: ignore[assignment]
+    if priority is not None:
+        request.priority = PRIORITY_TO_PROTO[priority]  # type: ignore[assignment]
+    if due_before is not None:
+        request.due_before.CopyFrom(timestamp(due_before))
+    if due_after is not None:
+        request.due_after.CopyFrom(timestamp(due_after))
+    reply = await tasks.ListTasks(
+        request, metadata=bearer_metadata(user), timeout=state.backends.timeout
+    )
+    return JSONResponse(
+        {
+            "tasks": [task_to_json(task) for task in reply.tasks],
+            "next_page_token": reply.next_page_token or None,
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TaskOut,
+    summary="Create a task",
+    responses=problem_responses(400, 401, 409, 422, 429, 503, 504),
+)
+async def create_task(
+    body: TaskCreate,
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=128,
+            description="Makes the create safe to retry: the same key and body return the "
+            "task created the first time; the same key with another body is 409.",
+        ),
+    ] = None,
+) -> Response:
+    """Creates a task; answers 201 with its `Location` and `ETag`."""
+    reply = await tasks.CreateTask(
+        tasks_service_pb2.CreateTaskRequest(
+            task=task_from_create(body), request_id=idempotency_key or ""
+        ),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return _task_response(reply.task, status_code=201)
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskOut,
+    summary="Get a task",
+    responses=problem_responses(*_COMMON_ERRORS),
+)
+async def get_task(
+    task_id: TaskId, user: CurrentUser, state: State, tasks: TasksClient
+) -> Response:
+    """Returns one task, with its `ETag`."""
+    reply = await tasks.GetTask(
+        tasks_service_pb2.GetTaskRequest(id=task_id),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return _task_response(reply.task)
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=TaskOut,
+    summary="Change a task",
+    responses=problem_responses(400, 412, *_COMMON_ERRORS),
+)
+async def update_task(
+    task_id: TaskId,
+    body: TaskPatch,
+    request: Request,
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    if_match: IfMatch = None,
+) -> Response:
+    """Changes the fields present in the body (a JSON merge patch: `null` clears due_time,
+    notes or tags). With `If-Match`, fails with 412 if the task changed since it was read."""
+    task, paths = task_from_patch(task_id, body)
+    task.etag = _precondition(request, if_match)
+    reply = await tasks.UpdateTask(
+        tasks_service_pb2.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths)),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return _task_response(reply.task)
+
+
+@router.delete(
+    "/{task_id}",
+    status_code=204,
+    summary="Delete a task",
+    responses=problem_responses(412, *_COMMON_ERRORS),
+)
+async def delete_task(
+    task_id: TaskId,
+    request: Request,
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    if_match: IfMatch = None,
+) -> Response:
+    """Deletes a task for good."""
+    await tasks.DeleteTask(
+        tasks_service_pb2.DeleteTaskRequest(id=task_id, etag=_precondition(request, if_match)),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{task_id}/complete",
+    response_model=TaskOut,
+    summary="Mark a task completed",
+    responses=problem_responses(412, *_COMMON_ERRORS),
+)
+async def complete_task(
+    task_id: TaskId,
+    request: Request,
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    if_match: IfMatch = None,
+) -> Response:
+    """Marks the task completed (completing a completed task changes nothing)."""
+    reply = await tasks.CompleteTask(
+        tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match)),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return _task_response(reply.task)
+
+
+@router.post(
+    "/{task_id}/reopen",
+    response_model=TaskOut,
+    summary="Mark a task open again",
+    responses=problem_responses(412, *_COMMON_ERRORS),
+)
+async def reopen_task(
+    task_id: TaskId,
+    request: Request,
+    user: CurrentUser,
+    state: State,
+    tasks: TasksClient,
+    if_match: IfMatch = None,
+) -> Response:
+    """Marks a completed task open again."""
+    reply = await tasks.ReopenTask(
+        tasks_service_pb2.ReopenTaskRequest(id=task_id, etag=_precondition(request, if_match)),
+        metadata=bearer_metadata(user),
+        timeout=state.backends.timeout,
+    )
+    return _task_response(reply.task)

@@ -1,0 +1,73 @@
+"""The edge's FastAPI app factory: routers, error handlers, middleware, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from todo_edge.api import auth, ops, tasks
+from todo_edge.metrics import EdgeMetrics
+from todo_edge.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from todo_edge.problems import install_problem_handlers
+from todo_edge.settings import EdgeSettings
+from todo_edge.state import EdgeState
+
+DESCRIPTION = """\
+The Todo Assistant HTTP API. Sign up or log in under `/api/auth` to get an access token, then
+send it as `Authorization: Bearer <token>` to `/api/tasks`.
+
+Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`, `detail`,
+`reason`, field `errors` and the `request_id` (also in the `X-Request-ID` header).
+422 means the request does not match this schema; 400 means the body is not JSON or the
+service rejected a value (e.g. a blank title).
+"""
+
+
+def create_app(settings: EdgeSettings) -> FastAPI:
+    """Builds the app. Backend channels are opened by its lifespan and closed after it."""
+    metrics = EdgeMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await EdgeState.start(settings, metrics)
+        app.state.edge = state
+        try:
+            yield
+        finally:
+            await state.stop()
+
+    app = FastAPI(
+        title="Todo Assistant API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(auth.jwks_router)
+    app.include_router(tasks.router)
+    app.include_router(ops.router)
+    # Last added runs first: request context wraps everything (also CORS and 413 answers).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Accept-Language",
+            "If-Match",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        max_age=600,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, hsts=settings.cookie_secure)
+    return app

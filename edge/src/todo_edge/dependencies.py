@@ -1,0 +1,74 @@
+"""FastAPI dependencies: the app state, the verified caller, backend clients."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from todo.auth.v1 import auth_service_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.errors import Unauthenticated
+from todo_common.tokens import Principal
+
+from todo_edge.ratelimit import enforce
+from todo_edge.state import EdgeState
+
+# auto_error=False: a missing token is our own 401 problem (with WWW-Authenticate), not
+# FastAPI's 403. The scheme still documents bearer auth in the OpenAPI spec.
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/auth/login.")
+
+
+def edge_state(request: Request) -> EdgeState:
+    """The running app's state."""
+    state: EdgeState = request.app.state.edge
+    return state
+
+
+State = Annotated[EdgeState, Depends(edge_state)]
+
+
+async def current_user(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller, rate limited per user."""
+    if credentials is None:
+        header = request.headers.get("authorization")
+        raise Unauthenticated(
+            "Missing access token: send `Authorization: Bearer <token>`."
+            if not header
+            else "Malformed authorization: expected `Bearer <token>`.",
+            reason="TOKEN_MISSING",
+        )
+    principal = await state.identity.principal(credentials.credentials)
+    settings = state.settings
+    await enforce(
+        state.limiter,
+        f"user:{principal.user_id}",
+        settings.requests_per_user,
+        settings.rate_limit_window_seconds,
+        "requests",
+    )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def bearer_metadata(principal: Principal) -> tuple[tuple[str, str], ...]:
+    """Call metadata forwarding the caller's token (the request id is added by the channel)."""
+    return (("authorization", f"Bearer {principal.token}"),)
+
+
+def _tasks_client(state: State) -> tasks_service_pb2_grpc.TaskServiceStub:
+    return state.backends.tasks
+
+
+def _auth_client(state: State) -> auth_service_pb2_grpc.AuthServiceStub:
+    return state.backends.auth
+
+
+TasksClient = Annotated[tasks_service_pb2_grpc.TaskServiceStub, Depends(_tasks_client)]
+AuthClient = Annotated[auth_service_pb2_grpc.AuthServiceStub, Depends(_auth_client)]

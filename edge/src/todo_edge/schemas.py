@@ -1,0 +1,310 @@
+"""REST request and response bodies, and their conversion to and from the protos.
+
+Request bodies forbid unknown fields and bound every string, so bad input is a 422 from the
+edge before any backend is called. Task JSON uses the proto's snake_case field names; enums are
+lower-case words; times are RFC 3339 (UTC). Responses are built straight from the protos as
+dicts (the hot path); the response models exist for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from todo.auth.v1 import auth_service_pb2
+from todo.tasks.v1 import tasks_service_pb2
+
+TaskStateName = Literal["open", "completed"]
+PriorityName = Literal["low", "medium", "high"]
+OrderBy = Literal[
+    "create_time",
+    "create_time desc",
+    "due_time",
+    "due_time desc",
+    "priority",
+    "priority desc",
+]
+
+STATE_TO_PROTO: dict[str, int] = {
+    "open": tasks_service_pb2.TASK_STATE_OPEN,
+    "completed": tasks_service_pb2.TASK_STATE_COMPLETED,
+}
+STATE_FROM_PROTO = {value: name for name, value in STATE_TO_PROTO.items()}
+PRIORITY_TO_PROTO: dict[str, int] = {
+    "low": tasks_service_pb2.TASK_PRIORITY_LOW,
+    "medium": tasks_service_pb2.TASK_PRIORITY_MEDIUM,
+    "high": tasks_service_pb2.TASK_PRIORITY_HIGH,
+}
+PRIORITY_FROM_PROTO = {value: name for name, value in PRIORITY_TO_PROTO.items()}
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Notes = Annotated[str, StringConstraints(max_length=10_000)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Tags = Annotated[list[Tag], Field(max_length=20)]
+
+_TASK_EXAMPLE: dict[str, Any] = {
+    "id": "tsk_01JD4W6Q8Z3N5V7X9B1C3E5G7J",
+    "title": "Buy milk",
+    "notes": "Semi-skimmed, 2 litres",
+    "state": "open",
+    "priority": "high",
+    "due_time": "2026-11-22T17:00:00Z",
+    "tags": ["errands"],
+    "create_time": "2026-11-21T09:30:00Z",
+    "update_time": "2026-11-21T09:30:00Z",
+    "complete_time": None,
+    "etag": "3f2a9c",
+}
+
+
+class _Body(BaseModel):
+    """Request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskOut(BaseModel):
+    """A task as the API returns it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_TASK_EXAMPLE]})
+
+    id: str
+    title: str
+    notes: str
+    state: TaskStateName
+    priority: PriorityName
+    due_time: datetime | None
+    tags: list[str]
+    create_time: datetime
+    update_time: datetime
+    complete_time: datetime | None
+    etag: str
+
+
+class TaskListOut(BaseModel):
+    """One page of tasks."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"tasks": [_TASK_EXAMPLE], "next_page_token": None}]}
+    )
+
+    tasks: list[TaskOut]
+    # Pass as `page_token` for the next page; null on the last page.
+    next_page_token: str | None
+
+
+class TaskCreate(_Body):
+    """A new task. Only `title` is required; priority defaults to medium."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Buy milk",
+                    "notes": "Semi-skimmed",
+                    "priority": "high",
+                    "due_time": "2026-11-22T17:00:00Z",
+                    "tags": ["errands"],
+                }
+            ]
+        },
+    )
+
+    title: Title
+    notes: Notes = ""
+    priority: PriorityName | None = None
+    due_time: AwareDatetime | None = None
+    tags: Tags = Field(default_factory=list)
+
+
+class TaskPatch(_Body):
+    """Fields to change; absent fields stay as they are (JSON merge patch). `null` clears
+    `due_time`, `notes` and `tags`; `title` and `priority` cannot be null."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"title": "Buy oat milk", "due_time": None}]},
+    )
+
+    title: Title | None = None
+    notes: Notes | None = None
+    priority: PriorityName | None = None
+    due_time: AwareDatetime | None = None
+    tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _required_values_not_null(self) -> TaskPatch:
+        for name in ("title", "priority"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"`{name}` cannot be null")
+        return self
+
+
+class SignUpBody(_Body):
+    """A new account."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "alice@example.com",
+                    "password": "correct horse battery staple",
+                    "display_name": "Alice",
+                }
+            ]
+        },
+    )
+
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    display_name: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class LoginBody(_Body):
+    """Credentials."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "alice@example.com", "password": "correct horse battery staple"}]
+        },
+    )
+
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshBody(_Body):
+    """A refresh token, for clients that do not use the cookie."""
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class UserOut(BaseModel):
+    """An account."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "usr_01JD4W5K2M4P6R8T0V2X4Z6B8D",
+                    "email": "alice@example.com",
+                    "display_name": "Alice",
+                    "create_time": "2026-11-21T09:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    email: str
+    display_name: str
+    create_time: datetime | None
+
+
+class SessionOut(BaseModel):
+    """A signed-in session: the access token to send as `Authorization: Bearer …`. The refresh
+    token is set as an HttpOnly cookie scoped to /api/auth."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2ln",
+                    "token_type": "Bearer",
+                    "expires_at": "2026-11-21T09:15:00Z",
+                    "user": {
+                        "id": "usr_01JD4W5K2M4P6R8T0V2X4Z6B8D",
+                        "email": "alice@example.com",
+                        "display_name": "Alice",
+                        "create_time": "2026-11-21T09:00:00Z",
+                    },
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_at: datetime
+    user: UserOut | None = None
+
+
+class JwksOut(BaseModel):
+    """The public keys that verify access tokens (RFC 7517)."""
+
+    keys: list[dict[str, str]]
+
+
+def _time(ts: Timestamp) -> str:
+    return ts.ToJsonString()
+
+
+def task_to_json(task: tasks_service_pb2.Task) -> dict[str, Any]:
+    """The REST form of a task."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "notes": task.notes,
+        "state": STATE_FROM_PROTO.get(task.state, "open"),
+        "priority": PRIORITY_FROM_PROTO.get(task.priority, "medium"),
+        "due_time": _time(task.due_time) if task.HasField("due_time") else None,
+        "tags": list(task.tags),
+        "create_time": _time(task.create_time),
+        "update_time": _time(task.update_time),
+        "complete_time": _time(task.complete_time) if task.HasField("complete_time") else None,
+        "etag": task.etag,
+    }
+
+
+def user_to_json(user: auth_service_pb2.User) -> dict[str, Any]:
+    """The REST form of a user."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "create_time": _time(user.create_time) if user.HasField("create_time") else None,
+    }
+
+
+def timestamp(value: datetime) -> Timestamp:
+    """A proto Timestamp of an aware datetime."""
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def task_from_create(body: TaskCreate) -> tasks_service_pb2.Task:
+    """The proto Task a create body describes."""
+    task = tasks_service_pb2.Task(title=body.title, notes=body.notes, tags=body.tags)
+    if body.priority is not None:
+        task.priority = PRIORITY_TO_PROTO[body.priority]  # type: ignore[assignment]
+    if body.due_time is not None:
+        task.due_time.CopyFrom(timestamp(body.due_time))
+    return task
+
+
+def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Task, list[str]]:
+    """The proto Task carrying the patched values, and the update-mask paths."""
+    task = tasks_service_pb2.Task(id=task_id)
+    paths: list[str] = []
+    for name in ("title", "notes", "priority", "due_time", "tags"):
+        if name not in body.model_fields_set:
+            continue
+        paths.append(name)
+        value = getattr(body, name)
+        if value is None:
+            continue  # Cleared: the field stays at its zero value.
+        if name == "priority":
+            task.priority = PRIORITY_TO_PROTO[value]  # type: ignore[assignment]
+        elif name == "due_time":
+            task.due_time.CopyFrom(timestamp(value))
+        elif name == "tags":
+            task.tags.extend(value)
+        else:
+            setattr(task, name, value)
+    return task, paths

@@ -1,0 +1,124 @@
+"""Typed settings of the HTTP edge (env prefix EDGE_; token issuer/audience from JWT_)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from todo_common.settings import TokenSettings
+
+
+def _split_list(value: object) -> object:
+    """Lets list settings come from the environment as `a,b,c` (or as a JSON list)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class EdgeSettings(BaseSettings):
+    """Everything the edge is configured with. Outside development, unsafe or missing values
+    fail at start-up rather than at the first request."""
+
+    model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", env_file=None)
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    # Behind a reverse proxy: whose X-Forwarded-For uvicorn may believe (client address for
+    # the per-address rate limit).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    # Backends (host:port). Clients resolve them with gRPC's DNS resolver, so a headless
+    # Kubernetes Service name plus `round_robin` spreads calls over replicas.
+    auth_address: str = "127.0.0.1:50051"
+    tasks_address: str = "127.0.0.1:50052"
+    agent_address: str = "127.0.0.1:50053"
+    grpc_load_balancing: Literal["pick_first", "round_robin"] = "pick_first"
+    # Backends /readyz checks. The agent joins the list once the edge calls it (ChatKit).
+    readiness_backends: CommaList = Field(default_factory=lambda: ["auth", "tasks"])
+
+    # Deadlines of outbound calls.
+    grpc_timeout_seconds: float = Field(default=5.0, gt=0)
+    auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    health_timeout_seconds: float = Field(default=1.0, gt=0)
+
+    # Browser origins allowed to call the API with credentials. Never `*`.
+    cors_origins: CommaList = Field(
+        default_factory=lambda: ["http://localhost:8000", "http://127.0.0.1:8000"]
+    )
+    # `Secure` on the refresh-token cookie. `make run` sets false for plain-http localhost.
+    cookie_secure: bool = True
+    refresh_cookie_name: str = "todo_refresh"
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Rate limits (requests per window). Sign-in and sign-up are limited per account (email)
+    # and per client address; everything authenticated is limited per user.
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    auth_attempts_per_account: int = Field(default=10, ge=1)
+    auth_attempts_per_address: int = Field(default=30, ge=1)
+    requests_per_user: int = Field(default=1200, ge=1)
+    # Shared counters for several replicas. Without it counters live in process memory, which
+    # is only right for a single replica (development, `make run`).
+    redis_url: str | None = None
+
+    # Issuers (the `iss` claim) whose tokens are exchanged for internal ones via
+    # AuthService.ExchangeToken, e.g. a Better Auth deployment. The auth service holds their
+    # JWKS; the edge only needs to recognise them.
+    external_issuers: CommaList = Field(default_factory=list)
+
+    token: TokenSettings = Field(default_factory=TokenSettings)
+
+    _split = field_validator(
+        "cors_origins", "external_issuers", "readiness_backends", mode="before"
+    )(_split_list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, origins: list[str]) -> list[str]:
+        # Credentials (the refresh cookie, Authorization) must never be shared with any origin.
+        if any(origin.strip() == "*" for origin in origins):
+            raise ValueError("`*` is not allowed: list the browser origins explicitly")
+        return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("readiness_backends")
+    @classmethod
+    def _known_backends(cls, names: list[str]) -> list[str]:
+        unknown = sorted(set(names) - {"auth", "tasks", "agent"})
+        if unknown:
+            raise ValueError(f"unknown backends: {', '.join(unknown)}")
+        return names
+
+    @model_validator(mode="after")
+    def _production_requirements(self) -> EdgeSettings:
+        if self.environment != "production":
+            return self
+        missing = []
+        if not self.redis_url:
+            missing.append("EDGE_REDIS_URL (rate-limit counters shared by replicas)")
+        if not self.cookie_secure:
+            missing.append("EDGE_COOKIE_SECURE=true (refresh cookie over HTTPS only)")
+        if not self.cors_origins:
+            missing.append("EDGE_CORS_ORIGINS")
+        if missing:
+            raise ValueError("production needs: " + "; ".join(missing))
+        return self
+
+    def backend_address(self, name: str) -> str:
+        """host:port of a backend by name (auth, tasks, agent)."""
+        addresses = {
+            "auth": self.auth_address,
+            "tasks": self.tasks_address,
+            "agent": self.agent_address,
+        }
+        return addresses[name]
