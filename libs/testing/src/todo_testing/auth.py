@@ -1,0 +1,156 @@
+"""Auth fixtures: a real auth server on a free port with its own database, and fresh users.
+
+Other suites use `auth_service` (for its address / JWKS) and `sign_up` (for real tokens):
+
+    async def test_something(sign_up):
+        alice = await sign_up()
+        await stub.GetTask(request, metadata=alice.metadata, timeout=5)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+from todo_auth.server import migrate, start_auth_server
+from todo_auth.settings import AuthSettings
+
+from todo_testing.databases import TestDatabase, drop_database, new_database
+
+DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test-only)
+
+
+@dataclass
+class AuthServiceHandle:
+    """A running auth server and a channel to it."""
+
+    address: str
+    port: int
+    settings: AuthSettings
+    database: TestDatabase
+    channel: grpc.aio.Channel
+    stub: auth_service_pb2_grpc.AuthServiceStub
+
+
+@dataclass(frozen=True)
+class TestUser:
+    """A user signed up through the real SignUp RPC, with their password and tokens."""
+
+    __test__ = False  # not a test class, despite the name
+
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """gRPC call metadata carrying the access token."""
+        return (("authorization", f"Bearer {self.access_token}"),)
+
+
+SignUp = Callable[..., Awaitable[TestUser]]
+
+
+def test_auth_settings(database: TestDatabase, **overrides: Any) -> AuthSettings:
+    """Settings for a test server: port 0, the given database, fast-to-test limits."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "host": "127.0.0.1",
+        "port": 0,
+        "database_url": database.url,
+        "database_schema": database.schema,
+        "database_pool_size": 5,
+        "shutdown_grace_seconds": 0.5,
+        "jwks_refetch_cooldown_seconds": 0.0,
+    }
+    values.update(overrides)
+    return AuthSettings(**values)
+
+
+test_auth_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def running_auth_service(
+    folder: Path, *, clock: Callable[[], float] = time.time, **overrides: Any
+) -> AsyncIterator[AuthServiceHandle]:
+    """Starts an auth server on a fresh, migrated database; stops it and drops the data after.
+
+    `overrides` are AuthSettings fields (e.g. sign_in_max_failures=2).
+    """
+    database = new_database("auth", folder)
+    try:
+        settings = test_auth_settings(database, **overrides)
+        await migrate(settings)
+        running = await start_auth_server(settings, clock=clock)
+        address = f"127.0.0.1:{running.port}"
+        channel = grpc.aio.insecure_channel(address)
+        try:
+            yield AuthServiceHandle(
+                address=address,
+                port=running.port,
+                settings=settings,
+                database=database,
+                channel=channel,
+                stub=auth_service_pb2_grpc.AuthServiceStub(channel),
+            )
+        finally:
+            await channel.close()
+            await running.stop(0.5)
+    finally:
+        await drop_database(database)
+
+
+def unique_email(prefix: str = "user") -> str:
+    """An email no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def sign_up_user(
+    stub: auth_service_pb2_grpc.AuthServiceStub,
+    email: str | None = None,
+    password: str = DEFAULT_TEST_PASSWORD,
+    display_name: str = "",
+) -> TestUser:
+    """Signs a new user up through the real RPC."""
+    email = email or unique_email()
+    response = await stub.SignUp(
+        auth_service_pb2.SignUpRequest(email=email, password=password, display_name=display_name),
+        timeout=10,
+    )
+    return TestUser(
+        user_id=response.user.id,
+        email=response.user.email,
+        password=password,
+        access_token=response.tokens.access_token,
+        refresh_token=response.tokens.refresh_token,
+    )
+
+
+@pytest.fixture(scope="module")
+async def auth_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[AuthServiceHandle]:
+    """A real auth server for the module, on 127.0.0.1:0 with its own database."""
+    async with running_auth_service(tmp_path_factory.mktemp("auth")) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sign_up(auth_service: AuthServiceHandle) -> SignUp:
+    """`await sign_up()` (or `sign_up(email=...)`) signs up a new user, returns a TestUser."""
+
+    async def make(email: str | None = None, **kwargs: Any) -> TestUser:
+        return await sign_up_user(auth_service.stub, email, **kwargs)
+
+    return make

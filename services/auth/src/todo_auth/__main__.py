@@ -1,0 +1,119 @@
+"""The `todo-auth` command: serve (default), migrate, rotate-keys, dev-token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+from datetime import UTC, datetime
+
+from todo_common.grpc_server import serve_until_signalled
+from todo_common.logs import configure_logging
+
+from todo_auth.passwords import PasswordService
+from todo_auth.repository import SigningKeyRepository, UserRepository
+from todo_auth.server import access_token_issuer, migrate, open_database, start_auth_server
+from todo_auth.service import email_violation, key_retention, normalise_email
+from todo_auth.settings import AuthSettings
+
+log = logging.getLogger("todo_auth")
+
+
+async def serve(settings: AuthSettings) -> None:
+    """Runs the server until SIGINT/SIGTERM."""
+    running = await start_auth_server(settings)
+    log.info(
+        "serving",
+        extra={
+            "service": "auth",
+            "port": running.port,
+            "address": f"{settings.host}:{running.port}",
+        },
+    )
+    await serve_until_signalled(running, grace=settings.shutdown_grace_seconds)
+
+
+async def rotate_keys(settings: AuthSettings) -> str:
+    """Makes a new current signing key; older keys stay published until their tokens expire.
+
+    Returns the new key id. Running servers sign with the new key from their next token on.
+    """
+    database = open_database(settings)
+    try:
+        async with database.session() as session:
+            key = await SigningKeyRepository(session).rotate(
+                datetime.now(UTC), key_retention(settings)
+            )
+    finally:
+        await database.dispose()
+    log.info("signing key rotated", extra={"kid": key.kid})
+    return key.kid
+
+
+async def dev_token(settings: AuthSettings, email: str) -> str:
+    """An access token for `email`, creating the user (with an unusable password) if needed.
+
+    Migrates first, so it works on a fresh development database.
+    """
+    email = normalise_email(email)
+    if (violation := email_violation(email)) is not None:
+        raise SystemExit(f"todo-auth dev-token: {violation.description}")
+    await migrate(settings)
+    database = open_database(settings)
+    passwords = PasswordService(settings)
+    try:
+        now = datetime.now(UTC)
+        async with database.session() as session:
+            users = UserRepository(session)
+            user = await users.get_by_email(email)
+            if user is None:
+                # Nobody knows this password: the user signs in with dev tokens only until
+                # they set one (or use SignUp with another email).
+                unusable = await passwords.hash(secrets.token_urlsafe(32))
+                user = await users.add(
+                    email=email, display_name="", password_hash=unusable, now=now
+                )
+                log.info("dev user created", extra={"user_id": user.id})
+            key = await SigningKeyRepository(session).ensure_current(now)
+        return access_token_issuer(settings).issue(key, user.id, now).token
+    finally:
+        passwords.close()
+        await database.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `todo-auth`."""
+    parser = argparse.ArgumentParser(prog="todo-auth", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the gRPC server (default)")
+    commands.add_parser("migrate", help="upgrade the database to the latest migration")
+    commands.add_parser(
+        "rotate-keys", help="make a new signing key; old ones stay published until tokens expire"
+    )
+    token = commands.add_parser(
+        "dev-token", help="print an access token for a (created if missing) user, last line"
+    )
+    token.add_argument("--email", required=True, help="the user's email address")
+    args = parser.parse_args(argv)
+
+    settings = AuthSettings()
+    configure_logging("auth", settings.log_level)
+    command = args.command or "serve"
+    if command == "serve":
+        asyncio.run(serve(settings))
+    elif command == "migrate":
+        asyncio.run(migrate(settings))
+        log.info("migrated", extra={"service": "auth"})
+    elif command == "rotate-keys":
+        print(asyncio.run(rotate_keys(settings)))
+    elif command == "dev-token":
+        access_token = asyncio.run(dev_token(settings, args.email))
+        # The token is the last line of stdout; logs go to stderr.
+        sys.stdout.write(access_token + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

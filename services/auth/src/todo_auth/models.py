@@ -1,0 +1,140 @@
+"""The auth service's tables: users, signing keys, refresh-token families, sign-in failures and
+external identities. Declared without a schema (the connection's search_path selects it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    SQLite has no time zones: values are stored as naive UTC text (which sorts correctly, so
+    comparisons in SQL work) and come back aware.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention (stable constraint names for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    """A person who can sign in (with a password, or through an external issuer)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Normalised (trimmed, lower-cased). Null for an external identity whose email was taken.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    # argon2id PHC string. Null: the user cannot sign in with a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SigningKey(Base):
+    """An Ed25519 key pair that signs access tokens. The newest unretired key is current."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # PKCS#8 PEM. Only this service's database holds it.
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    # The public key as the JWK `x` (base64url, no padding).
+    public_key_x: Mapped[str] = mapped_column(String(64))
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When a newer key replaced it; it is published until its last token has expired.
+    retire_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class RefreshTokenFamily(Base):
+    """Every refresh token descended from one sign-in. Revoking it ends that session."""
+
+    __tablename__ = "refresh_token_families"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoke_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # SIGN_OUT or REUSE.
+    revoke_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """One single-use refresh token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    family_id: Mapped[str] = mapped_column(
+        ForeignKey("refresh_token_families.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    expire_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set once, by the Refresh that rotated it; a second use is reuse.
+    use_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SignInFailure(Base):
+    """One failed sign-in for a normalised email (known or not), for throttling."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_email_fail_time", "email", "fail_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254))
+    fail_time: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ExternalIdentity(Base):
+    """An (issuer, subject) from a trusted external issuer, mapped to a local user."""
+
+    __tablename__ = "external_identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime())

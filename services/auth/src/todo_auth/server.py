@@ -1,0 +1,111 @@
+"""Builds and starts the auth gRPC server; migrates its database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+from todo_common.db import Database
+from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.migrations import upgrade_async
+from todo_common.tokens import AuthInterceptor, TokenVerifier
+
+from todo_auth.external import ExternalTokenVerifier
+from todo_auth.keys import AccessTokenIssuer
+from todo_auth.passwords import PasswordService
+from todo_auth.repository import SigningKeyRepository
+from todo_auth.service import AuthService
+from todo_auth.settings import AuthSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SERVICE_NAME = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+# Every RPC except GetMe authenticates by what it carries (password, refresh token, ...).
+PUBLIC_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}"
+    for method in ("SignUp", "SignIn", "Refresh", "SignOut", "GetJwks", "ExchangeToken")
+)
+
+
+async def migrate(settings: AuthSettings) -> None:
+    """Upgrades the auth database to the latest migration."""
+    await upgrade_async(MIGRATIONS, settings.database_url, settings.database_schema)
+
+
+def open_database(settings: AuthSettings) -> Database:
+    """The auth service's database, as configured."""
+    return Database.from_url(
+        settings.database_url, settings.database_schema, pool_size=settings.database_pool_size
+    )
+
+
+def access_token_issuer(settings: AuthSettings) -> AccessTokenIssuer:
+    """Signs access tokens with the configured issuer, audience and lifetime."""
+    return AccessTokenIssuer(
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+async def start_auth_server(
+    settings: AuthSettings, *, clock: Callable[[], float] = time.time
+) -> RunningServer:
+    """Starts AuthService on `settings.address` (port 0 picks a free port).
+
+    The database must be migrated (`migrate`). A signing key is generated on the first start
+    and persisted. `clock` lets tests move time (throttling, key expiry) without sleeping.
+    """
+    database = open_database(settings)
+    passwords = PasswordService(settings)
+    external = ExternalTokenVerifier.from_settings(settings, clock)
+    try:
+        async with database.session() as session:
+            await SigningKeyRepository(session).ensure_current(
+                datetime.fromtimestamp(clock(), tz=UTC)
+            )
+        service = AuthService(
+            settings, database, passwords, access_token_issuer(settings), external, clock
+        )
+
+        async def local_jwks() -> Sequence[dict[str, Any]]:
+            # GetMe verifies tokens this process issued: read the keys, no call to itself.
+            return await service.jwks()
+
+        verifier = TokenVerifier(
+            local_jwks,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
+            clock=clock,
+        )
+        running = await create_server(
+            settings.address,
+            [
+                ServiceRegistration(
+                    SERVICE_NAME,
+                    lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(
+                        service, server
+                    ),
+                )
+            ],
+            interceptors=[AuthInterceptor(verifier, PUBLIC_METHODS)],
+            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
+            max_receive_message_bytes=settings.max_receive_message_bytes,
+        )
+    except BaseException:
+        passwords.close()
+        await external.close()
+        await database.dispose()
+        raise
+
+    async def close() -> None:
+        passwords.close()
+        await external.close()
+        await database.dispose()
+
+    running.on_stop.append(close)
+    return running

@@ -1,0 +1,106 @@
+"""SignUp: validation (each field), duplicate emails, email normalisation."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from todo.auth.v1 import auth_service_pb2 as pb
+from todo_common.errors import parse_rpc_error
+from todo_testing.auth import AuthServiceHandle, SignUp, unique_email
+
+PASSWORD = "a perfectly fine password"
+
+
+async def test_sign_up_returns_user_and_working_tokens(auth_service: AuthServiceHandle) -> None:
+    email = unique_email()
+    response = await auth_service.stub.SignUp(
+        pb.SignUpRequest(email=email, password=PASSWORD, display_name="Alice"), timeout=10
+    )
+    assert response.user.id
+    assert response.user.email == email
+    assert response.user.display_name == "Alice"
+    assert response.user.create_time.seconds > 0
+    assert response.tokens.access_token.count(".") == 2
+    assert response.tokens.refresh_token
+    assert response.tokens.access_token_expire_time.seconds > 0
+    me = await auth_service.stub.GetMe(
+        pb.GetMeRequest(),
+        metadata=(("authorization", f"Bearer {response.tokens.access_token}"),),
+        timeout=5,
+    )
+    assert me.user.id == response.user.id
+
+
+async def test_email_is_trimmed_and_lower_cased(auth_service: AuthServiceHandle) -> None:
+    email = unique_email()
+    response = await auth_service.stub.SignUp(
+        pb.SignUpRequest(email=f"  {email.upper()} ", password=PASSWORD), timeout=10
+    )
+    assert response.user.email == email
+    signed_in = await auth_service.stub.SignIn(
+        pb.SignInRequest(email=email.title(), password=PASSWORD), timeout=10
+    )
+    assert signed_in.user.id == response.user.id
+
+
+async def test_duplicate_email_is_already_exists(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await auth_service.stub.SignUp(
+            pb.SignUpRequest(email=f" {user.email.upper()}", password=PASSWORD), timeout=10
+        )
+    error = parse_rpc_error(caught.value)
+    assert error.code == grpc.StatusCode.ALREADY_EXISTS
+    assert error.reason == "EMAIL_TAKEN"
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "display_name", "field", "description"),
+    [
+        ("", PASSWORD, "", "email", "required"),
+        ("not-an-email", PASSWORD, "", "email", "does not look like an email"),
+        ("two@@example.com", PASSWORD, "", "email", "does not look like an email"),
+        ("spaces in@example.com", PASSWORD, "", "email", "does not look like an email"),
+        ("x" * 250 + "@example.com", PASSWORD, "", "email", "At most 254"),
+        ("ok@example.com", "short", "", "password", "At least 8"),
+        ("ok@example.com", "p" * 129, "", "password", "At most 128"),
+        ("Same@Example.com", "same@example.com", "", "password", "not be the email"),
+        ("ok@example.com", PASSWORD, "n" * 101, "display_name", "At most 100"),
+    ],
+)
+async def test_invalid_sign_up_names_the_field(
+    auth_service: AuthServiceHandle,
+    email: str,
+    password: str,
+    display_name: str,
+    field: str,
+    description: str,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await auth_service.stub.SignUp(
+            pb.SignUpRequest(email=email, password=password, display_name=display_name),
+            timeout=10,
+        )
+    error = parse_rpc_error(caught.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.field_violations] == [field]
+    assert description in error.field_violations[0].description
+
+
+async def test_every_invalid_field_is_reported_at_once(auth_service: AuthServiceHandle) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await auth_service.stub.SignUp(
+            pb.SignUpRequest(email="nope", password="x", display_name="n" * 101), timeout=10
+        )
+    error = parse_rpc_error(caught.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in error.field_violations} == {"email", "password", "display_name"}
+
+
+async def test_passwords_of_exactly_8_and_128_characters_are_accepted(
+    sign_up: SignUp,
+) -> None:
+    assert (await sign_up(password="8" * 8)).user_id
+    assert (await sign_up(password="x" * 128)).user_id
