@@ -1,0 +1,239 @@
+"""Tasks fixtures: a real tasks server on a free port, with its own database, verifying tokens
+against the module's real auth server.
+
+    async def test_something(tasks_service, sign_up):
+        alice = await sign_up()
+        await tasks_service.stub.ListTasks(ListTasksRequest(), metadata=alice.metadata, timeout=5)
+
+`running_tasks_service` starts extra servers with other settings (another database, another
+token issuer or audience) for fault tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.errors import RpcErrorInfo, parse_rpc_error
+from todo_common.grpc_server import RunningServer
+from todo_common.settings import TokenSettings
+from todo_tasks.server import migrate, start_tasks_server
+from todo_tasks.settings import TasksSettings
+
+from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
+from todo_testing.databases import TestDatabase, drop_database, new_database
+
+
+@dataclass
+class TasksServiceHandle:
+    """A running tasks server, its settings and database, and a channel + stub to it."""
+
+    address: str
+    port: int
+    settings: TasksSettings
+    token_settings: TokenSettings
+    database: TestDatabase
+    running: RunningServer
+    channel: grpc.aio.Channel
+    stub: tasks_service_pb2_grpc.TaskServiceAsyncStub
+
+
+def test_tasks_settings(database: TestDatabase, **overrides: Any) -> TasksSettings:
+    """Settings for a test server: port 0, the given database, a small pool."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "host": "127.0.0.1",
+        "port": 0,
+        "database_url": database.url,
+        "database_schema": database.schema,
+        "database_pool_size": 5,
+        "shutdown_grace_seconds": 0.5,
+    }
+    values.update(overrides)
+    return TasksSettings(**values)
+
+
+test_tasks_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+def token_settings_for(auth: AuthServiceHandle, **overrides: Any) -> TokenSettings:
+    """Verifier settings that trust `auth` (its address, issuer and audience)."""
+    values: dict[str, Any] = {
+        "issuer": auth.settings.issuer,
+        "audience": auth.settings.audience,
+        "auth_address": auth.address,
+        "jwks_refetch_cooldown_seconds": 1.0,
+    }
+    values.update(overrides)
+    return TokenSettings(**values)
+
+
+@asynccontextmanager
+async def running_tasks_service(
+    folder: Path,
+    auth: AuthServiceHandle,
+    *,
+    database: TestDatabase | None = None,
+    token_overrides: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[TasksServiceHandle]:
+    """Starts a tasks server on a migrated database and stops it after.
+
+    Without `database` a fresh one is made (and dropped after); with one, it is migrated and
+    left in place (so two servers can share a database). `overrides` are TasksSettings
+    fields; `token_overrides` are TokenSettings fields (e.g. another expected audience).
+    """
+    owned = database is None
+    database = database or new_database("tasks", folder)
+    try:
+        settings = test_tasks_settings(database, **overrides)
+        token_settings = token_settings_for(auth, **(token_overrides or {}))
+        await migrate(settings)
+        running = await start_tasks_server(settings, token_settings)
+        address = f"127.0.0.1:{running.port}"
+        channel = grpc.aio.insecure_channel(address)
+        try:
+            yield TasksServiceHandle(
+                address=address,
+                port=running.port,
+                settings=settings,
+                token_settings=token_settings,
+                database=database,
+                running=running,
+                channel=channel,
+                stub=cast(
+                    "tasks_service_pb2_grpc.TaskServiceAsyncStub",
+                    tasks_service_pb2_grpc.TaskServiceStub(channel),
+                ),
+            )
+        finally:
+            await channel.close()
+            await running.stop(0.5)
+    finally:
+        if owned:
+            await drop_database(database)
+
+
+@pytest.fixture(scope="module")
+async def tasks_service(
+    auth_service: AuthServiceHandle, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TasksServiceHandle]:
+    """A real tasks server for the module, on 127.0.0.1:0 with its own fresh database,
+    trusting the module's `auth_service`."""
+    async with running_tasks_service(tmp_path_factory.mktemp("tasks"), auth_service) as handle:
+        yield handle
+
+
+async def expect_rpc_error(call: Awaitable[Any], code: grpc.StatusCode) -> RpcErrorInfo:
+    """Awaits a call that must fail with `code`; returns its parsed status details."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        info = parse_rpc_error(error)
+        assert info.code == code, f"expected {code.name}, got {info.code.name}: {info.message}"
+        return info
+    raise AssertionError(f"expected {code.name}, but the call succeeded")
+
+
+@dataclass
+class TaskCaller:
+    """One signed-up user calling the tasks service with their own token."""
+
+    user: TestUser
+    stub: tasks_service_pb2_grpc.TaskServiceAsyncStub
+    timeout: float = 10.0
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The user's `authorization` metadata."""
+        return self.user.metadata
+
+    async def create(self, title: str = "A task", request_id: str = "", **fields: Any) -> pb.Task:
+        """Creates a task (`fields` are other Task fields) and returns it."""
+        response: pb.CreateTaskResponse = await self.stub.CreateTask(
+            pb.CreateTaskRequest(task=pb.Task(title=title, **fields), request_id=request_id),
+            metadata=self.metadata,
+            timeout=self.timeout,
+        )
+        return response.task
+
+    async def get(self, task_id: str) -> pb.Task:
+        """GetTask."""
+        response: pb.GetTaskResponse = await self.stub.GetTask(
+            pb.GetTaskRequest(id=task_id), metadata=self.metadata, timeout=self.timeout
+        )
+        return response.task
+
+    async def list_tasks(self, **fields: Any) -> pb.ListTasksResponse:
+        """One ListTasks call (`fields` are ListTasksRequest fields)."""
+        response: pb.ListTasksResponse = await self.stub.ListTasks(
+            pb.ListTasksRequest(**fields), metadata=self.metadata, timeout=self.timeout
+        )
+        return response
+
+    async def list_all(self, **fields: Any) -> list[pb.Task]:
+        """Every matching task, following next_page_token to the end."""
+        tasks: list[pb.Task] = []
+        token = ""
+        while True:
+            page = await self.list_tasks(page_token=token, **fields)
+            tasks.extend(page.tasks)
+            token = page.next_page_token
+            if not token:
+                return tasks
+
+    async def update(self, task: pb.Task, *paths: str) -> pb.Task:
+        """UpdateTask with `task` (id, new values, optional etag) and the given mask."""
+        response: pb.UpdateTaskResponse = await self.stub.UpdateTask(
+            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths)),
+            metadata=self.metadata,
+            timeout=self.timeout,
+        )
+        return response.task
+
+    async def complete(self, task_id: str, etag: str = "") -> pb.Task:
+        """CompleteTask."""
+        response: pb.CompleteTaskResponse = await self.stub.CompleteTask(
+            pb.CompleteTaskRequest(id=task_id, etag=etag),
+            metadata=self.metadata,
+            timeout=self.timeout,
+        )
+        return response.task
+
+    async def reopen(self, task_id: str, etag: str = "") -> pb.Task:
+        """ReopenTask."""
+        response: pb.ReopenTaskResponse = await self.stub.ReopenTask(
+            pb.ReopenTaskRequest(id=task_id, etag=etag),
+            metadata=self.metadata,
+            timeout=self.timeout,
+        )
+        return response.task
+
+    async def delete(self, task_id: str, etag: str = "") -> None:
+        """DeleteTask."""
+        await self.stub.DeleteTask(
+            pb.DeleteTaskRequest(id=task_id, etag=etag),
+            metadata=self.metadata,
+            timeout=self.timeout,
+        )
+
+
+NewTaskCaller = Callable[[], Awaitable[TaskCaller]]
+
+
+@pytest.fixture
+def new_task_caller(tasks_service: TasksServiceHandle, sign_up: SignUp) -> NewTaskCaller:
+    """`await new_task_caller()` signs up a fresh user and returns a TaskCaller for them."""
+
+    async def make() -> TaskCaller:
+        return TaskCaller(user=await sign_up(), stub=tasks_service.stub)
+
+    return make
