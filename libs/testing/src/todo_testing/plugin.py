@@ -29,3 +29,4 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
 
 from todo_testing.auth import auth_service, sign_up  # noqa: E402, F401
 from todo_testing.tasks import new_task_caller, tasks_service  # noqa: E402, F401
+from todo_testing.agent import agent_service  # noqa: E402, F401

@@ -50,7 +50,10 @@ class AgentServiceServicer:
 
     def Respond(self, request, context):
         """Runs the assistant on the new input and streams what happens until the run finishes or
-        fails. Cancelling the call cancels the run.
+        fails. Cancelling the call cancels the run: no tool call starts afterwards. The call's
+        deadline bounds the run. Empty or oversized input, or too much history, is INVALID_ARGUMENT
+        with field violations; a missing or invalid token is UNAUTHENTICATED. Failures after the
+        stream has started (model provider down, limits) arrive as a final `run_failed` event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,89 @@
+"""Builds the agent gRPC server: AgentService behind the shared bootstrap and auth interceptor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import cast
+
+import grpc
+from agents import set_tracing_disabled
+from agents.models.interface import Model
+from todo.agent.v1 import agent_service_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.settings import TokenSettings
+from todo_common.tokens import AuthInterceptor, TokenVerifier, grpc_jwks_fetcher
+
+from todo_agent.models import build_model
+from todo_agent.service import AgentService, Clock, _system_clock
+from todo_agent.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "todo.agent.v1.AgentService"
+
+
+async def start_agent_server(
+    settings: AgentSettings,
+    token_settings: TokenSettings | None = None,
+    *,
+    model: Model | None = None,
+    clock: Clock = _system_clock,
+    tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+) -> RunningServer:
+    """Starts AgentService on `settings.address` (port 0 binds a free port).
+
+    Tokens are verified with the auth service's public keys (fetched from
+    `token_settings.auth_address`); the tools call the tasks service at
+    `settings.tasks_address` with the caller's token. `model` overrides the model chosen by
+    `settings.model` (tests script one); `clock` gives the user's local time (tests fix it);
+    `tasks_interceptors` wrap the channel to the tasks service (tests slow it down).
+    """
+    token_settings = token_settings or TokenSettings()
+    if not settings.tracing_enabled:
+        # No trace export, and no network, unless asked for.
+        set_tracing_disabled(True)
+    model = model or build_model(settings)
+    auth_channel = grpc.aio.insecure_channel(token_settings.auth_address)
+    tasks_channel = grpc.aio.insecure_channel(
+        settings.tasks_address, interceptors=list(tasks_interceptors) or None
+    )
+    verifier = TokenVerifier(
+        grpc_jwks_fetcher(auth_channel),
+        issuer=token_settings.issuer,
+        audience=token_settings.audience,
+        refetch_cooldown_seconds=token_settings.jwks_refetch_cooldown_seconds,
+    )
+    tasks_stub = cast(
+        "tasks_service_pb2_grpc.TaskServiceAsyncStub",
+        tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),
+    )
+    servicer = AgentService(settings, model, tasks_stub, clock=clock)
+    try:
+        running = await create_server(
+            settings.address,
+            [
+                ServiceRegistration(
+                    SERVICE_NAME,
+                    lambda server: agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
+                        servicer, server
+                    ),
+                )
+            ],
+            interceptors=[AuthInterceptor(verifier)],
+            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
+            max_receive_message_bytes=settings.max_receive_message_bytes,
+        )
+    except BaseException:
+        await auth_channel.close()
+        await tasks_channel.close()
+        raise
+
+    async def close_channels() -> None:
+        await tasks_channel.close()
+        await auth_channel.close()
+        await model.close()
+
+    running.on_stop.append(close_channels)
+    return running

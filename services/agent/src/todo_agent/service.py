@@ -1,0 +1,257 @@
+"""`todo.agent.v1.AgentService`: one Respond call runs the assistant and streams typed events.
+
+The service is stateless: the caller sends the recent history with every request. Identity is
+the verified token (`current_principal()`); it goes into the run context for the tools and is
+forwarded to the tasks service, never taken from the request body or the model.
+
+Lifecycle of a run, and why:
+- The run ends at the tighter of the caller's gRPC deadline (minus a small margin, so the
+  `run_failed` event can still be delivered) and the service's wall-clock cap. A timer cancels
+  the run (`RunResultStreaming.cancel()`), which ends the SDK's event stream; no task is
+  cancelled from under the gRPC write.
+- When the caller cancels, the RPC's done-callback marks the context cancelled (tools refuse
+  to start) and cancels the run; the handler's `finally` waits for the SDK's run task and any
+  tool task to settle, then lets CancelledError propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import grpc
+from agents import Agent, RunConfig, Runner
+from agents.models.interface import Model
+from agents.result import RunResultStreaming
+from todo.agent.v1 import agent_service_pb2 as pb
+from todo.agent.v1 import agent_service_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.errors import FieldViolation, InvalidArgument
+from todo_common.tokens import current_principal
+
+from todo_agent.assistant import build_agents
+from todo_agent.context import AgentContext
+from todo_agent.events import EventMapper, failure_for, limit_failure
+from todo_agent.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+MAX_THREAD_ID_CHARS = 128
+# Time kept back from the caller's deadline to deliver the final event.
+DEADLINE_MARGIN_SECONDS = 0.25
+# How long a cancelled run may take to unwind before its tasks are cancelled again.
+SETTLE_SECONDS = 2.0
+
+Clock = Callable[[ZoneInfo], datetime]
+
+
+def _system_clock(zone: ZoneInfo) -> datetime:
+    return datetime.now(UTC).astimezone(zone)
+
+
+class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
+    """Runs the assistant for one user turn per call."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        model: Model,
+        tasks: tasks_service_pb2_grpc.TaskServiceStub,
+        *,
+        clock: Clock = _system_clock,
+        agent: Agent[AgentContext] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._tasks = tasks
+        self._clock = clock
+        self._agent = agent or build_agents()
+        self._run_config = RunConfig(
+            model=model,
+            tracing_disabled=not settings.tracing_enabled,
+            trace_include_sensitive_data=False,
+            workflow_name="todo-assistant",
+        )
+
+    def _validate(self, request: pb.RespondRequest) -> ZoneInfo:
+        s = self._settings
+        violations: list[FieldViolation] = []
+        if not request.input.strip():
+            violations.append(FieldViolation("input", "must contain text, not only white space"))
+        elif len(request.input) > s.max_input_chars:
+            violations.append(
+                FieldViolation("input", f"must be at most {s.max_input_chars} characters")
+            )
+        if len(request.history) > s.max_history_messages:
+            violations.append(
+                FieldViolation(
+                    "history",
+                    f"must hold at most {s.max_history_messages} messages; send the newest",
+                )
+            )
+        for index, message in enumerate(request.history[: s.max_history_messages]):
+            if message.role not in (pb.ROLE_USER, pb.ROLE_ASSISTANT):
+                violations.append(
+                    FieldViolation(f"history[{index}].role", "must be ROLE_USER or ROLE_ASSISTANT")
+                )
+            if len(message.text) > s.max_history_message_chars:
+                violations.append(
+                    FieldViolation(
+                        f"history[{index}].text",
+                        f"must be at most {s.max_history_message_chars} characters",
+                    )
+                )
+        if len(request.thread_id) > MAX_THREAD_ID_CHARS:
+            violations.append(
+                FieldViolation("thread_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
+            )
+        zone = ZoneInfo("UTC")
+        if request.time_zone:
+            try:
+                zone = ZoneInfo(request.time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                violations.append(
+                    FieldViolation("time_zone", "must be an IANA time zone such as Europe/London")
+                )
+        if violations:
+            raise InvalidArgument("The request is not valid.", field_violations=violations)
+        return zone
+
+    @staticmethod
+    def _input_items(request: pb.RespondRequest) -> list[Any]:
+        items: list[Any] = []
+        for message in request.history:
+            if not message.text.strip():
+                continue
+            role = "user" if message.role == pb.ROLE_USER else "assistant"
+            items.append({"role": role, "content": message.text})
+        items.append({"role": "user", "content": request.input})
+        return items
+
+    async def Respond(
+        self, request: pb.RespondRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.RespondEvent]:
+        zone = self._validate(request)
+        principal = current_principal()
+        settings = self._settings
+        loop = asyncio.get_running_loop()
+        budget = settings.run_timeout_seconds
+        caller_remaining = context.time_remaining()
+        bound_by_caller = False
+        if caller_remaining is not None and caller_remaining - DEADLINE_MARGIN_SECONDS < budget:
+            budget = max(0.0, caller_remaining - DEADLINE_MARGIN_SECONDS)
+            bound_by_caller = True
+        run_context = AgentContext(
+            user_id=principal.user_id,
+            token=principal.token,
+            tasks=self._tasks,
+            time_zone=zone,
+            now=self._clock(zone),
+            deadline=loop.time() + budget,
+            tool_timeout_seconds=settings.tool_timeout_seconds,
+        )
+        log.info(
+            "run started",
+            extra={
+                "thread_id": request.thread_id,
+                "history": len(request.history),
+                "input_chars": len(request.input),
+            },
+        )
+        result = Runner.run_streamed(
+            self._agent,
+            self._input_items(request),
+            context=run_context,
+            max_turns=settings.max_turns,
+            run_config=self._run_config,
+        )
+        timed_out = False
+
+        def stop(reason: str) -> None:
+            nonlocal timed_out
+            if (
+                result.is_complete
+                and result.run_loop_task is not None
+                and result.run_loop_task.done()
+            ):
+                return
+            timed_out = timed_out or reason == "deadline"
+            run_context.cancelled = True
+            result.cancel()
+
+        timer = loop.call_at(run_context.deadline, stop, "deadline")
+        context.add_done_callback(lambda _ctx: stop("rpc done"))
+        mapper = EventMapper(
+            run_context,
+            self._agent.name,
+            flush_interval_seconds=settings.text_flush_interval_seconds,
+            flush_chars=settings.text_flush_chars,
+        )
+        finished = False
+        try:
+            failure: pb.RunFailed | None = None
+            try:
+                async for sdk_event in result.stream_events():
+                    for event in mapper.map(sdk_event):
+                        yield event
+            except Exception as exc:
+                log.warning(
+                    "run failed", extra={"error": type(exc).__name__}, exc_info=_unexpected(exc)
+                )
+                failure = failure_for(exc)
+            for event in mapper.close():
+                yield event
+            if failure is None and timed_out:
+                failure = limit_failure(caller_deadline=bound_by_caller)
+            if failure is not None:
+                yield pb.RespondEvent(run_failed=failure)
+            else:
+                usage = result.context_wrapper.usage
+                yield pb.RespondEvent(
+                    run_finished=pb.RunFinished(
+                        usage=pb.Usage(
+                            requests=usage.requests,
+                            input_tokens=usage.input_tokens,
+                            output_tokens=usage.output_tokens,
+                        ),
+                        turns=result.current_turn,
+                        last_agent=mapper.agent_name,
+                    )
+                )
+            finished = True
+            log.info(
+                "run ended",
+                extra={
+                    "turns": result.current_turn,
+                    "failure": pb.FailureCode.Name(failure.code) if failure else "",
+                },
+            )
+        finally:
+            timer.cancel()
+            if not finished:
+                stop("abandoned")
+            await _settle(result, run_context)
+
+
+def _unexpected(exc: BaseException) -> bool:
+    """Whether an error deserves a stack trace in the log (provider errors do not)."""
+    import openai
+    from agents import MaxTurnsExceeded
+
+    return not isinstance(exc, openai.APIError | MaxTurnsExceeded)
+
+
+async def _settle(result: RunResultStreaming, context: AgentContext) -> None:
+    """Waits until the SDK's run task and every tool task of this run have finished."""
+    tasks = {t for t in context.tool_tasks if not t.done()}
+    if result.run_loop_task is not None and not result.run_loop_task.done():
+        tasks.add(result.run_loop_task)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=SETTLE_SECONDS)
+    for task in pending:
+        log.warning("task did not stop after cancellation", extra={"task": task.get_name()})
+        task.cancel()

@@ -1,0 +1,490 @@
+"""The assistant's tools: each one is a call to the tasks service with the caller's token.
+
+Identity comes only from the run context (`AgentContext`), never from arguments. Every call has
+a deadline of min(remaining run time, per-call cap). A failure comes back to the model as JSON
+text it can explain (`{"ok": false, "error": ..., "message": ...}`), never as an exception that
+ends the run. Results are JSON too, with due times in the user's time zone.
+
+The docstrings are prompts: the SDK turns them into the tool descriptions the model reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+import grpc
+from agents import FunctionTool, RunContextWrapper, function_tool
+from agents.tool_context import ToolContext
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo_common.errors import parse_rpc_error
+
+from todo_agent.context import AgentContext, ToolOutcome
+
+log = logging.getLogger(__name__)
+
+PriorityName = Literal["low", "medium", "high"]
+StateName = Literal["open", "completed", "all"]
+DueWindowName = Literal["any", "overdue", "today", "tomorrow", "this_week", "next_week"]
+
+_PRIORITY_TO_PB = {
+    "low": pb.TASK_PRIORITY_LOW,
+    "medium": pb.TASK_PRIORITY_MEDIUM,
+    "high": pb.TASK_PRIORITY_HIGH,
+}
+_PRIORITY_FROM_PB = {value: key for key, value in _PRIORITY_TO_PB.items()}
+_STATE_TO_PB = {
+    "open": pb.TASK_STATE_OPEN,
+    "completed": pb.TASK_STATE_COMPLETED,
+    "all": pb.TASK_STATE_UNSPECIFIED,
+}
+_STATE_FROM_PB = {pb.TASK_STATE_OPEN: "open", pb.TASK_STATE_COMPLETED: "completed"}
+MAX_LIST = 100
+# A date without a time means "by the end of that day" in the user's time zone.
+END_OF_DAY = time(23, 59)
+
+
+class ToolInputError(ValueError):
+    """An argument the model sent cannot be used; the message says how to fix it."""
+
+
+def _ctx(wrapper: RunContextWrapper[AgentContext]) -> AgentContext:
+    return wrapper.context
+
+
+def _call_id(wrapper: RunContextWrapper[AgentContext]) -> str:
+    return wrapper.tool_call_id if isinstance(wrapper, ToolContext) else ""
+
+
+def task_json(task: pb.Task, ctx: AgentContext) -> dict[str, Any]:
+    """A task as the model sees it: due time in the user's time zone, enums as words."""
+    data: dict[str, Any] = {
+        "id": task.id,
+        "title": task.title,
+        "state": _STATE_FROM_PB.get(task.state, "open"),
+        "priority": _PRIORITY_FROM_PB.get(task.priority, "medium"),
+        "due": None,
+        "tags": list(task.tags),
+    }
+    if task.HasField("due_time"):
+        data["due"] = _as_local(task.due_time, ctx).isoformat(timespec="minutes")
+    if task.notes:
+        data["notes"] = task.notes
+    return data
+
+
+def _as_local(stamp: timestamp_pb2.Timestamp, ctx: AgentContext) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC).astimezone(ctx.time_zone)
+
+
+def parse_due(value: str, ctx: AgentContext) -> timestamp_pb2.Timestamp:
+    """`YYYY-MM-DD` (end of that day), or an ISO 8601 date-time (local time unless it has an
+    offset) → a timestamp."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = datetime.combine(date.fromisoformat(text), END_OF_DAY, ctx.time_zone)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=ctx.time_zone)
+    except ValueError:
+        raise ToolInputError(
+            f"'{value}' is not a date. Use YYYY-MM-DD or YYYY-MM-DDTHH:MM in the user's time zone."
+        ) from None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _stamp(moment: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def due_window(window: str, ctx: AgentContext) -> tuple[datetime | None, datetime | None]:
+    """[after, before) bounds of a named due window, in the user's time zone."""
+    today = datetime.combine(ctx.now.date(), time(0), ctx.time_zone)
+    next_monday = today + timedelta(days=7 - today.weekday())
+    if window == "today":
+        return today, today + timedelta(days=1)
+    if window == "tomorrow":
+        return today + timedelta(days=1), today + timedelta(days=2)
+    if window == "this_week":
+        return today, next_monday
+    if window == "next_week":
+        return next_monday, next_monday + timedelta(days=7)
+    return None, None
+
+
+_ERROR_MESSAGES = {
+    grpc.StatusCode.NOT_FOUND: (
+        "not_found",
+        "No task with that id exists in the user's list. Do not guess ids: list or search the "
+        "user's tasks to find the right one.",
+    ),
+    grpc.StatusCode.UNAVAILABLE: (
+        "unavailable",
+        "The task list cannot be reached right now. Nothing was changed. Ask the user to try "
+        "again in a moment.",
+    ),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (
+        "timeout",
+        "The task list did not answer in time. The change may or may not have been made; "
+        "suggest the user check their list.",
+    ),
+    grpc.StatusCode.UNAUTHENTICATED: (
+        "unauthenticated",
+        "The user's session is no longer valid. Ask them to sign in again.",
+    ),
+    grpc.StatusCode.ABORTED: (
+        "conflict",
+        "The task changed at the same time. Read it again and retry.",
+    ),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (
+        "rate_limited",
+        "Too many changes in a short time. Ask the user to wait a moment.",
+    ),
+}
+
+
+def _error_from_rpc(error: grpc.aio.AioRpcError) -> tuple[str, str]:
+    info = parse_rpc_error(error)
+    if info.code == grpc.StatusCode.INVALID_ARGUMENT:
+        # Our tasks service's validation messages are written for people and hold no secrets.
+        details = "; ".join(f"{v.field}: {v.description}" for v in info.field_violations)
+        return "invalid_argument", (details or info.message or "The request was not valid.")
+    if info.code in _ERROR_MESSAGES:
+        return _ERROR_MESSAGES[info.code]
+    return "failed", "The task list could not do that. Nothing was changed."
+
+
+async def _run_tool(
+    wrapper: RunContextWrapper[AgentContext],
+    name: str,
+    operation: Callable[[AgentContext, float, tuple[tuple[str, str], ...]], Awaitable[ToolOutcome]],
+) -> str:
+    """Runs one tasks-service operation with the caller's token and the run's deadline, records
+    its outcome for the event stream and returns the JSON the model reads."""
+    ctx = _ctx(wrapper)
+    call_id = _call_id(wrapper)
+    if ctx.cancelled:
+        # The run was cancelled while this call was being scheduled: do nothing.
+        raise asyncio.CancelledError
+    current = asyncio.current_task()
+    if current is not None:
+        ctx.tool_tasks.add(current)
+    timeout = ctx.tool_timeout()
+    outcome: ToolOutcome
+    try:
+        if timeout <= 0:
+            outcome = ToolOutcome(False, "The assistant ran out of time before it could do that.")
+        else:
+            metadata = (("authorization", f"Bearer {ctx.token}"),)
+            outcome = await operation(ctx, timeout, metadata)
+    except ToolInputError as exc:
+        outcome = ToolOutcome(False, str(exc))
+        ctx.outcomes[call_id] = outcome
+        return json.dumps({"ok": False, "error": "invalid_argument", "message": str(exc)})
+    except grpc.aio.AioRpcError as exc:
+        code, message = _error_from_rpc(exc)
+        log.info("tool call failed", extra={"tool": name, "code": exc.code().name})
+        outcome = ToolOutcome(False, message)
+        ctx.outcomes[call_id] = outcome
+        return json.dumps({"ok": False, "error": code, "message": message})
+    ctx.outcomes[call_id] = outcome
+    if not outcome.ok:
+        return json.dumps({"ok": False, "error": "failed", "message": outcome.error_message})
+    body: dict[str, Any] = {"ok": True, "tasks": [task_json(t, ctx) for t in outcome.tasks]}
+    if outcome.deleted_task_ids:
+        body["deleted_task_ids"] = outcome.deleted_task_ids
+        body["deleted"] = [task_json(t, ctx) for t in outcome.deleted]
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _tool_failure(_wrapper: RunContextWrapper[Any], _error: Exception) -> str:
+    """What the model reads when a tool raised something unexpected: no internals."""
+    return json.dumps(
+        {"ok": False, "error": "internal", "message": "The tool failed unexpectedly."}
+    )
+
+
+def _clean_tags(tags: list[str] | None) -> list[str]:
+    return [t.strip().lstrip("#").lower() for t in tags or [] if t.strip().lstrip("#")]
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def add_task(
+    ctx: RunContextWrapper[AgentContext],
+    title: str,
+    due: str | None = None,
+    priority: PriorityName | None = None,
+    tags: list[str] | None = None,
+    notes: str | None = None,
+) -> str:
+    """Add one task to the user's list. Call it once per task when the user names several.
+
+    Args:
+        title: What needs doing, short and without the date, priority or tags, e.g. "Buy milk".
+        due: When it is due, in the user's time zone: "YYYY-MM-DD" for a day (due by the end
+            of that day) or "YYYY-MM-DDTHH:MM" when the user said a time. Null for no due date.
+        priority: "high", "medium" or "low". Null when the user did not say (medium).
+        tags: Labels without the leading "#", e.g. ["groceries"]. Null or empty for none.
+        notes: Extra details the user gave, if any.
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        task = pb.Task(title=title, notes=notes or "", tags=_clean_tags(tags))
+        if priority:
+            task.priority = _PRIORITY_TO_PB[priority]
+        if due:
+            task.due_time.CopyFrom(parse_due(due, c))
+        response = await c.tasks.CreateTask(
+            pb.CreateTaskRequest(task=task), timeout=call_timeout, metadata=metadata
+        )
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(ctx, "add_task", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def list_tasks(
+    ctx: RunContextWrapper[AgentContext],
+    state: StateName = "open",
+    priority: PriorityName | None = None,
+    tag: str | None = None,
+    due: DueWindowName = "any",
+    limit: int = 50,
+) -> str:
+    """List the user's tasks, soonest due first (tasks without a due date last).
+
+    Use it to answer "what's on my list", "what's due today", "show done tasks", and to find a
+    task's id before changing it when the user names it by title.
+
+    Args:
+        state: "open" (the default: still to do), "completed", or "all".
+        priority: Only tasks with this priority ("high", "medium", "low"); null for any.
+        tag: Only tasks with this tag (without "#"); null for any.
+        due: "any", "overdue" (open and past due), "today", "tomorrow", "this_week" (today
+            until Sunday) or "next_week" (Monday to Sunday of next week).
+        limit: At most this many tasks (1 to 100).
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        request = pb.ListTasksRequest(
+            page_size=max(1, min(limit, MAX_LIST)),
+            state=_STATE_TO_PB.get(state, pb.TASK_STATE_OPEN),
+            tag=(tag or "").strip().lstrip("#").lower(),
+            order_by="due_time",
+        )
+        if priority:
+            request.priority = _PRIORITY_TO_PB[priority]
+        if due == "overdue":
+            request.overdue = True
+        else:
+            after, before = due_window(due, c)
+            if after is not None:
+                request.due_after.CopyFrom(_stamp(after))
+            if before is not None:
+                request.due_before.CopyFrom(_stamp(before))
+        response = await c.tasks.ListTasks(request, timeout=call_timeout, metadata=metadata)
+        return ToolOutcome(True, tasks=list(response.tasks))
+
+    return await _run_tool(ctx, "list_tasks", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def search_tasks(
+    ctx: RunContextWrapper[AgentContext],
+    query: str,
+    state: StateName = "all",
+    limit: int = 20,
+) -> str:
+    """Find the user's tasks whose title or notes contain some text (case-insensitive).
+
+    Args:
+        query: The words to look for, e.g. "dentist".
+        state: "all" (the default), "open" or "completed".
+        limit: At most this many tasks (1 to 100).
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        request = pb.ListTasksRequest(
+            page_size=max(1, min(limit, MAX_LIST)),
+            state=_STATE_TO_PB.get(state, pb.TASK_STATE_UNSPECIFIED),
+            query=query.strip(),
+            order_by="due_time",
+        )
+        response = await c.tasks.ListTasks(request, timeout=call_timeout, metadata=metadata)
+        return ToolOutcome(True, tasks=list(response.tasks))
+
+    return await _run_tool(ctx, "search_tasks", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def get_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
+    """Get one of the user's tasks by its id, with its notes.
+
+    Args:
+        task_id: The task's id, exactly as a list or search returned it.
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        response = await c.tasks.GetTask(
+            pb.GetTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
+        )
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(ctx, "get_task", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def update_task(
+    ctx: RunContextWrapper[AgentContext],
+    task_id: str,
+    title: str | None = None,
+    due: str | None = None,
+    clear_due: bool = False,
+    priority: PriorityName | None = None,
+    tags: list[str] | None = None,
+    notes: str | None = None,
+) -> str:
+    """Change a task: rename it, move its due date, change its priority, tags or notes.
+
+    Only the fields you pass change; leave the others null. To mark a task done or open again
+    use complete_task or reopen_task instead.
+
+    Args:
+        task_id: The task's id, exactly as a list or search returned it.
+        title: The new title.
+        due: The new due date: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM" in the user's time zone.
+        clear_due: True to remove the due date.
+        priority: The new priority: "high", "medium" or "low".
+        tags: The task's new full set of tags (replaces the old ones), without "#".
+        notes: The new notes (replaces the old notes).
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        task = pb.Task(id=task_id.strip())
+        paths: list[str] = []
+        if title is not None:
+            task.title = title
+            paths.append("title")
+        if clear_due:
+            paths.append("due_time")
+        elif due:
+            task.due_time.CopyFrom(parse_due(due, c))
+            paths.append("due_time")
+        if priority:
+            task.priority = _PRIORITY_TO_PB[priority]
+            paths.append("priority")
+        if tags is not None:
+            task.tags.extend(_clean_tags(tags))
+            paths.append("tags")
+        if notes is not None:
+            task.notes = notes
+            paths.append("notes")
+        if not paths:
+            raise ToolInputError("Nothing to change: pass at least one field to update.")
+        response = await c.tasks.UpdateTask(
+            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths)),
+            timeout=call_timeout,
+            metadata=metadata,
+        )
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(ctx, "update_task", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def complete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
+    """Mark one of the user's tasks as done.
+
+    Args:
+        task_id: The task's id, exactly as a list or search returned it.
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        response = await c.tasks.CompleteTask(
+            pb.CompleteTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
+        )
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(ctx, "complete_task", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def reopen_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
+    """Mark a completed task as not done (open) again.
+
+    Args:
+        task_id: The task's id, exactly as a list or search returned it.
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        response = await c.tasks.ReopenTask(
+            pb.ReopenTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
+        )
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(ctx, "reopen_task", operation)
+
+
+@function_tool(failure_error_function=_tool_failure)
+async def delete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
+    """Delete one of the user's tasks for good. Only when the user clearly asked to delete or
+    remove it.
+
+    Args:
+        task_id: The task's id, exactly as a list or search returned it.
+    """
+
+    async def operation(
+        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
+    ) -> ToolOutcome:
+        task_id_clean = task_id.strip()
+        # Read it first so the reply can name what was deleted.
+        got = await c.tasks.GetTask(
+            pb.GetTaskRequest(id=task_id_clean), timeout=call_timeout, metadata=metadata
+        )
+        await c.tasks.DeleteTask(
+            pb.DeleteTaskRequest(id=task_id_clean, etag=got.task.etag),
+            timeout=c.tool_timeout(),
+            metadata=metadata,
+        )
+        return ToolOutcome(True, deleted_task_ids=[task_id_clean], deleted=[got.task])
+
+    return await _run_tool(ctx, "delete_task", operation)
+
+
+TASK_TOOLS: list[FunctionTool] = [
+    add_task,
+    list_tasks,
+    search_tasks,
+    get_task,
+    update_task,
+    complete_task,
+    reopen_task,
+    delete_task,
+]
