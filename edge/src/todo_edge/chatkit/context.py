@@ -1,0 +1,18 @@
+"""The per-request context every ChatKit Store and server call receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    """Who is asking, taken from the verified bearer token (never from the request body).
+
+    `user_id` scopes every store query; `token` is forwarded to the backends as the caller's
+    bearer (kept out of `repr`, so it cannot end up in a log line); `request_id` correlates logs.
+    """
+
+    user_id: str
+    token: str = field(repr=False)
+    request_id: str = ""

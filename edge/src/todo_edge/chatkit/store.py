@@ -1,0 +1,520 @@
+"""The ChatKit Store on the edge's own tables; all of the chat store's SQL lives here.
+
+The ChatKit server calls this store for every thread and item it reads or writes; see
+`models.py` for the tables, the ordering rule and the datetime convention. Every method opens
+one session (one unit of work) and scopes every statement by `context.user_id`: another user's
+thread or item is indistinguishable from a missing one (`NotFoundError`), and listing another
+user's thread gives an empty page.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.types import (
+    Attachment,
+    FeedbackKind,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+    WidgetItem,
+)
+from chatkit.widgets import DynamicWidgetRoot
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    DateTime,
+    String,
+    Text,
+    delete,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from todo_common.db import Database
+
+from todo_edge.chatkit.context import ChatContext
+from todo_edge.chatkit.models import (
+    ChatAttachmentRow,
+    ChatItemFeedbackRow,
+    ChatItemRow,
+    ChatThreadRow,
+)
+
+# The SDK's id prefixes (`chatkit.store.default_generate_id`), kept so ids stay recognisable in
+# the UI, logs and support requests. The SDK's own ids carry 8 hex digits (32 bits); ours carry
+# a whole UUID4, so two items never collide however long the thread.
+ID_PREFIXES: dict[StoreItemType, str] = {
+    "thread": "thr",
+    "message": "msg",
+    "tool_call": "tc",
+    "workflow": "wf",
+    "task": "tsk",
+    "attachment": "atc",
+    "sdk_hidden_context": "shcx",
+}
+assert set(ID_PREFIXES) == set(get_args(StoreItemType)), "a StoreItemType has no id prefix"
+
+# The largest page one call returns; a bigger `limit` is lowered to it, a limit below 1 is
+# raised to 1 (the SDK already turns a missing or zero limit into 20).
+MAX_PAGE_SIZE = 1000
+
+FEEDBACK_KINDS: frozenset[str] = frozenset(get_args(FeedbackKind))
+
+# `widget_root` marker for widget items built from a template (see ChatItemRow.widget_root).
+DYNAMIC_WIDGET_ROOT = "DynamicWidgetRoot"
+
+_THREAD_ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+_ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+
+_THREAD_NOT_FOUND = "Thread not found"
+_ITEM_NOT_FOUND = "Thread item not found"
+_ATTACHMENT_NOT_FOUND = "Attachment not found"
+
+Order = Literal["asc", "desc"]
+
+
+def new_id(prefix: str) -> str:
+    """A new unique id with the given prefix, e.g. `msg_3f2a…` (32 hex digits)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def column_time(value: datetime) -> datetime:
+    """The naive-UTC value stored in a datetime column (aware values are converted to UTC)."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def utc_now() -> datetime:
+    """Now, as naive UTC (the store's column convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _page_size(limit: int) -> int:
+    return max(1, min(limit, MAX_PAGE_SIZE))
+
+
+def _order(order: str) -> Order:
+    if order not in ("asc", "desc"):
+        raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
+    return cast(Order, order)
+
+
+def _encode_item(item: ThreadItem) -> tuple[str, str | None]:
+    """The item's JSON and its widget-root marker.
+
+    No serialisation context is passed, so attachment `metadata` (which the SDK strips from
+    responses) is stored too.
+    """
+    widget_root = None
+    if isinstance(item, WidgetItem) and isinstance(item.widget, DynamicWidgetRoot):
+        widget_root = DYNAMIC_WIDGET_ROOT
+    return _THREAD_ITEM.dump_json(item).decode(), widget_root
+
+
+def _decode_item(data: str, widget_root: str | None) -> ThreadItem:
+    """The item saved as `data`, of the same classes it was saved with."""
+    item = _THREAD_ITEM.validate_json(data)
+    if widget_root == DYNAMIC_WIDGET_ROOT and isinstance(item, WidgetItem):
+        # The WidgetRoot union tries the strict roots first, so a template-built root would come
+        # back as `Card`/`ListView` with its extra properties dropped; re-read it as it was.
+        widget = DynamicWidgetRoot.model_validate(json.loads(data)["widget"])
+        item = item.model_copy(update={"widget": widget})
+    return item
+
+
+def _affected(result: Any) -> int:
+    """Rows an INSERT/UPDATE/DELETE touched."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+class TodoChatKitStore(Store[ChatContext]):
+    """ChatKit threads, items, feedback and attachment metadata of the edge, per user."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    # ---- ids ----
+
+    def generate_thread_id(self, context: ChatContext) -> str:
+        """A new thread id (`thr_…`)."""
+        return new_id(ID_PREFIXES["thread"])
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: ChatContext
+    ) -> str:
+        """A new item id with the SDK's prefix for the item type (`msg_…`, `tc_…`, …)."""
+        return new_id(ID_PREFIXES[item_type])
+
+    # ---- threads ----
+
+    async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
+        """The caller's thread, or NotFoundError."""
+        async with self._database.session() as session:
+            data = await session.scalar(
+                select(ChatThreadRow.data).where(
+                    ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
+                )
+            )
+        if data is None:
+            raise NotFoundError(_THREAD_NOT_FOUND)
+        return ThreadMetadata.model_validate_json(data)
+
+    async def save_thread(self, thread: ThreadMetadata, context: ChatContext) -> None:
+        """Creates or updates the caller's thread; another user's thread id → NotFoundError."""
+        # The server sometimes passes a `Thread` (metadata plus a page of items): items are
+        # stored as rows, never inside the thread.
+        data = thread.model_dump_json(exclude={"items"})
+        async with self._database.session() as session:
+            updated = await session.execute(
+                update(ChatThreadRow)
+                .where(ChatThreadRow.id == thread.id, ChatThreadRow.owner_id == context.user_id)
+                .values(data=data)
+            )
+            if _affected(updated):
+                return
+            try:
+                await session.execute(
+                    insert(ChatThreadRow).values(
+                        id=thread.id,
+                        owner_id=context.user_id,
+                        created_at=column_time(thread.created_at),
+                        data=data,
+                    )
+                )
+            except IntegrityError as exc:
+                # The id exists and belongs to someone else.
+                raise NotFoundError(_THREAD_NOT_FOUND) from exc
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: ChatContext
+    ) -> Page[ThreadMetadata]:
+        """A page of the caller's threads by creation; `after` is the previous page's last id."""
+        direction = _order(order)
+        size = _page_size(limit)
+        async with self._database.session() as session:
+            query = select(ChatThreadRow.id, ChatThreadRow.data).where(
+                ChatThreadRow.owner_id == context.user_id
+            )
+            position = tuple_(ChatThreadRow.created_at, ChatThreadRow.seq)
+            if after is not None:
+                cursor = (
+                    await session.execute(
+                        select(ChatThreadRow.created_at, ChatThreadRow.seq).where(
+                            ChatThreadRow.id == after, ChatThreadRow.owner_id == context.user_id
+                        )
+                    )
+                ).one_or_none()
+                if cursor is None:
+                    raise NotFoundError(_THREAD_NOT_FOUND)
+                query = query.where(
+                    position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
+                )
+            query = query.order_by(*_order_by(ChatThreadRow, direction)).limit(size + 1)
+            rows = (await session.execute(query)).all()
+        threads = [ThreadMetadata.model_validate_json(row.data) for row in rows[:size]]
+        has_more = len(rows) > size
+        return Page[ThreadMetadata](
+            data=threads, has_more=has_more, after=threads[-1].id if has_more else None
+        )
+
+    async def delete_thread(self, thread_id: str, context: ChatContext) -> None:
+        """Deletes the caller's thread with its items, their feedback and its attachments."""
+        async with self._database.session() as session:
+            # Items (and through them feedback) go by ON DELETE CASCADE.
+            deleted = await session.execute(
+                delete(ChatThreadRow).where(
+                    ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
+                )
+            )
+            if not _affected(deleted):
+                raise NotFoundError(_THREAD_NOT_FOUND)
+            await session.execute(
+                delete(ChatAttachmentRow).where(
+                    ChatAttachmentRow.thread_id == thread_id,
+                    ChatAttachmentRow.owner_id == context.user_id,
+                )
+            )
+
+    # ---- items ----
+
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: ChatContext,
+    ) -> Page[ThreadItem]:
+        """A page of the thread's items by (created_at, insertion order).
+
+        Another user's (or a missing) thread gives an empty page; an `after` id that is not an
+        item of the caller's thread raises NotFoundError.
+        """
+        direction = _order(order)
+        size = _page_size(limit)
+        async with self._database.session() as session:
+            query = select(ChatItemRow.data, ChatItemRow.widget_root).where(
+                ChatItemRow.thread_id == thread_id, ChatItemRow.owner_id == context.user_id
+            )
+            position = tuple_(ChatItemRow.created_at, ChatItemRow.seq)
+            if after is not None:
+                cursor = (
+                    await session.execute(
+                        select(ChatItemRow.created_at, ChatItemRow.seq).where(
+                            ChatItemRow.thread_id == thread_id,
+                            ChatItemRow.id == after,
+                            ChatItemRow.owner_id == context.user_id,
+                        )
+                    )
+                ).one_or_none()
+                if cursor is None:
+                    raise NotFoundError(_ITEM_NOT_FOUND)
+                query = query.where(
+                    position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
+                )
+            query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
+            rows = (await session.execute(query)).all()
+        items = [_decode_item(row.data, row.widget_root) for row in rows[:size]]
+        has_more = len(rows) > size
+        return Page[ThreadItem](
+            data=items, has_more=has_more, after=items[-1].id if has_more else None
+        )
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
+        """Appends the item to the caller's thread (NotFoundError if it is not theirs).
+
+        An item whose id is already in the thread is replaced in place instead, so a repeated
+        `thread.item.done` can never fail a stream.
+        """
+        await self._upsert_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
+        """Replaces the item in place (keeping its position), or appends it if it is new."""
+        await self._upsert_item(thread_id, item, context)
+
+    async def load_item(self, thread_id: str, item_id: str, context: ChatContext) -> ThreadItem:
+        """The caller's item, or NotFoundError."""
+        async with self._database.session() as session:
+            row = (
+                await session.execute(
+                    select(ChatItemRow.data, ChatItemRow.widget_root).where(
+                        ChatItemRow.thread_id == thread_id,
+                        ChatItemRow.id == item_id,
+                        ChatItemRow.owner_id == context.user_id,
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError(_ITEM_NOT_FOUND)
+        return _decode_item(row.data, row.widget_root)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatContext) -> None:
+        """Deletes the item (and its feedback) from the caller's thread.
+
+        An item the thread does not hold is a no-op: the server also removes items that were
+        streamed but never saved. A thread that is not the caller's → NotFoundError.
+        """
+        async with self._database.session() as session:
+            deleted = await session.execute(
+                delete(ChatItemRow).where(
+                    ChatItemRow.thread_id == thread_id,
+                    ChatItemRow.id == item_id,
+                    ChatItemRow.owner_id == context.user_id,
+                )
+            )
+            if not _affected(deleted) and not await self._owns_thread(session, thread_id, context):
+                raise NotFoundError(_THREAD_NOT_FOUND)
+
+    # ---- feedback (`items.feedback`; the server's add_feedback calls this) ----
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: Sequence[str], kind: str, context: ChatContext
+    ) -> None:
+        """Records the caller's latest feedback on items of their thread.
+
+        A thread or any item that is not the caller's → NotFoundError, and nothing is recorded.
+        """
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"feedback kind must be one of {sorted(FEEDBACK_KINDS)}")
+        wanted = list(dict.fromkeys(item_ids))
+        async with self._database.session() as session:
+            if not await self._owns_thread(session, thread_id, context):
+                raise NotFoundError(_THREAD_NOT_FOUND)
+            if not wanted:
+                return
+            found = set(
+                await session.scalars(
+                    select(ChatItemRow.id).where(
+                        ChatItemRow.thread_id == thread_id,
+                        ChatItemRow.owner_id == context.user_id,
+                        ChatItemRow.id.in_(wanted),
+                    )
+                )
+            )
+            if len(found) != len(wanted):
+                raise NotFoundError(_ITEM_NOT_FOUND)
+            await session.execute(
+                delete(ChatItemFeedbackRow).where(
+                    ChatItemFeedbackRow.thread_id == thread_id,
+                    ChatItemFeedbackRow.item_id.in_(wanted),
+                )
+            )
+            now = utc_now()
+            session.add_all(
+                ChatItemFeedbackRow(
+                    thread_id=thread_id,
+                    item_id=item_id,
+                    owner_id=context.user_id,
+                    kind=kind,
+                    created_at=now,
+                )
+                for item_id in wanted
+            )
+
+    async def load_feedback(self, thread_id: str, context: ChatContext) -> dict[str, FeedbackKind]:
+        """The caller's current feedback on the thread's items: item id → kind."""
+        async with self._database.session() as session:
+            rows = (
+                await session.execute(
+                    select(ChatItemFeedbackRow.item_id, ChatItemFeedbackRow.kind).where(
+                        ChatItemFeedbackRow.thread_id == thread_id,
+                        ChatItemFeedbackRow.owner_id == context.user_id,
+                    )
+                )
+            ).all()
+        return {row.item_id: cast(FeedbackKind, row.kind) for row in rows}
+
+    # ---- attachments (the interface requires them; the edge does not enable uploads) ----
+
+    async def save_attachment(self, attachment: Attachment, context: ChatContext) -> None:
+        """Creates or updates the caller's attachment metadata; another user's id → NotFoundError."""
+        data = _ATTACHMENT.dump_json(attachment).decode()
+        async with self._database.session() as session:
+            updated = await session.execute(
+                update(ChatAttachmentRow)
+                .where(
+                    ChatAttachmentRow.id == attachment.id,
+                    ChatAttachmentRow.owner_id == context.user_id,
+                )
+                .values(data=data, thread_id=attachment.thread_id)
+            )
+            if _affected(updated):
+                return
+            try:
+                session.add(
+                    ChatAttachmentRow(
+                        id=attachment.id,
+                        owner_id=context.user_id,
+                        thread_id=attachment.thread_id,
+                        created_at=utc_now(),
+                        data=data,
+                    )
+                )
+                await session.flush()
+            except IntegrityError as exc:
+                raise NotFoundError(_ATTACHMENT_NOT_FOUND) from exc
+
+    async def load_attachment(self, attachment_id: str, context: ChatContext) -> Attachment:
+        """The caller's attachment metadata, or NotFoundError."""
+        async with self._database.session() as session:
+            data = await session.scalar(
+                select(ChatAttachmentRow.data).where(
+                    ChatAttachmentRow.id == attachment_id,
+                    ChatAttachmentRow.owner_id == context.user_id,
+                )
+            )
+        if data is None:
+            raise NotFoundError(_ATTACHMENT_NOT_FOUND)
+        return _ATTACHMENT.validate_json(data)
+
+    async def delete_attachment(self, attachment_id: str, context: ChatContext) -> None:
+        """Deletes the caller's attachment metadata, or NotFoundError."""
+        async with self._database.session() as session:
+            deleted = await session.execute(
+                delete(ChatAttachmentRow).where(
+                    ChatAttachmentRow.id == attachment_id,
+                    ChatAttachmentRow.owner_id == context.user_id,
+                )
+            )
+            if not _affected(deleted):
+                raise NotFoundError(_ATTACHMENT_NOT_FOUND)
+
+    # ---- helpers ----
+
+    @property
+    def _is_postgres(self) -> bool:
+        return self._database.engine.dialect.name == "postgresql"
+
+    async def _owns_thread(
+        self, session: AsyncSession, thread_id: str, context: ChatContext
+    ) -> bool:
+        found = await session.scalar(
+            select(ChatThreadRow.seq).where(
+                ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
+            )
+        )
+        return bool(found is not None)
+
+    async def _upsert_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
+        """Inserts the item into the caller's thread, or replaces it there keeping its position.
+
+        One statement: INSERT … SELECT from the caller's thread row (no row when the thread is
+        not theirs, so nothing is written) ON CONFLICT (thread_id, id) DO UPDATE.
+        """
+        data, widget_root = _encode_item(item)
+        source = select(
+            literal(item.id, String()),
+            ChatThreadRow.id,
+            ChatThreadRow.owner_id,
+            literal(column_time(item.created_at), DateTime()),
+            literal(item.type, String()),
+            literal(widget_root, String()),
+            literal(data, Text()),
+        ).where(ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id)
+        columns = ["id", "thread_id", "owner_id", "created_at", "item_type", "widget_root", "data"]
+        async with self._database.session() as session:
+            if self._is_postgres:
+                pg = postgresql.insert(ChatItemRow).from_select(columns, source)
+                statement: Any = pg.on_conflict_do_update(
+                    index_elements=["thread_id", "id"],
+                    set_={
+                        "item_type": pg.excluded.item_type,
+                        "widget_root": pg.excluded.widget_root,
+                        "data": pg.excluded.data,
+                    },
+                )
+            else:
+                lite = sqlite.insert(ChatItemRow).from_select(columns, source)
+                statement = lite.on_conflict_do_update(
+                    index_elements=["thread_id", "id"],
+                    set_={
+                        "item_type": lite.excluded.item_type,
+                        "widget_root": lite.excluded.widget_root,
+                        "data": lite.excluded.data,
+                    },
+                )
+            written = await session.execute(statement)
+            if not _affected(written):
+                raise NotFoundError(_THREAD_NOT_FOUND)
+
+
+def _order_by(
+    table: type[ChatThreadRow] | type[ChatItemRow], direction: Order
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """ORDER BY (created_at, seq), ascending or descending."""
+    if direction == "asc":
+        return table.created_at.asc(), table.seq.asc()
+    return table.created_at.desc(), table.seq.desc()
