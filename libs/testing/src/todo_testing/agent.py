@@ -8,14 +8,18 @@ and verifying tokens against the module's real auth server.
 
 `running_agent_service` starts extra servers with other settings (a scripted model, a fixed
 clock, a tasks address that is down, interceptors on the tasks channel) for fault tests.
+`respond` makes one call and sorts its events into a `Run` (calls, messages, handoffs, end).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -108,12 +112,83 @@ async def agent_service(
         yield handle
 
 
-async def respond_events(
+ZONE = "Europe/London"
+# Wednesday 15 January 2031, 09:00 in London: every relative date in the corpus is counted
+# from here.
+FIXED_NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo(ZONE))
+
+
+def fixed_clock(zone: ZoneInfo) -> datetime:
+    """The corpus clock, in the requested zone."""
+    return FIXED_NOW.astimezone(zone)
+
+
+@dataclass
+class Run:
+    """Everything one Respond stream said, sorted by kind."""
+
+    events: list[pb.RespondEvent]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    finished: list[pb.ToolCallFinished] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    handoffs: list[pb.AgentHandedOff] = field(default_factory=list)
+    run_finished: pb.RunFinished | None = None
+    run_failed: pb.RunFailed | None = None
+
+    @property
+    def reply(self) -> str:
+        """All assistant text of the run."""
+        return "\n".join(self.messages)
+
+
+def sort_events(events: list[pb.RespondEvent]) -> Run:
+    """Groups a stream's events; checks that deltas add up to each message."""
+    run = Run(events=events)
+    deltas: dict[str, str] = {}
+    for event in events:
+        kind = event.WhichOneof("event")
+        if kind == "tool_call_started":
+            run.calls.append(
+                (event.tool_call_started.name, json.loads(event.tool_call_started.arguments_json))
+            )
+        elif kind == "tool_call_finished":
+            run.finished.append(event.tool_call_finished)
+        elif kind == "text_delta":
+            deltas[event.text_delta.message_id] = (
+                deltas.get(event.text_delta.message_id, "") + event.text_delta.delta
+            )
+        elif kind == "message_done":
+            assert deltas.get(event.message_done.message_id, "") == event.message_done.text
+            run.messages.append(event.message_done.text)
+        elif kind == "agent_handed_off":
+            run.handoffs.append(event.agent_handed_off)
+        elif kind == "run_finished":
+            run.run_finished = event.run_finished
+        elif kind == "run_failed":
+            run.run_failed = event.run_failed
+    last = events[-1].WhichOneof("event") if events else None
+    assert last in ("run_finished", "run_failed"), f"stream ended with {last}"
+    return run
+
+
+async def respond(
     stub: agent_service_pb2_grpc.AgentServiceAsyncStub,
-    request: pb.RespondRequest,
     metadata: tuple[tuple[str, str], ...],
+    text: str,
+    history: list[tuple[str, str]] | None = None,
     deadline_seconds: float = 20.0,
-) -> list[pb.RespondEvent]:
-    """Calls Respond and collects every event of the stream."""
+) -> Run:
+    """One Respond call with the corpus time zone; returns its sorted events."""
+    request = pb.RespondRequest(
+        thread_id="thread-test",
+        input=text,
+        time_zone=ZONE,
+        history=[
+            pb.ConversationMessage(
+                role=pb.ROLE_USER if role == "user" else pb.ROLE_ASSISTANT, text=message
+            )
+            for role, message in history or []
+        ],
+    )
     call = stub.Respond(request, metadata=metadata, timeout=deadline_seconds)
-    return [event async for event in call]
+    return sort_events([event async for event in call])

@@ -1,0 +1,338 @@
+"""The offline model's corpus: each utterance, the tool calls (with arguments) it must make,
+run end to end through Respond against the real tasks and auth services.
+
+The clock is fixed at Wednesday 15 January 2031, 09:00 Europe/London, so due dates are exact.
+In expected arguments `@Title` stands for the id of the set-up task with that title and `@#2`
+for the id on line 2 of the list shown in the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
+from todo_agent.offline.grammar import is_urdu
+from todo_agent.offline.replies import TASK_LINE
+from todo_testing.agent import AgentServiceHandle, respond
+from todo_testing.tasks import TaskCaller, TasksServiceHandle
+
+LOOKUP_OPEN = ("list_tasks", {"state": "open", "limit": 100})
+LOOKUP_DONE = ("list_tasks", {"state": "completed", "limit": 100})
+LOOKUP_ALL = ("list_tasks", {"state": "all", "limit": 100})
+TASKS = ["Buy milk", "Call mom", "Write report"]
+
+
+@dataclass
+class Case:
+    """One utterance and what it must do."""
+
+    text: str
+    calls: list[tuple[str, dict[str, Any]]]
+    tasks: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    # Show the user a list first ("list my tasks") and send that exchange as history.
+    list_first: bool = False
+    reply_contains: str = ""
+    urdu: bool = False
+
+
+def add(title: str, **args: Any) -> tuple[str, dict[str, Any]]:
+    return ("add_task", {"title": title, **args})
+
+
+CASES = [
+    # Adding, with due dates, times, priorities, tags and several tasks at once.
+    Case("add buy milk", [add("Buy milk")], reply_contains="Buy milk"),
+    Case("add buy milk tomorrow", [add("Buy milk", due="2031-01-16")], reply_contains="tomorrow"),
+    Case(
+        "add buy milk tomorrow, high priority",
+        [add("Buy milk", due="2031-01-16", priority="high")],
+        reply_contains="high priority",
+    ),
+    Case("add call mom on friday at 5pm", [add("Call mom", due="2031-01-17T17:00")]),
+    Case("remind me to pay rent next week", [add("Pay rent", due="2031-01-20")]),
+    Case(
+        "add submit report in 3 days #work",
+        [add("Submit report", due="2031-01-18", tags=["work"])],
+        reply_contains="#work",
+    ),
+    Case("add renew passport on 2031-03-01", [add("Renew passport", due="2031-03-01")]),
+    Case("add dentist appointment at 5pm", [add("Dentist appointment", due="2031-01-15T17:00")]),
+    Case("add stretch at 8am", [add("Stretch", due="2031-01-16T08:00")]),
+    Case("add water the plants tonight", [add("Water the plants", due="2031-01-15T20:00")]),
+    Case("add milk and eggs", [add("Milk"), add("Eggs")], reply_contains="Added 2 tasks"),
+    Case(
+        "add milk, eggs and bread #groceries",
+        [
+            add("Milk", tags=["groceries"]),
+            add("Eggs", tags=["groceries"]),
+            add("Bread", tags=["groceries"]),
+        ],
+    ),
+    Case("add book flights, low priority", [add("Book flights", priority="low")]),
+    Case("add urgent: fix the leak", [add("Fix the leak", priority="high")]),
+    Case(
+        "i need to email the landlord tomorrow morning",
+        [add("Email the landlord", due="2031-01-16T09:00")],
+    ),
+    Case('add "salt and pepper" to my list', [add("salt and pepper")]),
+    Case("please add get a haircut in 2 weeks", [add("Get a haircut", due="2031-01-29")]),
+    Case("add buy a gift for anna by dec 5", [add("Buy a gift for anna", due="2031-12-05")]),
+    Case("new task: clean the garage on saturday", [add("Clean the garage", due="2031-01-18")]),
+    Case(
+        "add call the bank tomorrow at 9:30 p1",
+        [add("Call the bank", due="2031-01-16T09:30", priority="high")],
+    ),
+    Case("add review budget in 2 hours", [add("Review budget", due="2031-01-15T11:00")]),
+    Case("add plan the party the day after tomorrow", [add("Plan the party", due="2031-01-17")]),
+    # Listing with filters.
+    Case(
+        "list my tasks",
+        [("list_tasks", {"state": "open"})],
+        tasks=TASKS,
+        reply_contains="3 open tasks",
+    ),
+    Case("what's due today?", [("list_tasks", {"state": "open", "due": "today"})]),
+    Case("show overdue tasks", [("list_tasks", {"state": "open", "due": "overdue"})]),
+    Case("what do I have this week", [("list_tasks", {"state": "open", "due": "this_week"})]),
+    Case("what's due tomorrow", [("list_tasks", {"state": "open", "due": "tomorrow"})]),
+    Case("anything due next week?", [("list_tasks", {"state": "open", "due": "next_week"})]),
+    Case("show my completed tasks", [("list_tasks", {"state": "completed"})]),
+    Case("list all tasks", [("list_tasks", {"state": "all"})]),
+    Case("show high priority tasks", [("list_tasks", {"state": "open", "priority": "high"})]),
+    Case("show tasks tagged #work", [("list_tasks", {"state": "open", "tag": "work"})]),
+    # Search.
+    Case("search for dentist", [("search_tasks", {"query": "dentist"})], reply_contains="dentist"),
+    Case(
+        "find milk", [("search_tasks", {"query": "milk"})], tasks=TASKS, reply_contains="Buy milk"
+    ),
+    # By (fuzzy) title: look the tasks up first, then act on the match.
+    Case(
+        "mark the milk one done",
+        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Buy milk"})],
+        tasks=TASKS,
+        reply_contains="Marked as done",
+    ),
+    Case(
+        "I finished the report",
+        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Write report"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "complete call mom", [LOOKUP_OPEN, ("complete_task", {"task_id": "@Call mom"})], tasks=TASKS
+    ),
+    Case(
+        "mark the mlik one done",
+        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Buy milk"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "delete the report",
+        [LOOKUP_ALL, ("delete_task", {"task_id": "@Write report"})],
+        tasks=TASKS,
+        reply_contains='Deleted "Write report"',
+    ),
+    Case(
+        "remove call mom from my list",
+        [LOOKUP_ALL, ("delete_task", {"task_id": "@Call mom"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "reopen the milk task",
+        [LOOKUP_DONE, ("reopen_task", {"task_id": "@Buy milk"})],
+        tasks=TASKS,
+        completed=["Buy milk"],
+        reply_contains="Reopened",
+    ),
+    Case(
+        "rename the milk one to buy oat milk",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Buy milk", "title": "Buy oat milk"})],
+        tasks=TASKS,
+        reply_contains="Buy oat milk",
+    ),
+    Case(
+        "move the report to friday",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "due": "2031-01-17"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "make the report high priority",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "priority": "high"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "tag call mom with #family",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Call mom", "tags": ["family"]})],
+        tasks=TASKS,
+    ),
+    Case(
+        "the report is due next monday",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "due": "2031-01-20"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "clear the due date of the report",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "clear_due": True})],
+        tasks=TASKS,
+    ),
+    Case(
+        "add a note to the report: include Q3 numbers",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "notes": "include Q3 numbers"})],
+        tasks=TASKS,
+    ),
+    # By position in the last list shown (read back from the history).
+    Case(
+        "complete the second one",
+        [("complete_task", {"task_id": "@#2"})],
+        tasks=TASKS,
+        list_first=True,
+    ),
+    Case(
+        "mark the first one as done",
+        [("complete_task", {"task_id": "@#1"})],
+        tasks=TASKS,
+        list_first=True,
+    ),
+    Case(
+        "complete 1 and 3",
+        [("complete_task", {"task_id": "@#1"}), ("complete_task", {"task_id": "@#3"})],
+        tasks=TASKS,
+        list_first=True,
+    ),
+    Case(
+        "delete the last one", [("delete_task", {"task_id": "@#3"})], tasks=TASKS, list_first=True
+    ),
+    Case("show the second one", [("get_task", {"task_id": "@#2"})], tasks=TASKS, list_first=True),
+    Case(
+        "rename the second one to call dad",
+        [("update_task", {"task_id": "@#2", "title": "Call dad"})],
+        tasks=TASKS,
+        list_first=True,
+    ),
+    # By id.
+    Case("complete task @Call mom", [("complete_task", {"task_id": "@Call mom"})], tasks=TASKS),
+    Case("show task @Write report", [("get_task", {"task_id": "@Write report"})], tasks=TASKS),
+    # Honest replies without tools.
+    Case("help", [], reply_contains="offline assistant"),
+    Case("what can you do?", [], reply_contains="add buy milk tomorrow"),
+    Case("hello", [], reply_contains="help"),
+    Case("what is the meaning of life", [], reply_contains="didn't understand"),
+    Case("complete the second one", [], tasks=TASKS, reply_contains="list my tasks"),
+    Case("mark the spaceship one done", [LOOKUP_OPEN], tasks=TASKS, reply_contains="couldn't find"),
+    # Urdu: handed off to the Urdu agent, which answers in Urdu.
+    Case("دودھ خریدنا شامل کریں", [add("دودھ خریدنا")], urdu=True, reply_contains="شامل"),
+    Case(
+        "کل دودھ اور انڈے خریدنا شامل کریں",
+        [add("دودھ اور انڈے خریدنا", due="2031-01-16")],
+        urdu=True,
+    ),
+    Case("اہم بل ادا کرنا شامل کریں", [add("بل ادا کرنا", priority="high")], urdu=True),
+    Case(
+        "پرسوں ڈاکٹر کے پاس جانا شامل کریں", [add("ڈاکٹر کے پاس جانا", due="2031-01-17")], urdu=True
+    ),
+    Case("دودھ خریدنا، انڈے خریدنا شامل کریں", [add("دودھ خریدنا"), add("انڈے خریدنا")], urdu=True),
+    Case(
+        "میرے کام دکھائیں",
+        [("list_tasks", {"state": "open"})],
+        tasks=TASKS,
+        urdu=True,
+        reply_contains="آپ کے 3",
+    ),
+    Case("آج کے کام دکھائیں", [("list_tasks", {"state": "open", "due": "today"})], urdu=True),
+    Case("مکمل شدہ کام دکھائیں", [("list_tasks", {"state": "completed"})], urdu=True),
+    Case(
+        "پہلا کام مکمل کریں",
+        [("complete_task", {"task_id": "@#1"})],
+        tasks=TASKS,
+        list_first=True,
+        urdu=True,
+        reply_contains="مکمل",
+    ),
+    Case(
+        "دودھ والا کام مکمل کریں",
+        [LOOKUP_OPEN, ("complete_task", {"task_id": "@دودھ خریدنا"})],
+        tasks=["دودھ خریدنا", "Call mom"],
+        urdu=True,
+    ),
+    Case("مدد", [], urdu=True, reply_contains="شامل کریں"),
+]
+
+
+def _resolve(value: Any, ids: dict[str, str], listed: list[str]) -> Any:
+    if isinstance(value, str) and value.startswith("@#"):
+        return listed[int(value[2:]) - 1]
+    if isinstance(value, str) and value.startswith("@"):
+        return ids[value[1:]]
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{i:02d}-{c.text[:40]}" for i, c in enumerate(CASES)])
+async def test_utterance(
+    case: Case, fixed_agent: AgentServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+) -> None:
+    user = await sign_up()
+    caller = TaskCaller(user=user, stub=tasks_service.stub)
+    ids: dict[str, str] = {}
+    for title in case.tasks:
+        task = await caller.create(title)
+        ids[title] = task.id
+        if title in case.completed:
+            await caller.complete(task.id)
+    history: list[tuple[str, str]] = []
+    listed: list[str] = []
+    if case.list_first:
+        shown = await respond(fixed_agent.stub, user.metadata, "list my tasks")
+        history = [("user", "list my tasks"), ("assistant", shown.reply)]
+        listed = [task_id for _, task_id in TASK_LINE.findall(shown.reply)]
+        assert len(listed) == len(case.tasks)
+    text = case.text
+    for title, task_id in ids.items():
+        text = text.replace(f"@{title}", task_id)
+
+    run = await respond(fixed_agent.stub, user.metadata, text, history)
+
+    expected = [
+        (name, {k: _resolve(v, ids, listed) for k, v in args.items()}) for name, args in case.calls
+    ]
+    assert run.calls == expected, run.reply
+    assert run.run_failed is None
+    assert run.run_finished is not None
+    assert all(finished.ok for finished in run.finished), [f.error_message for f in run.finished]
+    assert run.reply.strip()
+    if case.reply_contains:
+        assert case.reply_contains in run.reply
+    if case.urdu:
+        assert [(h.from_agent, h.to_agent) for h in run.handoffs] == [
+            ("Todo Assistant", "Urdu Assistant")
+        ]
+        assert run.run_finished.last_agent == "Urdu Assistant"
+        assert is_urdu(run.reply.split("[id:")[0])
+    else:
+        assert run.handoffs == []
+
+
+async def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 60
+    assert sum(case.urdu for case in CASES) >= 10
+
+
+async def test_effects_reach_the_tasks_service(
+    fixed_agent: AgentServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+) -> None:
+    """Not just the calls: the user's data really changes, with the due time in their zone."""
+    user = await sign_up()
+    caller = TaskCaller(user=user, stub=tasks_service.stub)
+    await respond(
+        fixed_agent.stub, user.metadata, "add call mom on friday at 5pm #family, high priority"
+    )
+    [task] = await caller.list_all()
+    assert task.title == "Call mom"
+    assert task.priority == tasks_pb.TASK_PRIORITY_HIGH
+    assert list(task.tags) == ["family"]
+    # 17:00 in London in January is 17:00 UTC.
+    assert task.due_time.ToJsonString() == "2031-01-17T17:00:00Z"
+    await respond(fixed_agent.stub, user.metadata, "mark the mom one done")
+    [done] = await caller.list_all()
+    assert done.state == tasks_pb.TASK_STATE_COMPLETED
