@@ -15,11 +15,15 @@ from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
 log = logging.getLogger("todo_tasks")
+# Start-up lines ("serving" with the bound port) are read by supervisors and test harnesses, so
+# they are emitted even when TASKS_LOG_LEVEL is WARNING: a logger's own level decides, and
+# propagation to the root handler ignores the root logger's level.
+lifecycle = logging.getLogger("todo_tasks.lifecycle")
 
 
 async def _serve(settings: TasksSettings) -> None:
     running = await start_tasks_server(settings, TokenSettings())
-    log.info(
+    lifecycle.info(
         "serving",
         extra={
             "service": "tasks",
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"todo-tasks: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging("tasks", settings.log_level)
+    lifecycle.setLevel(logging.INFO)
     asyncio.run(_serve(settings) if args.command == "serve" else _migrate(settings))
     return 0
 

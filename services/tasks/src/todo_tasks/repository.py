@@ -36,6 +36,9 @@ task_tags = cast(Table, TaskTagRow.__table__)
 create_requests = cast(Table, IdempotencyRow.__table__)
 
 LIKE_ESCAPE = "\\"
+# What reads return: every column but search_text (a case-folded copy of title and notes that
+# only the WHERE clause needs; up to 10 KB a row not worth shipping).
+task_columns = [column for column in tasks.c if column.name != "search_text"]
 
 
 def search_text(title: str, notes: str) -> str:
@@ -64,7 +67,7 @@ class TaskRepository:
     async def get(self, task_id: str) -> Row[Any] | None:
         """The task, or None when it does not exist or belongs to someone else."""
         result = await self._session.execute(
-            select(tasks).where(tasks.c.id == task_id, tasks.c.owner_id == self._owner)
+            select(*task_columns).where(tasks.c.id == task_id, tasks.c.owner_id == self._owner)
         )
         return result.first()
 
@@ -160,7 +163,10 @@ class TaskRepository:
             # Tasks without a due time come last in both directions.
             key = key.nulls_last()
         statement = (
-            select(tasks).where(and_(*conditions)).order_by(key, tasks.c.id.asc()).limit(limit)
+            select(*task_columns)
+            .where(and_(*conditions))
+            .order_by(key, tasks.c.id.asc())
+            .limit(limit)
         )
         result = await self._session.execute(statement)
         return result.all()

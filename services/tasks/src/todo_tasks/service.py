@@ -62,24 +62,29 @@ def etag_of(task_id: str, version: int) -> str:
     return hashlib.sha256(f"{task_id}:{version}".encode()).hexdigest()[:20]
 
 
+def task_fields(values: Values) -> dict[str, Any]:
+    """A stored task (row mapping) as keyword arguments of the proto Task."""
+    fields: dict[str, Any] = {
+        "id": values["id"],
+        "title": values["title"],
+        "notes": values["notes"],
+        "state": values["state"],
+        "priority": values["priority"],
+        "tags": values["tags"],
+        "create_time": datetime_to_timestamp(values["create_time"]),
+        "update_time": datetime_to_timestamp(values["update_time"]),
+        "etag": etag_of(values["id"], values["version"]),
+    }
+    if values["due_time"] is not None:
+        fields["due_time"] = datetime_to_timestamp(values["due_time"])
+    if values["complete_time"] is not None:
+        fields["complete_time"] = datetime_to_timestamp(values["complete_time"])
+    return fields
+
+
 def task_to_proto(values: Values) -> pb.Task:
     """A stored task (row mapping) as the proto clients see."""
-    task = pb.Task(
-        id=values["id"],
-        title=values["title"],
-        notes=values["notes"],
-        state=values["state"],
-        priority=values["priority"],
-        tags=values["tags"],
-        create_time=datetime_to_timestamp(values["create_time"]),
-        update_time=datetime_to_timestamp(values["update_time"]),
-        etag=etag_of(values["id"], values["version"]),
-    )
-    if values["due_time"] is not None:
-        task.due_time.CopyFrom(datetime_to_timestamp(values["due_time"]))
-    if values["complete_time"] is not None:
-        task.complete_time.CopyFrom(datetime_to_timestamp(values["complete_time"]))
-    return task
+    return pb.Task(**task_fields(values))
 
 
 def task_not_found() -> NotFound:
@@ -267,9 +272,10 @@ class TaskService(pb_grpc.TaskServiceServicer):
             rows = await TaskRepository(session, owner).list_page(
                 task_filter, order, now=now, after=after, limit=page_size + 1
             )
-        response = pb.ListTasksResponse(
-            tasks=[task_to_proto(row._mapping) for row in rows[:page_size]]
-        )
+        response = pb.ListTasksResponse()
+        add = response.tasks.add  # builds in place: no copy of each Task into the list
+        for row in rows[:page_size]:
+            add(**task_fields(row._mapping))
         if len(rows) > page_size:
             last = rows[page_size - 1]._mapping
             response.next_page_token = self._page_tokens.encode(

