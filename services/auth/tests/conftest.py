@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from todo_auth.models import SigningKey
+from todo_auth.repository import SigningKeyRepository
+from todo_auth.server import open_database
 from todo_testing.auth import AuthServiceHandle, running_auth_service
 
 
@@ -46,3 +49,21 @@ async def start_auth(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             return await stack.enter_async_context(running_auth_service(folder, **overrides))
 
         yield start
+
+
+@pytest.fixture
+def load_signing_key() -> Callable[[AuthServiceHandle], Any]:
+    """`await load_signing_key(handle)`: the server's current key, private half included (to
+    forge tokens that only differ from real ones in what a test changes)."""
+
+    async def load(handle: AuthServiceHandle) -> SigningKey:
+        database = open_database(handle.settings)
+        try:
+            async with database.session() as session:
+                key = await SigningKeyRepository(session).current()
+        finally:
+            await database.dispose()
+        assert key is not None
+        return key
+
+    return load

@@ -50,9 +50,7 @@ async def test_missing_fields_are_invalid_argument(auth_service: AuthServiceHand
     assert {v.field for v in error.field_violations} == {"email", "password"}
 
 
-async def test_repeated_failures_throttle_the_account_then_it_recovers(
-    start_auth, clock
-) -> None:
+async def test_repeated_failures_throttle_the_account_then_it_recovers(start_auth, clock) -> None:
     auth = await start_auth(
         clock=clock,
         sign_in_max_failures=3,
@@ -97,9 +95,7 @@ async def test_unknown_emails_are_throttled_too(start_auth, clock) -> None:
 
 
 async def test_failures_outside_the_window_do_not_count(start_auth, clock) -> None:
-    auth = await start_auth(
-        clock=clock, sign_in_max_failures=2, sign_in_failure_window_seconds=60
-    )
+    auth = await start_auth(clock=clock, sign_in_max_failures=2, sign_in_failure_window_seconds=60)
     user = await sign_up_user(auth.stub)
     await sign_in_error(auth.stub, user.email, "wrong password!")
     clock.advance(61)

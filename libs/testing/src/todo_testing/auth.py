@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_auth.server import migrate, start_auth_server
 from todo_auth.settings import AuthSettings
+from todo_common.errors import RpcErrorInfo, parse_rpc_error
 
 from todo_testing.databases import TestDatabase, drop_database, new_database
 
@@ -37,7 +38,7 @@ class AuthServiceHandle:
     settings: AuthSettings
     database: TestDatabase
     channel: grpc.aio.Channel
-    stub: auth_service_pb2_grpc.AuthServiceStub
+    stub: auth_service_pb2_grpc.AuthServiceAsyncStub
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,11 @@ async def running_auth_service(
                 settings=settings,
                 database=database,
                 channel=channel,
-                stub=auth_service_pb2_grpc.AuthServiceStub(channel),
+                # The generated stub is the async flavour on an aio channel.
+                stub=cast(
+                    "auth_service_pb2_grpc.AuthServiceAsyncStub",
+                    auth_service_pb2_grpc.AuthServiceStub(channel),
+                ),
             )
         finally:
             await channel.close()
@@ -111,13 +116,22 @@ async def running_auth_service(
         await drop_database(database)
 
 
+async def rpc_error(call: Awaitable[Any]) -> RpcErrorInfo:
+    """Awaits a gRPC call that must fail and returns its decoded error (code, reason, details)."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return parse_rpc_error(error)
+    raise AssertionError("the call succeeded but was expected to fail")
+
+
 def unique_email(prefix: str = "user") -> str:
     """An email no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 async def sign_up_user(
-    stub: auth_service_pb2_grpc.AuthServiceStub,
+    stub: auth_service_pb2_grpc.AuthServiceAsyncStub,
     email: str | None = None,
     password: str = DEFAULT_TEST_PASSWORD,
     display_name: str = "",

@@ -155,7 +155,6 @@ class ExternalTokenVerifier:
         config: ExternalIssuer,
         algorithm: str,
     ) -> dict[str, Any]:
-        last_error: jwt.PyJWTError | None = None
         for key in candidates:
             try:
                 return jwt.decode(
@@ -174,15 +173,15 @@ class ExternalTokenVerifier:
                 raise Unauthenticated(
                     "The subject token has expired.", reason="EXTERNAL_TOKEN_EXPIRED"
                 ) from None
-            except jwt.InvalidSignatureError as exc:
-                last_error = exc  # without a kid, another key may be the right one
+            except jwt.InvalidSignatureError:
+                continue  # without a kid, another key may be the right one
             except jwt.PyJWTError as exc:
                 raise Unauthenticated(
-                    f"The subject token is not valid: {exc}.", reason="EXTERNAL_TOKEN_INVALID"
+                    f"The subject token is not valid: {str(exc).rstrip('.')}.",
+                    reason="EXTERNAL_TOKEN_INVALID",
                 ) from None
         raise Unauthenticated(
-            f"The subject token's signature does not verify with issuer {config.issuer!r}'s "
-            f"keys{f': {last_error}' if last_error else ''}.",
+            f"The subject token's signature does not verify with issuer {config.issuer!r}'s keys.",
             reason="EXTERNAL_TOKEN_INVALID",
         )
 

@@ -1,0 +1,86 @@
+"""The `todo-auth` command: migrate, dev-token (a token that verifies, last line), rotate-keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import jwt
+from todo.auth.v1 import auth_service_pb2 as pb
+from todo_auth.__main__ import dev_token
+from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
+from todo_testing import databases
+from todo_testing.auth import AuthServiceHandle, unique_email
+
+
+async def todo_auth(database: databases.TestDatabase, *args: str) -> tuple[str, str]:
+    """Runs `todo-auth <args>` against `database`; returns stdout and stderr."""
+    env = {
+        **os.environ,
+        "AUTH_DATABASE_URL": database.url,
+        "AUTH_DATABASE_SCHEMA": database.schema,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "todo_auth",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode(), stderr.decode()
+
+
+async def test_dev_token_verifies_against_the_running_service(
+    auth_service: AuthServiceHandle,
+) -> None:
+    # In-process (the command's stdout contract is tested below with a real subprocess).
+    email = unique_email("dev")
+    token = await dev_token(auth_service.settings, f" {email.upper()}")
+    # The same verification every backend does, keys fetched with GetJwks.
+    verifier = TokenVerifier(
+        grpc_jwks_fetcher(auth_service.channel), issuer="todo-auth", audience="todo-api"
+    )
+    principal = await verifier.verify(token)
+    me = await auth_service.stub.GetMe(
+        pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
+    )
+    assert me.user.id == principal.user_id
+    assert me.user.email == email
+    # A second run reuses the user.
+    again = await dev_token(auth_service.settings, email)
+    assert (await verifier.verify(again)).user_id == principal.user_id
+
+
+async def test_dev_token_on_a_fresh_database_then_serve(tmp_path: Path, start_auth: Any) -> None:
+    database = databases.new_database("auth", tmp_path)
+    try:
+        await todo_auth(database, "migrate")
+        stdout, _ = await todo_auth(database, "dev-token", "--email", "fresh@example.com")
+        lines = stdout.strip().splitlines()
+        assert len(lines) == 1  # only the token on stdout; logs went to stderr
+        token = lines[0]
+        # A server started afterwards on that database serves the key that signed it.
+        auth = await start_auth(database_url=database.url, database_schema=database.schema)
+        jwks = await auth.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+        assert jwt.get_unverified_header(token)["kid"] == jwks.keys[0].kid
+        me = await auth.stub.GetMe(
+            pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
+        )
+        assert me.user.email == "fresh@example.com"
+    finally:
+        await databases.drop_database(database)
+
+
+async def test_rotate_keys_command(auth_service: AuthServiceHandle) -> None:
+    before = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+    stdout, _ = await todo_auth(auth_service.database, "rotate-keys")
+    new_kid = stdout.strip().splitlines()[-1]
+    after = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+    assert [k.kid for k in after.keys] == [new_kid, *(k.kid for k in before.keys)]
