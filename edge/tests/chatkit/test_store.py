@@ -6,6 +6,7 @@ Runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -896,6 +897,41 @@ async def test_another_users_thread_and_items_are_not_found(
     assert await count(database, ChatThreadRow, owner_id=bob.user_id) == 0
 
 
+async def test_huge_and_odd_ids_are_simply_not_found(
+    store: TodoChatKitStore, alice: ChatContext
+) -> None:
+    # Ids come straight from request bodies: a 1 MiB id, or SQL-looking text, is just unknown.
+    thread = await new_thread(store, alice)
+    item = same_instant_items(thread.id, 1, now())[0]
+    await store.add_thread_item(thread.id, item, alice)
+    for odd in ("x" * (1024 * 1024), "' OR 1=1 --", "thr_%", "", "\u00e9\u0301"):
+        with pytest.raises(NotFoundError):
+            await store.load_thread(odd, alice)
+        with pytest.raises(NotFoundError):
+            await store.load_item(thread.id, odd, alice)
+        with pytest.raises(NotFoundError):
+            await store.load_thread_items(thread.id, odd, 10, "asc", alice)
+        with pytest.raises(NotFoundError):
+            await store.load_threads(10, odd, "desc", alice)
+        with pytest.raises(NotFoundError):
+            await store.add_feedback(thread.id, [odd], "positive", alice)
+        with pytest.raises(NotFoundError):
+            await store.delete_thread(odd, alice)
+        page = await store.load_thread_items(odd, None, 10, "asc", alice)
+        assert page.data == []
+    same_items(await all_items(store, thread.id, alice), [item])
+
+
+async def test_concurrent_adds_to_one_thread_all_land(
+    store: TodoChatKitStore, alice: ChatContext
+) -> None:
+    thread = await new_thread(store, alice)
+    items = same_instant_items(thread.id, 20, now())
+    await asyncio.gather(*(store.add_thread_item(thread.id, item, alice) for item in items))
+    loaded = await all_items(store, thread.id, alice)
+    assert sorted(item.id for item in loaded) == sorted(item.id for item in items)
+
+
 # ---- feedback ----
 
 
@@ -939,6 +975,8 @@ async def test_feedback_on_an_unknown_item_records_nothing(
     assert await store.load_feedback(thread.id, alice) == {}
     with pytest.raises(ValueError, match="kind"):
         await store.add_feedback(thread.id, [item.id], "meh", alice)
+    with pytest.raises(ValueError, match="at most"):
+        await store.add_feedback(thread.id, [f"msg_{n}" for n in range(101)], "positive", alice)
 
 
 # ---- attachments ----

@@ -72,6 +72,10 @@ MAX_PAGE_SIZE = 1000
 
 FEEDBACK_KINDS: frozenset[str] = frozenset(get_args(FeedbackKind))
 
+# The most items one `items.feedback` may name. The client sends the items of one answer (a
+# handful); the cap keeps a crafted body from turning into a statement with 100k parameters.
+MAX_FEEDBACK_ITEMS = 100
+
 # `widget_root` marker for widget items built from a template (see ChatItemRow.widget_root).
 DYNAMIC_WIDGET_ROOT = "DynamicWidgetRoot"
 
@@ -345,11 +349,14 @@ class TodoChatKitStore(Store[ChatContext]):
     ) -> None:
         """Records the caller's latest feedback on items of their thread.
 
-        A thread or any item that is not the caller's → NotFoundError, and nothing is recorded.
+        A thread or any item that is not the caller's → NotFoundError, and nothing is recorded;
+        an unknown kind or more than MAX_FEEDBACK_ITEMS items → ValueError.
         """
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {sorted(FEEDBACK_KINDS)}")
         wanted = list(dict.fromkeys(item_ids))
+        if len(wanted) > MAX_FEEDBACK_ITEMS:
+            raise ValueError(f"feedback may name at most {MAX_FEEDBACK_ITEMS} items")
         async with self._database.session() as session:
             if not await self._owns_thread(session, thread_id, context):
                 raise NotFoundError(_THREAD_NOT_FOUND)
