@@ -13,7 +13,7 @@ from typing import Any, get_args
 
 import pytest
 from chatkit.actions import ActionConfig
-from chatkit.store import NotFoundError, default_generate_id
+from chatkit.store import NotFoundError, StoreItemType, default_generate_id
 from chatkit.types import (
     ActiveStatus,
     Annotation,
@@ -1007,6 +1007,7 @@ def test_ids_keep_the_sdk_prefixes_and_are_unique() -> None:
     store = TodoChatKitStore.__new__(TodoChatKitStore)
     context = ChatContext("u", "t")
     thread = ThreadMetadata(id="thr_x", created_at=now())
+    assert set(ID_PREFIXES) == set(get_args(StoreItemType))
     for item_type, prefix in ID_PREFIXES.items():
         assert default_generate_id(item_type).split("_")[0] == prefix
         assert store.generate_item_id(item_type, thread, context).startswith(prefix + "_")

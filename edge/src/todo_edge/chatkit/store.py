@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
 
-from chatkit.store import NotFoundError, Store, StoreItemType
+from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
 from chatkit.types import (
     Attachment,
     FeedbackKind,
@@ -64,7 +64,6 @@ ID_PREFIXES: dict[StoreItemType, str] = {
     "attachment": "atc",
     "sdk_hidden_context": "shcx",
 }
-assert set(ID_PREFIXES) == set(get_args(StoreItemType)), "a StoreItemType has no id prefix"
 
 # The largest page one call returns; a bigger `limit` is lowered to it, a limit below 1 is
 # raised to 1 (the SDK already turns a missing or zero limit into 20).
@@ -160,7 +159,9 @@ class TodoChatKitStore(Store[ChatContext]):
         self, item_type: StoreItemType, thread: ThreadMetadata, context: ChatContext
     ) -> str:
         """A new item id with the SDK's prefix for the item type (`msg_…`, `tc_…`, …)."""
-        return new_id(ID_PREFIXES[item_type])
+        # An item type a newer SDK adds gets the SDK's own prefix for it.
+        prefix = ID_PREFIXES.get(item_type) or default_generate_id(item_type).split("_", 1)[0]
+        return new_id(prefix)
 
     # ---- threads ----
 
@@ -492,27 +493,18 @@ class TodoChatKitStore(Store[ChatContext]):
             literal(data, Text()),
         ).where(ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id)
         columns = ["id", "thread_id", "owner_id", "created_at", "item_type", "widget_root", "data"]
+        # Both dialects spell the upsert the same way; only the construct's class differs.
+        dialect_insert: Any = postgresql.insert if self._is_postgres else sqlite.insert
+        statement = dialect_insert(ChatItemRow).from_select(columns, source)
+        statement = statement.on_conflict_do_update(
+            index_elements=["thread_id", "id"],
+            set_={
+                "item_type": statement.excluded.item_type,
+                "widget_root": statement.excluded.widget_root,
+                "data": statement.excluded.data,
+            },
+        )
         async with self._database.session() as session:
-            if self._is_postgres:
-                pg = postgresql.insert(ChatItemRow).from_select(columns, source)
-                statement: Any = pg.on_conflict_do_update(
-                    index_elements=["thread_id", "id"],
-                    set_={
-                        "item_type": pg.excluded.item_type,
-                        "widget_root": pg.excluded.widget_root,
-                        "data": pg.excluded.data,
-                    },
-                )
-            else:
-                lite = sqlite.insert(ChatItemRow).from_select(columns, source)
-                statement = lite.on_conflict_do_update(
-                    index_elements=["thread_id", "id"],
-                    set_={
-                        "item_type": lite.excluded.item_type,
-                        "widget_root": lite.excluded.widget_root,
-                        "data": lite.excluded.data,
-                    },
-                )
             written = await session.execute(statement)
             if not _affected(written):
                 raise NotFoundError(_THREAD_NOT_FOUND)
