@@ -11,7 +11,6 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-from todo_common.migrations import upgrade, upgrade_async
 
 # Where `todo-edge migrate` and the tests find the edge's Alembic scripts.
 MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
@@ -37,6 +36,9 @@ class Base(DeclarativeBase):
 
 def migrate(url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head") -> None:
     """Migrates the edge's database to `revision` (blocking; for the `migrate` command)."""
+    # Alembic is imported only here, so serving (which imports the models) never loads it.
+    from todo_common.migrations import upgrade
+
     upgrade(MIGRATIONS_PATH, url, schema, revision)
 
 
@@ -44,4 +46,6 @@ async def migrate_async(
     url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head"
 ) -> None:
     """`migrate` without blocking the event loop (tests, start-up inside a running loop)."""
+    from todo_common.migrations import upgrade_async
+
     await upgrade_async(MIGRATIONS_PATH, url, schema, revision)
