@@ -133,8 +133,9 @@ def problem_from_rpc(info: RpcErrorInfo, *, conditional: bool = False) -> Proble
     status = _status_for(info, conditional)
     headers: dict[str, str] = {}
     if status == 401:
-        error = "invalid_token" if info.reason != "TOKEN_MISSING" else ""
-        headers["WWW-Authenticate"] = f'Bearer error="{error}"' if error else "Bearer"
+        # RFC 6750: no error code when no credentials were sent at all.
+        missing = info.reason.endswith("_MISSING")
+        headers["WWW-Authenticate"] = "Bearer" if missing else 'Bearer error="invalid_token"'
     if status in (429, 503) and info.retry_after_seconds is not None:
         headers["Retry-After"] = str(max(1, math.ceil(info.retry_after_seconds)))
     elif status == 429:

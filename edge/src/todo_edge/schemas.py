@@ -39,13 +39,16 @@ PRIORITY_TO_PROTO: dict[str, int] = {
 }
 PRIORITY_FROM_PROTO = {value: name for name, value in PRIORITY_TO_PROTO.items()}
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Notes = Annotated[str, StringConstraints(max_length=10_000)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+# No NUL characters in any text: no user means one, and PostgreSQL cannot store them.
+NO_NUL = r"^[^\x00]*$"
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
 
 _TASK_EXAMPLE: dict[str, Any] = {
-    "id": "tsk_01JD4W6Q8Z3N5V7X9B1C3E5G7J",
+    "id": "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10",
     "title": "Buy milk",
     "notes": "Semi-skimmed, 2 litres",
     "state": "open",
@@ -159,9 +162,9 @@ class SignUpBody(_Body):
         },
     )
 
-    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    display_name: Annotated[str, StringConstraints(max_length=100)] = ""
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=NO_NUL)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+    display_name: Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)] = ""
 
 
 class LoginBody(_Body):
@@ -174,14 +177,14 @@ class LoginBody(_Body):
         },
     )
 
-    email: Annotated[str, StringConstraints(min_length=1, max_length=254)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254, pattern=NO_NUL)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class RefreshBody(_Body):
     """A refresh token, for clients that do not use the cookie."""
 
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)]
 
 
 class UserOut(BaseModel):
@@ -191,7 +194,7 @@ class UserOut(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "id": "usr_01JD4W5K2M4P6R8T0V2X4Z6B8D",
+                    "id": "0193a5b0-1f2e-7a3b-8c4d-5e6f7a8b9c0d",
                     "email": "alice@example.com",
                     "display_name": "Alice",
                     "create_time": "2026-11-21T09:00:00Z",
@@ -218,7 +221,7 @@ class SessionOut(BaseModel):
                     "token_type": "Bearer",
                     "expires_at": "2026-11-21T09:15:00Z",
                     "user": {
-                        "id": "usr_01JD4W5K2M4P6R8T0V2X4Z6B8D",
+                        "id": "0193a5b0-1f2e-7a3b-8c4d-5e6f7a8b9c0d",
                         "email": "alice@example.com",
                         "display_name": "Alice",
                         "create_time": "2026-11-21T09:00:00Z",

@@ -19,6 +19,7 @@ from todo.tasks.v1 import tasks_service_pb2
 from todo_edge.dependencies import CurrentUser, State, TasksClient, bearer_metadata
 from todo_edge.problems import CONDITIONAL_STATE_KEY, problem_responses
 from todo_edge.schemas import (
+    NO_NUL,
     PRIORITY_TO_PROTO,
     STATE_TO_PROTO,
     OrderBy,
@@ -41,8 +42,9 @@ TaskId = Annotated[
     Path(
         min_length=1,
         max_length=128,
+        pattern=NO_NUL,
         description="The task's id.",
-        examples=["tsk_01JD4W6Q8Z3N5V7X9B1C3E5G7J"],
+        examples=["0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10"],
     ),
 ]
 IfMatch = Annotated[
@@ -97,11 +99,16 @@ async def list_tasks(
         int, Query(ge=0, le=500, description="Tasks per page: 0 means 50; at most 500.")
     ] = 0,
     page_token: Annotated[
-        str | None, Query(max_length=2048, description="`next_page_token` of the previous page.")
+        str | None,
+        Query(
+            max_length=2048,
+            pattern=NO_NUL,
+            description="`next_page_token` of the previous page.",
+        ),
     ] = None,
     task_state: Annotated[TaskStateName | None, Query(alias="state")] = None,
     priority: PriorityName | None = None,
-    tag: Annotated[str | None, Query(max_length=32)] = None,
+    tag: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None,
     due_before: Annotated[
         AwareDatetime | None, Query(description="Only tasks due strictly before this time.")
     ] = None,
@@ -110,7 +117,7 @@ async def list_tasks(
     ] = None,
     overdue: Annotated[bool, Query(description="Only open tasks past their due time.")] = False,
     query: Annotated[
-        str | None, Query(max_length=200, description="Text in the title or notes.")
+        str | None, Query(max_length=200, pattern=NO_NUL, description="Text in the title or notes.")
     ] = None,
     order_by: OrderBy = "create_time",
 ) -> Response:
@@ -160,6 +167,7 @@ async def create_task(
         Header(
             min_length=1,
             max_length=128,
+            pattern=NO_NUL,
             description="Makes the create safe to retry: the same key and body return the "
             "task created the first time; the same key with another body is 409.",
         ),

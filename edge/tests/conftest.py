@@ -1,0 +1,47 @@
+"""Edge test fixtures: real auth + tasks servers (todo_testing), the edge over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from todo_testing import edge as edge_fixtures
+from todo_testing.auth import SignUp, TestUser
+from todo_testing.edge import EdgeHandle
+
+# The module-scoped edge in front of the module's auth and tasks servers.
+edge_service = edge_fixtures.edge_service
+
+
+@pytest.fixture
+async def alice(sign_up: SignUp) -> TestUser:
+    """A fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def bob(sign_up: SignUp) -> TestUser:
+    """Another fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def http(edge_service: EdgeHandle) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous HTTP client for the module's edge."""
+    async with edge_service.client() as client:
+        yield client
+
+
+@pytest.fixture
+async def alice_http(edge_service: EdgeHandle, alice: TestUser) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client sending alice's access token."""
+    async with edge_service.client(alice.access_token) as client:
+        yield client
+
+
+@pytest.fixture
+async def bob_http(edge_service: EdgeHandle, bob: TestUser) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client sending bob's access token."""
+    async with edge_service.client(bob.access_token) as client:
+        yield client
