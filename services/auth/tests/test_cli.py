@@ -13,7 +13,7 @@ from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.__main__ import dev_token
 from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
 from todo_testing import databases
-from todo_testing.auth import AuthServiceHandle, unique_email
+from todo_testing.auth import AuthServiceHandle, sign_up_user, unique_email
 
 
 async def todo_auth(database: databases.TestDatabase, *args: str) -> tuple[str, str]:
@@ -58,29 +58,41 @@ async def test_dev_token_verifies_against_the_running_service(
     assert (await verifier.verify(again)).user_id == principal.user_id
 
 
-async def test_dev_token_on_a_fresh_database_then_serve(tmp_path: Path, start_auth: Any) -> None:
-    database = databases.new_database("auth", tmp_path)
+async def test_commands_as_real_processes(
+    tmp_path: Path, start_auth: Any, auth_service: AuthServiceHandle
+) -> None:
+    # Independent scenarios run side by side: each process pays ~2 s of interpreter start-up.
+    fresh = databases.new_database("auth", tmp_path)
+    migrated = databases.new_database("auth", tmp_path)
     try:
-        await todo_auth(database, "migrate")
-        stdout, _ = await todo_auth(database, "dev-token", "--email", "fresh@example.com")
-        lines = stdout.strip().splitlines()
+        before = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+        (dev_stdout, _), (rotate_stdout, _), _ = await asyncio.gather(
+            # dev-token on a database nobody migrated yet: it migrates and makes the key.
+            todo_auth(fresh, "dev-token", "--email", "fresh@example.com"),
+            todo_auth(auth_service.database, "rotate-keys"),
+            todo_auth(migrated, "migrate"),
+        )
+
+        lines = dev_stdout.strip().splitlines()
         assert len(lines) == 1  # only the token on stdout; logs went to stderr
         token = lines[0]
         # A server started afterwards on that database serves the key that signed it.
-        auth = await start_auth(database_url=database.url, database_schema=database.schema)
+        auth = await start_auth(database_url=fresh.url, database_schema=fresh.schema)
         jwks = await auth.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
         assert jwt.get_unverified_header(token)["kid"] == jwks.keys[0].kid
         me = await auth.stub.GetMe(
             pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
         )
         assert me.user.email == "fresh@example.com"
+
+        # rotate-keys printed the new kid, now first in the JWKS, the old keys after it.
+        new_kid = rotate_stdout.strip().splitlines()[-1]
+        after = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
+        assert [k.kid for k in after.keys] == [new_kid, *(k.kid for k in before.keys)]
+
+        # migrate left a schema a server can start on and use.
+        served = await start_auth(database_url=migrated.url, database_schema=migrated.schema)
+        assert (await sign_up_user(served.stub)).user_id
     finally:
-        await databases.drop_database(database)
-
-
-async def test_rotate_keys_command(auth_service: AuthServiceHandle) -> None:
-    before = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
-    stdout, _ = await todo_auth(auth_service.database, "rotate-keys")
-    new_kid = stdout.strip().splitlines()[-1]
-    after = await auth_service.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
-    assert [k.kid for k in after.keys] == [new_kid, *(k.kid for k in before.keys)]
+        await databases.drop_database(fresh)
+        await databases.drop_database(migrated)

@@ -3,6 +3,7 @@ tokens for a mapped local user; anything unverifiable is UNAUTHENTICATED."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -298,3 +299,11 @@ async def test_unreachable_jwks_url_is_unavailable(start_auth: Any) -> None:
     error = await rpc_error(exchange(auth, issuer.token()))
     assert error.code == grpc.StatusCode.UNAVAILABLE
     assert error.reason == "EXTERNAL_JWKS_UNAVAILABLE"
+
+
+async def test_concurrent_first_exchanges_map_to_one_user(
+    auth: AuthServiceHandle, file_issuer: tuple[Issuer, Path]
+) -> None:
+    token = file_issuer[0].token(sub=f"racer-{uuid.uuid4()}", email=unique_email("racer"))
+    responses = await asyncio.gather(*(exchange(auth, token) for _ in range(5)))
+    assert len({r.user.id for r in responses}) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
@@ -104,3 +106,19 @@ async def test_passwords_of_exactly_8_and_128_characters_are_accepted(
 ) -> None:
     assert (await sign_up(password="8" * 8)).user_id
     assert (await sign_up(password="x" * 128)).user_id
+
+
+async def test_concurrent_sign_ups_with_one_email_create_one_user(
+    auth_service: AuthServiceHandle,
+) -> None:
+    email = unique_email("race")
+    results = await asyncio.gather(
+        *(
+            auth_service.stub.SignUp(pb.SignUpRequest(email=email, password=PASSWORD), timeout=10)
+            for _ in range(4)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, pb.SignUpResponse) for r in results) == 1
+    failures = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert {parse_rpc_error(f).reason for f in failures} == {"EMAIL_TAKEN"}

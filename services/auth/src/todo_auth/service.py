@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from todo.auth.v1 import auth_service_pb2 as pb
 from todo.auth.v1 import auth_service_pb2_grpc
 from todo_common.db import Database
 from todo_common.errors import (
+    Aborted,
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
@@ -30,7 +31,7 @@ from todo_common.errors import (
 )
 from todo_common.tokens import current_principal
 
-from todo_auth.external import ExternalTokenVerifier
+from todo_auth.external import ExternalIdentityClaims, ExternalTokenVerifier
 from todo_auth.keys import AccessToken, AccessTokenIssuer, public_jwk
 from todo_auth.models import User
 from todo_auth.passwords import PasswordService
@@ -291,27 +292,21 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             )
         identity = await self._external.verify(request.subject_token.strip())
         now = self._now()
-        user = None
-        for _attempt in range(2):
+        attempts = 3
+        for attempt in range(1, attempts + 1):
             try:
                 async with self._db.session() as session:
-                    user = await self._user_for_identity(
-                        session,
-                        identity.issuer,
-                        identity.subject,
-                        identity.email,
-                        identity.name,
-                        now,
-                    )
+                    user = await self._user_for_identity(session, identity, now)
                     access = await self._issue_access(session, user.id, now)
                 break
-            except sqlalchemy.exc.IntegrityError:
-                # A concurrent first exchange of the same identity won; read its mapping.
-                continue
-        if user is None:
-            raise Unauthenticated(
-                "Could not map the external identity; try again.", reason="EXCHANGE_CONFLICT"
-            )
+            except (sqlalchemy.exc.IntegrityError, EmailTakenError):
+                # A concurrent first exchange of the same identity (or a sign-up taking the
+                # email) committed first; the next attempt sees its rows.
+                if attempt == attempts:
+                    raise Aborted(
+                        "The external identity changed concurrently; try again.",
+                        reason="EXCHANGE_CONFLICT",
+                    ) from None
         log.info("external token exchanged", extra={"user_id": user.id, "issuer": identity.issuer})
         return pb.ExchangeTokenResponse(
             user=user_message(user),
@@ -375,22 +370,17 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
         )
 
     async def _user_for_identity(
-        self,
-        session: AsyncSession,
-        issuer: str,
-        subject: str,
-        email: str | None,
-        name: str | None,
-        now: datetime,
+        self, session: AsyncSession, identity: ExternalIdentityClaims, now: datetime
     ) -> User:
         identities = ExternalIdentityRepository(session)
-        user = await identities.find_user(issuer, subject)
+        user = await identities.find_user(identity.issuer, identity.subject)
         if user is not None:
             return user
         users = UserRepository(session)
         # Never link to an existing account by email: whoever controls the external issuer
         # (or an account there with an unverified email) would take the local account over.
         # The email is only recorded when nobody has it.
+        email = identity.email
         stored_email = None
         if (
             email is not None
@@ -400,11 +390,13 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             stored_email = email
         user = await users.add(
             email=stored_email,
-            display_name=(name or "")[:DISPLAY_NAME_MAX_LENGTH],
+            display_name=(identity.name or "").strip()[:DISPLAY_NAME_MAX_LENGTH],
             password_hash=None,
             now=now,
         )
-        await identities.add(issuer=issuer, subject=subject, user_id=user.id, now=now)
+        await identities.add(
+            issuer=identity.issuer, subject=identity.subject, user_id=user.id, now=now
+        )
         return user
 
 
@@ -413,8 +405,3 @@ def key_retention(settings: AuthSettings) -> timedelta:
     return timedelta(
         seconds=settings.access_token_ttl_seconds + settings.key_retention_leeway_seconds
     )
-
-
-def refresh_token_hashes(tokens: Sequence[str]) -> list[str]:
-    """Hashes of several refresh tokens (for tests and tools that inspect the table)."""
-    return [hash_refresh_token(token) for token in tokens]

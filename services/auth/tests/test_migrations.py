@@ -1,0 +1,73 @@
+"""The migrations create exactly the tables the models declare (no drift), and settings parse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import ValidationError
+from todo_auth.models import Base
+from todo_auth.server import migrate, open_database
+from todo_auth.settings import AuthSettings
+from todo_testing import databases
+from todo_testing.auth import test_auth_settings
+
+
+async def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    database = databases.new_database("auth", tmp_path)
+    settings = test_auth_settings(database)
+    try:
+        await migrate(settings)
+        await migrate(settings)  # idempotent
+        db = open_database(settings)
+        try:
+            async with db.engine.connect() as connection:
+
+                def diff(sync_connection: Any) -> list[Any]:
+                    context = MigrationContext.configure(
+                        sync_connection, opts={"compare_type": True}
+                    )
+                    return list(compare_metadata(context, Base.metadata))
+
+                assert await connection.run_sync(diff) == []
+        finally:
+            await db.dispose()
+    finally:
+        await databases.drop_database(database)
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTH_PORT", "6000")
+    monkeypatch.setenv("JWT_ISSUER", "https://auth.example.com")
+    monkeypatch.setenv("JWT_AUDIENCE", "example-api")
+    monkeypatch.setenv(
+        "AUTH_EXTERNAL_ISSUERS",
+        '[{"issuer": "https://id.example.com", "jwks_url": "https://id.example.com/api/auth/jwks"}]',
+    )
+    settings = AuthSettings()
+    assert settings.port == 6000
+    assert settings.issuer == "https://auth.example.com"
+    assert settings.audience == "example-api"
+    assert settings.access_token_ttl_seconds == 900
+    assert settings.database_url == "sqlite+aiosqlite:///data/auth.db"
+    assert settings.database_schema == "auth"
+    [issuer] = settings.external_issuers
+    assert issuer.algorithms == ["EdDSA", "RS256", "ES256"]
+    assert issuer.audience is None
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"issuer": "https://a.example"},  # no key source
+        {"issuer": "https://a.example", "jwks_url": "https://a", "jwks_file": "/k.json"},
+        {"issuer": "https://a.example", "jwks_url": "https://a", "algorithms": ["HS256"]},
+        {"issuer": "https://a.example", "jwks_url": "https://a", "algorithms": ["none"]},
+    ],
+)
+def test_bad_external_issuer_config_fails_fast(entry: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        AuthSettings(external_issuers=[entry])
