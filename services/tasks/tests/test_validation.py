@@ -23,6 +23,10 @@ async def violations(call) -> dict[str, str]:
         ({"title": ""}, "task.title"),
         ({"title": "   \t\n "}, "task.title"),
         ({"title": "x" * 201}, "task.title"),
+        ({"title": "nul\x00byte"}, "task.title"),
+        ({"title": "ok", "notes": "nul\x00byte"}, "task.notes"),
+        ({"title": "ok", "request_id": "nul\x00byte"}, "request_id"),
+        ({"title": "ok", "tags": ["nul\x00"]}, "task.tags[0]"),
         ({"title": "ok", "notes": "n" * 10_001}, "task.notes"),
         ({"title": "ok", "priority": 9}, "task.priority"),
         ({"title": "ok", "due_time": {"seconds": -1}}, "task.due_time"),
@@ -89,6 +93,10 @@ async def test_update_validates_the_masked_fields(new_task_caller):
         alice.update(pb.Task(id=task.id, title=" ", tags=["x" * 40]), "title", "tags")
     )
     assert set(found) == {"task.title", "task.tags[0]"}
+    found = await violations(
+        alice.update(pb.Task(id=task.id, title="a\x00", notes="\x00"), "title", "notes")
+    )
+    assert set(found) == {"task.title", "task.notes"}
     # Fields outside the mask are not validated (and not applied).
     ok = await alice.update(pb.Task(id=task.id, title="fine", notes="n" * 20_000), "title")
     assert ok.title == "fine"
@@ -106,6 +114,7 @@ async def test_update_validates_the_masked_fields(new_task_caller):
         ({"due_before": {"seconds": -1}}, "due_before"),
         ({"due_after": {"seconds": YEAR_2100 + 5}}, "due_after"),
         ({"query": "q" * 201}, "query"),
+        ({"query": "nul\x00"}, "query"),
         ({"order_by": "title"}, "order_by"),
         ({"order_by": "create_time descending"}, "order_by"),
         ({"order_by": "priority desc, create_time"}, "order_by"),

@@ -169,9 +169,15 @@ def tag_problem(tag: str) -> str | None:
     return None
 
 
+NUL_PROBLEM = "must not contain NUL characters."
+
+
 def _title(raw: str, field: str, violations: Violations) -> str:
     title = raw.strip()
-    if not title:
+    # PostgreSQL text cannot hold NUL; refusing it everywhere keeps both backends alike.
+    if "\x00" in title:
+        violations.add(field, NUL_PROBLEM)
+    elif not title:
         violations.add(field, "must not be empty.")
     elif len(title) > TITLE_MAX:
         violations.add(field, f"must be at most {TITLE_MAX} characters.")
@@ -179,7 +185,9 @@ def _title(raw: str, field: str, violations: Violations) -> str:
 
 
 def _notes(raw: str, field: str, violations: Violations) -> str:
-    if len(raw) > NOTES_MAX:
+    if "\x00" in raw:
+        violations.add(field, NUL_PROBLEM)
+    elif len(raw) > NOTES_MAX:
         violations.add(field, f"must be at most {NOTES_MAX:,} characters.")
     return raw
 
@@ -297,6 +305,8 @@ def validate_list(request: pb.ListTasksRequest) -> tuple[int, TaskFilter, OrderB
         due_after = timestamp_to_datetime(request.due_after)
     if len(request.query) > QUERY_MAX:
         violations.add("query", f"must be at most {QUERY_MAX} characters.")
+    elif "\x00" in request.query:
+        violations.add("query", NUL_PROBLEM)
     order = _order_by(request.order_by, violations)
     violations.raise_if_any()
     task_filter = TaskFilter(
