@@ -71,3 +71,8 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_external_issuer_config_fails_fast(entry: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         AuthSettings(external_issuers=[entry])
+
+
+def test_jwks_url_must_be_http() -> None:
+    with pytest.raises(ValidationError):
+        AuthSettings(external_issuers=[{"issuer": "x", "jwks_url": "file:///etc/passwd"}])

@@ -122,7 +122,11 @@ class SignInFailure(Base):
     """One failed sign-in for a normalised email (known or not), for throttling."""
 
     __tablename__ = "sign_in_failures"
-    __table_args__ = (Index("ix_sign_in_failures_email_fail_time", "email", "fail_time"),)
+    __table_args__ = (
+        Index("ix_sign_in_failures_email_fail_time", "email", "fail_time"),
+        # Pruning old failures of every email.
+        Index("ix_sign_in_failures_fail_time", "fail_time"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(254))

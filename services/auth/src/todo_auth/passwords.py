@@ -57,10 +57,16 @@ class PasswordService:
             return Verification(ok=False)
         return await self._run(self._verify_sync, stored_hash, password)
 
-    async def burn_time(self, password: str) -> None:
-        """Spends one verification's worth of time, for callers whose account does not exist."""
+    async def warm_up(self) -> None:
+        """Prepares the hash unknown-email sign-ins verify against (call once at start-up, so
+        even the first such sign-in costs what a wrong password costs)."""
         if self._dummy_hash is None:
             self._dummy_hash = await self.hash(secrets.token_urlsafe(16))
+
+    async def burn_time(self, password: str) -> None:
+        """Spends one verification's worth of time, for callers whose account does not exist."""
+        await self.warm_up()
+        assert self._dummy_hash is not None
         await self._run(self._verify_sync, self._dummy_hash, password)
 
     def close(self) -> None:

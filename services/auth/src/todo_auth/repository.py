@@ -265,11 +265,10 @@ class SignInThrottleRepository:
         return until if until > now else None
 
     async def record_failure(self, email: str, now: datetime, *, window: timedelta) -> None:
-        """Records one failure and forgets those outside the window."""
+        """Records one failure and forgets every failure (of any email) outside the window, so
+        guessing at many different emails cannot grow the table without bound."""
         await self._session.execute(
-            delete(SignInFailure).where(
-                SignInFailure.email == email, SignInFailure.fail_time <= now - window
-            )
+            delete(SignInFailure).where(SignInFailure.fail_time <= now - window)
         )
         self._session.add(SignInFailure(email=email, fail_time=now))
         await self._session.flush()

@@ -63,6 +63,7 @@ async def start_auth_server(
     passwords = PasswordService(settings)
     external = ExternalTokenVerifier.from_settings(settings, clock)
     try:
+        await passwords.warm_up()
         async with database.session() as session:
             await SigningKeyRepository(session).ensure_current(
                 datetime.fromtimestamp(clock(), tz=UTC)

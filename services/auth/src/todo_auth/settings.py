@@ -33,6 +33,8 @@ class ExternalIssuer(BaseModel):
     def _check(self) -> Self:
         if (self.jwks_url is None) == (self.jwks_file is None):
             raise ValueError(f"issuer {self.issuer!r}: set exactly one of jwks_url and jwks_file")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ValueError(f"issuer {self.issuer!r}: jwks_url must be an http(s) URL")
         unsupported = set(self.algorithms) - ASYMMETRIC_ALGORITHMS
         if unsupported or not self.algorithms:
             raise ValueError(
