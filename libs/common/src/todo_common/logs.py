@@ -56,3 +56,17 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# Start-up lines are read by supervisors and test harnesses (the bound port), so they are
+# emitted whatever the service's log level: this logger's own level decides, and records it
+# passes propagate to the root handler regardless of the root logger's level.
+_lifecycle = logging.getLogger("todo.lifecycle")
+_lifecycle.setLevel(logging.INFO)
+
+
+def announce_serving(service: str, host: str, port: int, **extra: Any) -> None:
+    """Logs the one `serving` line (service, port, address) that says the service is up."""
+    _lifecycle.info(
+        "serving", extra={"service": service, "port": port, "address": f"{host}:{port}", **extra}
+    )

@@ -8,29 +8,18 @@ import logging
 import sys
 
 from todo_common.grpc_server import serve_until_signalled
-from todo_common.logs import configure_logging
+from todo_common.logs import announce_serving, configure_logging
 from todo_common.settings import TokenSettings
 
 from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
 log = logging.getLogger("todo_tasks")
-# Start-up lines ("serving" with the bound port) are read by supervisors and test harnesses, so
-# they are emitted even when TASKS_LOG_LEVEL is WARNING: a logger's own level decides, and
-# propagation to the root handler ignores the root logger's level.
-lifecycle = logging.getLogger("todo_tasks.lifecycle")
 
 
 async def _serve(settings: TasksSettings) -> None:
     running = await start_tasks_server(settings, TokenSettings())
-    lifecycle.info(
-        "serving",
-        extra={
-            "service": "tasks",
-            "port": running.port,
-            "address": f"{settings.host}:{running.port}",
-        },
-    )
+    announce_serving("tasks", settings.host, running.port)
     await serve_until_signalled(running, grace=settings.shutdown_grace_seconds)
 
 
@@ -52,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"todo-tasks: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging("tasks", settings.log_level)
-    lifecycle.setLevel(logging.INFO)
     asyncio.run(_serve(settings) if args.command == "serve" else _migrate(settings))
     return 0
 
