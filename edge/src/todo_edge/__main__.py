@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -42,8 +44,14 @@ def uvicorn_config(settings: EdgeSettings) -> uvicorn.Config:
 
 
 async def serve(settings: EdgeSettings) -> None:
-    """Serves until SIGINT/SIGTERM (uvicorn handles the signals and drains)."""
+    """Serves until SIGINT/SIGTERM, then drains in-flight requests and exits 0."""
     server = uvicorn.Server(uvicorn_config(settings))
+    # uvicorn's own handlers re-raise the signal after draining, so the process would end
+    # "killed by SIGTERM"; a clean drain should exit 0 like the gRPC services do.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _request_exit, server)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -56,6 +64,12 @@ async def serve(settings: EdgeSettings) -> None:
         extra={"service": "edge", "port": port, "address": f"{settings.host}:{port}"},
     )
     await task
+
+
+def _request_exit(server: uvicorn.Server) -> None:
+    if server.should_exit:
+        server.force_exit = True  # A second signal: stop waiting for open connections.
+    server.should_exit = True
 
 
 def main(argv: list[str] | None = None) -> None:
