@@ -276,7 +276,7 @@ async def test_wall_clock_cap_fails_the_run_with_limit_exceeded(
     async with running_agent_service(
         auth_service,
         tasks_service.address,
-        model=_stuck_model(entered),
+        custom_model=_stuck_model(entered),
         run_timeout_seconds=0.5,
     ) as agent:
         before = set(asyncio.all_tasks())
@@ -296,7 +296,7 @@ async def test_caller_deadline_is_honoured(
     user = await sign_up()
     entered = asyncio.Event()
     async with running_agent_service(
-        auth_service, tasks_service.address, model=_stuck_model(entered)
+        auth_service, tasks_service.address, custom_model=_stuck_model(entered)
     ) as agent:
         run = await respond(agent.stub, user.metadata, "list my tasks", deadline_seconds=1.5)
     assert run.run_failed is not None

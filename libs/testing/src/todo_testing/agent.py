@@ -69,17 +69,19 @@ async def running_agent_service(
     auth: AuthServiceHandle,
     tasks_address: str,
     *,
-    model: Model | None = None,
+    custom_model: Model | None = None,
     clock: Clock = _system_clock,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     **overrides: Any,
 ) -> AsyncIterator[AgentServiceHandle]:
-    """Starts an agent server and stops it after. `overrides` are AgentSettings fields."""
+    """Starts an agent server and stops it after. `overrides` are AgentSettings fields
+    (`model="gpt-4o-mini"` names a model); `custom_model` replaces the model object itself
+    (e.g. an `agents.testing.ScriptedModel`)."""
     settings = test_agent_settings(tasks_address, **overrides)
     running = await start_agent_server(
         settings,
         token_settings_for(auth),
-        model=model,
+        model=custom_model,
         clock=clock,
         tasks_interceptors=tasks_interceptors,
     )

@@ -124,46 +124,57 @@ def due_window(window: str, ctx: AgentContext) -> tuple[datetime | None, datetim
     return None, None
 
 
+# For each failure: the code the model reads, what the model is told (with what to do next),
+# and the user-safe sentence reported in ToolCallFinished.error_message.
 _ERROR_MESSAGES = {
     grpc.StatusCode.NOT_FOUND: (
         "not_found",
         "No task with that id exists in the user's list. Do not guess ids: list or search the "
         "user's tasks to find the right one.",
+        "No task with that id exists in your list.",
     ),
     grpc.StatusCode.UNAVAILABLE: (
         "unavailable",
         "The task list cannot be reached right now. Nothing was changed. Ask the user to try "
         "again in a moment.",
+        "The task list cannot be reached right now.",
     ),
     grpc.StatusCode.DEADLINE_EXCEEDED: (
         "timeout",
         "The task list did not answer in time. The change may or may not have been made; "
         "suggest the user check their list.",
+        "The task list did not answer in time.",
     ),
     grpc.StatusCode.UNAUTHENTICATED: (
         "unauthenticated",
         "The user's session is no longer valid. Ask them to sign in again.",
+        "Your session is no longer valid; sign in again.",
     ),
     grpc.StatusCode.ABORTED: (
         "conflict",
         "The task changed at the same time. Read it again and retry.",
+        "The task changed at the same time.",
     ),
     grpc.StatusCode.RESOURCE_EXHAUSTED: (
         "rate_limited",
         "Too many changes in a short time. Ask the user to wait a moment.",
+        "Too many changes in a short time.",
     ),
 }
 
 
-def _error_from_rpc(error: grpc.aio.AioRpcError) -> tuple[str, str]:
+def _error_from_rpc(error: grpc.aio.AioRpcError) -> tuple[str, str, str]:
+    """(code for the model, message for the model, message for the user)."""
     info = parse_rpc_error(error)
     if info.code == grpc.StatusCode.INVALID_ARGUMENT:
         # Our tasks service's validation messages are written for people and hold no secrets.
         details = "; ".join(f"{v.field}: {v.description}" for v in info.field_violations)
-        return "invalid_argument", (details or info.message or "The request was not valid.")
+        message = details or info.message or "The request was not valid."
+        return "invalid_argument", message, message
     if info.code in _ERROR_MESSAGES:
         return _ERROR_MESSAGES[info.code]
-    return "failed", "The task list could not do that. Nothing was changed."
+    failed = "The task list could not do that. Nothing was changed."
+    return "failed", failed, failed
 
 
 async def _run_tool(
@@ -194,9 +205,9 @@ async def _run_tool(
         ctx.outcomes[call_id] = outcome
         return json.dumps({"ok": False, "error": "invalid_argument", "message": str(exc)})
     except grpc.aio.AioRpcError as exc:
-        code, message = _error_from_rpc(exc)
+        code, message, user_message = _error_from_rpc(exc)
         log.info("tool call failed", extra={"tool": name, "code": exc.code().name})
-        outcome = ToolOutcome(False, message)
+        outcome = ToolOutcome(False, user_message)
         ctx.outcomes[call_id] = outcome
         return json.dumps({"ok": False, "error": code, "message": message})
     ctx.outcomes[call_id] = outcome
