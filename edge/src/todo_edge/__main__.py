@@ -11,7 +11,7 @@ import signal
 import sys
 
 import uvicorn
-from todo_common.logs import configure_logging
+from todo_common.logs import announce_serving, configure_logging
 
 from todo_edge.app import create_app
 from todo_edge.settings import EdgeSettings
@@ -58,11 +58,7 @@ async def serve(settings: EdgeSettings) -> None:
             await task  # Start-up failed: surface uvicorn's error.
             raise SystemExit(1)
         await asyncio.sleep(0.02)
-    port = bound_port(server)
-    log.info(
-        "serving",
-        extra={"service": "edge", "port": port, "address": f"{settings.host}:{port}"},
-    )
+    announce_serving("edge", settings.host, bound_port(server))
     await task
 
 
