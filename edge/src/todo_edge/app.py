@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from todo_edge.api import auth, ops, tasks
+from todo_edge.api import auth, chatkit, ops, tasks
 from todo_edge.metrics import EdgeMetrics
 from todo_edge.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from todo_edge.problems import install_problem_handlers
@@ -34,9 +34,11 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await EdgeState.start(settings, metrics)
         app.state.edge = state
+        app.state.chatkit = chatkit.ChatKitRuntime.start(settings, state.backends)
         try:
             yield
         finally:
+            await app.state.chatkit.stop()
             await state.stop()
 
     app = FastAPI(
@@ -51,6 +53,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(auth.jwks_router)
     app.include_router(tasks.router)
     app.include_router(ops.router)
+    app.include_router(chatkit.router)
     # Last added runs first: request context wraps everything (also CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -65,6 +68,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
             "If-Match",
             "Idempotency-Key",
             "X-Request-ID",
+            "X-Time-Zone",
         ],
         expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         max_age=600,

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from todo.agent.v1 import agent_service_pb2_grpc
 from todo.auth.v1 import auth_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
 from todo_common.grpc_server import REQUEST_ID_KEY
@@ -114,6 +115,9 @@ class Backends:
     channels: dict[str, grpc.aio.Channel]
     auth: auth_service_pb2_grpc.AuthServiceStub
     tasks: tasks_service_pb2_grpc.TaskServiceStub
+    # Respond is server-streaming: the unary interceptor above does not see it, so the ChatKit
+    # server adds the request id to its metadata itself.
+    agent: agent_service_pb2_grpc.AgentServiceStub
 
     @classmethod
     def open(cls, settings: EdgeSettings, metrics: EdgeMetrics) -> Backends:
@@ -131,6 +135,7 @@ class Backends:
             channels=channels,
             auth=auth_service_pb2_grpc.AuthServiceStub(channels["auth"]),
             tasks=tasks_service_pb2_grpc.TaskServiceStub(channels["tasks"]),
+            agent=agent_service_pb2_grpc.AgentServiceStub(channels["agent"]),
         )
 
     @property

@@ -62,6 +62,24 @@ class EdgeSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # The edge's own database (ChatKit threads, items, feedback). `todo-edge migrate` creates
+    # its tables; on PostgreSQL they live in `database_schema`.
+    database_url: str = "sqlite+aiosqlite:///data/edge.db"
+    database_schema: str | None = "edge"
+    database_pool_size: int = Field(default=10, ge=1)
+
+    # ChatKit (`POST /chatkit`). The deadline of one AgentService.Respond call (the agent caps
+    # a run itself too); an SSE comment is sent after this many seconds of silence so proxies
+    # keep the stream open; at most this many recent items are sent to the agent as history.
+    agent_timeout_seconds: float = Field(default=120.0, gt=0)
+    chatkit_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    chatkit_history_items: int = Field(default=30, ge=0, le=50)
+    chatkit_max_input_chars: int = Field(default=8000, ge=1, le=8000)
+    # The user's time zone when the client sends no `X-Time-Zone` header.
+    chatkit_default_time_zone: str = "UTC"
+    # POST /api/chatkit/session calls per user per rate-limit window.
+    chatkit_sessions_per_user: int = Field(default=30, ge=1)
+
     # Rate limits (requests per window). Sign-in and sign-up are limited per account (email)
     # and per client address; everything authenticated is limited per user.
     rate_limit_window_seconds: float = Field(default=60.0, gt=0)

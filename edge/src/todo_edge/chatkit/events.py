@@ -1,0 +1,252 @@
+"""`todo.agent.v1.RespondEvent`s → ChatKit thread stream events, for one run.
+
+- message started / text delta / message done → an assistant message item (`thread.item.added`,
+  content part added, text deltas, part done, `thread.item.done`). Item ids come from the
+  store, so they are unique whatever ids the model produced.
+- tool call started → a `progress_update` ("Adding task…").
+- tool call finished → a widget item: a list card for reads, a compact card for a created or
+  changed task, a small card for deletions. Failed calls show no card (the assistant says why).
+- after the run, if any tool changed tasks → a `client_effect` `tasks.changed` so a host page
+  can refresh its own task list.
+- run failed, or the call itself failed → an `error` event with user-safe text and whether
+  retrying may help. A message still streaming is finished first, so its text is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import grpc
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageContentPartAdded,
+    AssistantMessageContentPartDone,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    ClientEffectEvent,
+    ErrorEvent,
+    ProgressUpdateEvent,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadStreamEvent,
+    WidgetItem,
+)
+from chatkit.widgets import DynamicWidgetRoot
+from todo.agent.v1 import agent_service_pb2 as agent_pb
+from todo_common.errors import parse_rpc_error
+
+from todo_edge.chatkit.widgets import deleted_card, task_card, task_list_card
+from todo_edge.problems import problem_from_rpc
+
+# The client effect a host page listens for to refresh its task list.
+TASKS_CHANGED_EFFECT = "tasks.changed"
+
+_PROGRESS: dict[str, tuple[str, str]] = {
+    "add_task": ("Adding task…", "plus"),
+    "list_tasks": ("Looking up your tasks…", "search"),
+    "search_tasks": ("Searching your tasks…", "search"),
+    "get_task": ("Looking up the task…", "search"),
+    "update_task": ("Updating task…", "write"),
+    "complete_task": ("Completing task…", "check-circle"),
+    "reopen_task": ("Reopening task…", "reload"),
+    "delete_task": ("Deleting task…", "write"),
+}
+_CARD_HEADING = {
+    "add_task": "Task added",
+    "update_task": "Task updated",
+    "complete_task": "Task completed",
+    "reopen_task": "Task reopened",
+    "get_task": "Task",
+}
+_LIST_HEADING = {"list_tasks": "Your tasks", "search_tasks": "Matching tasks"}
+_MUTATING_TOOLS = frozenset(
+    {"add_task", "update_task", "complete_task", "reopen_task", "delete_task"}
+)
+
+# gRPC failures of the agent call where trying again may help.
+_RETRYABLE_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+# Said when the agent's stream ended without saying how the run ended.
+INCOMPLETE_REPLY = "The assistant stopped before finishing its reply. Try again."
+
+
+def rpc_error_event(error: grpc.aio.AioRpcError) -> ErrorEvent:
+    """The error event for a failed agent call: the HTTP mapping's user-safe text."""
+    info = parse_rpc_error(error)
+    problem = problem_from_rpc(info)
+    return ErrorEvent(
+        code="custom", message=problem.detail, allow_retry=info.code in _RETRYABLE_CODES
+    )
+
+
+class RunTranslator:
+    """Maps the events of one Respond call to ChatKit events for `thread_id`."""
+
+    def __init__(
+        self,
+        thread_id: str,
+        new_message_id: Callable[[], str],
+        zone: ZoneInfo,
+        now: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self._thread_id = thread_id
+        self._new_message_id = new_message_id
+        self._zone = zone
+        # Naive local time, the SDK's own convention for item timestamps (the edge runs in UTC).
+        self._now = now
+        # Agent message id → the open assistant item.
+        self._open: dict[str, AssistantMessageItem] = {}
+        self.changed_task_ids: list[str] = []
+        self.deleted_task_ids: list[str] = []
+        self.mutated = False
+        self.ended = False
+
+    def translate(self, event: agent_pb.RespondEvent) -> Iterator[ThreadStreamEvent]:
+        """The ChatKit events one agent event produces."""
+        kind = event.WhichOneof("event")
+        if kind == "message_started":
+            yield from self._message_started(event.message_started.message_id)
+        elif kind == "text_delta":
+            delta = event.text_delta
+            if delta.message_id not in self._open:
+                yield from self._message_started(delta.message_id)
+            item = self._open[delta.message_id]
+            item.content[0].text += delta.delta
+            yield ThreadItemUpdatedEvent(
+                item_id=item.id,
+                update=AssistantMessageContentPartTextDelta(content_index=0, delta=delta.delta),
+            )
+        elif kind == "message_done":
+            done = event.message_done
+            if done.message_id not in self._open:
+                yield from self._message_started(done.message_id)
+            yield from self._message_done(done.message_id, done.text)
+        elif kind == "tool_call_started":
+            name = event.tool_call_started.name
+            text, icon = _PROGRESS.get(name, ("Working…", "sparkle"))
+            yield ProgressUpdateEvent(text=text, icon=icon)
+        elif kind == "tool_call_finished":
+            yield from self._tool_finished(event.tool_call_finished)
+        elif kind == "run_finished":
+            self.ended = True
+            yield from self._close_open_messages()
+            yield from self._effects()
+        elif kind == "run_failed":
+            self.ended = True
+            failed = event.run_failed
+            yield from self._close_open_messages()
+            yield from self._effects()
+            yield ErrorEvent(
+                code="custom",
+                message=failed.message or INCOMPLETE_REPLY,
+                allow_retry=failed.retryable,
+            )
+        # agent_handed_off: nothing to show; the next message says who answers.
+
+    def call_failed(self, error: grpc.aio.AioRpcError) -> Iterator[ThreadStreamEvent]:
+        """Events for an agent call that failed (agent down, deadline, bad token)."""
+        self.ended = True
+        yield from self._close_open_messages()
+        yield from self._effects()
+        yield rpc_error_event(error)
+
+    def stream_ended(self) -> Iterator[ThreadStreamEvent]:
+        """Events for the end of the agent's stream (an error if the run did not say how
+        it ended)."""
+        if self.ended:
+            return
+        self.ended = True
+        yield from self._close_open_messages()
+        yield from self._effects()
+        yield ErrorEvent(code="custom", message=INCOMPLETE_REPLY, allow_retry=True)
+
+    def _message_started(self, message_id: str) -> Iterator[ThreadStreamEvent]:
+        item = AssistantMessageItem(
+            id=self._new_message_id(),
+            thread_id=self._thread_id,
+            created_at=self._now(),
+            content=[AssistantMessageContent(text="")],
+        )
+        self._open[message_id] = item
+        yield ThreadItemAddedEvent(item=item.model_copy(deep=True))
+        yield ThreadItemUpdatedEvent(
+            item_id=item.id,
+            update=AssistantMessageContentPartAdded(
+                content_index=0, content=AssistantMessageContent(text="")
+            ),
+        )
+
+    def _message_done(self, message_id: str, text: str) -> Iterator[ThreadStreamEvent]:
+        item = self._open.pop(message_id)
+        item.content = [AssistantMessageContent(text=text)]
+        yield ThreadItemUpdatedEvent(
+            item_id=item.id,
+            update=AssistantMessageContentPartDone(
+                content_index=0, content=AssistantMessageContent(text=text)
+            ),
+        )
+        yield ThreadItemDoneEvent(item=item)
+
+    def _close_open_messages(self) -> Iterator[ThreadStreamEvent]:
+        for message_id, item in list(self._open.items()):
+            text = item.content[0].text
+            if text.strip():
+                yield from self._message_done(message_id, text)
+            else:
+                del self._open[message_id]
+
+    def _tool_finished(self, finished: agent_pb.ToolCallFinished) -> Iterator[ThreadStreamEvent]:
+        if not finished.ok:
+            return
+        name = finished.name
+        if name in _MUTATING_TOOLS:
+            self.mutated = True
+            self.changed_task_ids.extend(task.id for task in finished.tasks)
+            self.deleted_task_ids.extend(finished.deleted_task_ids)
+        card: tuple[DynamicWidgetRoot, str] | None = None
+        if name in _LIST_HEADING:
+            card = task_list_card(list(finished.tasks), _LIST_HEADING[name], self._zone)
+        elif finished.deleted_task_ids:
+            card = deleted_card(len(finished.deleted_task_ids))
+        elif len(finished.tasks) == 1:
+            card = task_card(finished.tasks[0], _CARD_HEADING.get(name, "Task"), self._zone)
+        elif finished.tasks:
+            card = task_list_card(list(finished.tasks), "Tasks", self._zone)
+        if card is None:
+            return
+        widget, copy_text = card
+        yield ThreadItemDoneEvent(
+            item=WidgetItem(
+                id=self._new_message_id(),
+                thread_id=self._thread_id,
+                created_at=self._now(),
+                widget=widget,
+                copy_text=copy_text,
+            )
+        )
+
+    def _effects(self) -> Iterator[ThreadStreamEvent]:
+        if self.mutated:
+            self.mutated = False
+            yield tasks_changed_effect(self.changed_task_ids, self.deleted_task_ids)
+
+
+def tasks_changed_effect(changed: list[str], deleted: list[str]) -> ClientEffectEvent:
+    """The `tasks.changed` client effect."""
+    return ClientEffectEvent(
+        name=TASKS_CHANGED_EFFECT,
+        data={"task_ids": list(dict.fromkeys(changed)), "deleted_task_ids": list(deleted)},
+    )

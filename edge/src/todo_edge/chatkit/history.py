@@ -1,0 +1,86 @@
+"""The conversation the agent sees: the thread's newest items, flattened to typed messages.
+
+The store is the only memory: every turn loads the newest items (`desc`, then reversed), so a
+retried, stopped or deleted exchange is simply what the store holds now. Widgets become their
+copy text (what the card said), assistant messages their text; hidden and client-tool items
+carry nothing the model needs and are left out, except the SDK's "stream cancelled" note,
+which tells the model not to continue a reply the user stopped.
+"""
+
+from __future__ import annotations
+
+from chatkit.store import Store
+from chatkit.types import (
+    AssistantMessageItem,
+    SDKHiddenContextItem,
+    ThreadItem,
+    ThreadMetadata,
+    UserMessageItem,
+    UserMessageTagContent,
+    UserMessageTextContent,
+    WidgetItem,
+)
+from todo.agent.v1 import agent_service_pb2 as agent_pb
+
+from todo_edge.chatkit.context import ChatContext
+
+# What the model is told in place of a reply the user stopped.
+STOPPED_NOTE = "(The user stopped this reply.)"
+
+
+def user_text(item: UserMessageItem) -> str:
+    """The text of a user message (tags contribute their visible text)."""
+    parts: list[str] = []
+    for part in item.content:
+        if isinstance(part, UserMessageTextContent | UserMessageTagContent):
+            parts.append(part.text)
+    text = " ".join(part for part in parts if part)
+    if item.quoted_text:
+        text = f'About "{item.quoted_text}": {text}'
+    return text
+
+
+def item_message(item: ThreadItem, max_chars: int) -> agent_pb.ConversationMessage | None:
+    """The message an item contributes to the history, if any (text cut to `max_chars`)."""
+    role: agent_pb.Role.ValueType
+    if isinstance(item, UserMessageItem):
+        role, text = agent_pb.ROLE_USER, user_text(item)
+    elif isinstance(item, AssistantMessageItem):
+        role, text = agent_pb.ROLE_ASSISTANT, "\n".join(part.text for part in item.content)
+    elif isinstance(item, WidgetItem):
+        role, text = agent_pb.ROLE_ASSISTANT, item.copy_text or ""
+    elif isinstance(item, SDKHiddenContextItem):
+        role, text = agent_pb.ROLE_ASSISTANT, STOPPED_NOTE
+    else:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    return agent_pb.ConversationMessage(role=role, text=text[:max_chars])
+
+
+async def load_history(
+    store: Store[ChatContext],
+    thread: ThreadMetadata,
+    current: UserMessageItem,
+    context: ChatContext,
+    *,
+    max_items: int,
+    max_chars: int,
+) -> list[agent_pb.ConversationMessage]:
+    """The newest messages before `current`, oldest first, at most `max_items`.
+
+    `current` is already stored (a new message) or is the message being retried, in which
+    case anything newer has just been removed; either way it and anything after it are left
+    out, because it is sent as the request's `input`.
+    """
+    if max_items <= 0:
+        return []
+    # One extra item per slot for `current` and anything the SDK stored after it.
+    page = await store.load_thread_items(thread.id, None, max_items * 2 + 1, "desc", context)
+    items = page.data
+    ids = [item.id for item in items]
+    if current.id in ids:
+        items = items[ids.index(current.id) + 1 :]
+    messages = [m for m in (item_message(item, max_chars) for item in items) if m is not None]
+    return list(reversed(messages[:max_items]))

@@ -1,0 +1,239 @@
+"""The edge's ChatKit server: the SDK's `ChatKitServer` over our store and the agent service.
+
+`respond()` sends the thread's recent history and the new message to `AgentService.Respond`
+(with the caller's token, the request id and a deadline) and maps the typed event stream to
+ChatKit events (`events.RunTranslator`). When the client goes away the SDK's stream is
+cancelled; the CancelledError reaches the `async for` over the gRPC call, whose `finally`
+cancels the call, and the agent service then cancels the run. The SDK itself keeps the
+partial answer and notes the stop in the thread.
+
+Widget actions (task cards' buttons) run without the model (`actions.run_task_action`).
+The thread title is derived from the first message when the first exchange ends: the edge has
+no model of its own (the agent service owns the model configuration), so the title is the
+same deterministic summary whichever model answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import grpc
+from chatkit.actions import Action
+from chatkit.server import ChatKitServer
+from chatkit.types import (
+    ErrorEvent,
+    FeedbackKind,
+    SyncCustomActionResponse,
+    ThreadItemReplacedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    WidgetItem,
+)
+from todo.agent.v1 import agent_service_pb2 as agent_pb
+from todo.agent.v1 import agent_service_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.errors import DomainError
+from todo_common.grpc_server import REQUEST_ID_KEY
+
+from todo_edge.chatkit.actions import run_task_action
+from todo_edge.chatkit.context import ChatContext
+from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
+from todo_edge.chatkit.history import load_history, user_text
+from todo_edge.chatkit.store import TodoChatKitStore
+from todo_edge.settings import EdgeSettings
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequestContext(ChatContext):
+    """A ChatContext plus what the client told us about the person: language and time zone."""
+
+    locale: str = ""
+    time_zone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone (UTC if the name is unknown)."""
+        return zone_or_utc(self.time_zone)
+
+
+def zone_or_utc(name: str) -> ZoneInfo:
+    """The named IANA zone, or UTC."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def derive_title(text: str) -> str:
+    """A thread title from the first message: collapsed white space, first letter upper case,
+    cut at a word boundary with an ellipsis."""
+    words = re.sub(r"\s+", " ", text).strip()
+    if not words:
+        return "New chat"
+    if len(words) > MAX_TITLE_CHARS:
+        cut = words[: MAX_TITLE_CHARS - 1]
+        if " " in cut[MAX_TITLE_CHARS // 2 :]:
+            cut = cut[: cut.rindex(" ")]
+        words = cut.rstrip(" ,.;:-") + "…"
+    return words[0].upper() + words[1:]
+
+
+class TodoChatKitServer(ChatKitServer[ChatContext]):
+    """ChatKit for the todo assistant."""
+
+    def __init__(
+        self,
+        store: TodoChatKitStore,
+        agent: agent_service_pb2_grpc.AgentServiceStub,
+        tasks: tasks_service_pb2_grpc.TaskServiceStub,
+        settings: EdgeSettings,
+    ) -> None:
+        super().__init__(store)
+        self.chat_store = store
+        self._agent = agent
+        self._tasks = tasks
+        self._settings = settings
+
+    # ---- replies ----
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: ChatContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Streams the assistant's answer to `input_user_message`."""
+        if input_user_message is None:
+            # Only client tool output or structured input lead here; this server asks for
+            # neither, so there is nothing to continue.
+            return
+        settings = self._settings
+        text = user_text(input_user_message)
+        history = await load_history(
+            self.store,
+            thread,
+            input_user_message,
+            context,
+            max_items=settings.chatkit_history_items,
+            max_chars=settings.chatkit_max_input_chars,
+        )
+        locale, zone = _locale_and_zone(context)
+        request = agent_pb.RespondRequest(
+            thread_id=thread.id,
+            input=text[: settings.chatkit_max_input_chars],
+            history=history,
+            locale=locale,
+            time_zone=zone.key,
+        )
+        metadata = [("authorization", f"Bearer {context.token}")]
+        if context.request_id:
+            metadata.append((REQUEST_ID_KEY, context.request_id))
+        translator = RunTranslator(
+            thread.id, lambda: self.store.generate_item_id("message", thread, context), zone
+        )
+        call = self._agent.Respond(
+            request, metadata=tuple(metadata), timeout=settings.agent_timeout_seconds
+        )
+        try:
+            try:
+                async for event in call:
+                    for out in translator.translate(event):
+                        yield out
+                for out in translator.stream_ended():
+                    yield out
+            except grpc.aio.AioRpcError as error:
+                log.warning(
+                    "agent call failed", extra={"code": error.code().name, "thread_id": thread.id}
+                )
+                for out in translator.call_failed(error):
+                    yield out
+        finally:
+            # A no-op once the call has ended; on a client abort (CancelledError here) it
+            # cancels the RPC, which cancels the agent's run.
+            call.cancel()
+        if thread.title is None:
+            # The SDK saves the thread and sends `thread.updated` when it changed.
+            thread.title = derive_title(text)
+
+    # ---- widget actions ----
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: ChatContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """A task card's button through `threads.custom_action`: replaces the card."""
+        try:
+            outcome = await run_task_action(
+                self._tasks,
+                action,
+                sender,
+                token=context.token,
+                deadline_seconds=self._settings.grpc_timeout_seconds,
+                zone=_locale_and_zone(context)[1],
+            )
+        except DomainError as error:
+            yield ErrorEvent(code="custom", message=error.message, allow_retry=False)
+            return
+        except grpc.aio.AioRpcError as error:
+            yield rpc_error_event(error)
+            return
+        if outcome.item is not None:
+            yield ThreadItemReplacedEvent(item=outcome.item)
+        yield _effect_for(outcome.task_id, outcome.deleted)
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action[str, Any],
+        sender: WidgetItem | None,
+        context: ChatContext,
+    ) -> SyncCustomActionResponse:
+        """A task card's button through `threads.sync_custom_action`: returns the redrawn
+        card (and stores it; the SDK does not save sync results). Errors raise DomainError /
+        AioRpcError, which the endpoint maps to problem+json."""
+        outcome = await run_task_action(
+            self._tasks,
+            action,
+            sender,
+            token=context.token,
+            deadline_seconds=self._settings.grpc_timeout_seconds,
+            zone=_locale_and_zone(context)[1],
+        )
+        if outcome.item is not None:
+            await self.store.save_item(thread.id, outcome.item, context=context)
+        return SyncCustomActionResponse(updated_item=outcome.item)
+
+    # ---- feedback ----
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: ChatContext,
+    ) -> None:
+        """Persists thumbs up/down on the answer's items."""
+        await self.chat_store.add_feedback(thread_id, item_ids, feedback, context)
+
+
+def _locale_and_zone(context: ChatContext) -> tuple[str, ZoneInfo]:
+    if isinstance(context, ChatRequestContext):
+        return context.locale, context.zone
+    return "", ZoneInfo("UTC")
+
+
+def _effect_for(task_id: str, deleted: bool) -> ThreadStreamEvent:
+    return tasks_changed_effect([] if deleted else [task_id], [task_id] if deleted else [])

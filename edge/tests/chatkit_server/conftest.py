@@ -1,0 +1,99 @@
+"""Fixtures of the ChatKit endpoint suite: a real edge over HTTP with its own migrated
+database, in front of the module's real auth, tasks and agent (offline model) servers.
+
+Tests speak the protocol through `todo_testing.chatkit.ChatClient` (raw bodies, strict SSE).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from todo_edge.db import migrate_async
+from todo_testing.agent import AgentServiceHandle
+from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
+from todo_testing.chatkit import ChatClient
+from todo_testing.databases import TestDatabase, drop_database, new_database
+from todo_testing.edge import EdgeHandle, edge_settings_for, running_edge
+from todo_testing.tasks import TaskCaller, TasksServiceHandle
+
+# The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+@pytest.fixture(scope="module")
+async def edge_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestDatabase]:
+    """The edge's database for the module, migrated by its real Alembic scripts."""
+    database = new_database("edge", Path(tmp_path_factory.mktemp("edge-db")))
+    await migrate_async(database.url, database.schema)
+    yield database
+    await drop_database(database)
+
+
+def chat_edge_settings(
+    auth: AuthServiceHandle,
+    tasks: TasksServiceHandle,
+    agent_address: str,
+    database: TestDatabase,
+    **overrides: Any,
+) -> Any:
+    """Edge settings with the agent and the edge database."""
+    return edge_settings_for(
+        auth,
+        tasks,
+        agent_address=agent_address,
+        database_url=database.url,
+        database_schema=database.schema,
+        database_pool_size=5,
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="module")
+async def chat_edge(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    agent_service: AgentServiceHandle,
+    edge_database: TestDatabase,
+) -> AsyncIterator[EdgeHandle]:
+    """The module's edge with ChatKit wired to the real agent."""
+    settings = chat_edge_settings(auth_service, tasks_service, agent_service.address, edge_database)
+    async with running_edge(settings) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def alice(sign_up: SignUp) -> TestUser:
+    """A fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def bob(sign_up: SignUp) -> TestUser:
+    """Another fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def alice_chat(chat_edge: EdgeHandle, alice: TestUser) -> AsyncIterator[ChatClient]:
+    """alice's ChatKit client."""
+    async with chat_edge.client(alice.access_token, timeout=30.0) as http:
+        yield ChatClient(http)
+
+
+@pytest.fixture
+async def bob_chat(chat_edge: EdgeHandle, bob: TestUser) -> AsyncIterator[ChatClient]:
+    """bob's ChatKit client."""
+    async with chat_edge.client(bob.access_token, timeout=30.0) as http:
+        yield ChatClient(http)
+
+
+@pytest.fixture
+def alice_tasks(tasks_service: TasksServiceHandle, alice: TestUser) -> TaskCaller:
+    """alice's tasks, straight from the tasks service."""
+    return TaskCaller(user=alice, stub=tasks_service.stub)

@@ -1,0 +1,353 @@
+"""Every one of the 16 ChatKit operations as a raw protocol body over HTTP: what it answers,
+what it stores, and that another user's ids are 404 with nothing leaked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from chatkit.types import Page, Thread
+from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
+from todo_common.db import Database
+from todo_edge.chatkit import ChatContext, TodoChatKitStore
+from todo_testing.auth import TestUser
+from todo_testing.chatkit import ChatClient, user_message
+from todo_testing.databases import TestDatabase as EdgeDatabase
+from todo_testing.edge import assert_problem
+from todo_testing.tasks import TaskCaller
+
+
+@pytest.fixture
+async def store(edge_database: EdgeDatabase) -> AsyncIterator[TodoChatKitStore]:
+    """The edge's store, read directly (to check what was persisted)."""
+    database = Database.from_url(edge_database.url, edge_database.schema, pool_size=1)
+    yield TodoChatKitStore(database)
+    await database.dispose()
+
+
+def _widget_of(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(item for item in items if item["type"] == "widget")
+
+
+def _actions(widget: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "onClickAction" in node:
+                found.append(node["onClickAction"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(widget)
+    return found
+
+
+# ---- threads ----
+
+
+async def test_threads_list_pages_newest_first(alice_chat: ChatClient) -> None:
+    created = [(await alice_chat.create(f"add chore {n}")).thread_id for n in range(3)]
+
+    first = await alice_chat.post("threads.list", {"limit": 2})
+    assert first.status_code == 200
+    page = Page[Thread].model_validate(first.json())
+    assert [t.id for t in page.data] == created[::-1][:2]
+    assert page.has_more is True
+    second = Page[Thread].model_validate(
+        (await alice_chat.post("threads.list", {"limit": 2, "after": page.after})).json()
+    )
+    assert [t.id for t in second.data] == created[:1]
+    assert second.has_more is False
+    assert all(t.title and t.title.startswith("Add chore") for t in page.data + second.data)
+
+
+async def test_rename_and_delete_thread(alice_chat: ChatClient) -> None:
+    thread_id = (await alice_chat.create("add buy stamps")).thread_id
+
+    renamed = await alice_chat.post("threads.update", {"thread_id": thread_id, "title": "Post"})
+    assert renamed.status_code == 200
+    assert renamed.json()["title"] == "Post"
+    again = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
+    assert again.json()["title"] == "Post"
+
+    deleted = await alice_chat.post("threads.delete", {"thread_id": thread_id})
+    assert (deleted.status_code, deleted.json()) == (200, {})
+    gone = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
+    assert_problem(gone, 404)
+    assert_problem(await alice_chat.post("items.list", {"thread_id": thread_id}), 404)
+
+
+async def test_items_list_pages_with_after(alice_chat: ChatClient) -> None:
+    thread_id = (await alice_chat.create("add buy bread")).thread_id
+    await alice_chat.say(thread_id, "add buy jam")
+    everything = (await alice_chat.items(thread_id))["data"]
+
+    first = await alice_chat.items(thread_id, limit=2)
+    rest = await alice_chat.items(thread_id, limit=100, after=first["after"])
+    assert first["has_more"] is True
+    assert [i["id"] for i in first["data"] + rest["data"]] == [i["id"] for i in everything]
+    newest = await alice_chat.items(thread_id, order="desc", limit=1)
+    assert newest["data"][0]["id"] == everything[-1]["id"]
+
+
+async def test_retry_after_item_replaces_the_answer(alice_chat: ChatClient) -> None:
+    stream = await alice_chat.create("what are my tasks?")
+    thread_id = stream.thread_id
+    [user] = stream.done_items("user_message")
+    old_answer = stream.done_items("assistant_message")[0]["id"]
+
+    retried = await alice_chat.stream(
+        "threads.retry_after_item", {"thread_id": thread_id, "item_id": user["id"]}
+    )
+    assert retried.status == 200
+    assert retried.types[0] == "stream_options"
+    [answer] = retried.done_items("assistant_message")
+    assert answer["id"] != old_answer
+    items = (await alice_chat.items(thread_id))["data"]
+    assert [i["id"] for i in items] == [user["id"]] + [i["id"] for i in retried.done_items()]
+
+
+async def test_feedback_is_persisted(
+    alice_chat: ChatClient, alice: TestUser, store: TodoChatKitStore
+) -> None:
+    stream = await alice_chat.create("add buy eggs")
+    [answer] = stream.done_items("assistant_message")
+
+    response = await alice_chat.post(
+        "items.feedback",
+        {"thread_id": stream.thread_id, "item_ids": [answer["id"]], "kind": "negative"},
+    )
+    assert (response.status_code, response.json()) == (200, {})
+    context = ChatContext(user_id=alice.user_id, token="")
+    assert await store.load_feedback(stream.thread_id, context) == {answer["id"]: "negative"}
+
+    bad_kind = await alice_chat.post(
+        "items.feedback",
+        {"thread_id": stream.thread_id, "item_ids": [answer["id"]], "kind": "meh"},
+    )
+    assert_problem(bad_kind, 400, "INVALID_CHATKIT_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("op", "params", "what"),
+    [
+        ("attachments.create", {"name": "a.png", "size": 10, "mime_type": "image/png"}, "attach"),
+        ("attachments.delete", {"attachment_id": "atc_1"}, "attach"),
+        ("input.transcribe", {"audio_base64": "AAAA", "mime_type": "audio/webm"}, "ictation"),
+    ],
+)
+async def test_unsupported_features_are_400_not_500(
+    alice_chat: ChatClient, op: str, params: dict[str, Any], what: str
+) -> None:
+    body = assert_problem(await alice_chat.post(op, params), 400, "FEATURE_NOT_ENABLED")
+    assert what in body["detail"] and "not enabled" in body["detail"]
+
+
+async def test_message_with_attachments_is_refused_before_anything_is_stored(
+    alice_chat: ChatClient,
+) -> None:
+    message = user_message("add buy milk")
+    message["attachments"] = ["atc_123"]
+    response = await alice_chat.post("threads.create", {"input": message})
+    assert_problem(response, 400, "FEATURE_NOT_ENABLED")
+    threads = await alice_chat.post("threads.list", {"limit": 100})
+    assert threads.json()["data"] == []
+
+
+async def test_client_tool_output_and_structured_input_without_a_pending_request(
+    alice_chat: ChatClient,
+) -> None:
+    stream = await alice_chat.create("add buy tea")
+    thread_id = stream.thread_id
+    [user] = stream.done_items("user_message")
+
+    tool_output = await alice_chat.post(
+        "threads.add_client_tool_output", {"thread_id": thread_id, "result": {"ok": True}}
+    )
+    assert_problem(tool_output, 400, "NO_PENDING_TOOL_CALL")
+    structured = await alice_chat.post(
+        "threads.add_structured_input",
+        {"thread_id": thread_id, "item_id": user["id"], "input": {"answers": {}}},
+    )
+    assert_problem(structured, 400, "NO_PENDING_INPUT")
+    # Nothing was added to the thread.
+    assert len((await alice_chat.items(thread_id))["data"]) == len(stream.done_items())
+
+
+# ---- widget actions ----
+
+
+async def test_sync_action_completes_and_reopens_without_the_model(
+    alice_chat: ChatClient, alice_tasks: TaskCaller
+) -> None:
+    stream = await alice_chat.create("add buy milk")
+    thread_id = stream.thread_id
+    widget = _widget_of(stream.done_items())
+    [complete] = [a for a in _actions(widget) if a["type"] == "task.complete"]
+    assert complete["streaming"] is False
+    task_id = complete["payload"]["task_id"]
+
+    response = await alice_chat.post(
+        "threads.sync_custom_action",
+        {"thread_id": thread_id, "item_id": widget["id"], "action": complete},
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()["updated_item"]
+    assert updated["id"] == widget["id"]
+    assert [a["type"] for a in _actions(updated)] == ["task.reopen", "task.delete"]
+    assert "Done" in updated["copy_text"]
+    assert (await alice_tasks.get(task_id)).state == tasks_pb.TASK_STATE_COMPLETED
+    # The redrawn card is what a reload shows.
+    items = (await alice_chat.items(thread_id))["data"]
+    assert _widget_of(items) == updated
+
+    reopen = next(a for a in _actions(updated) if a["type"] == "task.reopen")
+    response = await alice_chat.post(
+        "threads.sync_custom_action",
+        {"thread_id": thread_id, "item_id": widget["id"], "action": reopen},
+    )
+    assert response.status_code == 200
+    assert (await alice_tasks.get(task_id)).state == tasks_pb.TASK_STATE_OPEN
+
+
+async def test_streaming_action_replaces_the_card_and_signals_the_change(
+    alice_chat: ChatClient, alice_tasks: TaskCaller
+) -> None:
+    stream = await alice_chat.create("add buy milk")
+    widget = _widget_of(stream.done_items())
+    delete = next(a for a in _actions(widget) if a["type"] == "task.delete")
+    task_id = delete["payload"]["task_id"]
+
+    result = await alice_chat.stream(
+        "threads.custom_action",
+        {"thread_id": stream.thread_id, "item_id": widget["id"], "action": delete},
+    )
+    assert result.status == 200
+    assert result.types == ["stream_options", "thread.item.replaced", "client_effect"]
+    replaced = result.of("thread.item.replaced")[0]["item"]
+    assert replaced["id"] == widget["id"]
+    assert _actions(replaced) == []
+    assert "Deleted" in replaced["copy_text"]
+    assert result.of("client_effect")[0] == {
+        "type": "client_effect",
+        "name": "tasks.changed",
+        "data": {"task_ids": [], "deleted_task_ids": [task_id]},
+    }
+    assert await alice_tasks.list_all() == []
+    assert _widget_of((await alice_chat.items(stream.thread_id))["data"]) == replaced
+
+
+async def test_action_on_a_missing_task_is_a_friendly_error_and_changes_nothing(
+    alice_chat: ChatClient, alice_tasks: TaskCaller
+) -> None:
+    stream = await alice_chat.create("add buy milk")
+    widget = _widget_of(stream.done_items())
+    complete = next(a for a in _actions(widget) if a["type"] == "task.complete")
+    await alice_tasks.delete(complete["payload"]["task_id"])
+    params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": complete}
+
+    sync = await alice_chat.post("threads.sync_custom_action", params)
+    body = assert_problem(sync, 404, "TASK_NOT_FOUND")
+    assert "no longer exists" in body["detail"]
+    streamed = await alice_chat.stream("threads.custom_action", params)
+    [error] = streamed.of("error")
+    assert "no longer exists" in error["message"]
+    assert error["allow_retry"] is False
+    assert _widget_of((await alice_chat.items(stream.thread_id))["data"]) == widget
+
+
+async def test_action_naming_someone_elses_task_changes_nothing(
+    alice_chat: ChatClient, new_task_caller: Any
+) -> None:
+    bobs = await new_task_caller()
+    bobs_task = await bobs.create("Bob's secret")
+    stream = await alice_chat.create("add buy milk")
+    widget = _widget_of(stream.done_items())
+    forged = {"type": "task.complete", "payload": {"task_id": bobs_task.id}}
+    params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": forged}
+
+    assert_problem(await alice_chat.post("threads.sync_custom_action", params), 404)
+    # Without a sender card the tasks service itself says NOT_FOUND for another user's task.
+    del params["item_id"]
+    response = await alice_chat.post("threads.sync_custom_action", params)
+    body = assert_problem(response, 404, "TASK_NOT_FOUND")
+    assert "Bob" not in response.text and "secret" not in body["detail"]
+    assert (await bobs.get(bobs_task.id)).state == tasks_pb.TASK_STATE_OPEN
+
+
+async def test_unknown_action_is_400(alice_chat: ChatClient) -> None:
+    stream = await alice_chat.create("add buy milk")
+    widget = _widget_of(stream.done_items())
+    params = {
+        "thread_id": stream.thread_id,
+        "item_id": widget["id"],
+        "action": {"type": "task.launch", "payload": {}},
+    }
+    assert_problem(await alice_chat.post("threads.sync_custom_action", params), 400)
+    no_id = {**params, "action": {"type": "task.complete", "payload": {}}}
+    assert_problem(await alice_chat.post("threads.sync_custom_action", no_id), 400)
+
+
+# ---- another user's ids ----
+
+
+async def test_every_op_with_another_users_ids_is_404_and_leaks_nothing(
+    alice_chat: ChatClient, bob_chat: ChatClient
+) -> None:
+    secret_title = "add renew alice passport"
+    stream = await alice_chat.create(secret_title)
+    thread_id = stream.thread_id
+    [user] = stream.done_items("user_message")
+    widget = _widget_of(stream.done_items())
+    action = _actions(widget)[0]
+    before = (await alice_chat.items(thread_id))["data"]
+
+    json_ops: list[tuple[str, dict[str, Any]]] = [
+        ("threads.get_by_id", {"thread_id": thread_id}),
+        ("threads.update", {"thread_id": thread_id, "title": "stolen"}),
+        ("threads.delete", {"thread_id": thread_id}),
+        ("items.list", {"thread_id": thread_id}),
+        ("items.feedback", {"thread_id": thread_id, "item_ids": [user["id"]], "kind": "positive"}),
+        (
+            "threads.sync_custom_action",
+            {"thread_id": thread_id, "item_id": widget["id"], "action": action},
+        ),
+        ("threads.add_user_message", {"thread_id": thread_id, "input": user_message("hi")}),
+        ("threads.retry_after_item", {"thread_id": thread_id, "item_id": user["id"]}),
+        (
+            "threads.custom_action",
+            {"thread_id": thread_id, "item_id": widget["id"], "action": action},
+        ),
+        ("threads.add_client_tool_output", {"thread_id": thread_id, "result": {}}),
+        (
+            "threads.add_structured_input",
+            {"thread_id": thread_id, "item_id": user["id"], "input": {"answers": {}}},
+        ),
+    ]
+    for op, params in json_ops:
+        response = await bob_chat.post(op, params)
+        assert_problem(response, 404)
+        assert "passport" not in response.text, op
+        assert thread_id not in response.text, op
+
+    listed = await bob_chat.post("threads.list", {"limit": 100})
+    assert listed.json()["data"] == []
+    # alice's thread is untouched.
+    after = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
+    assert after.json()["title"] == "Add renew alice passport"
+    assert (await alice_chat.items(thread_id))["data"] == before
+
+
+async def test_an_item_of_another_thread_is_404(alice_chat: ChatClient) -> None:
+    first = await alice_chat.create("add buy milk")
+    second = await alice_chat.create("add buy bread")
+    [user] = first.done_items("user_message")
+    response = await alice_chat.post(
+        "threads.retry_after_item", {"thread_id": second.thread_id, "item_id": user["id"]}
+    )
+    assert_problem(response, 404)

@@ -1,0 +1,117 @@
+"""ChatKit protocol helpers for tests: raw protocol bodies over HTTP and a strict SSE parser.
+
+`ChatClient` posts `{type, params}` bodies to an edge's `/chatkit` and parses the
+`text/event-stream` answer (`data: <json>\\n\\n` frames; `: keep-alive` comments are counted).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+def user_message(text: str) -> dict[str, Any]:
+    """The `input` of threads.create / threads.add_user_message."""
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": [],
+        "inference_options": {},
+    }
+
+
+@dataclass
+class Stream:
+    """One SSE response: status, headers, parsed events and heartbeat count."""
+
+    status: int
+    headers: httpx.Headers
+    events: list[dict[str, Any]] = field(default_factory=list)
+    heartbeats: int = 0
+    text: str = ""
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        """Events of one type."""
+        return [event for event in self.events if event["type"] == kind]
+
+    @property
+    def types(self) -> list[str]:
+        """The event types in order."""
+        return [event["type"] for event in self.events]
+
+    def done_items(self, item_type: str | None = None) -> list[dict[str, Any]]:
+        """Items of `thread.item.done` events (of one item type, if given)."""
+        items = [event["item"] for event in self.of("thread.item.done")]
+        return [item for item in items if item_type is None or item["type"] == item_type]
+
+    @property
+    def thread_id(self) -> str:
+        """The thread created by this stream."""
+        return str(self.of("thread.created")[0]["thread"]["id"])
+
+    @property
+    def reply(self) -> str:
+        """The text of the assistant messages."""
+        return "\n".join(
+            part["text"]
+            for item in self.done_items("assistant_message")
+            for part in item["content"]
+        )
+
+
+def parse_sse(text: str) -> tuple[list[dict[str, Any]], int]:
+    """Events and heartbeat comments of an SSE body; every frame must be well formed."""
+    events: list[dict[str, Any]] = []
+    heartbeats = 0
+    assert text == "" or text.endswith("\n\n"), text[-200:]
+    for frame in text.split("\n\n"):
+        if not frame:
+            continue
+        if frame.startswith(":"):
+            heartbeats += 1
+            continue
+        assert frame.startswith("data: "), frame[:200]
+        assert "\n" not in frame, frame[:200]
+        events.append(json.loads(frame[len("data: ") :]))
+    return events, heartbeats
+
+
+class ChatClient:
+    """Speaks the ChatKit protocol to the edge as one user."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(self, op: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A JSON (non-streaming) op, or any op when the raw response is wanted."""
+        body: dict[str, Any] = {"type": op, "params": params or {}}
+        return await self.http.post("/chatkit", json=body)
+
+    async def stream(self, op: str, params: dict[str, Any]) -> Stream:
+        """A streaming op, read to the end."""
+        response = await self.http.post("/chatkit", json={"type": op, "params": params})
+        stream = Stream(status=response.status_code, headers=response.headers, text=response.text)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            stream.events, stream.heartbeats = parse_sse(response.text)
+        return stream
+
+    async def create(self, text: str) -> Stream:
+        """threads.create with a text message."""
+        return await self.stream("threads.create", {"input": user_message(text)})
+
+    async def say(self, thread_id: str, text: str) -> Stream:
+        """threads.add_user_message."""
+        return await self.stream(
+            "threads.add_user_message", {"thread_id": thread_id, "input": user_message(text)}
+        )
+
+    async def items(self, thread_id: str, **params: Any) -> dict[str, Any]:
+        """items.list (asc by default here)."""
+        response = await self.post(
+            "items.list", {"thread_id": thread_id, "order": "asc", "limit": 100, **params}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
