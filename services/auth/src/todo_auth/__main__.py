@@ -9,8 +9,9 @@ import secrets
 import sys
 from datetime import UTC, datetime
 
+from todo_common.errors import Unavailable
 from todo_common.grpc_server import serve_until_signalled
-from todo_common.logs import configure_logging
+from todo_common.logs import announce_serving, configure_logging
 
 from todo_auth.passwords import PasswordService
 from todo_auth.repository import SigningKeyRepository, UserRepository
@@ -23,15 +24,16 @@ log = logging.getLogger("todo_auth")
 
 async def serve(settings: AuthSettings) -> None:
     """Runs the server until SIGINT/SIGTERM."""
-    running = await start_auth_server(settings)
-    log.info(
-        "serving",
-        extra={
-            "service": "auth",
-            "port": running.port,
-            "address": f"{settings.host}:{running.port}",
-        },
-    )
+    try:
+        running = await start_auth_server(settings)
+    except Unavailable:
+        # A missing table looks like any other database error at this level; say both.
+        log.error(
+            "cannot start: the database is unreachable or not migrated (run `todo-auth migrate`)",
+            extra={"service": "auth"},
+        )
+        raise SystemExit(1) from None
+    announce_serving("auth", settings.host, running.port)
     await serve_until_signalled(running, grace=settings.shutdown_grace_seconds)
 
 
