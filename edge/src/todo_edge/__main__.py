@@ -1,5 +1,9 @@
 """`todo-edge serve`: run the HTTP edge with uvicorn (EDGE_HOST/EDGE_PORT, default
-127.0.0.1:8000). Logs one JSON line `serving` with the bound port once listening."""
+127.0.0.1:8000). Logs one JSON line `serving` with the bound port once listening.
+`todo-edge migrate`: create or upgrade the edge's own tables (EDGE_DATABASE_URL/_SCHEMA).
+
+The process runs in UTC: the ChatKit SDK stamps thread items with naive `datetime.now()`, and
+the store keeps naive UTC, so local time must be UTC for the two to agree."""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import time
 
 import uvicorn
 from todo_common.logs import announce_serving, configure_logging
@@ -71,14 +77,22 @@ def _request_exit(server: uvicorn.Server) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `todo-edge` command."""
     parser = argparse.ArgumentParser(prog="todo-edge", description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve"])
-    parser.parse_args(argv)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    os.environ["TZ"] = "UTC"
+    time.tzset()
     try:
         settings = EdgeSettings()
     except Exception as exc:  # pydantic ValidationError: say what is missing, no traceback.
         print(f"todo-edge: invalid configuration:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging("edge", settings.log_level)
+    if args.command == "migrate":
+        from todo_edge.db import migrate
+
+        migrate(settings.database_url, settings.database_schema)
+        log.info("migrated", extra={"service": "edge"})
+        return
     asyncio.run(serve(settings))
 
 
