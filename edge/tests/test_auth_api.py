@@ -91,6 +91,8 @@ async def test_wrong_password_and_unknown_email_look_the_same(
     wrong = await http.post("/api/auth/login", json={"email": alice.email, "password": "nope-nope"})
     unknown = await http.post("/api/auth/login", json={"email": _email(), "password": "nope-nope"})
     a, b = assert_problem(wrong, 401), assert_problem(unknown, 401)
+    # A 401 always names the scheme; `invalid_token` is only for a rejected bearer token.
+    assert wrong.headers["www-authenticate"] == unknown.headers["www-authenticate"] == "Bearer"
     assert {k: v for k, v in a.items() if k != "request_id"} == {
         k: v for k, v in b.items() if k != "request_id"
     }
@@ -234,4 +236,4 @@ async def test_external_token_with_a_bad_signature_is_401(
     async with edge.client(forged) as client:
         response = await client.get("/api/auth/me")
     assert_problem(response, 401)
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'

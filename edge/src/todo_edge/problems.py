@@ -133,9 +133,12 @@ def problem_from_rpc(info: RpcErrorInfo, *, conditional: bool = False) -> Proble
     status = _status_for(info, conditional)
     headers: dict[str, str] = {}
     if status == 401:
-        # RFC 6750: no error code when no credentials were sent at all.
-        missing = info.reason.endswith("_MISSING")
-        headers["WWW-Authenticate"] = "Bearer" if missing else 'Bearer error="invalid_token"'
+        # RFC 6750: `invalid_token` only when a bearer token was sent and rejected; no error
+        # code when none was sent (or when the failure is a password or refresh token).
+        rejected = info.reason.startswith(("TOKEN_", "EXTERNAL_")) and not info.reason.endswith(
+            "_MISSING"
+        )
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if rejected else "Bearer"
     if status in (429, 503) and info.retry_after_seconds is not None:
         headers["Retry-After"] = str(max(1, math.ceil(info.retry_after_seconds)))
     elif status == 429:
