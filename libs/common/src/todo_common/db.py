@@ -52,8 +52,11 @@ def is_postgres(engine: AsyncEngine) -> bool:
 def create_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -> AsyncEngine:
     """Creates the engine for one service's database.
 
-    PostgreSQL: `schema` becomes the search_path; dead pooled connections are detected on
-    checkout (pre-ping), so the service recovers by itself after a database restart.
+    PostgreSQL: `schema` becomes the search_path. Dead pooled connections are handled
+    optimistically rather than pinged on every checkout (a round trip per RPC): the first call
+    that meets one fails with a disconnect, SQLAlchemy then invalidates the whole pool, that call
+    answers UNAVAILABLE (retryable), and the next one reconnects, so the service recovers by
+    itself after a database restart.
     SQLite: the file's folder is created, WAL mode and a busy timeout let readers and one
     writer share it.
     """
@@ -66,7 +69,6 @@ def create_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_timeout=5,
             pool_recycle=1800,
             connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
@@ -118,6 +120,12 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Reads need no transaction: autocommit saves the BEGIN and COMMIT round trips.
+        self._read_sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     @classmethod
     def from_url(cls, url: str, schema: str | None = None, *, pool_size: int = 10) -> Database:
@@ -130,8 +138,22 @@ class Database:
 
         Losing the database surfaces as `Unavailable`, never as a raw driver error.
         """
+        async with self._scope(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work of one statement (or statements that need not agree with
+        each other): no transaction, so no BEGIN/COMMIT round trips. Never write in it."""
+        async with self._scope(self._read_sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _scope(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
         try:
-            async with self._sessions() as session:
+            async with sessions() as session:
                 try:
                     yield session
                     await session.commit()

@@ -244,7 +244,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
     ) -> pb.GetTaskResponse:
         task_id = require_task_id(request.id, "id")
         owner = current_principal().user_id
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             row = await TaskRepository(session, owner).get(task_id)
         if row is None:
             raise task_not_found()
@@ -268,7 +268,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
             if task_filter.overdue and cursor.now:
                 # Every page of one listing agrees on what "overdue" means.
                 now = decode_sort_key(OrderBy("create_time", False), cursor.now)
-        async with self._db.session() as session:
+        async with self._db.read_session() as session:
             rows = await TaskRepository(session, owner).list_page(
                 task_filter, order, now=now, after=after, limit=page_size + 1
             )
