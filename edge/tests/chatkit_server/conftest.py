@@ -10,15 +10,14 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from todo_edge.db import migrate_async
 from todo_testing.agent import AgentServiceHandle
 from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
-from todo_testing.chatkit import ChatClient
+from todo_testing.chatkit import ChatClient, chat_edge_settings
 from todo_testing.databases import TestDatabase, drop_database, new_database
-from todo_testing.edge import EdgeHandle, edge_settings_for, running_edge
+from todo_testing.edge import EdgeHandle, running_edge
 from todo_testing.tasks import TaskCaller, TasksServiceHandle
 
 # The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
@@ -33,25 +32,6 @@ async def edge_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     await migrate_async(database.url, database.schema)
     yield database
     await drop_database(database)
-
-
-def chat_edge_settings(
-    auth: AuthServiceHandle,
-    tasks: TasksServiceHandle,
-    agent_address: str,
-    database: TestDatabase,
-    **overrides: Any,
-) -> Any:
-    """Edge settings with the agent and the edge database."""
-    return edge_settings_for(
-        auth,
-        tasks,
-        agent_address=agent_address,
-        database_url=database.url,
-        database_schema=database.schema,
-        database_pool_size=5,
-        **overrides,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from todo_edge.settings import EdgeSettings
+
+from todo_testing.auth import AuthServiceHandle
+from todo_testing.databases import TestDatabase
+from todo_testing.edge import edge_settings_for
+from todo_testing.tasks import TasksServiceHandle
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -115,3 +121,23 @@ class ChatClient:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+def chat_edge_settings(
+    auth: AuthServiceHandle,
+    tasks: TasksServiceHandle,
+    agent_address: str,
+    database: TestDatabase,
+    **overrides: Any,
+) -> EdgeSettings:
+    """Test edge settings (see `edge_settings_for`) with ChatKit wired to `agent_address` and
+    the (migrated) edge database."""
+    return edge_settings_for(
+        auth,
+        tasks,
+        agent_address=agent_address,
+        database_url=database.url,
+        database_schema=database.schema,
+        database_pool_size=5,
+        **overrides,
+    )

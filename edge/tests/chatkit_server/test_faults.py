@@ -1,0 +1,258 @@
+"""Faults around a chat stream: the agent down, failing or dying mid-stream, the client
+going away mid-stream, and long silences (heartbeats)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import httpx
+import openai
+from agents.testing import ModelStep, ScriptedModel
+from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
+from todo_testing.agent import running_agent_service
+from todo_testing.auth import AuthServiceHandle, TestUser
+from todo_testing.chatkit import ChatClient, chat_edge_settings, parse_sse, user_message
+from todo_testing.databases import TestDatabase as EdgeDatabase
+from todo_testing.edge import EdgeHandle, running_edge
+from todo_testing.tasks import TaskCaller, TasksServiceHandle
+
+
+class Hook(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Runs `before(method)` ahead of every call the agent makes to the tasks service."""
+
+    def __init__(self, before: Callable[[str], Awaitable[None]]) -> None:
+        self.before = before
+        self.methods: list[str] = []
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        name = method.rsplit("/", 1)[-1]
+        self.methods.append(name)
+        await self.before(name)
+        return await continuation(details, request)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_ready(edge: EdgeHandle) -> None:
+    async with edge.client() as http:
+        for _ in range(200):
+            if (await http.get("/readyz")).status_code == 200:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("the edge never saw the agent come back")
+
+
+async def test_agent_down_then_back(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+) -> None:
+    port = _free_port()
+    settings = chat_edge_settings(
+        auth_service,
+        tasks_service,
+        f"127.0.0.1:{port}",
+        edge_database,
+        readiness_backends=["auth", "tasks", "agent"],
+    )
+    async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
+        chat = ChatClient(http)
+        down = await chat.create("add buy milk")
+        assert down.status == 200
+        assert down.types == [
+            "thread.created",
+            "thread.item.done",
+            "stream_options",
+            "error",
+            "thread.updated",
+        ]
+        [error] = down.of("error")
+        assert error["allow_retry"] is True
+        assert "unavailable" in error["message"]
+        # The user's message is kept, and the thread got its title.
+        items = (await chat.items(down.thread_id))["data"]
+        assert [item["type"] for item in items] == ["user_message"]
+
+        async with running_agent_service(auth_service, tasks_service.address, port=port):
+            await _wait_ready(edge)
+            back = await chat.say(down.thread_id, "add buy milk")
+        assert back.of("error") == []
+        assert "milk" in back.reply.lower()
+        items = (await chat.items(down.thread_id))["data"]
+        assert [item["type"] for item in items] == [
+            "user_message",
+            "user_message",
+            "widget",
+            "assistant_message",
+        ]
+
+
+async def test_model_failure_is_an_error_event_with_retry(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+) -> None:
+    request = httpx.Request("POST", "http://model.invalid/v1/responses")
+    model = ScriptedModel([ModelStep.raise_error(openai.APIConnectionError(request=request))])
+    async with (
+        running_agent_service(auth_service, tasks_service.address, custom_model=model) as agent,
+        running_edge(
+            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        stream = await ChatClient(http).create("add buy milk")
+    [error] = stream.of("error")
+    assert error == {
+        "type": "error",
+        "code": "custom",
+        "message": "The assistant's model could not be reached. Please try again in a moment.",
+        "allow_retry": True,
+    }
+    assert stream.types[-1] == "thread.updated"
+
+
+async def test_agent_dying_mid_stream_ends_with_an_error_event(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+    alice_tasks: TaskCaller,
+) -> None:
+    await alice_tasks.create("Buy milk")
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stall(method: str) -> None:
+        if method == "ListTasks":
+            entered.set()
+            await release.wait()
+
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, tasks_interceptors=[Hook(stall)]
+        ) as agent,
+        running_edge(
+            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        chat = ChatClient(http)
+        reply = asyncio.create_task(chat.create("mark the milk one done"))
+        await asyncio.wait_for(entered.wait(), 10)
+        await agent.running.stop(0)
+        release.set()
+        stream = await asyncio.wait_for(reply, 10)
+        items = (await chat.items(stream.thread_id))["data"]
+    assert stream.status == 200
+    assert stream.types[:4] == [
+        "thread.created",
+        "thread.item.done",
+        "stream_options",
+        "progress_update",
+    ]
+    [error] = stream.of("error")
+    assert error["allow_retry"] is True
+    assert error["message"]
+    assert [item["type"] for item in items] == ["user_message"]
+    assert (await alice_tasks.list_all())[0].state == tasks_pb.TASK_STATE_OPEN
+
+
+async def test_client_disconnect_stops_the_agent_run(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+    alice_tasks: TaskCaller,
+) -> None:
+    milk = await alice_tasks.create("Buy milk")
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stall(method: str) -> None:
+        if method == "ListTasks":
+            entered.set()
+            await release.wait()
+
+    hook = Hook(stall)
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, tasks_interceptors=[hook]
+        ) as agent,
+        running_edge(
+            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        body = {
+            "type": "threads.create",
+            "params": {"input": user_message("mark the milk one done")},
+        }
+        received = b""
+        async with http.stream("POST", "/chatkit", json=body) as response:
+            assert response.status_code == 200
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if b"progress_update" in received:
+                    break
+            # The run is inside its first tool call; now the Stop button aborts the request.
+            await asyncio.wait_for(entered.wait(), 10)
+        # Leaving the block closed the connection mid-stream.
+        events, _ = parse_sse(received.decode()[: received.decode().rindex("\n\n") + 2])
+        thread_id = events[0]["thread"]["id"]
+        # The run is cancelled while its first tool call is in flight: release the stalled
+        # lookup and give a run that was (wrongly) still going time to call CompleteTask.
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+        release.set()
+        await asyncio.sleep(0.3)
+        items = (await ChatClient(http).items(thread_id))["data"]
+
+    assert hook.methods == ["ListTasks"]
+    assert (await alice_tasks.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
+    # The user's message stays; the SDK's cancel note is stored but hidden from the client.
+    assert [item["type"] for item in items] == ["user_message"]
+
+
+async def test_heartbeats_keep_a_silent_stream_open(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+) -> None:
+    async def slow(method: str) -> None:
+        if method == "ListTasks":
+            await asyncio.sleep(0.5)
+
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, tasks_interceptors=[Hook(slow)]
+        ) as agent,
+        running_edge(
+            chat_edge_settings(
+                auth_service,
+                tasks_service,
+                agent.address,
+                edge_database,
+                chatkit_heartbeat_seconds=0.05,
+            )
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        stream = await ChatClient(http).create("what are my tasks?")
+    assert stream.heartbeats >= 2
+    assert ": keep-alive\n\n" in stream.text
+    assert stream.of("error") == []
+    assert stream.done_items("assistant_message")
