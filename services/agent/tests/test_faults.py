@@ -302,3 +302,30 @@ async def test_caller_deadline_is_honoured(
     assert run.run_failed is not None
     assert run.run_failed.code == pb.FAILURE_CODE_LIMIT_EXCEEDED
     assert "deadline" in run.run_failed.message
+
+
+async def test_a_slow_tool_call_hits_its_own_cap_and_is_explained(
+    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+) -> None:
+    """Each tasks call gets min(remaining run time, per-call cap); a call over the cap fails
+    as a tool error the assistant explains, and the run still ends normally."""
+    user = await sign_up()
+    release = asyncio.Event()
+
+    async def stall(method: str) -> None:
+        if method == "ListTasks":
+            await release.wait()
+
+    async with running_agent_service(
+        auth_service,
+        tasks_service.address,
+        tasks_interceptors=[Hook(stall)],
+        tool_timeout_seconds=0.3,
+    ) as agent:
+        run = await respond(agent.stub, user.metadata, "list my tasks")
+        release.set()
+    assert [(f.name, f.ok, f.error_message) for f in run.finished] == [
+        ("list_tasks", False, "The task list did not answer in time.")
+    ]
+    assert "didn't answer in time" in run.reply
+    assert run.run_finished is not None

@@ -199,7 +199,15 @@ async def _run_tool(
             outcome = ToolOutcome(False, "The assistant ran out of time before it could do that.")
         else:
             metadata = (("authorization", f"Bearer {ctx.token}"),)
-            outcome = await operation(ctx, timeout, metadata)
+            # The gRPC deadline bounds each call on the wire; this bounds the whole tool,
+            # including time spent before the call is sent (connecting, interceptors).
+            async with asyncio.timeout(timeout):
+                outcome = await operation(ctx, timeout, metadata)
+    except TimeoutError:
+        code, message, user_message = _ERROR_MESSAGES[grpc.StatusCode.DEADLINE_EXCEEDED]
+        log.info("tool call timed out", extra={"tool": name})
+        ctx.outcomes[call_id] = ToolOutcome(False, user_message)
+        return json.dumps({"ok": False, "error": code, "message": message})
     except ToolInputError as exc:
         outcome = ToolOutcome(False, str(exc))
         ctx.outcomes[call_id] = outcome
