@@ -185,7 +185,12 @@ async def test_streamed_tool_call_and_answer_through_the_real_client(
     async with running_agent_service(
         auth_service, tasks_service.address, **_llm_settings(provider)
     ) as agent:
-        run = await respond(agent.stub, user.metadata, "add buy milk, it's urgent")
+        run = await respond(
+            agent.stub,
+            user.metadata,
+            "add buy milk, it's urgent",
+            history=[("user", "hi"), ("assistant", "Hello! What needs doing?")],
+        )
 
     kinds = [e.WhichOneof("event") for e in run.events]
     assert kinds[:2] == ["tool_call_started", "tool_call_finished"]
@@ -217,8 +222,13 @@ async def test_streamed_tool_call_and_answer_through_the_real_client(
     assert first["json"]["stream"] is True
     tool_names = {tool["function"]["name"] for tool in first["json"]["tools"]}
     assert {"add_task", "list_tasks", "complete_task", "transfer_to_urdu_assistant"} <= tool_names
-    system = first["json"]["messages"][0]
+    system, *conversation = first["json"]["messages"]
     assert system["role"] == "system" and "Current local time" in system["content"]
+    assert [(m["role"], m["content"]) for m in conversation] == [
+        ("user", "hi"),
+        ("assistant", "Hello! What needs doing?"),
+        ("user", "add buy milk, it's urgent"),
+    ]
     # The tool's result went back to the model, with no user id anywhere in it.
     tool_message = next(m for m in second["json"]["messages"] if m["role"] == "tool")
     assert tool_message["tool_call_id"] == "call_abc"
