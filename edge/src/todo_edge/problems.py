@@ -107,8 +107,8 @@ _GENERIC_DETAIL = {
 def _status_for(info: RpcErrorInfo, conditional: bool) -> int:
     code = info.code
     if code == grpc.StatusCode.ABORTED:
-        return 412 if conditional else 409
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        # A stale etag: the client's If-Match failed (412); without If-Match it is a plain
+        # concurrency conflict (409).
         return 412 if conditional else 409
     return {
         grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -117,6 +117,8 @@ def _status_for(info: RpcErrorInfo, conditional: bool) -> int:
         grpc.StatusCode.PERMISSION_DENIED: 403,
         grpc.StatusCode.NOT_FOUND: 404,
         grpc.StatusCode.ALREADY_EXISTS: 409,
+        # The resource is not in a state the request needs (not about the client's etag).
+        grpc.StatusCode.FAILED_PRECONDITION: 409,
         grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
         grpc.StatusCode.CANCELLED: 503,
         grpc.StatusCode.UNAVAILABLE: 503,
@@ -288,7 +290,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses."""
-    example_reason = {401: "TOKEN_EXPIRED", 404: "NOT_FOUND", 412: "ABORTED", 429: "RATE_LIMITED"}
+    example_reason = {
+        401: "TOKEN_EXPIRED",
+        404: "TASK_NOT_FOUND",
+        412: "ETAG_MISMATCH",
+        429: "RATE_LIMITED",
+    }
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         example = {
