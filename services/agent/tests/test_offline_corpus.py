@@ -87,6 +87,14 @@ CASES = [
     ),
     Case("add review budget in 2 hours", [add("Review budget", due="2031-01-15T11:00")]),
     Case("add plan the party the day after tomorrow", [add("Plan the party", due="2031-01-17")]),
+    Case(
+        "add pay the electricity bill on the 5th",
+        [add("Pay the electricity bill", due="2031-02-05")],
+    ),
+    Case(
+        "add 'quoted title, with comma' tomorrow",
+        [add("quoted title, with comma", due="2031-01-16")],
+    ),
     # Listing with filters.
     Case(
         "list my tasks",
@@ -101,6 +109,7 @@ CASES = [
     Case("anything due next week?", [("list_tasks", {"state": "open", "due": "next_week"})]),
     Case("show my completed tasks", [("list_tasks", {"state": "completed"})]),
     Case("list all tasks", [("list_tasks", {"state": "all"})]),
+    Case("what's next?", [("list_tasks", {"state": "open"})]),
     Case("show high priority tasks", [("list_tasks", {"state": "open", "priority": "high"})]),
     Case("show tasks tagged #work", [("list_tasks", {"state": "open", "tag": "work"})]),
     # Search.
@@ -160,6 +169,16 @@ CASES = [
     Case(
         "make the report high priority",
         [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "priority": "high"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "change the priority of the report to low",
+        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "priority": "low"})],
+        tasks=TASKS,
+    ),
+    Case(
+        "I'm done with the report",
+        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Write report"})],
         tasks=TASKS,
     ),
     Case(
@@ -257,6 +276,7 @@ CASES = [
         urdu=True,
     ),
     Case("مدد", [], urdu=True, reply_contains="شامل کریں"),
+    Case("جمعہ کو بل ادا کرنا شامل کریں", [add("بل ادا کرنا", due="2031-01-17")], urdu=True),
 ]
 
 

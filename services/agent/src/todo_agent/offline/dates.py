@@ -136,6 +136,12 @@ _TOMORROW = re.compile(
     + _END,
     re.I,
 )
+_DAY_OF_MONTH = re.compile(
+    _WORD
+    + r"(?:on|by|due)\s+the\s+(\d{1,2})(?:st|nd|rd|th)(?:\s+of\s+(?:the|this)\s+month)?"
+    + _END,
+    re.I,
+)
 _WEEKDAY = re.compile(
     _WORD
     + r"(?:(on|next|this|coming|by|due|for|until|till)\s+(?:(?:next|this|coming)\s+)?)?("
@@ -328,6 +334,19 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
             if match.group(5) is None and day < today:
                 day = day.replace(year=day.year + 1)
             return day, None, None, rest
+    match, rest = _sub_once(_DAY_OF_MONTH, text)
+    if match is not None:
+        # "on the 5th": the next 5th of a month, today included.
+        number = int(match.group(1))
+        candidate = today.replace(day=1)
+        for _ in range(13):
+            try:
+                day = candidate.replace(day=number)
+            except ValueError:
+                day = None
+            if day is not None and day >= today:
+                return day, None, None, rest
+            candidate = _add_months(candidate, 1)
     for match in _WEEKDAY.finditer(text):
         name = match.group(2).lower()
         if name in WEEKDAY_ABBREVIATIONS and match.group(1) is None:

@@ -206,16 +206,20 @@ def clean_title(text: str) -> str:
     return text[:1].upper() + text[1:] if text and text[0].isascii() else text
 
 
+# A quoted title: double quotes anywhere, single quotes only around whole words (not "mom's").
+_QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]|(?:(?<=\s)|^)['‘]([^'’]+)['’](?=\s|$|[,.!?])")
+
+
 def parse_new_task(text: str, now: datetime) -> NewTask:
     """One task phrase → title, due date, priority, tags."""
-    quoted = re.search(r"[\"“]([^\"”]+)[\"”]", text)
+    quoted = _QUOTED.search(text)
     tags, rest = extract_tags(text)
     priority, rest = extract_priority(rest)
     if quoted is not None:
         # A quoted title is taken literally; modifiers come from the rest of the phrase.
         outside = rest.replace(quoted.group(0), " ")
         due, _ = extract_due(outside, now)
-        return NewTask(quoted.group(1).strip(), due, priority, tags)
+        return NewTask((quoted.group(1) or quoted.group(2)).strip(), due, priority, tags)
     due, rest = extract_due(rest, now)
     return NewTask(clean_title(rest), due, priority, tags)
 
@@ -228,7 +232,7 @@ _SPLIT_ITEMS = re.compile(r"\s*(?:,|;|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+
 def parse_add_items(text: str, now: datetime) -> list[NewTask]:
     """ "milk and eggs tomorrow" → two tasks. A piece with no title ("high priority") adds its
     modifiers to the tasks before it; modifiers of the last task apply to all when only it has any."""
-    if re.search(r"[\"“][^\"”]+[\"”]", text) and not re.search(r"[\"”]\s*(?:,|and)\s*[\"“]", text):
+    if len(_QUOTED.findall(text)) == 1:
         return [parse_new_task(text, now)]
     pieces = [piece for piece in _SPLIT_ITEMS.split(text) if piece.strip()]
     tasks: list[NewTask] = []
@@ -396,11 +400,11 @@ _REDATE = [
 ]
 _REPRIORITIZE = [
     re.compile(
-        r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$",
+        r"^(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+?)\s+to\s+(?P<prio>high|low|medium|normal|top)$",
         re.I,
     ),
     re.compile(
-        r"^(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+?)\s+to\s+(?P<prio>high|low|medium|normal|top)$",
+        r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$",
         re.I,
     ),
     re.compile(
@@ -447,6 +451,7 @@ _COMPLETE = [
         r"^i(?:'ve|\s+have|\s+just|\s+already)*\s+(?:finished|completed|done|did)\s+(?P<target>.+)$",
         re.I,
     ),
+    re.compile(r"^i(?:'m|\s+am)\s+(?:done|finished)\s+(?:with\s+)?(?P<target>.+)$", re.I),
     re.compile(
         r"^(?P<target>.+?)\s+(?:is|are|was)\s+(?:now\s+)?(?:done|complete|completed|finished)$",
         re.I,
@@ -473,7 +478,7 @@ _ADD = re.compile(
 )
 _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
-    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+on)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
+    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next)|next\s+up|what\s+should\s+i\s+do)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
     re.I,
 )
@@ -605,12 +610,13 @@ def _english(text: str, now: datetime) -> Command:
         query = re.sub(
             r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+", "", query, flags=re.I
         )
+        query = re.sub(r"^(?:the|a|an|my)\s+", "", query, flags=re.I)
         if query:
             return Search(query)
     match = _GET.match(text)
     if match:
         ref = parse_ref(match.group("target"))
-        if ref is not None and ref.kind in ("id", "position"):
+        if ref is not None and ref.kind in ("id", "position", "last"):
             return Act("get", [ref])
     match = _ADD.match(text)
     if match:

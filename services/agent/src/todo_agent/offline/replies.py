@@ -131,7 +131,8 @@ HELP_EN = (
     "• reopen, delete, rename the milk one to oat milk, move the report to friday, "
     "make the report high priority\n"
     "• search for dentist\n"
-    "Dates: today, tomorrow, friday, next week, in 3 days, 2026-12-01, at 5pm. "
+    "Dates: today, tomorrow, friday, next week, in 3 days, on the 5th, 2026-12-01, at 5pm. "
+    'Put a title in quotes to keep "and" or commas in it: add "salt and pepper". '
     "You can also write in Urdu (add, list and complete)."
 )
 UNKNOWN_EN = (
