@@ -44,6 +44,7 @@ async def test_model_sees_tools_handoff_clock_and_tool_results(
             user.metadata,
             "what's on my list?",
             history=[("user", "hi"), ("assistant", "Hello! How can I help?")],
+            locale="en-GB",
         )
     model.assert_complete()
 
@@ -56,6 +57,7 @@ async def test_model_sees_tools_handoff_clock_and_tool_results(
         in first.system_instructions
     )
     assert "Europe/London" in first.system_instructions
+    assert "preferred language (BCP 47): en-GB" in first.system_instructions
     assert first.streamed is True
     assert [(i["role"], i["content"]) for i in first.input] == [
         ("user", "hi"),

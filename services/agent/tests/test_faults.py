@@ -51,6 +51,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
             "history[0].text",
         ),
         ({"input": "hi", "history": [pb.ConversationMessage(text="no role")]}, "history[0].role"),
+        ({"input": "hi", "locale": "not a locale!"}, "locale"),
     ],
     ids=[
         "empty",
@@ -61,6 +62,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
         "history-count",
         "history-text",
         "history-role",
+        "locale",
     ],
 )
 async def test_invalid_requests_are_invalid_argument(

@@ -179,12 +179,14 @@ async def respond(
     text: str,
     history: list[tuple[str, str]] | None = None,
     deadline_seconds: float = 20.0,
+    locale: str = "",
 ) -> Run:
     """One Respond call with the corpus time zone; returns its sorted events."""
     request = pb.RespondRequest(
         thread_id="thread-test",
         input=text,
         time_zone=ZONE,
+        locale=locale,
         history=[
             pb.ConversationMessage(
                 role=pb.ROLE_USER if role == "user" else pb.ROLE_ASSISTANT, text=message

@@ -32,10 +32,13 @@ You manage the user's personal task list with the tools you have. Rules:
 
 def _clock(context: AgentContext) -> str:
     now = context.now
-    return (
+    clock = (
         f"Current local time: {now.isoformat(timespec='minutes')} ({now.strftime('%A')}); "
         f"time zone: {context.time_zone.key}."
     )
+    if context.locale:
+        clock += f"\nThe user's preferred language (BCP 47): {context.locale}."
+    return clock
 
 
 def main_instructions(wrapper: RunContextWrapper[AgentContext], _agent: Agent[Any]) -> str:

@@ -43,6 +43,8 @@ class AgentContext:
     # service's wall-clock cap).
     deadline: float
     tool_timeout_seconds: float
+    # The user's preferred language (BCP 47), when the caller sent one.
+    locale: str = ""
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)
     # Set when the caller cancelled or the run hit its deadline: tools refuse to start.
     cancelled: bool = False

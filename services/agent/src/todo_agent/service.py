@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from todo_agent.settings import AgentSettings
 log = logging.getLogger(__name__)
 
 MAX_THREAD_ID_CHARS = 128
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}$")
 # Time kept back from the caller's deadline to deliver the final event.
 DEADLINE_MARGIN_SECONDS = 0.25
 # How long a cancelled run may take to unwind before its tasks are cancelled again.
@@ -108,6 +110,8 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             violations.append(
                 FieldViolation("thread_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
             )
+        if request.locale and not _LOCALE.match(request.locale):
+            violations.append(FieldViolation("locale", "must be a BCP 47 tag such as en or ur-PK"))
         zone = ZoneInfo("UTC")
         if request.time_zone:
             try:
@@ -152,6 +156,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             now=self._clock(zone),
             deadline=loop.time() + budget,
             tool_timeout_seconds=settings.tool_timeout_seconds,
+            locale=request.locale,
         )
         log.info(
             "run started",

@@ -129,7 +129,9 @@ class RespondRequest(_message.Message):
     input: _builtins.str
     """The new user message: 1 to 8,000 characters, not only white space."""
     locale: _builtins.str
-    """The user's preferred language as a BCP 47 tag, for example `en` or `ur`. Optional."""
+    """The user's preferred language as a BCP 47 tag, for example `en` or `ur-PK`. Optional;
+    passed to the model as a hint (Urdu text is handed to the Urdu agent whatever it says).
+    """
     time_zone: _builtins.str
     """The user's time zone as an IANA name, for example `Europe/London`, used to understand
     "today" or "next friday 9am". Optional; UTC when empty. An unknown name is INVALID_ARGUMENT.
