@@ -78,6 +78,8 @@ def test_start_up_order(compose: dict[str, Any]) -> None:
     migrate = " ".join(services["migrate"]["command"])
     assert "todo-auth migrate" in migrate
     assert "todo-tasks migrate" in migrate
+    assert "todo-edge migrate" in migrate
+    assert "migrate" in services["edge"]["depends_on"]
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
