@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from todo_edge.api import auth, chatkit, ops, tasks
+from todo_edge.api import auth, chatkit, ops, tasks, web
 from todo_edge.metrics import EdgeMetrics
 from todo_edge.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from todo_edge.problems import install_problem_handlers
@@ -54,6 +54,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(ops.router)
     app.include_router(chatkit.router)
+    app.include_router(web.router)
     # Last added runs first: request context wraps everything (also CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

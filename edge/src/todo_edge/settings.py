@@ -79,6 +79,12 @@ class EdgeSettings(BaseSettings):
     chatkit_default_time_zone: str = "UTC"
     # POST /api/chatkit/session calls per user per rate-limit window.
     chatkit_sessions_per_user: int = Field(default=30, ge=1)
+    # The domain key the `<openai-chatkit>` web component on the page sends (register the
+    # page's domain in OpenAI's domain allowlist to get one). The default is a placeholder
+    # that is fine for localhost; the page's built-in fallback client does not use it.
+    chatkit_domain_key: str = Field(
+        default="domain_pk_local_placeholder", min_length=1, max_length=200
+    )
 
     # Rate limits (requests per window). Sign-in and sign-up are limited per account (email)
     # and per client address; everything authenticated is limited per user.

@@ -1,0 +1,150 @@
+// The chat panel: OpenAI's `<openai-chatkit>` web component from its CDN, configured for our
+// backend (api.url = /chatkit, the domain key, a fetch that adds the bearer token), or — when
+// that script cannot load (offline, blocked) — the built-in fallback client speaking the same
+// protocol. `?chat=builtin` in the page URL forces the fallback.
+
+import { FallbackChat, START_PROMPTS } from "./chat-fallback.js";
+
+const SCRIPT_TIMEOUT_MS = 5000;
+const ACCENT = "#2563eb";
+
+let componentReady = null;
+
+/** Loads the ChatKit script once; resolves true when the custom element is defined. */
+function loadComponent(scriptUrl) {
+  if (componentReady) return componentReady;
+  componentReady = new Promise((resolve) => {
+    if (customElements.get("openai-chatkit")) {
+      resolve(true);
+      return;
+    }
+    const timer = setTimeout(() => resolve(false), SCRIPT_TIMEOUT_MS);
+    const script = document.createElement("script");
+    script.src = scriptUrl;
+    script.async = true;
+    script.crossOrigin = "anonymous";
+    script.addEventListener("error", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    customElements.whenDefined("openai-chatkit").then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    document.head.append(script);
+  });
+  return componentReady;
+}
+
+function prefersDark() {
+  return window.matchMedia?.("(prefers-color-scheme: dark)").matches ?? false;
+}
+
+export class ChatPanel {
+  constructor({ session, root, modeLabel, config, onEffect, onNotice }) {
+    this.session = session;
+    this.root = root;
+    this.modeLabel = modeLabel;
+    this.config = config;
+    this.onEffect = onEffect;
+    this.onNotice = onNotice;
+    this.client = null;
+    this.element = null;
+    this.mode = null;
+  }
+
+  async start() {
+    this.stop();
+    const forced = new URLSearchParams(location.search).get("chat") === "builtin";
+    const official = !forced && (await loadComponent(this.config.scriptUrl));
+    if (!this.session.signedIn) return;
+    if (official) {
+      this._startOfficial();
+    } else {
+      this._startFallback();
+    }
+  }
+
+  stop() {
+    this.client?.destroy();
+    this.client = null;
+    this.element?.remove();
+    this.element = null;
+    this.root.replaceChildren();
+    this.root.dataset.mode = "";
+  }
+
+  _setMode(mode, label) {
+    this.mode = mode;
+    this.root.dataset.mode = mode;
+    this.modeLabel.textContent = label;
+  }
+
+  _startFallback() {
+    this._setMode("builtin", "Built-in chat (offline mode)");
+    this.client = new FallbackChat({
+      session: this.session,
+      root: this.root,
+      apiUrl: this.config.apiUrl,
+      onEffect: this.onEffect,
+    });
+    this.client.startChat();
+  }
+
+  _startOfficial() {
+    this._setMode("chatkit", "");
+    const element = document.createElement("openai-chatkit");
+    element.classList.add("chatkit-element");
+    const session = this.session;
+    const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    element.setOptions({
+      api: {
+        url: this.config.apiUrl,
+        domainKey: this.config.domainKey,
+        // The bearer token is added here, invisible to ChatKit; 401s renew or end the session
+        // (session.fetch), 429s raise a polite page notice.
+        fetch: (url, init = {}) => {
+          const headers = new Headers(init.headers || {});
+          headers.set("X-Time-Zone", timeZone);
+          return session.fetch(url, { ...init, headers });
+        },
+      },
+      theme: {
+        colorScheme: prefersDark() ? "dark" : "light",
+        radius: "round",
+        density: "normal",
+        color: { accent: { primary: ACCENT, level: 2 } },
+        typography: { baseSize: 16 },
+      },
+      history: { enabled: true, showDelete: true, showRename: true },
+      startScreen: {
+        greeting: "Hi! What needs doing?",
+        prompts: START_PROMPTS.map((p) => ({
+          label: p.label,
+          // The component sends a prompt at once (the fallback lets the person finish it).
+          prompt: p.send ? p.prompt : "I'd like to add a task",
+          icon: { "Add a task": "plus", Help: "circle-question" }[p.label] || "calendar",
+        })),
+      },
+      composer: { placeholder: "Message the assistant…" },
+      threadItemActions: { feedback: true, retry: true },
+    });
+    element.addEventListener("chatkit.effect", (event) => {
+      const { name, data } = event.detail || {};
+      this.onEffect(name, data || {});
+    });
+    element.addEventListener("chatkit.error", (event) => {
+      const error = event.detail?.error;
+      const text = String(error?.message || "");
+      // session.fetch already handled 401 (sign-in) and 429 (notice); anything else is shown.
+      if (/\b401\b|unauthori[sz]ed/i.test(text)) return;
+      if (/\b429\b|rate/i.test(text)) {
+        this.onNotice("The assistant is busy right now — please wait a moment and try again.");
+        return;
+      }
+      console.warn("ChatKit error", error);
+    });
+    this.root.replaceChildren(element);
+    this.element = element;
+  }
+}

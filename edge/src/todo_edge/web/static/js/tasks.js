@@ -1,0 +1,421 @@
+// The tasks panel: the person's tasks from /api/tasks with filters, add, complete/reopen,
+// delete and inline rename (PATCH with If-Match, so a rename never overwrites a change made
+// elsewhere — a 412 reloads the list instead). `reload()` is called when the chat says
+// `tasks.changed`.
+
+import { ApiError } from "./session.js";
+import { announce, h, icon, ICONS } from "./dom.js";
+
+const PAGE_SIZE = 50;
+
+/** A date without a time means "by the end of that day", like the assistant says it. */
+const END_OF_DAY = { hours: 23, minutes: 59 };
+
+function startOfDay(date) {
+  const d = new Date(date);
+  d.setHours(0, 0, 0, 0);
+  return d;
+}
+
+/** Monday 00:00 of this week and of the next, in local time. */
+function thisWeek(now = new Date()) {
+  const start = startOfDay(now);
+  const sinceMonday = (start.getDay() + 6) % 7;
+  start.setDate(start.getDate() - sinceMonday);
+  const end = new Date(start);
+  end.setDate(end.getDate() + 7);
+  return { start, end };
+}
+
+/** `Sat 22 Nov`, with the time unless it is the end of the day, and the year if not this one. */
+export function formatDue(iso, now = new Date()) {
+  const due = new Date(iso);
+  const options = { weekday: "short", day: "numeric", month: "short" };
+  if (due.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  let text = due.toLocaleDateString(undefined, options);
+  const endOfDay = due.getHours() === END_OF_DAY.hours && due.getMinutes() === END_OF_DAY.minutes;
+  const midnight = due.getHours() === 0 && due.getMinutes() === 0;
+  if (!endOfDay && !midnight) {
+    text += `, ${due.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`;
+  }
+  return text;
+}
+
+function dueFromDateInput(value) {
+  if (!value) return undefined;
+  const [year, month, day] = value.split("-").map(Number);
+  const due = new Date(year, month - 1, day, END_OF_DAY.hours, END_OF_DAY.minutes);
+  return due.toISOString();
+}
+
+function parseTags(text) {
+  const tags = text
+    .split(",")
+    .map((tag) => tag.trim().replace(/^#/, ""))
+    .filter(Boolean);
+  return [...new Set(tags)];
+}
+
+function problemText(error) {
+  if (!(error instanceof ApiError)) return "Something went wrong. Try again.";
+  const fields = error.fieldErrors.map((e) => e.message).filter(Boolean);
+  return fields.length ? `${error.message} ${fields.join(" ")}` : error.message;
+}
+
+export class TasksPanel {
+  constructor(session, root) {
+    this.session = session;
+    this.root = root;
+    this.list = root.querySelector("#task-list");
+    this.empty = root.querySelector("#tasks-empty");
+    this.more = root.querySelector("#tasks-more");
+    this.error = root.querySelector("#tasks-error");
+    this.status = root.querySelector("#tasks-status");
+    this.addForm = root.querySelector("#task-add-form");
+    this.tagInput = root.querySelector("#tag-filter");
+    this.tasks = new Map();
+    this.nextPageToken = null;
+    this.generation = 0;
+    this._bind();
+  }
+
+  _bind() {
+    this.addForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.add();
+    });
+    this.root.querySelector("#task-filter").addEventListener("change", () => this.reload());
+    let tagTimer = null;
+    this.tagInput.addEventListener("input", () => {
+      clearTimeout(tagTimer);
+      tagTimer = setTimeout(() => this.reload(), 300);
+    });
+    this.root.querySelector("#tasks-reload").addEventListener("click", () => this.reload());
+    this.more.addEventListener("click", () => this.load({ append: true }));
+  }
+
+  get filter() {
+    return this.root.querySelector("input[name=task-filter]:checked")?.value || "open";
+  }
+
+  _query() {
+    const params = new URLSearchParams({ page_size: String(PAGE_SIZE) });
+    const filter = this.filter;
+    if (filter === "open") params.set("state", "open");
+    if (filter === "done") {
+      params.set("state", "completed");
+    }
+    if (filter === "overdue") params.set("overdue", "true");
+    if (filter === "week") {
+      const { start, end } = thisWeek();
+      params.set("state", "open");
+      params.set("due_after", start.toISOString());
+      params.set("due_before", end.toISOString());
+    }
+    params.set("order_by", filter === "week" || filter === "overdue" ? "due_time" : "create_time");
+    const tag = this.tagInput.value.trim().replace(/^#/, "");
+    if (tag) params.set("tag", tag);
+    return params;
+  }
+
+  /** Clears everything shown (sign-out: the next person must not see these tasks). */
+  clear() {
+    this.generation += 1;
+    this.tasks.clear();
+    this.list.replaceChildren();
+    this.error.textContent = "";
+    this.empty.hidden = true;
+    this.more.hidden = true;
+    this.nextPageToken = null;
+  }
+
+  reload() {
+    return this.load({ append: false });
+  }
+
+  async load({ append = false } = {}) {
+    if (!this.session.signedIn) return;
+    const generation = ++this.generation;
+    const params = this._query();
+    if (append && this.nextPageToken) params.set("page_token", this.nextPageToken);
+    this.list.setAttribute("aria-busy", "true");
+    try {
+      const { body } = await this.session.json(`/api/tasks?${params}`);
+      if (generation !== this.generation) return; // a newer load (or sign-out) won
+      if (!append) {
+        this.tasks.clear();
+        this.list.replaceChildren();
+      }
+      for (const task of body.tasks) {
+        this.tasks.set(task.id, task);
+        this.list.append(this._row(task));
+      }
+      this.nextPageToken = body.next_page_token;
+      this.more.hidden = !this.nextPageToken;
+      this.empty.hidden = this.tasks.size > 0;
+      this.empty.textContent = this._emptyText();
+      this.error.textContent = "";
+    } catch (error) {
+      if (generation === this.generation && this.session.signedIn) {
+        this.error.textContent = `Could not load your tasks. ${problemText(error)}`;
+      }
+    } finally {
+      if (generation === this.generation) this.list.setAttribute("aria-busy", "false");
+    }
+  }
+
+  _emptyText() {
+    return {
+      open: "No open tasks. Add one above, or ask the assistant.",
+      done: "No completed tasks yet.",
+      overdue: "Nothing overdue.",
+      week: "Nothing due this week.",
+      all: "No tasks yet. Add one above, or ask the assistant.",
+    }[this.filter];
+  }
+
+  /** Whether a task belongs in the list under the current filter (after a change). */
+  _matches(task) {
+    const filter = this.filter;
+    const tag = this.tagInput.value.trim().replace(/^#/, "").toLowerCase();
+    if (tag && !task.tags.some((t) => t.toLowerCase() === tag)) return false;
+    const open = task.state === "open";
+    if (filter === "open") return open;
+    if (filter === "done") return !open;
+    const due = task.due_time ? new Date(task.due_time) : null;
+    if (filter === "overdue") return open && due !== null && due < new Date();
+    if (filter === "week") {
+      const { start, end } = thisWeek();
+      return open && due !== null && due >= start && due < end;
+    }
+    return true;
+  }
+
+  async add() {
+    const form = this.addForm;
+    const titleInput = form.querySelector("#new-task-title");
+    const title = titleInput.value.trim();
+    if (!title) {
+      this.error.textContent = "Give the task a title.";
+      titleInput.focus();
+      return;
+    }
+    const body = { title };
+    const due = dueFromDateInput(form.querySelector("#new-task-due").value);
+    if (due) body.due_time = due;
+    const priority = form.querySelector("#new-task-priority").value;
+    if (priority) body.priority = priority;
+    const tags = parseTags(form.querySelector("#new-task-tags").value);
+    if (tags.length) body.tags = tags;
+    const submit = form.querySelector("#task-add-submit");
+    submit.disabled = true;
+    try {
+      // The key makes a double submit (or a retry after a lost answer) create one task.
+      const headers = { "Idempotency-Key": crypto.randomUUID() };
+      const { body: task } = await this.session.json("/api/tasks", { method: "POST", body, headers });
+      form.reset();
+      this.error.textContent = "";
+      announce(this.status, `Added “${task.title}”.`);
+      if (this._matches(task)) {
+        this.tasks.set(task.id, task);
+        this.list.prepend(this._row(task));
+        this.empty.hidden = true;
+      } else {
+        await this.reload();
+      }
+    } catch (error) {
+      this.error.textContent = `Could not add the task. ${problemText(error)}`;
+    } finally {
+      submit.disabled = false;
+      titleInput.focus();
+    }
+  }
+
+  async toggle(task, checkbox) {
+    const action = task.state === "open" ? "complete" : "reopen";
+    checkbox.disabled = true;
+    try {
+      const { body: updated } = await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}/${action}`, {
+        method: "POST",
+      });
+      announce(this.status, action === "complete" ? `Completed “${updated.title}”.` : `Reopened “${updated.title}”.`);
+      this._replace(updated, { keepFocus: "toggle" });
+    } catch (error) {
+      checkbox.checked = task.state !== "open";
+      checkbox.disabled = false;
+      this.error.textContent = `Could not update the task. ${problemText(error)}`;
+      if (error instanceof ApiError && error.status === 404) this.reload();
+    }
+  }
+
+  async remove(task, row) {
+    row.querySelectorAll("button, input").forEach((el) => {
+      el.disabled = true;
+    });
+    try {
+      await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}`, { method: "DELETE" });
+      announce(this.status, `Deleted “${task.title}”.`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) {
+        this.error.textContent = `Could not delete the task. ${problemText(error)}`;
+        row.querySelectorAll("button, input").forEach((el) => {
+          el.disabled = false;
+        });
+        return;
+      }
+    }
+    // Keep keyboard focus in the list: on the next row, else the previous, else the form.
+    const next = row.nextElementSibling || row.previousElementSibling;
+    this.tasks.delete(task.id);
+    row.remove();
+    this.empty.hidden = this.tasks.size > 0;
+    this.empty.textContent = this._emptyText();
+    (next?.querySelector("input[type=checkbox]") || this.addForm.querySelector("#new-task-title")).focus();
+  }
+
+  startRename(task, row) {
+    const titleEl = row.querySelector(".task-title");
+    const input = h("input", {
+      type: "text",
+      class: "task-rename",
+      value: task.title,
+      maxlength: "200",
+      "aria-label": `New title for “${task.title}”`,
+    });
+    let finished = false;
+    const finish = async (save) => {
+      if (finished) return;
+      finished = true;
+      const title = input.value.trim();
+      if (!save || !title || title === task.title) {
+        input.replaceWith(titleEl);
+        row.querySelector(".rename-button").focus();
+        return;
+      }
+      input.disabled = true;
+      await this.rename(task, title, row);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        finish(true);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+    titleEl.replaceWith(input);
+    input.focus();
+    input.select();
+  }
+
+  async rename(task, title, row) {
+    try {
+      const { body: updated } = await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}`, {
+        method: "PATCH",
+        body: { title },
+        headers: { "If-Match": `"${task.etag}"` },
+      });
+      announce(this.status, `Renamed to “${updated.title}”.`);
+      this._replace(updated, { keepFocus: "rename" });
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 412 || error.status === 404)) {
+        this.error.textContent =
+          error.status === 412
+            ? "That task changed somewhere else, so it was not renamed. Here is the latest version."
+            : "That task no longer exists.";
+        await this.reload();
+      } else {
+        this.error.textContent = `Could not rename the task. ${problemText(error)}`;
+        this._replace(task, { keepFocus: "rename" });
+      }
+    }
+  }
+
+  _replace(task, { keepFocus } = {}) {
+    const old = this.list.querySelector(`li[data-task-id="${CSS.escape(task.id)}"]`);
+    this.tasks.set(task.id, task);
+    const row = this._row(task);
+    if (old) old.replaceWith(row);
+    if (!this._matches(task)) {
+      // It no longer fits the filter: show the change briefly, then let it go.
+      row.classList.add("leaving");
+      setTimeout(() => {
+        if (row.isConnected && !this._matches(this.tasks.get(task.id) || task)) {
+          const focused = row.contains(document.activeElement);
+          const next = row.nextElementSibling || row.previousElementSibling;
+          this.tasks.delete(task.id);
+          row.remove();
+          this.empty.hidden = this.tasks.size > 0;
+          this.empty.textContent = this._emptyText();
+          if (focused) (next?.querySelector("input[type=checkbox]") || this.addForm.querySelector("#new-task-title")).focus();
+        }
+      }, 900);
+    }
+    if (keepFocus === "toggle") row.querySelector("input[type=checkbox]").focus();
+    if (keepFocus === "rename") row.querySelector(".rename-button").focus();
+  }
+
+  _row(task) {
+    const done = task.state === "completed";
+    const checkboxId = `task-done-${task.id}`;
+    const checkbox = h("input", {
+      type: "checkbox",
+      id: checkboxId,
+      class: "task-check",
+      checked: done,
+    });
+    checkbox.addEventListener("change", () => this.toggle(task, checkbox));
+    const badges = [];
+    if (task.due_time) {
+      const overdue = !done && new Date(task.due_time) < new Date();
+      badges.push(
+        h("span", { class: `badge ${overdue ? "danger" : "info"}` }, `${overdue ? "Overdue" : "Due"} ${formatDue(task.due_time)}`),
+      );
+    }
+    if (task.priority === "high") badges.push(h("span", { class: "badge danger-soft" }, "High"));
+    if (task.priority === "low") badges.push(h("span", { class: "badge muted" }, "Low"));
+    for (const tag of task.tags) badges.push(h("span", { class: "badge tag" }, `#${tag}`));
+
+    const row = h(
+      "li",
+      { class: `task${done ? " done" : ""}`, dataset: { taskId: task.id } },
+      checkbox,
+      h(
+        "div",
+        { class: "task-body" },
+        // The title is the checkbox's label: clicking it toggles, like any checkbox.
+        h("label", { for: checkboxId, class: "task-title" }, task.title),
+        badges.length ? h("div", { class: "badges" }, badges) : null,
+      ),
+      h(
+        "div",
+        { class: "task-actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-button rename-button",
+            "aria-label": `Rename “${task.title}”`,
+            title: "Rename",
+            onclick: () => this.startRename(this.tasks.get(task.id) || task, row),
+          },
+          icon(ICONS.pencil),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-button delete-button",
+            "aria-label": `Delete “${task.title}”`,
+            title: "Delete",
+            onclick: () => this.remove(this.tasks.get(task.id) || task, row),
+          },
+          icon(ICONS.trash),
+        ),
+      ),
+    );
+    return row;
+  }
+}
