@@ -18,21 +18,23 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from agents.models.interface import Model
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.agent.v1 import agent_service_pb2_grpc
-from todo_agent.server import start_agent_server
-from todo_agent.service import Clock, _system_clock
 from todo_agent.settings import AgentSettings
 from todo_common.grpc_server import RunningServer
 
 from todo_testing.auth import AuthServiceHandle
 from todo_testing.tasks import TasksServiceHandle, token_settings_for
+
+if TYPE_CHECKING:
+    # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
+    from agents.models.interface import Model
+    from todo_agent.service import Clock
 
 
 @dataclass
@@ -70,21 +72,20 @@ async def running_agent_service(
     tasks_address: str,
     *,
     custom_model: Model | None = None,
-    clock: Clock = _system_clock,
+    clock: Clock | None = None,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     **overrides: Any,
 ) -> AsyncIterator[AgentServiceHandle]:
     """Starts an agent server and stops it after. `overrides` are AgentSettings fields
     (`model="gpt-4o-mini"` names a model); `custom_model` replaces the model object itself
     (e.g. an `agents.testing.ScriptedModel`)."""
+    from todo_agent.server import start_agent_server
+
     settings = test_agent_settings(tasks_address, **overrides)
-    running = await start_agent_server(
-        settings,
-        token_settings_for(auth),
-        model=custom_model,
-        clock=clock,
-        tasks_interceptors=tasks_interceptors,
-    )
+    options: dict[str, Any] = {"model": custom_model, "tasks_interceptors": tasks_interceptors}
+    if clock is not None:
+        options["clock"] = clock
+    running = await start_agent_server(settings, token_settings_for(auth), **options)
     address = f"127.0.0.1:{running.port}"
     channel = grpc.aio.insecure_channel(address)
     try:
