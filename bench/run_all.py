@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.backends_grpc"]
+BENCHMARKS = ["bench.backends_grpc", "bench.edge_http"]
 
 if __name__ == "__main__":
     for module in BENCHMARKS:

@@ -1,4 +1,12 @@
-"""Starts auth and tasks (and later services) as real processes on PostgreSQL for benchmarks."""
+"""Starts the services as real processes on fresh PostgreSQL schemas for benchmarks.
+
+`backend_stack("auth", "tasks", "agent", "edge")` migrates what needs migrating and starts the
+named services in order, each learning the addresses of the ones started before it. Logs are
+at WARNING (an access-log line per call would be part of what is measured) and go to
+bench/logs/. The edge runs in UTC with a non-Secure cookie (plain-http localhost) and, for
+load runs, with its rate limits raised out of the way (`BENCH_RATE_LIMITS`): the benchmarks
+measure throughput, not the limiter's refusals.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,20 @@ from todo_testing.processes import ServiceProcess, run_command, start_service
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOG_DIR = Path(__file__).resolve().parent / "logs"
 
+# The edge's rate limits during load runs: high enough that no benchmark is ever refused.
+BENCH_RATE_LIMITS = {
+    "EDGE_REQUESTS_PER_USER": "1000000000",
+    "EDGE_AUTH_ATTEMPTS_PER_ACCOUNT": "1000000",
+    "EDGE_AUTH_ATTEMPTS_PER_ADDRESS": "1000000",
+    "EDGE_CHATKIT_SESSIONS_PER_USER": "1000000",
+}
+RATE_LIMIT_NOTE = (
+    "Edge rate limits raised for the run (EDGE_REQUESTS_PER_USER=1e9 and the auth/session "
+    "limits 1e6 per 60 s window), so no call is refused by the limiter."
+)
+
+_DATABASE_SERVICES = ("auth", "tasks", "edge")
+
 
 def database_url() -> str:
     """BENCH_DATABASE_URL, else the local PostgreSQL the machine provides."""
@@ -21,29 +43,44 @@ def database_url() -> str:
 
 
 @asynccontextmanager
-async def backend_stack(*names: str) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """Migrates fresh schemas and starts the named services (in order) with logs at warning."""
+async def backend_stack(
+    *names: str, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[dict[str, ServiceProcess]]:
+    """Migrates fresh schemas and starts the named services (in order: auth, tasks, agent,
+    edge — each needs the ones before it). `extra_env` is added to every process's env."""
     run_id = uuid.uuid4().hex[:8]
     url = database_url()
-    databases = {
-        n: TestDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in ("auth", "tasks", "edge")
-    }
+    databases = {n: TestDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in _DATABASE_SERVICES}
     env: dict[str, str] = {"JWT_AUTH_ADDRESS": ""}
     for name, database in databases.items():
         env[f"{name.upper()}_DATABASE_URL"] = database.url
         env[f"{name.upper()}_DATABASE_SCHEMA"] = database.schema
+    for name in (*_DATABASE_SERVICES, "agent"):
+        # Access logs off: one JSON line per call would be part of what is measured.
         env[f"{name.upper()}_LOG_LEVEL"] = "WARNING"
         env[f"{name.upper()}_ENVIRONMENT"] = "development"
+    env.update(
+        {
+            "AGENT_MODEL": "offline",
+            # The ChatKit SDK stamps items with naive local time; the edge must run in UTC.
+            "TZ": "UTC",
+            "EDGE_COOKIE_SECURE": "false",
+            "EDGE_READINESS_BACKENDS": ",".join(
+                n for n in ("auth", "tasks", "agent") if n in names
+            ),
+            **BENCH_RATE_LIMITS,
+        }
+    )
+    env.update(extra_env or {})
     running: dict[str, ServiceProcess] = {}
     try:
         for name in names:
-            if name in ("auth", "tasks"):
+            if name in _DATABASE_SERVICES:
                 await run_command(name, "migrate", env=env)
             service = await start_service(name, env, LOG_DIR)
             running[name] = service
             if name == "auth":
                 env["JWT_AUTH_ADDRESS"] = service.address
-                env["EDGE_AUTH_ADDRESS"] = service.address
             env[f"EDGE_{name.upper()}_ADDRESS"] = service.address
             env[f"AGENT_{name.upper()}_ADDRESS"] = service.address
         yield running
@@ -52,3 +89,12 @@ async def backend_stack(*names: str) -> AsyncIterator[dict[str, ServiceProcess]]
             await service.stop()
         for database in databases.values():
             await drop_database(database)
+
+
+def rss_kib(pid: int) -> int:
+    """The resident set size (VmRSS) of a process, in KiB, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
