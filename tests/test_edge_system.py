@@ -50,6 +50,8 @@ async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
                 "EDGE_COOKIE_SECURE": "false",
             },
             folder / "logs",
+            # The edge imports the ChatKit and Agents SDKs: slow on a loaded 2-core machine.
+            startup_seconds=120,
         )
         started.append(edge)
         yield edge.url
