@@ -21,6 +21,9 @@ from todo_testing.chatkit import ChatClient
 from todo_testing.databases import drop_database, new_database
 from todo_testing.processes import ServiceProcess, run_command, start_service
 
+# Four processes importing at once on a small, busy machine can take a while to bind.
+STARTUP_SECONDS = 90.0
+
 
 @pytest.fixture(scope="module")
 async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
@@ -61,11 +64,17 @@ async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
         tasks_address = f"127.0.0.1:{tasks_port}"
         agent_address = f"127.0.0.1:{agent_port}"
         processes = await asyncio.gather(
-            start_service("auth", {**auth_env, "AUTH_PORT": str(auth_port)}, logs),
+            start_service(
+                "auth",
+                {**auth_env, "AUTH_PORT": str(auth_port)},
+                logs,
+                startup_seconds=STARTUP_SECONDS,
+            ),
             start_service(
                 "tasks",
                 {**tasks_env, "TASKS_PORT": str(tasks_port), "JWT_AUTH_ADDRESS": auth_address},
                 logs,
+                startup_seconds=STARTUP_SECONDS,
             ),
             start_service(
                 "agent",
@@ -78,6 +87,7 @@ async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
                     "JWT_AUTH_ADDRESS": auth_address,
                 },
                 logs,
+                startup_seconds=STARTUP_SECONDS,
             ),
             start_service(
                 "edge",
@@ -89,6 +99,7 @@ async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[st
                     "EDGE_READINESS_BACKENDS": "auth,tasks,agent",
                 },
                 logs,
+                startup_seconds=STARTUP_SECONDS,
             ),
             return_exceptions=True,
         )
