@@ -43,7 +43,8 @@ async def test_preflight_from_a_disallowed_origin_grants_nothing(http: httpx.Asy
         "/api/tasks",
         headers={"Origin": DISALLOWED, "Access-Control-Request-Method": "POST"},
     )
-    assert response.status_code == 400
+    problem = assert_problem(response, 400, "CORS_REFUSED")
+    assert "origin" in problem["detail"]
     assert "access-control-allow-origin" not in response.headers
 
 

@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from todo_edge.api import auth, chatkit, ops, tasks, web
 from todo_edge.metrics import EdgeMetrics
-from todo_edge.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from todo_edge.middleware import (
+    BodyLimitMiddleware,
+    ProblemCORSMiddleware,
+    RequestContextMiddleware,
+)
 from todo_edge.problems import install_problem_handlers
 from todo_edge.settings import EdgeSettings
 from todo_edge.state import EdgeState
@@ -58,7 +61,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     # Last added runs first: request context wraps everything (also CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from todo_common.logs import request_id_var
 
@@ -182,3 +184,28 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with refused preflights answered as problems too."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        """The preflight answer; a refusal is a 400 problem naming what was not allowed."""
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refusal = bytes(response.body).decode()
+        problem = problem_response(
+            Problem(
+                status=400,
+                title="Bad Request",
+                detail=f"{refusal} for this API.",
+                slug="cors-refused",
+                extensions={"reason": "CORS_REFUSED"},
+            )
+        )
+        # Keep the CORS headers Starlette computed (never an allowed origin here).
+        for name, value in response.headers.items():
+            if name.lower().startswith("access-control-") or name.lower() == "vary":
+                problem.headers[name] = value
+        return problem
