@@ -1,0 +1,72 @@
+"""The SSE transport on its own: frames pass through untouched, silence gets heartbeats, and a
+failure after the stream started ends it with an `error` event instead of a broken body."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from todo_edge.chatkit.transport import EventStreamResponse, StreamPump
+from todo_testing.chatkit import parse_sse
+
+
+def _app(source: Callable[[], AsyncIterator[bytes]], heartbeat: float) -> Starlette:
+    async def endpoint(_request: Request) -> Response:
+        pump = StreamPump(source())
+        first = await pump.first()
+        assert isinstance(first, bytes)
+        return EventStreamResponse(pump, first, heartbeat_seconds=heartbeat)
+
+    return Starlette(routes=[Route("/", endpoint, methods=["POST"])])
+
+
+async def _post(app: Starlette) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        return await http.post("/")
+
+
+def _frame(event: dict[str, object]) -> bytes:
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+async def test_frames_pass_through_with_heartbeats_in_silences() -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield _frame({"type": "stream_options", "stream_options": {"allow_cancel": True}})
+        await asyncio.sleep(0.25)
+        yield _frame({"type": "progress_update", "text": "Adding task…"})
+
+    response = await _post(_app(source, heartbeat=0.05))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
+    events, heartbeats = parse_sse(response.text)
+    assert [event["type"] for event in events] == ["stream_options", "progress_update"]
+    assert heartbeats >= 2
+    assert response.text.startswith("data: ")
+
+
+async def test_failure_after_start_is_a_final_error_event() -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield _frame({"type": "thread.created"})
+        raise RuntimeError("the database went away")
+
+    response = await _post(_app(source, heartbeat=5))
+    events, _ = parse_sse(response.text)
+    assert events == [
+        {"type": "thread.created"},
+        {
+            "type": "error",
+            "code": "custom",
+            "message": "Something went wrong on our side while answering. Try again.",
+            "allow_retry": True,
+        },
+    ]
+    assert "database" not in response.text
