@@ -186,6 +186,12 @@ async def test_service_side_validation_is_400_with_field_errors(
     assert "title" in [e["field"] for e in problem["errors"]]
 
 
+async def test_empty_patch_is_400_from_the_service(alice_http: httpx.AsyncClient) -> None:
+    task = (await alice_http.post("/api/tasks", json={"title": "t"})).json()
+    problem = assert_problem(await alice_http.patch(f"/api/tasks/{task['id']}", json={}), 400)
+    assert problem["errors"]
+
+
 async def test_invalid_patch_bodies_are_422(alice_http: httpx.AsyncClient) -> None:
     task = (await alice_http.post("/api/tasks", json={"title": "t"})).json()
     for body in [{"title": None}, {"priority": None}, {"etag": "x"}, {"title": 1}]:
