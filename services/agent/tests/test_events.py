@@ -105,3 +105,41 @@ async def test_tool_deadline_is_the_smaller_of_remaining_time_and_cap() -> None:
     short = _context(deadline_in=2.0, cap=10.0).tool_timeout()
     assert 1.5 < short <= 2.0
     assert _context(deadline_in=-1.0, cap=10.0).tool_timeout() == 0.0
+
+
+async def test_buffered_text_is_flushed_while_the_model_pauses(
+    auth_service: Any, tasks_service: Any, sign_up: Any
+) -> None:
+    """Text waiting in the buffer goes out on a timer (~30 ms), not only when the model sends
+    more: here the model pauses until the client has received its second piece of text."""
+    from agents.testing import ModelStep, ScriptedModel
+    from todo.agent.v1 import agent_service_pb2 as pb
+    from todo_agent.offline.model import OfflineModel
+    from todo_testing.agent import running_agent_service
+
+    text = "Hello there my friend, the pause is here and then the rest follows."
+    events = OfflineModel()._stream_events([OfflineModel._message(text, 0)])
+    deltas = [i for i, e in enumerate(events) if e.type == "response.output_text.delta"]
+    release = asyncio.Event()
+
+    async def stream(_call: Any) -> Any:
+        for index, event in enumerate(events):
+            if index == deltas[2]:
+                await release.wait()
+            yield event
+
+    user = await sign_up()
+    model = ScriptedModel([ModelStep.stream(stream)])
+    async with running_agent_service(
+        auth_service, tasks_service.address, custom_model=model
+    ) as agent:
+        call = agent.stub.Respond(pb.RespondRequest(input="hi"), metadata=user.metadata, timeout=10)
+        received: list[str] = []
+        async with asyncio.timeout(10):
+            async for event in call:
+                if event.HasField("text_delta"):
+                    received.append(event.text_delta.delta)
+                    if len(received) == 2:
+                        release.set()
+    assert received[:2] == ["Hello there my ", "friend, the pause "]
+    assert "".join(received) == text

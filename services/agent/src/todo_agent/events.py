@@ -1,8 +1,9 @@
 """Agents SDK stream events → `todo.agent.v1.RespondEvent`s, and run failures → `RunFailed`.
 
 Text deltas are coalesced: the first delta of a message goes out at once (time to first
-text), later ones are buffered until ~30 ms have passed or ~64 characters are waiting, and the
-buffer is always flushed before any other event. Each gRPC message costs tens of microseconds
+text), later ones are buffered until ~30 ms have passed (the service flushes on a timer, see
+`flush_due_in`) or ~64 characters are waiting, and the buffer is always flushed before any
+other event. Each gRPC message costs tens of microseconds
 in Python, so per-token messages would dominate the service's own cost.
 """
 
@@ -144,6 +145,12 @@ class EventMapper:
                 message_id=self._message_id, agent_name=self.agent_name
             )
         )
+
+    def flush_due_in(self) -> float | None:
+        """Seconds until buffered text must be flushed, or None when nothing is buffered."""
+        if not self._buffer:
+            return None
+        return max(0.0, self._last_flush + self._interval - self._clock())
 
     def flush(self) -> Iterator[pb.RespondEvent]:
         """Sends any buffered text now."""

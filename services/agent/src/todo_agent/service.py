@@ -20,12 +20,13 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
-from agents import Agent, RunConfig, Runner
+from agents import Agent, RunConfig, Runner, StreamEvent
 from agents.models.interface import Model
 from agents.result import RunResultStreaming
 from todo.agent.v1 import agent_service_pb2 as pb
@@ -195,18 +196,37 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             flush_interval_seconds=settings.text_flush_interval_seconds,
             flush_chars=settings.text_flush_chars,
         )
+        # The SDK stream is read by its own task into a queue, so buffered text can be flushed
+        # on a timer while the model pauses (reading with a timeout from the SDK stream itself
+        # would cancel the run when the timeout fires).
+        queue: asyncio.Queue[StreamEvent | _StreamEnd] = asyncio.Queue()
+        pump = asyncio.create_task(_pump(result, queue), name="agent-run-stream")
         finished = False
         try:
             failure: pb.RunFailed | None = None
-            try:
-                async for sdk_event in result.stream_events():
-                    for event in mapper.map(sdk_event):
-                        yield event
-            except Exception as exc:
-                log.warning(
-                    "run failed", extra={"error": type(exc).__name__}, exc_info=_unexpected(exc)
-                )
-                failure = failure_for(exc)
+            while True:
+                wait = mapper.flush_due_in()
+                if wait is None:
+                    item = await queue.get()
+                else:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), wait)
+                    except TimeoutError:
+                        for event in mapper.flush():
+                            yield event
+                        continue
+                if isinstance(item, _StreamEnd):
+                    if item.error is not None:
+                        exc = item.error
+                        log.warning(
+                            "run failed",
+                            extra={"error": type(exc).__name__},
+                            exc_info=_unexpected(exc),
+                        )
+                        failure = failure_for(exc)
+                    break
+                for event in mapper.map(item):
+                    yield event
             for event in mapper.close():
                 yield event
             if failure is None and timed_out:
@@ -238,7 +258,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             timer.cancel()
             if not finished:
                 stop("abandoned")
-            await _settle(result, run_context)
+            await _settle(result, run_context, pump)
 
 
 def _unexpected(exc: BaseException) -> bool:
@@ -249,9 +269,33 @@ def _unexpected(exc: BaseException) -> bool:
     return not isinstance(exc, openai.APIError | MaxTurnsExceeded)
 
 
-async def _settle(result: RunResultStreaming, context: AgentContext) -> None:
-    """Waits until the SDK's run task and every tool task of this run have finished."""
+@dataclass
+class _StreamEnd:
+    """The SDK stream is over; `error` is what ended it, if anything did."""
+
+    error: Exception | None = None
+
+
+async def _pump(result: RunResultStreaming, queue: asyncio.Queue[StreamEvent | _StreamEnd]) -> None:
+    """Moves the SDK's stream events into `queue`, then a `_StreamEnd`."""
+    try:
+        async for event in result.stream_events():
+            queue.put_nowait(event)
+    except Exception as exc:
+        queue.put_nowait(_StreamEnd(exc))
+    else:
+        queue.put_nowait(_StreamEnd())
+
+
+async def _settle(
+    result: RunResultStreaming, context: AgentContext, pump: asyncio.Task[None]
+) -> None:
+    """Waits until the stream pump, the SDK's run task and every tool task of this run have
+    finished."""
+    if not pump.done():
+        pump.cancel()
     tasks = {t for t in context.tool_tasks if not t.done()}
+    tasks.add(pump)
     if result.run_loop_task is not None and not result.run_loop_task.done():
         tasks.add(result.run_loop_task)
     if not tasks:
