@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import grpc
+import httpx
 import pytest
 from todo_common.errors import FieldViolation, RpcErrorInfo
+from todo_edge.app import create_app
 from todo_edge.problems import problem_from_rpc
+from todo_edge.settings import EdgeSettings
 
 TABLE = [
     (grpc.StatusCode.INVALID_ARGUMENT, False, 400),
@@ -60,3 +63,24 @@ def test_retry_after_is_rounded_up_to_whole_seconds() -> None:
     assert problem_from_rpc(info).headers["Retry-After"] == "3"
     bare = RpcErrorInfo(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down")
     assert problem_from_rpc(bare).headers["Retry-After"] == "1"
+
+
+async def test_a_bug_is_a_generic_500_problem_with_headers_and_no_stack() -> None:
+    app = create_app(EdgeSettings(environment="test"))
+
+    async def broken() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.add_api_route("/broken", broken)
+    # The lifespan is not needed by this route; the middleware stack is what is under test.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://edge") as client:
+        response = await client.get("/broken", headers={"X-Request-ID": "bug-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "bug-1"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    body = response.json()
+    assert body["request_id"] == "bug-1"
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
