@@ -4,13 +4,15 @@ going away mid-stream, and long silences (heartbeats)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 import httpx
 import openai
 from agents.testing import ModelStep, ScriptedModel
+from openai.types.responses import ResponseTextDeltaEvent
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_testing.agent import running_agent_service
 from todo_testing.auth import AuthServiceHandle, TestUser
@@ -256,3 +258,58 @@ async def test_heartbeats_keep_a_silent_stream_open(
     assert ": keep-alive\n\n" in stream.text
     assert stream.of("error") == []
     assert stream.done_items("assistant_message")
+
+
+def _talks_then_hangs(hanging: asyncio.Event) -> ScriptedModel:
+    """A model that streams the start of an answer and then never finishes it."""
+
+    async def events(_call: Any) -> AsyncIterator[Any]:
+        yield ResponseTextDeltaEvent(
+            type="response.output_text.delta",
+            content_index=0,
+            delta="Let me think about your milk",
+            item_id="msg_model",
+            logprobs=[],
+            output_index=0,
+            sequence_number=1,
+        )
+        hanging.set()
+        await asyncio.Event().wait()
+
+    return ScriptedModel([ModelStep.stream(events)])
+
+
+async def test_stop_keeps_the_partial_answer(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: EdgeDatabase,
+    alice: TestUser,
+) -> None:
+    hanging = asyncio.Event()
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, custom_model=_talks_then_hangs(hanging)
+        ) as agent,
+        running_edge(
+            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        body = {"type": "threads.create", "params": {"input": user_message("add buy milk")}}
+        received = b""
+        async with http.stream("POST", "/chatkit", json=body) as response:
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if b"text_delta" in received:
+                    break
+            await asyncio.wait_for(hanging.wait(), 10)
+        thread_id = json.loads(received.split(b"\n\n")[0][len(b"data: ") :])["thread"]["id"]
+        chat = ChatClient(http)
+        items: list[dict[str, Any]] = []
+        for _ in range(100):
+            items = (await chat.items(thread_id))["data"]
+            if len(items) == 2:
+                break
+            await asyncio.sleep(0.05)
+    assert [item["type"] for item in items] == ["user_message", "assistant_message"]
+    assert items[1]["content"][0]["text"] == "Let me think about your milk"
