@@ -356,3 +356,26 @@ async def test_effects_reach_the_tasks_service(
     await respond(fixed_agent.stub, user.metadata, "mark the mom one done")
     [done] = await caller.list_all()
     assert done.state == tasks_pb.TASK_STATE_COMPLETED
+
+
+async def test_it_refers_to_the_task_just_mentioned(
+    fixed_agent: AgentServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+) -> None:
+    """The service keeps no state: "it" is found again in the history the caller sends."""
+    user = await sign_up()
+    added = await respond(fixed_agent.stub, user.metadata, "add renew the car insurance")
+    [task] = added.finished[0].tasks
+    history = [("user", "add renew the car insurance"), ("assistant", added.reply)]
+
+    run = await respond(fixed_agent.stub, user.metadata, "mark it as done", history)
+
+    assert run.calls == [("complete_task", {"task_id": task.id})]
+    caller = TaskCaller(user=user, stub=tasks_service.stub)
+    assert (await caller.get(task.id)).state == tasks_pb.TASK_STATE_COMPLETED
+    run = await respond(
+        fixed_agent.stub,
+        user.metadata,
+        "reopen it",
+        [*history, ("user", "mark it as done"), ("assistant", run.reply)],
+    )
+    assert run.calls == [("reopen_task", {"task_id": task.id})]
