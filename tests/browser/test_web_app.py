@@ -1,0 +1,230 @@
+"""The web page in a real browser, the way a person uses it, against real processes (offline):
+sign up, chat a task into existence, see it in the tasks panel, complete it with the card's
+button, reload and find the conversation intact, sign out; the tasks panel on its own at phone
+width; and a rejected token sending the person back to sign in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from playwright.async_api import Locator, Page, Route, expect
+
+PASSWORD = "correct horse battery staple"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+# `await open_page(viewport=…)` → a BrowserSession (conftest): page, context, shot(step).
+OpenPage = Callable[..., Awaitable[Any]]
+
+
+async def sign_up(page: Page, email: str, name: str = "Ada") -> None:
+    await page.get_by_role("button", name="Create an account").click()
+    await expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    await page.get_by_label("Your name").fill(name)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#app-view")).to_be_visible()
+    await expect(page.locator("#user-name")).to_have_text(name)
+
+
+def task_row(page: Page, title: str) -> Locator:
+    return page.locator("#task-list li", has=page.get_by_text(title, exact=True))
+
+
+async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_reload(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await shot("sign-in")
+
+    await sign_up(page, new_email())
+    chat = page.locator("#chat-panel")
+    # Offline: the CDN script cannot load, so the built-in client takes its place.
+    await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "builtin")
+    await expect(chat.get_by_role("button", name="What's due this week?")).to_be_visible()
+    await expect(page.locator("#tasks-empty")).to_be_visible()
+    await shot("signed-up")
+
+    composer = chat.get_by_label("Message", exact=True)
+    await composer.fill("add buy milk tomorrow, high priority #groceries")
+    await composer.press("Enter")
+    log = chat.get_by_role("log")
+    await expect(log.locator(".msg.user")).to_have_text(
+        re.compile("add buy milk tomorrow, high priority #groceries")
+    )
+    card = log.get_by_role("group", name="Task card")
+    await expect(card).to_contain_text("Task added")
+    await expect(card).to_contain_text("Buy milk")
+    await expect(log.locator(".msg.assistant").last).to_contain_text("Added Buy milk")
+    await expect(log).to_have_attribute("aria-busy", "false")
+    # The thread got its title from the first message.
+    await expect(chat.locator("#chat-thread-title")).to_have_text(
+        "Add buy milk tomorrow, high priority #groceries"
+    )
+    # The chat's `tasks.changed` effect refreshed the tasks panel.
+    row = task_row(page, "Buy milk")
+    await expect(row).to_be_visible()
+    await expect(row).to_contain_text("High")
+    await expect(row).to_contain_text("#groceries")
+    await shot("task-added-by-chat")
+
+    await card.get_by_role("button", name="Complete “Buy milk”").click()
+    await expect(card.get_by_role("button", name="Reopen “Buy milk”")).to_be_visible()
+    await expect(card).to_contain_text("Done")
+    # Completed: it leaves the panel's Open list, and shows under Done.
+    await expect(row).to_have_count(0)
+    await page.locator("#task-filter").get_by_text("Done").click()
+    await expect(task_row(page, "Buy milk").get_by_role("checkbox")).to_be_checked()
+    await shot("completed-with-card-button")
+
+    await page.reload()
+    await page.wait_for_selector("body[data-ready=true]")
+    # The refresh cookie restores the session; the conversation comes back as it was.
+    await expect(page.locator("#app-view")).to_be_visible()
+    log = page.locator("#chat-panel").get_by_role("log")
+    await expect(log.locator(".msg.user")).to_have_text(
+        re.compile("add buy milk tomorrow, high priority #groceries")
+    )
+    card = log.get_by_role("group", name="Task card")
+    await expect(card.get_by_role("button", name="Reopen “Buy milk”")).to_be_visible()
+    await expect(log.locator(".msg.assistant")).to_contain_text(["Added Buy milk"])
+    history = page.locator("#chat-panel").get_by_role("button", name="History")
+    await history.click()
+    threads = page.locator("#chat-panel").get_by_role("list", name="Conversations")
+    await expect(threads.get_by_role("button")).to_have_text(
+        ["Add buy milk tomorrow, high priority #groceries"]
+    )
+    await shot("reloaded-history-intact")
+    await page.keyboard.press("Escape")
+
+    # A second message goes to the same thread.
+    composer = page.locator("#chat-panel").get_by_label("Message", exact=True)
+    await composer.fill("help")
+    await composer.press("Enter")
+    await expect(log.locator(".msg.user")).to_have_count(2)
+    await expect(log.locator(".msg.assistant").last).to_contain_text("offline assistant")
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(page.locator("#auth-message")).to_have_text("You are signed out.")
+    await expect(page.locator("#task-list li")).to_have_count(0)
+    await expect(page.locator("#chat-host")).to_be_empty()
+    await shot("signed-out")
+    # The refresh token was revoked: a reload stays signed out.
+    await page.reload()
+    await page.wait_for_selector("body[data-ready=true]")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=PHONE)
+    page, shot = session.page, session.shot
+    await shot("sign-in-phone")
+    await sign_up(page, new_email(), name="Bo")
+    panel = page.locator("#tasks-panel")
+
+    await panel.get_by_label("New task").fill("Water the plants")
+    await panel.get_by_text("Due date, priority, tags").click()
+    await panel.get_by_label("Due", exact=True).fill("2031-05-04")
+    await panel.get_by_label("Priority").select_option("high")
+    await panel.get_by_label("Tags").fill("home, garden")
+    await panel.get_by_role("button", name="Add", exact=True).click()
+    row = task_row(page, "Water the plants")
+    await expect(row).to_contain_text("Due")
+    await expect(row).to_contain_text("High")
+    await expect(row).to_contain_text("#garden")
+    await expect(panel.get_by_label("New task")).to_be_focused()
+    await panel.get_by_label("New task").fill("Call mum")
+    await panel.get_by_label("New task").press("Enter")
+    await expect(task_row(page, "Call mum")).to_be_visible()
+    await shot("added")
+
+    # Tag filter.
+    await panel.get_by_label("Tag", exact=True).fill("garden")
+    await expect(page.locator("#task-list li")).to_have_count(1)
+    await panel.get_by_label("Tag", exact=True).fill("")
+    await expect(page.locator("#task-list li")).to_have_count(2)
+
+    # Inline rename: Enter saves (PATCH with If-Match), Escape would cancel.
+    row = page.locator(f'#task-list li[data-task-id="{await row.get_attribute("data-task-id")}"]')
+    await row.get_by_role("button", name="Rename “Water the plants”").click()
+    rename = row.get_by_label("New title for “Water the plants”")
+    await expect(rename).to_be_focused()
+    await rename.fill("Water the orchids")
+    await shot("renaming")
+    await rename.press("Enter")
+    row = task_row(page, "Water the orchids")
+    await expect(row).to_be_visible()
+    await expect(row.get_by_role("button", name="Rename “Water the orchids”")).to_be_focused()
+
+    # Complete with the checkbox (keyboard), then find it under Done and reopen it.
+    checkbox = row.get_by_role("checkbox", name="Water the orchids")
+    await checkbox.focus()
+    await page.keyboard.press("Space")
+    await expect(row).to_have_count(0)
+    await panel.locator("#task-filter").get_by_text("Done").click()
+    done_row = task_row(page, "Water the orchids")
+    await expect(done_row.get_by_role("checkbox")).to_be_checked()
+    await shot("done-filter")
+    await done_row.get_by_role("checkbox").click()
+    await expect(done_row).to_have_count(0)
+    await panel.locator("#task-filter").get_by_text("Open").click()
+    await expect(task_row(page, "Water the orchids")).to_be_visible()
+
+    # Delete.
+    await task_row(page, "Call mum").get_by_role("button", name="Delete “Call mum”").click()
+    await expect(task_row(page, "Call mum")).to_have_count(0)
+    await expect(page.locator("#task-list li")).to_have_count(1)
+    await shot("deleted")
+
+    # What the panel shows is what the API has.
+    await page.reload()
+    await page.wait_for_selector("body[data-ready=true]")
+    await expect(page.locator("#task-list li")).to_have_count(1)
+    await expect(task_row(page, "Water the orchids")).to_be_visible()
+    # The chat panel is usable at this width too.
+    await expect(page.locator("#chat-panel").get_by_role("button", name="Help")).to_be_visible()
+    await shot("after-reload-phone")
+
+
+async def test_a_rejected_token_sends_the_person_back_to_sign_in(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    email = new_email()
+    await sign_up(page, email)
+
+    # The server stops accepting this browser's tokens: the access token is replaced by a
+    # forged one on the way out, and the refresh cookie is gone, so renewing fails too.
+    async def forge(route: Route) -> None:
+        headers = {**route.request.headers, "authorization": "Bearer forged.token.value"}
+        await route.continue_(headers=headers)
+
+    await page.route(re.compile(r".*/api/tasks.*"), forge)
+    await session.context.clear_cookies()
+    await page.get_by_role("button", name="Reload tasks").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(page.locator("#auth-message")).to_have_text(
+        "Your session has ended. Please sign in again."
+    )
+    await expect(page.locator("#task-list li")).to_have_count(0)
+    await shot("sent-back-to-sign-in")
+
+    # Signing in again works and brings the person back to their workspace.
+    await page.unroute(re.compile(r".*/api/tasks.*"))
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill("wrong password!")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#auth-message")).to_have_text("The email or password is incorrect.")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#app-view")).to_be_visible()
+    await shot("signed-in-again")
