@@ -17,7 +17,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,8 @@ class Stack:
     edge_url: str
     processes: dict[str, ServiceProcess]
     log_dir: Path
+    # The environment the services were started with (to restart one).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +114,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         running["agent"] = await start_service("agent", env, log_dir)
         env["EDGE_AGENT_ADDRESS"] = running["agent"].address
         running["edge"] = await start_service("edge", env, log_dir)
-        yield Stack(edge_url=running["edge"].url, processes=running, log_dir=log_dir)
+        yield Stack(edge_url=running["edge"].url, processes=running, log_dir=log_dir, env=env)
     finally:
         for process in reversed(list(running.values())):
             await process.stop()
@@ -168,20 +170,30 @@ async def open_page(
     test_name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
     counter = 0
 
-    async def block_cdn(route: Route) -> None:
-        # Offline, like this machine and CI: the ChatKit component's script cannot load.
-        await route.abort("internetdisconnected")
+    async def factory(
+        viewport: dict[str, int] = DESKTOP,
+        chatkit_script: str | None = None,
+        color_scheme: str = "light",
+    ) -> BrowserSession:
+        """A signed-out page. `chatkit_script` is served as the CDN's ChatKit script;
+        without it the CDN is unreachable, as on this machine and in CI."""
 
-    async def factory(viewport: dict[str, int] = DESKTOP) -> BrowserSession:
+        async def cdn(route: Route) -> None:
+            if chatkit_script is None:
+                await route.abort("internetdisconnected")
+            else:
+                await route.fulfill(status=200, content_type="text/javascript", body=chatkit_script)
+
         context = await browser.new_context(
             viewport=viewport,  # type: ignore[arg-type]
             base_url=stack.edge_url,
             locale="en-GB",
             timezone_id="UTC",
+            color_scheme=color_scheme,  # type: ignore[arg-type]
         )
         contexts.append(context)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
-        await context.route(CHATKIT_CDN, block_cdn)
+        await context.route(CHATKIT_CDN, cdn)
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -9,7 +9,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from playwright.async_api import Locator, Page, Route, expect
+from todo_testing.processes import start_service
 
 PASSWORD = "correct horse battery staple"
 DESKTOP = {"width": 1280, "height": 800}
@@ -228,3 +230,128 @@ async def test_a_rejected_token_sends_the_person_back_to_sign_in(
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#app-view")).to_be_visible()
     await shot("signed-in-again")
+
+
+# A stand-in for OpenAI's `<openai-chatkit>` (its CDN is unreachable here): it records the
+# options the page configures, so the test can drive them like the real component would.
+FAKE_CHATKIT_SCRIPT = """
+class FakeChatKit extends HTMLElement {
+  setOptions(options) {
+    window.chatkitOptions = options;
+    this.textContent = "ChatKit web component";
+  }
+}
+customElements.define("openai-chatkit", FakeChatKit);
+"""
+
+
+async def test_the_chatkit_web_component_is_configured_for_our_backend(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP, chatkit_script=FAKE_CHATKIT_SCRIPT)
+    page, shot = session.page, session.shot
+    await sign_up(page, new_email())
+    await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "chatkit")
+    await expect(page.locator("openai-chatkit")).to_have_count(1)
+    options = await page.evaluate(
+        """() => {
+          const o = window.chatkitOptions;
+          return {
+            url: o.api.url, domainKey: o.api.domainKey, hasFetch: typeof o.api.fetch,
+            accent: o.theme.color.accent.primary, scheme: o.theme.colorScheme,
+            prompts: o.startScreen.prompts.map((p) => p.label),
+          };
+        }"""
+    )
+    assert options == {
+        "url": "/chatkit",
+        "domainKey": "domain_pk_local_placeholder",
+        "hasFetch": "function",
+        "accent": "#2563eb",
+        "scheme": "light",
+        "prompts": ["Add a task", "What's due this week?", "Help"],
+    }
+
+    # The component calls the backend through the page's fetch, which adds the bearer token:
+    # a message streams back, and a list of threads answers JSON.
+    streamed = await page.evaluate(
+        """async () => {
+          const post = (body) => window.chatkitOptions.api.fetch("/chatkit", {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify(body),
+          });
+          const input = {content: [{type: "input_text", text: "add water the ferns"}],
+                         attachments: [], inference_options: {}};
+          const reply = await post({type: "threads.create", params: {input}});
+          const text = await reply.text();
+          const list = await post({type: "threads.list", params: {}});
+          return {status: reply.status, type: reply.headers.get("content-type").split(";")[0],
+                  effect: text.includes('"tasks.changed"'),
+                  threads: (await list.json()).data.length};
+        }"""
+    )
+    assert streamed == {
+        "status": 200,
+        "type": "text/event-stream",
+        "effect": True,
+        "threads": 1,
+    }
+    # The component reports the effect as a `chatkit.effect` event: the tasks panel refreshes.
+    await expect(task_row(page, "Water the ferns")).to_have_count(0)
+    await page.evaluate(
+        """() => document.querySelector("openai-chatkit").dispatchEvent(
+             new CustomEvent("chatkit.effect", {detail: {name: "tasks.changed", data: {}}}))"""
+    )
+    await expect(task_row(page, "Water the ferns")).to_be_visible()
+
+    # A rate-limited component gets a polite notice.
+    await page.evaluate(
+        """() => document.querySelector("openai-chatkit").dispatchEvent(
+             new CustomEvent("chatkit.error", {detail: {error: new Error("HTTP 429")}}))"""
+    )
+    await expect(page.locator("#notice")).to_contain_text("busy right now")
+    await shot("chatkit-component")
+
+
+async def test_retry_after_the_assistant_was_unavailable(
+    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+) -> None:
+    if "agent" not in stack.processes:
+        pytest.skip("stops and restarts the agent process: needs the processes this suite starts")
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    await sign_up(page, new_email())
+    chat = page.locator("#chat-panel")
+    log = chat.get_by_role("log")
+    agent = stack.processes["agent"]
+    port = agent.port
+    await agent.stop()
+    try:
+        composer = chat.get_by_label("Message", exact=True)
+        await composer.fill("add buy bread")
+        await composer.press("Enter")
+        error = chat.locator(".chat-error")
+        await expect(error).to_be_visible()
+        retry = error.get_by_role("button", name="Retry")
+        await expect(retry).to_be_visible()
+        # The message is kept in the thread; only the answer is missing.
+        await expect(log.locator(".msg.user")).to_have_text([re.compile("add buy bread")])
+        await expect(log.locator(".msg.assistant")).to_have_count(0)
+        await shot("assistant-unavailable")
+    finally:
+        stack.processes["agent"] = await start_service(
+            "agent", {**stack.env, "AGENT_PORT": str(port)}, stack.log_dir
+        )
+    # The edge's channel reconnects with a back-off: retry until the answer comes.
+    for _ in range(20):
+        await retry.click()
+        answered = log.locator(".msg.assistant", has_text="Added Buy bread")
+        retry_again = error.get_by_role("button", name="Retry")
+        await expect(answered.or_(retry_again)).to_be_visible()
+        if await answered.count():
+            break
+    await expect(log.locator(".msg.assistant")).to_contain_text(["Added Buy bread"])
+    await expect(error).to_be_hidden()
+    await expect(log.locator(".msg.user")).to_have_count(1)
+    await expect(task_row(page, "Buy bread")).to_be_visible()
+    await shot("retried")

@@ -22,7 +22,6 @@ function loadComponent(scriptUrl) {
     const script = document.createElement("script");
     script.src = scriptUrl;
     script.async = true;
-    script.crossOrigin = "anonymous";
     script.addEventListener("error", () => {
       clearTimeout(timer);
       resolve(false);
