@@ -70,6 +70,9 @@ async def test_duplicate_email_is_already_exists(
         ("ok@example.com", "p" * 129, "", "password", "At most 128"),
         ("Same@Example.com", "same@example.com", "", "password", "not be the email"),
         ("ok@example.com", PASSWORD, "n" * 101, "display_name", "At most 100"),
+        # PostgreSQL cannot store NUL; found by the edge's fuzzer as an INTERNAL error.
+        ("nul\x00@example.com", PASSWORD, "", "email", "does not look like an email"),
+        ("ok@example.com", PASSWORD, "Al\x00ice", "display_name", "control characters"),
     ],
 )
 async def test_invalid_sign_up_names_the_field(
@@ -122,3 +125,15 @@ async def test_concurrent_sign_ups_with_one_email_create_one_user(
     assert sum(isinstance(r, pb.SignUpResponse) for r in results) == 1
     failures = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
     assert {parse_rpc_error(f).reason for f in failures} == {"EMAIL_TAKEN"}
+
+
+async def test_sign_in_with_a_nul_in_the_email_is_invalid_not_internal(
+    auth_service: AuthServiceHandle,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await auth_service.stub.SignIn(
+            pb.SignInRequest(email="a\x00b@example.com", password=PASSWORD), timeout=10
+        )
+    error = parse_rpc_error(caught.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.field_violations] == ["email"]

@@ -20,6 +20,7 @@ import jwt
 from todo_common.errors import Unauthenticated, Unavailable
 
 from todo_auth.settings import AuthSettings, ExternalIssuer
+from todo_auth.text import has_control_characters, without_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,12 @@ class ExternalTokenVerifier:
         candidates = await self._candidates(state, kid, algorithm)
         claims = self._decode(token, candidates, config, algorithm)
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
+        if (
+            not isinstance(subject, str)
+            or not subject.strip()
+            or len(subject) > 255
+            or has_control_characters(subject)
+        ):
             raise Unauthenticated(
                 "The subject token has no usable `sub` claim.", reason="EXTERNAL_TOKEN_INVALID"
             )
@@ -145,7 +151,9 @@ class ExternalTokenVerifier:
             issuer=config.issuer,
             subject=subject,
             email=_verified_email(claims),
-            name=claims["name"] if isinstance(claims.get("name"), str) else None,
+            name=without_control_characters(claims["name"])
+            if isinstance(claims.get("name"), str)
+            else None,
         )
 
     def _decode(

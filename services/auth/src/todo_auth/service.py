@@ -45,6 +45,7 @@ from todo_auth.repository import (
     UserRepository,
 )
 from todo_auth.settings import AuthSettings
+from todo_auth.text import has_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def email_violation(email: str, field: str = "email") -> FieldViolation | None:
         return FieldViolation(field, "An email address is required.")
     if len(email) > EMAIL_MAX_LENGTH:
         return FieldViolation(field, f"At most {EMAIL_MAX_LENGTH} characters.")
-    if not _EMAIL_SHAPE.match(email):
+    if has_control_characters(email) or not _EMAIL_SHAPE.match(email):
         return FieldViolation(field, "This does not look like an email address.")
     return None
 
@@ -152,6 +153,10 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             violations.append(
                 FieldViolation("display_name", f"At most {DISPLAY_NAME_MAX_LENGTH} characters.")
             )
+        elif has_control_characters(display_name):
+            violations.append(
+                FieldViolation("display_name", "Must not contain control characters.")
+            )
         if violations:
             raise InvalidArgument("The sign-up request is not valid.", field_violations=violations)
 
@@ -177,6 +182,10 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
         violations = []
         if not email:
             violations.append(FieldViolation("email", "An email address is required."))
+        elif has_control_characters(email):
+            # No stored email has one, so this cannot be anyone's account; saying so leaks
+            # nothing, and the address must not reach the database (PostgreSQL rejects NUL).
+            violations.append(FieldViolation("email", "This does not look like an email address."))
         if not request.password:
             violations.append(FieldViolation("password", "A password is required."))
         if violations:
