@@ -1,7 +1,7 @@
 """Starts the services as real processes on fresh PostgreSQL schemas for benchmarks.
 
 `backend_stack("auth", "tasks", "agent", "edge")` migrates what needs migrating and starts the
-named services in order, each learning the addresses of the ones started before it. Logs are
+named services at once on ports chosen up front, each told the addresses of the others. Logs are
 at WARNING (an access-log line per call would be part of what is measured) and go to
 bench/logs/. The edge runs in UTC with a non-Secure cookie (plain-http localhost) and, for
 load runs, with its rate limits raised out of the way (`BENCH_RATE_LIMITS`): the benchmarks
@@ -10,17 +10,24 @@ measure throughput, not the limiter's refusals.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from todo_testing.databases import TestDatabase, drop_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testing.processes import BIN, ServiceProcess, run_command, start_service
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOG_DIR = Path(__file__).resolve().parent / "logs"
+# Generous: the agent and edge import the Agents/ChatKit SDKs, slow on a busy machine.
+STARTUP_SECONDS = 120.0
 
 # The edge's rate limits during load runs: high enough that no benchmark is ever refused.
 BENCH_RATE_LIMITS = {
@@ -46,8 +53,8 @@ def database_url() -> str:
 async def backend_stack(
     *names: str, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """Migrates fresh schemas and starts the named services (in order: auth, tasks, agent,
-    edge — each needs the ones before it). `extra_env` is added to every process's env."""
+    """Migrates fresh schemas and starts the named services (any of auth, tasks, agent,
+    edge), wired to each other. `extra_env` is added to every process's env."""
     run_id = uuid.uuid4().hex[:8]
     url = database_url()
     databases = {n: TestDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in _DATABASE_SERVICES}
@@ -74,21 +81,90 @@ async def backend_stack(
     env.update(extra_env or {})
     running: dict[str, ServiceProcess] = {}
     try:
-        for name in names:
-            if name in _DATABASE_SERVICES:
-                await run_command(name, "migrate", env=env)
-            service = await start_service(name, env, LOG_DIR)
-            running[name] = service
+        # Start-up is mostly Python imports (seconds each on a busy machine): migrate at once,
+        # choose every port up front, then start every process at once, each told where the
+        # others will listen (clients connect lazily, so the order does not matter).
+        await asyncio.gather(
+            *(run_command(n, "migrate", env=env) for n in names if n in _DATABASE_SERVICES)
+        )
+        ports = dict(zip(names, _free_ports(len(names)), strict=True))
+        for name, port in ports.items():
+            env[f"{name.upper()}_PORT"] = str(port)
+            address = f"127.0.0.1:{port}"
             if name == "auth":
-                env["JWT_AUTH_ADDRESS"] = service.address
-            env[f"EDGE_{name.upper()}_ADDRESS"] = service.address
-            env[f"AGENT_{name.upper()}_ADDRESS"] = service.address
+                env["JWT_AUTH_ADDRESS"] = address
+            env[f"EDGE_{name.upper()}_ADDRESS"] = address
+            env[f"AGENT_{name.upper()}_ADDRESS"] = address
+        started = await asyncio.gather(
+            *(
+                _start_until_healthy(n, env, ports[n])
+                if n == "agent"
+                else start_service(n, env, LOG_DIR, startup_seconds=STARTUP_SECONDS)
+                for n in names
+            ),
+            return_exceptions=True,
+        )
+        for name, service in zip(names, started, strict=True):
+            if isinstance(service, ServiceProcess):
+                running[name] = service
+        for service in started:
+            if isinstance(service, BaseException):
+                raise service
         yield running
     finally:
         for service in reversed(list(running.values())):
             await service.stop()
         for database in databases.values():
             await drop_database(database)
+
+
+async def _start_until_healthy(name: str, env: dict[str, str], port: int) -> ServiceProcess:
+    """Starts a gRPC service and waits until grpc.health.v1 says SERVING. For the agent,
+    whose "serving" line is logged at INFO and so is silent at the WARNING level the
+    benchmarks run with."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f"{name}.log"
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            str(BIN / f"todo-{name}"),
+            "serve",
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+        )
+    service = ServiceProcess(name=name, process=process, port=port, log_path=log_path)
+    channel = grpc.aio.insecure_channel(service.address)
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    try:
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError(f"{name} exited ({process.returncode}); log: {log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not healthy after {STARTUP_SECONDS} s")
+            try:
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return service
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.2)
+    except BaseException:
+        await service.stop(grace_seconds=2)
+        raise
+    finally:
+        await channel.close()
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def rss_kib(pid: int) -> int:

@@ -46,7 +46,7 @@ SERVICES = [
     Service("auth", "todo_auth", 50051, "grpc", migrates=True),
     Service("tasks", "todo_tasks", 50052, "grpc", migrates=True),
     Service("agent", "todo_agent", 50053, "grpc", migrates=False),
-    Service("edge", "todo_edge", 8000, "http", migrates=False),
+    Service("edge", "todo_edge", 8000, "http", migrates=True),
 ]
 
 
