@@ -126,7 +126,7 @@ async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_rel
 async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     open_page: OpenPage, new_email: Callable[[], str]
 ) -> None:
-    session = await open_page(viewport=PHONE)
+    session = await open_page(viewport=PHONE, color_scheme="dark")
     page, shot = session.page, session.shot
     await shot("sign-in-phone")
     await sign_up(page, new_email(), name="Bo")
