@@ -105,6 +105,8 @@ CASES = [
     Case("what's due today?", [("list_tasks", {"state": "open", "due": "today"})]),
     Case("show overdue tasks", [("list_tasks", {"state": "open", "due": "overdue"})]),
     Case("what do I have this week", [("list_tasks", {"state": "open", "due": "this_week"})]),
+    Case("what is due this week?", [("list_tasks", {"state": "open", "due": "this_week"})]),
+    Case("What's due this week?", [("list_tasks", {"state": "open", "due": "this_week"})]),
     Case("what's due tomorrow", [("list_tasks", {"state": "open", "due": "tomorrow"})]),
     Case("anything due next week?", [("list_tasks", {"state": "open", "due": "next_week"})]),
     Case("show my completed tasks", [("list_tasks", {"state": "completed"})]),

@@ -396,7 +396,12 @@ _REDATE = [
         re.I,
     ),
     re.compile(r"^(?:make|set)\s+(?P<target>.+?)\s+due\s+(?P<when>.+)$", re.I),
-    re.compile(r"^(?P<target>.+?)\s+(?:is|should\s+be)\s+(?:now\s+)?due\s+(?P<when>.+)$", re.I),
+    # "<task> is due friday" — but not questions like "what is due this week?".
+    re.compile(
+        r"^(?!(?:what|which|who|anything|something|everything|nothing)\b)"
+        r"(?P<target>.+?)\s+(?:is|should\s+be)\s+(?:now\s+)?due\s+(?P<when>.+)$",
+        re.I,
+    ),
 ]
 _REPRIORITIZE = [
     re.compile(
