@@ -22,10 +22,8 @@ import os
 import platform
 import random
 import shutil
-import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -35,6 +33,8 @@ from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
 from bench.load import HEADER, LoadResult, run_load
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
+from bench.wrk import DONE_HOOK, WrkResult, require_wrk, run_wrk
+from bench.wrk import HEADER as EDGE_HEADER
 
 PASSWORD = "benchmark password 1"
 CONCURRENCIES = (1, 32, 128)
@@ -58,14 +58,6 @@ request = function()
   end
 end
 
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%%d,"duration_us":%%d,"connect":%%d,"read":%%d,"write":%%d,' ..
-    '"status":%%d,"timeout":%%d,"p50_us":%%d,"p99_us":%%d}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
 """
 
 CALLS = (
@@ -73,53 +65,6 @@ CALLS = (
     ("list", "GET /api/tasks (50)", "ListTasks(50)"),
     ("post", "POST /api/tasks", "CreateTask"),
 )
-
-
-@dataclass
-class WrkResult:
-    """What one wrk run reported."""
-
-    name: str
-    concurrency: int
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-    @property
-    def errors(self) -> int:
-        return self.non_2xx + self.socket_errors
-
-    def row(self) -> str:
-        """name | concurrency | RPS | p50 | p99 | errors (non-2xx + socket)."""
-        return (
-            f"| {self.name} | {self.concurrency} | {self.rps:,.0f} | {self.p50_ms:.2f} | "
-            f"{self.p99_ms:.2f} | {self.errors} ({self.non_2xx} + {self.socket_errors}) |"
-        )
-
-
-EDGE_HEADER = (
-    "| call | connections | RPS | p50 ms | p99 ms | errors (non-2xx + socket) |\n"
-    "|---|---:|---:|---:|---:|---:|"
-)
-
-
-def require_wrk() -> str:
-    """The wrk binary, or exit with how to install it."""
-    found = shutil.which("wrk")
-    if found is None:
-        sys.exit(
-            "bench.edge_http needs wrk (a C HTTP load generator). Install it with:\n"
-            "    sudo apt-get install -y wrk        # Debian/Ubuntu\n"
-            "    brew install wrk                   # macOS"
-        )
-    return found
 
 
 def write_script(folder: Path, mode: str, token: str, ids: list[str]) -> Path:
@@ -134,46 +79,9 @@ def write_script(folder: Path, mode: str, token: str, ids: list[str]) -> Path:
             "body": body,
             "token": token,
         }
+        + DONE_HOOK
     )
     return path
-
-
-async def run_wrk(
-    wrk: str, url: str, script: Path, name: str, connections: int, seconds: float
-) -> WrkResult:
-    """Runs wrk once and parses the JSON line its `done` hook prints."""
-    threads = 1 if connections == 1 else 2
-    process = await asyncio.create_subprocess_exec(
-        wrk,
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    text = out.decode()
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}): {err.decode()}{text}")
-    line = next((line for line in text.splitlines() if line.startswith("BENCH_JSON ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{text}\n{err.decode()}")
-    data = json.loads(line.removeprefix("BENCH_JSON "))
-    return WrkResult(
-        name=name,
-        concurrency=connections,
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        non_2xx=data["status"],
-        socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
-    )
 
 
 async def prepare(url: str) -> tuple[str, list[str]]:

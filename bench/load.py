@@ -100,3 +100,78 @@ def summarise(values: list[float]) -> str:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return f"median {statistics.median(ordered):.1f} µs, p99 {p99:.1f} µs"
+
+
+@dataclass
+class StreamLoadResult:
+    """A load run of streaming calls: latency to named milestones (e.g. first event) and to
+    the end, per call, measured from the client."""
+
+    name: str
+    concurrency: int
+    calls: int
+    errors: int
+    seconds: float
+    milestones_ms: dict[str, list[float]]
+
+    @property
+    def rps(self) -> float:
+        return self.calls / self.seconds if self.seconds else 0.0
+
+    def percentile(self, milestone: str, q: float) -> float:
+        values = sorted(self.milestones_ms.get(milestone, []))
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
+
+
+async def run_stream_load(
+    name: str,
+    call: Callable[[int, float], Awaitable[dict[str, float]]],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup_seconds: float = 1.0,
+) -> StreamLoadResult:
+    """Like `run_load`, for calls that report milestones: `call(worker_index, started)` (with
+    `started` from time.perf_counter()) returns {milestone: perf_counter() when reached}, and
+    raises on failure. Each milestone is kept in ms after `started`, plus "total"."""
+    milestones: dict[str, list[float]] = {}
+    errors = 0
+    calls = 0
+    measuring = False
+    stop_at = 0.0
+
+    async def worker(index: int) -> None:
+        nonlocal errors, calls
+        while True:
+            started = time.perf_counter()
+            if measuring and started >= stop_at:
+                return
+            try:
+                reached = await call(index, started)
+                ok = True
+            except Exception:
+                ok = False
+            ended = time.perf_counter()
+            if measuring:
+                if ok:
+                    calls += 1
+                    for key, at in {**reached, "total": ended}.items():
+                        milestones.setdefault(key, []).append((at - started) * 1000)
+                else:
+                    errors += 1
+
+    async def timeline() -> float:
+        nonlocal measuring, stop_at
+        await asyncio.sleep(warmup_seconds)
+        begin = time.perf_counter()
+        stop_at = begin + seconds
+        measuring = True
+        await asyncio.sleep(seconds)
+        return time.perf_counter() - begin
+
+    clock = asyncio.ensure_future(timeline())
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    elapsed = await clock
+    return StreamLoadResult(name, concurrency, calls, errors, elapsed, milestones)

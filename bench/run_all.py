@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.backends_grpc", "bench.edge_http"]
+BENCHMARKS = ["bench.backends_grpc", "bench.edge_http", "bench.agent_grpc", "bench.chatkit_sse"]
 
 if __name__ == "__main__":
     for module in BENCHMARKS:
