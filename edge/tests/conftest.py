@@ -6,12 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from todo_testing import edge as edge_fixtures
 from todo_testing.auth import SignUp, TestUser
 from todo_testing.edge import EdgeHandle
-
-# The module-scoped edge in front of the module's auth and tasks servers.
-edge_service = edge_fixtures.edge_service
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
         await drop_database(database)
 
 
-from todo_testing.auth import auth_service, sign_up  # noqa: E402, F401
-from todo_testing.tasks import new_task_caller, tasks_service  # noqa: E402, F401
+# Service fixtures, registered here so every suite can use them.
 from todo_testing.agent import agent_service  # noqa: E402, F401
+from todo_testing.auth import auth_service, sign_up  # noqa: E402, F401
+from todo_testing.edge import edge_service  # noqa: E402, F401
+from todo_testing.tasks import new_task_caller, tasks_service  # noqa: E402, F401
