@@ -5,7 +5,9 @@ width; and a rejected token sending the person back to sign in."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -355,3 +357,95 @@ async def test_retry_after_the_assistant_was_unavailable(
     await expect(log.locator(".msg.user")).to_have_count(1)
     await expect(task_row(page, "Buy bread")).to_be_visible()
     await shot("retried")
+
+
+async def test_stop_cancels_a_reply_and_the_chat_goes_on(
+    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+) -> None:
+    if "tasks" not in stack.processes:
+        pytest.skip("pauses the tasks process: needs the processes this suite starts")
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    await sign_up(page, new_email())
+    await expect(page.locator("#tasks-empty")).to_be_visible()
+    chat = page.locator("#chat-panel")
+    log = chat.get_by_role("log")
+    composer = chat.get_by_label("Message", exact=True)
+    stop = chat.get_by_role("button", name="Stop")
+    # A paused tasks service keeps the assistant's tool call (and so the reply) waiting.
+    tasks_pid = stack.processes["tasks"].process.pid
+    os.kill(tasks_pid, signal.SIGSTOP)
+    try:
+        await composer.fill("add call the plumber")
+        await composer.press("Enter")
+        await expect(chat.locator(".chat-progress")).to_have_text("Adding task…")
+        await expect(stop).to_be_visible()
+        await expect(chat.get_by_role("button", name="Send")).to_be_hidden()
+        await shot("reply-in-progress")
+        await stop.click()
+        await expect(chat.get_by_role("button", name="Send")).to_be_visible()
+        await expect(stop).to_be_hidden()
+        await expect(chat.locator(".chat-progress")).to_have_text("Stopped.")
+    finally:
+        os.kill(tasks_pid, signal.SIGCONT)
+    await expect(chat.locator(".chat-error")).to_be_hidden()
+    await shot("stopped")
+    # The conversation goes on in the same thread.
+    await composer.fill("help")
+    await composer.press("Enter")
+    await expect(log.locator(".msg.assistant").last).to_contain_text("offline assistant")
+    await expect(log.locator(".msg.user")).to_have_count(2)
+
+
+async def test_keyboard_only(open_page: OpenPage, new_email: Callable[[], str]) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    keyboard = page.keyboard
+    await expect(page.get_by_label("Email")).to_be_focused()
+    # Focus order on the sign-in form: email, password, submit, then the switch to sign-up.
+    await keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    await keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Create an account")).to_be_focused()
+    await keyboard.press("Enter")
+    await page.get_by_label("Your name").focus()
+    await keyboard.type("Kay")
+    await keyboard.press("Tab")
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await keyboard.type(new_email())
+    await keyboard.press("Tab")
+    await keyboard.type(PASSWORD)
+    await keyboard.press("Enter")
+    await expect(page.locator("#app-view")).to_be_visible()
+
+    # Signed in: focus starts in "New task"; Enter adds.
+    await expect(page.get_by_label("New task")).to_be_focused()
+    await keyboard.type("Book the dentist")
+    await keyboard.press("Enter")
+    row = task_row(page, "Book the dentist")
+    await expect(row).to_be_visible()
+    # Tab reaches the filters, the task's checkbox and its buttons, in reading order.
+    checkbox = row.get_by_role("checkbox", name="Book the dentist")
+    for _ in range(12):
+        await keyboard.press("Tab")
+        if await checkbox.evaluate("el => el === document.activeElement"):
+            break
+    await expect(checkbox).to_be_focused()
+    await keyboard.press("Tab")
+    await expect(row.get_by_role("button", name="Rename “Book the dentist”")).to_be_focused()
+    await keyboard.press("Enter")
+    await keyboard.press("Escape")  # cancels the rename, focus back on the button
+    await expect(row.get_by_role("button", name="Rename “Book the dentist”")).to_be_focused()
+    await keyboard.press("Tab")
+    await expect(row.get_by_role("button", name="Delete “Book the dentist”")).to_be_focused()
+
+    # The chat: a start prompt by keyboard, then the answer in the live log.
+    chat = page.locator("#chat-panel")
+    await chat.get_by_role("button", name="What's due this week?").focus()
+    await keyboard.press("Enter")
+    log = chat.get_by_role("log")
+    await expect(log.locator(".msg.assistant").last).to_contain_text("due this week")
+    await expect(chat.get_by_label("Message", exact=True)).to_be_focused()
+    await shot("keyboard")
