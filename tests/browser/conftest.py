@@ -43,6 +43,8 @@ SCREENSHOTS = ROOT / "test-output" / "browser"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
+ACCESS_TOKEN_TTL_SECONDS = 66
+
 # How long one UI expectation may wait (the machine may be busy running other suites).
 EXPECT_TIMEOUT_MS = 15_000
 
@@ -88,6 +90,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         "JWT_AUDIENCE": "todo-api",
         "EDGE_COOKIE_SECURE": "false",
         "AGENT_MODEL": "offline",
+        # Short-lived access tokens, so the page's renewal (a minute before expiry, at the
+        # earliest 5 s after the last one) happens during the tests.
+        "AUTH_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL_SECONDS),
     }
     for name in ("auth", "tasks", "agent", "edge"):
         env[f"{name.upper()}_ENVIRONMENT"] = "development"

@@ -449,3 +449,27 @@ async def test_keyboard_only(open_page: OpenPage, new_email: Callable[[], str]) 
     await expect(log.locator(".msg.assistant").last).to_contain_text("due this week")
     await expect(chat.get_by_label("Message", exact=True)).to_be_focused()
     await shot("keyboard")
+
+
+async def test_the_access_token_is_renewed_before_it_expires(
+    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+) -> None:
+    if "auth" not in stack.processes:
+        pytest.skip("needs the short token lifetime the suite's own auth process is given")
+    session = await open_page(viewport=DESKTOP)
+    page = session.page
+    # Tokens live 66 s here; the page renews a minute before expiry, through the cookie.
+    async with page.expect_response(
+        lambda response: (
+            response.url.endswith("/api/auth/refresh") and response.request.method == "POST"
+        ),
+        timeout=30_000,
+    ) as renewal:
+        await sign_up(page, new_email())
+    response = await renewal.value
+    assert response.status == 200
+    # The renewed token works.
+    await page.get_by_label("New task").fill("Renew the passport")
+    await page.get_by_label("New task").press("Enter")
+    await expect(task_row(page, "Renew the passport")).to_be_visible()
+    await expect(page.locator("#tasks-error")).to_be_empty()
