@@ -193,9 +193,15 @@ async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     await page.wait_for_selector("body[data-ready=true]")
     await expect(page.locator("#task-list li")).to_have_count(1)
     await expect(task_row(page, "Water the orchids")).to_be_visible()
-    # The chat panel is usable at this width too.
-    await expect(page.locator("#chat-panel").get_by_role("button", name="Help")).to_be_visible()
-    await shot("after-reload-phone")
+    # The chat panel is usable at this width too: a task card with its buttons.
+    chat = page.locator("#chat-panel")
+    await expect(chat.get_by_role("button", name="Help")).to_be_visible()
+    await chat.get_by_label("Message", exact=True).fill("list my tasks")
+    await chat.get_by_label("Message", exact=True).press("Enter")
+    card = chat.get_by_role("group", name="Task card")
+    await expect(card.get_by_role("button", name="Complete “Water the orchids”")).to_be_visible()
+    await chat.get_by_role("log").scroll_into_view_if_needed()
+    await shot("chat-card-phone")
 
 
 async def test_a_rejected_token_sends_the_person_back_to_sign_in(
@@ -395,6 +401,24 @@ async def test_stop_cancels_a_reply_and_the_chat_goes_on(
     await composer.press("Enter")
     await expect(log.locator(".msg.assistant").last).to_contain_text("offline assistant")
     await expect(log.locator(".msg.user")).to_have_count(2)
+
+    # A new conversation, then back to the first one through History.
+    await chat.get_by_role("button", name="New chat").click()
+    await expect(chat.get_by_role("button", name="What's due this week?")).to_be_visible()
+    await expect(log.locator(".msg")).to_have_count(0)
+    await chat.get_by_role("button", name="Help").click()
+    await expect(log.locator(".msg.assistant")).to_have_count(1)
+    await expect(chat.locator("#chat-thread-title")).to_have_text("Help")
+    await chat.get_by_role("button", name="History").click()
+    threads = chat.get_by_role("list", name="Conversations").get_by_role("button")
+    # Newest first. (The stopped thread is titled after its first answered message.)
+    await expect(threads).to_have_count(2)
+    await expect(threads.first).to_have_text("Help")
+    await expect(threads.first).to_have_attribute("aria-current", "true")
+    await threads.nth(1).click()
+    await expect(log.locator(".msg.user")).to_have_text(
+        [re.compile("add call the plumber"), re.compile("help")]
+    )
 
 
 async def test_keyboard_only(open_page: OpenPage, new_email: Callable[[], str]) -> None:
