@@ -31,10 +31,9 @@ import httpx
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
-from bench.load import HEADER, LoadResult, run_load
+from bench.load import LoadResult, run_load
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 from bench.wrk import DONE_HOOK, WrkResult, require_wrk, run_wrk
-from bench.wrk import HEADER as EDGE_HEADER
 
 PASSWORD = "benchmark password 1"
 CONCURRENCIES = (1, 32, 128)
@@ -116,20 +115,6 @@ async def main(seconds: float) -> None:
         folder = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
         scripts = {mode: write_script(folder, mode, token, ids) for mode, _, _ in CALLS}
 
-        print(f"### Edge over HTTP (wrk, PostgreSQL), {seconds:.0f} s per row\n")
-        print(EDGE_HEADER)
-        edge: dict[tuple[str, int], WrkResult] = {}
-        for mode, http_name, _ in CALLS:
-            for connections in CONCURRENCIES:
-                # A short unmeasured run first: connections, pools and caches warm up.
-                await run_wrk(wrk, edge_url, scripts[mode], http_name, connections, WARMUP_SECONDS)
-                result = await run_wrk(
-                    wrk, edge_url, scripts[mode], http_name, connections, seconds
-                )
-                edge[(mode, connections)] = result
-                print(result.row(), flush=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
         channel = grpc.aio.insecure_channel(stack["tasks"].address)
         tasks = tasks_grpc.TaskServiceStub(channel)
         metadata = (("authorization", f"Bearer {token}"),)
@@ -157,15 +142,26 @@ async def main(seconds: float) -> None:
 
         direct_calls = {"get": get_task, "list": list_tasks, "post": create_task}
         print(
-            f"\n### The same calls directly over gRPC to tasks (Python grpc.aio client), "
-            f"{seconds:.0f} s per row\n"
+            f"### Edge over HTTP (wrk) and the same call directly over gRPC to tasks (Python "
+            f"grpc.aio client), PostgreSQL, {seconds:.0f} s per row\n"
         )
-        print(HEADER)
+        print(
+            "| call | concurrency | RPS | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|"
+        )
+        edge: dict[tuple[str, int], WrkResult] = {}
         direct: dict[tuple[str, int], LoadResult] = {}
-        for mode, _, grpc_name in CALLS:
+        for mode, http_name, grpc_name in CALLS:
             for concurrency in CONCURRENCIES:
+                # Each edge row is followed at once by its gRPC row, so both see the same
+                # machine load. A short unmeasured run first warms connections and pools.
+                await run_wrk(wrk, edge_url, scripts[mode], http_name, concurrency, WARMUP_SECONDS)
+                result = await run_wrk(
+                    wrk, edge_url, scripts[mode], http_name, concurrency, seconds
+                )
+                edge[(mode, concurrency)] = result
+                print(result.row(), flush=True)
                 loaded = await run_load(
-                    grpc_name,
+                    f"{grpc_name} (gRPC)",
                     direct_calls[mode],
                     concurrency=concurrency,
                     seconds=seconds,
@@ -173,6 +169,7 @@ async def main(seconds: float) -> None:
                 )
                 direct[(mode, concurrency)] = loaded
                 print(loaded.row(), flush=True)
+        shutil.rmtree(folder, ignore_errors=True)
         await channel.close()
 
     print("\n### Against the targets\n")
