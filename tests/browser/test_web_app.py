@@ -15,6 +15,9 @@ import pytest
 from playwright.async_api import Locator, Page, Route, expect
 from todo_testing.processes import start_service
 
+# The first test also waits for the four processes to start, which takes long on a busy machine.
+pytestmark = pytest.mark.timeout(300)
+
 PASSWORD = "correct horse battery staple"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
