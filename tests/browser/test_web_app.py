@@ -264,6 +264,7 @@ async def test_the_chatkit_web_component_is_configured_for_our_backend(
     await sign_up(page, new_email())
     await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "chatkit")
     await expect(page.locator("openai-chatkit")).to_have_count(1)
+    await expect(page.locator("#tasks-empty")).to_be_visible()  # the first load is done
     options = await page.evaluate(
         """() => {
           const o = window.chatkitOptions;

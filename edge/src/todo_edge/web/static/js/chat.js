@@ -50,13 +50,16 @@ export class ChatPanel {
     this.client = null;
     this.element = null;
     this.mode = null;
+    this.generation = 0;
   }
 
   async start() {
     this.stop();
+    const generation = ++this.generation;
     const forced = new URLSearchParams(location.search).get("chat") === "builtin";
     const official = !forced && (await loadComponent(this.config.scriptUrl));
-    if (!this.session.signedIn) return;
+    // Signed out (or out and in again) while the script was loading: that start is void.
+    if (!this.session.signedIn || generation !== this.generation) return;
     if (official) {
       this._startOfficial();
     } else {
@@ -65,6 +68,7 @@ export class ChatPanel {
   }
 
   stop() {
+    this.generation += 1;
     this.client?.destroy();
     this.client = null;
     this.element?.remove();

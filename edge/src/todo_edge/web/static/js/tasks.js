@@ -76,6 +76,8 @@ export class TasksPanel {
     this.tasks = new Map();
     this.nextPageToken = null;
     this.generation = 0;
+    // Changes made from this panel; a list fetched across one is fetched again.
+    this.mutations = 0;
     this._bind();
   }
 
@@ -130,18 +132,36 @@ export class TasksPanel {
   }
 
   reload() {
+    if (this.list.querySelector(".task-rename:not(:disabled)")) {
+      // Someone is typing a new title: reloading now would throw their edit away.
+      this.reloadAfterRename = true;
+      return Promise.resolve();
+    }
     return this.load({ append: false });
+  }
+
+  _renameFinished() {
+    if (this.reloadAfterRename) {
+      this.reloadAfterRename = false;
+      this.reload();
+    }
   }
 
   async load({ append = false } = {}) {
     if (!this.session.signedIn) return;
     const generation = ++this.generation;
+    const mutations = this.mutations;
     const params = this._query();
     if (append && this.nextPageToken) params.set("page_token", this.nextPageToken);
     this.list.setAttribute("aria-busy", "true");
     try {
       const { body } = await this.session.json(`/api/tasks?${params}`);
       if (generation !== this.generation) return; // a newer load (or sign-out) won
+      if (mutations !== this.mutations && !append) {
+        // A task changed here while this page was on its way: it may be stale.
+        this.load({ append: false });
+        return;
+      }
       if (!append) {
         this.tasks.clear();
         this.list.replaceChildren();
@@ -213,6 +233,7 @@ export class TasksPanel {
       // The key makes a double submit (or a retry after a lost answer) create one task.
       const headers = { "Idempotency-Key": crypto.randomUUID() };
       const { body: task } = await this.session.json("/api/tasks", { method: "POST", body, headers });
+      this.mutations += 1;
       form.reset();
       this.error.textContent = "";
       announce(this.status, `Added “${task.title}”.`);
@@ -238,6 +259,7 @@ export class TasksPanel {
       const { body: updated } = await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}/${action}`, {
         method: "POST",
       });
+      this.mutations += 1;
       announce(this.status, action === "complete" ? `Completed “${updated.title}”.` : `Reopened “${updated.title}”.`);
       this._replace(updated, { keepFocus: "toggle" });
     } catch (error) {
@@ -254,6 +276,7 @@ export class TasksPanel {
     });
     try {
       await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}`, { method: "DELETE" });
+      this.mutations += 1;
       announce(this.status, `Deleted “${task.title}”.`);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) {
@@ -290,10 +313,11 @@ export class TasksPanel {
       if (!save || !title || title === task.title) {
         input.replaceWith(titleEl);
         row.querySelector(".rename-button").focus();
-        return;
+      } else {
+        input.disabled = true;
+        await this.rename(task, title, row);
       }
-      input.disabled = true;
-      await this.rename(task, title, row);
+      this._renameFinished();
     };
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
@@ -317,6 +341,7 @@ export class TasksPanel {
         body: { title },
         headers: { "If-Match": `"${task.etag}"` },
       });
+      this.mutations += 1;
       announce(this.status, `Renamed to “${updated.title}”.`);
       this._replace(updated, { keepFocus: "rename" });
     } catch (error) {
