@@ -37,6 +37,15 @@ async def sign_up(page: Page, email: str, name: str = "Ada") -> None:
     await expect(page.locator("#user-name")).to_have_text(name)
 
 
+async def reload(page: Page) -> None:
+    """Reloads once no token renewal is in flight (the page holds a Web Lock meanwhile):
+    a renewal cut off by the reload could leave the browser with an already-rotated refresh
+    token, whose reuse revokes the session — a real race, but not the one under test."""
+    await page.wait_for_function("async () => (await navigator.locks.query()).held.length === 0")
+    await page.reload()
+    await page.wait_for_selector("body[data-ready=true]")
+
+
 def task_row(page: Page, title: str) -> Locator:
     return page.locator("#task-list li", has=page.get_by_text(title, exact=True))
 
@@ -89,8 +98,7 @@ async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_rel
     await expect(task_row(page, "Buy milk").get_by_role("checkbox")).to_be_checked()
     await shot("completed-with-card-button")
 
-    await page.reload()
-    await page.wait_for_selector("body[data-ready=true]")
+    await reload(page)
     # The refresh cookie restores the session; the conversation comes back as it was.
     await expect(page.locator("#app-view")).to_be_visible()
     log = page.locator("#chat-panel").get_by_role("log")
@@ -123,8 +131,7 @@ async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_rel
     await expect(page.locator("#chat-host")).to_be_empty()
     await shot("signed-out")
     # The refresh token was revoked: a reload stays signed out.
-    await page.reload()
-    await page.wait_for_selector("body[data-ready=true]")
+    await reload(page)
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
@@ -192,8 +199,7 @@ async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     await shot("deleted")
 
     # What the panel shows is what the API has.
-    await page.reload()
-    await page.wait_for_selector("body[data-ready=true]")
+    await reload(page)
     await expect(page.locator("#task-list li")).to_have_count(1)
     await expect(task_row(page, "Water the orchids")).to_be_visible()
     # The chat panel is usable at this width too: a task card with its buttons.
