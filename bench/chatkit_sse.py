@@ -10,7 +10,7 @@ on PostgreSQL. Measured from the client:
 - how many ChatKit streams are open at once with zero errors, and the edge's memory (VmRSS
   from /proc) while they are (see the definition printed with the table).
 
-    uv run python -m bench.chatkit_sse [--seconds 8] [--max-streams 1000]
+    uv run python -m bench.chatkit_sse [--seconds 8] [--max-streams 1000] [--env NAME=VALUE]
 
 Prints Markdown for bench/README.md. Needs wrk (`apt-get install -y wrk`).
 """
@@ -308,9 +308,9 @@ async def fill_thread(chat: ChatClient) -> tuple[str, int, int]:
     return thread_id, turns, items
 
 
-async def main(seconds: float, max_streams: int) -> None:
+async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
     wrk = require_wrk()
-    async with backend_stack("auth", "tasks", "agent", "edge") as stack:
+    async with backend_stack("auth", "tasks", "agent", "edge", extra_env=env) as stack:
         edge_process = stack["edge"]
         async with httpx.AsyncClient(base_url=edge_process.url, timeout=60) as http:
             token = await sign_up(http)
@@ -438,6 +438,8 @@ async def main(seconds: float, max_streams: int) -> None:
     )
     print(f"- items.list({ITEMS}) p95 at one connection (target ≤ 20 ms): {items_p95:.2f} ms")
     print(f"- concurrent streams with zero errors (target 1,000): {best}")
+    if env:
+        print("- extra environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(
         f"\n- {RATE_LIMIT_NOTE}"
         "\n- Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
@@ -453,5 +455,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--max-streams", type=int, default=1000)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every process, e.g. EDGE_DATABASE_POOL_SIZE=40",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.max_streams))
+    extra = dict(item.split("=", 1) for item in arguments.env)
+    asyncio.run(main(arguments.seconds, arguments.max_streams, extra))
