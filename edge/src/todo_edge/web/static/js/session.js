@@ -104,7 +104,14 @@ export class Session extends EventTarget {
   async _refreshOnce() {
     let response;
     try {
-      response = await fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" });
+      // keepalive: a renewal outlives a reload or navigation that starts meanwhile, so the
+      // rotated refresh cookie it brings back is stored rather than lost (presenting the old
+      // one again would count as reuse and end the session).
+      response = await fetch("/api/auth/refresh", {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: true,
+      });
     } catch {
       return false;
     }
