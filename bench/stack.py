@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from todo_testing.databases import TestDatabase, drop_database
-from todo_testing.processes import BIN, ServiceProcess, run_command, start_service
+from todo_testing.processes import ServiceProcess, run_command, start_service
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOG_DIR = Path(__file__).resolve().parent / "logs"
@@ -96,12 +93,7 @@ async def backend_stack(
             env[f"EDGE_{name.upper()}_ADDRESS"] = address
             env[f"AGENT_{name.upper()}_ADDRESS"] = address
         started = await asyncio.gather(
-            *(
-                _start_until_healthy(n, env, ports[n])
-                if n == "agent"
-                else start_service(n, env, LOG_DIR, startup_seconds=STARTUP_SECONDS)
-                for n in names
-            ),
+            *(start_service(n, env, LOG_DIR, startup_seconds=STARTUP_SECONDS) for n in names),
             return_exceptions=True,
         )
         for name, service in zip(names, started, strict=True):
@@ -116,44 +108,6 @@ async def backend_stack(
             await service.stop()
         for database in databases.values():
             await drop_database(database)
-
-
-async def _start_until_healthy(name: str, env: dict[str, str], port: int) -> ServiceProcess:
-    """Starts a gRPC service and waits until grpc.health.v1 says SERVING. For the agent,
-    whose "serving" line is logged at INFO and so is silent at the WARNING level the
-    benchmarks run with."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"{name}.log"
-    with log_path.open("ab") as log:
-        process = await asyncio.create_subprocess_exec(
-            str(BIN / f"todo-{name}"),
-            "serve",
-            env={**os.environ, **env},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-        )
-    service = ServiceProcess(name=name, process=process, port=port, log_path=log_path)
-    channel = grpc.aio.insecure_channel(service.address)
-    health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    try:
-        while True:
-            if process.returncode is not None:
-                raise RuntimeError(f"{name} exited ({process.returncode}); log: {log_path}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} not healthy after {STARTUP_SECONDS} s")
-            try:
-                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return service
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.2)
-    except BaseException:
-        await service.stop(grace_seconds=2)
-        raise
-    finally:
-        await channel.close()
 
 
 def _free_ports(count: int) -> list[int]:

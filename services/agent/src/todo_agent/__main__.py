@@ -9,7 +9,7 @@ import logging
 import sys
 
 from todo_common.grpc_server import serve_until_signalled
-from todo_common.logs import configure_logging
+from todo_common.logs import announce_serving, configure_logging
 from todo_common.settings import TokenSettings
 
 from todo_agent.models import ModelConfigurationError
@@ -21,15 +21,12 @@ log = logging.getLogger("todo_agent")
 
 async def _serve(settings: AgentSettings) -> None:
     running = await start_agent_server(settings, TokenSettings())
-    log.info(
-        "serving",
-        extra={
-            "service": "agent",
-            "port": running.port,
-            "address": f"{settings.host}:{running.port}",
-            "model": settings.model,
-            "tasks_address": settings.tasks_address,
-        },
+    announce_serving(
+        "agent",
+        settings.host,
+        running.port,
+        model=settings.model,
+        tasks_address=settings.tasks_address,
     )
     await serve_until_signalled(running, grace=settings.shutdown_grace_seconds)
 
