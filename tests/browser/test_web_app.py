@@ -166,6 +166,23 @@ async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     await panel.get_by_label("Tag", exact=True).fill("")
     await expect(page.locator("#task-list li")).to_have_count(2)
 
+    # Overdue and due-this-week filters (a task due in the past; the others are not due soon).
+    await panel.get_by_label("New task").fill("Pay the old bill")
+    await panel.get_by_label("Due", exact=True).fill("2020-01-06")
+    await panel.get_by_label("New task").press("Enter")
+    overdue = task_row(page, "Pay the old bill")
+    await expect(overdue).to_contain_text("Overdue")
+    await panel.locator("#task-filter").get_by_text("Overdue").click()
+    await expect(page.locator("#task-list li")).to_have_count(1)
+    await expect(overdue).to_be_visible()
+    await panel.locator("#task-filter").get_by_text("This week").click()
+    await expect(page.locator("#tasks-empty")).to_have_text("Nothing due this week.")
+    await expect(page.locator("#task-list li")).to_have_count(0)
+    await panel.locator("#task-filter").get_by_text("Open").click()
+    await expect(page.locator("#task-list li")).to_have_count(3)
+    await overdue.get_by_role("button", name="Delete “Pay the old bill”").click()
+    await expect(page.locator("#task-list li")).to_have_count(2)
+
     # Inline rename: Enter saves (PATCH with If-Match), Escape would cancel.
     row = page.locator(f'#task-list li[data-task-id="{await row.get_attribute("data-task-id")}"]')
     await row.get_by_role("button", name="Rename “Water the plants”").click()
