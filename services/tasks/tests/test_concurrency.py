@@ -44,3 +44,16 @@ async def test_writes_without_etag_all_apply(new_task_caller):
         ["x"],
         pb.TASK_STATE_COMPLETED,
     )
+
+
+async def test_many_concurrent_writes_without_etag_queue_instead_of_failing(new_task_caller):
+    """Without an etag the caller asked for no conflict check: every write must apply, however
+    many arrive at once (PostgreSQL queues them on the row lock)."""
+    alice = await new_task_caller()
+    task = await alice.create(title="busy")
+    notes = [f"note {i}" for i in range(12)]
+    done = await asyncio.gather(
+        *(alice.update(pb.Task(id=task.id, notes=n), "notes") for n in notes)
+    )
+    assert sorted(t.notes for t in done) == sorted(notes)
+    assert (await alice.get(task.id)).notes in notes

@@ -64,11 +64,19 @@ class TaskRepository:
         self._session = session
         self._owner = owner_id
 
-    async def get(self, task_id: str) -> Row[Any] | None:
-        """The task, or None when it does not exist or belongs to someone else."""
-        result = await self._session.execute(
-            select(*task_columns).where(tasks.c.id == task_id, tasks.c.owner_id == self._owner)
+    async def get(self, task_id: str, *, lock: bool = False) -> Row[Any] | None:
+        """The task, or None when it does not exist or belongs to someone else.
+
+        `lock` reads it for update (PostgreSQL row lock, held until the unit of work ends), so
+        concurrent read-modify-writes of one task queue instead of failing their
+        compare-and-set; SQLite has no row locks and serialises writers itself.
+        """
+        statement = select(*task_columns).where(
+            tasks.c.id == task_id, tasks.c.owner_id == self._owner
         )
+        if lock:
+            statement = statement.with_for_update()
+        result = await self._session.execute(statement)
         return result.first()
 
     async def insert(self, values: dict[str, Any]) -> None:

@@ -332,7 +332,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         async with self._db.session() as session:
             repository = TaskRepository(session, owner)
             for _ in range(MAX_WRITE_ATTEMPTS):
-                row = await repository.get(task_id)
+                row = await repository.get(task_id, lock=True)
                 if row is None:
                     raise task_not_found()
                 if request.etag and request.etag != etag_of(row.id, row.version):
@@ -357,7 +357,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         async with self._db.session() as session:
             repository = TaskRepository(session, owner)
             for _ in range(MAX_WRITE_ATTEMPTS):
-                row = await repository.get(task_id)
+                row = await repository.get(task_id, lock=True)
                 if row is None:
                     raise task_not_found()
                 if etag and etag != etag_of(row.id, row.version):
