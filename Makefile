@@ -15,7 +15,7 @@ EMAIL ?= alice@example.com
 SUITES := libs/common/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
-.PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system \
+.PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system test-browser \
         proto proto-check lint format token bench clean
 
 help: ## Show this list
@@ -51,8 +51,11 @@ test-agent: setup ## Agent service tests
 test-edge: setup ## Edge (HTTP) tests
 	$(PYTEST) edge/tests
 
-test-system: setup ## Cross-service tests (every process started for real)
+test-system: setup ## Cross-service tests (every process started for real), browser tests included
 	$(PYTEST) tests
+
+test-browser: setup ## Browser tests only (headless Chromium against real processes)
+	$(PYTEST) tests/browser
 
 proto: ## Regenerate libs/protos from protos/
 	$(UV) run --frozen python scripts/gen_protos.py
