@@ -106,6 +106,9 @@ CASES = [
     Case("show overdue tasks", [("list_tasks", {"state": "open", "due": "overdue"})]),
     Case("what do I have this week", [("list_tasks", {"state": "open", "due": "this_week"})]),
     Case("what is due this week?", [("list_tasks", {"state": "open", "due": "this_week"})]),
+    # The wish to add with nothing to add: ask, do not list or add "a task".
+    Case("add a task", []),
+    Case("Create a new todo", []),
     Case("What's due this week?", [("list_tasks", {"state": "open", "due": "this_week"})]),
     Case("what's due tomorrow", [("list_tasks", {"state": "open", "due": "tomorrow"})]),
     Case("anything due next week?", [("list_tasks", {"state": "open", "due": "next_week"})]),

@@ -103,7 +103,10 @@ class Greeting:
 
 @dataclass
 class Unknown:
-    """Not understood."""
+    """Not understood. `missing_title` marks an add whose task had no words left ("add a
+    task"), so the reply can ask for them instead of reciting the help."""
+
+    missing_title: bool = False
 
 
 Command = Add | ListTasks | Search | Act | Update | Help | Greeting | Unknown
@@ -481,6 +484,11 @@ _ADD = re.compile(
     r"i\s+should|don't\s+forget\s+to|do\s+not\s+forget\s+to|todo|to-do|task)\b\s*:?\s*(?P<rest>.+)$",
     re.I,
 )
+# "add a task", "create a new todo": the wish to add, with nothing to add yet.
+_BARE_ADD = re.compile(
+    r"^(?:add|create|new|make)\s+(?:a\s+|an\s+|one\s+)?(?:new\s+)?(?:task|todo|to-do|item|reminder)s?[.!]?$",
+    re.I,
+)
 _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next)|next\s+up|what\s+should\s+i\s+do)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
@@ -628,6 +636,8 @@ def _english(text: str, now: datetime) -> Command:
         tasks = parse_add_items(match.group("rest"), now)
         if tasks:
             return Add(tasks)
+        if _BARE_ADD.match(text):
+            return Unknown(missing_title=True)
     if _LISTISH.search(text):
         return parse_list(text)
     return Unknown()

@@ -285,6 +285,8 @@ class _Planner:
                 'Hi! I can keep your task list. Try "add buy milk tomorrow" or say "help".'
             )
         if isinstance(command, Unknown):
+            if command.missing_title:
+                return _reply(replies.ADD_NEEDS_TITLE_EN)
             return _reply(replies.UNKNOWN_UR if self.lang == "ur" else replies.UNKNOWN_EN)
         if isinstance(command, Add):
             return self._add(command)

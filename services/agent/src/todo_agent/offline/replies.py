@@ -135,6 +135,9 @@ HELP_EN = (
     'Put a title in quotes to keep "and" or commas in it: add "salt and pepper". '
     "You can also write in Urdu (add, list and complete)."
 )
+ADD_NEEDS_TITLE_EN = (
+    'What should the task say? For example: "add buy milk tomorrow, high priority #errands".'
+)
 UNKNOWN_EN = (
     "Sorry, I didn't understand that. I'm the built-in offline assistant, so I only understand "
     'task commands such as "add buy milk tomorrow", "what\'s due this week?", "mark the '
