@@ -22,13 +22,13 @@ import pytest
 from google.protobuf import field_mask_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import RpcErrorInfo, parse_rpc_error
+from todo_common.errors import RpcErrorInfo
 from todo_common.grpc_server import RunningServer
 from todo_common.settings import TokenSettings
 from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
+from todo_testing.auth import AuthServiceHandle, SignUp, TestUser, rpc_error
 from todo_testing.databases import TestDatabase, drop_database, new_database
 
 
@@ -134,13 +134,9 @@ async def tasks_service(
 
 async def expect_rpc_error(call: Awaitable[Any], code: grpc.StatusCode) -> RpcErrorInfo:
     """Awaits a call that must fail with `code`; returns its parsed status details."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        info = parse_rpc_error(error)
-        assert info.code == code, f"expected {code.name}, got {info.code.name}: {info.message}"
-        return info
-    raise AssertionError(f"expected {code.name}, but the call succeeded")
+    info = await rpc_error(call)
+    assert info.code == code, f"expected {code.name}, got {info.code.name}: {info.message}"
+    return info
 
 
 @dataclass
