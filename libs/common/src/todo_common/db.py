@@ -138,25 +138,26 @@ class Database:
 
         Losing the database surfaces as `Unavailable`, never as a raw driver error.
         """
-        async with self._scope(self._sessions) as session:
+        async with self._scope(self._sessions, commit=True) as session:
             yield session
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work of one statement (or statements that need not agree with
         each other): no transaction, so no BEGIN/COMMIT round trips. Never write in it."""
-        async with self._scope(self._read_sessions) as session:
+        async with self._scope(self._read_sessions, commit=False) as session:
             yield session
 
     @asynccontextmanager
     async def _scope(
-        self, sessions: async_sessionmaker[AsyncSession]
+        self, sessions: async_sessionmaker[AsyncSession], *, commit: bool
     ) -> AsyncIterator[AsyncSession]:
         try:
             async with sessions() as session:
                 try:
                     yield session
-                    await session.commit()
+                    if commit:  # autocommit reads have nothing to commit
+                        await session.commit()
                 except BaseException:
                     try:
                         await session.rollback()
