@@ -49,7 +49,7 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from todo_agent.offline import replies
-from todo_agent.offline.grammar import (
+from todo_agent.offline.commands import (
     Act,
     Add,
     Command,
@@ -60,9 +60,8 @@ from todo_agent.offline.grammar import (
     TaskRef,
     Unknown,
     Update,
-    is_urdu,
-    parse,
 )
+from todo_agent.offline.grammar import is_urdu, parse
 
 CLOCK_LINE = re.compile(r"Current local time:\s*(\S+)")
 ZONE_LINE = re.compile(r"[Tt]ime zone:\s*([A-Za-z0-9_+\-/]+)")
