@@ -114,11 +114,11 @@ async def test_buffered_text_is_flushed_while_the_model_pauses(
     more: here the model pauses until the client has received its second piece of text."""
     from agents.testing import ModelStep, ScriptedModel
     from todo.agent.v1 import agent_service_pb2 as pb
-    from todo_agent.offline.model import OfflineModel
+    from todo_agent.offline import stream as offline_stream
     from todo_testing.agent import running_agent_service
 
     text = "Hello there my friend, the pause is here and then the rest follows."
-    events = OfflineModel()._stream_events([OfflineModel._message(text, 0)])
+    events = offline_stream.stream_events([offline_stream.message(text, 0)])
     deltas = [i for i, e in enumerate(events) if e.type == "response.output_text.delta"]
     release = asyncio.Event()
 

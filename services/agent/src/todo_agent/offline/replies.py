@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from todo_agent.offline.grammar import ListTasks
+from todo_agent.offline.commands import ListTasks
 
 Lang = str  # "en" or "ur"
 

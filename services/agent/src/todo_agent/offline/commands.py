@@ -1,0 +1,105 @@
+"""What a user message means to the offline model: one `Command`, whatever the language.
+
+The grammar produces these; the planner turns them into tool calls and a reply. They carry no
+ids the user did not type: a `TaskRef` says how the user pointed at a task, and the planner
+resolves it against the conversation or the user's list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from todo_agent.offline.dates import Due
+
+Priority = Literal["low", "medium", "high"]
+State = Literal["open", "completed", "all"]
+DueWindow = Literal["any", "overdue", "today", "tomorrow", "this_week", "next_week"]
+Action = Literal["complete", "reopen", "delete", "get"]
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """How the user pointed at a task: by id, by position in the last list, by title, or "it"."""
+
+    kind: Literal["id", "position", "title", "last"]
+    value: str = ""
+    position: int = 0  # 1-based; -1 means the last one.
+
+
+@dataclass
+class NewTask:
+    """One task to add."""
+
+    title: str
+    due: Due | None = None
+    priority: Priority | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Add:
+    """Add one or more tasks."""
+
+    tasks: list[NewTask]
+
+
+@dataclass
+class ListTasks:
+    """List tasks matching filters."""
+
+    state: State = "open"
+    priority: Priority | None = None
+    tag: str | None = None
+    due: DueWindow = "any"
+
+
+@dataclass
+class Search:
+    """Find tasks whose title or notes contain text."""
+
+    query: str
+
+
+@dataclass
+class Act:
+    """Complete, reopen, delete or show one or more tasks."""
+
+    action: Action
+    targets: list[TaskRef]
+
+
+@dataclass
+class Update:
+    """Change a task's title, due date, priority, tags or notes."""
+
+    target: TaskRef
+    title: str | None = None
+    due: Due | None = None
+    clear_due: bool = False
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    notes: str | None = None
+
+
+@dataclass
+class Help:
+    """Say what the assistant understands."""
+
+
+@dataclass
+class Greeting:
+    """Hello or thanks."""
+
+    thanks: bool = False
+
+
+@dataclass
+class Unknown:
+    """Not understood. `missing_title` marks an add whose task had no words left ("add a
+    task"), so the reply can ask for them instead of reciting the help."""
+
+    missing_title: bool = False
+
+
+Command = Add | ListTasks | Search | Act | Update | Help | Greeting | Unknown

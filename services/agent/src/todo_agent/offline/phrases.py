@@ -1,0 +1,255 @@
+"""Pieces of a message that rules in both languages read: tags, priorities, list windows, new
+tasks (one or several) and references to existing tasks (an id, a position, "it", a title)."""
+
+# Urdu text legitimately uses the Arabic full stop and similar characters.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from todo_agent.offline.commands import DueWindow, NewTask, Priority, TaskRef
+from todo_agent.offline.dates import extract_due
+
+# ---------------------------------------------------------------------------------------------
+# Tags and priorities.
+
+_TAG = re.compile(r"(?<![\w#])#([^\W\d_][\w-]{0,31}|\d+[^\W\d][\w-]{0,30})", re.UNICODE)
+_PRIORITY_PATTERNS: list[tuple[re.Pattern[str], Priority | None]] = [
+    (
+        re.compile(
+            r"(?<!\w)(?:(?:with|at|as|in|set\s+to|is)\s+)?(?:a\s+)?(high|top|low|medium|normal|med)[\s-]*(?:priority|prio|pri)(?!\w)",
+            re.I,
+        ),
+        None,
+    ),
+    (
+        re.compile(
+            r"(?<!\w)priority\s*(?:is|:|=|of|to)?\s*(high|low|medium|normal|top)(?!\w)", re.I
+        ),
+        None,
+    ),
+    (re.compile(r"(?<!\w)(?:not\s+urgent|whenever|someday|no\s+rush)(?!\w)", re.I), "low"),
+    (re.compile(r"(?<!\w)(urgent|urgently|asap|important|critical)(?!\w)", re.I), "high"),
+    (re.compile(r"(?<!\w)p([123])(?!\w)", re.I), None),
+    (re.compile(r"(?<!\S)(?:اہم|ضروری|فوری)(?!\S)"), "high"),
+]
+PRIORITY_WORDS: dict[str, Priority] = {
+    "high": "high",
+    "top": "high",
+    "low": "low",
+    "medium": "medium",
+    "med": "medium",
+    "normal": "medium",
+    "1": "high",
+    "2": "medium",
+    "3": "low",
+}
+
+
+def extract_priority(text: str) -> tuple[Priority | None, str]:
+    """Finds a priority phrase ("high priority", "urgent", "p1", "اہم"); returns it and the rest."""
+    for pattern, fixed in _PRIORITY_PATTERNS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        priority = fixed or PRIORITY_WORDS[match.group(1).lower()]
+        rest = f"{text[: match.start()]} {text[match.end() :]}"
+        return priority, rest
+    return None, text
+
+
+def extract_tags(text: str) -> tuple[list[str], str]:
+    """Finds `#tags`; returns them (lower-cased, de-duplicated, in order) and the rest."""
+    tags: list[str] = []
+    for match in _TAG.finditer(text):
+        tag = match.group(1).lower()
+        if tag not in tags:
+            tags.append(tag)
+    return tags, _TAG.sub(" ", text)
+
+
+def first_window(windows: Sequence[tuple[re.Pattern[str], DueWindow]], text: str) -> DueWindow:
+    """The due window of a request to list tasks: the first of `windows` the text names."""
+    return next((window for pattern, window in windows if pattern.search(text)), "any")
+
+
+# ---------------------------------------------------------------------------------------------
+# New tasks.
+
+_TITLE_NOISE_END = re.compile(
+    r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+)?(?:list|tasks|todos|to-dos)"
+    r"|\s+as\s+a\s+(?:task|todo|to-do)|\s+(?:with|and|,)\s*$|\s+please)+\s*$",
+    re.I,
+)
+_TITLE_NOISE_START = re.compile(
+    r"^(?:(?:a|an)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?:to\s+|:\s*|called\s+|named\s+)?",
+    re.I,
+)
+
+
+def clean_title(text: str) -> str:
+    """Trims list phrases, dangling words and punctuation around a title."""
+    text = re.sub(r"\s+", " ", text).strip(" ,;:.!-")
+    text = _TITLE_NOISE_START.sub("", text)
+    text = _TITLE_NOISE_END.sub("", text)
+    text = re.sub(r"\s+(?:due|by|on|for|at|with|and)$", "", text, flags=re.I)
+    text = text.strip(" ,;:.!-")
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text[:1].upper() + text[1:] if text and text[0].isascii() else text
+
+
+# A quoted title: double quotes anywhere, single quotes only around whole words (not "mom's").
+_QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]|(?:(?<=\s)|^)['‘]([^'’]+)['’](?=\s|$|[,.!?])")
+
+
+def parse_new_task(text: str, now: datetime) -> NewTask:
+    """One task phrase → title, due date, priority, tags."""
+    quoted = _QUOTED.search(text)
+    tags, rest = extract_tags(text)
+    priority, rest = extract_priority(rest)
+    if quoted is not None:
+        # A quoted title is taken literally; modifiers come from the rest of the phrase.
+        outside = rest.replace(quoted.group(0), " ")
+        due, _ = extract_due(outside, now)
+        return NewTask((quoted.group(1) or quoted.group(2)).strip(), due, priority, tags)
+    due, rest = extract_due(rest, now)
+    return NewTask(clean_title(rest), due, priority, tags)
+
+
+# Urdu "اور" (and) is not a separator: in "دودھ اور انڈے خریدنا" (buy milk and eggs) the verb
+# comes last, so splitting would cut the task in two. Urdu lists use the Urdu comma.
+_SPLIT_ITEMS = re.compile(r"\s*(?:,|;|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*", re.I)
+
+
+def parse_add_items(text: str, now: datetime) -> list[NewTask]:
+    """ "milk and eggs tomorrow" → two tasks. A piece with no title ("high priority") adds its
+    modifiers to the tasks before it; modifiers of the last task apply to all when only it has any."""
+    if len(_QUOTED.findall(text)) == 1:
+        return [parse_new_task(text, now)]
+    pieces = [piece for piece in _SPLIT_ITEMS.split(text) if piece.strip()]
+    tasks: list[NewTask] = []
+    for piece in pieces:
+        parsed = parse_new_task(piece.strip(' "“”'), now)
+        if not parsed.title and tasks:
+            for task in tasks:
+                task.due = task.due or parsed.due
+                task.priority = task.priority or parsed.priority
+                task.tags = task.tags + [t for t in parsed.tags if t not in task.tags]
+            continue
+        if parsed.title:
+            tasks.append(parsed)
+    if len(tasks) > 1:
+        last = tasks[-1]
+        others = tasks[:-1]
+        if all(t.due is None and t.priority is None and not t.tags for t in others):
+            tasks = [
+                replace(t, due=last.due, priority=last.priority, tags=list(last.tags))
+                for t in others
+            ] + [last]
+    return tasks
+
+
+# ---------------------------------------------------------------------------------------------
+# References to existing tasks.
+
+ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "6th": 6,
+    "seventh": 7,
+    "7th": 7,
+    "eighth": 8,
+    "8th": 8,
+    "ninth": 9,
+    "9th": 9,
+    "tenth": 10,
+    "10th": 10,
+    "last": -1,
+    "پہلا": 1,
+    "پہلے": 1,
+    "پہلی": 1,
+    "دوسرا": 2,
+    "دوسرے": 2,
+    "دوسری": 2,
+    "تیسرا": 3,
+    "تیسرے": 3,
+    "تیسری": 3,
+    "چوتھا": 4,
+    "چوتھے": 4,
+    "چوتھی": 4,
+    "پانچواں": 5,
+    "پانچویں": 5,
+    "آخری": -1,
+}
+_ID = re.compile(
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9A-HJKMNP-TV-Z]{26}|"
+    r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{12,64})$",
+    re.I,
+)
+_EXPLICIT_ID = re.compile(r"^(?:task\s+)?(?:with\s+)?id\s*[:=#]?\s*(\S+)$", re.I)
+_TASK_PREFIX = re.compile(r"^(?:the\s+)?(?:task|todo|item)\s+(?=\S{8,}$)", re.I)
+_POSITION = re.compile(
+    r"^(?:the\s+)?(?:(?P<ord>"
+    + "|".join(k for k in ORDINALS if k.isascii())
+    + r")(?:\s+(?:one|task|item|todo))?|(?:number|no\.?|#|task|item)\s*(?P<num>\d{1,3})|(?P<bare>\d{1,3}))$",
+    re.I,
+)
+_LAST_MENTIONED = re.compile(
+    r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task)$", re.I
+)
+_REF_NOISE = re.compile(
+    r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
+    r"(?:\s+(?:one|task|todo|item|thing))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    re.I,
+)
+
+
+def parse_ref(text: str) -> TaskRef | None:
+    """One reference: an id, a position, "it", or a title to match."""
+    text = text.strip(" ,.;:!?\"'“”")
+    if not text:
+        return None
+    explicit = _EXPLICIT_ID.match(text)
+    if explicit is not None:
+        return TaskRef("id", explicit.group(1).strip(" .,"))
+    bare = _TASK_PREFIX.sub("", text)
+    if _ID.match(bare):
+        return TaskRef("id", bare)
+    match = _POSITION.match(text)
+    if match is not None:
+        if match.group("ord"):
+            return TaskRef("position", position=ORDINALS[match.group("ord").lower()])
+        return TaskRef("position", position=int(match.group("num") or match.group("bare")))
+    if _LAST_MENTIONED.match(text):
+        return TaskRef("last")
+    title = text
+    for _ in range(3):
+        title = _REF_NOISE.sub("", title).strip(" ,.;:!?\"'“”")
+    return TaskRef("title", title) if title else None
+
+
+def parse_refs(text: str) -> list[TaskRef]:
+    """ "1 and 3", "the first and the second" → several refs; anything else is one ref."""
+    pieces = [
+        p for p in re.split(r"\s*(?:,|\s+and\s+|&|\s+اور\s+)\s*", text.strip(), flags=re.I) if p
+    ]
+    if len(pieces) > 1:
+        refs = [parse_ref(p) for p in pieces]
+        if all(r is not None and r.kind in ("id", "position") for r in refs):
+            return [r for r in refs if r is not None]
+    ref = parse_ref(text)
+    return [ref] if ref is not None else []

@@ -1,0 +1,359 @@
+"""The offline model's planner: a `Command` and this turn's tool calls so far → the next step.
+
+A step is either tool calls to make or the reply that ends the turn. The planner runs once per
+model call: first it asks for the tool calls a command needs; when their outputs are in, it
+summarises them. A title reference ("the milk one") takes one extra step: list the tasks, match
+the title (fuzzily, so "mlik" finds "Buy milk"), then act. Positions ("the second one") and "it"
+are read back from the task lines of earlier replies in the history.
+"""
+
+# Urdu text legitimately uses the Arabic full stop and similar characters.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, cast
+
+from todo_agent.offline import replies
+from todo_agent.offline.commands import (
+    Act,
+    Add,
+    Command,
+    Greeting,
+    Help,
+    ListTasks,
+    Search,
+    TaskRef,
+    Unknown,
+    Update,
+)
+from todo_agent.offline.conversation import ToolCall, Turn
+
+# A title reference is matched against this many of the user's tasks.
+LOOKUP_LIMIT = 100
+# How close (see `title_score`) a task's title must be to what the user said to count as a match.
+MATCH_THRESHOLD = 0.74
+
+
+@dataclass
+class Decision:
+    """Either tool calls to make (name, arguments) or a reply to write."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    reply: str | None = None
+
+    @classmethod
+    def say(cls, text: str) -> Decision:
+        """A decision to answer with `text` and call no tool."""
+        return cls(calls=[], reply=text)
+
+
+def title_score(query: str, title: str) -> float:
+    """How well a task title matches what the user called it: 2 for the same words, above 1
+    when the words appear in the title, else the mean best similarity of each word (so typos
+    still match)."""
+    q = re.sub(r"[^\w\s]", " ", query.lower()).split()
+    t = re.sub(r"[^\w\s]", " ", title.lower()).split()
+    if not q or not t:
+        return 0.0
+    if " ".join(q) == " ".join(t):
+        return 2.0
+    if " ".join(q) in " ".join(t):
+        return 1.0 + len(" ".join(q)) / max(1, len(" ".join(t))) * 0.5
+    total = 0.0
+    for word in q:
+        total += max(difflib.SequenceMatcher(None, word, other).ratio() for other in t)
+    return total / len(q)
+
+
+class Planner:
+    """Decides the next step for one user message given this turn's tool calls so far."""
+
+    def __init__(self, command: Command, turn: Turn, lang: str) -> None:
+        self.command = command
+        self.calls = turn.calls
+        self.history = turn.history
+        self.now = turn.now
+        self.lang = lang
+
+    # -- references ------------------------------------------------------------------------
+
+    def _last_list_ids(self) -> list[str]:
+        for role, text in reversed(self.history):
+            if role != "assistant":
+                continue
+            found = replies.TASK_LINE.findall(text)
+            if found:
+                ordered = sorted((int(n), i) for n, i in found)
+                return [task_id for _, task_id in ordered]
+        return []
+
+    def _last_mentioned_id(self) -> str | None:
+        for role, text in reversed(self.history):
+            if role == "assistant":
+                ids = replies.ANY_ID.findall(text)
+                if ids:
+                    return cast(str, ids[-1]) if len(ids) == 1 else cast(str, ids[0])
+        return None
+
+    def _resolve_direct(self, ref: TaskRef) -> tuple[str | None, str | None]:
+        """(id, None) when the reference resolves without a lookup; (None, reply) when it cannot;
+        (None, None) when a title lookup is needed."""
+        if ref.kind == "id":
+            return ref.value, None
+        if ref.kind == "position":
+            ids = self._last_list_ids()
+            if not ids:
+                return None, (
+                    'میرے پاس کوئی حالیہ فہرست نہیں۔ پہلے "میرے کام دکھائیں" لکھیں۔'
+                    if self.lang == "ur"
+                    else 'I don\'t have a recent numbered list to count from. Say "list my tasks" first.'
+                )
+            index = len(ids) - 1 if ref.position == -1 else ref.position - 1
+            if not 0 <= index < len(ids):
+                return None, (
+                    f"فہرست میں صرف {len(ids)} کام ہیں۔"
+                    if self.lang == "ur"
+                    else f"The last list only had {len(ids)} task{'s' if len(ids) != 1 else ''}."
+                )
+            return ids[index], None
+        if ref.kind == "last":
+            found = self._last_mentioned_id()
+            if found is None:
+                return None, "I'm not sure which task you mean. Name it, or list your tasks first."
+            return found, None
+        return None, None
+
+    def _lookup_state(self, action: str) -> str:
+        return {"complete": "open", "reopen": "completed"}.get(action, "all")
+
+    def _match_title(
+        self, query: str, candidates: list[dict[str, Any]]
+    ) -> tuple[str | None, str | None]:
+        scored = sorted(
+            ((title_score(query, c.get("title", "")), i) for i, c in enumerate(candidates)),
+            reverse=True,
+        )
+        good = [(s, i) for s, i in scored if s >= MATCH_THRESHOLD]
+        if not good:
+            if self.lang == "ur":
+                return None, f'مجھے "{query}" سے ملتا جلتا کوئی کام نہیں ملا۔'
+            return None, f'I couldn\'t find a task matching "{query}".'
+        best = good[0][0]
+        tied = [i for s, i in good if best - s < 0.05]
+        if len(tied) > 1:
+            options = [candidates[i] for i in tied[:10]]
+            if self.lang == "ur":
+                return None, "کون سا کام؟\n" + replies.numbered(options, self.now, "ur")
+            return None, (
+                f'More than one task matches "{query}". Which one did you mean?\n'
+                + replies.numbered(options, self.now)
+            )
+        return str(candidates[good[0][1]]["id"]), None
+
+    def _resolve_all(
+        self, refs: list[TaskRef], action: str
+    ) -> tuple[list[str] | None, Decision | None]:
+        """Ids for all refs, or a decision (a lookup call or a reply) to make first."""
+        ids: list[str] = []
+        lookup = next((c for c in self.calls if c.name == "list_tasks"), None)
+        for ref in refs:
+            task_id, problem = self._resolve_direct(ref)
+            if problem is not None:
+                return None, Decision.say(problem)
+            if task_id is not None:
+                ids.append(task_id)
+                continue
+            if lookup is None:
+                return None, Decision(
+                    calls=[
+                        ("list_tasks", {"state": self._lookup_state(action), "limit": LOOKUP_LIMIT})
+                    ]
+                )
+            if lookup.output is None or not lookup.output.get("ok"):
+                return None, Decision.say(replies.error_text(lookup.output or {}, self.lang))
+            task_id, problem = self._match_title(ref.value, list(lookup.output.get("tasks", [])))
+            if problem is not None:
+                return None, Decision.say(problem)
+            assert task_id is not None
+            ids.append(task_id)
+        return ids, None
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def decide(self) -> Decision:
+        """The next step: the tool calls still needed, or the reply once their outputs are in."""
+        command = self.command
+        if isinstance(command, Help):
+            return Decision.say(replies.HELP_UR if self.lang == "ur" else replies.HELP_EN)
+        if isinstance(command, Greeting):
+            if self.lang == "ur":
+                return Decision.say(
+                    "خوش آمدید! " + replies.HELP_UR if not command.thanks else "آپ کا شکریہ!"
+                )
+            if command.thanks:
+                return Decision.say("You're welcome!")
+            return Decision.say(
+                'Hi! I can keep your task list. Try "add buy milk tomorrow" or say "help".'
+            )
+        if isinstance(command, Unknown):
+            if command.missing_title:
+                return Decision.say(replies.ADD_NEEDS_TITLE_EN)
+            return Decision.say(replies.UNKNOWN_UR if self.lang == "ur" else replies.UNKNOWN_EN)
+        if isinstance(command, Add):
+            return self._add(command)
+        if isinstance(command, ListTasks):
+            return self._list(command)
+        if isinstance(command, Search):
+            return self._search(command)
+        if isinstance(command, Act):
+            return self._act(command)
+        return self._update(command)
+
+    def _add(self, command: Add) -> Decision:
+        done = [c for c in self.calls if c.name == "add_task"]
+        if not done:
+            calls: list[tuple[str, dict[str, Any]]] = []
+            for task in command.tasks:
+                args: dict[str, Any] = {"title": task.title}
+                if task.due is not None:
+                    args["due"] = task.due.iso()
+                if task.priority is not None:
+                    args["priority"] = task.priority
+                if task.tags:
+                    args["tags"] = task.tags
+                calls.append(("add_task", args))
+            return Decision(calls=calls)
+        added = [
+            t for c in done if c.output and c.output.get("ok") for t in c.output.get("tasks", [])
+        ]
+        failed = [c for c in done if not (c.output and c.output.get("ok"))]
+        lines: list[str] = []
+        if self.lang == "ur":
+            if len(added) == 1:
+                lines.append(
+                    "کام شامل کر دیا گیا:\n" + replies.task_line(None, added[0], self.now, "ur")
+                )
+            elif added:
+                lines.append(
+                    f"{len(added)} کام شامل کر دیے گئے:\n" + replies.numbered(added, self.now, "ur")
+                )
+        elif len(added) == 1:
+            lines.append("Added " + replies.task_line(None, added[0], self.now))
+        elif added:
+            lines.append(f"Added {len(added)} tasks:\n" + replies.numbered(added, self.now))
+        for call in failed:
+            title = call.arguments.get("title", "")
+            reason = replies.error_text(call.output or {}, self.lang)
+            lines.append(
+                f'"{title}": {reason}'
+                if self.lang == "ur"
+                else f'I couldn\'t add "{title}": {reason}'
+            )
+        return Decision.say("\n".join(lines))
+
+    def _list(self, command: ListTasks) -> Decision:
+        done = [c for c in self.calls if c.name == "list_tasks"]
+        if not done:
+            args: dict[str, Any] = {"state": command.state}
+            if command.priority:
+                args["priority"] = command.priority
+            if command.tag:
+                args["tag"] = command.tag
+            if command.due != "any":
+                args["due"] = command.due
+            return Decision(calls=[("list_tasks", args)])
+        output = done[0].output or {}
+        if not output.get("ok"):
+            return Decision.say(replies.error_text(output, self.lang))
+        tasks = list(output.get("tasks", []))
+        if self.lang == "ur":
+            heading = replies.list_heading_ur(command, len(tasks))
+            return Decision.say(
+                heading + ("\n" + replies.numbered(tasks, self.now, "ur") if tasks else "")
+            )
+        heading = replies.list_heading(command, len(tasks))
+        return Decision.say(heading + ("\n" + replies.numbered(tasks, self.now) if tasks else ""))
+
+    def _search(self, command: Search) -> Decision:
+        done = [c for c in self.calls if c.name == "search_tasks"]
+        if not done:
+            return Decision(calls=[("search_tasks", {"query": command.query})])
+        output = done[0].output or {}
+        if not output.get("ok"):
+            return Decision.say(replies.error_text(output, self.lang))
+        tasks = list(output.get("tasks", []))
+        if not tasks:
+            return Decision.say(f'No tasks match "{command.query}".')
+        count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+        return Decision.say(
+            f'Found {count} matching "{command.query}":\n' + replies.numbered(tasks, self.now)
+        )
+
+    _ACTION_TOOLS = {
+        "complete": "complete_task",
+        "reopen": "reopen_task",
+        "delete": "delete_task",
+        "get": "get_task",
+    }
+
+    def _act(self, command: Act) -> Decision:
+        tool = self._ACTION_TOOLS[command.action]
+        done = [c for c in self.calls if c.name == tool]
+        if not done:
+            ids, first = self._resolve_all(command.targets, command.action)
+            if first is not None:
+                return first
+            assert ids is not None
+            unique = list(dict.fromkeys(ids))
+            return Decision(calls=[(tool, {"task_id": task_id}) for task_id in unique])
+        return Decision.say("\n".join(self._act_summary(command.action, call) for call in done))
+
+    def _act_summary(self, action: str, call: ToolCall) -> str:
+        output = call.output or {}
+        if not output.get("ok"):
+            return replies.error_text(output, self.lang)
+        if action == "delete":
+            deleted = output.get("deleted") or [{"title": call.arguments.get("task_id", "")}]
+            return f'Deleted "{deleted[0].get("title", "")}".'
+        task = (output.get("tasks") or [{}])[0]
+        if self.lang == "ur":
+            return "کام مکمل ہو گیا:\n" + replies.task_line(None, task, self.now, "ur")
+        if action == "complete":
+            return "Marked as done: " + replies.task_line(None, task, self.now)
+        if action == "reopen":
+            return "Reopened: " + replies.task_line(None, task, self.now)
+        details = replies.task_line(None, task, self.now)
+        if task.get("notes"):
+            details += f"\nNotes: {task['notes']}"
+        return details
+
+    def _update(self, command: Update) -> Decision:
+        done = [c for c in self.calls if c.name == "update_task"]
+        if not done:
+            ids, first = self._resolve_all([command.target], "update")
+            if first is not None:
+                return first
+            assert ids
+            args: dict[str, Any] = {"task_id": ids[0]}
+            if command.title is not None:
+                args["title"] = command.title
+            if command.due is not None:
+                args["due"] = command.due.iso()
+            if command.clear_due:
+                args["clear_due"] = True
+            if command.priority is not None:
+                args["priority"] = command.priority
+            if command.tags is not None:
+                args["tags"] = command.tags
+            if command.notes is not None:
+                args["notes"] = command.notes
+            return Decision(calls=[("update_task", args)])
+        output = done[0].output or {}
+        if not output.get("ok"):
+            return Decision.say(replies.error_text(output, self.lang))
+        task = (output.get("tasks") or [{}])[0]
+        return Decision.say("Updated " + replies.task_line(None, task, self.now))

@@ -1,0 +1,305 @@
+"""The offline planner read directly: message + this turn's tool outputs → next step, no server.
+
+Each case states what the tools returned so far (none, or the outputs of the calls the planner
+asked for) and checks the next step: the calls it asks for, or the words of its reply.
+"""
+
+# Urdu test messages legitimately use the Arabic full stop and similar characters.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from todo_agent.offline.conversation import ToolCall, Turn
+from todo_agent.offline.grammar import parse
+from todo_agent.offline.planner import LOOKUP_LIMIT, Decision, Planner, title_score
+from todo_agent.offline.replies import numbered
+
+NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+MILK: dict[str, Any] = {
+    "id": "t-milk",
+    "title": "Buy milk",
+    "state": "open",
+    "priority": "high",
+    "tags": [],
+}
+OAT: dict[str, Any] = {"id": "t-oat", "title": "Buy oat milk", "state": "open", "tags": []}
+GET: dict[str, Any] = {"id": "t-get", "title": "Get milk", "state": "open", "tags": []}
+MOM: dict[str, Any] = {
+    "id": "t-mom",
+    "title": "Call mom",
+    "state": "open",
+    "due": "2031-01-16T23:59",
+}
+REPORT: dict[str, Any] = {
+    "id": "t-report",
+    "title": "Write report",
+    "state": "completed",
+    "notes": "Q3 numbers",
+}
+LISTED = [MILK, MOM, REPORT]
+# The history after "list my tasks": the numbered lines carry the ids.
+AFTER_LIST = [
+    ("user", "list my tasks"),
+    ("assistant", "You have 3 tasks:\n" + numbered(LISTED, NOW)),
+]
+
+
+def plan(
+    text: str,
+    done: Sequence[tuple[str, dict[str, Any], dict[str, Any]]] = (),
+    history: Sequence[tuple[str, str]] = (),
+    lang: str = "en",
+) -> Decision:
+    """The planner's step for `text` after the calls in `done` returned their outputs."""
+    calls = [ToolCall(f"c{i}", name, args, out) for i, (name, args, out) in enumerate(done)]
+    turn = Turn(text, list(history), calls, handed_off=False, call_count=len(calls), now=NOW)
+    return Planner(parse(text, NOW), turn, lang).decide()
+
+
+def ok(*tasks: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "tasks": list(tasks)}
+
+
+LOOKUP_OPEN = ("list_tasks", {"state": "open", "limit": LOOKUP_LIMIT})
+LOOKUP_DONE = ("list_tasks", {"state": "completed", "limit": LOOKUP_LIMIT})
+LOOKUP_ALL = ("list_tasks", {"state": "all", "limit": LOOKUP_LIMIT})
+
+FIRST_STEPS: list[tuple[str, list[tuple[str, dict[str, Any]]], list[tuple[str, str]]]] = [
+    ("add buy milk", [("add_task", {"title": "Buy milk"})], []),
+    (
+        "add call mom on friday at 5pm #family, high priority",
+        [
+            (
+                "add_task",
+                {
+                    "title": "Call mom",
+                    "due": "2031-01-17T17:00",
+                    "priority": "high",
+                    "tags": ["family"],
+                },
+            )
+        ],
+        [],
+    ),
+    ("add milk and eggs", [("add_task", {"title": "Milk"}), ("add_task", {"title": "Eggs"})], []),
+    ("list my tasks", [("list_tasks", {"state": "open"})], []),
+    (
+        "show completed high priority tasks tagged #work due today",
+        [("list_tasks", {"state": "completed", "priority": "high", "tag": "work", "due": "today"})],
+        [],
+    ),
+    ("search for dentist", [("search_tasks", {"query": "dentist"})], []),
+    # Exact references need no lookup.
+    ("complete task t-exact-id-12345", [("complete_task", {"task_id": "t-exact-id-12345"})], []),
+    ("complete the second one", [("complete_task", {"task_id": "t-mom"})], AFTER_LIST),
+    ("delete the last one", [("delete_task", {"task_id": "t-report"})], AFTER_LIST),
+    (
+        "complete 1 and 3",
+        [("complete_task", {"task_id": "t-milk"}), ("complete_task", {"task_id": "t-report"})],
+        AFTER_LIST,
+    ),
+    ("complete 1 and 1", [("complete_task", {"task_id": "t-milk"})], AFTER_LIST),
+    ("show the first one", [("get_task", {"task_id": "t-milk"})], AFTER_LIST),
+    ("reopen the third one", [("reopen_task", {"task_id": "t-report"})], AFTER_LIST),
+    (
+        "rename the second one to call dad",
+        [("update_task", {"task_id": "t-mom", "title": "Call dad"})],
+        AFTER_LIST,
+    ),
+    (
+        "move the first one to friday",
+        [("update_task", {"task_id": "t-milk", "due": "2031-01-17"})],
+        AFTER_LIST,
+    ),
+    (
+        "clear the due date of the second one",
+        [("update_task", {"task_id": "t-mom", "clear_due": True})],
+        AFTER_LIST,
+    ),
+    (
+        "tag the first one with #errands",
+        [("update_task", {"task_id": "t-milk", "tags": ["errands"]})],
+        AFTER_LIST,
+    ),
+    (
+        "add a note to the first one: oat if none",
+        [("update_task", {"task_id": "t-milk", "notes": "oat if none"})],
+        AFTER_LIST,
+    ),
+    (
+        "mark it as done",
+        [("complete_task", {"task_id": "t-mom"})],
+        [("user", "add call mom"), ("assistant", "Added Call mom [id: t-mom]")],
+    ),
+    # A title is looked up first, among the tasks the action can apply to.
+    ("mark the milk one done", [LOOKUP_OPEN], []),
+    ("reopen the report", [LOOKUP_DONE], []),
+    ("delete the report", [LOOKUP_ALL], []),
+    ("make the report high priority", [LOOKUP_ALL], []),
+    # Nothing to call.
+    ("help", [], []),
+    ("hello", [], []),
+    ("what is the meaning of life", [], []),
+    ("add a task", [], []),
+    ("complete the second one", [], []),
+    ("complete the fifth one", [], AFTER_LIST),
+    ("mark it done", [], []),
+]
+
+
+@pytest.mark.parametrize(("text", "calls", "history"), FIRST_STEPS, ids=[c[0] for c in FIRST_STEPS])
+def test_first_step(
+    text: str, calls: list[tuple[str, dict[str, Any]]], history: list[tuple[str, str]]
+) -> None:
+    decision = plan(text, history=history)
+    assert decision.calls == calls
+    assert (decision.reply is None) == bool(calls)
+
+
+@pytest.mark.parametrize(
+    ("text", "history", "reply"),
+    [
+        ("help", [], "offline assistant"),
+        ("hello", [], 'say "help"'),
+        ("thanks", [], "You're welcome!"),
+        ("what is the meaning of life", [], "didn't understand"),
+        ("add a task", [], "What should the task say?"),
+        ("complete the second one", [], 'Say "list my tasks" first'),
+        ("complete the fifth one", AFTER_LIST, "The last list only had 3 tasks."),
+        ("mark it done", [], "I'm not sure which task you mean"),
+    ],
+)
+def test_replies_without_tools(text: str, history: list[tuple[str, str]], reply: str) -> None:
+    decision = plan(text, history=history)
+    assert decision.calls == []
+    assert decision.reply is not None and reply in decision.reply
+
+
+def test_a_title_is_matched_in_the_lookup_then_acted_on() -> None:
+    found = plan("mark the mlik one done", [(*LOOKUP_OPEN, ok(MOM, MILK, REPORT))])
+    assert found.calls == [("complete_task", {"task_id": "t-milk"})]
+    deleted = plan("delete call mom", [(*LOOKUP_ALL, ok(MILK, MOM))])
+    assert deleted.calls == [("delete_task", {"task_id": "t-mom"})]
+
+
+def test_a_title_that_matches_two_tasks_asks_which() -> None:
+    decision = plan("mark buy milk done", [(*LOOKUP_OPEN, ok(OAT, MILK))])
+    # The exact title wins over one that merely contains it.
+    assert decision.calls == [("complete_task", {"task_id": "t-milk"})]
+    decision = plan("mark the milk one done", [(*LOOKUP_OPEN, ok(MILK, GET))])
+    assert decision.calls == []
+    assert decision.reply is not None
+    assert decision.reply.startswith('More than one task matches "milk"')
+    assert "[id: t-milk]" in decision.reply and "[id: t-get]" in decision.reply
+
+
+def test_a_title_that_matches_nothing_says_so() -> None:
+    decision = plan("mark the spaceship one done", [(*LOOKUP_OPEN, ok(MILK, MOM))])
+    assert decision == Decision.say('I couldn\'t find a task matching "spaceship".')
+
+
+def test_a_failed_lookup_is_explained_and_nothing_is_changed() -> None:
+    decision = plan(
+        "mark the milk one done", [(*LOOKUP_OPEN, {"ok": False, "error": "unavailable"})]
+    )
+    assert decision.calls == []
+    assert decision.reply is not None and "nothing was changed" in decision.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "done", "reply"),
+    [
+        ("add buy milk", [("add_task", {"title": "Buy milk"}, ok(MILK))], "Added Buy milk"),
+        (
+            "add milk and mom",
+            [("add_task", {"title": "Milk"}, ok(MILK)), ("add_task", {"title": "Mom"}, ok(MOM))],
+            "Added 2 tasks:\n1. Buy milk",
+        ),
+        (
+            "add buy milk",
+            [
+                (
+                    "add_task",
+                    {"title": "Buy milk"},
+                    {"ok": False, "error": "invalid_argument", "message": "title too long"},
+                )
+            ],
+            "I couldn't add \"Buy milk\": That didn't work: title too long",
+        ),
+        (
+            "list my tasks",
+            [("list_tasks", {}, ok(MILK, MOM))],
+            "You have 2 open tasks:\n1. Buy milk",
+        ),
+        ("what's due today", [("list_tasks", {}, ok())], "You have no open tasks due today."),
+        ("search for milk", [("search_tasks", {}, ok(MILK))], 'Found 1 task matching "milk":'),
+        ("search for rocket", [("search_tasks", {}, ok())], 'No tasks match "rocket".'),
+        (
+            "complete task t-milk-123456",
+            [("complete_task", {}, ok(MILK))],
+            "Marked as done: Buy milk",
+        ),
+        (
+            "reopen task t-report-1234",
+            [("reopen_task", {}, ok(REPORT))],
+            "Reopened: ✓ Write report",
+        ),
+        (
+            "delete task t-milk-123456",
+            [("delete_task", {}, {"ok": True, "deleted": [MILK]})],
+            'Deleted "Buy milk".',
+        ),
+        ("show task t-report-1234", [("get_task", {}, ok(REPORT))], "Notes: Q3 numbers"),
+        (
+            "rename task t-milk-123456 to buy bread",
+            [("update_task", {}, ok({**MILK, "title": "Buy bread"}))],
+            "Updated Buy bread",
+        ),
+        (
+            "complete task t-milk-123456",
+            [("complete_task", {}, {"ok": False, "error": "not_found"})],
+            "I couldn't find that task in your list.",
+        ),
+    ],
+)
+def test_summary_once_the_outputs_are_in(
+    text: str, done: list[tuple[str, dict[str, Any], dict[str, Any]]], reply: str
+) -> None:
+    decision = plan(text, done)
+    assert decision.calls == []
+    assert decision.reply is not None and reply in decision.reply
+
+
+def test_urdu_replies_are_in_urdu() -> None:
+    assert "شامل" in (plan("مدد", lang="ur").reply or "")
+    added = plan("دودھ خریدنا شامل کریں", [("add_task", {}, ok(MILK))], lang="ur")
+    assert (added.reply or "").startswith("کام شامل کر دیا گیا")
+    listed = plan("میرے کام دکھائیں", [("list_tasks", {}, ok(MILK, MOM))], lang="ur")
+    assert (listed.reply or "").startswith("آپ کے 2 باقی کام")
+    assert plan("پہلا کام مکمل کریں", lang="ur").reply == (
+        'میرے پاس کوئی حالیہ فہرست نہیں۔ پہلے "میرے کام دکھائیں" لکھیں۔'
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "title", "matches"),
+    [
+        ("buy milk", "Buy milk", True),
+        ("milk", "Buy milk", True),
+        ("mlik", "Buy milk", True),
+        ("call dad", "Call mom", False),
+        ("report", "Write report", True),
+        ("spaceship", "Buy milk", False),
+        ("", "Buy milk", False),
+    ],
+)
+def test_title_score(query: str, title: str, matches: bool) -> None:
+    from todo_agent.offline.planner import MATCH_THRESHOLD
+
+    assert (title_score(query, title) >= MATCH_THRESHOLD) is matches
