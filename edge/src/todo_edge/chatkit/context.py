@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from todo_edge.chatkit.read_cache import NO_READ_CACHE, ReadCache
+
 
 @dataclass(frozen=True, slots=True)
 class ChatContext:
@@ -11,8 +13,11 @@ class ChatContext:
 
     `user_id` scopes every store query; `token` is forwarded to the backends as the caller's
     bearer (kept out of `repr`, so it cannot end up in a log line); `request_id` correlates logs.
+    `read_cache` holds what this request has read from the store (see `read_cache`); a
+    context built outside a `/chatkit` request keeps nothing.
     """
 
     user_id: str
     token: str = field(repr=False)
     request_id: str = ""
+    read_cache: ReadCache = field(default=NO_READ_CACHE, repr=False, compare=False)
