@@ -1,13 +1,24 @@
-"""Edge test fixtures: real auth + tasks servers (todo_testing), the edge over real HTTP."""
+"""Edge test fixtures: real auth + tasks servers (todo_testing), the edge over real HTTP, and a
+counter of the reads that reach the chat tables."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from todo_testing.auth import SignUp, TestUser
 from todo_testing.edge import EdgeHandle
+
+# A SELECT's table (schema-qualified on PostgreSQL); the edge's chat tables are `chat_*`.
+_CHAT_SELECT = re.compile(
+    r"^\s*SELECT\b.*?\bFROM\s+(?:\w+\.)?(chat_\w+)", re.DOTALL | re.IGNORECASE
+)
 
 
 @pytest.fixture
@@ -41,3 +52,20 @@ async def bob_http(edge_service: EdgeHandle, bob: TestUser) -> AsyncIterator[htt
     """An HTTP client sending bob's access token."""
     async with edge_service.client(bob.access_token) as client:
         yield client
+
+
+@pytest.fixture
+def chat_reads() -> Iterator[Counter[str]]:
+    """SELECTs per chat table (`chat_threads`, `chat_items`, …) that any engine in this
+    process sends while the test runs: what really reaches the database, whatever the store
+    answers from its caches."""
+    reads: Counter[str] = Counter()
+
+    def count(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        match = _CHAT_SELECT.match(statement)
+        if match:
+            reads[match.group(1)] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+    yield reads
+    event.remove(Engine, "before_cursor_execute", count)

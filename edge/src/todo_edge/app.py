@@ -37,11 +37,9 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await EdgeState.start(settings, metrics)
         app.state.edge = state
-        app.state.chatkit = chatkit.ChatKitRuntime.start(settings, state.backends)
         try:
             yield
         finally:
-            await app.state.chatkit.stop()
             await state.stop()
 
     app = FastAPI(

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,3 +71,45 @@ async def test_failure_after_start_is_a_final_error_event() -> None:
         },
     ]
     assert "database" not in response.text
+
+
+async def test_open_raises_a_failure_before_the_first_event_and_stops_the_stream() -> None:
+    stopped = asyncio.Event()
+
+    async def source() -> AsyncIterator[bytes]:
+        try:
+            raise LookupError("no such thread")
+            yield b""  # an async generator
+        finally:
+            stopped.set()
+
+    with pytest.raises(LookupError):
+        await EventStreamResponse.open(source(), heartbeat_seconds=5)
+    assert stopped.is_set()
+
+
+async def test_open_answers_a_stream_that_ends_at_once_with_an_empty_200() -> None:
+    async def source() -> AsyncIterator[bytes]:
+        return
+        yield b""  # an async generator
+
+    async def endpoint(_request: Request) -> Response:
+        return await EventStreamResponse.open(source(), heartbeat_seconds=5)
+
+    response = await _post(Starlette(routes=[Route("/", endpoint, methods=["POST"])]))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert response.text == ""
+
+
+async def test_open_passes_the_first_event_and_the_rest_through() -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield _frame({"type": "thread.created"})
+        yield _frame({"type": "stream_options"})
+
+    async def endpoint(_request: Request) -> Response:
+        return await EventStreamResponse.open(source(), heartbeat_seconds=5)
+
+    response = await _post(Starlette(routes=[Route("/", endpoint, methods=["POST"])]))
+    events, heartbeats = parse_sse(response.text)
+    assert (events, heartbeats) == ([{"type": "thread.created"}, {"type": "stream_options"}], 0)

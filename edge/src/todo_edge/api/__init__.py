@@ -1,1 +1,2 @@
-"""REST routers: auth, tasks, operations. (ChatKit's `/chatkit` router joins them later.)"""
+"""HTTP routers: auth (`/api/auth`, the JWKS), tasks (`/api/tasks`), operations (liveness,
+readiness, metrics), ChatKit (`/chatkit`, `/api/chatkit/session`) and the web page."""

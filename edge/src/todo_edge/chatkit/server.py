@@ -18,9 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from chatkit.actions import Action
@@ -51,27 +49,6 @@ from todo_edge.settings import EdgeSettings
 log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 60
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequestContext(ChatContext):
-    """A ChatContext plus what the client told us about the person: language and time zone."""
-
-    locale: str = ""
-    time_zone: str = "UTC"
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The time zone (UTC if the name is unknown)."""
-        return zone_or_utc(self.time_zone)
-
-
-def zone_or_utc(name: str) -> ZoneInfo:
-    """The named IANA zone, or UTC."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def derive_title(text: str) -> str:
@@ -127,7 +104,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             max_items=settings.chatkit_history_items,
             max_chars=settings.chatkit_max_input_chars,
         )
-        locale, zone = _locale_and_zone(context)
+        locale, zone = context.locale, context.zone
         request = agent_pb.RespondRequest(
             thread_id=thread.id,
             input=text[: settings.chatkit_max_input_chars],
@@ -182,7 +159,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
                 sender,
                 token=context.token,
                 deadline_seconds=self._settings.grpc_timeout_seconds,
-                zone=_locale_and_zone(context)[1],
+                zone=context.zone,
             )
         except DomainError as error:
             yield ErrorEvent(code="custom", message=error.message, allow_retry=False)
@@ -210,7 +187,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             sender,
             token=context.token,
             deadline_seconds=self._settings.grpc_timeout_seconds,
-            zone=_locale_and_zone(context)[1],
+            zone=context.zone,
         )
         if outcome.item is not None:
             await self.store.save_item(thread.id, outcome.item, context=context)
@@ -227,12 +204,6 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
     ) -> None:
         """Persists thumbs up/down on the answer's items."""
         await self.chat_store.add_feedback(thread_id, item_ids, feedback, context)
-
-
-def _locale_and_zone(context: ChatContext) -> tuple[str, ZoneInfo]:
-    if isinstance(context, ChatRequestContext):
-        return context.locale, context.zone
-    return "", ZoneInfo("UTC")
 
 
 def _effect_for(task_id: str, deleted: bool) -> ThreadStreamEvent:

@@ -4,7 +4,8 @@ The ChatKit server calls this store for every thread and item it reads or writes
 `models.py` for the tables, the ordering rule and the datetime convention. Every method opens
 one session (one unit of work) and scopes every statement by `context.user_id`: another user's
 thread or item is indistinguishable from a missing one (`NotFoundError`), and listing another
-user's thread gives an empty page.
+user's thread gives an empty page. Within one `/chatkit` request a thread, an item or a page
+of items is read from the database once (`context.read_cache`, see `read_cache.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chatkit.widgets import DynamicWidgetRoot
 from pydantic import TypeAdapter
 from sqlalchemy import (
     DateTime,
+    Select,
     String,
     Text,
     delete,
@@ -51,6 +53,7 @@ from todo_edge.chatkit.models import (
     ChatItemRow,
     ChatThreadRow,
 )
+from todo_edge.chatkit.read_cache import CachedPage, ItemRow
 
 # The SDK's id prefixes (`chatkit.store.default_generate_id`), kept so ids stay recognisable in
 # the UI, logs and support requests. The SDK's own ids carry 8 hex digits (32 bits); ours carry
@@ -115,8 +118,8 @@ def _order(order: str) -> Order:
     return cast(Order, order)
 
 
-def _encode_item(item: ThreadItem) -> tuple[str, str | None]:
-    """The item's JSON and its widget-root marker.
+def _encode_item(item: ThreadItem) -> ItemRow:
+    """The item's id, JSON and widget-root marker.
 
     No serialisation context is passed, so attachment `metadata` (which the SDK strips from
     responses) is stored too.
@@ -124,11 +127,12 @@ def _encode_item(item: ThreadItem) -> tuple[str, str | None]:
     widget_root = None
     if isinstance(item, WidgetItem) and isinstance(item.widget, DynamicWidgetRoot):
         widget_root = DYNAMIC_WIDGET_ROOT
-    return _THREAD_ITEM.dump_json(item).decode(), widget_root
+    return item.id, _THREAD_ITEM.dump_json(item).decode(), widget_root
 
 
-def _decode_item(data: str, widget_root: str | None) -> ThreadItem:
-    """The item saved as `data`, of the same classes it was saved with."""
+def _decode_item(row: ItemRow) -> ThreadItem:
+    """The item saved as the row, of the same classes it was saved with."""
+    _, data, widget_root = row
     if widget_root == DYNAMIC_WIDGET_ROOT:
         # Read a template-built root as what it was: the WidgetRoot union tries the strict roots
         # first, which would turn it into `Card`/`ListView` and drop its extra properties, and
@@ -168,14 +172,17 @@ class TodoChatKitStore(Store[ChatContext]):
 
     async def load_thread(self, thread_id: str, context: ChatContext) -> ThreadMetadata:
         """The caller's thread, or NotFoundError."""
-        async with self._database.session() as session:
-            data = await session.scalar(
-                select(ChatThreadRow.data).where(
-                    ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
-                )
-            )
+        data = context.read_cache.thread(thread_id)
         if data is None:
-            raise NotFoundError(_THREAD_NOT_FOUND)
+            async with self._database.session() as session:
+                data = await session.scalar(
+                    select(ChatThreadRow.data).where(
+                        ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
+                    )
+                )
+            if data is None:
+                raise NotFoundError(_THREAD_NOT_FOUND)
+            context.read_cache.keep_thread(thread_id, data)
         return ThreadMetadata.model_validate_json(data)
 
     async def save_thread(self, thread: ThreadMetadata, context: ChatContext) -> None:
@@ -183,6 +190,14 @@ class TodoChatKitStore(Store[ChatContext]):
         # The server sometimes passes a `Thread` (metadata plus a page of items): items are
         # stored as rows, never inside the thread.
         data = thread.model_dump_json(exclude={"items"})
+        try:
+            await self._write_thread(thread, data, context)
+        except BaseException:
+            context.read_cache.forget_thread(thread.id)
+            raise
+        context.read_cache.keep_thread(thread.id, data)
+
+    async def _write_thread(self, thread: ThreadMetadata, data: str, context: ChatContext) -> None:
         async with self._database.session() as session:
             updated = await session.execute(
                 update(ChatThreadRow)
@@ -238,6 +253,8 @@ class TodoChatKitStore(Store[ChatContext]):
 
     async def delete_thread(self, thread_id: str, context: ChatContext) -> None:
         """Deletes the caller's thread with its items, their feedback and its attachments."""
+        context.read_cache.forget_thread(thread_id)
+        context.read_cache.forget_items(thread_id)
         async with self._database.session() as session:
             # Items (and through them feedback) go by ON DELETE CASCADE.
             deleted = await session.execute(
@@ -271,10 +288,22 @@ class TodoChatKitStore(Store[ChatContext]):
         """
         direction = _order(order)
         size = _page_size(limit)
+        key = (thread_id, after, size, direction)
+        page = context.read_cache.page(key)
+        if page is None:
+            page = await self._read_items(thread_id, after, size, direction, context)
+            context.read_cache.keep_page(key, page)
+        items = [_decode_item(row) for row in page.rows]
+        return Page[ThreadItem](
+            data=items, has_more=page.has_more, after=items[-1].id if page.has_more else None
+        )
+
+    async def _read_items(
+        self, thread_id: str, after: str | None, size: int, direction: Order, context: ChatContext
+    ) -> CachedPage:
+        """Up to `size` rows of the page, and whether the thread holds more after them."""
         async with self._database.session() as session:
-            query = select(ChatItemRow.data, ChatItemRow.widget_root).where(
-                ChatItemRow.thread_id == thread_id, ChatItemRow.owner_id == context.user_id
-            )
+            query = _select_items(thread_id, context)
             position = tuple_(ChatItemRow.created_at, ChatItemRow.seq)
             if after is not None:
                 cursor = (
@@ -293,10 +322,9 @@ class TodoChatKitStore(Store[ChatContext]):
                 )
             query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
             rows = (await session.execute(query)).all()
-        items = [_decode_item(row.data, row.widget_root) for row in rows[:size]]
-        has_more = len(rows) > size
-        return Page[ThreadItem](
-            data=items, has_more=has_more, after=items[-1].id if has_more else None
+        return CachedPage(
+            rows=[(row.id, row.data, row.widget_root) for row in rows[:size]],
+            has_more=len(rows) > size,
         )
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: ChatContext) -> None:
@@ -313,19 +341,16 @@ class TodoChatKitStore(Store[ChatContext]):
 
     async def load_item(self, thread_id: str, item_id: str, context: ChatContext) -> ThreadItem:
         """The caller's item, or NotFoundError."""
-        async with self._database.session() as session:
-            row = (
-                await session.execute(
-                    select(ChatItemRow.data, ChatItemRow.widget_root).where(
-                        ChatItemRow.thread_id == thread_id,
-                        ChatItemRow.id == item_id,
-                        ChatItemRow.owner_id == context.user_id,
-                    )
-                )
-            ).one_or_none()
+        row = context.read_cache.item(thread_id, item_id)
         if row is None:
-            raise NotFoundError(_ITEM_NOT_FOUND)
-        return _decode_item(row.data, row.widget_root)
+            async with self._database.session() as session:
+                query = _select_items(thread_id, context).where(ChatItemRow.id == item_id)
+                found = (await session.execute(query)).one_or_none()
+            if found is None:
+                raise NotFoundError(_ITEM_NOT_FOUND)
+            row = (found.id, found.data, found.widget_root)
+            context.read_cache.keep_item(thread_id, row)
+        return _decode_item(row)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: ChatContext) -> None:
         """Deletes the item (and its feedback) from the caller's thread.
@@ -333,6 +358,7 @@ class TodoChatKitStore(Store[ChatContext]):
         An item the thread does not hold is a no-op: the server also removes items that were
         streamed but never saved. A thread that is not the caller's → NotFoundError.
         """
+        context.read_cache.forget_items(thread_id)
         async with self._database.session() as session:
             deleted = await session.execute(
                 delete(ChatItemRow).where(
@@ -470,6 +496,9 @@ class TodoChatKitStore(Store[ChatContext]):
     async def _owns_thread(
         self, session: AsyncSession, thread_id: str, context: ChatContext
     ) -> bool:
+        if context.read_cache.thread(thread_id) is not None:
+            # Read (or written) as the caller's earlier in this request.
+            return True
         found = await session.scalar(
             select(ChatThreadRow.seq).where(
                 ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
@@ -481,9 +510,23 @@ class TodoChatKitStore(Store[ChatContext]):
         """Inserts the item into the caller's thread, or replaces it there keeping its position.
 
         One statement: INSERT … SELECT from the caller's thread row (no row when the thread is
-        not theirs, so nothing is written) ON CONFLICT (thread_id, id) DO UPDATE.
+        not theirs, so nothing is written) ON CONFLICT (thread_id, id) DO UPDATE. An item this
+        request has read keeps its place in the read cache; any other may be new, which changes
+        the thread's pages.
         """
-        data, widget_root = _encode_item(item)
+        row = _encode_item(item)
+        try:
+            await self._write_item(thread_id, item, row, context)
+        except BaseException:
+            context.read_cache.forget_items(thread_id)
+            raise
+        if not context.read_cache.replace_item(thread_id, row):
+            context.read_cache.forget_items(thread_id)
+
+    async def _write_item(
+        self, thread_id: str, item: ThreadItem, row: ItemRow, context: ChatContext
+    ) -> None:
+        _, data, widget_root = row
         source = select(
             literal(item.id, String()),
             ChatThreadRow.id,
@@ -509,6 +552,13 @@ class TodoChatKitStore(Store[ChatContext]):
             written = await session.execute(statement)
             if not _affected(written):
                 raise NotFoundError(_THREAD_NOT_FOUND)
+
+
+def _select_items(thread_id: str, context: ChatContext) -> Select[str, str, str | None]:
+    """The caller's items of the thread, as the columns of an ItemRow."""
+    return select(ChatItemRow.id, ChatItemRow.data, ChatItemRow.widget_root).where(
+        ChatItemRow.thread_id == thread_id, ChatItemRow.owner_id == context.user_id
+    )
 
 
 def _order_by(

@@ -11,14 +11,16 @@ it cancels the pump task once: the CancelledError reaches the SDK wherever it is
 cancels the agent call. Running the SDK in its own task keeps that clean-up out of any
 framework cancel scope that would interrupt its database writes.
 
-A failure after the stream started becomes a final `error` event, never a broken connection.
+`EventStreamResponse.open` waits for the first event before the status line is sent, so a
+failure that early raises (and can still be a problem response). A failure after the stream
+started becomes a final `error` event, never a broken connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from chatkit.types import ErrorEvent
@@ -47,12 +49,12 @@ _GENERIC_STREAM_ERROR = ErrorEvent(
 
 
 @dataclass(frozen=True)
-class _End:
+class StreamEnded:
     """The SDK stream finished."""
 
 
 @dataclass(frozen=True)
-class _Failed:
+class StreamFailed:
     """The SDK stream raised."""
 
     error: BaseException
@@ -69,7 +71,7 @@ class StreamPump:
 
     def __init__(self, source: AsyncIterator[bytes]) -> None:
         self._source = source
-        self.queue: asyncio.Queue[bytes | _End | _Failed] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[bytes | StreamEnded | StreamFailed] = asyncio.Queue(QUEUE_SIZE)
         self.task = asyncio.create_task(self._run(), name="chatkit-stream")
 
     async def _run(self) -> None:
@@ -79,11 +81,11 @@ class StreamPump:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self.queue.put(_Failed(exc))
+            await self.queue.put(StreamFailed(exc))
         else:
-            await self.queue.put(_End())
+            await self.queue.put(StreamEnded())
 
-    async def first(self) -> bytes | _End | _Failed:
+    async def first(self) -> bytes | StreamEnded | StreamFailed:
         """The first thing the stream produced (its first event, end or failure)."""
         return await self.queue.get()
 
@@ -104,6 +106,25 @@ class EventStreamResponse(Response):
 
     media_type = "text/event-stream"
 
+    @classmethod
+    async def open(
+        cls, source: AsyncIterable[bytes], *, heartbeat_seconds: float
+    ) -> EventStreamResponse:
+        """Starts the stream and waits for its first event before any status is sent: a
+        stream that fails that early raises its error here, so the caller can still answer
+        with a problem. A stream that ends at once is an empty 200 stream."""
+        pump = StreamPump(aiter(source))
+        first = await pump.first()
+        if isinstance(first, StreamFailed):
+            await pump.stop()
+            raise first.error
+        if isinstance(first, StreamEnded):
+            # Nothing to stream (e.g. a retry of an item that vanished meanwhile): the end goes
+            # back in the queue, so the response ends at once instead of waiting for events.
+            pump.queue.put_nowait(first)
+            first = b""
+        return cls(pump, first, heartbeat_seconds=heartbeat_seconds)
+
     def __init__(
         self,
         pump: StreamPump,
@@ -123,7 +144,7 @@ class EventStreamResponse(Response):
         raw_headers += [(k.lower().encode(), v.encode()) for k, v in self._stream_headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         disconnected = asyncio.create_task(_wait_for_disconnect(receive))
-        next_item: asyncio.Task[bytes | _End | _Failed] | None = None
+        next_item: asyncio.Task[bytes | StreamEnded | StreamFailed] | None = None
         try:
             await _body(send, self._first)
             while True:
@@ -142,9 +163,9 @@ class EventStreamResponse(Response):
                     continue
                 item = next_item.result()
                 next_item = None
-                if isinstance(item, _End):
+                if isinstance(item, StreamEnded):
                     break
-                if isinstance(item, _Failed):
+                if isinstance(item, StreamFailed):
                     log.error("chatkit stream failed", exc_info=item.error)
                     await _body(send, sse_event(_GENERIC_STREAM_ERROR))
                     break
