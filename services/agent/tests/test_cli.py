@@ -31,8 +31,8 @@ async def test_serve_answers_and_stops_cleanly(
         {
             "AGENT_TASKS_ADDRESS": tasks_service.address,
             "JWT_AUTH_ADDRESS": auth_service.address,
-            "JWT_ISSUER": auth_service.settings.issuer,
-            "JWT_AUDIENCE": auth_service.settings.audience,
+            "JWT_ISSUER": auth_service.settings.token.issuer,
+            "JWT_AUDIENCE": auth_service.settings.token.audience,
             "OPENAI_API_KEY": "",
         },
         tmp_path,

@@ -49,8 +49,8 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     settings = AuthSettings()
     assert settings.port == 6000
-    assert settings.issuer == "https://auth.example.com"
-    assert settings.audience == "example-api"
+    assert settings.token.issuer == "https://auth.example.com"
+    assert settings.token.audience == "example-api"
     assert settings.access_token_ttl_seconds == 900
     assert settings.database_url == "sqlite+aiosqlite:///data/auth.db"
     assert settings.database_schema == "auth"
