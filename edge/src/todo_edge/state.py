@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
+from todo_common.tokens import remote_token_verifier
 
 from todo_edge.backends import Backends
 from todo_edge.identity import Identity
@@ -28,11 +28,8 @@ class EdgeState:
     async def start(cls, settings: EdgeSettings, metrics: EdgeMetrics) -> EdgeState:
         """Opens the channels and builds what depends on them (call inside the event loop)."""
         backends = Backends.open(settings, metrics)
-        verifier = TokenVerifier(
-            grpc_jwks_fetcher(backends.channels["auth"], timeout=settings.auth_timeout_seconds),
-            issuer=settings.token.issuer,
-            audience=settings.token.audience,
-            refetch_cooldown_seconds=settings.token.jwks_refetch_cooldown_seconds,
+        verifier = remote_token_verifier(
+            settings.token, backends.channels["auth"], jwks_timeout=settings.auth_timeout_seconds
         )
         identity = Identity(verifier, backends, frozenset(settings.external_issuers))
         return cls(
