@@ -25,18 +25,11 @@ class Base(DeclarativeBase):
     metadata = table_metadata()
 
 
-def migrate(url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head") -> None:
-    """Migrates the edge's database to `revision` (blocking; for the `migrate` command)."""
-    # Alembic is imported only here, so serving (which imports the models) never loads it.
-    from todo_common.migrations import upgrade
-
-    upgrade(MIGRATIONS_PATH, url, schema, revision)
-
-
 async def migrate_async(
     url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head"
 ) -> None:
-    """`migrate` without blocking the event loop (tests, start-up inside a running loop)."""
+    """Migrates the edge's database to `revision` (the `migrate` command, tests)."""
+    # Alembic is imported only here, so serving (which imports the models) never loads it.
     from todo_common.migrations import upgrade_async
 
     await upgrade_async(MIGRATIONS_PATH, url, schema, revision)
