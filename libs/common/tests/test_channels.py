@@ -11,10 +11,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -83,22 +82,26 @@ async def recorder() -> AsyncIterator[tuple[Recorder, RunningServer]]:
     await running.stop(0)
 
 
+@contextlib.contextmanager
+def handling_request(request_id: str) -> Iterator[None]:
+    """As inside the handling of a request with this id (what the servers' interceptors set)."""
+    reset = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(reset)
+
+
 async def test_bound_calls_carry_the_token_request_id_and_deadline_unary_and_streaming(
     recorder: tuple[Recorder, RunningServer],
 ) -> None:
     servicer, running = recorder
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    try:
-        reset = request_id_var.set("turn-42")
-        try:
+    async with open_channel(f"127.0.0.1:{running.port}") as channel:
+        with handling_request("turn-42"):
             tasks = bind_caller(tasks_grpc.TaskServiceStub(channel), token="tok-a", timeout=7)
             await tasks.GetTask(tasks_pb.GetTaskRequest(id="t1"))
             agent = bind_caller(agent_grpc.AgentServiceStub(channel), token="tok-b", timeout=7)
             events = [event async for event in agent.Respond(agent_pb.RespondRequest(input="hi"))]
-        finally:
-            request_id_var.reset(reset)
-    finally:
-        await channel.close()
     assert [e.text_delta.delta for e in events] == ["one", "two"]
     unary, streaming = servicer.metadata
     assert unary["authorization"] == "Bearer tok-a"
@@ -113,24 +116,15 @@ async def test_calls_outside_a_request_or_unbound_carry_no_token_or_request_id(
     recorder: tuple[Recorder, RunningServer],
 ) -> None:
     servicer, running = recorder
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    try:
-        await tasks_grpc.TaskServiceStub(channel).GetTask(
-            tasks_pb.GetTaskRequest(id="t"), timeout=5
-        )
-        anonymous = bind_caller(tasks_grpc.TaskServiceStub(channel), token=None, timeout=5)
-        await anonymous.GetTask(tasks_pb.GetTaskRequest(id="t"))
+    async with open_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = tasks_grpc.TaskServiceStub(channel)
+        await stub.GetTask(tasks_pb.GetTaskRequest(id="t"), timeout=5)
+        await bind_caller(stub, token=None, timeout=5).GetTask(tasks_pb.GetTaskRequest(id="t"))
         # Metadata a call passes itself wins over what the interceptor would add.
-        reset = request_id_var.set("from-context")
-        try:
-            own = bind_caller(tasks_grpc.TaskServiceStub(channel), token="tok", timeout=5)
-            await own.GetTask(
+        with handling_request("from-context"):
+            await bind_caller(stub, token="tok", timeout=5).GetTask(
                 tasks_pb.GetTaskRequest(id="t"), metadata=(("x-request-id", "explicit"),)
             )
-        finally:
-            request_id_var.reset(reset)
-    finally:
-        await channel.close()
     plain, unbound, explicit = servicer.metadata
     for metadata in (plain, unbound):
         assert "authorization" not in metadata
@@ -143,13 +137,10 @@ async def test_a_bound_stub_past_its_deadline_fails_instead_of_waiting(
     recorder: tuple[Recorder, RunningServer],
 ) -> None:
     _, running = recorder
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    try:
+    async with open_channel(f"127.0.0.1:{running.port}") as channel:
         expired = bind_caller(tasks_grpc.TaskServiceStub(channel), token="tok", timeout=0)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await expired.GetTask(tasks_pb.GetTaskRequest(id="t"))
-    finally:
-        await channel.close()
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
@@ -158,18 +149,14 @@ async def test_unary_calls_are_observed_with_method_and_code_streams_are_not(
 ) -> None:
     _, running = recorder
     seen: list[tuple[str, grpc.StatusCode, float]] = []
-    channel = open_channel(
-        f"127.0.0.1:{running.port}", observe=lambda m, c, s: seen.append((m, c, s))
-    )
-    try:
+    address = f"127.0.0.1:{running.port}"
+    async with open_channel(address, observe=lambda m, c, s: seen.append((m, c, s))) as channel:
         stub = tasks_grpc.TaskServiceStub(channel)
         await stub.GetTask(tasks_pb.GetTaskRequest(id="t"), timeout=5)
         with pytest.raises(grpc.aio.AioRpcError):
             await stub.GetTask(tasks_pb.GetTaskRequest(id="missing"), timeout=5)
         agent = agent_grpc.AgentServiceStub(channel)
         [_ async for _ in agent.Respond(agent_pb.RespondRequest(input="hi"), timeout=5)]
-    finally:
-        await channel.close()
     assert [(m, c) for m, c, _ in seen] == [
         ("/todo.tasks.v1.TaskService/GetTask", grpc.StatusCode.OK),
         ("/todo.tasks.v1.TaskService/GetTask", grpc.StatusCode.NOT_FOUND),
@@ -205,15 +192,10 @@ def test_only_idempotent_reads_are_retried_and_their_names_exist() -> None:
     assert method_config["name"] == channels.IDEMPOTENT_READS
 
 
-async def _until(condition: Callable[[], Any], seconds: float) -> None:
-    """Waits until `condition()` is true (awaiting it when it returns an awaitable)."""
+async def _until(condition: Callable[[], Awaitable[bool]], seconds: float) -> None:
+    """Waits until `await condition()` is true."""
     deadline = time.monotonic() + seconds
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
+    while not await condition():
         assert time.monotonic() < deadline, "the condition did not hold in time"
         await asyncio.sleep(0.02)
 
@@ -221,9 +203,8 @@ async def _until(condition: Callable[[], Any], seconds: float) -> None:
 async def test_a_backend_back_after_a_long_outage_is_reachable_again() -> None:
     first = await create_server("127.0.0.1:0", [])
     port = first.port
-    channel = open_channel(f"127.0.0.1:{port}")
-    health = health_pb2_grpc.HealthStub(channel)
-    try:
+    async with open_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
         reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         await first.stop(0)
@@ -267,8 +248,6 @@ async def test_a_backend_back_after_a_long_outage_is_reachable_again() -> None:
             await _until(serving, seconds=10)
         finally:
             await restarted.stop(0)
-    finally:
-        await channel.close()
 
 
 def test_no_process_opens_a_channel_any_other_way() -> None:

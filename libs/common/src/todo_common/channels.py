@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextvars
 import json
 import time
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -189,50 +189,35 @@ class CallerMetadataInterceptor:
         return await continuation(self.details(details), request)
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _Arity:
+    """An adapter that hands one call arity to the shared interceptor."""
+
     def __init__(self, shared: CallerMetadataInterceptor) -> None:
         self._shared = shared
 
+    async def _streaming(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await self._shared.streaming(continuation, details, request)
+
+
+class _UnaryUnary(_Arity, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await self._shared.unary_unary(continuation, details, request)
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    def __init__(self, shared: CallerMetadataInterceptor) -> None:
-        self._shared = shared
-
-    async def intercept_unary_stream(
-        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        return await self._shared.streaming(continuation, details, request)
+class _UnaryStream(_Arity, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    intercept_unary_stream = _Arity._streaming
 
 
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
-    def __init__(self, shared: CallerMetadataInterceptor) -> None:
-        self._shared = shared
-
-    async def intercept_stream_unary(
-        self,
-        continuation: Callable[..., Any],
-        details: grpc.aio.ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
-    ) -> Any:
-        return await self._shared.streaming(continuation, details, request_iterator)
+class _StreamUnary(_Arity, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    intercept_stream_unary = _Arity._streaming
 
 
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
-    def __init__(self, shared: CallerMetadataInterceptor) -> None:
-        self._shared = shared
-
-    async def intercept_stream_stream(
-        self,
-        continuation: Callable[..., Any],
-        details: grpc.aio.ClientCallDetails,
-        request_iterator: AsyncIterable[Any],
-    ) -> Any:
-        return await self._shared.streaming(continuation, details, request_iterator)
+class _StreamStream(_Arity, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    intercept_stream_stream = _Arity._streaming
 
 
 class _CallerBoundStub:

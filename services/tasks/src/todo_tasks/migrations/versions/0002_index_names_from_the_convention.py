@@ -17,40 +17,25 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# (table, name before, name after, columns)
-RENAMES = [
-    (
-        "tasks",
-        "ix_tasks_owner_create",
-        "ix_tasks_owner_id_create_time_id",
-        ["owner_id", "create_time", "id"],
-    ),
-    (
-        "tasks",
-        "ix_tasks_owner_due",
-        "ix_tasks_owner_id_due_time_id",
-        ["owner_id", "due_time", "id"],
-    ),
-    (
-        "tasks",
-        "ix_tasks_owner_priority",
-        "ix_tasks_owner_id_priority_id",
-        ["owner_id", "priority", "id"],
-    ),
-    (
-        "task_tags",
-        "ix_task_tags_owner_tag",
-        "ix_task_tags_owner_id_tag_task_id",
-        ["owner_id", "tag", "task_id"],
-    ),
+# (table, the name 0001 gave by hand, the columns). The rule names an index
+# ix_<table>_<every column> (written out here: a migration must not change with the code).
+HAND_NAMED = [
+    ("tasks", "ix_tasks_owner_create", ["owner_id", "create_time", "id"]),
+    ("tasks", "ix_tasks_owner_due", ["owner_id", "due_time", "id"]),
+    ("tasks", "ix_tasks_owner_priority", ["owner_id", "priority", "id"]),
+    ("task_tags", "ix_task_tags_owner_tag", ["owner_id", "tag", "task_id"]),
 ]
 
 
+def _by_the_rule(table: str, columns: list[str]) -> str:
+    return f"ix_{table}_{'_'.join(columns)}"
+
+
 def upgrade() -> None:
-    for table, before, after, columns in RENAMES:
-        rename_index(table, before, after, columns)
+    for table, hand_named, columns in HAND_NAMED:
+        rename_index(table, hand_named, _by_the_rule(table, columns), columns)
 
 
 def downgrade() -> None:
-    for table, before, after, columns in RENAMES:
-        rename_index(table, after, before, columns)
+    for table, hand_named, columns in HAND_NAMED:
+        rename_index(table, _by_the_rule(table, columns), hand_named, columns)
