@@ -133,17 +133,6 @@ async def test_calls_outside_a_request_or_unbound_carry_no_token_or_request_id(
     assert explicit["authorization"] == "Bearer tok"
 
 
-async def test_a_bound_stub_past_its_deadline_fails_instead_of_waiting(
-    recorder: tuple[Recorder, RunningServer],
-) -> None:
-    _, running = recorder
-    async with open_channel(f"127.0.0.1:{running.port}") as channel:
-        expired = bind_caller(tasks_grpc.TaskServiceStub(channel), token="tok", timeout=0)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await expired.GetTask(tasks_pb.GetTaskRequest(id="t"))
-    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-
-
 async def test_unary_calls_are_observed_with_method_and_code_streams_are_not(
     recorder: tuple[Recorder, RunningServer],
 ) -> None:
