@@ -61,3 +61,24 @@ def test_serve_fails_fast_with_a_clear_message_on_bad_configuration(tmp_path: Pa
     stderr = result.stderr.decode()
     assert "EDGE_REDIS_URL" in stderr
     assert "Traceback" not in stderr
+
+
+def test_the_auth_address_is_edge_auth_address_or_its_alias_jwt_auth_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("EDGE_AUTH_ADDRESS", "JWT_AUTH_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JWT_AUTH_ADDRESS", "auth.internal:50051")
+    settings = EdgeSettings()
+    # The shared name is not ignored: it is where the edge calls auth and fetches the keys.
+    assert settings.auth_address == settings.token.auth_address == "auth.internal:50051"
+
+    monkeypatch.setenv("EDGE_AUTH_ADDRESS", "auth.internal:50051")
+    assert EdgeSettings().auth_address == "auth.internal:50051"  # the same address twice: fine
+
+    monkeypatch.setenv("EDGE_AUTH_ADDRESS", "other-auth:50051")
+    with pytest.raises(ValidationError, match="name different auth services"):
+        EdgeSettings()
+
+    monkeypatch.delenv("JWT_AUTH_ADDRESS")
+    assert EdgeSettings().auth_address == EdgeSettings().token.auth_address == "other-auth:50051"

@@ -7,22 +7,20 @@ the store keeps naive UTC, so local time must be UTC for the two to agree."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 
 import uvicorn
-from todo_common.logs import announce_serving, configure_logging
+from todo_common.cli import CommandError, ProcessCli
+from todo_common.logs import announce_serving
 
 from todo_edge.app import create_app
 from todo_edge.settings import EdgeSettings
-
-log = logging.getLogger("todo_edge")
 
 
 def bound_port(server: uvicorn.Server) -> int:
@@ -61,8 +59,8 @@ async def serve(settings: EdgeSettings) -> None:
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
-            await task  # Start-up failed: surface uvicorn's error.
-            raise SystemExit(1)
+            await task  # Start-up failed: surface uvicorn's error (it logged why).
+            raise CommandError("the HTTP server did not start")
         await asyncio.sleep(0.02)
     announce_serving("edge", settings.host, bound_port(server))
     await task
@@ -74,27 +72,25 @@ def _request_exit(server: uvicorn.Server) -> None:
     server.should_exit = True
 
 
-def main(argv: list[str] | None = None) -> None:
+async def migrate(settings: EdgeSettings) -> None:
+    """Creates or upgrades the edge's own tables."""
+    from todo_edge.db import migrate_async
+
+    await migrate_async(settings.database_url, settings.database_schema)
+
+
+CLI = ProcessCli(
+    name="edge", description=__doc__ or "", settings=EdgeSettings, serve=serve, migrate=migrate
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `todo-edge` command."""
-    parser = argparse.ArgumentParser(prog="todo-edge", description=__doc__)
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
-    args = parser.parse_args(argv)
+    # Before anything reads the clock (see the module docstring).
     os.environ["TZ"] = "UTC"
     time.tzset()
-    try:
-        settings = EdgeSettings()
-    except Exception as exc:  # pydantic ValidationError: say what is missing, no traceback.
-        print(f"todo-edge: invalid configuration:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging("edge", settings.log_level)
-    if args.command == "migrate":
-        from todo_edge.db import migrate
-
-        migrate(settings.database_url, settings.database_schema)
-        log.info("migrated", extra={"service": "edge"})
-        return
-    asyncio.run(serve(settings))
+    return CLI.main(argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,110 +1,28 @@
-"""gRPC channels to the backends, opened once per app and closed on shutdown.
+"""The edge's channels to its backends, opened once per app and closed on shutdown.
 
-Each channel has keepalive pings (so a dead peer is noticed between calls), short reconnect
-backoff (service resumes quickly once a backend is back), and a service config that retries
-idempotent reads on UNAVAILABLE. A client interceptor stamps every call with the request id
-and records its latency. Deadlines are per call (see `Backends.timeout`).
+Channels come from the shared factory (`todo_common.channels.open_channel`: keepalive, short
+reconnect back-off, retries of idempotent reads, the request id and the caller's token on
+every call). The edge adds its per-method latency metric to every unary call. Routes call a
+backend through a stub bound to the caller (`tasks_for`, `auth_for`; the ChatKit server binds
+the agent's stub itself), which also gives the call its deadline.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo.auth.v1 import auth_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.grpc_server import REQUEST_ID_KEY
-from todo_common.logs import request_id_var
+from todo_common.channels import bind_caller, open_channel
 
 from todo_edge.metrics import EdgeMetrics
 from todo_edge.settings import EdgeSettings
 
-# Reads that are safe to repeat. Writes are not retried by the channel: CreateTask is
-# idempotent only with a request id, and a retried UpdateTask could apply twice.
-_IDEMPOTENT_READS = {
-    "todo.auth.v1.AuthService": ("GetMe", "GetJwks"),
-    "todo.tasks.v1.TaskService": ("GetTask", "ListTasks"),
-}
-
-
-def service_config(load_balancing: str) -> str:
-    """The channel's service config: load balancing and the retry policy for reads."""
-    names = [
-        {"service": service, "method": method}
-        for service, methods in _IDEMPOTENT_READS.items()
-        for method in methods
-    ]
-    config = {
-        "loadBalancingConfig": [{load_balancing: {}}],
-        "methodConfig": [
-            {
-                "name": names,
-                "retryPolicy": {
-                    "maxAttempts": 3,
-                    "initialBackoff": "0.05s",
-                    "maxBackoff": "0.5s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            }
-        ],
-    }
-    return json.dumps(config)
-
-
-def channel_options(load_balancing: str) -> list[tuple[str, Any]]:
-    """Options of every backend channel."""
-    return [
-        ("grpc.service_config", service_config(load_balancing)),
-        ("grpc.enable_retries", 1),
-        ("grpc.keepalive_time_ms", 30_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
-        # gRPC's default backoff grows to two minutes: a restarted backend would stay
-        # unreachable long after it is back. Keep reconnect attempts frequent.
-        ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", 2_000),
-    ]
-
-
-class ClientCallInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds `x-request-id` to every outbound call and observes its latency by method."""
-
-    def __init__(self, metrics: EdgeMetrics) -> None:
-        self._metrics = metrics
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        details: grpc.aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        request_id = request_id_var.get()
-        if request_id:
-            metadata = grpc.aio.Metadata(*(details.metadata or ()))
-            metadata[REQUEST_ID_KEY] = request_id
-            details = grpc.aio.ClientCallDetails(
-                details.method,
-                details.timeout,
-                metadata,
-                details.credentials,
-                details.wait_for_ready,
-            )
-        started = time.perf_counter()
-        call = await continuation(details, request)
-        # `code()` waits for the call to finish without raising; the caller awaits the call.
-        code = await call.code()
-        method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        self._metrics.grpc_latency.labels(method, code.name).observe(time.perf_counter() - started)
-        return call
+BACKEND_NAMES = ("auth", "tasks", "agent")
 
 
 @dataclass
@@ -113,40 +31,50 @@ class Backends:
 
     settings: EdgeSettings
     channels: dict[str, grpc.aio.Channel]
-    auth: auth_service_pb2_grpc.AuthServiceStub
-    tasks: tasks_service_pb2_grpc.TaskServiceStub
-    # Respond is server-streaming: the unary interceptor above does not see it, so the ChatKit
-    # server adds the request id to its metadata itself.
-    agent: agent_service_pb2_grpc.AgentServiceStub
+    auth: auth_service_pb2_grpc.AuthServiceAsyncStub
+    tasks: tasks_service_pb2_grpc.TaskServiceAsyncStub
+    agent: agent_service_pb2_grpc.AgentServiceAsyncStub
 
     @classmethod
     def open(cls, settings: EdgeSettings, metrics: EdgeMetrics) -> Backends:
         """Opens one channel per backend (connections are made lazily, on first use)."""
-        options = channel_options(settings.grpc_load_balancing)
-        interceptors = [ClientCallInterceptor(metrics)]
+
+        def observe(method: str, code: grpc.StatusCode, seconds: float) -> None:
+            metrics.grpc_latency.labels(method, code.name).observe(seconds)
+
         channels = {
-            name: grpc.aio.insecure_channel(
-                settings.backend_address(name), options=options, interceptors=interceptors
+            name: open_channel(
+                settings.backend_address(name),
+                load_balancing=settings.grpc_load_balancing,
+                observe=observe,
             )
-            for name in ("auth", "tasks", "agent")
+            for name in BACKEND_NAMES
         }
         return cls(
             settings=settings,
             channels=channels,
-            auth=auth_service_pb2_grpc.AuthServiceStub(channels["auth"]),
-            tasks=tasks_service_pb2_grpc.TaskServiceStub(channels["tasks"]),
-            agent=agent_service_pb2_grpc.AgentServiceStub(channels["agent"]),
+            auth=cast(
+                "auth_service_pb2_grpc.AuthServiceAsyncStub",
+                auth_service_pb2_grpc.AuthServiceStub(channels["auth"]),
+            ),
+            tasks=cast(
+                "tasks_service_pb2_grpc.TaskServiceAsyncStub",
+                tasks_service_pb2_grpc.TaskServiceStub(channels["tasks"]),
+            ),
+            agent=cast(
+                "agent_service_pb2_grpc.AgentServiceAsyncStub",
+                agent_service_pb2_grpc.AgentServiceStub(channels["agent"]),
+            ),
         )
 
-    @property
-    def timeout(self) -> float:
-        """The deadline of a task call, in seconds."""
-        return self.settings.grpc_timeout_seconds
+    def tasks_for(self, token: str) -> tasks_service_pb2_grpc.TaskServiceAsyncStub:
+        """The tasks service, called for the owner of `token`, with the task-call deadline."""
+        return bind_caller(self.tasks, token=token, timeout=self.settings.grpc_timeout_seconds)
 
-    @property
-    def auth_timeout(self) -> float:
-        """The deadline of an auth call (sign-in hashes a password: give it longer if needed)."""
-        return self.settings.auth_timeout_seconds
+    def auth_for(self, token: str | None) -> auth_service_pb2_grpc.AuthServiceAsyncStub:
+        """The auth service, for the owner of `token` (None: sign-in, refresh, … which carry
+        their own credentials), with the auth-call deadline (sign-in hashes a password)."""
+        return bind_caller(self.auth, token=token, timeout=self.settings.auth_timeout_seconds)
 
     async def health(self, name: str) -> str:
         """The backend's overall `grpc.health.v1` status name, or why it could not be read."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+from todo_common.tables import table_metadata
 
 # Where `todo-edge migrate` and the tests find the edge's Alembic scripts.
 MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
@@ -18,34 +18,18 @@ MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
 # The PostgreSQL schema the edge owns by default.
 DEFAULT_SCHEMA = "edge"
 
-# Stable constraint names, so migrations can refer to them on both backends.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
 
 class Base(DeclarativeBase):
-    """Declarative base of every table the edge owns."""
+    """Declarative base of every table the edge owns (constraint names from the shared rule)."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def migrate(url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head") -> None:
-    """Migrates the edge's database to `revision` (blocking; for the `migrate` command)."""
-    # Alembic is imported only here, so serving (which imports the models) never loads it.
-    from todo_common.migrations import upgrade
-
-    upgrade(MIGRATIONS_PATH, url, schema, revision)
+    metadata = table_metadata()
 
 
 async def migrate_async(
     url: str, schema: str | None = DEFAULT_SCHEMA, revision: str = "head"
 ) -> None:
-    """`migrate` without blocking the event loop (tests, start-up inside a running loop)."""
+    """Migrates the edge's database to `revision` (the `migrate` command, tests)."""
+    # Alembic is imported only here, so serving (which imports the models) never loads it.
     from todo_common.migrations import upgrade_async
 
     await upgrade_async(MIGRATIONS_PATH, url, schema, revision)

@@ -57,18 +57,21 @@ async def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def bearer_metadata(principal: Principal) -> tuple[tuple[str, str], ...]:
-    """Call metadata forwarding the caller's token (the request id is added by the channel)."""
-    return (("authorization", f"Bearer {principal.token}"),)
-
-
-def _tasks_client(state: State) -> tasks_service_pb2_grpc.TaskServiceStub:
-    return state.backends.tasks
+def _tasks_client(state: State, user: CurrentUser) -> tasks_service_pb2_grpc.TaskServiceStub:
+    return state.backends.tasks_for(user.token)
 
 
 def _auth_client(state: State) -> auth_service_pb2_grpc.AuthServiceStub:
-    return state.backends.auth
+    return state.backends.auth_for(None)
 
 
+def _caller_auth_client(state: State, user: CurrentUser) -> auth_service_pb2_grpc.AuthServiceStub:
+    return state.backends.auth_for(user.token)
+
+
+# Backend stubs bound to the request: the verified caller's token (the channel sends it and
+# the request id) and the call's deadline, so routes pass neither.
 TasksClient = Annotated[tasks_service_pb2_grpc.TaskServiceStub, Depends(_tasks_client)]
+# For calls that carry their own credentials (sign-in, refresh, …) or need none (JWKS).
 AuthClient = Annotated[auth_service_pb2_grpc.AuthServiceStub, Depends(_auth_client)]
+CallerAuthClient = Annotated[auth_service_pb2_grpc.AuthServiceStub, Depends(_caller_auth_client)]

@@ -62,9 +62,8 @@ class Identity:
         if cached is not None and cached[1] > now:
             self._exchanged.move_to_end(key)
             return cached[0]
-        response = await self._backends.auth.ExchangeToken(
-            auth_service_pb2.ExchangeTokenRequest(subject_token=token),
-            timeout=self._backends.auth_timeout,
+        response = await self._backends.auth_for(None).ExchangeToken(
+            auth_service_pb2.ExchangeTokenRequest(subject_token=token)
         )
         self.exchange_count += 1
         valid_until = float(response.access_token_expire_time.seconds)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from todo_common.settings import TokenSettings
+from pydantic_settings import NoDecode, SettingsConfigDict
+from todo_common.settings import (
+    BackendClientSettings,
+    DatabaseSettings,
+    Port,
+    ProcessSettings,
+    SchemaName,
+    TokenSettings,
+)
 
 
 def _split_list(value: object) -> object:
@@ -24,26 +31,29 @@ def _split_list(value: object) -> object:
 CommaList = Annotated[list[str], NoDecode]
 
 
-class EdgeSettings(BaseSettings):
+class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     """Everything the edge is configured with. Outside development, unsafe or missing values
-    fail at start-up rather than at the first request."""
+    fail at start-up rather than at the first request.
+
+    The auth service is at ONE address, `EDGE_AUTH_ADDRESS`: the edge calls it for sign-in and
+    fetches the token signing keys from it over the same channel. `JWT_AUTH_ADDRESS` (where the
+    other processes fetch the keys) is accepted as its alias, so one shared variable can point
+    every process at auth; setting both to different addresses is an error. The issuer,
+    audience and key-refetch cooldown come from JWT_ISSUER, JWT_AUDIENCE and
+    JWT_JWKS_REFETCH_COOLDOWN_SECONDS, like every other verifier's (`token`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", env_file=None)
 
-    environment: Literal["development", "test", "production"] = "development"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    log_level: str = "INFO"
+    port: Port = 8000
     # Behind a reverse proxy: whose X-Forwarded-For uvicorn may believe (client address for
     # the per-address rate limit).
     forwarded_allow_ips: str = "127.0.0.1"
 
-    # Backends (host:port). Clients resolve them with gRPC's DNS resolver, so a headless
-    # Kubernetes Service name plus `round_robin` spreads calls over replicas.
+    # Backends (host:port), resolved with gRPC's DNS resolver (see `grpc_load_balancing`).
     auth_address: str = "127.0.0.1:50051"
     tasks_address: str = "127.0.0.1:50052"
     agent_address: str = "127.0.0.1:50053"
-    grpc_load_balancing: Literal["pick_first", "round_robin"] = "pick_first"
     # Backends /readyz checks. The agent joins the list once the edge calls it (ChatKit).
     readiness_backends: CommaList = Field(default_factory=lambda: ["auth", "tasks"])
 
@@ -65,8 +75,7 @@ class EdgeSettings(BaseSettings):
     # The edge's own database (ChatKit threads, items, feedback). `todo-edge migrate` creates
     # its tables; on PostgreSQL they live in `database_schema`.
     database_url: str = "sqlite+aiosqlite:///data/edge.db"
-    database_schema: str | None = "edge"
-    database_pool_size: int = Field(default=10, ge=1)
+    database_schema: SchemaName = "edge"
 
     # ChatKit (`POST /chatkit`). The deadline of one AgentService.Respond call (the agent caps
     # a run itself too); an SSE comment is sent after this many seconds of silence so proxies
@@ -122,6 +131,21 @@ class EdgeSettings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown backends: {', '.join(unknown)}")
         return names
+
+    @model_validator(mode="after")
+    def _one_auth_address(self) -> EdgeSettings:
+        # `token.auth_address` holds JWT_AUTH_ADDRESS when it was set (and not empty).
+        shared = self.token.auth_address if "auth_address" in self.token.model_fields_set else ""
+        if shared:
+            if "auth_address" in self.model_fields_set and shared != self.auth_address:
+                raise ValueError(
+                    f"EDGE_AUTH_ADDRESS ({self.auth_address}) and JWT_AUTH_ADDRESS ({shared}) "
+                    "name different auth services: set one of them"
+                )
+            self.auth_address = shared
+        # Whoever reads `token` sees the one address too.
+        self.token = self.token.model_copy(update={"auth_address": self.auth_address})
+        return self
 
     @model_validator(mode="after")
     def _production_requirements(self) -> EdgeSettings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from todo_common.db import Database
-from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
+from todo_common.tokens import remote_token_verifier
 
 from todo_edge.backends import Backends
 from todo_edge.chatkit.server import TodoChatKitServer
@@ -35,11 +35,8 @@ class EdgeState:
         """Opens the channels and builds what depends on them (call inside the event loop);
         the database connects lazily on first use."""
         backends = Backends.open(settings, metrics)
-        verifier = TokenVerifier(
-            grpc_jwks_fetcher(backends.channels["auth"], timeout=settings.auth_timeout_seconds),
-            issuer=settings.token.issuer,
-            audience=settings.token.audience,
-            refetch_cooldown_seconds=settings.token.jwks_refetch_cooldown_seconds,
+        verifier = remote_token_verifier(
+            settings.token, backends.channels["auth"], jwks_timeout=settings.auth_timeout_seconds
         )
         identity = Identity(verifier, backends, frozenset(settings.external_issuers))
         database = Database.from_url(

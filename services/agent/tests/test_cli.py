@@ -3,6 +3,9 @@ line, answers Respond, drains on SIGTERM; and how AGENT_MODEL picks the model.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import grpc
 import pytest
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from todo.agent.v1 import agent_service_pb2_grpc
+from todo_agent.__main__ import main as agent_main
 from todo_agent.models import ModelConfigurationError, build_model
 from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import AgentSettings
@@ -31,8 +35,8 @@ async def test_serve_answers_and_stops_cleanly(
         {
             "AGENT_TASKS_ADDRESS": tasks_service.address,
             "JWT_AUTH_ADDRESS": auth_service.address,
-            "JWT_ISSUER": auth_service.settings.issuer,
-            "JWT_AUDIENCE": auth_service.settings.audience,
+            "JWT_ISSUER": auth_service.settings.token.issuer,
+            "JWT_AUDIENCE": auth_service.settings.token.audience,
             "OPENAI_API_KEY": "",
         },
         tmp_path,
@@ -64,3 +68,28 @@ def test_model_selection() -> None:
     assert isinstance(build_model(compatible), OpenAIChatCompletionsModel)
     hosted = AgentSettings(model="gpt-4o-mini", openai_api_key="sk-test", openai_base_url=None)
     assert isinstance(build_model(hosted), OpenAIResponsesModel)
+
+
+def test_serve_with_a_model_it_cannot_use_exits_2_with_the_reason(tmp_path: Path) -> None:
+    env = {**os.environ, "AGENT_MODEL": "gpt-4o-mini", "AGENT_PORT": "0", "OPENAI_API_KEY": ""}
+    env.pop("OPENAI_BASE_URL", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "todo-agent"), "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert "todo-agent: AGENT_MODEL='gpt-4o-mini' needs OPENAI_API_KEY" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_invalid_settings_exit_2_naming_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AGENT_MAX_TURNS", "500")
+        assert agent_main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "todo-agent: invalid settings:" in err
+    assert "AGENT_MAX_TURNS: Input should be less than or equal to 50" in err

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.__main__ import dev_token
+from todo_auth.__main__ import main as auth_main
 from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
 from todo_testing import databases
 from todo_testing.auth import AuthServiceHandle, sign_up_user, unique_email
@@ -96,3 +98,13 @@ async def test_commands_as_real_processes(
     finally:
         await databases.drop_database(fresh)
         await databases.drop_database(migrated)
+
+
+def test_invalid_settings_exit_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTH_ACCESS_TOKEN_TTL_SECONDS", "0")
+    assert auth_main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "todo-auth: invalid settings:" in err
+    assert "AUTH_ACCESS_TOKEN_TTL_SECONDS: Input should be greater than or equal to 1" in err

@@ -27,8 +27,8 @@ def b64url(data: bytes) -> str:
 def claims_for(auth: AuthServiceHandle, user: TestUser, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": auth.settings.issuer,
-        "aud": auth.settings.audience,
+        "iss": auth.settings.token.issuer,
+        "aud": auth.settings.token.audience,
         "sub": user.user_id,
         "iat": now,
         "exp": now + 300,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from todo_auth.models import Base
 from todo_auth.server import migrate, open_database
 from todo_auth.settings import AuthSettings
+from todo_common.migrations import database_names, declared_names
 from todo_testing import databases
 from todo_testing.auth import test_auth_settings
 
@@ -49,8 +50,8 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     settings = AuthSettings()
     assert settings.port == 6000
-    assert settings.issuer == "https://auth.example.com"
-    assert settings.audience == "example-api"
+    assert settings.token.issuer == "https://auth.example.com"
+    assert settings.token.audience == "example-api"
     assert settings.access_token_ttl_seconds == 900
     assert settings.database_url == "sqlite+aiosqlite:///data/auth.db"
     assert settings.database_schema == "auth"
@@ -76,3 +77,22 @@ def test_bad_external_issuer_config_fails_fast(entry: dict[str, Any]) -> None:
 def test_jwks_url_must_be_http() -> None:
     with pytest.raises(ValidationError):
         AuthSettings(external_issuers=[{"issuer": "x", "jwks_url": "file:///etc/passwd"}])
+
+
+async def test_every_index_and_constraint_name_follows_the_shared_rule(tmp_path: Path) -> None:
+    # Auth's old rule named an index after its first column only; every auth index has one
+    # column (or had the rule's name written out by hand), so the names already agree.
+    database = databases.new_database("auth", tmp_path)
+    settings = test_auth_settings(database)
+    try:
+        await migrate(settings)
+        db = open_database(settings)
+        try:
+            async with db.engine.connect() as connection:
+                names = await connection.run_sync(database_names, sorted(Base.metadata.tables))
+        finally:
+            await db.dispose()
+    finally:
+        await databases.drop_database(database)
+    assert names == declared_names(Base.metadata)
+    assert ("sign_in_failures", "ix", "ix_sign_in_failures_email_fail_time") in names

@@ -1,4 +1,5 @@
-"""The tasks migrations build exactly the tables the models declare, and downgrade cleanly."""
+"""The tasks migrations build exactly the tables the models declare, with the names the shared
+naming rule gives them, and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from todo_common.db import Database
-from todo_common.migrations import alembic_config
+from todo_common.migrations import NamedObjects, alembic_config, database_names, declared_names
 from todo_tasks.models import Base
 from todo_tasks.server import MIGRATIONS, migrate
 from todo_testing.tasks import test_tasks_settings
@@ -40,3 +41,48 @@ async def test_head_matches_the_models_and_downgrades(database_factory) -> None:
     await asyncio.to_thread(command.downgrade, config, "base")
     await migrate(test_tasks_settings(target))
     assert await differences(target.url, target.schema) == []
+
+
+async def names_in(url: str, schema: str) -> NamedObjects:
+    """The index and constraint names the database has for the tasks tables."""
+    database = Database.from_url(url, schema, pool_size=1)
+    try:
+        async with database.engine.connect() as connection:
+            return await connection.run_sync(database_names, sorted(Base.metadata.tables))
+    finally:
+        await database.dispose()
+
+
+# What 0001 named by hand, and what the naming rule calls them (0002 renames them).
+HAND_NAMED = {
+    ("tasks", "ix", "ix_tasks_owner_create"),
+    ("tasks", "ix", "ix_tasks_owner_due"),
+    ("tasks", "ix", "ix_tasks_owner_priority"),
+    ("task_tags", "ix", "ix_task_tags_owner_tag"),
+}
+BY_THE_RULE = {
+    ("tasks", "ix", "ix_tasks_owner_id_create_time_id"),
+    ("tasks", "ix", "ix_tasks_owner_id_due_time_id"),
+    ("tasks", "ix", "ix_tasks_owner_id_priority_id"),
+    ("task_tags", "ix", "ix_task_tags_owner_id_tag_task_id"),
+}
+
+
+async def test_every_name_follows_the_rule_after_renaming_the_hand_named_indexes(
+    database_factory,
+) -> None:
+    target = await database_factory("tasks")
+    config = alembic_config(MIGRATIONS, target.url, target.schema)
+    await asyncio.to_thread(command.upgrade, config, "0001")
+    before = await names_in(target.url, target.schema)
+    assert before >= HAND_NAMED
+    assert not BY_THE_RULE & before
+
+    await migrate(test_tasks_settings(target))
+    after = await names_in(target.url, target.schema)
+    assert after == declared_names(Base.metadata)
+    assert after >= BY_THE_RULE
+    assert after - BY_THE_RULE == before - HAND_NAMED  # nothing else changed
+
+    await asyncio.to_thread(command.downgrade, config, "0001")
+    assert await names_in(target.url, target.schema) == before

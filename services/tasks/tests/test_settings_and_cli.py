@@ -74,8 +74,8 @@ async def test_cli_migrates_serves_and_stops_gracefully(auth_service, sign_up, t
         "TASKS_LOG_LEVEL": "WARNING",  # the "serving" line must still be printed
         "TASKS_SHUTDOWN_GRACE_SECONDS": "1",
         "JWT_AUTH_ADDRESS": auth_service.address,
-        "JWT_ISSUER": auth_service.settings.issuer,
-        "JWT_AUDIENCE": auth_service.settings.audience,
+        "JWT_ISSUER": auth_service.settings.token.issuer,
+        "JWT_AUDIENCE": auth_service.settings.token.audience,
     }
     await run_command("tasks", "migrate", env=env)
     service = await start_service("tasks", env, tmp_path / "logs")

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from todo.auth.v1 import auth_service_pb2
 from todo_common.errors import Unauthenticated
 
-from todo_edge.dependencies import AuthClient, CurrentUser, State, bearer_metadata
+from todo_edge.dependencies import AuthClient, CallerAuthClient, State
 from todo_edge.problems import problem_responses
 from todo_edge.ratelimit import enforce
 from todo_edge.schemas import (
@@ -116,8 +116,7 @@ async def sign_up(body: SignUpBody, request: Request, state: State, auth: AuthCl
     reply = await auth.SignUp(
         auth_service_pb2.SignUpRequest(
             email=body.email, password=body.password, display_name=body.display_name
-        ),
-        timeout=state.backends.auth_timeout,
+        )
     )
     return _session_response(state.settings, reply.tokens, reply.user, status_code=201)
 
@@ -132,8 +131,7 @@ async def login(body: LoginBody, request: Request, state: State, auth: AuthClien
     """Returns an access token; the refresh token is set as an HttpOnly cookie."""
     await _limit_credential_attempts(state, request, body.email)
     reply = await auth.SignIn(
-        auth_service_pb2.SignInRequest(email=body.email, password=body.password),
-        timeout=state.backends.auth_timeout,
+        auth_service_pb2.SignInRequest(email=body.email, password=body.password)
     )
     return _session_response(state.settings, reply.tokens, reply.user)
 
@@ -153,9 +151,7 @@ async def refresh(
     """Rotates the refresh token (cookie, or body for clients without cookies). Reusing an
     old refresh token revokes the whole session."""
     token = _refresh_token(state, request, body)
-    reply = await auth.Refresh(
-        auth_service_pb2.RefreshRequest(refresh_token=token), timeout=state.backends.auth_timeout
-    )
+    reply = await auth.Refresh(auth_service_pb2.RefreshRequest(refresh_token=token))
     return _session_response(state.settings, reply.tokens, None)
 
 
@@ -173,9 +169,7 @@ async def logout(
 ) -> Response:
     """Revokes the refresh token's session and clears the cookie."""
     token = _refresh_token(state, request, body)
-    await auth.SignOut(
-        auth_service_pb2.SignOutRequest(refresh_token=token), timeout=state.backends.auth_timeout
-    )
+    await auth.SignOut(auth_service_pb2.SignOutRequest(refresh_token=token))
     response = Response(status_code=204)
     settings = state.settings
     response.delete_cookie(
@@ -194,13 +188,9 @@ async def logout(
     summary="The signed-in user",
     responses=problem_responses(401, 429, 503),
 )
-async def me(user: CurrentUser, state: State, auth: AuthClient) -> Response:
+async def me(auth: CallerAuthClient) -> Response:
     """Returns the account the access token belongs to."""
-    reply = await auth.GetMe(
-        auth_service_pb2.GetMeRequest(),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.auth_timeout,
-    )
+    reply = await auth.GetMe(auth_service_pb2.GetMeRequest())
     return JSONResponse(user_to_json(reply.user))
 
 
@@ -210,11 +200,9 @@ async def me(user: CurrentUser, state: State, auth: AuthClient) -> Response:
     summary="Public keys that verify access tokens",
     responses=problem_responses(503),
 )
-async def jwks(state: State, auth: AuthClient) -> Response:
+async def jwks(auth: AuthClient) -> Response:
     """The JSON Web Key Set of the auth service (EdDSA / Ed25519 keys)."""
-    reply = await auth.GetJwks(
-        auth_service_pb2.GetJwksRequest(), timeout=state.backends.auth_timeout
-    )
+    reply = await auth.GetJwks(auth_service_pb2.GetJwksRequest())
     keys = [
         {
             "kty": k.kty,

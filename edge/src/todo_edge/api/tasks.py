@@ -16,7 +16,7 @@ from pydantic import AwareDatetime
 from starlette.responses import JSONResponse
 from todo.tasks.v1 import tasks_service_pb2
 
-from todo_edge.dependencies import CurrentUser, State, TasksClient, bearer_metadata
+from todo_edge.dependencies import TasksClient
 from todo_edge.problems import CONDITIONAL_STATE_KEY, problem_responses
 from todo_edge.schemas import (
     NO_NUL,
@@ -92,8 +92,6 @@ def _precondition(request: Request, if_match: str | None) -> str:
     responses=problem_responses(400, 401, 422, 429, 503, 504),
 )
 async def list_tasks(
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     page_size: Annotated[
         int, Query(ge=0, le=500, description="Tasks per page: 0 means 50; at most 500.")
@@ -139,9 +137,7 @@ async def list_tasks(
         request.due_before.CopyFrom(timestamp(due_before))
     if due_after is not None:
         request.due_after.CopyFrom(timestamp(due_after))
-    reply = await tasks.ListTasks(
-        request, metadata=bearer_metadata(user), timeout=state.backends.timeout
-    )
+    reply = await tasks.ListTasks(request)
     return JSONResponse(
         {
             "tasks": [task_to_json(task) for task in reply.tasks],
@@ -159,8 +155,6 @@ async def list_tasks(
 )
 async def create_task(
     body: TaskCreate,
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     idempotency_key: Annotated[
         str | None,
@@ -177,9 +171,7 @@ async def create_task(
     reply = await tasks.CreateTask(
         tasks_service_pb2.CreateTaskRequest(
             task=task_from_create(body), request_id=idempotency_key or ""
-        ),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
+        )
     )
     return _task_response(reply.task, status_code=201)
 
@@ -190,15 +182,9 @@ async def create_task(
     summary="Get a task",
     responses=problem_responses(*_COMMON_ERRORS),
 )
-async def get_task(
-    task_id: TaskId, user: CurrentUser, state: State, tasks: TasksClient
-) -> Response:
+async def get_task(task_id: TaskId, tasks: TasksClient) -> Response:
     """Returns one task, with its `ETag`."""
-    reply = await tasks.GetTask(
-        tasks_service_pb2.GetTaskRequest(id=task_id),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
-    )
+    reply = await tasks.GetTask(tasks_service_pb2.GetTaskRequest(id=task_id))
     return _task_response(reply.task)
 
 
@@ -212,8 +198,6 @@ async def update_task(
     task_id: TaskId,
     body: TaskPatch,
     request: Request,
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
@@ -222,9 +206,7 @@ async def update_task(
     task, paths = task_from_patch(task_id, body)
     task.etag = _precondition(request, if_match)
     reply = await tasks.UpdateTask(
-        tasks_service_pb2.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths)),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
+        tasks_service_pb2.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths))
     )
     return _task_response(reply.task)
 
@@ -238,16 +220,12 @@ async def update_task(
 async def delete_task(
     task_id: TaskId,
     request: Request,
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
     """Deletes a task for good."""
     await tasks.DeleteTask(
-        tasks_service_pb2.DeleteTaskRequest(id=task_id, etag=_precondition(request, if_match)),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
+        tasks_service_pb2.DeleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
     return Response(status_code=204)
 
@@ -261,16 +239,12 @@ async def delete_task(
 async def complete_task(
     task_id: TaskId,
     request: Request,
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
     """Marks the task completed (completing a completed task changes nothing)."""
     reply = await tasks.CompleteTask(
-        tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match)),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
+        tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
     return _task_response(reply.task)
 
@@ -284,15 +258,11 @@ async def complete_task(
 async def reopen_task(
     task_id: TaskId,
     request: Request,
-    user: CurrentUser,
-    state: State,
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
     """Marks a completed task open again."""
     reply = await tasks.ReopenTask(
-        tasks_service_pb2.ReopenTaskRequest(id=task_id, etag=_precondition(request, if_match)),
-        metadata=bearer_metadata(user),
-        timeout=state.backends.timeout,
+        tasks_service_pb2.ReopenTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
     return _task_response(reply.task)

@@ -36,8 +36,8 @@ from chatkit.types import (
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.channels import bind_caller
 from todo_common.errors import DomainError
-from todo_common.grpc_server import REQUEST_ID_KEY
 
 from todo_edge.chatkit.actions import run_task_action
 from todo_edge.chatkit.context import ChatContext
@@ -112,15 +112,14 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             locale=locale,
             time_zone=zone.key,
         )
-        metadata = [("authorization", f"Bearer {context.token}")]
-        if context.request_id:
-            metadata.append((REQUEST_ID_KEY, context.request_id))
         translator = RunTranslator(
             thread.id, lambda: self.store.generate_item_id("message", thread, context), zone
         )
-        call = self._agent.Respond(
-            request, metadata=tuple(metadata), timeout=settings.agent_timeout_seconds
+        # The channel sends the caller's token and the request id.
+        agent = bind_caller(
+            self._agent, token=context.token, timeout=settings.agent_timeout_seconds
         )
+        call = agent.Respond(request)
         try:
             try:
                 async for event in call:

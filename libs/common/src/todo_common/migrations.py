@@ -2,17 +2,20 @@
 
 Each service keeps its own `migrations/` folder (env.py + versions/). Its env.py is three lines
 that call `run_env`, so the async engine set-up, the PostgreSQL schema and SQLite batch mode
-live here once.
+live here once. `rename_index` is the one way a migration renames an index on both backends;
+`declared_names`/`database_names` let a test check that the names in a migrated database are
+the ones the tables declare.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import ForeignKeyConstraint, MetaData, UniqueConstraint, inspect, text
 from sqlalchemy.engine import Connection
 
 from todo_common.db import create_engine, normalise_url
@@ -76,3 +79,51 @@ def run_env(target_metadata: MetaData) -> None:
             context.run_migrations()
     else:
         asyncio.run(run_async())
+
+
+def rename_index(
+    table: str, old: str, new: str, columns: Sequence[str], *, unique: bool = False
+) -> None:
+    """Renames an index of `table` inside a migration: in place on PostgreSQL (no rebuild, no
+    long lock), by re-creating it on SQLite (which cannot rename an index)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(text(f'ALTER INDEX "{old}" RENAME TO "{new}"'))
+        return
+    op.drop_index(old, table_name=table)
+    op.create_index(new, table, list(columns), unique=unique)
+
+
+# (table, kind, name) for every named index and constraint.
+NamedObjects = set[tuple[str, str, str]]
+
+
+def declared_names(metadata: MetaData) -> NamedObjects:
+    """The names of the indexes, unique, foreign-key and primary-key constraints `metadata`
+    declares (after the naming convention has named them)."""
+    names: NamedObjects = set()
+    for table in metadata.tables.values():
+        names.add((table.name, "pk", str(table.primary_key.name)))
+        names.update((table.name, "ix", str(index.name)) for index in table.indexes)
+        for constraint in table.constraints:
+            if isinstance(constraint, UniqueConstraint):
+                names.add((table.name, "uq", str(constraint.name)))
+            elif isinstance(constraint, ForeignKeyConstraint):
+                names.add((table.name, "fk", str(constraint.name)))
+    return names
+
+
+def database_names(connection: Connection, tables: Sequence[str]) -> NamedObjects:
+    """The same names as the database has them (current schema; SQLite and PostgreSQL)."""
+    inspector = inspect(connection)
+    names: NamedObjects = set()
+    for table in tables:
+        names.add((table, "pk", str(inspector.get_pk_constraint(table)["name"])))
+        names.update(
+            (table, "ix", str(i["name"]))
+            for i in inspector.get_indexes(table)
+            # PostgreSQL lists the index behind each unique constraint too.
+            if not i.get("duplicates_constraint")
+        )
+        names.update((table, "uq", str(u["name"])) for u in inspector.get_unique_constraints(table))
+        names.update((table, "fk", str(f["name"])) for f in inspector.get_foreign_keys(table))
+    return names

@@ -30,8 +30,11 @@ from todo_common.grpc_server import (
     metadata_value,
     wrap_rpc_handler,
 )
+from todo_common.settings import TokenSettings
 
 log = logging.getLogger(__name__)
+
+AUTHORIZATION_KEY = "authorization"
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
@@ -73,6 +76,19 @@ def grpc_jwks_fetcher(channel: grpc.aio.Channel, timeout: float = 3.0) -> JwksFe
         return [MessageToDict(key, preserving_proto_field_name=True) for key in response.keys]
 
     return fetch
+
+
+def remote_token_verifier(
+    settings: TokenSettings, auth_channel: grpc.aio.Channel, *, jwks_timeout: float = 3.0
+) -> TokenVerifier:
+    """The verifier of a process that is not the auth service: the issuer and audience from
+    `settings`, the signing keys from `AuthService.GetJwks` over `auth_channel`."""
+    return TokenVerifier(
+        grpc_jwks_fetcher(auth_channel, timeout=jwks_timeout),
+        issuer=settings.issuer,
+        audience=settings.audience,
+        refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
+    )
 
 
 class TokenVerifier:
@@ -241,7 +257,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return wrap_rpc_handler(handler, method, self._unary, self._stream)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
-        token = bearer_token(metadata_value(context, "authorization"))
+        token = bearer_token(metadata_value(context, AUTHORIZATION_KEY))
         return await self._verifier.verify(token)
 
     def _unary(self, behavior: UnaryBehavior, _method: str) -> UnaryBehavior:

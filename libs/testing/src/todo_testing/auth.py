@@ -22,6 +22,7 @@ import pytest
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_auth.server import migrate, start_auth_server
 from todo_auth.settings import AuthSettings
+from todo_common.channels import caller_metadata
 from todo_common.errors import RpcErrorInfo, parse_rpc_error
 
 from todo_testing.databases import TestDatabase, drop_database, new_database
@@ -56,7 +57,7 @@ class TestUser:
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
         """gRPC call metadata carrying the access token."""
-        return (("authorization", f"Bearer {self.access_token}"),)
+        return caller_metadata(self.access_token)
 
 
 SignUp = Callable[..., Awaitable[TestUser]]

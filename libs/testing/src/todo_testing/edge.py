@@ -62,9 +62,8 @@ def edge_settings_for(
         "auth_address": auth.address,
         "tasks_address": tasks.address if tasks else "127.0.0.1:1",
         "token": {
-            "issuer": auth.settings.issuer,
-            "audience": auth.settings.audience,
-            "auth_address": auth.address,
+            "issuer": auth.settings.token.issuer,
+            "audience": auth.settings.token.audience,
             "jwks_refetch_cooldown_seconds": 1.0,
         },
         "cors_origins": ["https://app.example.com"],

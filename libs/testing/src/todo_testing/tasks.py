@@ -67,8 +67,8 @@ test_tasks_settings.__test__ = False  # type: ignore[attr-defined]
 def token_settings_for(auth: AuthServiceHandle, **overrides: Any) -> TokenSettings:
     """Verifier settings that trust `auth` (its address, issuer and audience)."""
     values: dict[str, Any] = {
-        "issuer": auth.settings.issuer,
-        "audience": auth.settings.audience,
+        "issuer": auth.settings.token.issuer,
+        "audience": auth.settings.token.audience,
         "auth_address": auth.address,
         "jwks_refetch_cooldown_seconds": 1.0,
     }

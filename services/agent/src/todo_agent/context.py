@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from todo.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
+from todo.tasks.v1 import tasks_service_pb2
+
+if TYPE_CHECKING:
+    from todo.tasks.v1.tasks_service_pb2_grpc import TaskServiceAsyncStub
 
 
 @dataclass
@@ -35,7 +39,9 @@ class AgentContext:
     user_id: str
     # The caller's access token, forwarded verbatim to the tasks service.
     token: str = field(repr=False)
-    tasks: tasks_service_pb2_grpc.TaskServiceStub = field(repr=False)
+    # The tasks service, on the channel whose interceptor sends the caller's token; the tools
+    # bind it to the caller and their deadline (`todo_common.channels.bind_caller`).
+    tasks: TaskServiceAsyncStub = field(repr=False)
     time_zone: ZoneInfo
     # The user's local time when the run started; relative dates are resolved against it.
     now: datetime

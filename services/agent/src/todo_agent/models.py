@@ -10,13 +10,14 @@ from __future__ import annotations
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
 from openai import AsyncOpenAI
+from todo_common.cli import ConfigurationError
 
 from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import AgentSettings
 
 
-class ModelConfigurationError(ValueError):
-    """The settings name a model that cannot be used as configured."""
+class ModelConfigurationError(ConfigurationError):
+    """The settings name a model that cannot be used as configured (exit code 2 at start-up)."""
 
 
 def build_model(settings: AgentSettings) -> Model:

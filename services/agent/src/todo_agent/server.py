@@ -9,19 +9,20 @@ from typing import cast
 import grpc
 from agents import set_tracing_disabled
 from agents.models.interface import Model
-from todo.agent.v1 import agent_service_pb2_grpc
+from todo.agent.v1 import agent_service_pb2, agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.channels import open_channel
 from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
 from todo_common.settings import TokenSettings
-from todo_common.tokens import AuthInterceptor, TokenVerifier, grpc_jwks_fetcher
+from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_agent.models import build_model
-from todo_agent.service import AgentService, Clock, _system_clock
+from todo_agent.service import AgentService, Clock, system_clock
 from todo_agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "todo.agent.v1.AgentService"
+SERVICE_NAME = agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name
 
 
 async def start_agent_server(
@@ -29,7 +30,7 @@ async def start_agent_server(
     token_settings: TokenSettings | None = None,
     *,
     model: Model | None = None,
-    clock: Clock = _system_clock,
+    clock: Clock = system_clock,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
 ) -> RunningServer:
     """Starts AgentService on `settings.address` (port 0 binds a free port).
@@ -45,16 +46,12 @@ async def start_agent_server(
         # No trace export, and no network, unless asked for.
         set_tracing_disabled(True)
     model = model or build_model(settings)
-    auth_channel = grpc.aio.insecure_channel(token_settings.auth_address)
-    tasks_channel = grpc.aio.insecure_channel(
-        settings.tasks_address, interceptors=list(tasks_interceptors) or None
+    balancing = settings.grpc_load_balancing
+    auth_channel = open_channel(token_settings.auth_address, load_balancing=balancing)
+    tasks_channel = open_channel(
+        settings.tasks_address, load_balancing=balancing, interceptors=tasks_interceptors
     )
-    verifier = TokenVerifier(
-        grpc_jwks_fetcher(auth_channel),
-        issuer=token_settings.issuer,
-        audience=token_settings.audience,
-        refetch_cooldown_seconds=token_settings.jwks_refetch_cooldown_seconds,
-    )
+    verifier = remote_token_verifier(token_settings, auth_channel)
     tasks_stub = cast(
         "tasks_service_pb2_grpc.TaskServiceAsyncStub",
         tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),

@@ -52,7 +52,8 @@ SETTLE_SECONDS = 2.0
 Clock = Callable[[ZoneInfo], datetime]
 
 
-def _system_clock(zone: ZoneInfo) -> datetime:
+def system_clock(zone: ZoneInfo) -> datetime:
+    """The current time in `zone` (tests pass a fixed clock instead)."""
     return datetime.now(UTC).astimezone(zone)
 
 
@@ -63,9 +64,9 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self,
         settings: AgentSettings,
         model: Model,
-        tasks: tasks_service_pb2_grpc.TaskServiceStub,
+        tasks: tasks_service_pb2_grpc.TaskServiceAsyncStub,
         *,
-        clock: Clock = _system_clock,
+        clock: Clock = system_clock,
         agent: Agent[AgentContext] | None = None,
     ) -> None:
         self._settings = settings

@@ -1,32 +1,28 @@
 """Typed settings of the agent service (environment variables prefixed AGENT_).
 
-The agent owns no data, so unlike auth and tasks it has no database settings. The OpenAI
-credentials use their standard names (OPENAI_API_KEY, OPENAI_BASE_URL) so existing tooling and
-documentation apply unchanged.
+The agent owns no data, so unlike auth and tasks it takes the shared server settings without
+the database layer. The OpenAI credentials use their standard names (OPENAI_API_KEY,
+OPENAI_BASE_URL) so existing tooling and documentation apply unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from todo_common.settings import BackendClientSettings, GrpcServerSettings, Port
 
 OFFLINE_MODEL = "offline"
 
 
-class AgentSettings(BaseSettings):
-    """Where the agent service listens, which model it runs and the limits of one run."""
+class AgentSettings(GrpcServerSettings, BackendClientSettings):
+    """Where the agent service listens, which model it runs and the limits of one run.
+    (Token settings, including where the signing keys are, come from the JWT_ variables.)"""
 
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore", env_file=None)
 
-    environment: Literal["development", "test", "production"] = "development"
-    host: str = "127.0.0.1"
-    port: int = Field(default=50053, ge=0, le=65535)
-    log_level: str = "INFO"
-    maximum_concurrent_rpcs: int = Field(default=1000, ge=1)
+    port: Port = 50053
+    # A request carries the conversation's history: allow more than the services' default.
     max_receive_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    shutdown_grace_seconds: float = Field(default=5.0, ge=0)
 
     # Where the tasks service listens; the tools call it with the caller's token.
     tasks_address: str = "127.0.0.1:50052"
@@ -59,11 +55,6 @@ class AgentSettings(BaseSettings):
     # this many characters, whichever comes first.
     text_flush_interval_seconds: float = Field(default=0.03, ge=0)
     text_flush_chars: int = Field(default=64, ge=1)
-
-    @property
-    def address(self) -> str:
-        """host:port to bind."""
-        return f"{self.host}:{self.port}"
 
     @property
     def is_offline(self) -> bool:

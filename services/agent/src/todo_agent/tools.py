@@ -16,16 +16,21 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 from agents import FunctionTool, RunContextWrapper, function_tool
 from agents.tool_context import ToolContext
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo_common.channels import bind_caller
 from todo_common.errors import parse_rpc_error
 
 from todo_agent.context import AgentContext, ToolOutcome
+
+if TYPE_CHECKING:
+    # What the operations call: the tasks stub bound to the caller (a typing-only name).
+    from todo.tasks.v1.tasks_service_pb2_grpc import TaskServiceAsyncStub as TasksStub
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +185,13 @@ def _error_from_rpc(error: grpc.aio.AioRpcError) -> tuple[str, str, str]:
 async def _run_tool(
     wrapper: RunContextWrapper[AgentContext],
     name: str,
-    operation: Callable[[AgentContext, float, tuple[tuple[str, str], ...]], Awaitable[ToolOutcome]],
+    operation: Callable[[AgentContext, TasksStub], Awaitable[ToolOutcome]],
 ) -> str:
     """Runs one tasks-service operation with the caller's token and the run's deadline, records
-    its outcome for the event stream and returns the JSON the model reads."""
+    its outcome for the event stream and returns the JSON the model reads.
+
+    `operation` calls the tasks service through the stub it is given: bound to the caller's
+    token and to this tool's deadline, which every call it makes shares."""
     ctx = _ctx(wrapper)
     call_id = _call_id(wrapper)
     if ctx.cancelled:
@@ -198,11 +206,11 @@ async def _run_tool(
         if timeout <= 0:
             outcome = ToolOutcome(False, "The assistant ran out of time before it could do that.")
         else:
-            metadata = (("authorization", f"Bearer {ctx.token}"),)
+            tasks = bind_caller(ctx.tasks, token=ctx.token, timeout=timeout)
             # The gRPC deadline bounds each call on the wire; this bounds the whole tool,
             # including time spent before the call is sent (connecting, interceptors).
             async with asyncio.timeout(timeout):
-                outcome = await operation(ctx, timeout, metadata)
+                outcome = await operation(ctx, tasks)
     except TimeoutError:
         code, message, user_message = _ERROR_MESSAGES[grpc.StatusCode.DEADLINE_EXCEEDED]
         log.info("tool call timed out", extra={"tool": name})
@@ -259,17 +267,13 @@ async def add_task(
         notes: Extra details the user gave, if any.
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         task = pb.Task(title=title, notes=notes or "", tags=_clean_tags(tags))
         if priority:
             task.priority = _PRIORITY_TO_PB[priority]
         if due:
             task.due_time.CopyFrom(parse_due(due, c))
-        response = await c.tasks.CreateTask(
-            pb.CreateTaskRequest(task=task), timeout=call_timeout, metadata=metadata
-        )
+        response = await tasks.CreateTask(pb.CreateTaskRequest(task=task))
         return ToolOutcome(True, tasks=[response.task])
 
     return await _run_tool(ctx, "add_task", operation)
@@ -298,9 +302,7 @@ async def list_tasks(
         limit: At most this many tasks (1 to 100).
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         request = pb.ListTasksRequest(
             page_size=max(1, min(limit, MAX_LIST)),
             state=_STATE_TO_PB.get(state, pb.TASK_STATE_OPEN),
@@ -317,7 +319,7 @@ async def list_tasks(
                 request.due_after.CopyFrom(_stamp(after))
             if before is not None:
                 request.due_before.CopyFrom(_stamp(before))
-        response = await c.tasks.ListTasks(request, timeout=call_timeout, metadata=metadata)
+        response = await tasks.ListTasks(request)
         return ToolOutcome(True, tasks=list(response.tasks))
 
     return await _run_tool(ctx, "list_tasks", operation)
@@ -338,16 +340,14 @@ async def search_tasks(
         limit: At most this many tasks (1 to 100).
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         request = pb.ListTasksRequest(
             page_size=max(1, min(limit, MAX_LIST)),
             state=_STATE_TO_PB.get(state, pb.TASK_STATE_UNSPECIFIED),
             query=query.strip(),
             order_by="due_time",
         )
-        response = await c.tasks.ListTasks(request, timeout=call_timeout, metadata=metadata)
+        response = await tasks.ListTasks(request)
         return ToolOutcome(True, tasks=list(response.tasks))
 
     return await _run_tool(ctx, "search_tasks", operation)
@@ -361,12 +361,8 @@ async def get_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
         task_id: The task's id, exactly as a list or search returned it.
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
-        response = await c.tasks.GetTask(
-            pb.GetTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
-        )
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        response = await tasks.GetTask(pb.GetTaskRequest(id=task_id.strip()))
         return ToolOutcome(True, tasks=[response.task])
 
     return await _run_tool(ctx, "get_task", operation)
@@ -398,9 +394,7 @@ async def update_task(
         notes: The new notes (replaces the old notes).
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         task = pb.Task(id=task_id.strip())
         paths: list[str] = []
         if title is not None:
@@ -422,10 +416,8 @@ async def update_task(
             paths.append("notes")
         if not paths:
             raise ToolInputError("Nothing to change: pass at least one field to update.")
-        response = await c.tasks.UpdateTask(
-            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths)),
-            timeout=call_timeout,
-            metadata=metadata,
+        response = await tasks.UpdateTask(
+            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths))
         )
         return ToolOutcome(True, tasks=[response.task])
 
@@ -440,12 +432,8 @@ async def complete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> s
         task_id: The task's id, exactly as a list or search returned it.
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
-        response = await c.tasks.CompleteTask(
-            pb.CompleteTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
-        )
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        response = await tasks.CompleteTask(pb.CompleteTaskRequest(id=task_id.strip()))
         return ToolOutcome(True, tasks=[response.task])
 
     return await _run_tool(ctx, "complete_task", operation)
@@ -459,12 +447,8 @@ async def reopen_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str
         task_id: The task's id, exactly as a list or search returned it.
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
-        response = await c.tasks.ReopenTask(
-            pb.ReopenTaskRequest(id=task_id.strip()), timeout=call_timeout, metadata=metadata
-        )
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        response = await tasks.ReopenTask(pb.ReopenTaskRequest(id=task_id.strip()))
         return ToolOutcome(True, tasks=[response.task])
 
     return await _run_tool(ctx, "reopen_task", operation)
@@ -479,19 +463,11 @@ async def delete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str
         task_id: The task's id, exactly as a list or search returned it.
     """
 
-    async def operation(
-        c: AgentContext, call_timeout: float, metadata: tuple[tuple[str, str], ...]
-    ) -> ToolOutcome:
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         task_id_clean = task_id.strip()
         # Read it first so the reply can name what was deleted.
-        got = await c.tasks.GetTask(
-            pb.GetTaskRequest(id=task_id_clean), timeout=call_timeout, metadata=metadata
-        )
-        await c.tasks.DeleteTask(
-            pb.DeleteTaskRequest(id=task_id_clean, etag=got.task.etag),
-            timeout=c.tool_timeout(),
-            metadata=metadata,
-        )
+        got = await tasks.GetTask(pb.GetTaskRequest(id=task_id_clean))
+        await tasks.DeleteTask(pb.DeleteTaskRequest(id=task_id_clean, etag=got.task.etag))
         return ToolOutcome(True, deleted_task_ids=[task_id_clean], deleted=[got.task])
 
     return await _run_tool(ctx, "delete_task", operation)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import secrets
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from todo_common.cli import Command, CommandError, ProcessCli, serve_grpc
 from todo_common.errors import Unavailable
-from todo_common.grpc_server import serve_until_signalled
-from todo_common.logs import announce_serving, configure_logging
 
 from todo_auth.passwords import PasswordService
 from todo_auth.repository import SigningKeyRepository, UserRepository
@@ -28,13 +27,10 @@ async def serve(settings: AuthSettings) -> None:
         running = await start_auth_server(settings)
     except Unavailable:
         # A missing table looks like any other database error at this level; say both.
-        log.error(
-            "cannot start: the database is unreachable or not migrated (run `todo-auth migrate`)",
-            extra={"service": "auth"},
-        )
-        raise SystemExit(1) from None
-    announce_serving("auth", settings.host, running.port)
-    await serve_until_signalled(running, grace=settings.shutdown_grace_seconds)
+        raise CommandError(
+            "cannot start: the database is unreachable or not migrated (run `todo-auth migrate`)"
+        ) from None
+    await serve_grpc("auth", settings, running)
 
 
 async def rotate_keys(settings: AuthSettings) -> str:
@@ -61,7 +57,7 @@ async def dev_token(settings: AuthSettings, email: str) -> str:
     """
     email = normalise_email(email)
     if (violation := email_violation(email)) is not None:
-        raise SystemExit(f"todo-auth dev-token: {violation.description}")
+        raise CommandError(f"dev-token: {violation.description}")
     await migrate(settings)
     database = open_database(settings)
     passwords = PasswordService(settings)
@@ -85,37 +81,47 @@ async def dev_token(settings: AuthSettings, email: str) -> str:
         await database.dispose()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `todo-auth`."""
-    parser = argparse.ArgumentParser(prog="todo-auth", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the gRPC server (default)")
-    commands.add_parser("migrate", help="upgrade the database to the latest migration")
-    commands.add_parser(
-        "rotate-keys", help="make a new signing key; old ones stay published until tokens expire"
-    )
-    token = commands.add_parser(
-        "dev-token", help="print an access token for a (created if missing) user, last line"
-    )
-    token.add_argument("--email", required=True, help="the user's email address")
-    args = parser.parse_args(argv)
+async def _rotate_keys(settings: AuthSettings, _args: argparse.Namespace) -> None:
+    print(await rotate_keys(settings))
 
-    settings = AuthSettings()
-    configure_logging("auth", settings.log_level)
-    command = args.command or "serve"
-    if command == "serve":
-        asyncio.run(serve(settings))
-    elif command == "migrate":
-        asyncio.run(migrate(settings))
-        log.info("migrated", extra={"service": "auth"})
-    elif command == "rotate-keys":
-        print(asyncio.run(rotate_keys(settings)))
-    elif command == "dev-token":
-        access_token = asyncio.run(dev_token(settings, args.email))
-        # The token is the last line of stdout; logs go to stderr.
-        sys.stdout.write(access_token + "\n")
-        sys.stdout.flush()
+
+async def _dev_token(settings: AuthSettings, args: argparse.Namespace) -> None:
+    access_token = await dev_token(settings, args.email)
+    # The token is the last line of stdout; logs go to stderr.
+    sys.stdout.write(access_token + "\n")
+    sys.stdout.flush()
+
+
+def _email_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--email", required=True, help="the user's email address")
+
+
+CLI = ProcessCli(
+    name="auth",
+    description=__doc__ or "",
+    settings=AuthSettings,
+    serve=serve,
+    migrate=migrate,
+    commands=[
+        Command(
+            "rotate-keys",
+            "make a new signing key; old ones stay published until their tokens expire",
+            _rotate_keys,
+        ),
+        Command(
+            "dev-token",
+            "print an access token for a (created if missing) user, last line",
+            _dev_token,
+            _email_argument,
+        ),
+    ],
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `todo-auth`."""
+    return CLI.main(argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,60 +3,17 @@ external identities. Declared without a schema (the connection's search_path sel
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import (
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    TypeDecorator,
-)
-from sqlalchemy.engine import Dialect
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on every backend.
-
-    SQLite has no time zones: values are stored as naive UTC text (which sorts correctly, so
-    comparisons in SQL work) and come back aware.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from todo_common.tables import UtcDateTime, table_metadata
 
 
 class Base(DeclarativeBase):
-    """Declarative base with a naming convention (stable constraint names for migrations)."""
+    """Declarative base of the auth service's tables (constraint names from the shared rule)."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = table_metadata()
 
 
 class User(Base):
@@ -123,9 +80,9 @@ class SignInFailure(Base):
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (
-        Index("ix_sign_in_failures_email_fail_time", "email", "fail_time"),
+        Index(None, "email", "fail_time"),
         # Pruning old failures of every email.
-        Index("ix_sign_in_failures_fail_time", "fail_time"),
+        Index(None, "fail_time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -45,8 +45,8 @@ def open_database(settings: AuthSettings) -> Database:
 def access_token_issuer(settings: AuthSettings) -> AccessTokenIssuer:
     """Signs access tokens with the configured issuer, audience and lifetime."""
     return AccessTokenIssuer(
-        issuer=settings.issuer,
-        audience=settings.audience,
+        issuer=settings.token.issuer,
+        audience=settings.token.audience,
         ttl_seconds=settings.access_token_ttl_seconds,
     )
 
@@ -78,8 +78,8 @@ async def start_auth_server(
 
         verifier = TokenVerifier(
             local_jwks,
-            issuer=settings.issuer,
-            audience=settings.audience,
+            issuer=settings.token.issuer,
+            audience=settings.token.audience,
             refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
             clock=clock,
         )

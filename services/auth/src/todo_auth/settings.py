@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import SettingsConfigDict
-from todo_common.settings import DEFAULT_AUDIENCE, DEFAULT_ISSUER, GrpcServiceSettings
+from todo_common.settings import (
+    DatabaseSettings,
+    GrpcServerSettings,
+    Port,
+    SchemaName,
+    TokenSettings,
+)
 
 # Asymmetric algorithms an external issuer may use. Symmetric (HS*) and `none` are never
 # accepted: with a public JWKS, HS256 would let anyone forge tokens with the public key.
@@ -44,24 +50,18 @@ class ExternalIssuer(BaseModel):
         return self
 
 
-class AuthSettings(GrpcServiceSettings):
-    """Everything the auth service is configured with. All fields read AUTH_<NAME>."""
+class AuthSettings(GrpcServerSettings, DatabaseSettings):
+    """Everything the auth service is configured with. Its own fields read AUTH_<NAME>; the
+    issuer and audience it signs access tokens with are the JWT_ISSUER and JWT_AUDIENCE every
+    verifier reads (`token`; its key-fetching fields are for the other processes)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="AUTH_", extra="ignore", env_file=None, populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", env_file=None)
 
-    port: int = Field(default=50051, ge=0, le=65535)
+    port: Port = 50051
     database_url: str = "sqlite+aiosqlite:///data/auth.db"
-    database_schema: str = Field(default="auth", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    database_schema: SchemaName = "auth"
 
-    # Shared with every verifier, so they come from the same JWT_ variables the backends read.
-    issuer: str = Field(
-        default=DEFAULT_ISSUER, validation_alias=AliasChoices("JWT_ISSUER", "AUTH_ISSUER")
-    )
-    audience: str = Field(
-        default=DEFAULT_AUDIENCE, validation_alias=AliasChoices("JWT_AUDIENCE", "AUTH_AUDIENCE")
-    )
+    token: TokenSettings = Field(default_factory=TokenSettings)
 
     access_token_ttl_seconds: int = Field(default=900, ge=1)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=1)

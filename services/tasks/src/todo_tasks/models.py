@@ -11,32 +11,11 @@ JSON containment operators differ. The repository writes both in the same transa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    SmallInteger,
-    String,
-    Text,
-)
+from sqlalchemy import JSON, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
-
-# Stable constraint names, so migrations can refer to them on both backends.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from todo_common.tables import UtcDateTime, table_metadata
 
 ID_LENGTH = 36
 OWNER_ID_LENGTH = 128
@@ -45,35 +24,10 @@ TAG_MAX = 32
 REQUEST_ID_MAX = 128
 
 
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on both backends.
-
-    PostgreSQL stores `timestamptz`. SQLite has no time zones, so values are stored as naive
-    UTC (which also keeps its text comparison in time order) and read back as aware UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class Base(DeclarativeBase):
-    """Declarative base of the tasks service's tables."""
+    """Declarative base of the tasks service's tables (constraint names from the shared rule)."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata = table_metadata()
 
 
 class TaskRow(Base):
@@ -101,9 +55,9 @@ class TaskRow(Base):
     # One index per order_by key: the owner first (every query is scoped to one owner), then
     # the sort key, then the id tie-breaker used by keyset pagination.
     __table_args__ = (
-        Index("ix_tasks_owner_create", "owner_id", "create_time", "id"),
-        Index("ix_tasks_owner_due", "owner_id", "due_time", "id"),
-        Index("ix_tasks_owner_priority", "owner_id", "priority", "id"),
+        Index(None, "owner_id", "create_time", "id"),
+        Index(None, "owner_id", "due_time", "id"),
+        Index(None, "owner_id", "priority", "id"),
     )
 
 
@@ -118,7 +72,7 @@ class TaskTagRow(Base):
     tag: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
     owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
 
-    __table_args__ = (Index("ix_task_tags_owner_tag", "owner_id", "tag", "task_id"),)
+    __table_args__ = (Index(None, "owner_id", "tag", "task_id"),)
 
 
 class IdempotencyRow(Base):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
+from todo_common.channels import open_channel
 from todo_common.db import Database
 from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
 from todo_common.settings import TokenSettings
-from todo_common.tokens import AuthInterceptor, TokenVerifier, grpc_jwks_fetcher
+from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_tasks.page_tokens import PageTokenCodec
 from todo_tasks.service import SERVICE_NAME, TaskService
@@ -41,13 +41,10 @@ async def start_tasks_server(
     database = Database.from_url(
         settings.database_url, settings.database_schema, pool_size=settings.database_pool_size
     )
-    auth_channel = grpc.aio.insecure_channel(token_settings.auth_address)
-    verifier = TokenVerifier(
-        grpc_jwks_fetcher(auth_channel),
-        issuer=token_settings.issuer,
-        audience=token_settings.audience,
-        refetch_cooldown_seconds=token_settings.jwks_refetch_cooldown_seconds,
+    auth_channel = open_channel(
+        token_settings.auth_address, load_balancing=settings.grpc_load_balancing
     )
+    verifier = remote_token_verifier(token_settings, auth_channel)
     servicer = TaskService(database, PageTokenCodec(settings.page_token_key))
     try:
         running = await create_server(

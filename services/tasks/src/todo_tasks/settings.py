@@ -5,22 +5,29 @@ from __future__ import annotations
 import secrets
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
-from todo_common.settings import GrpcServiceSettings
+from todo_common.settings import (
+    BackendClientSettings,
+    DatabaseSettings,
+    GrpcServerSettings,
+    Port,
+    SchemaName,
+)
 
 # Shortest page-token secret accepted outside development: 32 characters ≈ 128+ bits.
 MIN_SECRET_LENGTH = 32
 
 
-class TasksSettings(GrpcServiceSettings):
-    """Where the tasks service listens, which database it owns and how it signs page tokens."""
+class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings):
+    """Where the tasks service listens, which database it owns and how it signs page tokens.
+    (Token settings, including where the signing keys are, come from the JWT_ variables.)"""
 
     model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", env_file=None)
 
-    port: int = Field(default=50052, ge=0, le=65535)
+    port: Port = 50052
     database_url: str = "sqlite+aiosqlite:///data/tasks.db"
-    database_schema: str = Field(default="tasks", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    database_schema: SchemaName = "tasks"
     # HMAC key for ListTasks page tokens. Required in production: every replica must share it,
     # or a token minted by one replica is rejected by the next. In development and test a
     # random per-process key is used when it is unset, so tokens do not survive a restart.

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from todo_tasks.models import UtcDateTime
+from todo_common.tables import UtcDateTime
 
 revision: str = "0001"
 down_revision: str | None = None
