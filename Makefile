@@ -66,7 +66,7 @@ proto-check: ## Fail when the generated gRPC code is stale
 lint: setup ## ruff (lint + format check) and mypy
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/common/src libs/testing/src services/*/src edge/src scripts
+	$(UV) run --frozen mypy libs/common/src testkit/src services/*/src edge/src scripts
 
 format: setup ## Apply ruff fixes and formatting
 	$(UV) run --frozen ruff check --fix .

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from todo_testing.databases import TestDatabase, drop_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.databases import IsolatedDatabase, drop_database
+from todo_testkit.processes import ServiceProcess, run_command, start_service
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOG_DIR = Path(__file__).resolve().parent / "logs"
@@ -54,7 +54,9 @@ async def backend_stack(
     edge), wired to each other. `extra_env` is added to every process's env."""
     run_id = uuid.uuid4().hex[:8]
     url = database_url()
-    databases = {n: TestDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in _DATABASE_SERVICES}
+    databases = {
+        n: IsolatedDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in _DATABASE_SERVICES
+    }
     env: dict[str, str] = {"JWT_AUTH_ADDRESS": ""}
     for name, database in databases.items():
         env[f"{name.upper()}_DATABASE_URL"] = database.url

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from todo_testing.chatkit import ChatClient
-from todo_testing.databases import drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.chatkit import ChatClient
+from todo_testkit.databases import drop_database, new_database
+from todo_testkit.processes import ServiceProcess, run_command, start_service
 
 # Four processes importing at once on a small, busy machine can take a while to bind.
 STARTUP_SECONDS = 90.0

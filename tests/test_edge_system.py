@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from todo_testing.databases import drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.databases import drop_database, new_database
+from todo_testkit.processes import ServiceProcess, run_command, start_service
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,16 @@ import grpc
 import pytest
 from todo.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
 from todo_tasks.server import start_tasks_server
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.edge import assert_problem, edge_settings_for, running_edge
-from todo_testing.tasks import running_tasks_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.edge import assert_problem, edge_settings_for, running_edge
+from todo_testkit.tasks import running_tasks_service
 
 DEADLINE_SECONDS = 0.5
 
 
 async def test_tasks_down_is_503_then_service_resumes_when_it_is_back(
     auth_service: AuthServiceHandle,
-    alice: TestUser,
+    alice: SignedUpUser,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     folder = tmp_path_factory.mktemp("restart")
@@ -62,7 +62,7 @@ async def test_tasks_down_is_503_then_service_resumes_when_it_is_back(
                 await restarted.stop(0)
 
 
-async def test_auth_down_is_503(auth_service: AuthServiceHandle, alice: TestUser) -> None:
+async def test_auth_down_is_503(auth_service: AuthServiceHandle, alice: SignedUpUser) -> None:
     # An auth address where nothing listens: sign-in cannot be answered, and a valid bearer
     # token cannot be verified (the signing keys cannot be fetched) — 503, not 401.
     settings = edge_settings_for(auth_service, auth_address="127.0.0.1:1")
@@ -108,7 +108,7 @@ async def slow_tasks() -> AsyncIterator[tuple[str, SlowTaskService]]:
 
 async def test_backend_slower_than_the_deadline_is_504(
     auth_service: AuthServiceHandle,
-    alice: TestUser,
+    alice: SignedUpUser,
     slow_tasks: tuple[str, SlowTaskService],
 ) -> None:
     address, servicer = slow_tasks

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 import httpx
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 
 
 async def test_healthz(http: httpx.AsyncClient) -> None:

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from todo_edge.ratelimit import MemoryRateLimiter, RedisRateLimiter
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.tasks import TasksServiceHandle
 
 ALLOWED = "https://app.example.com"
 DISALLOWED = "https://evil.example.net"
@@ -243,7 +243,7 @@ async def test_redis_limiter_fails_open_when_redis_is_down() -> None:
 
 @redis_needed
 async def test_edge_replicas_share_the_per_user_limit_through_redis(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, alice: TestUser
+    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, alice: SignedUpUser
 ) -> None:
     settings = edge_settings_for(
         auth_service,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
-from todo_testing.databases import TestDatabase, drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.processes import ServiceProcess, run_command, start_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,7 +81,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         return
     folder = tmp_path_factory.mktemp("browser-stack")
     log_dir = folder / "logs"
-    databases: dict[str, TestDatabase] = {
+    databases: dict[str, IsolatedDatabase] = {
         name: new_database(name, folder) for name in ("auth", "tasks", "edge")
     }
     env: dict[str, str] = {

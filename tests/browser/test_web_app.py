@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Locator, Page, Route, expect
-from todo_testing.processes import start_service
+from todo_testkit.processes import start_service
 
 # The first test also waits for the four processes to start, which takes long on a busy machine.
 pytestmark = pytest.mark.timeout(300)

@@ -14,12 +14,12 @@ import openai
 from agents.testing import ModelStep, ScriptedModel
 from openai.types.responses import ResponseTextDeltaEvent
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import running_agent_service
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.chatkit import ChatClient, chat_edge_settings, parse_sse, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import EdgeHandle, running_edge
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings, parse_sse, user_message
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 
 class Hook(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
@@ -58,7 +58,7 @@ async def test_agent_down_then_back(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     port = _free_port()
     settings = chat_edge_settings(
@@ -104,7 +104,7 @@ async def test_model_failure_is_an_error_event_with_retry(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     request = httpx.Request("POST", "http://model.invalid/v1/responses")
     model = ScriptedModel([ModelStep.raise_error(openai.APIConnectionError(request=request))])
@@ -130,7 +130,7 @@ async def test_agent_dying_mid_stream_ends_with_an_error_event(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
     alice_tasks: TaskCaller,
 ) -> None:
     await alice_tasks.create("Buy milk")
@@ -176,7 +176,7 @@ async def test_client_disconnect_stops_the_agent_run(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
     alice_tasks: TaskCaller,
 ) -> None:
     milk = await alice_tasks.create("Buy milk")
@@ -232,7 +232,7 @@ async def test_heartbeats_keep_a_silent_stream_open(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     async def slow(method: str) -> None:
         if method == "ListTasks":
@@ -283,7 +283,7 @@ async def test_stop_keeps_the_partial_answer(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     hanging = asyncio.Event()
     async with (

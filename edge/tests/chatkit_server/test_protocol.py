@@ -11,11 +11,11 @@ from chatkit.types import Page, Thread
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_common.db import Database
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
-from todo_testing.auth import TestUser
-from todo_testing.chatkit import ChatClient, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import assert_problem
-from todo_testing.tasks import TaskCaller
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, user_message
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import assert_problem
+from todo_testkit.tasks import TaskCaller
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ async def test_retry_after_item_replaces_the_answer(alice_chat: ChatClient) -> N
 
 
 async def test_feedback_is_persisted(
-    alice_chat: ChatClient, alice: TestUser, store: TodoChatKitStore
+    alice_chat: ChatClient, alice: SignedUpUser, store: TodoChatKitStore
 ) -> None:
     stream = await alice_chat.create("add buy eggs")
     [answer] = stream.done_items("assistant_message")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from todo_edge.chatkit.transport import EventStreamResponse, StreamPump
-from todo_testing.chatkit import parse_sse
+from todo_testkit.chatkit import parse_sse
 
 
 def _app(source: Callable[[], AsyncIterator[bytes]], heartbeat: float) -> Starlette:

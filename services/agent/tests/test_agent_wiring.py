@@ -9,9 +9,9 @@ from typing import Any
 
 from agents.testing import ScriptedModel, assistant_message, function_call
 from todo.agent.v1 import agent_service_pb2 as pb
-from todo_testing.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 TOOLS = {
     "add_task",

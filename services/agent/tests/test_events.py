@@ -115,7 +115,7 @@ async def test_buffered_text_is_flushed_while_the_model_pauses(
     from agents.testing import ModelStep, ScriptedModel
     from todo.agent.v1 import agent_service_pb2 as pb
     from todo_agent.offline.model import OfflineModel
-    from todo_testing.agent import running_agent_service
+    from todo_testkit.agent import running_agent_service
 
     text = "Hello there my friend, the pause is here and then the rest follows."
     events = OfflineModel()._stream_events([OfflineModel._message(text, 0)])

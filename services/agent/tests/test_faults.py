@@ -13,9 +13,9 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import AgentServiceHandle, respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import (
+from todo_testkit.agent import AgentServiceHandle, respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import (
     TaskCaller,
     TasksServiceHandle,
     expect_rpc_error,

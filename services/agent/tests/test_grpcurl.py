@@ -9,7 +9,7 @@ import shutil
 from typing import Any
 
 import pytest
-from todo_testing.agent import AgentServiceHandle
+from todo_testkit.agent import AgentServiceHandle
 
 GRPCURL = shutil.which("grpcurl")
 

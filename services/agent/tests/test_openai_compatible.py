@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 PROVIDER_SECRET = "provider-internal-detail-sk-live-123"
 

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 from todo_auth.models import Base
 from todo_auth.server import migrate, open_database
 from todo_auth.settings import AuthSettings
-from todo_testing import databases
-from todo_testing.auth import test_auth_settings
+from todo_testkit import databases
+from todo_testkit.auth import auth_test_settings
 
 
 async def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     database = databases.new_database("auth", tmp_path)
-    settings = test_auth_settings(database)
+    settings = auth_test_settings(database)
     try:
         await migrate(settings)
         await migrate(settings)  # idempotent

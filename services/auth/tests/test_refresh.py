@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testing.auth import AuthServiceHandle, SignUp, rpc_error, sign_up_user
+from todo_testkit.auth import AuthServiceHandle, SignUp, rpc_error, sign_up_user
 
 
 def refresh(auth: AuthServiceHandle, token: str) -> object:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from todo_testing.auth import AuthServiceHandle, unique_email
-from todo_testing.processes import start_service
+from todo_testkit.auth import AuthServiceHandle, unique_email
+from todo_testkit.processes import start_service
 
 
 def grpcurl_path() -> str:

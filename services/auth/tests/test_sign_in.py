@@ -6,7 +6,7 @@ import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_common.errors import RpcErrorInfo, parse_rpc_error
-from todo_testing.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
+from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
 
 
 async def sign_in_error(stub: object, email: str, password: str) -> RpcErrorInfo:

@@ -8,7 +8,7 @@ import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_common.errors import parse_rpc_error
-from todo_testing.auth import AuthServiceHandle, SignUp, unique_email
+from todo_testkit.auth import AuthServiceHandle, SignUp, unique_email
 
 PASSWORD = "a perfectly fine password"
 

@@ -13,7 +13,7 @@ from todo_common.db import Database
 from todo_common.migrations import alembic_config
 from todo_tasks.models import Base
 from todo_tasks.server import MIGRATIONS, migrate
-from todo_testing.tasks import test_tasks_settings
+from todo_testkit.tasks import tasks_test_settings
 
 
 async def differences(url: str, schema: str) -> list[Any]:
@@ -33,10 +33,10 @@ async def differences(url: str, schema: str) -> list[Any]:
 
 async def test_head_matches_the_models_and_downgrades(database_factory) -> None:
     target = await database_factory("tasks")
-    await migrate(test_tasks_settings(target))
+    await migrate(tasks_test_settings(target))
     assert await differences(target.url, target.schema) == []
 
     config = alembic_config(MIGRATIONS, target.url, target.schema)
     await asyncio.to_thread(command.downgrade, config, "base")
-    await migrate(test_tasks_settings(target))
+    await migrate(tasks_test_settings(target))
     assert await differences(target.url, target.schema) == []

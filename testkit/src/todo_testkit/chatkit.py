@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from todo_edge.settings import EdgeSettings
 
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.databases import TestDatabase
-from todo_testing.edge import edge_settings_for
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.databases import IsolatedDatabase
+from todo_testkit.edge import edge_settings_for
+from todo_testkit.tasks import TasksServiceHandle
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def chat_edge_settings(
     auth: AuthServiceHandle,
     tasks: TasksServiceHandle,
     agent_address: str,
-    database: TestDatabase,
+    database: IsolatedDatabase,
     **overrides: Any,
 ) -> EdgeSettings:
     """Test edge settings (see `edge_settings_for`) with ChatKit wired to `agent_address` and

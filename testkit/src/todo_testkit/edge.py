@@ -1,7 +1,7 @@
 """Edge fixtures: the real HTTP edge served by uvicorn on a free port, in-process, in front of
 the module's real auth and tasks servers.
 
-    from todo_testing.edge import edge_service  # in a conftest.py
+    from todo_testkit.edge import edge_service  # in a conftest.py
 
     async def test_something(edge_service, sign_up):
         alice = await sign_up()
@@ -27,8 +27,8 @@ import uvicorn
 from todo_edge.__main__ import bound_port, uvicorn_config
 from todo_edge.settings import EdgeSettings
 
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TasksServiceHandle
 
 
 @dataclass
