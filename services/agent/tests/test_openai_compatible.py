@@ -119,7 +119,8 @@ class FakeProvider:
             )
             reply = self.replies.pop(0) if self.replies else Reply(status=500)
             if reply.hang:
-                await asyncio.sleep(3600)
+                # Never answer: the client's own time limit must end the call.
+                await asyncio.Event().wait()
             if reply.status != 200:
                 payload = json.dumps(
                     reply.error or {"error": {"message": PROVIDER_SECRET}}
