@@ -33,10 +33,11 @@ def postgres_url() -> str | None:
     return url or None
 
 
-def new_database(service: str, folder: Path) -> IsolatedDatabase:
-    """A database nobody else uses: a new schema on PostgreSQL, a new file on SQLite."""
+def new_database(service: str, folder: Path, *, url: str | None = None) -> IsolatedDatabase:
+    """A database nobody else uses: a new schema on PostgreSQL (on `url`, else on
+    TEST_DATABASE_URL), a new file in `folder` on SQLite."""
     schema = f"{service}_test_{uuid.uuid4().hex[:10]}"
-    url = postgres_url()
+    url = url or postgres_url()
     if url:
         return IsolatedDatabase(url=url, schema=schema)
     return IsolatedDatabase(url=f"sqlite+aiosqlite:///{folder / (schema + '.db')}", schema=schema)
