@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from todo_testkit.chatkit import ChatClient
+from todo_testkit.chatkit import ChatClient, widget_actions
 from todo_testkit.stack import SERVICES, running_stack
 
 # The test also waits for the processes to start (and, at the end, to drain), which takes
@@ -42,22 +42,8 @@ async def _sign_up(http: httpx.AsyncClient) -> str:
 
 
 def _button(widget: dict[str, Any], action_type: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            action = node.get("onClickAction")
-            if isinstance(action, dict) and action.get("type") == action_type:
-                found.append(action)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(widget)
-    assert len(found) == 1, found
-    return found[0]
+    [action] = [a for a in widget_actions(widget) if a["type"] == action_type]
+    return action
 
 
 async def test_add_by_chat_complete_by_button_and_reload(edge_url: str) -> None:

@@ -1,4 +1,5 @@
-"""Edge test fixtures: real auth + tasks servers (todo_testkit), the edge over real HTTP."""
+"""Edge test fixtures: HTTP clients for the module's edge (the real auth + tasks servers, the
+edge itself and the users `alice` and `bob` come from the test kit)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from todo_testkit.auth import SignedUpUser, SignUp
+from todo_testkit.auth import SignedUpUser
 from todo_testkit.edge import EdgeHandle
-
-
-@pytest.fixture
-async def alice(sign_up: SignUp) -> SignedUpUser:
-    """A fresh user."""
-    return await sign_up()
-
-
-@pytest.fixture
-async def bob(sign_up: SignUp) -> SignedUpUser:
-    """Another fresh user."""
-    return await sign_up()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from todo_edge.db import migrate_async
 from todo_testkit.agent import AgentServiceHandle
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import ChatClient, chat_edge_settings
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.edge import EdgeHandle, running_edge
@@ -47,18 +47,6 @@ async def chat_edge(
     settings = chat_edge_settings(auth_service, tasks_service, agent_service.address, edge_database)
     async with running_edge(settings) as handle:
         yield handle
-
-
-@pytest.fixture
-async def alice(sign_up: SignUp) -> SignedUpUser:
-    """A fresh user."""
-    return await sign_up()
-
-
-@pytest.fixture
-async def bob(sign_up: SignUp) -> SignedUpUser:
-    """Another fresh user."""
-    return await sign_up()
 
 
 @pytest.fixture

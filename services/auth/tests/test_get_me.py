@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp, rpc_error
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.rpc_errors import rpc_error
 
 
 def b64url(data: bytes) -> str:

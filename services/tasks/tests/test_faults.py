@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 from todo_testkit import databases
 from todo_testkit.postgres_server import throwaway_postgres
-from todo_testkit.tasks import TaskCaller, expect_rpc_error, running_tasks_service
+from todo_testkit.rpc_errors import expect_rpc_error
+from todo_testkit.tasks import TaskCaller, running_tasks_service
 
 
 async def test_oversized_message_is_refused_and_the_service_keeps_serving(new_task_caller):

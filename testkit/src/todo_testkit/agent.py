@@ -29,6 +29,7 @@ from todo_agent.settings import AgentSettings
 from todo_common.grpc_server import RunningServer
 
 from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.servers import connected
 from todo_testkit.tasks import TasksServiceHandle, token_settings_for
 
 if TYPE_CHECKING:
@@ -83,9 +84,7 @@ async def running_agent_service(
     if clock is not None:
         options["clock"] = clock
     running = await start_agent_server(settings, token_settings_for(auth), **options)
-    address = f"127.0.0.1:{running.port}"
-    channel = grpc.aio.insecure_channel(address)
-    try:
+    async with connected(running) as (address, channel):
         yield AgentServiceHandle(
             address=address,
             port=running.port,
@@ -97,9 +96,6 @@ async def running_agent_service(
                 agent_service_pb2_grpc.AgentServiceStub(channel),
             ),
         )
-    finally:
-        await channel.close()
-        await running.stop(0.5)
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ import pytest
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_auth.server import migrate, start_auth_server
 from todo_auth.settings import AuthSettings
-from todo_common.errors import RpcErrorInfo, parse_rpc_error
 
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.servers import connected
 
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test-only)
 
@@ -89,9 +89,7 @@ async def running_auth_service(
         settings = auth_test_settings(database, **overrides)
         await migrate(settings)
         running = await start_auth_server(settings, clock=clock)
-        address = f"127.0.0.1:{running.port}"
-        channel = grpc.aio.insecure_channel(address)
-        try:
+        async with connected(running) as (address, channel):
             yield AuthServiceHandle(
                 address=address,
                 port=running.port,
@@ -104,20 +102,8 @@ async def running_auth_service(
                     auth_service_pb2_grpc.AuthServiceStub(channel),
                 ),
             )
-        finally:
-            await channel.close()
-            await running.stop(0.5)
     finally:
         await drop_database(database)
-
-
-async def rpc_error(call: Awaitable[Any]) -> RpcErrorInfo:
-    """Awaits a gRPC call that must fail and returns its decoded error (code, reason, details)."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return parse_rpc_error(error)
-    raise AssertionError("the call succeeded but was expected to fail")
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -163,3 +149,15 @@ def sign_up(auth_service: AuthServiceHandle) -> SignUp:
         return await sign_up_user(auth_service.stub, email, **kwargs)
 
     return make
+
+
+@pytest.fixture
+async def alice(sign_up: SignUp) -> SignedUpUser:
+    """A fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def bob(sign_up: SignUp) -> SignedUpUser:
+    """Another fresh user, who must never see alice's data."""
+    return await sign_up()

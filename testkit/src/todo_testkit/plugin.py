@@ -29,6 +29,6 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
 
 # Service fixtures, registered here so every suite can use them.
 from todo_testkit.agent import agent_service  # noqa: E402, F401
-from todo_testkit.auth import auth_service, sign_up  # noqa: E402, F401
+from todo_testkit.auth import alice, auth_service, bob, sign_up  # noqa: E402, F401
 from todo_testkit.edge import edge_service  # noqa: E402, F401
 from todo_testkit.tasks import new_task_caller, tasks_service  # noqa: E402, F401

@@ -22,14 +22,14 @@ import pytest
 from google.protobuf import field_mask_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import RpcErrorInfo
 from todo_common.grpc_server import RunningServer
 from todo_common.settings import TokenSettings
 from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp, rpc_error
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.servers import connected
 
 
 @dataclass
@@ -95,9 +95,7 @@ async def running_tasks_service(
         token_settings = token_settings_for(auth, **(token_overrides or {}))
         await migrate(settings)
         running = await start_tasks_server(settings, token_settings)
-        address = f"127.0.0.1:{running.port}"
-        channel = grpc.aio.insecure_channel(address)
-        try:
+        async with connected(running) as (address, channel):
             yield TasksServiceHandle(
                 address=address,
                 port=running.port,
@@ -111,9 +109,6 @@ async def running_tasks_service(
                     tasks_service_pb2_grpc.TaskServiceStub(channel),
                 ),
             )
-        finally:
-            await channel.close()
-            await running.stop(0.5)
     finally:
         if owned:
             await drop_database(database)
@@ -127,13 +122,6 @@ async def tasks_service(
     trusting the module's `auth_service`."""
     async with running_tasks_service(tmp_path_factory.mktemp("tasks"), auth_service) as handle:
         yield handle
-
-
-async def expect_rpc_error(call: Awaitable[Any], code: grpc.StatusCode) -> RpcErrorInfo:
-    """Awaits a call that must fail with `code`; returns its parsed status details."""
-    info = await rpc_error(call)
-    assert info.code == code, f"expected {code.name}, got {info.code.name}: {info.message}"
-    return info
 
 
 @dataclass
