@@ -12,7 +12,7 @@ PYTEST := $(UV) run --frozen pytest
 EMAIL ?= alice@example.com
 
 # Test suites, one per package; `make test` runs them all.
-SUITES := libs/common/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
+SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system test-browser \
