@@ -493,10 +493,9 @@ async def test_keyboard_only(open_page: OpenPage, new_email: Callable[[], str]) 
 
 
 async def test_the_access_token_is_renewed_before_it_expires(
-    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+    open_page: OpenPage, new_email: Callable[[], str], app: Any
 ) -> None:
-    if "auth" not in stack.processes:
-        pytest.skip("needs the short token lifetime the suite's own auth process is given")
+    app.own_stack("relies on the short token lifetime the suite gives its auth process")
     session = await open_page(viewport=DESKTOP)
     page = session.page
     # Tokens live 66 s here; the page renews a minute before expiry, through the cookie.
