@@ -25,7 +25,7 @@ WORKDIR /src
 COPY pyproject.toml uv.lock ./
 COPY libs/protos/pyproject.toml libs/protos/pyproject.toml
 COPY libs/common/pyproject.toml libs/common/pyproject.toml
-COPY libs/testing/pyproject.toml libs/testing/pyproject.toml
+COPY testkit/pyproject.toml testkit/pyproject.toml
 COPY services/auth/pyproject.toml services/auth/pyproject.toml
 COPY services/tasks/pyproject.toml services/tasks/pyproject.toml
 COPY services/agent/pyproject.toml services/agent/pyproject.toml

@@ -12,7 +12,7 @@ PYTEST := $(UV) run --frozen pytest
 EMAIL ?= alice@example.com
 
 # Test suites, one per package; `make test` runs them all.
-SUITES := libs/common/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
+SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system test-browser \
@@ -66,7 +66,7 @@ proto-check: ## Fail when the generated gRPC code is stale
 lint: setup ## ruff (lint + format check) and mypy
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/common/src libs/testing/src services/*/src edge/src scripts
+	$(UV) run --frozen mypy libs/common/src testkit/src services/*/src edge/src scripts
 
 format: setup ## Apply ruff fixes and formatting
 	$(UV) run --frozen ruff check --fix .

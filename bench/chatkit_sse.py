@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from todo_testing.chatkit import ChatClient, user_message
+from todo_testkit.chatkit import ChatClient, user_message
 
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk

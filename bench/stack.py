@@ -1,30 +1,24 @@
-"""Starts the services as real processes on fresh PostgreSQL schemas for benchmarks.
+"""The services as real processes on fresh PostgreSQL schemas, for benchmarks.
 
-`backend_stack("auth", "tasks", "agent", "edge")` migrates what needs migrating and starts the
-named services at once on ports chosen up front, each told the addresses of the others. Logs are
-at WARNING (an access-log line per call would be part of what is measured) and go to
-bench/logs/. The edge runs in UTC with a non-Secure cookie (plain-http localhost) and, for
-load runs, with its rate limits raised out of the way (`BENCH_RATE_LIMITS`): the benchmarks
-measure throughput, not the limiter's refusals.
+`backend_stack("auth", "tasks", "agent", "edge")` is the test kit's launcher
+(`todo_testkit.stack.running_stack`: migrate, free ports chosen up front, every process told
+where the others listen) with what a measurement needs: logs at WARNING (an access-log line per
+call would be part of what is measured) in bench/logs/, schemas on BENCH_DATABASE_URL, and the
+edge's rate limits raised out of the way (`BENCH_RATE_LIMITS`): the benchmarks measure
+throughput, not the limiter's refusals.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from todo_testing.databases import TestDatabase, drop_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.stack import SERVICES, Stack, running_stack
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 LOG_DIR = Path(__file__).resolve().parent / "logs"
-# Generous: the agent and edge import the Agents/ChatKit SDKs, slow on a busy machine.
-STARTUP_SECONDS = 120.0
 
 # The edge's rate limits during load runs: high enough that no benchmark is ever refused.
 BENCH_RATE_LIMITS = {
@@ -38,8 +32,6 @@ RATE_LIMIT_NOTE = (
     "limits 1e6 per 60 s window), so no call is refused by the limiter."
 )
 
-_DATABASE_SERVICES = ("auth", "tasks", "edge")
-
 
 def database_url() -> str:
     """BENCH_DATABASE_URL, else the local PostgreSQL the machine provides."""
@@ -49,76 +41,25 @@ def database_url() -> str:
 @asynccontextmanager
 async def backend_stack(
     *names: str, extra_env: dict[str, str] | None = None
-) -> AsyncIterator[dict[str, ServiceProcess]]:
-    """Migrates fresh schemas and starts the named services (any of auth, tasks, agent,
-    edge), wired to each other. `extra_env` is added to every process's env."""
-    run_id = uuid.uuid4().hex[:8]
-    url = database_url()
-    databases = {n: TestDatabase(url=url, schema=f"{n}_bench_{run_id}") for n in _DATABASE_SERVICES}
-    env: dict[str, str] = {"JWT_AUTH_ADDRESS": ""}
-    for name, database in databases.items():
-        env[f"{name.upper()}_DATABASE_URL"] = database.url
-        env[f"{name.upper()}_DATABASE_SCHEMA"] = database.schema
-    for name in (*_DATABASE_SERVICES, "agent"):
+) -> AsyncIterator[Stack]:
+    """Fresh schemas on `database_url()` and the named services (any of auth, tasks, agent,
+    edge) started by the test kit's launcher, wired to each other; `stack["edge"].url` etc.
+    `extra_env` is added to every process's env."""
+    env = {
         # Access logs off: one JSON line per call would be part of what is measured.
-        env[f"{name.upper()}_LOG_LEVEL"] = "WARNING"
-        env[f"{name.upper()}_ENVIRONMENT"] = "development"
-    env.update(
-        {
-            "AGENT_MODEL": "offline",
-            # The ChatKit SDK stamps items with naive local time; the edge must run in UTC.
-            "TZ": "UTC",
-            "EDGE_COOKIE_SECURE": "false",
-            "EDGE_READINESS_BACKENDS": ",".join(
-                n for n in ("auth", "tasks", "agent") if n in names
-            ),
-            **BENCH_RATE_LIMITS,
-        }
-    )
-    env.update(extra_env or {})
-    running: dict[str, ServiceProcess] = {}
-    try:
-        # Start-up is mostly Python imports (seconds each on a busy machine): migrate at once,
-        # choose every port up front, then start every process at once, each told where the
-        # others will listen (clients connect lazily, so the order does not matter).
-        await asyncio.gather(
-            *(run_command(n, "migrate", env=env) for n in names if n in _DATABASE_SERVICES)
-        )
-        ports = dict(zip(names, _free_ports(len(names)), strict=True))
-        for name, port in ports.items():
-            env[f"{name.upper()}_PORT"] = str(port)
-            address = f"127.0.0.1:{port}"
-            if name == "auth":
-                env["JWT_AUTH_ADDRESS"] = address
-            env[f"EDGE_{name.upper()}_ADDRESS"] = address
-            env[f"AGENT_{name.upper()}_ADDRESS"] = address
-        started = await asyncio.gather(
-            *(start_service(n, env, LOG_DIR, startup_seconds=STARTUP_SECONDS) for n in names),
-            return_exceptions=True,
-        )
-        for name, service in zip(names, started, strict=True):
-            if isinstance(service, ServiceProcess):
-                running[name] = service
-        for service in started:
-            if isinstance(service, BaseException):
-                raise service
-        yield running
-    finally:
-        for service in reversed(list(running.values())):
-            await service.stop()
-        for database in databases.values():
-            await drop_database(database)
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        **{f"{name.upper()}_LOG_LEVEL": "WARNING" for name in SERVICES},
+        **BENCH_RATE_LIMITS,
+        **(extra_env or {}),
+    }
+    async with running_stack(
+        *names,
+        folder=LOG_DIR,
+        log_dir=LOG_DIR,
+        environment="development",
+        env=env,
+        database_url=database_url(),
+    ) as stack:
+        yield stack
 
 
 def rss_kib(pid: int) -> int:

@@ -8,124 +8,24 @@ the card's button (no model round trip), reloads the thread and gets the same it
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from todo_testing.chatkit import ChatClient
-from todo_testing.databases import drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.chatkit import ChatClient, widget_actions
+from todo_testkit.stack import SERVICES, running_stack
 
-# Four processes importing at once on a small, busy machine can take a while to bind.
-STARTUP_SECONDS = 90.0
+# The test also waits for the processes to start (and, at the end, to drain), which takes
+# long on a busy machine: the launcher's own ceilings bound each step.
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    folder: Path = tmp_path_factory.mktemp("chat-e2e")
-    auth_db, tasks_db, edge_db = (new_database(name, folder) for name in ("auth", "tasks", "edge"))
-    common = {"JWT_ISSUER": "todo-auth", "JWT_AUDIENCE": "todo-api"}
-    auth_env = {
-        **common,
-        "AUTH_ENVIRONMENT": "test",
-        "AUTH_DATABASE_URL": auth_db.url,
-        "AUTH_DATABASE_SCHEMA": auth_db.schema,
-    }
-    tasks_env = {
-        **common,
-        "TASKS_ENVIRONMENT": "test",
-        "TASKS_DATABASE_URL": tasks_db.url,
-        "TASKS_DATABASE_SCHEMA": tasks_db.schema,
-    }
-    edge_env = {
-        **common,
-        "EDGE_ENVIRONMENT": "test",
-        "EDGE_COOKIE_SECURE": "false",
-        "EDGE_DATABASE_URL": edge_db.url,
-        "EDGE_DATABASE_SCHEMA": edge_db.schema,
-    }
-    started: list[ServiceProcess] = []
-    logs = folder / "logs"
-    try:
-        # Start-up is mostly Python imports: migrate concurrently, then start every process
-        # at once on ports chosen up front (the edge and agent need their backends' addresses).
-        await asyncio.gather(
-            run_command("auth", "migrate", env=auth_env),
-            run_command("tasks", "migrate", env=tasks_env),
-            run_command("edge", "migrate", env=edge_env),
-        )
-        auth_port, tasks_port, agent_port = _free_ports(3)
-        auth_address = f"127.0.0.1:{auth_port}"
-        tasks_address = f"127.0.0.1:{tasks_port}"
-        agent_address = f"127.0.0.1:{agent_port}"
-        processes = await asyncio.gather(
-            start_service(
-                "auth",
-                {**auth_env, "AUTH_PORT": str(auth_port)},
-                logs,
-                startup_seconds=STARTUP_SECONDS,
-            ),
-            start_service(
-                "tasks",
-                {**tasks_env, "TASKS_PORT": str(tasks_port), "JWT_AUTH_ADDRESS": auth_address},
-                logs,
-                startup_seconds=STARTUP_SECONDS,
-            ),
-            start_service(
-                "agent",
-                {
-                    **common,
-                    "AGENT_ENVIRONMENT": "test",
-                    "AGENT_PORT": str(agent_port),
-                    "AGENT_MODEL": "offline",
-                    "AGENT_TASKS_ADDRESS": tasks_address,
-                    "JWT_AUTH_ADDRESS": auth_address,
-                },
-                logs,
-                startup_seconds=STARTUP_SECONDS,
-            ),
-            start_service(
-                "edge",
-                {
-                    **edge_env,
-                    "EDGE_AUTH_ADDRESS": auth_address,
-                    "EDGE_TASKS_ADDRESS": tasks_address,
-                    "EDGE_AGENT_ADDRESS": agent_address,
-                    "EDGE_READINESS_BACKENDS": "auth,tasks,agent",
-                },
-                logs,
-                startup_seconds=STARTUP_SECONDS,
-            ),
-            return_exceptions=True,
-        )
-        started.extend(p for p in processes if isinstance(p, ServiceProcess))
-        for process in processes:
-            if isinstance(process, BaseException):
-                raise process
-        edge = started[-1]
-        yield edge.url
-        assert await edge.stop() == 0, edge.log_tail()
-    finally:
-        for process in reversed(started):
-            await process.stop()
-        for database in (auth_db, tasks_db, edge_db):
-            await drop_database(database)
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    async with running_stack(*SERVICES, folder=tmp_path_factory.mktemp("chat-e2e")) as stack:
+        yield stack["edge"].url
 
 
 async def _sign_up(http: httpx.AsyncClient) -> str:
@@ -142,22 +42,8 @@ async def _sign_up(http: httpx.AsyncClient) -> str:
 
 
 def _button(widget: dict[str, Any], action_type: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            action = node.get("onClickAction")
-            if isinstance(action, dict) and action.get("type") == action_type:
-                found.append(action)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(widget)
-    assert len(found) == 1, found
-    return found[0]
+    [action] = [a for a in widget_actions(widget) if a["type"] == action_type]
+    return action
 
 
 async def test_add_by_chat_complete_by_button_and_reload(edge_url: str) -> None:

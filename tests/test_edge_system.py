@@ -5,63 +5,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from todo_testing.databases import drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.stack import running_stack
+
+# The test also waits for the processes to start (and, at the end, to drain), which takes
+# long on a busy machine: the launcher's own ceilings bound each step.
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    folder: Path = tmp_path_factory.mktemp("system")
-    auth_db, tasks_db = new_database("auth", folder), new_database("tasks", folder)
-    common = {"JWT_ISSUER": "todo-auth", "JWT_AUDIENCE": "todo-api"}
-    auth_env = {
-        **common,
-        "AUTH_ENVIRONMENT": "test",
-        "AUTH_DATABASE_URL": auth_db.url,
-        "AUTH_DATABASE_SCHEMA": auth_db.schema,
-    }
-    tasks_env = {
-        **common,
-        "TASKS_ENVIRONMENT": "test",
-        "TASKS_DATABASE_URL": tasks_db.url,
-        "TASKS_DATABASE_SCHEMA": tasks_db.schema,
-    }
-    started: list[ServiceProcess] = []
-    try:
-        await run_command("auth", "migrate", env=auth_env)
-        await run_command("tasks", "migrate", env=tasks_env)
-        auth = await start_service("auth", auth_env, folder / "logs")
-        started.append(auth)
-        tasks = await start_service(
-            "tasks", {**tasks_env, "JWT_AUTH_ADDRESS": auth.address}, folder / "logs"
-        )
-        started.append(tasks)
-        edge = await start_service(
-            "edge",
-            {
-                **common,
-                "EDGE_ENVIRONMENT": "test",
-                "EDGE_AUTH_ADDRESS": auth.address,
-                "EDGE_TASKS_ADDRESS": tasks.address,
-                "EDGE_COOKIE_SECURE": "false",
-            },
-            folder / "logs",
-            # The edge imports the ChatKit and Agents SDKs: slow on a loaded 2-core machine.
-            startup_seconds=120,
-        )
-        started.append(edge)
-        yield edge.url
-        # Graceful shutdown on SIGTERM: the edge exits cleanly.
-        assert await edge.stop() == 0, edge.log_tail()
-    finally:
-        for process in reversed(started):
-            await process.stop()
-        await drop_database(auth_db)
-        await drop_database(tasks_db)
+    folder = tmp_path_factory.mktemp("system")
+    async with running_stack("auth", "tasks", "edge", folder=folder) as stack:
+        yield stack["edge"].url
 
 
 async def test_readme_walkthrough(edge_url: str) -> None:

@@ -1,5 +1,6 @@
-"""Edge test fixtures: real auth + tasks servers (todo_testing), the edge over real HTTP, and a
-counter of the reads that reach the chat tables."""
+"""Edge test fixtures: HTTP clients for the module's edge (the real auth + tasks servers, the
+edge itself and the users `alice` and `bob` come from the test kit), and a counter of the reads
+that reach the chat tables."""
 
 from __future__ import annotations
 
@@ -12,25 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from todo_testing.auth import SignUp, TestUser
-from todo_testing.edge import EdgeHandle
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.edge import EdgeHandle
 
 # A SELECT's table (schema-qualified on PostgreSQL); the edge's chat tables are `chat_*`.
 _CHAT_SELECT = re.compile(
     r"^\s*SELECT\b.*?\bFROM\s+(?:\w+\.)?(chat_\w+)", re.DOTALL | re.IGNORECASE
 )
-
-
-@pytest.fixture
-async def alice(sign_up: SignUp) -> TestUser:
-    """A fresh user."""
-    return await sign_up()
-
-
-@pytest.fixture
-async def bob(sign_up: SignUp) -> TestUser:
-    """Another fresh user."""
-    return await sign_up()
 
 
 @pytest.fixture
@@ -41,14 +30,16 @@ async def http(edge_service: EdgeHandle) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def alice_http(edge_service: EdgeHandle, alice: TestUser) -> AsyncIterator[httpx.AsyncClient]:
+async def alice_http(
+    edge_service: EdgeHandle, alice: SignedUpUser
+) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client sending alice's access token."""
     async with edge_service.client(alice.access_token) as client:
         yield client
 
 
 @pytest.fixture
-async def bob_http(edge_service: EdgeHandle, bob: TestUser) -> AsyncIterator[httpx.AsyncClient]:
+async def bob_http(edge_service: EdgeHandle, bob: SignedUpUser) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client sending bob's access token."""
     async with edge_service.client(bob.access_token) as client:
         yield client

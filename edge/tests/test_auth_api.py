@@ -13,8 +13,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from todo_testing.auth import DEFAULT_TEST_PASSWORD, TestUser, running_auth_service
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.auth import DEFAULT_TEST_PASSWORD, SignedUpUser, running_auth_service
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 
 COOKIE = "todo_refresh"
 
@@ -60,7 +60,7 @@ async def test_signup_returns_token_and_sets_refresh_cookie(http: httpx.AsyncCli
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_signup_twice_is_409(http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_signup_twice_is_409(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     response = await http.post(
         "/api/auth/signup", json={"email": alice.email, "password": DEFAULT_TEST_PASSWORD}
     )
@@ -73,7 +73,7 @@ async def test_weak_password_is_400_with_field_error(http: httpx.AsyncClient) ->
     assert "password" in [e["field"] for e in problem["errors"]]
 
 
-async def test_login_returns_token_and_cookie(http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_login_returns_token_and_cookie(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     response = await http.post(
         "/api/auth/login", json={"email": alice.email, "password": alice.password}
     )
@@ -86,7 +86,7 @@ async def test_login_returns_token_and_cookie(http: httpx.AsyncClient, alice: Te
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(
-    http: httpx.AsyncClient, alice: TestUser
+    http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
     wrong = await http.post("/api/auth/login", json={"email": alice.email, "password": "nope-nope"})
     unknown = await http.post("/api/auth/login", json={"email": _email(), "password": "nope-nope"})
@@ -99,7 +99,7 @@ async def test_wrong_password_and_unknown_email_look_the_same(
 
 
 async def test_refresh_with_cookie_rotates_and_old_one_is_rejected(
-    http: httpx.AsyncClient, alice: TestUser
+    http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
     login = await http.post(
         "/api/auth/login", json={"email": alice.email, "password": alice.password}
@@ -120,7 +120,7 @@ async def test_refresh_with_cookie_rotates_and_old_one_is_rejected(
     assert_problem(after, 401)
 
 
-async def test_refresh_with_body(http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_refresh_with_body(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     response = await http.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
     assert response.status_code == 200, response.text
     assert response.json()["access_token"]
@@ -133,7 +133,7 @@ async def test_refresh_without_token_is_401(http: httpx.AsyncClient) -> None:
 
 
 async def test_logout_revokes_and_clears_the_cookie(
-    http: httpx.AsyncClient, alice: TestUser
+    http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
     login = await http.post(
         "/api/auth/login", json={"email": alice.email, "password": alice.password}
@@ -149,7 +149,7 @@ async def test_logout_revokes_and_clears_the_cookie(
     assert_problem(again, 401)
 
 
-async def test_me(alice_http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_me(alice_http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     response = await alice_http.get("/api/auth/me")
     assert response.status_code == 200
     assert response.json()["email"] == alice.email
@@ -157,7 +157,7 @@ async def test_me(alice_http: httpx.AsyncClient, alice: TestUser) -> None:
 
 
 async def test_jwks_serves_the_keys_that_verify_tokens(
-    http: httpx.AsyncClient, alice: TestUser
+    http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
     response = await http.get("/.well-known/jwks.json")
     assert response.status_code == 200

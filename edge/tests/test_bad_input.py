@@ -13,8 +13,8 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from todo_testing.auth import TestUser, running_auth_service, sign_up_user
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.auth import SignedUpUser, running_auth_service, sign_up_user
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 
 # Every route that takes a task id, with the body it needs.
 ID_ROUTES = [
@@ -86,7 +86,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-async def test_tampered_token_is_401(http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_tampered_token_is_401(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     header, payload, signature = alice.access_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["sub"] = str(uuid.uuid4())
@@ -95,7 +95,7 @@ async def test_tampered_token_is_401(http: httpx.AsyncClient, alice: TestUser) -
 
 
 async def test_token_signed_with_another_key_is_401(
-    http: httpx.AsyncClient, alice: TestUser
+    http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
     real_header = jwt.get_unverified_header(alice.access_token)
     claims = jwt.decode(alice.access_token, options={"verify_signature": False})
@@ -105,7 +105,7 @@ async def test_token_signed_with_another_key_is_401(
     _assert_401(await http.get("/api/tasks", headers={"Authorization": f"Bearer {forged}"}))
 
 
-async def test_alg_none_token_is_401(http: httpx.AsyncClient, alice: TestUser) -> None:
+async def test_alg_none_token_is_401(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
     claims = jwt.decode(alice.access_token, options={"verify_signature": False})
     header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     unsigned = f"{header}.{_b64(json.dumps(claims).encode())}."
@@ -115,7 +115,7 @@ async def test_alg_none_token_is_401(http: httpx.AsyncClient, alice: TestUser) -
 @pytest.fixture(scope="module")
 async def edge_with_past_clock_auth(
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[tuple[EdgeHandle, TestUser]]:
+) -> AsyncIterator[tuple[EdgeHandle, SignedUpUser]]:
     """An auth server whose clock runs an hour behind (so its fresh tokens are expired), with
     an edge that trusts it, and a user it signed up."""
     async with running_auth_service(
@@ -127,7 +127,7 @@ async def edge_with_past_clock_auth(
 
 
 async def test_expired_token_is_401(
-    edge_with_past_clock_auth: tuple[EdgeHandle, TestUser],
+    edge_with_past_clock_auth: tuple[EdgeHandle, SignedUpUser],
 ) -> None:
     edge, user = edge_with_past_clock_auth
     async with edge.client(user.access_token) as client:

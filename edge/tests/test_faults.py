@@ -8,19 +8,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+import httpx
 import pytest
 from todo.tasks.v1 import tasks_service_pb2, tasks_service_pb2_grpc
 from todo_tasks.server import start_tasks_server
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.edge import assert_problem, edge_settings_for, running_edge
-from todo_testing.tasks import running_tasks_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.edge import assert_problem, edge_settings_for, running_edge
+from todo_testkit.tasks import running_tasks_service
+from todo_testkit.waiting import eventually
 
 DEADLINE_SECONDS = 0.5
 
 
 async def test_tasks_down_is_503_then_service_resumes_when_it_is_back(
     auth_service: AuthServiceHandle,
-    alice: TestUser,
+    alice: SignedUpUser,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     folder = tmp_path_factory.mktemp("restart")
@@ -46,15 +48,16 @@ async def test_tasks_down_is_503_then_service_resumes_when_it_is_back(
                 tasks.settings.model_copy(update={"port": tasks.port}), tasks.token_settings
             )
             try:
-                status = 0
-                for _ in range(100):
+
+                async def tasks_listed() -> httpx.Response:
                     response = await client.get("/api/tasks", timeout=DEADLINE_SECONDS + 5)
-                    status = response.status_code
-                    if status == 200:
-                        break
-                    assert status == 503
-                    await asyncio.sleep(0.1)
-                assert status == 200
+                    assert response.status_code != 503, "still unavailable"
+                    return response
+
+                response = await eventually(
+                    tasks_listed, within=15, what="the edge to reach the restarted tasks service"
+                )
+                assert response.status_code == 200, response.text
                 ids = [t["id"] for t in response.json()["tasks"]]
                 assert created.json()["id"] in ids
                 assert (await client.get("/readyz")).status_code == 200
@@ -62,7 +65,7 @@ async def test_tasks_down_is_503_then_service_resumes_when_it_is_back(
                 await restarted.stop(0)
 
 
-async def test_auth_down_is_503(auth_service: AuthServiceHandle, alice: TestUser) -> None:
+async def test_auth_down_is_503(auth_service: AuthServiceHandle, alice: SignedUpUser) -> None:
     # An auth address where nothing listens: sign-in cannot be answered, and a valid bearer
     # token cannot be verified (the signing keys cannot be fetched) — 503, not 401.
     settings = edge_settings_for(auth_service, auth_address="127.0.0.1:1")
@@ -78,24 +81,24 @@ async def test_auth_down_is_503(auth_service: AuthServiceHandle, alice: TestUser
 
 
 # A test double of the *network*, not of our service's logic: a real gRPC server on port 0
-# that implements TaskService by sleeping past the edge's deadline, and records the metadata
-# the edge sent.
+# that implements TaskService by answering only when released (never, here: the edge's
+# deadline passes first), and records the metadata the edge sent.
 @dataclass
 class SlowTaskService(tasks_service_pb2_grpc.TaskServiceServicer):  # type: ignore[misc]
-    delay_seconds: float
+    released: asyncio.Event = field(default_factory=asyncio.Event)
     seen_metadata: list[dict[str, str]] = field(default_factory=list)
 
     async def GetTask(
         self, request: tasks_service_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_service_pb2.GetTaskResponse:
         self.seen_metadata.append({m.key: m.value for m in context.invocation_metadata()})
-        await asyncio.sleep(self.delay_seconds)
+        await self.released.wait()
         return tasks_service_pb2.GetTaskResponse(task=tasks_service_pb2.Task(id=request.id))
 
 
 @pytest.fixture
 async def slow_tasks() -> AsyncIterator[tuple[str, SlowTaskService]]:
-    servicer = SlowTaskService(delay_seconds=DEADLINE_SECONDS * 6)
+    servicer = SlowTaskService()
     server = grpc.aio.server()
     tasks_service_pb2_grpc.add_TaskServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -103,12 +106,13 @@ async def slow_tasks() -> AsyncIterator[tuple[str, SlowTaskService]]:
     try:
         yield f"127.0.0.1:{port}", servicer
     finally:
+        servicer.released.set()
         await server.stop(0)
 
 
 async def test_backend_slower_than_the_deadline_is_504(
     auth_service: AuthServiceHandle,
-    alice: TestUser,
+    alice: SignedUpUser,
     slow_tasks: tuple[str, SlowTaskService],
 ) -> None:
     address, servicer = slow_tasks

@@ -12,15 +12,15 @@ import os
 import sys
 from pathlib import Path
 
-from todo_testing.auth import TestUser
-from todo_testing.edge import EdgeHandle
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.edge import EdgeHandle
 
 MAX_EXAMPLES = os.environ.get("EDGE_FUZZ_MAX_EXAMPLES", "15")
 MAX_SECONDS = os.environ.get("EDGE_FUZZ_MAX_SECONDS", "20")
 
 
 async def test_fuzzing_the_openapi_spec_finds_no_server_errors(
-    edge_service: EdgeHandle, alice: TestUser, tmp_path: Path
+    edge_service: EdgeHandle, alice: SignedUpUser, tmp_path: Path
 ) -> None:
     st = Path(sys.executable).parent / "st"
     process = await asyncio.create_subprocess_exec(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.ports import free_port
 
 
 async def test_healthz(http: httpx.AsyncClient) -> None:
@@ -24,14 +23,8 @@ async def test_readyz_when_every_backend_serves(http: httpx.AsyncClient) -> None
     }
 
 
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_readyz_names_the_backend_that_is_down(auth_service: AuthServiceHandle) -> None:
-    settings = edge_settings_for(auth_service, tasks_address=f"127.0.0.1:{_unused_port()}")
+    settings = edge_settings_for(auth_service, tasks_address=f"127.0.0.1:{free_port()}")
     async with running_edge(settings) as edge, edge.client() as client:
         response = await client.get("/readyz")
     body = assert_problem(response, 503, "NOT_READY")

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from todo_edge.ratelimit import MemoryRateLimiter, RedisRateLimiter
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
-from todo_testing.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
+from todo_testkit.ports import free_port
+from todo_testkit.tasks import TasksServiceHandle
 
 ALLOWED = "https://app.example.com"
 DISALLOWED = "https://evil.example.net"
@@ -180,8 +181,9 @@ async def test_sign_in_and_sign_up_are_limited_per_address(strict_edge: EdgeHand
         assert response.status_code == 401
 
 
-async def test_requests_are_limited_per_user(strict_edge: EdgeHandle, sign_up: SignUp) -> None:
-    alice, bob = await sign_up(), await sign_up()
+async def test_requests_are_limited_per_user(
+    strict_edge: EdgeHandle, alice: SignedUpUser, bob: SignedUpUser
+) -> None:
     async with strict_edge.client(alice.access_token) as client:
         for _ in range(3):
             assert (await client.get("/api/tasks")).status_code == 200
@@ -231,10 +233,7 @@ async def test_redis_limiter_shares_counters_between_instances() -> None:
 
 
 async def test_redis_limiter_fails_open_when_redis_is_down() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    limiter = RedisRateLimiter(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
     try:
         assert (await limiter.hit("user:x", 1, 60)).allowed
     finally:
@@ -243,7 +242,7 @@ async def test_redis_limiter_fails_open_when_redis_is_down() -> None:
 
 @redis_needed
 async def test_edge_replicas_share_the_per_user_limit_through_redis(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, alice: TestUser
+    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, alice: SignedUpUser
 ) -> None:
     settings = edge_settings_for(
         auth_service,

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from todo_common.logs import request_id_var
 from todo_edge.db import migrate_async
-from todo_testing.agent import running_agent_service
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.chatkit import ChatClient, chat_edge_settings
-from todo_testing.databases import drop_database, new_database
-from todo_testing.edge import EdgeHandle, running_edge
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.agent import running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings
+from todo_testkit.databases import drop_database, new_database
+from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.tasks import TasksServiceHandle
 
 # The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
 os.environ["TZ"] = "UTC"
@@ -98,7 +98,7 @@ async def chat_edge(
 
 
 async def test_a_chat_turn_has_one_request_id_in_edge_agent_and_tasks(
-    chat_edge: EdgeHandle, alice: TestUser, log_lines: LinesWithRequestIds
+    chat_edge: EdgeHandle, alice: SignedUpUser, log_lines: LinesWithRequestIds
 ) -> None:
     turn = f"chat-turn-{uuid.uuid4().hex}"
     async with chat_edge.client(
@@ -117,7 +117,7 @@ async def test_a_chat_turn_has_one_request_id_in_edge_agent_and_tasks(
 
 
 async def test_a_rest_call_has_the_same_request_id_at_the_edge_and_in_tasks(
-    edge_service: EdgeHandle, alice: TestUser, log_lines: LinesWithRequestIds
+    edge_service: EdgeHandle, alice: SignedUpUser, log_lines: LinesWithRequestIds
 ) -> None:
     call = f"rest-call-{uuid.uuid4().hex}"
     async with edge_service.client(alice.access_token, headers={"X-Request-ID": call}) as http:

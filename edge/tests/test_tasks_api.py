@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from todo_testing.edge import assert_problem
+from todo_testkit.edge import assert_problem
 
 
 async def create(http: httpx.AsyncClient, **fields: object) -> dict:

@@ -11,7 +11,7 @@ import httpx
 from todo_edge.api.web import CHATKIT_SCRIPT_URL, PAGE_CSP, render_index
 from todo_edge.middleware import API_CSP
 from todo_edge.settings import EdgeSettings
-from todo_testing.edge import EdgeHandle, assert_problem
+from todo_testkit.edge import EdgeHandle, assert_problem
 
 
 def _inline_config(html: str) -> dict[str, object]:

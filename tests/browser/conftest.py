@@ -11,19 +11,17 @@ Without /usr/bin/chromium the tests skip with a message saying how to install it
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
-from todo_testing.databases import TestDatabase, drop_database, new_database
-from todo_testing.processes import ServiceProcess, run_command, start_service
+from todo_testkit.stack import SERVICES, Stack, running_stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,18 +56,23 @@ def _require_chromium() -> None:
 
 
 @dataclass
-class Stack:
-    """The running processes; `edge_url` is what a person would open."""
+class App:
+    """What the browser tests open: the edge's URL, and the processes behind it when this suite
+    started them (not against BROWSER_TEST_URL)."""
 
-    edge_url: str
-    processes: dict[str, ServiceProcess]
-    log_dir: Path
-    # The environment the services were started with (to restart one).
-    env: dict[str, str] = field(default_factory=dict)
+    url: str
+    stack: Stack | None = None
+
+    def own_stack(self, needs: str) -> Stack:
+        """The processes behind the page; skips the test, saying what it `needs` them for,
+        when the page is someone else's."""
+        if self.stack is None:
+            pytest.skip(f"{needs}: needs the processes this suite starts")
+        return self.stack
 
 
 @pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[App]:
     """auth, tasks, agent (offline) and edge as real processes, like `make run`.
 
     BROWSER_TEST_URL=http://127.0.0.1:8000 runs the tests against an already running stack
@@ -77,54 +80,16 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     _require_chromium()
     existing = os.environ.get("BROWSER_TEST_URL", "").strip().rstrip("/")
     if existing:
-        yield Stack(edge_url=existing, processes={}, log_dir=Path("."))
+        yield App(url=existing)
         return
-    folder = tmp_path_factory.mktemp("browser-stack")
-    log_dir = folder / "logs"
-    databases: dict[str, TestDatabase] = {
-        name: new_database(name, folder) for name in ("auth", "tasks", "edge")
-    }
-    env: dict[str, str] = {
-        "TZ": "UTC",
-        "JWT_ISSUER": "todo-auth",
-        "JWT_AUDIENCE": "todo-api",
-        "EDGE_COOKIE_SECURE": "false",
-        "AGENT_MODEL": "offline",
+    env = {
         # Short-lived access tokens, so the page's renewal (a minute before expiry, at the
         # earliest 5 s after the last one) happens during the tests.
         "AUTH_ACCESS_TOKEN_TTL_SECONDS": str(ACCESS_TOKEN_TTL_SECONDS),
     }
-    for name in ("auth", "tasks", "agent", "edge"):
-        env[f"{name.upper()}_ENVIRONMENT"] = "development"
-    for name, database in databases.items():
-        env[f"{name.upper()}_DATABASE_URL"] = database.url
-        env[f"{name.upper()}_DATABASE_SCHEMA"] = database.schema
-    running: dict[str, ServiceProcess] = {}
-    try:
-
-        async def migrate_and_start_auth() -> None:
-            await run_command("auth", "migrate", env=env)
-            running["auth"] = await start_service("auth", env, log_dir)
-
-        # Migrations are independent; the services start in dependency order (each needs the
-        # address its predecessor bound).
-        await asyncio.gather(
-            migrate_and_start_auth(),
-            run_command("tasks", "migrate", env=env),
-            run_command("edge", "migrate", env=env),
-        )
-        env["JWT_AUTH_ADDRESS"] = env["EDGE_AUTH_ADDRESS"] = running["auth"].address
-        running["tasks"] = await start_service("tasks", env, log_dir)
-        env["AGENT_TASKS_ADDRESS"] = env["EDGE_TASKS_ADDRESS"] = running["tasks"].address
-        running["agent"] = await start_service("agent", env, log_dir)
-        env["EDGE_AGENT_ADDRESS"] = running["agent"].address
-        running["edge"] = await start_service("edge", env, log_dir)
-        yield Stack(edge_url=running["edge"].url, processes=running, log_dir=log_dir, env=env)
-    finally:
-        for process in reversed(list(running.values())):
-            await process.stop()
-        for database in databases.values():
-            await drop_database(database)
+    folder = tmp_path_factory.mktemp("browser-stack")
+    async with running_stack(*SERVICES, folder=folder, environment="development", env=env) as stack:
+        yield App(url=stack["edge"].url, stack=stack)
 
 
 @pytest.fixture(scope="session")
@@ -167,7 +132,7 @@ class BrowserSession:
 
 @pytest.fixture
 async def open_page(
-    browser: Browser, stack: Stack, screenshot_dir: Path, request: pytest.FixtureRequest
+    browser: Browser, app: App, screenshot_dir: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Awaitable[BrowserSession]]]:
     """`await open_page(viewport=PHONE)` → a page on the app, in a context of its own."""
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
@@ -191,7 +156,7 @@ async def open_page(
 
         context = await browser.new_context(
             viewport=viewport,  # type: ignore[arg-type]
-            base_url=stack.edge_url,
+            base_url=app.url,
             locale="en-GB",
             timezone_id="UTC",
             color_scheme=color_scheme,  # type: ignore[arg-type]
@@ -212,7 +177,7 @@ async def open_page(
 
         await page.goto("/")
         await page.wait_for_selector("body[data-ready=true]")
-        return BrowserSession(page=page, context=context, shot=shot, url=stack.edge_url)
+        return BrowserSession(page=page, context=context, shot=shot, url=app.url)
 
     yield factory
     for context in contexts:

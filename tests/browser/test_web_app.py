@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Locator, Page, Route, expect
-from todo_testing.processes import start_service
 
 # The first test also waits for the four processes to start, which takes long on a busy machine.
 pytestmark = pytest.mark.timeout(300)
@@ -349,19 +348,15 @@ async def test_the_chatkit_web_component_is_configured_for_our_backend(
 
 
 async def test_retry_after_the_assistant_was_unavailable(
-    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+    open_page: OpenPage, new_email: Callable[[], str], app: Any
 ) -> None:
-    if "agent" not in stack.processes:
-        pytest.skip("stops and restarts the agent process: needs the processes this suite starts")
+    stack = app.own_stack("stops and restarts the agent process")
     session = await open_page(viewport=DESKTOP)
     page, shot = session.page, session.shot
     await sign_up(page, new_email())
     chat = page.locator("#chat-panel")
     log = chat.get_by_role("log")
-    agent = stack.processes["agent"]
-    port = agent.port
-    await agent.stop()
-    try:
+    async with stack.stopped("agent"):
         composer = chat.get_by_label("Message", exact=True)
         await composer.fill("add buy bread")
         await composer.press("Enter")
@@ -373,10 +368,6 @@ async def test_retry_after_the_assistant_was_unavailable(
         await expect(log.locator(".msg.user")).to_have_text([re.compile("add buy bread")])
         await expect(log.locator(".msg.assistant")).to_have_count(0)
         await shot("assistant-unavailable")
-    finally:
-        stack.processes["agent"] = await start_service(
-            "agent", {**stack.env, "AGENT_PORT": str(port)}, stack.log_dir
-        )
     # The edge's channel reconnects with a back-off: retry until the answer comes.
     for _ in range(20):
         await retry.click()
@@ -393,10 +384,9 @@ async def test_retry_after_the_assistant_was_unavailable(
 
 
 async def test_stop_cancels_a_reply_and_the_chat_goes_on(
-    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+    open_page: OpenPage, new_email: Callable[[], str], app: Any
 ) -> None:
-    if "tasks" not in stack.processes:
-        pytest.skip("pauses the tasks process: needs the processes this suite starts")
+    stack = app.own_stack("pauses the tasks process")
     session = await open_page(viewport=DESKTOP)
     page, shot = session.page, session.shot
     await sign_up(page, new_email())
@@ -406,7 +396,7 @@ async def test_stop_cancels_a_reply_and_the_chat_goes_on(
     composer = chat.get_by_label("Message", exact=True)
     stop = chat.get_by_role("button", name="Stop")
     # A paused tasks service keeps the assistant's tool call (and so the reply) waiting.
-    tasks_pid = stack.processes["tasks"].process.pid
+    tasks_pid = stack["tasks"].process.pid
     os.kill(tasks_pid, signal.SIGSTOP)
     try:
         await composer.fill("add call the plumber")
@@ -503,10 +493,9 @@ async def test_keyboard_only(open_page: OpenPage, new_email: Callable[[], str]) 
 
 
 async def test_the_access_token_is_renewed_before_it_expires(
-    open_page: OpenPage, new_email: Callable[[], str], stack: Any
+    open_page: OpenPage, new_email: Callable[[], str], app: Any
 ) -> None:
-    if "auth" not in stack.processes:
-        pytest.skip("needs the short token lifetime the suite's own auth process is given")
+    app.own_stack("relies on the short token lifetime the suite gives its auth process")
     session = await open_page(viewport=DESKTOP)
     page = session.page
     # Tokens live 66 s here; the page renews a minute before expiry, through the cookie.

@@ -10,7 +10,7 @@ from todo_common.db import Database
 from todo_common.migrations import upgrade_async
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
 from todo_edge.db import MIGRATIONS_PATH
-from todo_testing.plugin import DatabaseFactory
+from todo_testkit.plugin import DatabaseFactory
 
 
 @pytest.fixture

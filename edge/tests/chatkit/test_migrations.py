@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from todo_common.db import Database
 from todo_common.migrations import alembic_config, upgrade_async
 from todo_edge.db import MIGRATIONS_PATH, Base
-from todo_testing.plugin import DatabaseFactory
+from todo_testkit.plugin import DatabaseFactory
 
 
 async def differences(database: Database) -> list[Any]:

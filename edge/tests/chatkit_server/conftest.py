@@ -1,7 +1,7 @@
 """Fixtures of the ChatKit endpoint suite: a real edge over HTTP with its own migrated
 database, in front of the module's real auth, tasks and agent (offline model) servers.
 
-Tests speak the protocol through `todo_testing.chatkit.ChatClient` (raw bodies, strict SSE).
+Tests speak the protocol through `todo_testkit.chatkit.ChatClient` (raw bodies, strict SSE).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from todo_edge.db import migrate_async
-from todo_testing.agent import AgentServiceHandle
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser
-from todo_testing.chatkit import ChatClient, chat_edge_settings
-from todo_testing.databases import TestDatabase, drop_database, new_database
-from todo_testing.edge import EdgeHandle, running_edge
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import AgentServiceHandle
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 # The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
 os.environ["TZ"] = "UTC"
@@ -26,7 +26,9 @@ time.tzset()
 
 
 @pytest.fixture(scope="module")
-async def edge_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestDatabase]:
+async def edge_database(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[IsolatedDatabase]:
     """The edge's database for the module, migrated by its real Alembic scripts."""
     database = new_database("edge", Path(tmp_path_factory.mktemp("edge-db")))
     await migrate_async(database.url, database.schema)
@@ -39,7 +41,7 @@ async def chat_edge(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     agent_service: AgentServiceHandle,
-    edge_database: TestDatabase,
+    edge_database: IsolatedDatabase,
 ) -> AsyncIterator[EdgeHandle]:
     """The module's edge with ChatKit wired to the real agent."""
     settings = chat_edge_settings(auth_service, tasks_service, agent_service.address, edge_database)
@@ -48,32 +50,20 @@ async def chat_edge(
 
 
 @pytest.fixture
-async def alice(sign_up: SignUp) -> TestUser:
-    """A fresh user."""
-    return await sign_up()
-
-
-@pytest.fixture
-async def bob(sign_up: SignUp) -> TestUser:
-    """Another fresh user."""
-    return await sign_up()
-
-
-@pytest.fixture
-async def alice_chat(chat_edge: EdgeHandle, alice: TestUser) -> AsyncIterator[ChatClient]:
+async def alice_chat(chat_edge: EdgeHandle, alice: SignedUpUser) -> AsyncIterator[ChatClient]:
     """alice's ChatKit client."""
     async with chat_edge.client(alice.access_token, timeout=30.0) as http:
         yield ChatClient(http)
 
 
 @pytest.fixture
-async def bob_chat(chat_edge: EdgeHandle, bob: TestUser) -> AsyncIterator[ChatClient]:
+async def bob_chat(chat_edge: EdgeHandle, bob: SignedUpUser) -> AsyncIterator[ChatClient]:
     """bob's ChatKit client."""
     async with chat_edge.client(bob.access_token, timeout=30.0) as http:
         yield ChatClient(http)
 
 
 @pytest.fixture
-def alice_tasks(tasks_service: TasksServiceHandle, alice: TestUser) -> TaskCaller:
+def alice_tasks(tasks_service: TasksServiceHandle, alice: SignedUpUser) -> TaskCaller:
     """alice's tasks, straight from the tasks service."""
     return TaskCaller(user=alice, stub=tasks_service.stub)

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.chatkit import ChatClient, chat_edge_settings, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import EdgeHandle, assert_problem, running_edge
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings, user_message
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.tasks import TasksServiceHandle
 
 MIB = 1024 * 1024
 
@@ -94,7 +94,7 @@ async def test_no_token_is_401(chat_edge: EdgeHandle) -> None:
 
 
 async def test_session_secret_works_as_the_chatkit_bearer(
-    chat_edge: EdgeHandle, alice: TestUser
+    chat_edge: EdgeHandle, alice: SignedUpUser
 ) -> None:
     async with chat_edge.client(alice.access_token) as http:
         response = await http.post("/api/chatkit/session")
@@ -118,7 +118,7 @@ async def test_session_is_rate_limited(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     settings = chat_edge_settings(
         auth_service, tasks_service, "127.0.0.1:1", edge_database, chatkit_sessions_per_user=2

@@ -9,8 +9,8 @@ from chatkit.types import Thread, ThreadItem
 from chatkit.widgets import StrictWidgetRoot
 from pydantic import TypeAdapter
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.chatkit import ChatClient
-from todo_testing.tasks import TaskCaller
+from todo_testkit.chatkit import ChatClient
+from todo_testkit.tasks import TaskCaller
 
 ITEMS: TypeAdapter[list[ThreadItem]] = TypeAdapter(list[ThreadItem])
 STRICT_WIDGET: TypeAdapter[StrictWidgetRoot] = TypeAdapter(StrictWidgetRoot)

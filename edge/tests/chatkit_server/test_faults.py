@@ -5,62 +5,42 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import httpx
 import openai
 from agents.testing import ModelStep, ScriptedModel
 from openai.types.responses import ResponseTextDeltaEvent
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import running_agent_service
-from todo_testing.auth import AuthServiceHandle, TestUser
-from todo_testing.chatkit import ChatClient, chat_edge_settings, parse_sse, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import EdgeHandle, running_edge
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
-
-
-class Hook(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Runs `before(method)` ahead of every call the agent makes to the tasks service."""
-
-    def __init__(self, before: Callable[[str], Awaitable[None]]) -> None:
-        self.before = before
-        self.methods: list[str] = []
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        name = method.rsplit("/", 1)[-1]
-        self.methods.append(name)
-        await self.before(name)
-        return await continuation(details, request)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from todo_edge.chatkit.transport import HEARTBEAT
+from todo_testkit.agent import running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, Stream, chat_edge_settings, parse_sse, user_message
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.interceptors import CallGate, CallHook
+from todo_testkit.ports import free_port
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.waiting import eventually
 
 
 async def _wait_ready(edge: EdgeHandle) -> None:
     async with edge.client() as http:
-        for _ in range(200):
-            if (await http.get("/readyz")).status_code == 200:
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the edge never saw the agent come back")
+
+        async def ready() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await eventually(ready, what="the edge to see the agent come back")
 
 
 async def test_agent_down_then_back(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     settings = chat_edge_settings(
         auth_service,
         tasks_service,
@@ -104,7 +84,7 @@ async def test_model_failure_is_an_error_event_with_retry(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     request = httpx.Request("POST", "http://model.invalid/v1/responses")
     model = ScriptedModel([ModelStep.raise_error(openai.APIConnectionError(request=request))])
@@ -130,21 +110,14 @@ async def test_agent_dying_mid_stream_ends_with_an_error_event(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
     alice_tasks: TaskCaller,
 ) -> None:
     await alice_tasks.create("Buy milk")
-    entered = asyncio.Event()
-    release = asyncio.Event()
-
-    async def stall(method: str) -> None:
-        if method == "ListTasks":
-            entered.set()
-            await release.wait()
-
+    lookup = CallGate("ListTasks")
     async with (
         running_agent_service(
-            auth_service, tasks_service.address, tasks_interceptors=[Hook(stall)]
+            auth_service, tasks_service.address, tasks_interceptors=[CallHook(lookup)]
         ) as agent,
         running_edge(
             chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
@@ -153,9 +126,9 @@ async def test_agent_dying_mid_stream_ends_with_an_error_event(
     ):
         chat = ChatClient(http)
         reply = asyncio.create_task(chat.create("mark the milk one done"))
-        await asyncio.wait_for(entered.wait(), 10)
+        await asyncio.wait_for(lookup.entered.wait(), 10)
         await agent.running.stop(0)
-        release.set()
+        lookup.release()
         stream = await asyncio.wait_for(reply, 10)
         items = (await chat.items(stream.thread_id))["data"]
     assert stream.status == 200
@@ -176,19 +149,12 @@ async def test_client_disconnect_stops_the_agent_run(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
     alice_tasks: TaskCaller,
 ) -> None:
     milk = await alice_tasks.create("Buy milk")
-    entered = asyncio.Event()
-    release = asyncio.Event()
-
-    async def stall(method: str) -> None:
-        if method == "ListTasks":
-            entered.set()
-            await release.wait()
-
-    hook = Hook(stall)
+    lookup = CallGate("ListTasks")
+    hook = CallHook(lookup)
     async with (
         running_agent_service(
             auth_service, tasks_service.address, tasks_interceptors=[hook]
@@ -210,16 +176,14 @@ async def test_client_disconnect_stops_the_agent_run(
                 if b"progress_update" in received:
                     break
             # The run is inside its first tool call; now the Stop button aborts the request.
-            await asyncio.wait_for(entered.wait(), 10)
+            await asyncio.wait_for(lookup.entered.wait(), 10)
         # Leaving the block closed the connection mid-stream.
         events, _ = parse_sse(received.decode()[: received.decode().rindex("\n\n") + 2])
         thread_id = events[0]["thread"]["id"]
-        # The run is cancelled while its first tool call is in flight: release the stalled
-        # lookup and give a run that was (wrongly) still going time to call CompleteTask.
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-        release.set()
-        await asyncio.sleep(0.3)
+        # The run is cancelled while its first tool call is in flight: the held lookup is
+        # abandoned (cancelled), never answered, so the run cannot go on to CompleteTask.
+        await asyncio.wait_for(lookup.abandoned.wait(), 10)
+        lookup.release()
         items = (await ChatClient(http).items(thread_id))["data"]
 
     assert hook.methods == ["ListTasks"]
@@ -232,15 +196,13 @@ async def test_heartbeats_keep_a_silent_stream_open(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
-    async def slow(method: str) -> None:
-        if method == "ListTasks":
-            await asyncio.sleep(0.5)
-
+    # The lookup is held (the stream goes silent) until the client has had two heartbeats.
+    lookup = CallGate("ListTasks")
     async with (
         running_agent_service(
-            auth_service, tasks_service.address, tasks_interceptors=[Hook(slow)]
+            auth_service, tasks_service.address, tasks_interceptors=[CallHook(lookup)]
         ) as agent,
         running_edge(
             chat_edge_settings(
@@ -253,7 +215,15 @@ async def test_heartbeats_keep_a_silent_stream_open(
         ) as edge,
         edge.client(alice.access_token) as http,
     ):
-        stream = await ChatClient(http).create("what are my tasks?")
+        body = {"type": "threads.create", "params": {"input": user_message("what are my tasks?")}}
+        received = b""
+        async with http.stream("POST", "/chatkit", json=body) as response:
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if received.count(HEARTBEAT) >= 2:
+                    lookup.release()
+        stream = Stream.parse(response.status_code, response.headers, received.decode())
+    assert lookup.entered.is_set()
     assert stream.heartbeats >= 2
     assert ": keep-alive\n\n" in stream.text
     assert stream.of("error") == []
@@ -283,7 +253,7 @@ async def test_stop_keeps_the_partial_answer(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     edge_database: EdgeDatabase,
-    alice: TestUser,
+    alice: SignedUpUser,
 ) -> None:
     hanging = asyncio.Event()
     async with (
@@ -305,11 +275,11 @@ async def test_stop_keeps_the_partial_answer(
             await asyncio.wait_for(hanging.wait(), 10)
         thread_id = json.loads(received.split(b"\n\n")[0][len(b"data: ") :])["thread"]["id"]
         chat = ChatClient(http)
-        items: list[dict[str, Any]] = []
-        for _ in range(100):
-            items = (await chat.items(thread_id))["data"]
-            if len(items) == 2:
-                break
-            await asyncio.sleep(0.05)
-    assert [item["type"] for item in items] == ["user_message", "assistant_message"]
+
+        async def partial_answer_saved() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = (await chat.items(thread_id))["data"]
+            assert [item["type"] for item in items] == ["user_message", "assistant_message"]
+            return items
+
+        items = await eventually(partial_answer_saved)
     assert items[1]["content"][0]["text"] == "Let me think about your milk"

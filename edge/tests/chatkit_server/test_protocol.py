@@ -11,11 +11,11 @@ from chatkit.types import Page, Thread
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_common.db import Database
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
-from todo_testing.auth import TestUser
-from todo_testing.chatkit import ChatClient, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import assert_problem
-from todo_testing.tasks import TaskCaller
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, user_message, widget_actions
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import assert_problem
+from todo_testkit.tasks import TaskCaller
 
 
 @pytest.fixture
@@ -28,23 +28,6 @@ async def store(edge_database: EdgeDatabase) -> AsyncIterator[TodoChatKitStore]:
 
 def _widget_of(items: list[dict[str, Any]]) -> dict[str, Any]:
     return next(item for item in items if item["type"] == "widget")
-
-
-def _actions(widget: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "onClickAction" in node:
-                found.append(node["onClickAction"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(widget)
-    return found
 
 
 # ---- threads ----
@@ -113,7 +96,7 @@ async def test_retry_after_item_replaces_the_answer(alice_chat: ChatClient) -> N
 
 
 async def test_feedback_is_persisted(
-    alice_chat: ChatClient, alice: TestUser, store: TodoChatKitStore
+    alice_chat: ChatClient, alice: SignedUpUser, store: TodoChatKitStore
 ) -> None:
     stream = await alice_chat.create("add buy eggs")
     [answer] = stream.done_items("assistant_message")
@@ -188,7 +171,7 @@ async def test_sync_action_completes_and_reopens_without_the_model(
     stream = await alice_chat.create("add buy milk")
     thread_id = stream.thread_id
     widget = _widget_of(stream.done_items())
-    [complete] = [a for a in _actions(widget) if a["type"] == "task.complete"]
+    [complete] = [a for a in widget_actions(widget) if a["type"] == "task.complete"]
     assert complete["streaming"] is False
     task_id = complete["payload"]["task_id"]
 
@@ -199,14 +182,14 @@ async def test_sync_action_completes_and_reopens_without_the_model(
     assert response.status_code == 200, response.text
     updated = response.json()["updated_item"]
     assert updated["id"] == widget["id"]
-    assert [a["type"] for a in _actions(updated)] == ["task.reopen", "task.delete"]
+    assert [a["type"] for a in widget_actions(updated)] == ["task.reopen", "task.delete"]
     assert "Done" in updated["copy_text"]
     assert (await alice_tasks.get(task_id)).state == tasks_pb.TASK_STATE_COMPLETED
     # The redrawn card is what a reload shows.
     items = (await alice_chat.items(thread_id))["data"]
     assert _widget_of(items) == updated
 
-    reopen = next(a for a in _actions(updated) if a["type"] == "task.reopen")
+    reopen = next(a for a in widget_actions(updated) if a["type"] == "task.reopen")
     response = await alice_chat.post(
         "threads.sync_custom_action",
         {"thread_id": thread_id, "item_id": widget["id"], "action": reopen},
@@ -220,7 +203,7 @@ async def test_streaming_action_replaces_the_card_and_signals_the_change(
 ) -> None:
     stream = await alice_chat.create("add buy milk")
     widget = _widget_of(stream.done_items())
-    delete = next(a for a in _actions(widget) if a["type"] == "task.delete")
+    delete = next(a for a in widget_actions(widget) if a["type"] == "task.delete")
     task_id = delete["payload"]["task_id"]
 
     result = await alice_chat.stream(
@@ -231,7 +214,7 @@ async def test_streaming_action_replaces_the_card_and_signals_the_change(
     assert result.types == ["stream_options", "thread.item.replaced", "client_effect"]
     replaced = result.of("thread.item.replaced")[0]["item"]
     assert replaced["id"] == widget["id"]
-    assert _actions(replaced) == []
+    assert widget_actions(replaced) == []
     assert "Deleted" in replaced["copy_text"]
     assert result.of("client_effect")[0] == {
         "type": "client_effect",
@@ -247,7 +230,7 @@ async def test_action_on_a_missing_task_is_a_friendly_error_and_changes_nothing(
 ) -> None:
     stream = await alice_chat.create("add buy milk")
     widget = _widget_of(stream.done_items())
-    complete = next(a for a in _actions(widget) if a["type"] == "task.complete")
+    complete = next(a for a in widget_actions(widget) if a["type"] == "task.complete")
     await alice_tasks.delete(complete["payload"]["task_id"])
     params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": complete}
 
@@ -304,7 +287,7 @@ async def test_every_op_with_another_users_ids_is_404_and_leaks_nothing(
     thread_id = stream.thread_id
     [user] = stream.done_items("user_message")
     widget = _widget_of(stream.done_items())
-    action = _actions(widget)[0]
+    action = widget_actions(widget)[0]
     before = (await alice_chat.items(thread_id))["data"]
 
     json_ops: list[tuple[str, dict[str, Any]]] = [

@@ -19,11 +19,11 @@ import pytest
 from chatkit.types import ClientToolCallItem, StructuredInputFreeform, StructuredInputItem
 from todo_common.db import Database
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
-from todo_testing.auth import TestUser
-from todo_testing.chatkit import ChatClient, user_message
-from todo_testing.databases import TestDatabase as EdgeDatabase
-from todo_testing.edge import assert_problem
-from todo_testing.tasks import TaskCaller
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, user_message
+from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
+from todo_testkit.edge import assert_problem
+from todo_testkit.tasks import TaskCaller
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ async def _reads_of(
 
 async def test_each_op_reads_the_thread_once(
     alice_chat: ChatClient,
-    alice: TestUser,
+    alice: SignedUpUser,
     alice_tasks: TaskCaller,
     store: TodoChatKitStore,
     chat_reads: Counter[str],

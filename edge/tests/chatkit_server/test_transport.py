@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from todo_edge.chatkit.transport import EventStreamResponse, StreamPump
-from todo_testing.chatkit import parse_sse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from todo_edge.chatkit.transport import HEARTBEAT, EventStreamResponse, StreamPump
+from todo_testkit.chatkit import parse_sse
 
 
 def _app(source: Callable[[], AsyncIterator[bytes]], heartbeat: float) -> Starlette:
@@ -27,7 +28,27 @@ def _app(source: Callable[[], AsyncIterator[bytes]], heartbeat: float) -> Starle
     return Starlette(routes=[Route("/", endpoint, methods=["POST"])])
 
 
-async def _post(app: Starlette) -> httpx.Response:
+def _after_two_heartbeats(app: ASGIApp, sent: asyncio.Event) -> ASGIApp:
+    """`app`, setting `sent` once it has sent two heartbeats: a silent source waits for them
+    instead of for a length of time."""
+
+    async def watching(scope: Scope, receive: Receive, send: Send) -> None:
+        heartbeats = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal heartbeats
+            await send(message)
+            if message["type"] == "http.response.body" and message.get("body") == HEARTBEAT:
+                heartbeats += 1
+                if heartbeats == 2:
+                    sent.set()
+
+        await app(scope, receive, watch)
+
+    return watching
+
+
+async def _post(app: ASGIApp) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         return await http.post("/")
@@ -38,12 +59,15 @@ def _frame(event: dict[str, object]) -> bytes:
 
 
 async def test_frames_pass_through_with_heartbeats_in_silences() -> None:
+    heartbeats_sent = asyncio.Event()
+
     async def source() -> AsyncIterator[bytes]:
         yield _frame({"type": "stream_options", "stream_options": {"allow_cancel": True}})
-        await asyncio.sleep(0.25)
+        # Silent until the response has filled the silence with two heartbeats.
+        await asyncio.wait_for(heartbeats_sent.wait(), 10)
         yield _frame({"type": "progress_update", "text": "Adding task…"})
 
-    response = await _post(_app(source, heartbeat=0.05))
+    response = await _post(_after_two_heartbeats(_app(source, heartbeat=0.05), heartbeats_sent))
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"

@@ -44,6 +44,21 @@ class BootstrapProbe(pb_grpc.TaskServiceServicer):
         return pb.GetTaskResponse(task=pb.Task(id=request.id, title="ok"))
 
 
+class StatusRecorder:
+    """Stands in for the servicer context of a Health.Watch call: the servicer writes each
+    status change to it, and the test awaits them one by one."""
+
+    def __init__(self) -> None:
+        self._written: asyncio.Queue[health_pb2.HealthCheckResponse] = asyncio.Queue()
+
+    async def write(self, response: health_pb2.HealthCheckResponse) -> None:
+        await self._written.put(response)
+
+    async def next(self) -> Any:
+        """The next status written (waits for it, 5 s at most)."""
+        return (await asyncio.wait_for(self._written.get(), 5)).status
+
+
 async def start(probe: BootstrapProbe, **kwargs: Any) -> RunningServer:
     return await create_server(
         "127.0.0.1:0",
@@ -168,11 +183,16 @@ async def test_graceful_stop_flips_health_then_drains_in_flight_calls() -> None:
         stub = pb_grpc.TaskServiceStub(channel)
         in_flight = asyncio.ensure_future(stub.GetTask(pb.GetTaskRequest(id="slow"), timeout=10))
         await asyncio.wait_for(probe.started.wait(), 5)
+        # The health servicer's Watch reports every status change as it happens.
+        statuses = StatusRecorder()
+        watch = asyncio.ensure_future(
+            running.health.Watch(health_pb2.HealthCheckRequest(service=SERVICE), statuses)
+        )
+        assert await statuses.next() == health_pb2.HealthCheckResponse.SERVING
         stopping = asyncio.ensure_future(running.stop(grace=5))
-        await asyncio.sleep(0.2)
         # Health already says NOT_SERVING while the in-flight call is still running.
-        status = await running.health.Check(health_pb2.HealthCheckRequest(service=SERVICE), None)
-        assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert await statuses.next() == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()
         assert not in_flight.done()
         probe.release.set()
         assert (await in_flight).task.id == "slow"

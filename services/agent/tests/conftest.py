@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from todo_testing.agent import AgentServiceHandle, fixed_clock, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.agent import AgentServiceHandle, fixed_clock, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TasksServiceHandle
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from typing import Any
 
 from agents.testing import ScriptedModel, assistant_message, function_call
 from todo.agent.v1 import agent_service_pb2 as pb
-from todo_testing.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 TOOLS = {
     "add_task",
@@ -77,11 +77,13 @@ async def test_model_sees_tools_handoff_clock_and_tool_results(
 
 
 async def test_model_cannot_choose_the_user(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    alice: SignedUpUser,
+    bob: SignedUpUser,
 ) -> None:
     """A model that tries to act for someone else (an extra user_id argument, or another
     user's task id) only ever reaches the caller's own tasks."""
-    alice, bob = await sign_up(), await sign_up()
     bobs = TaskCaller(user=bob, stub=tasks_service.stub)
     bob_task = await bobs.create("Bob's task")
     model = ScriptedModel(

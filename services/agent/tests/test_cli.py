@@ -17,10 +17,10 @@ from todo_agent.__main__ import main as agent_main
 from todo_agent.models import ModelConfigurationError, build_model
 from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import AgentSettings
-from todo_testing.agent import respond
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.processes import start_service
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.agent import respond
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.processes import start_service
+from todo_testkit.tasks import TasksServiceHandle
 
 
 async def test_serve_answers_and_stops_cleanly(

@@ -115,7 +115,7 @@ async def test_buffered_text_is_flushed_while_the_model_pauses(
     from agents.testing import ModelStep, ScriptedModel
     from todo.agent.v1 import agent_service_pb2 as pb
     from todo_agent.offline import stream as offline_stream
-    from todo_testing.agent import running_agent_service
+    from todo_testkit.agent import running_agent_service
 
     text = "Hello there my friend, the pause is here and then the rest follows."
     events = offline_stream.stream_events([offline_stream.message(text, 0)])

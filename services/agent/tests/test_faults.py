@@ -4,7 +4,7 @@ down mid-run, cancellation during a slow tool call, and the run's time limits.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +13,12 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import AgentServiceHandle, respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import (
-    TaskCaller,
-    TasksServiceHandle,
-    expect_rpc_error,
-    running_tasks_service,
-)
+from todo_testkit.agent import AgentServiceHandle, respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.interceptors import CallGate, CallHook
+from todo_testkit.rpc_errors import expect_rpc_error
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle, running_tasks_service
+from todo_testkit.waiting import eventually
 
 
 async def _events(call: Any) -> list[pb.RespondEvent]:
@@ -104,9 +102,11 @@ async def test_forged_token_is_unauthenticated(agent_service: AgentServiceHandle
 
 
 async def test_another_users_task_id_is_not_found_and_nothing_leaks(
-    agent_service: AgentServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    agent_service: AgentServiceHandle,
+    tasks_service: TasksServiceHandle,
+    alice: SignedUpUser,
+    bob: SignedUpUser,
 ) -> None:
-    alice, bob = await sign_up(), await sign_up()
     bobs = TaskCaller(user=bob, stub=tasks_service.stub)
     secret = await bobs.create("Bob's secret surprise party")
 
@@ -130,21 +130,6 @@ async def test_another_users_task_id_is_not_found_and_nothing_leaks(
 # The tasks service in trouble.
 
 
-class Hook(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Runs `before(method)` ahead of every call the agent makes to the tasks service."""
-
-    def __init__(self, before: Callable[[str], Awaitable[None]]) -> None:
-        self.before = before
-        self.methods: list[str] = []
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        name = method.rsplit("/", 1)[-1]
-        self.methods.append(name)
-        await self.before(name)
-        return await continuation(details, request)
-
-
 @pytest.fixture
 async def private_tasks(
     auth_service: AuthServiceHandle, tmp_path: Path
@@ -164,7 +149,7 @@ async def test_tasks_service_down_mid_run_is_explained(
         if method == "CompleteTask":
             await private_tasks.running.stop(0)
 
-    hook = Hook(stop_before_complete)
+    hook = CallHook(stop_before_complete)
     async with running_agent_service(
         auth_service, private_tasks.address, tasks_interceptors=[hook]
     ) as agent:
@@ -207,29 +192,14 @@ def _run_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
     }
 
 
-async def _eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    assert condition()
-
-
 async def test_cancel_during_slow_tool_call_stops_everything(
     auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
 ) -> None:
     user = await sign_up()
     caller = TaskCaller(user=user, stub=tasks_service.stub)
     milk = await caller.create("Buy milk")
-    entered = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow_lookup(method: str) -> None:
-        if method == "ListTasks":
-            entered.set()
-            await release.wait()
-
-    hook = Hook(slow_lookup)
+    lookup = CallGate("ListTasks")
+    hook = CallHook(lookup)
     async with running_agent_service(
         auth_service, tasks_service.address, tasks_interceptors=[hook]
     ) as agent:
@@ -246,15 +216,14 @@ async def test_cancel_during_slow_tool_call_stops_everything(
                 started.set()
 
         reader = asyncio.create_task(read())
-        await asyncio.wait_for(asyncio.gather(entered.wait(), started.wait()), 10)
+        await asyncio.wait_for(asyncio.gather(lookup.entered.wait(), started.wait()), 10)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader
         # Everything the run started winds down: the SDK's run task, the tool task and the
         # interceptor's wait (cancelled, not released).
-        await _eventually(lambda: not _run_tasks(before))
-        release.set()
-        await asyncio.sleep(0.1)
+        await eventually(lambda: not _run_tasks(before), what="the run's tasks to end")
+        assert lookup.abandoned.is_set()
 
     assert seen == ["tool_call_started"]
     assert hook.methods == ["ListTasks"]
@@ -283,7 +252,7 @@ async def test_wall_clock_cap_fails_the_run_with_limit_exceeded(
     ) as agent:
         before = set(asyncio.all_tasks())
         run = await respond(agent.stub, user.metadata, "list my tasks")
-        await _eventually(lambda: not _run_tasks(before))
+        await eventually(lambda: not _run_tasks(before), what="the run's tasks to end")
     assert entered.is_set()
     assert run.run_failed == pb.RunFailed(
         code=pb.FAILURE_CODE_LIMIT_EXCEEDED,
@@ -312,20 +281,15 @@ async def test_a_slow_tool_call_hits_its_own_cap_and_is_explained(
     """Each tasks call gets min(remaining run time, per-call cap); a call over the cap fails
     as a tool error the assistant explains, and the run still ends normally."""
     user = await sign_up()
-    release = asyncio.Event()
-
-    async def stall(method: str) -> None:
-        if method == "ListTasks":
-            await release.wait()
-
+    lookup = CallGate("ListTasks")
     async with running_agent_service(
         auth_service,
         tasks_service.address,
-        tasks_interceptors=[Hook(stall)],
+        tasks_interceptors=[CallHook(lookup)],
         tool_timeout_seconds=0.3,
     ) as agent:
         run = await respond(agent.stub, user.metadata, "list my tasks")
-        release.set()
+    assert lookup.abandoned.is_set()
     assert [(f.name, f.ok, f.error_message) for f in run.finished] == [
         ("list_tasks", False, "The task list did not answer in time.")
     ]

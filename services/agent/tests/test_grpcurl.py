@@ -3,43 +3,16 @@ the event stream as grpcurl prints it (one JSON object per event)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
 from typing import Any
 
-import pytest
-from todo_testing.agent import AgentServiceHandle
-
-GRPCURL = shutil.which("grpcurl")
+from todo_testkit.agent import AgentServiceHandle
+from todo_testkit.grpcurl import grpcurl, json_documents, run_grpcurl
 
 
-def _json_documents(text: str) -> list[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    documents, index = [], 0
-    while index < len(text):
-        if text[index].isspace():
-            index += 1
-            continue
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-    return documents
-
-
-async def _grpcurl(*args: str) -> tuple[int, str, str]:
-    assert GRPCURL is not None
-    process = await asyncio.create_subprocess_exec(
-        GRPCURL, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
-    return process.returncode or 0, stdout.decode(), stderr.decode()
-
-
-@pytest.mark.skipif(GRPCURL is None, reason="grpcurl is not installed (dev dependency)")
 async def test_respond_through_grpcurl(agent_service: AgentServiceHandle, sign_up: Any) -> None:
     user = await sign_up()
-    code, stdout, stderr = await _grpcurl(
-        "-plaintext",
+    stdout = await grpcurl(
         "-H",
         f"authorization: Bearer {user.access_token}",
         "-d",
@@ -47,8 +20,7 @@ async def test_respond_through_grpcurl(agent_service: AgentServiceHandle, sign_u
         agent_service.address,
         "todo.agent.v1.AgentService/Respond",
     )
-    assert code == 0, stderr
-    events = _json_documents(stdout)
+    events = json_documents(stdout)
     kinds = [next(iter(event)) for event in events]
     assert kinds[0] == "tool_call_started"
     assert events[0]["tool_call_started"]["name"] == "add_task"
@@ -63,27 +35,21 @@ async def test_respond_through_grpcurl(agent_service: AgentServiceHandle, sign_u
     assert events[-2]["message_done"]["text"].startswith("Added Buy milk")
 
 
-@pytest.mark.skipif(GRPCURL is None, reason="grpcurl is not installed (dev dependency)")
 async def test_grpcurl_without_a_token_is_unauthenticated(
     agent_service: AgentServiceHandle,
 ) -> None:
-    code, _, stderr = await _grpcurl(
-        "-plaintext",
+    refused = await run_grpcurl(
         "-d",
         '{"input": "list my tasks"}',
         agent_service.address,
         "todo.agent.v1.AgentService/Respond",
     )
-    assert code != 0
-    assert "Unauthenticated" in stderr
+    assert refused.returncode != 0
+    assert "Unauthenticated" in refused.stderr
 
 
-@pytest.mark.skipif(GRPCURL is None, reason="grpcurl is not installed (dev dependency)")
 async def test_reflection_describes_the_service(agent_service: AgentServiceHandle) -> None:
-    code, stdout, stderr = await _grpcurl(
-        "-plaintext", agent_service.address, "describe", "todo.agent.v1.AgentService"
-    )
-    assert code == 0, stderr
+    stdout = await grpcurl(agent_service.address, "describe", "todo.agent.v1.AgentService")
     assert (
         "rpc Respond ( .todo.agent.v1.RespondRequest ) returns ( stream .todo.agent.v1.RespondEvent )"
         in stdout

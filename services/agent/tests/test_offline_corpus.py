@@ -15,8 +15,8 @@ import pytest
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_agent.offline.grammar import is_urdu
 from todo_agent.offline.replies import TASK_LINE
-from todo_testing.agent import AgentServiceHandle, respond
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import AgentServiceHandle, respond
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 LOOKUP_OPEN = ("list_tasks", {"state": "open", "limit": 100})
 LOOKUP_DONE = ("list_tasks", {"state": "completed", "limit": 100})

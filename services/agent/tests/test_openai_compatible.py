@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testing.agent import respond, running_agent_service
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.agent import respond, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 PROVIDER_SECRET = "provider-internal-detail-sk-live-123"
 
@@ -119,7 +119,8 @@ class FakeProvider:
             )
             reply = self.replies.pop(0) if self.replies else Reply(status=500)
             if reply.hang:
-                await asyncio.sleep(3600)
+                # Never answer: the client's own time limit must end the call.
+                await asyncio.Event().wait()
             if reply.status != 200:
                 payload = json.dumps(
                     reply.error or {"error": {"message": PROVIDER_SECRET}}

@@ -12,7 +12,7 @@ import pytest
 from todo_auth.models import SigningKey
 from todo_auth.repository import SigningKeyRepository
 from todo_auth.server import open_database
-from todo_testing.auth import AuthServiceHandle, running_auth_service
+from todo_testkit.auth import AuthServiceHandle, running_auth_service
 
 
 class MovableClock:

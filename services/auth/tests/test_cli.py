@@ -14,11 +14,11 @@ from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.__main__ import dev_token
 from todo_auth.__main__ import main as auth_main
 from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
-from todo_testing import databases
-from todo_testing.auth import AuthServiceHandle, sign_up_user, unique_email
+from todo_testkit import databases
+from todo_testkit.auth import AuthServiceHandle, sign_up_user, unique_email
 
 
-async def todo_auth(database: databases.TestDatabase, *args: str) -> tuple[str, str]:
+async def todo_auth(database: databases.IsolatedDatabase, *args: str) -> tuple[str, str]:
     """Runs `todo-auth <args>` against `database`; returns stdout and stderr."""
     env = {
         **os.environ,

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testing.auth import AuthServiceHandle, rpc_error, sign_up_user, unique_email
+from todo_testkit.auth import AuthServiceHandle, sign_up_user, unique_email
+from todo_testkit.rpc_errors import rpc_error
 
 FILE_ISSUER = "https://better-auth.file.test"
 AUDIENCE = "todo-assistant"

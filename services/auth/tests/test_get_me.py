@@ -17,14 +17,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser, rpc_error
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.rpc_errors import rpc_error
 
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def claims_for(auth: AuthServiceHandle, user: TestUser, **changes: Any) -> dict[str, Any]:
+def claims_for(auth: AuthServiceHandle, user: SignedUpUser, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
         "iss": auth.settings.token.issuer,
@@ -82,16 +83,16 @@ async def test_missing_or_malformed_authorization(auth_service: AuthServiceHandl
     assert garbage.code == grpc.StatusCode.UNAUTHENTICATED
 
 
-Forger = Callable[[AuthServiceHandle, TestUser, Any], str]
+Forger = Callable[[AuthServiceHandle, SignedUpUser, Any], str]
 
 
-def forge_alg_none(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_alg_none(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     header = {"alg": "none", "typ": "JWT", "kid": key.kid}
     payload = claims_for(auth, user)
     return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}."
 
 
-def forge_hs256_with_public_key(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_hs256_with_public_key(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     # The classic confusion attack: HMAC keyed with the (public) verification key.
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
     payload = claims_for(auth, user)
@@ -106,36 +107,36 @@ def sign(key: Any, payload: dict[str, Any], kid: str | None = None) -> str:
     return jwt.encode(payload, private_key, algorithm="EdDSA", headers={"kid": kid or key.kid})
 
 
-def forge_wrong_issuer(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_wrong_issuer(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     return sign(key, claims_for(auth, user, iss="https://evil.example.com"))
 
 
-def forge_wrong_audience(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_wrong_audience(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     return sign(key, claims_for(auth, user, aud="another-api"))
 
 
-def forge_expired(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_expired(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     now = int(time.time())
     return sign(key, claims_for(auth, user, iat=now - 3600, exp=now - 600))
 
 
-def forge_missing_jti(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_missing_jti(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     return sign(key, claims_for(auth, user, jti=None))
 
 
-def forge_unknown_kid(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_unknown_kid(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     stranger = Ed25519PrivateKey.generate()
     return jwt.encode(
         claims_for(auth, user), stranger, algorithm="EdDSA", headers={"kid": "unknown-kid"}
     )
 
 
-def forge_known_kid_other_key(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_known_kid_other_key(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     stranger = Ed25519PrivateKey.generate()
     return jwt.encode(claims_for(auth, user), stranger, algorithm="EdDSA", headers={"kid": key.kid})
 
 
-def forge_tampered_payload(auth: AuthServiceHandle, user: TestUser, key: Any) -> str:
+def forge_tampered_payload(auth: AuthServiceHandle, user: SignedUpUser, key: Any) -> str:
     # A real token whose payload is swapped for one naming another user.
     header, _payload, signature = user.access_token.split(".")
     payload = claims_for(auth, user, sub=str(uuid.uuid4()))

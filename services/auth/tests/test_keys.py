@@ -10,7 +10,7 @@ from google.protobuf.json_format import MessageToDict
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.__main__ import rotate_keys
 from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
-from todo_testing.auth import AuthServiceHandle, SignUp, sign_up_user
+from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user
 
 
 async def kids(auth: AuthServiceHandle) -> list[str]:

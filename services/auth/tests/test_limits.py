@@ -7,8 +7,9 @@ from pathlib import Path
 
 import grpc
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testing.auth import AuthServiceHandle, rpc_error, running_auth_service, sign_up_user
-from todo_testing.postgres_server import throwaway_postgres
+from todo_testkit.auth import AuthServiceHandle, running_auth_service, sign_up_user
+from todo_testkit.postgres_server import throwaway_postgres
+from todo_testkit.rpc_errors import rpc_error
 
 
 async def test_message_over_the_size_limit_is_refused_and_the_server_keeps_serving(

@@ -13,13 +13,13 @@ from todo_auth.models import Base
 from todo_auth.server import migrate, open_database
 from todo_auth.settings import AuthSettings
 from todo_common.migrations import database_names, declared_names
-from todo_testing import databases
-from todo_testing.auth import test_auth_settings
+from todo_testkit import databases
+from todo_testkit.auth import auth_test_settings
 
 
 async def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     database = databases.new_database("auth", tmp_path)
-    settings = test_auth_settings(database)
+    settings = auth_test_settings(database)
     try:
         await migrate(settings)
         await migrate(settings)  # idempotent
@@ -83,7 +83,7 @@ async def test_every_index_and_constraint_name_follows_the_shared_rule(tmp_path:
     # Auth's old rule named an index after its first column only; every auth index has one
     # column (or had the rule's name written out by hand), so the names already agree.
     database = databases.new_database("auth", tmp_path)
-    settings = test_auth_settings(database)
+    settings = auth_test_settings(database)
     try:
         await migrate(settings)
         db = open_database(settings)

@@ -7,7 +7,7 @@ from typing import Any
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.repository import UserRepository
 from todo_auth.server import open_database
-from todo_testing.auth import AuthServiceHandle, sign_up_user
+from todo_testkit.auth import AuthServiceHandle, sign_up_user
 
 
 async def stored_hash(auth: AuthServiceHandle, email: str) -> str:

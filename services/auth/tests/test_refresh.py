@@ -6,7 +6,8 @@ import asyncio
 
 import grpc
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testing.auth import AuthServiceHandle, SignUp, rpc_error, sign_up_user
+from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user
+from todo_testkit.rpc_errors import rpc_error
 
 
 def refresh(auth: AuthServiceHandle, token: str) -> object:

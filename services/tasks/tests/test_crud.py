@@ -7,7 +7,7 @@ import time
 import grpc
 from google.protobuf import timestamp_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.tasks import expect_rpc_error
+from todo_testkit.rpc_errors import expect_rpc_error
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 INVALID = grpc.StatusCode.INVALID_ARGUMENT

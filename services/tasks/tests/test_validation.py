@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testing.tasks import expect_rpc_error
+from todo_testkit.rpc_errors import expect_rpc_error
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 YEAR_2100 = 4_102_444_800

@@ -18,13 +18,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+
+from todo_testkit.ports import free_port
 
 POSTGRES_USER = "postgres"
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -72,12 +73,6 @@ def require_postgres_binaries() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PostgresServer:
     """One PostgreSQL cluster in a temporary folder, listening on 127.0.0.1:`port`."""
 
@@ -87,7 +82,7 @@ class PostgresServer:
         self.data_dir = root / "data"
         self.socket_dir = root / "sockets"
         self.log_file = root / "postgres.log"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self._initialised = False
 
     @property

@@ -23,9 +23,9 @@ from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_auth.server import migrate, start_auth_server
 from todo_auth.settings import AuthSettings
 from todo_common.channels import caller_metadata
-from todo_common.errors import RpcErrorInfo, parse_rpc_error
 
-from todo_testing.databases import TestDatabase, drop_database, new_database
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.servers import connected
 
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test-only)
 
@@ -37,16 +37,14 @@ class AuthServiceHandle:
     address: str
     port: int
     settings: AuthSettings
-    database: TestDatabase
+    database: IsolatedDatabase
     channel: grpc.aio.Channel
     stub: auth_service_pb2_grpc.AuthServiceAsyncStub
 
 
 @dataclass(frozen=True)
-class TestUser:
+class SignedUpUser:
     """A user signed up through the real SignUp RPC, with their password and tokens."""
-
-    __test__ = False  # not a test class, despite the name
 
     user_id: str
     email: str
@@ -60,10 +58,10 @@ class TestUser:
         return caller_metadata(self.access_token)
 
 
-SignUp = Callable[..., Awaitable[TestUser]]
+SignUp = Callable[..., Awaitable[SignedUpUser]]
 
 
-def test_auth_settings(database: TestDatabase, **overrides: Any) -> AuthSettings:
+def auth_test_settings(database: IsolatedDatabase, **overrides: Any) -> AuthSettings:
     """Settings for a test server: port 0, the given database, fast-to-test limits."""
     values: dict[str, Any] = {
         "environment": "test",
@@ -79,9 +77,6 @@ def test_auth_settings(database: TestDatabase, **overrides: Any) -> AuthSettings
     return AuthSettings(**values)
 
 
-test_auth_settings.__test__ = False  # type: ignore[attr-defined]
-
-
 @asynccontextmanager
 async def running_auth_service(
     folder: Path, *, clock: Callable[[], float] = time.time, **overrides: Any
@@ -92,12 +87,10 @@ async def running_auth_service(
     """
     database = new_database("auth", folder)
     try:
-        settings = test_auth_settings(database, **overrides)
+        settings = auth_test_settings(database, **overrides)
         await migrate(settings)
         running = await start_auth_server(settings, clock=clock)
-        address = f"127.0.0.1:{running.port}"
-        channel = grpc.aio.insecure_channel(address)
-        try:
+        async with connected(running) as (address, channel):
             yield AuthServiceHandle(
                 address=address,
                 port=running.port,
@@ -110,20 +103,8 @@ async def running_auth_service(
                     auth_service_pb2_grpc.AuthServiceStub(channel),
                 ),
             )
-        finally:
-            await channel.close()
-            await running.stop(0.5)
     finally:
         await drop_database(database)
-
-
-async def rpc_error(call: Awaitable[Any]) -> RpcErrorInfo:
-    """Awaits a gRPC call that must fail and returns its decoded error (code, reason, details)."""
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return parse_rpc_error(error)
-    raise AssertionError("the call succeeded but was expected to fail")
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -136,14 +117,14 @@ async def sign_up_user(
     email: str | None = None,
     password: str = DEFAULT_TEST_PASSWORD,
     display_name: str = "",
-) -> TestUser:
+) -> SignedUpUser:
     """Signs a new user up through the real RPC."""
     email = email or unique_email()
     response = await stub.SignUp(
         auth_service_pb2.SignUpRequest(email=email, password=password, display_name=display_name),
         timeout=10,
     )
-    return TestUser(
+    return SignedUpUser(
         user_id=response.user.id,
         email=response.user.email,
         password=password,
@@ -163,9 +144,21 @@ async def auth_service(
 
 @pytest.fixture
 def sign_up(auth_service: AuthServiceHandle) -> SignUp:
-    """`await sign_up()` (or `sign_up(email=...)`) signs up a new user, returns a TestUser."""
+    """`await sign_up()` (or `sign_up(email=...)`) signs up a new user, returns a SignedUpUser."""
 
-    async def make(email: str | None = None, **kwargs: Any) -> TestUser:
+    async def make(email: str | None = None, **kwargs: Any) -> SignedUpUser:
         return await sign_up_user(auth_service.stub, email, **kwargs)
 
     return make
+
+
+@pytest.fixture
+async def alice(sign_up: SignUp) -> SignedUpUser:
+    """A fresh user."""
+    return await sign_up()
+
+
+@pytest.fixture
+async def bob(sign_up: SignUp) -> SignedUpUser:
+    """Another fresh user, who must never see alice's data."""
+    return await sign_up()

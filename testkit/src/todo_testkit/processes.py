@@ -1,7 +1,8 @@
-"""Starts services as real subprocesses on free ports (for cross-service tests and benchmarks).
+"""Starts one service as a real subprocess (`todo-<name> serve`) and runs its other commands.
 
 Each service's `serve` command logs one JSON line with msg "serving" and its bound `port`
-once it listens; `start_service` launches it with PORT=0 and waits for that line.
+once it listens; `start_service` launches it (on PORT=0 unless the env names a port) and waits
+for that line. `todo_testkit.stack` starts several, wired to each other.
 """
 
 from __future__ import annotations

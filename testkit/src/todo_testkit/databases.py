@@ -15,7 +15,7 @@ TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class IsolatedDatabase:
     """Where one service's test data lives: a URL and (PostgreSQL) the schema it owns."""
 
     url: str
@@ -33,16 +33,17 @@ def postgres_url() -> str | None:
     return url or None
 
 
-def new_database(service: str, folder: Path) -> TestDatabase:
-    """A database nobody else uses: a new schema on PostgreSQL, a new file on SQLite."""
+def new_database(service: str, folder: Path, *, url: str | None = None) -> IsolatedDatabase:
+    """A database nobody else uses: a new schema on PostgreSQL (on `url`, else on
+    TEST_DATABASE_URL), a new file in `folder` on SQLite."""
     schema = f"{service}_test_{uuid.uuid4().hex[:10]}"
-    url = postgres_url()
+    url = url or postgres_url()
     if url:
-        return TestDatabase(url=url, schema=schema)
-    return TestDatabase(url=f"sqlite+aiosqlite:///{folder / (schema + '.db')}", schema=schema)
+        return IsolatedDatabase(url=url, schema=schema)
+    return IsolatedDatabase(url=f"sqlite+aiosqlite:///{folder / (schema + '.db')}", schema=schema)
 
 
-async def drop_database(database: TestDatabase) -> None:
+async def drop_database(database: IsolatedDatabase) -> None:
     """Drops a PostgreSQL test schema (SQLite files go with the temporary folder)."""
     if not database.is_postgres:
         return

@@ -22,14 +22,14 @@ import pytest
 from google.protobuf import field_mask_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import RpcErrorInfo
 from todo_common.grpc_server import RunningServer
 from todo_common.settings import TokenSettings
 from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
-from todo_testing.auth import AuthServiceHandle, SignUp, TestUser, rpc_error
-from todo_testing.databases import TestDatabase, drop_database, new_database
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.servers import connected
 
 
 @dataclass
@@ -40,13 +40,13 @@ class TasksServiceHandle:
     port: int
     settings: TasksSettings
     token_settings: TokenSettings
-    database: TestDatabase
+    database: IsolatedDatabase
     running: RunningServer
     channel: grpc.aio.Channel
     stub: tasks_service_pb2_grpc.TaskServiceAsyncStub
 
 
-def test_tasks_settings(database: TestDatabase, **overrides: Any) -> TasksSettings:
+def tasks_test_settings(database: IsolatedDatabase, **overrides: Any) -> TasksSettings:
     """Settings for a test server: port 0, the given database, a small pool."""
     values: dict[str, Any] = {
         "environment": "test",
@@ -59,9 +59,6 @@ def test_tasks_settings(database: TestDatabase, **overrides: Any) -> TasksSettin
     }
     values.update(overrides)
     return TasksSettings(**values)
-
-
-test_tasks_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 def token_settings_for(auth: AuthServiceHandle, **overrides: Any) -> TokenSettings:
@@ -81,7 +78,7 @@ async def running_tasks_service(
     folder: Path,
     auth: AuthServiceHandle,
     *,
-    database: TestDatabase | None = None,
+    database: IsolatedDatabase | None = None,
     token_overrides: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[TasksServiceHandle]:
@@ -94,13 +91,11 @@ async def running_tasks_service(
     owned = database is None
     database = database or new_database("tasks", folder)
     try:
-        settings = test_tasks_settings(database, **overrides)
+        settings = tasks_test_settings(database, **overrides)
         token_settings = token_settings_for(auth, **(token_overrides or {}))
         await migrate(settings)
         running = await start_tasks_server(settings, token_settings)
-        address = f"127.0.0.1:{running.port}"
-        channel = grpc.aio.insecure_channel(address)
-        try:
+        async with connected(running) as (address, channel):
             yield TasksServiceHandle(
                 address=address,
                 port=running.port,
@@ -114,9 +109,6 @@ async def running_tasks_service(
                     tasks_service_pb2_grpc.TaskServiceStub(channel),
                 ),
             )
-        finally:
-            await channel.close()
-            await running.stop(0.5)
     finally:
         if owned:
             await drop_database(database)
@@ -132,18 +124,11 @@ async def tasks_service(
         yield handle
 
 
-async def expect_rpc_error(call: Awaitable[Any], code: grpc.StatusCode) -> RpcErrorInfo:
-    """Awaits a call that must fail with `code`; returns its parsed status details."""
-    info = await rpc_error(call)
-    assert info.code == code, f"expected {code.name}, got {info.code.name}: {info.message}"
-    return info
-
-
 @dataclass
 class TaskCaller:
     """One signed-up user calling the tasks service with their own token."""
 
-    user: TestUser
+    user: SignedUpUser
     stub: tasks_service_pb2_grpc.TaskServiceAsyncStub
     timeout: float = 10.0
 

@@ -1,8 +1,6 @@
 """Edge fixtures: the real HTTP edge served by uvicorn on a free port, in-process, in front of
 the module's real auth and tasks servers.
 
-    from todo_testing.edge import edge_service  # in a conftest.py
-
     async def test_something(edge_service, sign_up):
         alice = await sign_up()
         async with edge_service.client(alice.access_token) as http:
@@ -27,8 +25,9 @@ import uvicorn
 from todo_edge.__main__ import bound_port, uvicorn_config
 from todo_edge.settings import EdgeSettings
 
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.tasks import TasksServiceHandle
+from todo_testkit.waiting import eventually
 
 
 @dataclass
@@ -85,11 +84,10 @@ async def running_edge(settings: EdgeSettings) -> AsyncIterator[EdgeHandle]:
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            if task.done():
-                await task
-                raise RuntimeError("the edge did not start")
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or task.done(), within=60, what="uvicorn to start")
+        if not server.started:
+            await task
+            raise RuntimeError("the edge did not start")
         port = bound_port(server)
         yield EdgeHandle(
             url=f"http://127.0.0.1:{port}", port=port, settings=settings, server=server

@@ -28,8 +28,9 @@ from todo.agent.v1 import agent_service_pb2_grpc
 from todo_agent.settings import AgentSettings
 from todo_common.grpc_server import RunningServer
 
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.tasks import TasksServiceHandle, token_settings_for
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.servers import connected
+from todo_testkit.tasks import TasksServiceHandle, token_settings_for
 
 if TYPE_CHECKING:
     # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
@@ -49,7 +50,7 @@ class AgentServiceHandle:
     stub: agent_service_pb2_grpc.AgentServiceAsyncStub
 
 
-def test_agent_settings(tasks_address: str, **overrides: Any) -> AgentSettings:
+def agent_test_settings(tasks_address: str, **overrides: Any) -> AgentSettings:
     """Settings for a test server: port 0, the offline model, the given tasks address."""
     values: dict[str, Any] = {
         "environment": "test",
@@ -61,9 +62,6 @@ def test_agent_settings(tasks_address: str, **overrides: Any) -> AgentSettings:
     }
     values.update(overrides)
     return AgentSettings(**values)
-
-
-test_agent_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 @asynccontextmanager
@@ -81,14 +79,12 @@ async def running_agent_service(
     (e.g. an `agents.testing.ScriptedModel`)."""
     from todo_agent.server import start_agent_server
 
-    settings = test_agent_settings(tasks_address, **overrides)
+    settings = agent_test_settings(tasks_address, **overrides)
     options: dict[str, Any] = {"model": custom_model, "tasks_interceptors": tasks_interceptors}
     if clock is not None:
         options["clock"] = clock
     running = await start_agent_server(settings, token_settings_for(auth), **options)
-    address = f"127.0.0.1:{running.port}"
-    channel = grpc.aio.insecure_channel(address)
-    try:
+    async with connected(running) as (address, channel):
         yield AgentServiceHandle(
             address=address,
             port=running.port,
@@ -100,9 +96,6 @@ async def running_agent_service(
                 agent_service_pb2_grpc.AgentServiceStub(channel),
             ),
         )
-    finally:
-        await channel.close()
-        await running.stop(0.5)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from todo_edge.settings import EdgeSettings
 
-from todo_testing.auth import AuthServiceHandle
-from todo_testing.databases import TestDatabase
-from todo_testing.edge import edge_settings_for
-from todo_testing.tasks import TasksServiceHandle
+from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.databases import IsolatedDatabase
+from todo_testkit.edge import edge_settings_for
+from todo_testkit.tasks import TasksServiceHandle
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -37,6 +37,14 @@ class Stream:
     events: list[dict[str, Any]] = field(default_factory=list)
     heartbeats: int = 0
     text: str = ""
+
+    @classmethod
+    def parse(cls, status: int, headers: httpx.Headers, text: str) -> Stream:
+        """A response read to the end; its events when it is an event stream."""
+        stream = cls(status=status, headers=headers, text=text)
+        if headers.get("content-type", "").startswith("text/event-stream"):
+            stream.events, stream.heartbeats = parse_sse(text)
+        return stream
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         """Events of one type."""
@@ -65,6 +73,25 @@ class Stream:
             for item in self.done_items("assistant_message")
             for part in item["content"]
         )
+
+
+def widget_actions(widget: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every `onClickAction` in a widget tree (buttons, rows…), in document order."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            action = node.get("onClickAction")
+            if isinstance(action, dict):
+                found.append(action)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(widget)
+    return found
 
 
 def parse_sse(text: str) -> tuple[list[dict[str, Any]], int]:
@@ -98,10 +125,7 @@ class ChatClient:
     async def stream(self, op: str, params: dict[str, Any]) -> Stream:
         """A streaming op, read to the end."""
         response = await self.http.post("/chatkit", json={"type": op, "params": params})
-        stream = Stream(status=response.status_code, headers=response.headers, text=response.text)
-        if response.headers.get("content-type", "").startswith("text/event-stream"):
-            stream.events, stream.heartbeats = parse_sse(response.text)
-        return stream
+        return Stream.parse(response.status_code, response.headers, response.text)
 
     async def create(self, text: str) -> Stream:
         """threads.create with a text message."""
@@ -127,7 +151,7 @@ def chat_edge_settings(
     auth: AuthServiceHandle,
     tasks: TasksServiceHandle,
     agent_address: str,
-    database: TestDatabase,
+    database: IsolatedDatabase,
     **overrides: Any,
 ) -> EdgeSettings:
     """Test edge settings (see `edge_settings_for`) with ChatKit wired to `agent_address` and

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from todo_testing.databases import TestDatabase, drop_database, new_database
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 
-DatabaseFactory = Callable[[str], Awaitable[TestDatabase]]
+DatabaseFactory = Callable[[str], Awaitable[IsolatedDatabase]]
 
 
 @pytest.fixture
 async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
     """Makes isolated databases for the test (`await database_factory("tasks")`); dropped after."""
-    created: list[TestDatabase] = []
+    created: list[IsolatedDatabase] = []
 
-    async def make(service: str) -> TestDatabase:
+    async def make(service: str) -> IsolatedDatabase:
         database = new_database(service, tmp_path)
         created.append(database)
         return database
@@ -28,7 +28,7 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
 
 
 # Service fixtures, registered here so every suite can use them.
-from todo_testing.agent import agent_service  # noqa: E402, F401
-from todo_testing.auth import auth_service, sign_up  # noqa: E402, F401
-from todo_testing.edge import edge_service  # noqa: E402, F401
-from todo_testing.tasks import new_task_caller, tasks_service  # noqa: E402, F401
+from todo_testkit.agent import agent_service  # noqa: E402, F401
+from todo_testkit.auth import alice, auth_service, bob, sign_up  # noqa: E402, F401
+from todo_testkit.edge import edge_service  # noqa: E402, F401
+from todo_testkit.tasks import new_task_caller, tasks_service  # noqa: E402, F401

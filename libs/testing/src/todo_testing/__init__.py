@@ -1,1 +1,0 @@
-"""Test support shared by every suite (loaded as a pytest plugin): databases, ports, services."""
