@@ -45,7 +45,7 @@ $(PROTO_STAMP): $(PROTO_INPUTS) | sync
 	$(UV) run --frozen python scripts/gen_protos.py
 	@touch $@
 
-run: setup ## Migrate the SQLite databases under data/ and start every service (Ctrl-C stops them)
+run: setup ## Migrate the SQLite databases in data/ (TODO_DATA_DIR) and start every service; Ctrl-C stops
 	$(UV) run --frozen python scripts/run_dev.py
 
 test: setup ## Run every test suite (on PostgreSQL instead of SQLite when TEST_DATABASE_URL is set)
@@ -89,7 +89,7 @@ format: setup ## Apply ruff fixes and formatting
 	$(UV) run --frozen ruff format .
 
 token: setup ## Print a dev access token for EMAIL (default alice@example.com), creating the user
-	@$(UV) run --frozen todo-auth dev-token --email "$(EMAIL)"
+	@$(UV) run --frozen python scripts/run_dev.py token --email "$(EMAIL)"
 
 bench: setup ## Run the benchmarks under bench/ (see bench/README.md)
 	$(UV) run --frozen python -m bench.run_all
