@@ -26,7 +26,7 @@ SUITES := libs/common/tests services/auth/tests services/tasks/tests services/ag
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup sync run test test-common test-auth test-tasks test-agent test-edge test-system \
-        test-browser proto proto-check lint format token bench clean
+        test-browser check proto proto-check lint typecheck format token bench clean
 
 help: ## Show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ test-system: setup ## Cross-service tests (every process started for real), brow
 test-browser: setup ## Browser tests only (headless Chromium against real processes)
 	$(PYTEST) tests/browser
 
+# proto-check first: before `setup` regenerates, so committed stale code fails here.
+check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite
+
 proto: sync ## Regenerate libs/protos from protos/ now (writes only the files that differ)
 	$(UV) run --frozen python scripts/gen_protos.py
 	@touch $(PROTO_STAMP)
@@ -79,9 +82,11 @@ proto: sync ## Regenerate libs/protos from protos/ now (writes only the files th
 proto-check: sync ## Fail when the generated gRPC code is stale
 	$(UV) run --frozen python scripts/gen_protos.py --check
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup typecheck ## ruff (lint + format check) and mypy strict
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+
+typecheck: setup ## mypy strict over every package (the pre-commit mypy hook runs this)
 	$(UV) run --frozen mypy libs/common/src libs/testing/src services/*/src edge/src scripts
 
 format: setup ## Apply ruff fixes and formatting
