@@ -1,6 +1,7 @@
 # Todo Assistant — developer commands. `make help` lists them.
 # `make run` and `make test` set everything up themselves: they install uv when it is missing
-# (into .tools/, from PyPI), sync the locked environment, regenerate the gRPC code and migrate.
+# (into .tools/, from PyPI), sync the locked environment, regenerate the gRPC code when protos/
+# changed, and migrate.
 
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
@@ -10,27 +11,41 @@ TOOLS_UV := $(CURDIR)/.tools/bin/uv
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_UV))
 PYTEST := $(UV) run --frozen pytest
 EMAIL ?= alice@example.com
+UV_BOOTSTRAP := $(if $(shell command -v uv 2>/dev/null),,$(TOOLS_UV))
+
+# The generated gRPC code (libs/protos/src/todo) is remade only when one of its inputs is newer
+# than the last generation: the .proto files, the generator, or the locked protoc and plugin
+# versions (uv.lock). So `make token` in a second terminal does not run protoc at all while
+# `make run` imports that code, and when protos/ did change the generator swaps in only the
+# files that differ, atomically (scripts/gen_protos.py).
+PROTO_INPUTS := $(shell find protos -name '*.proto') scripts/gen_protos.py uv.lock
+PROTO_STAMP := libs/protos/.generated.stamp
 
 # Test suites, one per package; `make test` runs them all.
 SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
-.PHONY: help setup run test test-common test-auth test-tasks test-agent test-edge test-system test-browser \
-        proto proto-check lint format token bench clean
+.PHONY: help setup sync run test test-common test-auth test-tasks test-agent test-edge test-system \
+        test-browser check proto proto-check lint typecheck format token bench clean
 
 help: ## Show this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(TOOLS_UV):
 	@echo "uv not found: installing uv $(UV_VERSION) into .tools/"
 	python3 -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-setup: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS_UV)) ## Install uv if missing, sync the locked environment, generate gRPC code
-	$(UV) sync --frozen --quiet
-	$(UV) run --frozen python scripts/gen_protos.py
+setup: $(PROTO_STAMP) ## Install uv if missing, sync the locked environment, regenerate gRPC code if protos/ changed
 
-run: setup ## Migrate the SQLite databases under data/ and start every service (Ctrl-C stops them)
+sync: $(UV_BOOTSTRAP) ## Install uv if missing and sync .venv with uv.lock (a no-op when in sync)
+	$(UV) sync --frozen --quiet
+
+$(PROTO_STAMP): $(PROTO_INPUTS) | sync
+	$(UV) run --frozen python scripts/gen_protos.py
+	@touch $@
+
+run: setup ## Migrate the SQLite databases in data/ (TODO_DATA_DIR) and start every service; Ctrl-C stops
 	$(UV) run --frozen python scripts/run_dev.py
 
 test: setup ## Run every test suite (on PostgreSQL instead of SQLite when TEST_DATABASE_URL is set)
@@ -57,15 +72,21 @@ test-system: setup ## Cross-service tests (every process started for real), brow
 test-browser: setup ## Browser tests only (headless Chromium against real processes)
 	$(PYTEST) tests/browser
 
-proto: ## Regenerate libs/protos from protos/
-	$(UV) run --frozen python scripts/gen_protos.py
+# proto-check first: before `setup` regenerates, so committed stale code fails here.
+check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite
 
-proto-check: ## Fail when the generated gRPC code is stale
+proto: sync ## Regenerate libs/protos from protos/ now (writes only the files that differ)
+	$(UV) run --frozen python scripts/gen_protos.py
+	@touch $(PROTO_STAMP)
+
+proto-check: sync ## Fail when the generated gRPC code is stale
 	$(UV) run --frozen python scripts/gen_protos.py --check
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup typecheck ## ruff (lint + format check) and mypy strict
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+
+typecheck: setup ## mypy strict over every package (the pre-commit mypy hook runs this)
 	$(UV) run --frozen mypy libs/common/src testkit/src services/*/src edge/src scripts
 
 format: setup ## Apply ruff fixes and formatting
@@ -73,10 +94,10 @@ format: setup ## Apply ruff fixes and formatting
 	$(UV) run --frozen ruff format .
 
 token: setup ## Print a dev access token for EMAIL (default alice@example.com), creating the user
-	@$(UV) run --frozen todo-auth dev-token --email "$(EMAIL)"
+	@$(UV) run --frozen python scripts/run_dev.py token --email "$(EMAIL)"
 
 bench: setup ## Run the benchmarks under bench/ (see bench/README.md)
 	$(UV) run --frozen python -m bench.run_all
 
-clean: ## Remove local data (SQLite files, logs) and caches
-	rm -rf data .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove local data (SQLite files, logs), caches and the generation stamp
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache $(PROTO_STAMP)

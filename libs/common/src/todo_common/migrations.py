@@ -1,15 +1,21 @@
 """Runs a service's Alembic migrations, programmatically or from its env.py.
 
 Each service keeps its own `migrations/` folder (env.py + versions/). Its env.py is three lines
-that call `run_env`, so the async engine set-up, the PostgreSQL schema and SQLite batch mode
-live here once. `rename_index` is the one way a migration renames an index on both backends;
-`declared_names`/`database_names` let a test check that the names in a migrated database are
-the ones the tables declare.
+that call `run_env`, so the async engine set-up, the PostgreSQL schema, SQLite batch mode and
+the migration lock live here once. `rename_index` is the one way a migration renames an index
+on both backends; `declared_names`/`database_names` let a test check that the names in a
+migrated database are the ones the tables declare.
+
+Two migrations of one database may run at once (`make token` migrates the auth database while
+`make run` does; replicas start together): each takes a lock first and holds it to its commit,
+so the second waits, then finds the database at head and does nothing. Without it both create
+the same tables and one fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +25,15 @@ from sqlalchemy import ForeignKeyConstraint, MetaData, UniqueConstraint, inspect
 from sqlalchemy.engine import Connection
 
 from todo_common.db import create_engine, normalise_url
+
+# How long a migration waits for another one of the same SQLite file to commit.
+SQLITE_LOCK_WAIT_MS = 60_000
+
+
+def _advisory_lock_key(schema: str | None) -> int:
+    """A PostgreSQL advisory-lock key per schema, so different services migrate in parallel."""
+    digest = hashlib.sha256(f"todo-migrations:{schema or ''}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def alembic_config(script_location: Path, url: str, schema: str | None) -> Config:
@@ -64,10 +79,21 @@ def run_env(target_metadata: MetaData) -> None:
     async def run_async() -> None:
         engine = create_engine(url, None if is_sqlite else schema, pool_size=1)
         try:
-            if schema and not is_sqlite:
-                async with engine.begin() as connection:
-                    await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             async with engine.connect() as connection:
+                # One transaction from the lock to the commit; Alembic joins it (it sees a
+                # transaction already begun), so the version check happens under the lock.
+                if is_sqlite:
+                    await connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_LOCK_WAIT_MS}")
+                    # The write lock up front, not at the first write: the schema is read
+                    # under it too.
+                    await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _advisory_lock_key(schema)},
+                    )
+                    if schema:
+                        await connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 await connection.run_sync(run)
                 await connection.commit()
         finally:
