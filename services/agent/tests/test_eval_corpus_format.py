@@ -110,6 +110,19 @@ def future_due_errors(value: object, where: str) -> list[str]:
     return []
 
 
+def label_errors(fields: dict[str, Any], where: str) -> list[str]:
+    """Priority, tags and notes: the same rules for a seeded task, a created one and an
+    update."""
+    errors: list[str] = []
+    if "priority" in fields and fields["priority"] not in PRIORITIES:
+        errors.append(f"{where}: priority {fields['priority']!r}")
+    if "tags" in fields:
+        errors += tags_errors(fields["tags"], where)
+    if "notes" in fields and not isinstance(fields["notes"], str):
+        errors.append(f"{where}: notes must be a string")
+    return errors
+
+
 def task_errors(task: object, where: str) -> list[str]:
     if not isinstance(task, dict):
         return [f"{where}: not an object"]
@@ -119,14 +132,21 @@ def task_errors(task: object, where: str) -> list[str]:
         errors.append(f"{where}: title must be a non-empty trimmed string")
     if "due" in task and (not isinstance(task["due"], str) or parse_moment(task["due"]) is None):
         errors.append(f"{where}: due {task['due']!r} is not a date or local date-time")
-    if "priority" in task and task["priority"] not in PRIORITIES:
-        errors.append(f"{where}: priority {task['priority']!r}")
     if "state" in task and task["state"] not in STATES:
         errors.append(f"{where}: state {task['state']!r}")
-    if "tags" in task:
-        errors += tags_errors(task["tags"], where)
-    if "notes" in task and not isinstance(task["notes"], str):
-        errors.append(f"{where}: notes must be a string")
+    return errors + label_errors(task, where)
+
+
+def value_errors(fields: dict[str, Any], where: str) -> list[str]:
+    """The fields a created task and an update share: due, priority, tags, notes and the
+    future fields. In an update, `null` clears a due date or a recurrence."""
+    errors = label_errors(fields, where)
+    if fields.get("due") is not None:
+        errors += future_due_errors(fields["due"], where)
+    if fields.get("recurrence") is not None:
+        errors += rrule_errors(fields["recurrence"])
+    if "reminder" in fields:
+        errors += future_due_errors(fields["reminder"], f"{where} reminder")
     return errors
 
 
@@ -140,19 +160,11 @@ def created_errors(item: object, where: str) -> list[str]:
             errors.append(f"{where}: title {title!r} must be a non-empty trimmed string")
         elif title[0] != title[0].upper():
             errors.append(f"{where}: title {title!r} must start with a capital letter")
-    if "due" in item:
-        errors += future_due_errors(item["due"], where)
-    if "priority" in item and item["priority"] not in PRIORITIES:
-        errors.append(f"{where}: priority {item['priority']!r}")
-    if "tags" in item:
-        errors += tags_errors(item["tags"], where)
-    if "notes" in item and not isinstance(item["notes"], str):
-        errors.append(f"{where}: notes must be a string")
-    if "recurrence" in item:
-        errors += rrule_errors(item["recurrence"])
-    if "reminder" in item:
-        errors += future_due_errors(item["reminder"], f"{where} reminder")
-    return errors
+    if "due" in item and item["due"] is None:
+        errors.append(f"{where}: leave due out instead of null")
+    if "recurrence" in item and item["recurrence"] is None:
+        errors.append(f"{where}: leave recurrence out instead of null")
+    return errors + value_errors(item, where)
 
 
 def set_errors(fields: object, where: str) -> list[str]:
@@ -161,19 +173,7 @@ def set_errors(fields: object, where: str) -> list[str]:
     errors = [f"{where}: unknown field {k!r}" for k in fields if k not in SET_KEYS]
     if "title" in fields and (not isinstance(fields["title"], str) or not fields["title"].strip()):
         errors.append(f"{where}: new title must be a non-empty string")
-    if "due" in fields and fields["due"] is not None:
-        errors += future_due_errors(fields["due"], where)
-    if "priority" in fields and fields["priority"] not in PRIORITIES:
-        errors.append(f"{where}: priority {fields['priority']!r}")
-    if "tags" in fields:
-        errors += tags_errors(fields["tags"], where)
-    if "notes" in fields and not isinstance(fields["notes"], str):
-        errors.append(f"{where}: notes must be a string")
-    if fields.get("recurrence") is not None:
-        errors += rrule_errors(fields["recurrence"])
-    if "reminder" in fields:
-        errors += future_due_errors(fields["reminder"], f"{where} reminder")
-    return errors
+    return errors + value_errors(fields, where)
 
 
 def future_fields_used(expect: dict[str, Any]) -> set[str]:
