@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import os
 import signal
 import sys
@@ -44,7 +43,6 @@ class Service:
     """One process `make run` starts."""
 
     name: str
-    module: str  # the package whose __main__ must exist for the service to be started
     port: int
     kind: str  # "grpc" (health-checked over grpc.health.v1) or "http" (GET /readyz)
     migrates: bool
@@ -60,16 +58,11 @@ class Service:
 
 # In start-up order: each one needs the ones before it.
 SERVICES = [
-    Service("auth", "todo_auth", 50051, "grpc", migrates=True),
-    Service("tasks", "todo_tasks", 50052, "grpc", migrates=True),
-    Service("agent", "todo_agent", 50053, "grpc", migrates=False),
-    Service("edge", "todo_edge", 8000, "http", migrates=True),
+    Service("auth", 50051, "grpc", migrates=True),
+    Service("tasks", 50052, "grpc", migrates=True),
+    Service("agent", 50053, "grpc", migrates=False),
+    Service("edge", 8000, "http", migrates=True),
 ]
-
-
-def available(service: Service) -> bool:
-    """True when the service's code exists in this checkout (later issues add services)."""
-    return importlib.util.find_spec(f"{service.module}.__main__") is not None
 
 
 def _port(env: Mapping[str, str], service: Service) -> int:
@@ -94,7 +87,7 @@ class DevStack:
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> DevStack:
         """The documented defaults, overridden by `<SERVICE>_PORT` and TODO_DATA_DIR."""
-        services = [Service(s.name, s.module, _port(env, s), s.kind, s.migrates) for s in SERVICES]
+        services = [Service(s.name, _port(env, s), s.kind, s.migrates) for s in SERVICES]
         ports = [s.port for s in services]
         if len(set(ports)) != len(ports):
             listing = ", ".join(f"{s.name.upper()}_PORT={s.port}" for s in services)
@@ -285,7 +278,7 @@ async def run(stack: DevStack) -> int:
     """`make run`: migrate, start in order, wait for health, serve until Ctrl-C or a crash."""
     stack.logs.mkdir(parents=True, exist_ok=True)
     env = stack.child_environment(os.environ)
-    services = [s for s in stack.services if available(s)]
+    services = stack.services
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
