@@ -4,7 +4,8 @@ The load benchmarks need streams that stay open because the model is slow, as in
 not because the machine is: so this server waits `think` seconds before the first chunk, then
 sends `chunks` text chunks `interval` seconds apart (defaults 0.3 s, 20, 0.1 s: a 2.3 s reply).
 With `tool` set, a request whose last message is not a tool result is answered with one call
-of that tool (`add_task` with a title, by default) instead, paced the same way (think time,
+of that tool (`add_task` with a title, by default; with `tool_when`, only when the newest user
+message contains that text) instead, paced the same way (think time,
 then its chunks `interval` apart); the next request, which carries the tool's result, gets the
 text reply. Both streaming (SSE `chat.completion.chunk`s, usage last when the client asks
 with `stream_options.include_usage`) and non-streaming (`chat.completion`) requests work.
@@ -70,6 +71,9 @@ class PacedReply:
     tool: str | None = None
     # The tool call's arguments, as JSON text (`add_task` needs a title).
     tool_arguments: str = '{"title": "Paced benchmark task"}'
+    # Call the tool only when the newest user message contains this text (None: always), so
+    # one server can answer plain and tool turns side by side.
+    tool_when: str | None = None
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -220,7 +224,7 @@ class PacedModelApp:
             await _json(send, 400, {"error": {"message": "not a chat completions request"}})
             return
         self.requests += 1
-        if self._tool is not None and last_role != "tool":
+        if self._tool is not None and last_role != "tool" and self._wants_tool(messages):
             script = self._tool
             self.tool_replies += 1
         else:
@@ -247,6 +251,16 @@ class PacedModelApp:
                     "usage": usage,
                 },
             )
+
+    def _wants_tool(self, messages: list[Any]) -> bool:
+        trigger = self.reply.tool_when
+        if trigger is None:
+            return True
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                return isinstance(content, str) and trigger in content
+        return False
 
     async def _stream(self, send: Send, script: _Script, usage: dict[str, int] | None) -> None:
         self.open_streams += 1
@@ -360,6 +374,8 @@ def _arguments(reply: PacedReply) -> list[str]:
     ]
     if reply.tool:
         args.append(f"--tool={reply.tool}")
+    if reply.tool_when is not None:
+        args.append(f"--tool-when={reply.tool_when}")
     return args
 
 
@@ -405,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-text", default=defaults.chunk_text)
     parser.add_argument("--tool", default=None, help="call this tool first, e.g. add_task")
     parser.add_argument("--tool-arguments", default=defaults.tool_arguments)
+    parser.add_argument(
+        "--tool-when", default=None, help="call the tool only when the user's message has this"
+    )
     args = parser.parse_args(argv)
     if args.chunks < 1 or args.think < 0 or args.interval < 0:
         parser.error("--chunks must be ≥ 1, --think and --interval ≥ 0")
@@ -416,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         chunk_text=args.chunk_text,
         tool=args.tool or None,
         tool_arguments=args.tool_arguments,
+        tool_when=args.tool_when,
     )
     with contextlib.suppress(KeyboardInterrupt):
         serve(reply, args.host, args.port)
