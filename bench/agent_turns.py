@@ -22,7 +22,7 @@ todo_common) imported from the checkout at DIR (e.g. a worktree of main), then w
 checkout, so before and after share the machine's state.
 
     uv run python -m bench.agent_turns [--streams 100,500,2000] [--variant plain,tool]
-        [--baseline /path/to/main-checkout] [--env NAME=VALUE ...]
+        [--baseline /path/to/main-checkout] [--profile DIR] [--env NAME=VALUE ...]
 
 Prints Markdown for bench/README.md ("Agent turn cost").
 """
@@ -33,11 +33,15 @@ import argparse
 import asyncio
 import os
 import platform
+import re
+import signal
+import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import psutil
@@ -162,13 +166,81 @@ def cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")
+
+
+def _frame_name(frame: str) -> str:
+    """`function (path/to/site-packages/pkg/module.py:12)` → `function (pkg/module.py)`."""
+    match = _FRAME.match(frame)
+    if match is None:
+        return frame
+    path = match["file"]
+    for marker in ("site-packages/", "/src/", "/lib/python3."):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{match['function']} ({path})"
+
+
+def summarise_profile(path: Path, top: int = 25) -> str:
+    """Markdown of a py-spy raw profile (collapsed stacks): the frames with the most samples
+    on the stack (inclusive) and at its top (self), as % of all samples."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(f) for f in stack.split(";")]
+        for name in set(frames):
+            inclusive[name] += count
+        own[frames[-1]] += count
+    if not total:
+        return f"(no samples in {path})"
+    lines = [f"{total} samples; inclusive (on the stack) and self (top of the stack):", ""]
+    lines += ["| inclusive % | frame |", "|---:|---|"]
+    lines += [f"| {n * 100 / total:.1f} | `{name}` |" for name, n in inclusive.most_common(top)]
+    lines += ["", "| self % | frame |", "|---:|---|"]
+    lines += [f"| {n * 100 / total:.1f} | `{name}` |" for name, n in own.most_common(top)]
+    return "\n".join(lines)
+
+
+@contextmanager
+def profiled(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy samples `pid` (100 Hz, without pausing it) while the block runs, into `output`
+    as collapsed stacks; nothing when `output` is None."""
+    if output is None:
+        yield
+        return
+    import subprocess
+
+    spy = Path(sys.executable).with_name("py-spy")
+    process = subprocess.Popen(
+        [
+            *(str(spy), "record", "--pid", str(pid), "--rate", "100", "--nonblocking"),
+            *("--format", "raw", "--output", str(output)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+
+
 async def burst(
     code: str,
     variant: str,
     count: int,
-    agent: agent_grpc.AgentServiceStub,
+    agents: list[agent_grpc.AgentServiceStub],
     users: list[tuple[tuple[str, str], ...]],
     process: psutil.Process,
+    profile: Path | None = None,
 ) -> RunResult:
     """Opens `count` turns of `variant` at the same moment and reads each to the end."""
     result = RunResult(code=code, variant=variant, streams=count)
@@ -177,9 +249,9 @@ async def burst(
     async def one(index: int) -> None:
         await gate.wait()
         try:
-            first = await turn(agent, users[index % len(users)], variant)
+            first = await turn(agents[index % len(agents)], users[index % len(users)], variant)
         except grpc.aio.AioRpcError as exc:
-            result.errors[exc.code().name] += 1
+            result.errors[f"{exc.code().name} ({(exc.details() or '')[:48]})"] += 1
         except TurnError as exc:
             result.errors[str(exc)] += 1
         else:
@@ -188,7 +260,7 @@ async def burst(
 
     workers = [asyncio.ensure_future(one(i)) for i in range(count)]
     await asyncio.sleep(0.1)
-    with RssSampler(process) as rss:
+    with RssSampler(process) as rss, profiled(process.pid, profile):
         cpu_before = cpu_seconds(process)
         started = time.perf_counter()
         gate.set()
@@ -201,25 +273,30 @@ async def burst(
 
 @asynccontextmanager
 async def agent_stack(
-    model: PacedModel, source: str | None, extra_env: dict[str, str]
-) -> AsyncIterator[tuple[agent_grpc.AgentServiceStub, auth_grpc.AuthServiceStub, int]]:
+    model: PacedModel, source: str | None, extra_env: dict[str, str], channels: int = 1
+) -> AsyncIterator[tuple[list[agent_grpc.AgentServiceStub], auth_grpc.AuthServiceStub, int]]:
     """auth + tasks + agent on the paced model; the agent (and todo_common) imported from the
-    checkout at `source` when given. Yields the agent stub, the auth stub and the agent's pid."""
+    checkout at `source` when given. Yields stubs on `channels` channels (connections) to the
+    agent, the auth stub and the agent's pid."""
     env = {**model.agent_env(), **extra_env}
     if source is not None:
         paths = [f"{source}/services/agent/src", f"{source}/libs/common/src"]
         env["PYTHONPATH"] = os.pathsep.join(paths)
     async with backend_stack("auth", "tasks", "agent", extra_env=env) as stack:
-        agent_channel = grpc.aio.insecure_channel(stack["agent"].address)
+        agent_channels = [
+            grpc.aio.insecure_channel(stack["agent"].address, options=[("grpc.channel_id", index)])
+            for index in range(channels)
+        ]
         auth_channel = grpc.aio.insecure_channel(stack["auth"].address)
         try:
             yield (
-                agent_grpc.AgentServiceStub(agent_channel),
+                [agent_grpc.AgentServiceStub(channel) for channel in agent_channels],
                 auth_grpc.AuthServiceStub(auth_channel),
                 stack["agent"].process.pid,
             )
         finally:
-            await agent_channel.close()
+            for channel in agent_channels:
+                await channel.close()
             await auth_channel.close()
 
 
@@ -228,20 +305,35 @@ async def measure(
 ) -> list[RunResult]:
     """Every variant and stream count on one freshly started stack."""
     results: list[RunResult] = []
-    async with agent_stack(model, source, dict(args.env)) as (agent, auth, pid):
+    profiles: list[Path] = []
+    async with agent_stack(model, source, dict(args.env), args.channels) as (agents, auth, pid):
         process = psutil.Process(pid)
         users = [await sign_up(auth) for _ in range(args.users)]
         # Warm-up: imports, first connections, caches; and a check that each variant does
         # what the table says before anything is measured.
         for variant in args.variant:
             await asyncio.gather(
-                *(turn(agent, users[i % len(users)], variant) for i in range(WARMUP_TURNS))
+                *(
+                    turn(agents[i % len(agents)], users[i % len(users)], variant)
+                    for i in range(WARMUP_TURNS)
+                )
             )
         for variant in args.variant:
             for count in args.streams:
-                result = await burst(code, variant, count, agent, users, process)
+                profile = None
+                if args.profile:
+                    profile = Path(args.profile) / f"{code}-{variant}-{count}.txt"
+                    profile.parent.mkdir(parents=True, exist_ok=True)
+                result = await burst(code, variant, count, agents, users, process, profile)
                 print(result.row(), flush=True)
                 results.append(result)
+                if profile is not None:
+                    profiles.append(profile)
+    for path in profiles:
+        print(f"\n#### py-spy profile of the agent: {path.stem}\n")
+        print(summarise_profile(path), flush=True)
+    if profiles:
+        print("\n" + HEADER)
     return results
 
 
@@ -251,10 +343,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--streams", default="100,500,2000")
     parser.add_argument("--variant", default="plain,tool")
     parser.add_argument("--users", type=int, default=20)
+    parser.add_argument(
+        "--channels", type=int, default=1, help="gRPC channels to the agent (the edge has one)"
+    )
     parser.add_argument("--think", type=float, default=PacedReply.think)
     parser.add_argument("--chunks", type=int, default=PacedReply.chunks)
     parser.add_argument("--interval", type=float, default=PacedReply.interval)
     parser.add_argument("--baseline", default=None, help="a checkout to run first, e.g. main")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="a folder: py-spy samples the agent during each burst (CPU numbers then include "
+        "the sampling's own disturbance)",
+    )
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE for every process (repeatable)"
     )

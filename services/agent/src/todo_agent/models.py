@@ -11,6 +11,15 @@ thousands would not do: the HTTP client walks every connection of its pool whene
 starts or ends, so a turn's cost would grow with the number of turns open, and its default
 pool (1,000 connections, 100 kept alive) would queue turns past 1,000 and reconnect past 100.
 The service gives each turn the least busy model (`LeastBusy`).
+
+`StreamingClient` is the `openai` client with one hot spot taken out: every streamed chunk
+(one per token or so, tens per reply) is built by pydantic's validator instead of the
+client's lenient pure-Python constructor, which inspects the chunk's type annotations (and
+checks runtime protocols) anew for every chunk and was the largest single cost of a turn
+(about 20 % of the agent's CPU; 0.8 ms against 0.04 ms per chunk measured on this machine).
+The result is the same `ChatCompletionChunk`; a chunk that does not validate (a server that
+leaves out a field) falls back to the client's own constructor, so nothing is rejected that
+was accepted before.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import httpx2
+import pydantic
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+from openai.types.chat import ChatCompletionChunk
 from todo_common.cli import ConfigurationError
 
 from todo_agent.offline.model import OfflineModel
@@ -35,11 +46,27 @@ class ModelConfigurationError(ConfigurationError):
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # The most connections one client's pool holds (see the module docstring).
 CONNECTIONS_PER_CLIENT = 128
 # An idle connection to the model server is kept this long for the next request.
 KEEPALIVE_SECONDS = 30.0
+
+
+class StreamingClient(AsyncOpenAI):
+    """`AsyncOpenAI` whose streamed Chat Completions chunks are validated, not constructed
+    field by field (see the module docstring)."""
+
+    def _process_response_data(
+        self, *, data: object, cast_to: type[R], response: httpx2.Response
+    ) -> R:
+        if cast_to is ChatCompletionChunk and isinstance(data, dict):
+            try:
+                return cast("R", ChatCompletionChunk.model_validate(data))
+            except pydantic.ValidationError:
+                pass  # the client's lenient constructor below keeps what it can
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
 def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_CLIENT) -> Model:
@@ -53,7 +80,7 @@ def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_C
             f"AGENT_MODEL={settings.model!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for an "
             "OpenAI-compatible server); use AGENT_MODEL=offline to run without one."
         )
-    client = AsyncOpenAI(
+    client = StreamingClient(
         base_url=settings.openai_base_url,
         # Local servers (Ollama, vLLM) accept any key; the client insists on one.
         api_key=key or "not-needed",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -179,7 +179,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         context: grpc.aio.ServicerContext,
         zone: ZoneInfo,
         run_config: RunConfig,
-    ) -> AsyncIterator[pb.RespondEvent]:
+    ) -> AsyncGenerator[pb.RespondEvent, None]:
         principal = current_principal()
         settings = self._settings
         loop = asyncio.get_running_loop()
