@@ -33,7 +33,7 @@ import httpx2
 import pydantic
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.types.chat import ChatCompletionChunk
 from todo_common.cli import ConfigurationError
 
@@ -69,6 +69,29 @@ class StreamingClient(AsyncOpenAI):
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
+class ChatCompletionsModel(OpenAIChatCompletionsModel):
+    """The SDK's Chat Completions model, closing its own client (and its connections) when
+    the service stops; the SDK leaves a client it was given open."""
+
+    def __init__(self, model: str, openai_client: AsyncOpenAI) -> None:
+        super().__init__(model=model, openai_client=openai_client)
+        self._own_client = openai_client
+
+    async def close(self) -> None:
+        await self._own_client.close()
+
+
+class ResponsesModel(OpenAIResponsesModel):
+    """The SDK's Responses model, closing its own client when the service stops."""
+
+    def __init__(self, model: str, openai_client: AsyncOpenAI) -> None:
+        super().__init__(model=model, openai_client=openai_client)
+        self._own_client = openai_client
+
+    async def close(self) -> None:
+        await self._own_client.close()
+
+
 def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_CLIENT) -> Model:
     """One model object with its own client of at most `connections` connections. Raises on
     an unusable configuration."""
@@ -86,7 +109,7 @@ def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_C
         api_key=key or "not-needed",
         timeout=settings.model_request_timeout_seconds,
         max_retries=settings.model_max_retries,
-        http_client=DefaultAsyncHttpxClient(
+        http_client=DefaultAioHttpClient(
             timeout=settings.model_request_timeout_seconds,
             limits=httpx2.Limits(
                 max_connections=connections,
@@ -96,8 +119,8 @@ def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_C
         ),
     )
     if settings.openai_base_url:
-        return OpenAIChatCompletionsModel(model=settings.model, openai_client=client)
-    return OpenAIResponsesModel(model=settings.model, openai_client=client)
+        return ChatCompletionsModel(model=settings.model, openai_client=client)
+    return ResponsesModel(model=settings.model, openai_client=client)
 
 
 def build_models(settings: AgentSettings) -> list[Model]:
