@@ -60,8 +60,8 @@ SAMPLE_SECONDS = 0.05
 WARMUP_TURNS = 20
 HEADER = (
     "| code | variant | streams | held | errors | wall s | first delta p50 ms | "
-    "first delta p99 ms | agent CPU ms/turn | agent RSS before MiB | peak MiB | "
-    "KiB/stream |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    "first delta p99 ms | agent CPU ms/turn | CPU ms/held turn | agent RSS before MiB | "
+    "peak MiB | KiB/stream |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -98,7 +98,8 @@ class RunResult:
         return (
             f"| {self.code} | {self.variant} | {self.streams} | {self.held} | {errors} | "
             f"{self.wall_seconds:.1f} | {self.percentile(50):.0f} | {self.percentile(99):.0f} | "
-            f"{self.cpu_seconds * 1000 / self.streams:.2f} | {self.rss_before / 2**20:.0f} | "
+            f"{self.cpu_seconds * 1000 / self.streams:.2f} | "
+            f"{self.cpu_seconds * 1000 / max(1, self.held):.2f} | {self.rss_before / 2**20:.0f} | "
             f"{self.rss_peak / 2**20:.0f} | {per_stream:.0f} |"
         )
 
