@@ -14,7 +14,7 @@ import pytest
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo_agent.__main__ import main as agent_main
-from todo_agent.models import ModelConfigurationError, build_model
+from todo_agent.models import ModelConfigurationError, build_model, build_models
 from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import AgentSettings
 from todo_testkit.agent import respond
@@ -93,3 +93,15 @@ def test_invalid_settings_exit_2_naming_the_variable(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "todo-agent: invalid settings:" in err
     assert "AGENT_MAX_TURNS: Input should be less than or equal to 50" in err
+
+
+def test_model_connections_are_spread_over_clients_of_bounded_pools() -> None:
+    assert len(build_models(AgentSettings())) == 1  # the offline model needs no connection
+    settings = AgentSettings(
+        model="llama3.2", openai_base_url="http://127.0.0.1:11434/v1", max_concurrent_turns=300
+    )
+    models = build_models(settings)
+    assert len(models) == 3
+    assert all(isinstance(m, OpenAIChatCompletionsModel) for m in models)
+    assert len({id(m._client) for m in models}) == 3  # type: ignore[attr-defined]
+    assert len(build_models(settings.model_copy(update={"model_max_connections": 128}))) == 1

@@ -3,13 +3,38 @@
 `AGENT_MODEL=offline` (the default) needs nothing. Any other value is a model name: with
 `OPENAI_BASE_URL` it is served by that OpenAI-compatible server over Chat Completions (Ollama,
 vLLM, LiteLLM, OpenRouter…); otherwise by OpenAI's Responses API with `OPENAI_API_KEY`.
+
+A model served over HTTP is built as several models, each with its own `AsyncOpenAI` client
+and connection pool of at most `CONNECTIONS_PER_CLIENT` connections, together holding
+`AGENT_MODEL_MAX_CONNECTIONS` (by default one per turn the process may run). One pool of
+thousands would not do: the HTTP client walks every connection of its pool whenever a request
+starts or ends, so a turn's cost would grow with the number of turns open, and its default
+pool (1,000 connections, 100 kept alive) would queue turns past 1,000 and reconnect past 100.
+The service gives each turn the least busy model (`LeastBusy`).
+
+`StreamingClient` is the `openai` client with one hot spot taken out: every streamed chunk
+(one per token or so, tens per reply) is built by pydantic's validator instead of the
+client's lenient pure-Python constructor, which inspects the chunk's type annotations (and
+checks runtime protocols) anew for every chunk and was the largest single cost of a turn
+(about 20 % of the agent's CPU; 0.8 ms against 0.04 ms per chunk measured on this machine).
+The result is the same `ChatCompletionChunk`; a chunk that does not validate (a server that
+leaves out a field) falls back to the client's own constructor, so nothing is rejected that
+was accepted before.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Generic, TypeVar, cast
+
+import httpx2
+import pydantic
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai.types.chat import ChatCompletionChunk
 from todo_common.cli import ConfigurationError
 
 from todo_agent.offline.model import OfflineModel
@@ -20,28 +45,111 @@ class ModelConfigurationError(ConfigurationError):
     """The settings name a model that cannot be used as configured (exit code 2 at start-up)."""
 
 
-def build_model(settings: AgentSettings) -> Model:
-    """The model the service runs every request with. Raises on an unusable configuration."""
+T = TypeVar("T")
+R = TypeVar("R")
+
+# The most connections one client's pool holds (see the module docstring).
+CONNECTIONS_PER_CLIENT = 128
+# An idle connection to the model server is kept this long for the next request.
+KEEPALIVE_SECONDS = 30.0
+
+
+class StreamingClient(AsyncOpenAI):
+    """`AsyncOpenAI` whose streamed Chat Completions chunks are validated, not constructed
+    field by field (see the module docstring)."""
+
+    def _process_response_data(
+        self, *, data: object, cast_to: type[R], response: httpx2.Response
+    ) -> R:
+        if cast_to is ChatCompletionChunk and isinstance(data, dict):
+            try:
+                return cast("R", ChatCompletionChunk.model_validate(data))
+            except pydantic.ValidationError:
+                pass  # the client's lenient constructor below keeps what it can
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
+
+
+class ChatCompletionsModel(OpenAIChatCompletionsModel):
+    """The SDK's Chat Completions model, closing its own client (and its connections) when
+    the service stops; the SDK leaves a client it was given open."""
+
+    def __init__(self, model: str, openai_client: AsyncOpenAI) -> None:
+        super().__init__(model=model, openai_client=openai_client)
+        self._own_client = openai_client
+
+    async def close(self) -> None:
+        await self._own_client.close()
+
+
+class ResponsesModel(OpenAIResponsesModel):
+    """The SDK's Responses model, closing its own client when the service stops."""
+
+    def __init__(self, model: str, openai_client: AsyncOpenAI) -> None:
+        super().__init__(model=model, openai_client=openai_client)
+        self._own_client = openai_client
+
+    async def close(self) -> None:
+        await self._own_client.close()
+
+
+def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_CLIENT) -> Model:
+    """One model object with its own client of at most `connections` connections. Raises on
+    an unusable configuration."""
     if settings.is_offline:
         return OfflineModel()
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
-    if settings.openai_base_url:
-        client = AsyncOpenAI(
-            base_url=settings.openai_base_url,
-            # Local servers (Ollama, vLLM) accept any key; the client insists on one.
-            api_key=key or "not-needed",
-            timeout=settings.model_request_timeout_seconds,
-            max_retries=settings.model_max_retries,
-        )
-        return OpenAIChatCompletionsModel(model=settings.model, openai_client=client)
-    if not key:
+    if not key and not settings.openai_base_url:
         raise ModelConfigurationError(
             f"AGENT_MODEL={settings.model!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for an "
             "OpenAI-compatible server); use AGENT_MODEL=offline to run without one."
         )
-    client = AsyncOpenAI(
-        api_key=key,
+    client = StreamingClient(
+        base_url=settings.openai_base_url,
+        # Local servers (Ollama, vLLM) accept any key; the client insists on one.
+        api_key=key or "not-needed",
         timeout=settings.model_request_timeout_seconds,
         max_retries=settings.model_max_retries,
+        http_client=DefaultAioHttpClient(
+            timeout=settings.model_request_timeout_seconds,
+            limits=httpx2.Limits(
+                max_connections=connections,
+                max_keepalive_connections=connections,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            ),
+        ),
     )
-    return OpenAIResponsesModel(model=settings.model, openai_client=client)
+    if settings.openai_base_url:
+        return ChatCompletionsModel(model=settings.model, openai_client=client)
+    return ResponsesModel(model=settings.model, openai_client=client)
+
+
+def build_models(settings: AgentSettings) -> list[Model]:
+    """The models the service spreads its turns over: one offline model, or enough clients of
+    at most `CONNECTIONS_PER_CLIENT` connections to hold `model_max_connections`."""
+    if settings.is_offline:
+        return [OfflineModel()]
+    total = settings.model_max_connections or settings.max_concurrent_turns
+    count = math.ceil(total / CONNECTIONS_PER_CLIENT)
+    per_client = math.ceil(total / count)
+    return [build_model(settings, connections=per_client) for _ in range(count)]
+
+
+class LeastBusy(Generic[T]):
+    """Hands each turn the item (a model's run configuration) with the fewest turns running on
+    it, so the turns in flight spread evenly over the models' connection pools."""
+
+    def __init__(self, items: Sequence[T]) -> None:
+        if not items:
+            raise ValueError("at least one item is needed")
+        self.items = list(items)
+        self._running = [0] * len(self.items)
+
+    @contextmanager
+    def acquire(self) -> Iterator[T]:
+        """The least busy item, counted as busy until the block ends."""
+        index = min(range(len(self._running)), key=self._running.__getitem__)
+        self._running[index] += 1
+        try:
+            yield self.items[index]
+        finally:
+            self._running[index] -= 1

@@ -16,7 +16,7 @@ from todo_common.grpc_server import RunningServer, ServiceRegistration, create_s
 from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
-from todo_agent.models import build_model
+from todo_agent.models import build_models
 from todo_agent.service import AgentService, Clock, system_clock
 from todo_agent.settings import AgentSettings
 
@@ -45,7 +45,7 @@ async def start_agent_server(
     if not settings.tracing_enabled:
         # No trace export, and no network, unless asked for.
         set_tracing_disabled(True)
-    model = model or build_model(settings)
+    models = [model] if model is not None else build_models(settings)
     balancing = settings.grpc_load_balancing
     auth_channel = open_channel(token_settings.auth_address, load_balancing=balancing)
     tasks_channel = open_channel(
@@ -56,7 +56,7 @@ async def start_agent_server(
         "tasks_service_pb2_grpc.TaskServiceAsyncStub",
         tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),
     )
-    servicer = AgentService(settings, model, tasks_stub, clock=clock)
+    servicer = AgentService(settings, models, tasks_stub, clock=clock)
     try:
         running = await create_server(
             settings.address,
@@ -80,7 +80,8 @@ async def start_agent_server(
     async def close_channels() -> None:
         await tasks_channel.close()
         await auth_channel.close()
-        await model.close()
+        for each in models:
+            await each.close()
 
     running.on_stop.append(close_channels)
     return running

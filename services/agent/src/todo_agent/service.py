@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,12 +33,13 @@ from agents.result import RunResultStreaming
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import FieldViolation, InvalidArgument
+from todo_common.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from todo_common.tokens import current_principal
 
 from todo_agent.assistant import build_agents
 from todo_agent.context import AgentContext
 from todo_agent.events import EventMapper, failure_for, limit_failure
+from todo_agent.models import LeastBusy
 from todo_agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,11 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}$")
 DEADLINE_MARGIN_SECONDS = 0.25
 # How long a cancelled run may take to unwind before its tasks are cancelled again.
 SETTLE_SECONDS = 2.0
+# What a turn refused past `max_concurrent_turns` says (RESOURCE_EXHAUSTED; the edge: 429).
+BUSY_REASON = "AGENT_BUSY"
+BUSY_MESSAGE = (
+    "The assistant is busy with too many conversations right now. Please try again in a moment."
+)
 
 Clock = Callable[[ZoneInfo], datetime]
 
@@ -63,7 +70,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
     def __init__(
         self,
         settings: AgentSettings,
-        model: Model,
+        models: Model | Sequence[Model],
         tasks: tasks_service_pb2_grpc.TaskServiceAsyncStub,
         *,
         clock: Clock = system_clock,
@@ -73,12 +80,19 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self._tasks = tasks
         self._clock = clock
         self._agent = agent or build_agents()
-        self._run_config = RunConfig(
-            model=model,
-            tracing_disabled=not settings.tracing_enabled,
-            trace_include_sensitive_data=False,
-            workflow_name="todo-assistant",
+        # One run configuration per model; each turn takes the least busy (todo_agent.models).
+        self._run_configs = LeastBusy(
+            [
+                RunConfig(
+                    model=model,
+                    tracing_disabled=not settings.tracing_enabled,
+                    trace_include_sensitive_data=False,
+                    workflow_name="todo-assistant",
+                )
+                for model in ([models] if isinstance(models, Model) else models)
+            ]
         )
+        self._turns = 0
 
     def _validate(self, request: pb.RespondRequest) -> ZoneInfo:
         s = self._settings
@@ -141,6 +155,31 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self, request: pb.RespondRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.RespondEvent]:
         zone = self._validate(request)
+        if self._turns >= self._settings.max_concurrent_turns:
+            log.warning("turn refused: busy", extra={"running": self._turns})
+            raise ResourceExhausted(
+                BUSY_MESSAGE,
+                reason=BUSY_REASON,
+                retry_after_seconds=self._settings.busy_retry_after_seconds,
+            )
+        self._turns += 1
+        try:
+            with self._run_configs.acquire() as run_config:
+                # aclosing: if the RPC ends while an event is being sent, the run's own clean-up
+                # (`_respond`'s finally) runs now, not when the generator is collected.
+                async with aclosing(self._respond(request, context, zone, run_config)) as events:
+                    async for event in events:
+                        yield event
+        finally:
+            self._turns -= 1
+
+    async def _respond(
+        self,
+        request: pb.RespondRequest,
+        context: grpc.aio.ServicerContext,
+        zone: ZoneInfo,
+        run_config: RunConfig,
+    ) -> AsyncGenerator[pb.RespondEvent, None]:
         principal = current_principal()
         settings = self._settings
         loop = asyncio.get_running_loop()
@@ -173,7 +212,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             self._input_items(request),
             context=run_context,
             max_turns=settings.max_turns,
-            run_config=self._run_config,
+            run_config=run_config,
         )
         timed_out = False
 

@@ -21,6 +21,9 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore", env_file=None)
 
     port: Port = 50053
+    # Above `max_concurrent_turns`, so a busy agent refuses a turn itself, with a retry hint
+    # (see there), before the gRPC server's own limit (a bare RESOURCE_EXHAUSTED) is reached.
+    maximum_concurrent_rpcs: int = Field(default=4096, ge=1)
     # A request carries the conversation's history: allow more than the services' default.
     max_receive_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
@@ -41,8 +44,20 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     # Retries inside the OpenAI client for connection errors, 429 and 5xx. Kept low: the caller
     # (a person waiting) is better served by a quick, retryable failure than a long silence.
     model_max_retries: int = Field(default=1, ge=0, le=5)
+    # Connections to the model server, spread over clients of at most 128 each (see
+    # todo_agent.models); 0 means one per concurrent turn (`max_concurrent_turns`).
+    model_max_connections: int = Field(default=0, ge=0)
     # Send traces to OpenAI's tracing backend. Off by default: no network unless asked for.
     tracing_enabled: bool = False
+
+    # Turns (Respond calls) one process runs at once. Past it a new turn is refused at once,
+    # before any event, with RESOURCE_EXHAUSTED (reason AGENT_BUSY, RetryInfo of
+    # `busy_retry_after_seconds`), which the edge answers with 429 + Retry-After: a quick,
+    # retryable refusal instead of slow turns for everyone. 2,500 is above the 2,000
+    # simultaneous streams measured (RSS under 230 MiB, 13 KiB per open stream at 2,000); CPU,
+    # not memory, is what a busy agent runs out of first (bench/README.md, "Agent turn cost").
+    max_concurrent_turns: int = Field(default=2500, ge=1)
+    busy_retry_after_seconds: float = Field(default=1.0, gt=0)
 
     # Limits of one run.
     max_turns: int = Field(default=10, ge=1, le=50)
