@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -44,9 +43,9 @@ from typing import Any
 import httpx
 import psutil
 from todo_testkit.chatkit import user_message
-from todo_testkit.ports import free_ports
 
 from bench.chatkit_sse import Edge, StreamError
+from bench.paced_model import PacedReply, paced_model
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 
 PASSWORD = "benchmark password 1"
@@ -432,42 +431,6 @@ def steady_row(result: RunResult, rate: float, seconds: float) -> str:
     )
 
 
-@contextlib.asynccontextmanager
-async def paced_model(args: argparse.Namespace, variant: str) -> Any:
-    """`bench.paced_model` in its own process on a free port; yields its base URL."""
-    (port,) = free_ports(1)
-    target = ["-m", args.model] if not args.model.endswith(".py") else [args.model]
-    command = [
-        sys.executable,
-        *target,
-        "--port",
-        str(port),
-        "--think",
-        str(args.think),
-        "--chunks",
-        str(args.chunks),
-        "--interval",
-        str(args.interval),
-    ]
-    if variant == "tool":
-        command.append("--tool-call")
-    proc = await asyncio.create_subprocess_exec(*command)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        async with httpx.AsyncClient() as http:
-            for _ in range(600):
-                with contextlib.suppress(httpx.HTTPError):
-                    await http.get(base + "/models")
-                    break
-                if proc.returncode is not None:
-                    raise RuntimeError("the paced model server exited")
-                await asyncio.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        await proc.wait()
-
-
 async def main(args: argparse.Namespace) -> None:
     extra = dict(item.split("=", 1) for item in args.env)
     levels = [int(x) for x in args.streams.split(",") if x]
@@ -475,13 +438,14 @@ async def main(args: argparse.Namespace) -> None:
     burst_rows: list[str] = []
     steady_rows: list[str] = []
     for variant in args.variant.split(","):
-        async with paced_model(args, variant) as base_url:
-            env = {
-                "AGENT_MODEL": "paced",
-                "AGENT_OPENAI_BASE_URL": base_url,
-                "AGENT_OPENAI_API_KEY": "bench-key",
-                **extra,
-            }
+        reply = PacedReply(
+            think=args.think,
+            chunks=args.chunks,
+            interval=args.interval,
+            tool="add_task" if variant == "tool" else None,
+        )
+        async with paced_model(reply) as model:
+            env = {**model.agent_env(), **extra}
             async with backend_stack("auth", "tasks", "agent", "edge", extra_env=env) as stack:
                 edge = stack["edge"]
                 pids = {name: stack[name].process.pid for name in SERVICES}
@@ -570,7 +534,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0, help="steady run: how long")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--model", default="bench.paced_model", help="model server module")
     parser.add_argument("--think", type=float, default=0.3)
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.1)
