@@ -84,6 +84,12 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     chatkit_heartbeat_seconds: float = Field(default=15.0, gt=0)
     chatkit_history_items: int = Field(default=30, ge=0, le=50)
     chatkit_max_input_chars: int = Field(default=8000, ge=1, le=8000)
+    # At most this many ChatKit streams (turns) run at once in one edge process; past it a new
+    # one is refused at once with 429 and `Retry-After: <chatkit_busy_retry_after_seconds>`.
+    # The default holds 2,000 paced streams opened together (bench/README.md, "Chat turns
+    # under load"); set it to what one process serves, and add replicas beyond that.
+    chatkit_max_concurrent_turns: int = Field(default=2000, ge=1)
+    chatkit_busy_retry_after_seconds: float = Field(default=1.0, gt=0)
     # The user's time zone when the client sends no `X-Time-Zone` header.
     chatkit_default_time_zone: str = "UTC"
     # POST /api/chatkit/session calls per user per rate-limit window.

@@ -149,6 +149,13 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def statement_session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work of exactly ONE statement, a read or a write, in autocommit: one
+        statement is atomic on its own, so BEGIN and COMMIT would only add two round trips."""
+        async with self._scope(self._read_sessions, commit=False) as session:
+            yield session
+
+    @asynccontextmanager
     async def _scope(
         self, sessions: async_sessionmaker[AsyncSession], *, commit: bool
     ) -> AsyncIterator[AsyncSession]:
