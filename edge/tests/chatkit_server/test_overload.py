@@ -75,8 +75,8 @@ async def _read_all(http: httpx.AsyncClient) -> bytes:
 
 
 def _pool_checked_out(edge: EdgeHandle) -> int:
-    pool: Any = edge.server.config.app.state.edge.database.engine.pool
-    return int(pool.checkedout())
+    app: Any = edge.server.config.app
+    return int(app.state.edge.database.engine.pool.checkedout())
 
 
 async def test_a_turn_past_the_limit_is_refused_with_429_and_nothing_is_stored(
