@@ -76,6 +76,12 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     # its tables; on PostgreSQL they live in `database_schema`.
     database_url: str = "sqlite+aiosqlite:///data/edge.db"
     database_schema: SchemaName = "edge"
+    # How long a store call may wait for a pooled connection (EDGE_DATABASE_POOL_SIZE, plus as
+    # many again as overflow) before it fails as 503. No turn holds a connection while the
+    # model answers, only for one statement at a time, so a wait is CPU backlog during a
+    # burst, not a shortage: it is allowed to last, and the turn limit
+    # (chatkit_max_concurrent_turns) bounds how many can wait.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # ChatKit (`POST /chatkit`). The deadline of one AgentService.Respond call (the agent caps
     # a run itself too); an SSE comment is sent after this many seconds of silence so proxies

@@ -143,6 +143,27 @@ def _decode_item(row: ItemRow) -> ThreadItem:
     return _THREAD_ITEM.validate_json(data)
 
 
+class _Core:
+    """A session's connection for Core statements on the hot path of a chat turn: the ORM
+    session's execute adds its bulk-insert and ORM-compile layers to statements that return
+    no objects (profiled: ~1/3 of a store write's CPU)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def execute(self, statement: Any) -> Any:
+        connection = await self._session.connection()
+        return await connection.execute(statement)
+
+    async def scalar(self, statement: Any) -> Any:
+        connection = await self._session.connection()
+        return await connection.scalar(statement)
+
+
+def _core(session: AsyncSession) -> _Core:
+    return _Core(session)
+
+
 def _affected(result: Any) -> int:
     """Rows an INSERT/UPDATE/DELETE touched."""
     return cast(CursorResult[Any], result).rowcount
@@ -177,7 +198,7 @@ class TodoChatKitStore(Store[ChatContext]):
         data = context.read_cache.thread(thread_id)
         if data is None:
             async with self._database.read_session() as session:
-                data = await session.scalar(
+                data = await _core(session).scalar(
                     select(ChatThreadRow.data).where(
                         ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
                     )
@@ -205,7 +226,7 @@ class TodoChatKitStore(Store[ChatContext]):
         exist yet, and the UPDATE would be a wasted round trip."""
         if not context.read_cache.is_new_thread(thread.id):
             async with self._database.statement_session() as session:
-                updated = await session.execute(
+                updated = await _core(session).execute(
                     update(ChatThreadRow)
                     .where(ChatThreadRow.id == thread.id, ChatThreadRow.owner_id == context.user_id)
                     .values(data=data)
@@ -214,7 +235,7 @@ class TodoChatKitStore(Store[ChatContext]):
                 return
         try:
             async with self._database.statement_session() as session:
-                await session.execute(
+                await _core(session).execute(
                     insert(ChatThreadRow).values(
                         id=thread.id,
                         owner_id=context.user_id,
@@ -328,7 +349,7 @@ class TodoChatKitStore(Store[ChatContext]):
                     position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
                 )
             query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
-            rows = (await session.execute(query)).all()
+            rows = (await _core(session).execute(query)).all()
         return CachedPage(
             rows=[(row.id, row.data, row.widget_root) for row in rows[:size]],
             has_more=len(rows) > size,
@@ -352,7 +373,7 @@ class TodoChatKitStore(Store[ChatContext]):
         if row is None:
             async with self._database.read_session() as session:
                 query = _select_items(thread_id, context).where(ChatItemRow.id == item_id)
-                found = (await session.execute(query)).one_or_none()
+                found = (await _core(session).execute(query)).one_or_none()
             if found is None:
                 raise NotFoundError(_ITEM_NOT_FOUND)
             row = (found.id, found.data, found.widget_root)
@@ -557,7 +578,7 @@ class TodoChatKitStore(Store[ChatContext]):
         )
         # One statement: atomic without a transaction around it.
         async with self._database.statement_session() as session:
-            written = await session.execute(statement)
+            written = await _core(session).execute(statement)
             if not _affected(written):
                 raise NotFoundError(_THREAD_NOT_FOUND)
 
