@@ -90,9 +90,10 @@ def _parse(raw: bytes, stream: RawStream) -> None:
     for frame in body.decode().split("\n\n"):
         if frame.startswith("data: "):
             stream.events.append(json.loads(frame[len("data: ") :]))
-    kinds = [event["type"] for event in stream.events]
-    if "error" in kinds:
-        raise StreamError("error event")
+    errors = [event for event in stream.events if event["type"] == "error"]
+    if errors:
+        retry = "allow_retry" if errors[0].get("allow_retry") else "no retry"
+        raise StreamError(f"error event ({retry}): {str(errors[0].get('message'))[:50]}")
     done = [e["item"]["type"] for e in stream.events if e["type"] == "thread.item.done"]
     if "assistant_message" not in done:
         raise StreamError("no assistant message")

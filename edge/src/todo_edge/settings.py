@@ -76,6 +76,12 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     # its tables; on PostgreSQL they live in `database_schema`.
     database_url: str = "sqlite+aiosqlite:///data/edge.db"
     database_schema: SchemaName = "edge"
+    # How long a store call may wait for a pooled connection (EDGE_DATABASE_POOL_SIZE, plus as
+    # many again as overflow) before it fails as 503. No turn holds a connection while the
+    # model answers, only for one statement at a time, so a wait is CPU backlog during a
+    # burst, not a shortage: it is allowed to last, and the turn limit
+    # (chatkit_max_concurrent_turns) bounds how many can wait.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # ChatKit (`POST /chatkit`). The deadline of one AgentService.Respond call (the agent caps
     # a run itself too); an SSE comment is sent after this many seconds of silence so proxies
@@ -84,6 +90,12 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     chatkit_heartbeat_seconds: float = Field(default=15.0, gt=0)
     chatkit_history_items: int = Field(default=30, ge=0, le=50)
     chatkit_max_input_chars: int = Field(default=8000, ge=1, le=8000)
+    # At most this many ChatKit streams (turns) run at once in one edge process; past it a new
+    # one is refused at once with 429 and `Retry-After: <chatkit_busy_retry_after_seconds>`.
+    # The default holds 2,000 paced streams opened together (bench/README.md, "Chat turns
+    # under load"); set it to what one process serves, and add replicas beyond that.
+    chatkit_max_concurrent_turns: int = Field(default=2000, ge=1)
+    chatkit_busy_retry_after_seconds: float = Field(default=1.0, gt=0)
     # The user's time zone when the client sends no `X-Time-Zone` header.
     chatkit_default_time_zone: str = "UTC"
     # POST /api/chatkit/session calls per user per rate-limit window.

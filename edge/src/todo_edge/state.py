@@ -40,7 +40,10 @@ class EdgeState:
         )
         identity = Identity(verifier, backends, frozenset(settings.external_issuers))
         database = Database.from_url(
-            settings.database_url, settings.database_schema, pool_size=settings.database_pool_size
+            settings.database_url,
+            settings.database_schema,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
         return cls(
             settings=settings,

@@ -71,8 +71,9 @@ async def chatkit_endpoint(
     body = await request.body()
     context = chat_context(user, accept_language, x_time_zone, settings)
     with client_errors():
-        await check_request(parse_request(body), server.chat_store, settings, context)
-        result = await server.process(body, context)
+        parsed = parse_request(body)
+        await check_request(parsed, server.chat_store, settings, context)
+        result = await server.process_parsed(parsed, context)
         if isinstance(result, NonStreamingResult):
             return Response(result.json, media_type="application/json")
         return await EventStreamResponse.open(

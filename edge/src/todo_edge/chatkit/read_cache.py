@@ -44,8 +44,18 @@ class ReadCache:
     _threads: dict[str, str] = field(default_factory=dict)
     _items: dict[tuple[str, str], ItemRow] = field(default_factory=dict)
     _pages: dict[PageKey, CachedPage] = field(default_factory=dict)
+    _new_threads: set[str] = field(default_factory=set)
 
     # ---- threads ----
+
+    def note_new_thread(self, thread_id: str) -> None:
+        """Remembers an id this request generated for a thread not stored yet."""
+        if self.enabled:
+            self._new_threads.add(thread_id)
+
+    def is_new_thread(self, thread_id: str) -> bool:
+        """True for a thread id this request generated and has not stored yet."""
+        return thread_id in self._new_threads
 
     def thread(self, thread_id: str) -> str | None:
         """The thread's JSON, if this request has read or written it."""
@@ -53,11 +63,13 @@ class ReadCache:
 
     def keep_thread(self, thread_id: str, data: str) -> None:
         """Remembers the thread's JSON as read or just written."""
+        self._new_threads.discard(thread_id)
         if self.enabled:
             self._threads[thread_id] = data
 
     def forget_thread(self, thread_id: str) -> None:
         """Forgets the thread's JSON (a write to it failed, or it was deleted)."""
+        self._new_threads.discard(thread_id)
         self._threads.pop(thread_id, None)
 
     # ---- items ----

@@ -97,7 +97,7 @@ def chat_context(
     )
 
 
-def parse_request(body: bytes) -> ChatKitReq:
+def parse_request(body: str | bytes | bytearray) -> ChatKitReq:
     """The typed request, or InvalidArgument (→ 400) saying what is wrong."""
     try:
         return _REQUEST.validate_json(body)

@@ -22,8 +22,9 @@ from typing import Any
 
 import grpc
 from chatkit.actions import Action
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
+    ChatKitReq,
     ErrorEvent,
     FeedbackKind,
     SyncCustomActionResponse,
@@ -32,6 +33,7 @@ from chatkit.types import (
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
+    is_streaming_req,
 )
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo.agent.v1 import agent_service_pb2_grpc
@@ -40,9 +42,11 @@ from todo_common.channels import bind_caller
 from todo_common.errors import DomainError
 
 from todo_edge.chatkit.actions import run_task_action
+from todo_edge.chatkit.admission import TurnSlots
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
 from todo_edge.chatkit.history import load_history, user_text
+from todo_edge.chatkit.requests import parse_request
 from todo_edge.chatkit.store import TodoChatKitStore
 from todo_edge.settings import EdgeSettings
 
@@ -80,6 +84,28 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         self._agent = agent
         self._tasks = tasks
         self._settings = settings
+        self.turns = TurnSlots(
+            settings.chatkit_max_concurrent_turns, settings.chatkit_busy_retry_after_seconds
+        )
+
+    # ---- requests ----
+
+    async def process(
+        self, request: str | bytes | bytearray, context: ChatContext
+    ) -> StreamingResult | NonStreamingResult:
+        """The SDK's `process()`, parsing with an adapter built once (`parse_request`): the
+        SDK builds a new `TypeAdapter(ChatKitReq)` for every request, which was ~20 % of the
+        edge's CPU per chat turn (profiled)."""
+        return await self.process_parsed(parse_request(request), context)
+
+    async def process_parsed(
+        self, request: ChatKitReq, context: ChatContext
+    ) -> StreamingResult | NonStreamingResult:
+        """Routes an already parsed request exactly as the SDK's `process()` does, with every
+        stream inside a turn slot (`admission.TurnSlots`: 429 past the limit)."""
+        if is_streaming_req(request):
+            return StreamingResult(self.turns.admitted(self._process_streaming(request, context)))
+        return NonStreamingResult(await self._process_non_streaming(request, context))
 
     # ---- replies ----
 

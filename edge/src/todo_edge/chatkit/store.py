@@ -143,6 +143,27 @@ def _decode_item(row: ItemRow) -> ThreadItem:
     return _THREAD_ITEM.validate_json(data)
 
 
+class _Core:
+    """A session's connection for Core statements on the hot path of a chat turn: the ORM
+    session's execute adds its bulk-insert and ORM-compile layers to statements that return
+    no objects (profiled: ~1/3 of a store write's CPU)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def execute(self, statement: Any) -> Any:
+        connection = await self._session.connection()
+        return await connection.execute(statement)
+
+    async def scalar(self, statement: Any) -> Any:
+        connection = await self._session.connection()
+        return await connection.scalar(statement)
+
+
+def _core(session: AsyncSession) -> _Core:
+    return _Core(session)
+
+
 def _affected(result: Any) -> int:
     """Rows an INSERT/UPDATE/DELETE touched."""
     return cast(CursorResult[Any], result).rowcount
@@ -157,8 +178,10 @@ class TodoChatKitStore(Store[ChatContext]):
     # ---- ids ----
 
     def generate_thread_id(self, context: ChatContext) -> str:
-        """A new thread id (`thr_…`)."""
-        return new_id(ID_PREFIXES["thread"])
+        """A new thread id (`thr_…`), noted in the request's cache as not yet stored."""
+        thread_id = new_id(ID_PREFIXES["thread"])
+        context.read_cache.note_new_thread(thread_id)
+        return thread_id
 
     def generate_item_id(
         self, item_type: StoreItemType, thread: ThreadMetadata, context: ChatContext
@@ -174,8 +197,8 @@ class TodoChatKitStore(Store[ChatContext]):
         """The caller's thread, or NotFoundError."""
         data = context.read_cache.thread(thread_id)
         if data is None:
-            async with self._database.session() as session:
-                data = await session.scalar(
+            async with self._database.read_session() as session:
+                data = await _core(session).scalar(
                     select(ChatThreadRow.data).where(
                         ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
                     )
@@ -198,16 +221,21 @@ class TodoChatKitStore(Store[ChatContext]):
         context.read_cache.keep_thread(thread.id, data)
 
     async def _write_thread(self, thread: ThreadMetadata, data: str, context: ChatContext) -> None:
-        async with self._database.session() as session:
-            updated = await session.execute(
-                update(ChatThreadRow)
-                .where(ChatThreadRow.id == thread.id, ChatThreadRow.owner_id == context.user_id)
-                .values(data=data)
-            )
+        """UPDATE the caller's row, else INSERT it: one statement each, in autocommit. A thread
+        id this process just generated (`generate_thread_id`) is INSERTed at once: it cannot
+        exist yet, and the UPDATE would be a wasted round trip."""
+        if not context.read_cache.is_new_thread(thread.id):
+            async with self._database.statement_session() as session:
+                updated = await _core(session).execute(
+                    update(ChatThreadRow)
+                    .where(ChatThreadRow.id == thread.id, ChatThreadRow.owner_id == context.user_id)
+                    .values(data=data)
+                )
             if _affected(updated):
                 return
-            try:
-                await session.execute(
+        try:
+            async with self._database.statement_session() as session:
+                await _core(session).execute(
                     insert(ChatThreadRow).values(
                         id=thread.id,
                         owner_id=context.user_id,
@@ -215,9 +243,9 @@ class TodoChatKitStore(Store[ChatContext]):
                         data=data,
                     )
                 )
-            except IntegrityError as exc:
-                # The id exists and belongs to someone else.
-                raise NotFoundError(_THREAD_NOT_FOUND) from exc
+        except IntegrityError as exc:
+            # The id exists and belongs to someone else.
+            raise NotFoundError(_THREAD_NOT_FOUND) from exc
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatContext
@@ -225,7 +253,7 @@ class TodoChatKitStore(Store[ChatContext]):
         """A page of the caller's threads by creation; `after` is the previous page's last id."""
         direction = _order(order)
         size = _page_size(limit)
-        async with self._database.session() as session:
+        async with self._database.read_session() as session:
             query = select(ChatThreadRow.id, ChatThreadRow.data).where(
                 ChatThreadRow.owner_id == context.user_id
             )
@@ -302,7 +330,7 @@ class TodoChatKitStore(Store[ChatContext]):
         self, thread_id: str, after: str | None, size: int, direction: Order, context: ChatContext
     ) -> CachedPage:
         """Up to `size` rows of the page, and whether the thread holds more after them."""
-        async with self._database.session() as session:
+        async with self._database.read_session() as session:
             query = _select_items(thread_id, context)
             position = tuple_(ChatItemRow.created_at, ChatItemRow.seq)
             if after is not None:
@@ -321,7 +349,7 @@ class TodoChatKitStore(Store[ChatContext]):
                     position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
                 )
             query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
-            rows = (await session.execute(query)).all()
+            rows = (await _core(session).execute(query)).all()
         return CachedPage(
             rows=[(row.id, row.data, row.widget_root) for row in rows[:size]],
             has_more=len(rows) > size,
@@ -343,9 +371,9 @@ class TodoChatKitStore(Store[ChatContext]):
         """The caller's item, or NotFoundError."""
         row = context.read_cache.item(thread_id, item_id)
         if row is None:
-            async with self._database.session() as session:
+            async with self._database.read_session() as session:
                 query = _select_items(thread_id, context).where(ChatItemRow.id == item_id)
-                found = (await session.execute(query)).one_or_none()
+                found = (await _core(session).execute(query)).one_or_none()
             if found is None:
                 raise NotFoundError(_ITEM_NOT_FOUND)
             row = (found.id, found.data, found.widget_root)
@@ -421,7 +449,7 @@ class TodoChatKitStore(Store[ChatContext]):
 
     async def load_feedback(self, thread_id: str, context: ChatContext) -> dict[str, FeedbackKind]:
         """The caller's current feedback on the thread's items: item id → kind."""
-        async with self._database.session() as session:
+        async with self._database.read_session() as session:
             rows = (
                 await session.execute(
                     select(ChatItemFeedbackRow.item_id, ChatItemFeedbackRow.kind).where(
@@ -548,8 +576,9 @@ class TodoChatKitStore(Store[ChatContext]):
                 "data": statement.excluded.data,
             },
         )
-        async with self._database.session() as session:
-            written = await session.execute(statement)
+        # One statement: atomic without a transaction around it.
+        async with self._database.statement_session() as session:
+            written = await _core(session).execute(statement)
             if not _affected(written):
                 raise NotFoundError(_THREAD_NOT_FOUND)
 

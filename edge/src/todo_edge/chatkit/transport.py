@@ -145,31 +145,48 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
         disconnected = asyncio.create_task(_wait_for_disconnect(receive))
         next_item: asyncio.Task[bytes | StreamEnded | StreamFailed] | None = None
+        queue = self._pump.queue
         try:
             await _body(send, self._first)
             while True:
-                if next_item is None:
-                    next_item = asyncio.create_task(self._pump.queue.get())
-                done, _ = await asyncio.wait(
-                    {next_item, disconnected},
-                    timeout=self._heartbeat,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if disconnected in done:
+                item: bytes | StreamEnded | StreamFailed
+                if disconnected.done():
                     log.info("chatkit client disconnected")
                     return
-                if next_item not in done:
-                    await _body(send, HEARTBEAT)
-                    continue
-                item = next_item.result()
-                next_item = None
+                if not queue.empty():
+                    # Events already waiting need no task, no timer and no wait.
+                    item = queue.get_nowait()
+                else:
+                    if next_item is None:
+                        next_item = asyncio.create_task(queue.get())
+                    done, _ = await asyncio.wait(
+                        {next_item, disconnected},
+                        timeout=self._heartbeat,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if disconnected in done:
+                        log.info("chatkit client disconnected")
+                        return
+                    if next_item not in done:
+                        await _body(send, HEARTBEAT)
+                        continue
+                    item = next_item.result()
+                    next_item = None
+                # Every event that is already there goes out in one write: the same bytes,
+                # fewer sends through the middleware stack and fewer socket writes.
+                frames: list[bytes] = []
+                while isinstance(item, bytes):
+                    frames.append(item)
+                    if queue.empty():
+                        break
+                    item = queue.get_nowait()
+                await _body(send, b"".join(frames))
                 if isinstance(item, StreamEnded):
                     break
                 if isinstance(item, StreamFailed):
                     log.error("chatkit stream failed", exc_info=item.error)
                     await _body(send, sse_event(_GENERIC_STREAM_ERROR))
                     break
-                await _body(send, item)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             if next_item is not None:

@@ -49,7 +49,9 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def create_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, schema: str | None = None, *, pool_size: int = 10, pool_timeout: float = 5.0
+) -> AsyncEngine:
     """Creates the engine for one service's database.
 
     PostgreSQL: `schema` becomes the search_path. Dead pooled connections are handled
@@ -69,7 +71,7 @@ def create_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_timeout=5,
+            pool_timeout=pool_timeout,
             pool_recycle=1800,
             connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
         )
@@ -128,9 +130,17 @@ class Database:
         )
 
     @classmethod
-    def from_url(cls, url: str, schema: str | None = None, *, pool_size: int = 10) -> Database:
-        """Creates the engine and the session factory."""
-        return cls(create_engine(url, schema, pool_size=pool_size))
+    def from_url(
+        cls,
+        url: str,
+        schema: str | None = None,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 5.0,
+    ) -> Database:
+        """Creates the engine and the session factory (`pool_timeout`: how long a unit of
+        work may wait for a pooled connection before it fails as Unavailable)."""
+        return cls(create_engine(url, schema, pool_size=pool_size, pool_timeout=pool_timeout))
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -145,6 +155,13 @@ class Database:
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work of one statement (or statements that need not agree with
         each other): no transaction, so no BEGIN/COMMIT round trips. Never write in it."""
+        async with self._scope(self._read_sessions, commit=False) as session:
+            yield session
+
+    @asynccontextmanager
+    async def statement_session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work of exactly ONE statement, a read or a write, in autocommit: one
+        statement is atomic on its own, so BEGIN and COMMIT would only add two round trips."""
         async with self._scope(self._read_sessions, commit=False) as session:
             yield session
 

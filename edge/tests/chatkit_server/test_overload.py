@@ -1,0 +1,143 @@
+"""Overload: past EDGE_CHATKIT_MAX_CONCURRENT_TURNS a new turn is refused at once with 429 +
+`Retry-After` (problem+json) and nothing is stored; the slot comes back when the running turn
+ends, however it ends. While a turn waits for the model, the edge holds no database
+connection. Real edge, auth, tasks and agent; the running turn is held open at the model by a
+gate, never by a sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from agents.testing import ModelStep, ScriptedModel, assistant_message
+from todo_testkit.agent import running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings, user_message
+from todo_testkit.databases import IsolatedDatabase
+from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.tasks import TasksServiceHandle
+from todo_testkit.waiting import eventually
+
+CREATE = {"type": "threads.create", "params": {"input": user_message("hello")}}
+
+
+class ModelGate:
+    """A scripted model whose first call waits at the gate until `release()`; every call
+    answers "Done." once through."""
+
+    def __init__(self, calls: int) -> None:
+        self.entered = asyncio.Event()
+        self.released = asyncio.Event()
+        later = [[assistant_message("Done.")]] * (calls - 1)
+        self.model = ScriptedModel([ModelStep.respond(self._held), *later])
+
+    async def _held(self, _call: Any) -> list[Any]:
+        self.entered.set()
+        await self.released.wait()
+        return [assistant_message("Done.")]
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@contextlib.asynccontextmanager
+async def _busy_edge(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    gate: ModelGate,
+) -> AsyncIterator[EdgeHandle]:
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, custom_model=gate.model
+        ) as agent,
+        running_edge(
+            chat_edge_settings(
+                auth_service,
+                tasks_service,
+                agent.address,
+                edge_database,
+                chatkit_max_concurrent_turns=1,
+                chatkit_busy_retry_after_seconds=3,
+            )
+        ) as edge,
+    ):
+        yield edge
+
+
+async def _read_all(http: httpx.AsyncClient) -> bytes:
+    async with http.stream("POST", "/chatkit", json=CREATE) as response:
+        assert response.status_code == 200
+        return await response.aread()
+
+
+def _pool_checked_out(edge: EdgeHandle) -> int:
+    app: Any = edge.server.config.app
+    return int(app.state.edge.database.engine.pool.checkedout())
+
+
+async def test_a_turn_past_the_limit_is_refused_with_429_and_nothing_is_stored(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+    bob: SignedUpUser,
+) -> None:
+    gate = ModelGate(calls=2)
+    async with (
+        _busy_edge(auth_service, tasks_service, edge_database, gate) as edge,
+        edge.client(alice.access_token) as alice_http,
+        edge.client(bob.access_token) as bob_http,
+    ):
+        running = asyncio.create_task(_read_all(alice_http))
+        await asyncio.wait_for(gate.entered.wait(), 30)
+        # The turn waits for the model: no database connection is held meanwhile.
+        assert _pool_checked_out(edge) == 0
+
+        refused = await bob_http.post("/chatkit", json=CREATE)
+        assert_problem(refused, 429, "CHAT_BUSY")
+        assert refused.headers["Retry-After"] == "3"
+        assert "busy" in refused.json()["detail"]
+        bob_chat = ChatClient(bob_http)
+        threads = await bob_http.post(
+            "/chatkit", json={"type": "threads.list", "params": {"limit": 10}}
+        )
+        assert threads.json()["data"] == []
+
+        gate.release()
+        body = await asyncio.wait_for(running, 30)
+        assert b"Done." in body
+        # The slot is back: the next turn runs.
+        answered = await bob_chat.create("hello again")
+        assert answered.of("error") == []
+        assert answered.reply == "Done."
+
+
+async def test_the_slot_comes_back_when_the_client_goes_away(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+) -> None:
+    gate = ModelGate(calls=2)
+    async with (
+        _busy_edge(auth_service, tasks_service, edge_database, gate) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        running = asyncio.create_task(_read_all(http))
+        await asyncio.wait_for(gate.entered.wait(), 30)
+        assert (await http.post("/chatkit", json=CREATE)).status_code == 429
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+        async def admitted() -> bool:
+            # A refused attempt stores nothing, so asking again until one is admitted is safe.
+            response = await http.post("/chatkit", json=CREATE)
+            assert response.status_code in (200, 429), response.text
+            return response.status_code == 200
+
+        await eventually(admitted, what="the abandoned turn's slot to come back")
