@@ -164,22 +164,6 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled autocommit connection for reads below the ORM: the tasks service runs its
-        hot reads as prepared statements on its asyncpg driver connection
-        (`await connection.get_raw_connection()`), ~1 ms less per call than a session. Never
-        write through it. Errors map as in `session()`; a connection that lost the database
-        is invalidated, so the pool does not hand it out again."""
-        with _unavailable_when_unreachable():
-            async with self._read_engine.connect() as connection:
-                try:
-                    yield connection
-                except Exception as exc:
-                    if is_connectivity_error(exc):
-                        await connection.invalidate()
-                    raise
-
-    @asynccontextmanager
     async def _scope(
         self, sessions: async_sessionmaker[AsyncSession], *, commit: bool
     ) -> AsyncIterator[AsyncSession]:
@@ -194,6 +178,22 @@ class Database:
                         await session.rollback()
                     except Exception:  # the connection may be gone; the original error matters
                         log.debug("rollback failed", exc_info=True)
+                    raise
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled autocommit connection for reads below the ORM: the tasks service runs its
+        hot reads as prepared statements on its asyncpg driver connection
+        (`await connection.get_raw_connection()`), ~1 ms less per call than a session. Never
+        write through it. Errors map as in `session()`; a connection that lost the database
+        is invalidated, so the pool does not hand it out again."""
+        with _unavailable_when_unreachable():
+            async with self._read_engine.connect() as connection:
+                try:
+                    yield connection
+                except Exception as exc:
+                    if is_connectivity_error(exc):
+                        await connection.invalidate()
                     raise
 
     async def is_reachable(self) -> bool:
