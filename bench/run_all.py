@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.backends_grpc", "bench.edge_http", "bench.agent_grpc", "bench.chatkit_sse"]
+BENCHMARKS = [
+    "bench.backends_grpc",
+    "bench.edge_http",
+    "bench.rest_compare",
+    "bench.agent_grpc",
+    "bench.chatkit_sse",
+]
 
 if __name__ == "__main__":
     for module in BENCHMARKS:
