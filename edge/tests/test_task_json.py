@@ -3,6 +3,7 @@ what Starlette's `JSONResponse` sent before, for every kind of value a task hold
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 from starlette.responses import JSONResponse
@@ -36,3 +37,16 @@ def test_task_json_bytes_match_starlettes_json_response() -> None:
         before = JSONResponse(body, headers={"ETag": '"e"'})
         assert ours.body == before.body
         assert ours.headers.items() == before.headers.items()
+
+
+def test_times_are_formatted_exactly_as_protobuf_does() -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from todo_edge.schemas import _time
+
+    rng = random.Random(11)
+    cases = [(0, 0), (-1, 999_999_999), (-62135596800, 0), (253402300799, 999_999_999)]
+    for nanos in (0, 1, 999, 1000, 120_000, 1_000_000, 500_000_000, 123_456_789, 999_999_999):
+        cases += [(rng.randrange(-62135596800, 253402300800), nanos) for _ in range(200)]
+    for seconds, nanos in cases:
+        ts = Timestamp(seconds=seconds, nanos=nanos)
+        assert _time(ts) == ts.ToJsonString(), (seconds, nanos)
