@@ -15,6 +15,7 @@ import platform
 import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import grpc
 from todo.auth.v1 import auth_service_pb2 as auth_pb
@@ -56,6 +57,28 @@ async def measure_verification(
     return summarise(samples["full"]), summarise(samples["cached"]), full_median
 
 
+def read_calls(
+    tasks: tasks_grpc.TaskServiceStub, token: str, ids: list[str]
+) -> tuple[Callable[[int], Awaitable[object]], Callable[[int], Awaitable[object]]]:
+    """The two hot reads as load calls: GetTask of a random one of `ids`, and ListTasks(50)
+    (which checks it got 50). `bench.rest_compare` measures the same two."""
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    async def get_task(_: int) -> object:
+        return await tasks.GetTask(
+            tasks_pb.GetTaskRequest(id=random.choice(ids)), metadata=metadata, timeout=5
+        )
+
+    async def list_tasks(_: int) -> object:
+        reply = await tasks.ListTasks(
+            tasks_pb.ListTasksRequest(page_size=50), metadata=metadata, timeout=5
+        )
+        assert len(reply.tasks) == 50
+        return reply
+
+    return get_task, list_tasks
+
+
 async def main(seconds: float) -> None:
     async with backend_stack("auth", "tasks") as stack:
         auth_channel = grpc.aio.insecure_channel(stack["auth"].address)
@@ -81,18 +104,7 @@ async def main(seconds: float) -> None:
             )
             ids.append(created.task.id)
 
-        async def get_task(_: int) -> object:
-            return await tasks.GetTask(
-                tasks_pb.GetTaskRequest(id=random.choice(ids)), metadata=metadata, timeout=5
-            )
-
-        async def list_tasks(_: int) -> object:
-            reply = await tasks.ListTasks(
-                tasks_pb.ListTasksRequest(page_size=50), metadata=metadata, timeout=5
-            )
-            assert len(reply.tasks) == 50
-            return reply
-
+        get_task, list_tasks = read_calls(tasks, token, ids)
         print(f"### Tasks service over gRPC (PostgreSQL), {seconds:.0f} s per row\n")
         print(HEADER)
         get_p50_c1 = 0.0

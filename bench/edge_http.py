@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import random
 import shutil
 import tempfile
 import uuid
@@ -31,6 +30,7 @@ import httpx
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
+from bench.backends_grpc import read_calls
 from bench.load import LoadResult, run_load
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 from bench.wrk import DONE_HOOK, WrkResult, require_wrk, run_wrk
@@ -119,17 +119,7 @@ async def main(seconds: float) -> None:
         tasks = tasks_grpc.TaskServiceStub(channel)
         metadata = (("authorization", f"Bearer {token}"),)
 
-        async def get_task(_: int) -> object:
-            return await tasks.GetTask(
-                tasks_pb.GetTaskRequest(id=random.choice(ids)), metadata=metadata, timeout=10
-            )
-
-        async def list_tasks(_: int) -> object:
-            reply = await tasks.ListTasks(
-                tasks_pb.ListTasksRequest(page_size=50), metadata=metadata, timeout=10
-            )
-            assert len(reply.tasks) == 50
-            return reply
+        get_task, list_tasks = read_calls(tasks, token, ids)
 
         async def create_task(_: int) -> object:
             return await tasks.CreateTask(

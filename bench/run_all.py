@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = [
     "bench.backends_grpc",
     "bench.edge_http",
+    "bench.rest_compare",
     "bench.agent_grpc",
     "bench.chatkit_sse",
     "bench.chat_load",

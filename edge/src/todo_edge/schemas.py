@@ -8,11 +8,13 @@ dicts (the hot path); the response models exist for the OpenAPI document.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from starlette.responses import JSONResponse
 from todo.auth.v1 import auth_service_pb2
 from todo.tasks.v1 import tasks_service_pb2
 
@@ -243,8 +245,31 @@ class JwksOut(BaseModel):
     keys: list[dict[str, str]]
 
 
+class TaskJSONResponse(JSONResponse):
+    """A JSON response of task dicts the edge built itself from protos (`task_to_json`): no
+    model validation (the data is ours and already in shape) and serialised by orjson, in C.
+    The bytes are the same as Starlette's `JSONResponse` (compact separators, UTF-8 text)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _time(ts: Timestamp) -> str:
-    return ts.ToJsonString()
+    """`ts.ToJsonString()` (RFC 3339, UTC, 0/3/6/9 fractional digits), in integer arithmetic
+    and without its range check: the backends only send valid times, and a page of 50 tasks
+    formats 150 of them (ToJsonString was 9 % of the edge's CPU on GET /api/tasks)."""
+    nanos = ts.nanos
+    text = (_EPOCH + timedelta(seconds=ts.seconds)).isoformat()
+    if not nanos:
+        return text + "Z"
+    if not nanos % 1_000_000:
+        return f"{text}.{nanos // 1_000_000:03d}Z"
+    if not nanos % 1000:
+        return f"{text}.{nanos // 1000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
 
 
 def task_to_json(task: tasks_service_pb2.Task) -> dict[str, Any]:

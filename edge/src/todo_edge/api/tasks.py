@@ -25,6 +25,7 @@ from todo_edge.schemas import (
     OrderBy,
     PriorityName,
     TaskCreate,
+    TaskJSONResponse,
     TaskListOut,
     TaskOut,
     TaskPatch,
@@ -67,7 +68,7 @@ def _task_response(task: tasks_service_pb2.Task, status_code: int = 200) -> JSON
     headers = {"ETag": _etag_header(task.etag)}
     if status_code == 201:
         headers["Location"] = f"/api/tasks/{task.id}"
-    return JSONResponse(task_to_json(task), status_code=status_code, headers=headers)
+    return TaskJSONResponse(task_to_json(task), status_code=status_code, headers=headers)
 
 
 def _precondition(request: Request, if_match: str | None) -> str:
@@ -138,7 +139,7 @@ async def list_tasks(
     if due_after is not None:
         request.due_after.CopyFrom(timestamp(due_after))
     reply = await tasks.ListTasks(request)
-    return JSONResponse(
+    return TaskJSONResponse(
         {
             "tasks": [task_to_json(task) for task in reply.tasks],
             "next_page_token": reply.next_page_token or None,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlalchemy.exc
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -104,8 +105,9 @@ def is_connectivity_error(exc: BaseException) -> bool:
         | asyncio.TimeoutError,
     ):
         return True
-    # asyncpg raises its own connection errors, sometimes wrapped by SQLAlchemy.
-    cause = getattr(exc, "orig", None) or exc.__cause__
+    # asyncpg raises its own connection errors, sometimes wrapped by SQLAlchemy (and bare
+    # from `Database.read_connection`'s driver connection).
+    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
     name = type(cause).__name__ if cause is not None else ""
     return name in {
         "ConnectionDoesNotExistError",
@@ -116,6 +118,20 @@ def is_connectivity_error(exc: BaseException) -> bool:
     }
 
 
+@contextmanager
+def _unavailable_when_unreachable() -> Iterator[None]:
+    """Losing the database surfaces as `Unavailable` (retryable), never as a driver error."""
+    try:
+        yield
+    except DomainError:
+        raise
+    except Exception as exc:
+        if is_connectivity_error(exc):
+            log.warning("database unavailable", extra={"error": type(exc).__name__})
+            raise Unavailable(DATABASE_UNAVAILABLE, reason="DATABASE_UNAVAILABLE") from exc
+        raise
+
+
 class Database:
     """Owns the engine and opens sessions. Only the RPC boundary commits."""
 
@@ -123,10 +139,9 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         # Reads need no transaction: autocommit saves the BEGIN and COMMIT round trips.
+        self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_sessions = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            autoflush=False,
+            self._read_engine, expire_on_commit=False, autoflush=False
         )
 
     @classmethod
@@ -169,7 +184,7 @@ class Database:
     async def _scope(
         self, sessions: async_sessionmaker[AsyncSession], *, commit: bool
     ) -> AsyncIterator[AsyncSession]:
-        try:
+        with _unavailable_when_unreachable():
             async with sessions() as session:
                 try:
                     yield session
@@ -181,13 +196,22 @@ class Database:
                     except Exception:  # the connection may be gone; the original error matters
                         log.debug("rollback failed", exc_info=True)
                     raise
-        except DomainError:
-            raise
-        except Exception as exc:
-            if is_connectivity_error(exc):
-                log.warning("database unavailable", extra={"error": type(exc).__name__})
-                raise Unavailable(DATABASE_UNAVAILABLE, reason="DATABASE_UNAVAILABLE") from exc
-            raise
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled autocommit connection for reads below the ORM: the tasks service runs its
+        hot reads as prepared statements on its asyncpg driver connection
+        (`await connection.get_raw_connection()`), ~1 ms less per call than a session. Never
+        write through it. Errors map as in `session()`; a connection that lost the database
+        is invalidated, so the pool does not hand it out again."""
+        with _unavailable_when_unreachable():
+            async with self._read_engine.connect() as connection:
+                try:
+                    yield connection
+                except Exception as exc:
+                    if is_connectivity_error(exc):
+                        await connection.invalidate()
+                    raise
 
     async def is_reachable(self) -> bool:
         """True when a trivial query succeeds."""

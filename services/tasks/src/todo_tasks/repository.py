@@ -1,21 +1,27 @@
 """All SQL of the tasks service. Every statement is scoped to one owner.
 
-Reads use Core statements and return `Row`s (no ORM identity map) because ListTasks turns
-rows straight into protos; a page is one query. Writes that must not lose a concurrent change
+Reads use Core statements with named parameters and return rows (no ORM identity map) because
+ListTasks turns rows straight into protos; a page is one query. The hot reads outside a unit of
+work (`TaskReads`) run as prepared statements on asyncpg when the database is PostgreSQL. Writes that must not lose a concurrent change
 are compare-and-set on `version`, which works the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
+    Select,
     Table,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -26,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo_common.db import Database, is_postgres
 
 from todo_tasks.models import IdempotencyRow, TaskRow, TaskTagRow
 from todo_tasks.validation import OrderBy, TaskFilter
@@ -35,6 +42,8 @@ tasks = cast(Table, TaskRow.__table__)
 task_tags = cast(Table, TaskTagRow.__table__)
 create_requests = cast(Table, IdempotencyRow.__table__)
 
+# A stored task by column name: a SQLAlchemy row mapping or an asyncpg Record.
+Values = Mapping[Any, Any]
 LIKE_ESCAPE = "\\"
 # What reads return: every column but search_text (a case-folded copy of title and notes that
 # only the WHERE clause needs; up to 10 KB a row not worth shipping).
@@ -71,12 +80,9 @@ class TaskRepository:
         concurrent read-modify-writes of one task queue instead of failing their
         compare-and-set; SQLite has no row locks and serialises writers itself.
         """
-        statement = select(*task_columns).where(
-            tasks.c.id == task_id, tasks.c.owner_id == self._owner
+        result = await self._session.execute(
+            GET_TASK_FOR_UPDATE if lock else GET_TASK, {"owner": self._owner, "id": task_id}
         )
-        if lock:
-            statement = statement.with_for_update()
-        result = await self._session.execute(statement)
         return result.first()
 
     async def insert(self, values: dict[str, Any]) -> None:
@@ -128,57 +134,6 @@ class TaskRepository:
         await self._session.execute(delete(task_tags).where(task_tags.c.task_id == task_id))
         return True
 
-    async def list_page(
-        self,
-        task_filter: TaskFilter,
-        order: OrderBy,
-        *,
-        now: datetime,
-        after: tuple[Any, str] | None,
-        limit: int,
-    ) -> Sequence[Row[Any]]:
-        """Up to `limit` tasks matching the filter, in order, after the keyset cursor
-        `(sort key, id)` when one is given. Ties on the sort key are broken by id, ascending."""
-        conditions: list[ColumnElement[bool]] = [tasks.c.owner_id == self._owner]
-        if task_filter.state:
-            conditions.append(tasks.c.state == task_filter.state)
-        if task_filter.priority:
-            conditions.append(tasks.c.priority == task_filter.priority)
-        if task_filter.tag:
-            conditions.append(
-                exists().where(
-                    task_tags.c.owner_id == self._owner,
-                    task_tags.c.tag == task_filter.tag,
-                    task_tags.c.task_id == tasks.c.id,
-                )
-            )
-        if task_filter.due_before is not None:
-            conditions.append(tasks.c.due_time < task_filter.due_before)
-        if task_filter.due_after is not None:
-            conditions.append(tasks.c.due_time >= task_filter.due_after)
-        if task_filter.overdue:
-            conditions.append(tasks.c.state == pb.TASK_STATE_OPEN)
-            conditions.append(tasks.c.due_time < now)
-        if task_filter.query:
-            conditions.append(
-                tasks.c.search_text.like(like_pattern(task_filter.query), escape=LIKE_ESCAPE)
-            )
-        column = tasks.c[order.key]
-        if after is not None:
-            conditions.append(_after(column, order, *after))
-        key = column.desc() if order.descending else column.asc()
-        if order.key == "due_time":
-            # Tasks without a due time come last in both directions.
-            key = key.nulls_last()
-        statement = (
-            select(*task_columns)
-            .where(and_(*conditions))
-            .order_by(key, tasks.c.id.asc())
-            .limit(limit)
-        )
-        result = await self._session.execute(statement)
-        return result.all()
-
     async def find_create_request(self, request_id: str) -> Row[Any] | None:
         """The record of an earlier CreateTask with this request id, if any."""
         result = await self._session.execute(
@@ -205,15 +160,193 @@ class TaskRepository:
         )
 
 
-def _after(column: Any, order: OrderBy, key: Any, last_id: str) -> ColumnElement[bool]:
+# The reads are built once with named parameters (`bindparam`), so each has one SQL text: a
+# prepared statement on PostgreSQL (`TaskReads`), one compiled-cache entry in SQLAlchemy.
+GET_TASK = select(*task_columns).where(
+    tasks.c.id == bindparam("id"), tasks.c.owner_id == bindparam("owner")
+)
+GET_TASK_FOR_UPDATE = GET_TASK.with_for_update()
+
+
+@dataclass(frozen=True)
+class ListShape:
+    """What decides the SQL text of a ListTasks query: which filters are set, the order, and
+    where the keyset cursor stands ("none": first page; "null": among the tasks without a due
+    time; "key": after a sort key). The values themselves are parameters."""
+
+    state: bool
+    priority: bool
+    tag: bool
+    due_before: bool
+    due_after: bool
+    overdue: bool
+    query: bool
+    order: OrderBy
+    after: Literal["none", "null", "key"]
+
+    @classmethod
+    def of(
+        cls, task_filter: TaskFilter, order: OrderBy, after: tuple[Any, str] | None
+    ) -> ListShape:
+        return cls(
+            state=bool(task_filter.state),
+            priority=bool(task_filter.priority),
+            tag=bool(task_filter.tag),
+            due_before=task_filter.due_before is not None,
+            due_after=task_filter.due_after is not None,
+            overdue=task_filter.overdue,
+            query=bool(task_filter.query),
+            order=order,
+            after="none" if after is None else "null" if after[0] is None else "key",
+        )
+
+
+def list_params(
+    owner: str,
+    task_filter: TaskFilter,
+    *,
+    now: datetime,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The parameters of `list_statement(ListShape.of(task_filter, order, after))`."""
+    params: dict[str, Any] = {
+        "owner": owner,
+        "limit": limit,
+        "state": task_filter.state,
+        "priority": task_filter.priority,
+        "tag": task_filter.tag,
+        "due_before": task_filter.due_before,
+        "due_after": task_filter.due_after,
+        "now": now,
+        "query": like_pattern(task_filter.query) if task_filter.query else None,
+    }
+    if after is not None:
+        params["after_key"], params["after_id"] = after
+    return params
+
+
+@functools.cache
+def list_statement(shape: ListShape) -> Select[Any]:
+    """Up to `:limit` tasks matching the filter, in order, after the keyset cursor
+    `(:after_key, :after_id)` when the shape has one. Ties on the sort key are broken by id,
+    ascending. One statement object per shape (there are a few hundred at most)."""
+    due_time = tasks.c.due_time
+    conditions: list[ColumnElement[bool]] = [tasks.c.owner_id == bindparam("owner")]
+    if shape.state:
+        conditions.append(tasks.c.state == bindparam("state"))
+    if shape.priority:
+        conditions.append(tasks.c.priority == bindparam("priority"))
+    if shape.tag:
+        conditions.append(
+            exists().where(
+                task_tags.c.owner_id == bindparam("owner"),
+                task_tags.c.tag == bindparam("tag"),
+                task_tags.c.task_id == tasks.c.id,
+            )
+        )
+    if shape.due_before:
+        conditions.append(due_time < bindparam("due_before", type_=due_time.type))
+    if shape.due_after:
+        conditions.append(due_time >= bindparam("due_after", type_=due_time.type))
+    if shape.overdue:
+        conditions.append(tasks.c.state == pb.TASK_STATE_OPEN)
+        conditions.append(due_time < bindparam("now", type_=due_time.type))
+    if shape.query:
+        conditions.append(tasks.c.search_text.like(bindparam("query"), escape=LIKE_ESCAPE))
+    order = shape.order
+    column = tasks.c[order.key]
+    if shape.after != "none":
+        conditions.append(_after(column, order, null_key=shape.after == "null"))
+    key = column.desc() if order.descending else column.asc()
+    if order.key == "due_time":
+        # Tasks without a due time come last in both directions.
+        key = key.nulls_last()
+    return (
+        select(*task_columns)
+        .where(and_(*conditions))
+        .order_by(key, tasks.c.id.asc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def _after(column: Any, order: OrderBy, *, null_key: bool) -> ColumnElement[bool]:
     """Rows strictly after the cursor in `ORDER BY column [DESC] [NULLS LAST], id`."""
-    if key is None:
+    last_id = bindparam("after_id", type_=tasks.c.id.type)
+    if null_key:
         if order.key != "due_time":
             return false()
         # The cursor is already among the tasks without a due time (sorted last).
         return and_(column.is_(None), tasks.c.id > last_id)
+    key = bindparam("after_key", type_=column.type)
     beyond = column < key if order.descending else column > key
     parts: list[ColumnElement[bool]] = [beyond, and_(column == key, tasks.c.id > last_id)]
     if order.key == "due_time":
         parts.append(column.is_(None))
     return or_(*parts)
+
+
+class TaskReads:
+    """The two hot reads, GetTask's and ListTasks' one query each, outside any unit of work.
+
+    The backend is chosen once. On PostgreSQL the statements run on the pooled connection's
+    asyncpg driver connection, where asyncpg prepares each SQL text once per connection and
+    caches it: measured ~0.2 ms for a 51-row page against 1.2-1.6 ms through the SQLAlchemy
+    asyncio session (statement compilation, result processing and greenlet hops). asyncpg
+    decodes the columns itself the way SQLAlchemy's dialect set it up (timestamptz as aware
+    UTC datetimes, json through its codec). On SQLite the same statements run through a read
+    session. Both return rows addressable by column name.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._postgres = is_postgres(database.engine)
+        self._dialect = database.engine.dialect
+        self._sql: dict[Select[Any], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+    async def get(self, owner: str, task_id: str) -> Values | None:
+        """The task, or None when it does not exist or belongs to someone else."""
+        rows = await self._fetch(GET_TASK, {"owner": owner, "id": task_id})
+        return rows[0] if rows else None
+
+    async def list_page(
+        self,
+        owner: str,
+        task_filter: TaskFilter,
+        order: OrderBy,
+        *,
+        now: datetime,
+        after: tuple[Any, str] | None,
+        limit: int,
+    ) -> Sequence[Values]:
+        """Up to `limit` of the owner's tasks (see `list_statement`)."""
+        statement = list_statement(ListShape.of(task_filter, order, after))
+        params = list_params(owner, task_filter, now=now, after=after, limit=limit)
+        return await self._fetch(statement, params)
+
+    async def _fetch(self, statement: Select[Any], params: dict[str, Any]) -> Sequence[Values]:
+        if not self._postgres:
+            async with self._db.read_session() as session:
+                result = await session.execute(statement, params)
+                return [row._mapping for row in result]
+        sql, names, constants = self._compiled(statement)
+        values = {**constants, **params}
+        async with self._db.read_connection() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            records = await driver.fetch(sql, *(values[name] for name in names))
+        return cast(Sequence[Values], records)
+
+    def _compiled(self, statement: Select[Any]) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        """The statement's PostgreSQL text (`$1`, `$2`, ...), its parameter names in order,
+        and the values of the parameters the statement fixes itself (literals such as the
+        open state of the overdue filter)."""
+        found = self._sql.get(statement)
+        if found is None:
+            compiled = statement.compile(dialect=self._dialect)
+            constants = {
+                name: bind.value for name, bind in compiled.binds.items() if bind.value is not None
+            }
+            found = (compiled.string, tuple(compiled.positiontup or ()), constants)
+            self._sql[statement] = found
+        return found

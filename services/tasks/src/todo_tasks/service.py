@@ -1,7 +1,8 @@
 """The TaskService servicer: validation, ownership, idempotency, etags and paging.
 
-Every handler takes the owner from the verified token (`current_principal()`), opens one
-database session (one unit of work) and keeps all SQL in `TaskRepository`.
+Every handler takes the owner from the verified token (`current_principal()`) and keeps all SQL
+in the repository: writes open one database session (one unit of work, `TaskRepository`); the
+two hot reads, GetTask and ListTasks, are single statements outside any (`TaskReads`).
 
 Ids: an empty id is INVALID_ARGUMENT (the field is required); a malformed id is NOT_FOUND with
 the same message as a missing task or another user's task, because no such task can exist and
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from todo_common.tokens import current_principal
 
 from todo_tasks.ids import is_task_id, new_task_id
 from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
-from todo_tasks.repository import TaskRepository, search_text
+from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
 from todo_tasks.validation import (
     OrderBy,
     TaskFields,
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TaskService"].full_name
 # A write without an etag retries its read-modify-write this often when it races another.
 MAX_WRITE_ATTEMPTS = 3
-
-Values = Mapping[Any, Any]
 
 
 def utc_now() -> datetime:
@@ -182,6 +181,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
 
     def __init__(self, database: Database, page_tokens: PageTokenCodec) -> None:
         self._db = database
+        self._reads = TaskReads(database)
         self._page_tokens = page_tokens
 
     async def CreateTask(
@@ -244,11 +244,10 @@ class TaskService(pb_grpc.TaskServiceServicer):
     ) -> pb.GetTaskResponse:
         task_id = require_task_id(request.id, "id")
         owner = current_principal().user_id
-        async with self._db.read_session() as session:
-            row = await TaskRepository(session, owner).get(task_id)
+        row = await self._reads.get(owner, task_id)
         if row is None:
             raise task_not_found()
-        return pb.GetTaskResponse(task=task_to_proto(row._mapping))
+        return pb.GetTaskResponse(task=task_to_proto(row))
 
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext
@@ -268,16 +267,15 @@ class TaskService(pb_grpc.TaskServiceServicer):
             if task_filter.overdue and cursor.now:
                 # Every page of one listing agrees on what "overdue" means.
                 now = decode_sort_key(OrderBy("create_time", False), cursor.now)
-        async with self._db.read_session() as session:
-            rows = await TaskRepository(session, owner).list_page(
-                task_filter, order, now=now, after=after, limit=page_size + 1
-            )
+        rows = await self._reads.list_page(
+            owner, task_filter, order, now=now, after=after, limit=page_size + 1
+        )
         response = pb.ListTasksResponse()
         add = response.tasks.add  # builds in place: no copy of each Task into the list
         for row in rows[:page_size]:
-            add(**task_fields(row._mapping))
+            add(**task_fields(row))
         if len(rows) > page_size:
-            last = rows[page_size - 1]._mapping
+            last = rows[page_size - 1]
             response.next_page_token = self._page_tokens.encode(
                 fingerprint,
                 Cursor(
