@@ -376,38 +376,9 @@ DEFAULT_REPLICAS_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/todo_r
 DEFAULT_REPLICAS_DATA = DEFAULT_DATA / "replicas"
 # Who started a replica that exited waits this long before starting it again.
 RESTART_DELAY_SECONDS = 0.5
-# HAProxy, configured for Server-Sent Events: responses are never buffered (HTTP mode streams
-# them; http-no-delay flushes every chunk at once), timeouts outlast the longest reply (a chat
-# turn may take EDGE_AGENT_TIMEOUT_SECONDS, 120 s, with a heartbeat every 15 s), and a replica
-# leaves the rotation within about a second of failing GET /readyz. A request is retried on the
-# other edge when it could not be sent (any method: the edge never saw it) or, for reads and
-# writes carrying an Idempotency-Key, when the edge died before answering.
-HAPROXY_CONFIG = """\
-global
-    maxconn 4096
-defaults
-    mode http
-    option http-no-delay
-    option forwardfor
-    timeout connect 2s
-    timeout http-request 10s
-    timeout client 180s
-    timeout server 180s
-    timeout tunnel 180s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-frontend edge
-    bind 127.0.0.1:{port}
-    http-request disable-l7-retry unless METH_GET or METH_HEAD or {{ req.hdr(idempotency-key) -m found }}
-    default_backend edges
-backend edges
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 500ms fall 2 rise 2
-{servers}
-"""
+# HAProxy's shared configuration (SSE-safe, /readyz checks, retries only where safe); the
+# launcher adds a `backend edges` listing its replicas.
+HAPROXY_CONFIG = ROOT / "docker" / "haproxy" / "haproxy.cfg"
 
 
 def _ports(env: Mapping[str, str], variable: str, default: str) -> list[int]:
@@ -448,12 +419,8 @@ class ReplicaStack(DevStack):
         data = Path(env.get(DATA_DIR_VARIABLE, "").strip() or DEFAULT_REPLICAS_DATA).resolve()
         [balancer_port] = _ports(env, *BALANCER_PORT)
         haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-        config = data / "haproxy.cfg"
-        services.append(
-            Service(
-                "balancer", balancer_port, "http", False, argv=(haproxy, "-db", "-f", str(config))
-            )
-        )
+        argv = (haproxy, "-db", "-f", str(HAPROXY_CONFIG), "-f", str(data / "haproxy-edges.cfg"))
+        services.append(Service("balancer", balancer_port, "http", False, argv=argv))
         [redis_port] = _ports(env, *REDIS_PORT)
         ports = [s.port for s in services] + [redis_port]
         if len(set(ports)) != len(ports):
@@ -505,14 +472,13 @@ class ReplicaStack(DevStack):
         env.setdefault("EDGE_READINESS_BACKENDS", "auth,tasks,agent")
         balancer = self.service("balancer")
         env.setdefault("EDGE_CORS_ORIGINS", f"http://localhost:{balancer.port},{balancer.url}")
+        env["BALANCER_BIND"] = f"127.0.0.1:{balancer.port}"  # read by haproxy.cfg
         return env
 
-    def haproxy_config(self) -> str:
-        """HAProxy's configuration: every edge replica behind the balancer's port."""
-        servers = "\n".join(
-            f"    server {s.label} 127.0.0.1:{s.port} check" for s in self.replicas("edge")
-        )
-        return HAPROXY_CONFIG.format(port=self.service("balancer").port, servers=servers)
+    def haproxy_backend(self) -> str:
+        """HAProxy's `backend edges`: every edge replica (beside the shared configuration)."""
+        servers = [f"    server {s.label} 127.0.0.1:{s.port} check" for s in self.replicas("edge")]
+        return "\n".join(["backend edges", *servers, ""])
 
 
 def environment_of(service: Service, env: Mapping[str, str]) -> dict[str, str]:
@@ -613,7 +579,7 @@ async def run_replicas(stack: ReplicaStack) -> int:
         loop.add_signal_handler(signum, stop.set)
     base = stack.child_environment(os.environ)
     await create_database(stack.database_url)
-    (stack.data / "haproxy.cfg").write_text(stack.haproxy_config())
+    (stack.data / "haproxy-edges.cfg").write_text(stack.haproxy_backend())
     helpers: dict[str, asyncio.subprocess.Process] = {}
     processes: dict[str, asyncio.subprocess.Process] = {}
     redis = stack.redis

@@ -82,21 +82,35 @@ def test_the_edges_load_their_settings(
     assert settings.port == 41006
 
 
+HAPROXY = Path("/usr/sbin/haproxy")
+HAPROXY_DIR = ROOT / "docker" / "haproxy"
+
+
+def _haproxy_accepts(*files: Path, bind: str) -> None:
+    """`haproxy -c` (check only) accepts the configuration made of `files`."""
+    if not HAPROXY.exists():
+        return
+    argv = [str(HAPROXY), "-c"] + [arg for f in files for arg in ("-f", str(f))]
+    checked = subprocess.run(
+        argv, capture_output=True, text=True, env={"BALANCER_BIND": bind}, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_haproxy_streams_and_checks_readiness(run_dev: ModuleType, tmp_path: Path) -> None:
     stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
-    config = stack.haproxy_config()
-    assert "bind 127.0.0.1:41000" in config
-    assert "server edge-1 127.0.0.1:41006 check" in config
-    assert "server edge-2 127.0.0.1:41007 check" in config
-    assert "option httpchk GET /readyz" in config
-    assert "option http-buffer-request" not in config
-    assert "timeout server 180s" in config  # longer than the longest reply (120 s)
-    haproxy = Path("/usr/sbin/haproxy")
-    if haproxy.exists():  # HAProxy itself accepts it
-        path = tmp_path / "haproxy.cfg"
-        path.write_text(config)
-        checked = subprocess.run([haproxy, "-c", "-f", path], capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+    shared = (HAPROXY_DIR / "haproxy.cfg").read_text()
+    assert "option httpchk GET /readyz" in shared
+    assert "option http-buffer-request" not in shared and "compression" not in shared
+    assert "timeout server 180s" in shared  # longer than the longest reply (120 s)
+    assert stack.child_environment({})["BALANCER_BIND"] == "127.0.0.1:41000"
+    backend = stack.haproxy_backend()
+    assert "server edge-1 127.0.0.1:41006 check" in backend
+    assert "server edge-2 127.0.0.1:41007 check" in backend
+    local = tmp_path / "haproxy-edges.cfg"
+    local.write_text(backend)
+    _haproxy_accepts(HAPROXY_DIR / "haproxy.cfg", local, bind="127.0.0.1:41000")
+    _haproxy_accepts(HAPROXY_DIR / "haproxy.cfg", HAPROXY_DIR / "compose.cfg", bind=":8000")
 
 
 @pytest.mark.parametrize(
