@@ -101,7 +101,7 @@ def test_haproxy_streams_and_checks_readiness(run_dev: ModuleType, tmp_path: Pat
     stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
     shared = (HAPROXY_DIR / "haproxy.cfg").read_text()
     assert "option httpchk GET /readyz" in shared
-    assert "option http-buffer-request" not in shared and "compression" not in shared
+    assert "compression" not in shared and "http-no-delay" in shared  # responses stream
     assert "timeout server 180s" in shared  # longer than the longest reply (120 s)
     assert stack.child_environment({})["BALANCER_BIND"] == "127.0.0.1:41000"
     backend = stack.haproxy_backend()
