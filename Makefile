@@ -26,7 +26,7 @@ SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tes
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup sync run test test-common test-auth test-tasks test-agent test-edge test-system \
-        test-browser check proto proto-check lint typecheck format token bench clean
+        test-browser test-replicas run-replicas check proto proto-check lint typecheck format token bench clean
 
 help: ## Show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ $(PROTO_STAMP): $(PROTO_INPUTS) | sync
 
 run: setup ## Migrate the SQLite databases in data/ (TODO_DATA_DIR) and start every service; Ctrl-C stops
 	$(UV) run --frozen python scripts/run_dev.py
+
+run-replicas: setup ## Replicated run on PostgreSQL + Redis: 2 edges behind HAProxy (port 8100), 2 agents, 2 tasks, 1 auth
+	$(UV) run --frozen python scripts/run_dev.py replicas
 
 test: setup ## Run every test suite (on PostgreSQL instead of SQLite when TEST_DATABASE_URL is set)
 	$(PYTEST) $(EXISTING_SUITES)
@@ -71,6 +74,9 @@ test-system: setup ## Cross-service tests (every process started for real), brow
 
 test-browser: setup ## Browser tests only (headless Chromium against real processes)
 	$(PYTEST) tests/browser
+
+test-replicas: setup ## Proofs on the replicated stack under load (make run-replicas' launcher; PostgreSQL needed)
+	$(PYTEST) -m replicas tests/replicas
 
 # proto-check first: before `setup` regenerates, so committed stale code fails here.
 check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite

@@ -87,11 +87,15 @@ def test_ports_match_the_settings_defaults(compose: dict[str, Any], name: str) -
     settings_class, prefix = APP_SERVICES[name]
     port = _default_port(settings_class)
     service = compose["services"][name]
-    published = [str(p) for p in service["ports"]]
-    assert any(p.endswith(f":{port}:{port}") or p == f"{port}:{port}" for p in published), (
-        name,
-        published,
-    )
+    if name == "edge":  # reached through the balancer only
+        assert "ports" not in service
+        assert service["expose"] == [str(port)]
+        assert "8000:8000" in compose["services"]["balancer"]["ports"]
+    else:
+        # One port, or (for a scaled service) a range starting at it: one per replica.
+        published = [str(p) for p in service["ports"]]
+        pattern = rf"127\.0\.0\.1:{port}(-\d+)?:{port}"
+        assert any(re.fullmatch(pattern, p) for p in published), (name, published)
     assert str(service["environment"][f"{prefix}_PORT"]) == str(port)
     assert service["environment"][f"{prefix}_HOST"] == "0.0.0.0"  # noqa: S104 (in a container)
     assert str(port) in " ".join(service["healthcheck"]["test"])
@@ -100,12 +104,39 @@ def test_ports_match_the_settings_defaults(compose: dict[str, Any], name: str) -
 
 def test_backend_addresses_use_the_default_ports(compose: dict[str, Any]) -> None:
     edge = compose["services"]["edge"]["environment"]
-    for backend in ("auth", "tasks", "agent"):
+    assert edge["EDGE_AUTH_ADDRESS"] == "auth:50051"  # one auth
+    for backend in ("tasks", "agent"):
         port = _default_port(APP_SERVICES[backend][0])
-        assert edge[f"EDGE_{backend.upper()}_ADDRESS"] == f"{backend}:{port}"
-    assert compose["services"]["agent"]["environment"]["AGENT_TASKS_ADDRESS"] == "tasks:50052"
+        assert edge[f"EDGE_{backend.upper()}_ADDRESS"] == f"dns:///{backend}:{port}"
+    agent = compose["services"]["agent"]["environment"]
+    assert agent["AGENT_TASKS_ADDRESS"] == "dns:///tasks:50052"
     for name in ("tasks", "agent", "edge"):
         assert compose["services"][name]["environment"]["JWT_AUTH_ADDRESS"] == "auth:50051"
+
+
+def test_tasks_agent_and_edge_scale_behind_round_robin(compose: dict[str, Any]) -> None:
+    """`--scale` works (no fixed container names or host ports) and every caller spreads its
+    calls over the replicas Docker's DNS lists."""
+    services = compose["services"]
+    for name in ("tasks", "agent", "edge"):
+        service = services[name]
+        assert service["deploy"]["replicas"] >= 2, name
+        assert "container_name" not in service, name
+        prefix = APP_SERVICES[name][1]
+        assert service["environment"][f"{prefix}_GRPC_LOAD_BALANCING"] == "round_robin", name
+    balancer = services["balancer"]
+    assert balancer["image"].startswith("haproxy:")
+    assert balancer["depends_on"] == {"edge": {"condition": "service_healthy"}}
+    command = " ".join(balancer["command"])
+    assert "/etc/todo/haproxy.cfg" in command and "/etc/todo/compose.cfg" in command
+    assert balancer["volumes"] == ["./docker/haproxy:/etc/todo:ro"]
+    assert (ROOT / "docker" / "haproxy" / "compose.cfg").is_file()
+    # A draining agent or edge gets longer than its longest reply before compose kills it.
+    for name in ("agent", "edge"):
+        prefix = APP_SERVICES[name][1]
+        grace = float(services[name]["environment"][f"{prefix}_SHUTDOWN_GRACE_SECONDS"])
+        assert grace >= 120
+        assert int(services[name]["stop_grace_period"].removesuffix("s")) > grace
 
 
 def test_postgres_has_a_named_volume_and_pg_isready(compose: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -43,7 +44,7 @@ def uvicorn_config(settings: EdgeSettings) -> uvicorn.Config:
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
 
 

@@ -71,6 +71,10 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     refresh_cookie_name: str = "todo_refresh"
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # On SIGTERM the edge stops accepting connections and gives open requests (chat streams
+    # included) this long to finish. Behind an orchestrator keep it at least as long as the
+    # longest reply (`agent_timeout_seconds`) and below the pod's termination grace period.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     # The edge's own database (ChatKit threads, items, feedback). `todo-edge migrate` creates
     # its tables; on PostgreSQL they live in `database_schema`.

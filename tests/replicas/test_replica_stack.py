@@ -1,0 +1,129 @@
+"""What `make run-replicas` derives from its overrides, checked without starting anything: every
+client dials one round_robin target listing every replica, tasks replicas share one page-token
+key, the edges share Redis, ports never collide, and HAProxy is set up for streaming.
+(The stack itself, under load, is in test_replicas.py.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from todo_edge.settings import EdgeSettings
+from todo_tasks.settings import TasksSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def run_dev() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("run_dev", ROOT / "scripts" / "run_dev.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_dev"] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+OVERRIDES = {
+    "AUTH_PORT": "41001",
+    "TASKS_PORTS": "41002,41003",
+    "AGENT_PORTS": "41004,41005",
+    "EDGE_PORTS": "41006,41007",
+    "EDGE_PORT": "41000",
+    "REDIS_PORT": "41008",
+}
+
+
+def test_clients_dial_every_replica_with_round_robin(run_dev: ModuleType) -> None:
+    stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
+    env = stack.child_environment({})
+    assert env["JWT_AUTH_ADDRESS"] == "ipv4:127.0.0.1:41001"
+    assert env["EDGE_TASKS_ADDRESS"] == env["AGENT_TASKS_ADDRESS"]
+    assert env["EDGE_TASKS_ADDRESS"] == "ipv4:127.0.0.1:41002,127.0.0.1:41003"
+    assert env["EDGE_AGENT_ADDRESS"] == "ipv4:127.0.0.1:41004,127.0.0.1:41005"
+    for caller in ("TASKS", "AGENT", "EDGE"):
+        assert env[f"{caller}_GRPC_LOAD_BALANCING"] == "round_robin"
+    assert env["EDGE_REDIS_URL"] == "redis://127.0.0.1:41008/0"
+    # Each replica's own port; the settings load as the processes will load them.
+    edges = stack.replicas("edge")
+    assert [e.label for e in edges] == ["edge-1", "edge-2"]
+    edge_env = run_dev.environment_of(edges[1], env)
+    assert edge_env["EDGE_PORT"] == "41007"
+
+
+def test_every_tasks_replica_signs_page_tokens_with_one_key(
+    run_dev: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
+    env = stack.child_environment({})
+    keys = set()
+    for replica in stack.replicas("tasks"):
+        with monkeypatch.context() as patch:
+            for variable, value in run_dev.environment_of(replica, env).items():
+                patch.setenv(variable, value)
+            keys.add(TasksSettings().page_token_key)
+    assert len(keys) == 1
+
+
+def test_the_edges_load_their_settings(
+    run_dev: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
+    env = run_dev.environment_of(stack.replicas("edge")[0], stack.child_environment({}))
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    settings = EdgeSettings()
+    assert settings.auth_address == "ipv4:127.0.0.1:41001"
+    assert settings.readiness_backends == ["auth", "tasks", "agent"]
+    assert settings.port == 41006
+
+
+HAPROXY = Path("/usr/sbin/haproxy")
+HAPROXY_DIR = ROOT / "docker" / "haproxy"
+
+
+def _haproxy_accepts(*files: Path, bind: str) -> None:
+    """`haproxy -c` (check only) accepts the configuration made of `files`."""
+    if not HAPROXY.exists():
+        return
+    argv = [str(HAPROXY), "-c"] + [arg for f in files for arg in ("-f", str(f))]
+    checked = subprocess.run(
+        argv, capture_output=True, text=True, env={"BALANCER_BIND": bind}, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_haproxy_streams_and_checks_readiness(run_dev: ModuleType, tmp_path: Path) -> None:
+    stack = run_dev.ReplicaStack.replicas_from_environment(OVERRIDES)
+    shared = (HAPROXY_DIR / "haproxy.cfg").read_text()
+    assert "option httpchk GET /readyz" in shared
+    assert "compression" not in shared and "http-no-delay" in shared  # responses stream
+    assert "timeout server 180s" in shared  # longer than the longest reply (120 s)
+    assert stack.child_environment({})["BALANCER_BIND"] == "127.0.0.1:41000"
+    backend = stack.haproxy_backend()
+    assert "server edge-1 127.0.0.1:41006 check" in backend
+    assert "server edge-2 127.0.0.1:41007 check" in backend
+    local = tmp_path / "haproxy-edges.cfg"
+    local.write_text(backend)
+    _haproxy_accepts(HAPROXY_DIR / "haproxy.cfg", local, bind="127.0.0.1:41000")
+    _haproxy_accepts(HAPROXY_DIR / "haproxy.cfg", HAPROXY_DIR / "compose.cfg", bind=":8000")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"TASKS_PORTS": "41002,41002"}, "cannot share a port"),
+        ({"EDGE_PORT": "41006"}, "cannot share a port"),
+        ({"AGENT_PORTS": "41004,x"}, "AGENT_PORTS"),
+        ({"AUTH_PORT": "41001,41009"}, "auth runs once"),
+    ],
+)
+def test_bad_overrides_stop_with_a_clear_message(
+    run_dev: ModuleType, override: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SystemExit, match=message):
+        run_dev.ReplicaStack.replicas_from_environment({**OVERRIDES, **override})

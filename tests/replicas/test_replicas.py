@@ -1,0 +1,472 @@
+"""Proofs on the replicated stack (`make run-replicas`'s launcher) under load: the load spreads
+over the replicas of each tier, the rate limit holds across edges, `kill -9` of one replica
+of each tier costs no REST request, and a rolling restart (SIGTERM each replica in turn)
+costs none either while chat streams started just before each SIGTERM finish.
+
+Run with `make test-replicas` (they are left out of `make test`: the stack alone takes a
+minute or more to start on a small machine). Durations are printed, not asserted; the
+recorded numbers are in bench/README.md ("Replicated run").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from todo_testkit.chatkit import ChatClient, Stream, user_message
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.ports import free_ports
+from todo_testkit.waiting import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# A ceiling for seven processes starting on a busy 2-core machine, not a wait.
+STARTUP_SECONDS = 300.0
+# The rate limit the cross-edge proof counts against (sign-ins per account per window).
+SIGN_INS_PER_ACCOUNT = 6
+REPLICATED = ("tasks", "agent", "edge")
+
+
+async def _server_answers(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        connection = await asyncpg.connect(
+            host=parsed.host,
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            database=parsed.database,
+            timeout=3,
+        )
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await connection.close()
+    return True
+
+
+@dataclass
+class Replicas:
+    """The running replicated stack."""
+
+    url: str
+    data: Path
+    launcher: asyncio.subprocess.Process
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def processes(self) -> dict[str, dict[str, Any]]:
+        """processes.json: label → pid, port, kind (only processes that are running)."""
+        try:
+            listing: dict[str, dict[str, Any]] = json.loads(
+                (self.data / "processes.json").read_text()
+            )
+        except (OSError, ValueError):
+            return {}
+        return listing
+
+    def labels(self, name: str) -> list[str]:
+        """The replicas of one tier (`tasks-1`, `tasks-2`)."""
+        return sorted(label for label in self.processes() if label.rsplit("-", 1)[0] == name)
+
+    def log_counts(self, message: str) -> Counter[str]:
+        """How many log lines with `msg` == message each process has written so far."""
+        counts: Counter[str] = Counter()
+        for path in (self.data / "logs").glob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if f'"msg": "{message}"' in line or f'"msg":"{message}"' in line:
+                    counts[path.stem] += not self._is_health_check(line)
+        return counts
+
+    @staticmethod
+    def _is_health_check(text: str) -> bool:
+        # HAProxy's GET /readyz, the launcher's probes and the edges' readiness calls are not load.
+        return any(probe in text for probe in ("/readyz", "/healthz", "grpc.health"))
+
+    async def signal(self, label: str, signum: int) -> int:
+        """Sends `signum` to one replica; returns the pid it had."""
+        pid = int(self.processes()[label]["pid"])
+        os.kill(pid, signum)
+        return pid
+
+    async def replaced(self, label: str, old_pid: int) -> None:
+        """Waits until the launcher has started `label` again and it serves."""
+
+        def serving_again() -> bool:
+            entry = self.processes().get(label)
+            return bool(entry) and int(entry["pid"]) != old_pid  # listed only once healthy
+
+        await eventually(serving_again, within=STARTUP_SECONDS, what=f"{label} serving again")
+
+    def served(self, label: str, *, since_start: bool = True) -> set[str]:
+        """The request ids `label` handled (health checks aside), since its latest start."""
+        ids: set[str] = set()
+        for line in (self.data / "logs" / f"{label}.log").read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if since_start and entry.get("msg") == "serving":
+                ids.clear()
+            route = str(entry.get("route", "")) + str(entry.get("method", ""))
+            if entry.get("msg") in ("http", "rpc") and not self._is_health_check(route):
+                ids.add(str(entry.get("request_id")))
+        return ids
+
+    async def rejoined(self, label: str) -> None:
+        """Waits until every caller of the restarted `label` uses it again (as Kubernetes'
+        minReadySeconds would, but on what happened rather than a clock): the new edge has
+        answered a request through HAProxy; a new backend replica has served a call from
+        each edge (request ids travel with the calls)."""
+        tier = label.rsplit("-", 1)[0]
+
+        def called_by_every_caller() -> bool:
+            served = self.served(label)
+            assert served, f"the new {label} has served nothing yet"
+            if tier != "edge":
+                for edge in self.labels("edge"):
+                    assert served & self.served(edge, since_start=False), f"{edge} → {label}"
+            return True
+
+        await eventually(called_by_every_caller, within=60, what=f"callers using {label} again")
+
+    def edge_url(self, label: str) -> str:
+        """One edge replica directly (not through HAProxy)."""
+        return f"http://127.0.0.1:{self.processes()[label]['port']}"
+
+
+@pytest.fixture(scope="module")
+async def replicas(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Replicas]:
+    """`scripts/run_dev.py replicas` on free ports; stopped (and its schemas dropped) after."""
+    for binary in ("haproxy", "redis-server"):
+        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
+            pytest.skip(f"{binary} is not installed (apt-get install {binary})")
+    server = os.environ.get("TEST_DATABASE_URL", "").strip() or DEFAULT_SERVER
+    if not await _server_answers(server):
+        pytest.skip(f"no PostgreSQL answers at {make_url(server).host}:{make_url(server).port}")
+    folder = tmp_path_factory.mktemp("replicas")
+    databases: dict[str, IsolatedDatabase] = {
+        name: new_database(name, folder, url=server) for name in ("auth", "tasks", "edge")
+    }
+    auth, tasks1, tasks2, agent1, agent2, edge1, edge2, balancer, redis = free_ports(9)
+    env = {
+        **os.environ,
+        "TODO_DATA_DIR": str(folder),
+        "REPLICAS_DATABASE_URL": server,
+        "AUTH_PORT": str(auth),
+        "TASKS_PORTS": f"{tasks1},{tasks2}",
+        "AGENT_PORTS": f"{agent1},{agent2}",
+        "EDGE_PORTS": f"{edge1},{edge2}",
+        "EDGE_PORT": str(balancer),
+        "REDIS_PORT": str(redis),
+        # A long window, so no window boundary falls inside the rate-limit proof.
+        "EDGE_RATE_LIMIT_WINDOW_SECONDS": "3600",
+        "EDGE_AUTH_ATTEMPTS_PER_ACCOUNT": str(SIGN_INS_PER_ACCOUNT),
+        "EDGE_AUTH_ATTEMPTS_PER_ADDRESS": "100000",
+        "EDGE_REQUESTS_PER_USER": "100000",
+        "AUTH_SIGN_IN_MAX_FAILURES": "100000",
+        **{f"{n.upper()}_DATABASE_SCHEMA": d.schema for n, d in databases.items()},
+    }
+    output = (folder / "launcher.txt").open("wb")
+    launcher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "scripts" / "run_dev.py"),
+        "replicas",
+        env=env,
+        cwd=ROOT,
+        stdout=output,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stack = Replicas(url=f"http://127.0.0.1:{balancer}", data=folder, launcher=launcher)
+    expected = {"auth", "tasks-1", "tasks-2", "agent-1", "agent-2", "edge-1", "edge-2", "balancer"}
+
+    def started() -> bool:
+        assert launcher.returncode is None, (folder / "launcher.txt").read_text()
+        return set(stack.processes()) == expected
+
+    try:
+        await eventually(started, within=STARTUP_SECONDS, what="every replica serving")
+        yield stack
+    finally:
+        if launcher.returncode is None:
+            launcher.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(launcher.wait(), 60)
+            except TimeoutError:
+                launcher.kill()
+                await launcher.wait()
+        output.close()
+        for database in databases.values():
+            await drop_database(database)
+
+
+@dataclass
+class User:
+    """A signed-up user and an HTTP client through HAProxy that sends their token."""
+
+    email: str
+    password: str
+    http: httpx.AsyncClient
+
+    @property
+    def chat(self) -> ChatClient:
+        return ChatClient(self.http)
+
+
+@pytest.fixture(scope="module")
+async def user(replicas: Replicas) -> AsyncIterator[User]:
+    email, password = f"load-{time.time_ns()}@example.com", "correct horse battery staple"
+    async with httpx.AsyncClient(base_url=replicas.url, timeout=30) as http:
+        response = await http.post("/api/auth/signup", json={"email": email, "password": password})
+        assert response.status_code in (200, 201), response.text
+        token = response.json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        for n in range(5):
+            created = await http.post(
+                "/api/tasks", json={"title": f"task {n}"}, headers={"Idempotency-Key": f"seed-{n}"}
+            )
+            assert created.status_code == 201, created.text
+        yield User(email, password, http)
+
+
+@dataclass
+class Load:
+    """REST reads (and idempotent creates) in a loop until stopped; every failure is kept."""
+
+    user: User
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    done: int = 0
+    failures: list[str] = field(default_factory=list)
+    # Requests sent again after their connection closed without a response.
+    retried: list[str] = field(default_factory=list)
+    # Chat turns, one at a time beside the REST workers (so every agent gets calls too).
+    chats: int = 0
+    chat_failures: list[str] = field(default_factory=list)
+    # A bound on the loop whatever happens to `stop`.
+    max_requests: int = 20_000
+
+    async def _one(self, n: int) -> None:
+        try:
+            await self._request(n)
+        except httpx.RemoteProtocolError as exc:
+            # The connection closed before any response: what HTTP lets a client retry for a
+            # request that is idempotent (RFC 9110 9.2.2; browsers do). Counted, not hidden.
+            self.retried.append(f"{type(exc).__name__}: {exc}")
+            await self._request(n)
+
+    async def _request(self, n: int) -> None:
+        http = self.user.http
+        try:
+            if n % 5 == 4:
+                key = f"load-{id(self)}-{n}"
+                response = await http.post(
+                    "/api/tasks", json={"title": f"load {n}"}, headers={"Idempotency-Key": key}
+                )
+                ok = response.status_code == 201
+            else:
+                response = await http.get("/api/tasks", params={"page_size": 5})
+                ok = response.status_code == 200
+            if not ok:
+                self.failures.append(
+                    f"{response.request.method} {response.status_code} {response.text[:200]}"
+                )
+        except httpx.RemoteProtocolError:
+            raise
+        except httpx.HTTPError as exc:
+            self.failures.append(f"{type(exc).__name__}: {exc}")
+        self.done += 1
+
+    async def run(self, workers: int = 4) -> None:
+        counter = iter(range(self.max_requests))
+
+        async def worker() -> None:
+            for n in counter:
+                if self.stop.is_set():
+                    return
+                await self._one(n)
+
+        async def chatter() -> None:
+            for _ in range(self.max_requests // 10):
+                if self.stop.is_set():
+                    return
+                try:
+                    await chat_turn(self.user)
+                except (AssertionError, httpx.HTTPError) as exc:
+                    self.chat_failures.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+                self.chats += 1
+
+        await asyncio.gather(chatter(), *(worker() for _ in range(workers)))
+
+
+@pytest.fixture
+async def load(user: User) -> AsyncIterator[Load]:
+    """Load running in the background for the test's duration."""
+    running = Load(user)
+    task = asyncio.ensure_future(running.run())
+    await eventually(lambda: running.done >= 20, within=60, what="the load going")
+    try:
+        yield running
+    finally:
+        running.stop.set()
+        await task
+
+
+async def chat_turn(user: User, text: str = "show my tasks") -> float:
+    """One new chat turn through HAProxy; returns how long it took. Fails unless the reply
+    streamed to its end (an assistant message, no error event)."""
+    started = time.perf_counter()
+    stream = await user.chat.create(text)
+    assert stream.status == 200, stream.text[:300]
+    assert "error" not in stream.types, stream.events
+    assert stream.reply, stream.types
+    return time.perf_counter() - started
+
+
+pytestmark = [pytest.mark.replicas, pytest.mark.timeout(900)]
+
+# Each tier's replicas must each take this share of the tier's load, ±20 %.
+TOLERANCE = 0.20
+REST_REQUESTS = 200
+CHAT_TURNS = 20
+# Which log line counts one unit of a tier's work: a request (edge), an RPC (tasks, agent).
+WORK_LINES = {"edge": "http", "tasks": "rpc", "agent": "rpc"}
+
+
+def _delta(after: Counter[str], before: Counter[str], labels: list[str]) -> dict[str, int]:
+    return {label: after[label] - before[label] for label in labels}
+
+
+async def test_load_spreads_evenly_over_the_replicas_of_each_tier(
+    replicas: Replicas, user: User
+) -> None:
+    before = {tier: replicas.log_counts(line) for tier, line in WORK_LINES.items()}
+    for n in range(REST_REQUESTS):
+        response = await user.http.get("/api/tasks", params={"page_size": 5, "query": str(n)})
+        assert response.status_code == 200, response.text
+    for _ in range(CHAT_TURNS):
+        await chat_turn(user)
+    for tier, line in WORK_LINES.items():
+        labels = replicas.labels(tier)
+        assert len(labels) == 2, labels
+        shares = _delta(replicas.log_counts(line), before[tier], labels)
+        total = sum(shares.values())
+        print(f"{tier}: {shares}")
+        assert total > 0, tier
+        for count in shares.values():
+            fair = total / len(labels)
+            assert abs(count - fair) <= TOLERANCE * fair, f"{tier}: {shares}"
+
+
+async def test_the_rate_limit_holds_across_edges(replicas: Replicas) -> None:
+    """Sign-up and sign-ins of one account, alternating between the two edges directly:
+    exactly the per-account limit is admitted (sign-up counts as an attempt too), because
+    both edges count in the same Redis."""
+    edges = [replicas.edge_url(label) for label in replicas.labels("edge")]
+    body = {"email": f"limited-{time.time_ns()}@example.com", "password": "correct horse battery"}
+    statuses: Counter[int] = Counter()
+    async with httpx.AsyncClient(timeout=30) as http:
+        signed_up = await http.post(f"{edges[0]}/api/auth/signup", json=body)
+        assert signed_up.status_code in (200, 201), signed_up.text
+        for n in range(SIGN_INS_PER_ACCOUNT * 3):
+            response = await http.post(f"{edges[(n + 1) % 2]}/api/auth/login", json=body)
+            statuses[response.status_code] += 1
+    admitted = SIGN_INS_PER_ACCOUNT - 1  # after the sign-up
+    assert statuses == {200: admitted, 429: SIGN_INS_PER_ACCOUNT * 3 - admitted}, statuses
+
+
+async def _turn(user: User) -> float:
+    try:
+        return await chat_turn(user)
+    except httpx.HTTPError as exc:
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def test_kill_9_of_one_replica_per_tier_costs_no_request(
+    replicas: Replicas, user: User, load: Load
+) -> None:
+    for tier in REPLICATED:
+        label = replicas.labels(tier)[0]
+        done_before = load.done
+        pid = await replicas.signal(label, signal.SIGKILL)
+        killed = time.perf_counter()
+        # A new chat turn succeeds soon after (the survivor takes it).
+        await eventually(lambda: _turn(user), within=30, what=f"a chat turn after {label} died")
+        print(
+            f"kill -9 {label}: first successful new chat turn {time.perf_counter() - killed:.2f} s later"
+        )
+        await eventually(
+            lambda start=done_before: load.done >= start + 50, within=60, what="load going on"
+        )
+        await replicas.replaced(label, pid)
+        await replicas.rejoined(label)
+        assert load.failures == [], load.failures[:5]
+    # A turn streaming from a killed agent or edge ends with an error event or a cut stream.
+    print(
+        f"kill -9: {load.done} REST requests, {len(load.failures)} failed, "
+        f"{len(load.retried)} sent again after a closed connection; "
+        f"{load.chats} chat turns, {len(load.chat_failures)} cut short: {load.chat_failures[:3]}"
+    )
+
+
+@dataclass
+class OpenTurn:
+    """A chat turn whose stream is open: its first event has arrived, the reply is to come."""
+
+    response: httpx.Response
+    chunks: AsyncIterator[str]
+    received: str
+
+    async def finish(self) -> Stream:
+        """Reads the stream to its end."""
+        async for chunk in self.chunks:
+            self.received += chunk
+        await self.response.aclose()
+        return Stream.parse(self.response.status_code, self.response.headers, self.received)
+
+
+async def _turn_under_way(user: User) -> OpenTurn:
+    body = {"type": "threads.create", "params": {"input": user_message("show my tasks")}}
+    response = await user.http.send(
+        user.http.build_request("POST", "/chatkit", json=body), stream=True
+    )
+    assert response.status_code == 200
+    turn = OpenTurn(response, response.aiter_text(), "")
+    async for chunk in turn.chunks:
+        turn.received += chunk
+        if "data: " in turn.received:
+            return turn
+    raise AssertionError(f"the stream ended before its first event: {turn.received!r}")
+
+
+async def test_a_rolling_restart_costs_no_request_and_streams_finish(
+    replicas: Replicas, user: User, load: Load
+) -> None:
+    for tier in REPLICATED:
+        for label in replicas.labels(tier):
+            under_way = [await _turn_under_way(user) for _ in range(2)]
+            pid = await replicas.signal(label, signal.SIGTERM)
+            streams = [await turn.finish() for turn in under_way]
+            for stream in streams:
+                assert "error" not in stream.types, (label, stream.events)
+                assert stream.reply, (label, stream.types)
+            await replicas.replaced(label, pid)
+            await replicas.rejoined(label)
+            assert load.failures == [], load.failures[:5]
+            assert load.chat_failures == [], load.chat_failures[:5]
+    print(
+        f"rolling restart: {load.done} REST requests, {len(load.failures)} failed, "
+        f"{len(load.retried)} sent again after a closed connection; "
+        f"{load.chats} chat turns, {len(load.chat_failures)} failed"
+    )
