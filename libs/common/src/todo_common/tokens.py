@@ -38,6 +38,10 @@ AUTHORIZATION_KEY = "authorization"
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
+# Our access tokens are ~400 characters and an external issuer's rarely pass 2,000. Anything
+# longer is refused before it is parsed, cached or forwarded: gRPC caps call metadata at 8 KiB,
+# so a longer (even validly signed) token would otherwise fail later as RESOURCE_EXHAUSTED.
+MAX_TOKEN_CHARS = 4096
 
 JwksFetcher = Callable[[], Awaitable[Sequence[dict[str, Any]]]]
 
@@ -91,6 +95,16 @@ def remote_token_verifier(
     )
 
 
+def check_token_size(token: str) -> None:
+    """Raises `Unauthenticated` for a token longer than `MAX_TOKEN_CHARS` (before any parsing,
+    so a huge token costs no JSON decoding or signature check)."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated(
+            f"The access token is longer than {MAX_TOKEN_CHARS} characters.",
+            reason="TOKEN_TOO_LARGE",
+        )
+
+
 class TokenVerifier:
     """Verifies access tokens against a cached JWKS.
 
@@ -124,6 +138,7 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """Returns the token's principal, or raises `Unauthenticated` saying what is wrong."""
+        check_token_size(token)
         cached = self._verified.get(token)
         if cached is not None:
             if cached.expires_at + self._leeway > self._clock():
