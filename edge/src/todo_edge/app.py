@@ -11,6 +11,7 @@ from todo_edge.api import auth, chatkit, ops, tasks, web
 from todo_edge.metrics import EdgeMetrics
 from todo_edge.middleware import (
     BodyLimitMiddleware,
+    HeaderLimitMiddleware,
     ProblemCORSMiddleware,
     RequestContextMiddleware,
 )
@@ -56,7 +57,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(chatkit.router)
     app.include_router(web.router)
-    # Last added runs first: request context wraps everything (also CORS and 413 answers).
+    # Last added runs first: request context wraps everything (also 431, CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         ProblemCORSMiddleware,
@@ -75,5 +76,6 @@ def create_app(settings: EdgeSettings) -> FastAPI:
         expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         max_age=600,
     )
+    app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, hsts=settings.cookie_secure)
     return app
