@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from todo_edge.api import auth, chatkit, ops, tasks, web
-from todo_edge.metrics import EdgeMetrics
+from todo_edge.metrics import EdgeMetrics, MetricsServer
 from todo_edge.middleware import (
     BodyLimitMiddleware,
     HeaderLimitMiddleware,
@@ -38,9 +38,17 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await EdgeState.start(settings, metrics)
         app.state.edge = state
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = MetricsServer.start(
+                metrics, settings.metrics_host, settings.metrics_port
+            )
+        app.state.metrics_port = metrics_server.port if metrics_server else None
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.stop()
             await state.stop()
 
     app = FastAPI(
