@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from todo_testkit.ports import free_port
 from todo_testkit.stack import running_stack
 
 # The test also waits for the processes to start (and, at the end, to drain), which takes
@@ -16,13 +17,17 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-async def edge_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def edge_urls(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, str]]:
+    """The edge's public URL and its metrics URL (a port of its own)."""
     folder = tmp_path_factory.mktemp("system")
-    async with running_stack("auth", "tasks", "edge", folder=folder) as stack:
-        yield stack["edge"].url
+    metrics_port = free_port()
+    env = {"EDGE_METRICS_PORT": str(metrics_port)}
+    async with running_stack("auth", "tasks", "edge", folder=folder, env=env) as stack:
+        yield stack["edge"].url, f"http://127.0.0.1:{metrics_port}/metrics"
 
 
-async def test_readme_walkthrough(edge_url: str) -> None:
+async def test_readme_walkthrough(edge_urls: tuple[str, str]) -> None:
+    edge_url, metrics_url = edge_urls
     async with httpx.AsyncClient(base_url=edge_url, timeout=15) as http:
         assert (await http.get("/readyz")).status_code == 200
         credentials = {"email": "readme@example.com", "password": "correct horse battery staple"}
@@ -64,5 +69,6 @@ async def test_readme_walkthrough(edge_url: str) -> None:
         assert (await http.get(f"/api/tasks/{task['id']}", headers=auth)).status_code == 404
         assert (await http.post("/api/auth/logout")).status_code == 204
         assert (await http.post("/api/auth/refresh")).status_code == 401
-        metrics = (await http.get("/metrics")).text
+        assert (await http.get("/metrics")).status_code == 404  # Not on the public port.
+        metrics = (await http.get(metrics_url)).text
         assert 'route="/api/tasks/{task_id}"' in metrics

@@ -13,7 +13,16 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from todo_testkit.auth import SignedUpUser, running_auth_service, sign_up_user
+from todo_common.tokens import MAX_TOKEN_CHARS
+from todo_testkit.auth import (
+    AuthServiceHandle,
+    SignedUpUser,
+    load_signing_key,
+    running_auth_service,
+    sign_up_user,
+    sign_with,
+)
+from todo_testkit.chatkit import user_message
 from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 
 # Every route that takes a task id, with the body it needs.
@@ -110,6 +119,33 @@ async def test_alg_none_token_is_401(http: httpx.AsyncClient, alice: SignedUpUse
     header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     unsigned = f"{header}.{_b64(json.dumps(claims).encode())}."
     _assert_401(await http.get("/api/tasks", headers={"Authorization": f"Bearer {unsigned}"}))
+
+
+async def test_oversized_validly_signed_token_is_401_before_any_backend_sees_it(
+    http: httpx.AsyncClient, auth_service: AuthServiceHandle, alice: SignedUpUser
+) -> None:
+    # Signed with the real key, so only its size is wrong; under the edge's header limit but
+    # over gRPC's metadata limit, which used to surface as 429 with gRPC's own text.
+    key = await load_signing_key(auth_service)
+    claims = jwt.decode(alice.access_token, options={"verify_signature": False})
+    claims["pad"] = "p" * 9_000
+    token = sign_with(key, claims)
+    assert MAX_TOKEN_CHARS < len(token) < 16 * 1024
+    # Sanity: the same key and claims without the padding are accepted.
+    del claims["pad"]
+    fine = {"Authorization": f"Bearer {sign_with(key, claims)}"}
+    assert (await http.get("/api/tasks", headers=fine)).status_code == 200
+    headers = {"Authorization": f"Bearer {token}"}
+    for method, path, body in [
+        ("GET", "/api/tasks", None),
+        ("POST", "/api/tasks", {"title": "x"}),
+        ("GET", "/api/auth/me", None),
+        ("POST", "/chatkit", {"type": "threads.create", "params": {"input": user_message("hi")}}),
+    ]:
+        response = await http.request(method, path, json=body, headers=headers)
+        problem = _assert_401(response)
+        assert problem["reason"] == "TOKEN_TOO_LARGE", (path, problem)
+        assert "grpc" not in response.text.lower() and "metadata" not in response.text.lower()
 
 
 @pytest.fixture(scope="module")

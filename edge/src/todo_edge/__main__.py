@@ -21,6 +21,7 @@ from todo_common.cli import CommandError, ProcessCli
 from todo_common.logs import announce_serving
 
 from todo_edge.app import create_app
+from todo_edge.http_protocol import MAX_REQUEST_HEAD_BYTES, LimitedHttpToolsProtocol
 from todo_edge.settings import EdgeSettings
 
 
@@ -33,9 +34,13 @@ def bound_port(server: uvicorn.Server) -> int:
 
 
 def uvicorn_config(settings: EdgeSettings) -> uvicorn.Config:
-    """The uvicorn configuration of the edge (our own JSON logs; no uvicorn access log)."""
+    """The uvicorn configuration of the edge (our own JSON logs; no uvicorn access log; request
+    heads capped by the protocol, see `http_protocol`)."""
     return uvicorn.Config(
         create_app(settings),
+        http=LimitedHttpToolsProtocol,
+        # The same cap if someone runs the app under uvicorn's h11 protocol instead.
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from todo_edge.api import auth, chatkit, ops, tasks, web
-from todo_edge.metrics import EdgeMetrics
+from todo_edge.metrics import EdgeMetrics, MetricsServer
 from todo_edge.middleware import (
     BodyLimitMiddleware,
+    HeaderLimitMiddleware,
     ProblemCORSMiddleware,
     RequestContextMiddleware,
 )
@@ -37,9 +38,17 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await EdgeState.start(settings, metrics)
         app.state.edge = state
+        metrics_server = None
+        if settings.metrics_port is not None:
+            metrics_server = MetricsServer.start(
+                metrics, settings.metrics_host, settings.metrics_port
+            )
+        app.state.metrics_port = metrics_server.port if metrics_server else None
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.stop()
             await state.stop()
 
     app = FastAPI(
@@ -56,7 +65,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(chatkit.router)
     app.include_router(web.router)
-    # Last added runs first: request context wraps everything (also CORS and 413 answers).
+    # Last added runs first: request context wraps everything (also 431, CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         ProblemCORSMiddleware,
@@ -75,5 +84,6 @@ def create_app(settings: EdgeSettings) -> FastAPI:
         expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         max_age=600,
     )
+    app.add_middleware(HeaderLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, hsts=settings.cookie_secure)
     return app

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import jwt
 from todo.auth.v1 import auth_service_pb2
-from todo_common.tokens import Principal, TokenVerifier
+from todo_common.tokens import Principal, TokenVerifier, check_token_size
 
 from todo_edge.backends import Backends
 
@@ -44,6 +44,7 @@ class Identity:
 
     async def principal(self, token: str) -> Principal:
         """The verified caller; raises Unauthenticated (→ 401) or Unavailable (→ 503)."""
+        check_token_size(token)  # Before the unverified decode below, too.
         if self._external_issuers:
             token = await self._internal_token(token)
         return await self.verifier.verify(token)

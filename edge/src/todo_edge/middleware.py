@@ -5,6 +5,8 @@ the ChatKit SSE stream must pass through untouched).
   generated) for every log line and every backend call, echoed on the response; security
   headers on every response; one access-log line and the HTTP metrics per request; and the
   last-resort 500 problem for bugs, so even those carry the request id and headers.
+- `HeaderLimitMiddleware`: a header over 16 KiB, or headers over 64 KiB in all, are 431 (the
+  edge's HTTP protocol already refused heads that arrived over the total; see `http_protocol`).
 - `BodyLimitMiddleware`: bodies over the limit are 413, by `Content-Length` up front and by
   counting streamed bytes (chunked uploads have no length).
 """
@@ -24,6 +26,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from todo_common.logs import request_id_var
 
+from todo_edge.http_protocol import (
+    MAX_HEADER_BYTES,
+    MAX_REQUEST_HEAD_BYTES,
+    header_fields_too_large,
+)
 from todo_edge.metrics import EdgeMetrics
 from todo_edge.problems import Problem, internal_error_problem, problem_response
 
@@ -133,6 +140,38 @@ class RequestContextMiddleware:
                     "duration_ms": round(elapsed * 1000, 3),
                 },
             )
+
+
+class HeaderLimitMiddleware:
+    """431 for a request with one header over `MAX_HEADER_BYTES` or all of them over
+    `MAX_REQUEST_HEAD_BYTES` (name and value counted), before any route reads them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        total = 0
+        for name, value in scope["headers"]:
+            size = len(name) + len(value)
+            total += size
+            if size > MAX_HEADER_BYTES:
+                shown = name.decode("latin-1")[:64]
+                problem = header_fields_too_large(
+                    f"The `{shown}` header is larger than {MAX_HEADER_BYTES} bytes."
+                )
+                problem.extensions["header"] = shown
+                await problem_response(problem)(scope, receive, send)
+                return
+        if total > MAX_REQUEST_HEAD_BYTES:
+            problem = header_fields_too_large(
+                f"The request's headers are larger than {MAX_REQUEST_HEAD_BYTES} bytes in all."
+            )
+            await problem_response(problem)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -46,6 +46,11 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     model_config = SettingsConfigDict(env_prefix="EDGE_", extra="ignore", env_file=None)
 
     port: Port = 8000
+    # Prometheus metrics are served on a port of their own (never the public one): bind it
+    # where only the scraper reaches. None serves no metrics; 0 picks a free port (logged as
+    # `metrics serving`).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Port | None = None
     # Behind a reverse proxy: whose X-Forwarded-For uvicorn may believe (client address for
     # the per-address rate limit).
     forwarded_allow_ips: str = "127.0.0.1"

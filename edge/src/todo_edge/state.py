@@ -59,6 +59,7 @@ class EdgeState:
 
     async def stop(self) -> None:
         """Closes channels and connections."""
+        await self.identity.verifier.aclose()
         await self.database.dispose()
         await self.limiter.close()
         await self.backends.close()

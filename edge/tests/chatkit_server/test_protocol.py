@@ -3,6 +3,7 @@ what it stores, and that another user's ids are 404 with nothing leaked."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -334,3 +335,66 @@ async def test_an_item_of_another_thread_is_404(alice_chat: ChatClient) -> None:
         "threads.retry_after_item", {"thread_id": second.thread_id, "item_id": user["id"]}
     )
     assert_problem(response, 404)
+
+
+MALFORMED_ACTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("no type", {"payload": {"task_id": "t"}}),
+    ("nothing", {}),
+    ("null type", {"type": None, "payload": {"task_id": "t"}}),
+    ("number type", {"type": 7, "payload": {"task_id": "t"}}),
+    ("object type", {"type": {"a": 1}, "payload": {"task_id": "t"}}),
+    ("unknown type", {"type": "task.launch", "payload": {"task_id": "t"}}),
+    ("huge type", {"type": "t" * 200_000, "payload": {"task_id": "t"}}),
+    ("no payload", {"type": "task.complete"}),
+    ("string payload", {"type": "task.complete", "payload": "t"}),
+    ("list payload", {"type": "task.complete", "payload": ["t"]}),
+    ("number task id", {"type": "task.complete", "payload": {"task_id": 7}}),
+    ("list task id", {"type": "task.complete", "payload": {"task_id": ["t"]}}),
+    ("empty task id", {"type": "task.complete", "payload": {"task_id": ""}}),
+    ("long task id", {"type": "task.complete", "payload": {"task_id": "t" * 129}}),
+    (
+        "huge payload",
+        {"type": "task.complete", "payload": {"task_id": "t", "junk": "j" * 500_000}},
+    ),
+    (
+        "deep payload",
+        {"type": "task.delete", "payload": {"task_id": "t", "junk": [[[[[[[[[[1]]]]]]]]]]}},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "action"), MALFORMED_ACTIONS, ids=[c for c, _ in MALFORMED_ACTIONS]
+)
+async def test_every_malformed_action_is_400_or_a_clean_error_event(
+    alice_chat: ChatClient,
+    alice_tasks: TaskCaller,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    action: dict[str, Any],
+) -> None:
+    stream = await alice_chat.create("add buy milk")
+    widget = _widget_of(stream.done_items())
+    before = (await alice_chat.items(stream.thread_id))["data"]
+    params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": action}
+    caplog.clear()
+
+    response = await alice_chat.post("threads.sync_custom_action", params)
+    body = assert_problem(response, 400)
+    assert len(response.content) < 4096, case
+    assert "TypeError" not in body["detail"]
+
+    streamed = await alice_chat.stream("threads.custom_action", params)
+    if streamed.status == 200:
+        [error] = streamed.of("error")
+        assert error["allow_retry"] is False
+        assert "thread.item.replaced" not in streamed.types
+        assert len(error.get("message") or "") < 1024
+    else:
+        assert streamed.status == 400, case
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Nothing changed: the card and the task are as they were.
+    assert (await alice_chat.items(stream.thread_id))["data"] == before
+    [task] = await alice_tasks.list_all()
+    assert task.state == tasks_pb.TASK_STATE_OPEN

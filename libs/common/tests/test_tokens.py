@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from todo_common.errors import Unauthenticated, Unavailable
-from todo_common.tokens import TokenVerifier, bearer_token
+from todo_common.tokens import MAX_TOKEN_CHARS, TokenVerifier, bearer_token
 
 ISSUER = "todo-auth"
 AUDIENCE = "todo-api"
@@ -206,3 +206,18 @@ def test_bearer_token_requires_the_bearer_scheme(header: str | None) -> None:
 
 def test_bearer_token_extracts_the_token() -> None:
     assert bearer_token("bearer abc.def.ghi") == "abc.def.ghi"
+
+
+async def test_a_validly_signed_megabyte_token_is_too_large() -> None:
+    keys = KeySet()
+    kid = keys.add()
+    verifier = make_verifier(keys)
+    token = keys.sign(kid, pad="p" * 1024 * 1024)
+    with pytest.raises(Unauthenticated) as raised:
+        await verifier.verify(token)
+    assert raised.value.reason == "TOKEN_TOO_LARGE"
+    assert keys.fetches == 0  # Refused before any key was looked up.
+    just_fits = keys.sign(kid, pad="")
+    just_fits = keys.sign(kid, pad="p" * ((MAX_TOKEN_CHARS - len(just_fits)) * 3 // 4))
+    assert len(just_fits) <= MAX_TOKEN_CHARS
+    assert (await verifier.verify(just_fits)).user_id == "user-1"

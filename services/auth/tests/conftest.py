@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from todo_auth.models import SigningKey
-from todo_auth.repository import SigningKeyRepository
-from todo_auth.server import open_database
 from todo_testkit.auth import AuthServiceHandle, running_auth_service
+from todo_testkit.auth import load_signing_key as signing_key_of
 
 
 class MovableClock:
@@ -53,17 +51,5 @@ async def start_auth(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
 @pytest.fixture
 def load_signing_key() -> Callable[[AuthServiceHandle], Any]:
-    """`await load_signing_key(handle)`: the server's current key, private half included (to
-    forge tokens that only differ from real ones in what a test changes)."""
-
-    async def load(handle: AuthServiceHandle) -> SigningKey:
-        database = open_database(handle.settings)
-        try:
-            async with database.session() as session:
-                key = await SigningKeyRepository(session).current()
-        finally:
-            await database.dispose()
-        assert key is not None
-        return key
-
-    return load
+    """`await load_signing_key(handle)`: the server's current key, private half included."""
+    return signing_key_of

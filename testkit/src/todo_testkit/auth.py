@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import grpc
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
-from todo_auth.server import migrate, start_auth_server
+from todo_auth.models import SigningKey
+from todo_auth.repository import SigningKeyRepository
+from todo_auth.server import migrate, open_database, start_auth_server
 from todo_auth.settings import AuthSettings
 from todo_common.channels import caller_metadata
 
@@ -105,6 +109,25 @@ async def running_auth_service(
             )
     finally:
         await drop_database(database)
+
+
+async def load_signing_key(handle: AuthServiceHandle) -> SigningKey:
+    """The server's current key, private half included (to forge tokens that only differ from
+    real ones in what a test changes)."""
+    database = open_database(handle.settings)
+    try:
+        async with database.session() as session:
+            key = await SigningKeyRepository(session).current()
+    finally:
+        await database.dispose()
+    assert key is not None
+    return key
+
+
+def sign_with(key: SigningKey, claims: dict[str, Any], kid: str | None = None) -> str:
+    """A JWT of `claims` signed with `key` (its own kid unless told otherwise)."""
+    private_key = serialization.load_pem_private_key(key.private_key_pem.encode(), password=None)
+    return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": kid or key.kid})  # type: ignore[arg-type]
 
 
 def unique_email(prefix: str = "user") -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from todo_edge.__main__ import bound_port, uvicorn_config
 from todo_edge.settings import EdgeSettings
 
@@ -32,12 +33,13 @@ from todo_testkit.waiting import eventually
 
 @dataclass
 class EdgeHandle:
-    """A running edge: its base URL and settings."""
+    """A running edge: its base URL, settings and where its metrics are served."""
 
     url: str
     port: int
     settings: EdgeSettings
     server: uvicorn.Server
+    metrics_url: str | None = None
 
     def client(self, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the edge, sending `token` as the bearer token if given."""
@@ -70,6 +72,7 @@ def edge_settings_for(
         "auth_attempts_per_address": 10_000,
         "requests_per_user": 100_000,
         "grpc_timeout_seconds": 5.0,
+        "metrics_port": 0,
     }
     values.update(overrides)
     return EdgeSettings(**values)
@@ -89,8 +92,15 @@ async def running_edge(settings: EdgeSettings) -> AsyncIterator[EdgeHandle]:
             await task
             raise RuntimeError("the edge did not start")
         port = bound_port(server)
+        app = server.config.app
+        assert isinstance(app, FastAPI)
+        metrics_port = app.state.metrics_port
         yield EdgeHandle(
-            url=f"http://127.0.0.1:{port}", port=port, settings=settings, server=server
+            url=f"http://127.0.0.1:{port}",
+            port=port,
+            settings=settings,
+            server=server,
+            metrics_url=f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else None,
         )
     finally:
         server.should_exit = True

@@ -1,4 +1,5 @@
-"""Operational routes: liveness, readiness (every backend's grpc.health.v1), metrics."""
+"""Operational routes: liveness and readiness (every backend's grpc.health.v1). Metrics are
+not here: they have a port of their own (`todo_edge.metrics.MetricsServer`)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,3 @@ async def readyz(state: State) -> Response:
             extensions={"reason": "NOT_READY", "backends": backends, "not_serving": down},
         )
     )
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(state: State) -> Response:
-    """Requests by route template and status, latency histograms, gRPC client latencies."""
-    return Response(state.metrics.render(), media_type=state.metrics.content_type)

@@ -49,10 +49,17 @@ class ActionOutcome:
 
 
 def parse_task_action(action: Action[str, Any]) -> tuple[str, str]:
-    """The action's type and task id; InvalidArgument when it is not a task action."""
-    if action.type not in TASK_ACTIONS:
+    """The action's type and task id; InvalidArgument when it is not a task action.
+
+    The SDK's `Action` model accepts anything: a missing `type` is left as the model's
+    TypeVar default and `payload` may be any JSON. So every part is checked for its type
+    here, and a payload must be exactly `{"task_id": …}` as the cards send it (anything
+    else, however large, is refused without being echoed back)."""
+    kind: object = action.type
+    if not isinstance(kind, str) or kind not in TASK_ACTIONS:
+        shown = f" `{kind[:64]}`" if isinstance(kind, str) and kind else ""
         raise InvalidArgument(
-            f"Unknown action `{action.type[:64]}`.",
+            f"Unknown action{shown}.",
             field_violations=[
                 FieldViolation(
                     "params.action.type", f"must be one of {', '.join(sorted(TASK_ACTIONS))}"
@@ -60,19 +67,27 @@ def parse_task_action(action: Action[str, Any]) -> tuple[str, str]:
             ],
             reason="UNKNOWN_ACTION",
         )
-    payload = action.payload
+    payload: object = action.payload
     task_id = payload.get("task_id") if isinstance(payload, dict) else None
-    if not isinstance(task_id, str) or not task_id or len(task_id) > MAX_TASK_ID_CHARS:
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"task_id"}
+        or not isinstance(task_id, str)
+        or not task_id
+        or len(task_id) > MAX_TASK_ID_CHARS
+    ):
         raise InvalidArgument(
-            "The action needs the task's id.",
+            "The action needs the task's id, and nothing else.",
             field_violations=[
                 FieldViolation(
-                    "params.action.payload.task_id",
-                    f"must be a task id of 1 to {MAX_TASK_ID_CHARS} characters",
+                    "params.action.payload",
+                    f'must be {{"task_id": …}} with a task id of 1 to {MAX_TASK_ID_CHARS} '
+                    "characters",
                 )
             ],
+            reason="INVALID_ACTION_PAYLOAD",
         )
-    return action.type, task_id
+    return kind, task_id
 
 
 async def run_task_action(

@@ -130,6 +130,10 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
             except grpc.aio.AbortError:
                 self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
                 raise
+            except asyncio.CancelledError:
+                # The client went away (or its deadline passed): expected, logged at info.
+                self._done(method, started, grpc.StatusCode.CANCELLED)
+                raise
             except Exception as exc:
                 self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
                 await self._fail(context, method, exc)

@@ -82,3 +82,6 @@ class TokenSettings(BaseSettings):
     audience: str = DEFAULT_AUDIENCE
     auth_address: str = "127.0.0.1:50051"
     jwks_refetch_cooldown_seconds: float = Field(default=30.0, ge=0)
+    # How often a verifier asks AuthService.ListRevokedSessions what was revoked: a signed-out
+    # session's access tokens stop working within about this long.
+    revocation_poll_seconds: float = Field(default=1.0, gt=0, le=5)

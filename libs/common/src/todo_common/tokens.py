@@ -4,11 +4,19 @@ Access tokens are EdDSA (Ed25519) JWTs issued by the auth service. Keys come fro
 source (normally `AuthService.GetJwks`), are cached, and an unknown `kid` triggers one refetch
 per cooldown period. The algorithm is pinned: a token whose header names any other algorithm
 (`none`, HS256 signed with a public key, …) is rejected before any key is chosen.
+
+Sessions end at once: an access token's `sid` claim names its session (the refresh-token
+family). `SessionRevocations` keeps the set of revoked session ids fresh by polling
+`AuthService.ListRevokedSessions` every `JWT_REVOCATION_POLL_SECONDS` (1 s), so a token of a
+signed-out, reused or deleted session is refused everywhere within about that long, while each
+verification stays a dictionary lookup. Polling over the auth RPC works the same with SQLite
+(`make run`) and PostgreSQL; when auth cannot be reached the last known set is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -38,8 +46,14 @@ AUTHORIZATION_KEY = "authorization"
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti")
+# Our access tokens are ~400 characters and an external issuer's rarely pass 2,000. Anything
+# longer is refused before it is parsed, cached or forwarded: gRPC caps call metadata at 8 KiB,
+# so a longer (even validly signed) token would otherwise fail later as RESOURCE_EXHAUSTED.
+MAX_TOKEN_CHARS = 4096
 
 JwksFetcher = Callable[[], Awaitable[Sequence[dict[str, Any]]]]
+# page token -> ([(session id, unix time its tokens stop mattering)], next page token)
+RevocationFetcher = Callable[[str], Awaitable[tuple[list[tuple[str, float]], str]]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class Principal:
     token: str
     token_id: str
     expires_at: float
+    # The session (refresh-token family) the token belongs to; empty for tokens without one.
+    session_id: str = ""
 
 
 _principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
@@ -78,17 +94,126 @@ def grpc_jwks_fetcher(channel: grpc.aio.Channel, timeout: float = 3.0) -> JwksFe
     return fetch
 
 
+def grpc_revocation_fetcher(channel: grpc.aio.Channel, timeout: float = 3.0) -> RevocationFetcher:
+    """A revocation source that calls `AuthService.ListRevokedSessions` over `channel`."""
+    from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+
+    stub = auth_service_pb2_grpc.AuthServiceStub(channel)
+
+    async def fetch(page_token: str) -> tuple[list[tuple[str, float]], str]:
+        response = await stub.ListRevokedSessions(
+            auth_service_pb2.ListRevokedSessionsRequest(page_token=page_token), timeout=timeout
+        )
+        revoked = [
+            (entry.session_id, float(entry.expire_time.seconds))
+            for entry in response.revoked_sessions
+        ]
+        return revoked, response.next_page_token
+
+    return fetch
+
+
 def remote_token_verifier(
     settings: TokenSettings, auth_channel: grpc.aio.Channel, *, jwks_timeout: float = 3.0
 ) -> TokenVerifier:
     """The verifier of a process that is not the auth service: the issuer and audience from
-    `settings`, the signing keys from `AuthService.GetJwks` over `auth_channel`."""
+    `settings`, the signing keys from `AuthService.GetJwks` and the revoked sessions from
+    `AuthService.ListRevokedSessions` over `auth_channel`."""
     return TokenVerifier(
         grpc_jwks_fetcher(auth_channel, timeout=jwks_timeout),
         issuer=settings.issuer,
         audience=settings.audience,
         refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
+        revocations=SessionRevocations(
+            grpc_revocation_fetcher(auth_channel, timeout=jwks_timeout),
+            interval_seconds=settings.revocation_poll_seconds,
+        ),
     )
+
+
+class SessionRevocations:
+    """The revoked session ids, refreshed by polling a revocation feed in a task of its own.
+
+    The first verification waits for one fetch (so a process just started does not accept a
+    session revoked before it started); after that, lookups never wait. A failed poll keeps the
+    last known set and is retried at the next interval.
+    """
+
+    def __init__(
+        self,
+        fetch: RevocationFetcher,
+        *,
+        interval_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch = fetch
+        self._interval = interval_seconds
+        self._clock = clock
+        # session id -> when its tokens stop mattering (then the entry can go).
+        self._revoked: dict[str, float] = {}
+        self._page_token = ""
+        self._task: asyncio.Task[None] | None = None
+        self._first: asyncio.Task[None] | None = None
+        # True once the first poll answered or failed: lookups stop waiting.
+        self.is_ready = False
+        self.poll_count = 0
+
+    def is_revoked(self, session_id: str) -> bool:
+        """Whether the session was revoked (as of the last poll)."""
+        return session_id in self._revoked
+
+    async def ready(self) -> None:
+        """Starts polling on first use and waits for the first answer (or its failure)."""
+        if self._task is None:
+            self._first = asyncio.ensure_future(self.refresh())
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+        if self._first is not None:
+            first = self._first
+            with contextlib.suppress(Exception):
+                await asyncio.shield(first)
+            if first.done():
+                self._first = None
+                self.is_ready = True
+
+    async def refresh(self) -> None:
+        """One poll: adds what was revoked since the last one, drops what has expired."""
+        try:
+            revoked, next_token = await self._fetch(self._page_token)
+        except Exception as exc:
+            log.warning("cannot fetch revoked sessions", extra={"error": type(exc).__name__})
+            return
+        self.poll_count += 1
+        for session_id, expire_time in revoked:
+            self._revoked[session_id] = expire_time
+        if next_token:
+            self._page_token = next_token
+        now = self._clock()
+        if any(expire_time <= now for expire_time in self._revoked.values()):
+            self._revoked = {s: e for s, e in self._revoked.items() if e > now}
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.refresh()
+
+    async def aclose(self) -> None:
+        """Stops polling."""
+        for task in (self._task, self._first):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = None
+
+
+def check_token_size(token: str) -> None:
+    """Raises `Unauthenticated` for a token longer than `MAX_TOKEN_CHARS` (before any parsing,
+    so a huge token costs no JSON decoding or signature check)."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated(
+            f"The access token is longer than {MAX_TOKEN_CHARS} characters.",
+            reason="TOKEN_TOO_LARGE",
+        )
 
 
 class TokenVerifier:
@@ -108,8 +233,10 @@ class TokenVerifier:
         refetch_cooldown_seconds: float = 30.0,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        revocations: SessionRevocations | None = None,
     ) -> None:
         self._fetch_jwks = fetch_jwks
+        self.revocations = revocations
         self.issuer = issuer
         self.audience = audience
         self._leeway = leeway_seconds
@@ -124,10 +251,14 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """Returns the token's principal, or raises `Unauthenticated` saying what is wrong."""
+        check_token_size(token)
+        if self.revocations is not None and not self.revocations.is_ready:
+            await self.revocations.ready()
         cached = self._verified.get(token)
         if cached is not None:
             if cached.expires_at + self._leeway > self._clock():
                 self._verified.move_to_end(token)
+                self._check_session(cached)
                 return cached
             del self._verified[token]
             raise Unauthenticated("The access token has expired.", reason="TOKEN_EXPIRED")
@@ -147,8 +278,25 @@ class TokenVerifier:
             raise Unauthenticated("The access token names no signing key.", reason="TOKEN_INVALID")
         key = await self._key_for(kid)
         principal = self._decode(token, key)
+        self._check_session(principal)
         self._remember(token, principal)
         return principal
+
+    def _check_session(self, principal: Principal) -> None:
+        if (
+            principal.session_id
+            and self.revocations is not None
+            and self.revocations.is_revoked(principal.session_id)
+        ):
+            raise Unauthenticated(
+                "This session has ended (signed out, or the account was deleted). Sign in again.",
+                reason="SESSION_REVOKED",
+            )
+
+    async def aclose(self) -> None:
+        """Stops the revocation polling, if any."""
+        if self.revocations is not None:
+            await self.revocations.aclose()
 
     def _decode(self, token: str, key: Any) -> Principal:
         try:
@@ -170,11 +318,13 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("The access token names no user.", reason="TOKEN_INVALID")
+        session_id = claims.get("sid", "")
         return Principal(
             user_id=subject,
             token=token,
             token_id=str(claims["jti"]),
             expires_at=float(claims["exp"]),
+            session_id=session_id if isinstance(session_id, str) else "",
         )
 
     def _remember(self, token: str, principal: Principal) -> None:

@@ -78,6 +78,7 @@ async def start_agent_server(
         raise
 
     async def close_channels() -> None:
+        await verifier.aclose()
         await tasks_channel.close()
         await auth_channel.close()
         for each in models:

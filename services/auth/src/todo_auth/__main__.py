@@ -13,7 +13,7 @@ from todo_common.cli import Command, CommandError, ProcessCli, serve_grpc
 from todo_common.errors import Unavailable
 
 from todo_auth.passwords import PasswordService
-from todo_auth.repository import SigningKeyRepository, UserRepository
+from todo_auth.repository import RefreshTokenRepository, SigningKeyRepository, UserRepository
 from todo_auth.server import access_token_issuer, migrate, open_database, start_auth_server
 from todo_auth.service import email_violation, key_retention, normalise_email
 from todo_auth.settings import AuthSettings
@@ -75,7 +75,9 @@ async def dev_token(settings: AuthSettings, email: str) -> str:
                 )
                 log.info("dev user created", extra={"user_id": user.id})
             key = await SigningKeyRepository(session).ensure_current(now)
-        return access_token_issuer(settings).issue(key, user.id, now).token
+            # A session of its own, so signing out with the token ends it too.
+            family_id = await RefreshTokenRepository(session).start_family(user.id, now)
+        return access_token_issuer(settings).issue(key, user.id, now, session_id=family_id).token
     finally:
         passwords.close()
         await database.dispose()

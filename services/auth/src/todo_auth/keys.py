@@ -68,7 +68,7 @@ class AccessToken:
 
 
 class AccessTokenIssuer:
-    """Signs access tokens: EdDSA, header `kid`, claims iss, aud, sub, exp, iat, jti."""
+    """Signs access tokens: EdDSA, header `kid`, claims iss, aud, sub, exp, iat, jti, sid."""
 
     def __init__(self, *, issuer: str, audience: str, ttl_seconds: int) -> None:
         self.issuer = issuer
@@ -77,8 +77,11 @@ class AccessTokenIssuer:
         # Parsing a PEM costs more than signing; keep each key parsed once.
         self._parsed: dict[str, Ed25519PrivateKey] = {}
 
-    def issue(self, key: SigningKey, user_id: str, now: datetime) -> AccessToken:
-        """A token for `user_id`, signed with `key`, valid for the configured TTL from `now`."""
+    def issue(
+        self, key: SigningKey, user_id: str, now: datetime, *, session_id: str
+    ) -> AccessToken:
+        """A token for `user_id` in session `session_id` (its `sid`: the refresh-token family,
+        which sign-out revokes), signed with `key`, valid for the TTL from `now`."""
         expire_time = now + self.ttl
         token_id = uuid.uuid4().hex
         claims: dict[str, Any] = {
@@ -88,6 +91,7 @@ class AccessTokenIssuer:
             "iat": int(now.timestamp()),
             "exp": int(expire_time.timestamp()),
             "jti": token_id,
+            "sid": session_id,
         }
         token = jwt.encode(
             claims, self._private_key(key), algorithm=ALGORITHM, headers={"kid": key.kid}

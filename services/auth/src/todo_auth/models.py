@@ -1,5 +1,5 @@
-"""The auth service's tables: users, signing keys, refresh-token families, sign-in failures and
-external identities. Declared without a schema (the connection's search_path selects it)."""
+"""The auth service's tables: users, signing keys, refresh-token families, session revocations,
+sign-in failures and external identities. Declared without a schema (the connection's search_path selects it)."""
 
 from __future__ import annotations
 
@@ -99,3 +99,16 @@ class ExternalIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     create_time: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SessionRevocation(Base):
+    """A revoked session (refresh-token family), kept while its access tokens may be unexpired:
+    the feed every token verifier polls (ListRevokedSessions). No foreign key: deleting a user
+    removes their families but their revocations must still be listed."""
+
+    __tablename__ = "session_revocations"
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    revoke_time: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # After this no access token of the session is valid any more; the row can go.
+    expire_time: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

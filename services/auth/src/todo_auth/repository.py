@@ -17,6 +17,7 @@ from todo_auth.models import (
     ExternalIdentity,
     RefreshToken,
     RefreshTokenFamily,
+    SessionRevocation,
     SignInFailure,
     SigningKey,
     User,
@@ -61,6 +62,12 @@ class UserRepository:
         except sqlalchemy.exc.IntegrityError as exc:
             raise EmailTakenError(email) from exc
         return user
+
+    async def delete(self, user_id: str) -> bool:
+        """Deletes the user (their families, tokens and external identities go with them by
+        cascade); False when there was no such user."""
+        result = await self._session.execute(delete(User).where(User.id == user_id))
+        return bool(getattr(result, "rowcount", 0))
 
     async def get(self, user_id: str) -> User | None:
         """The user with this id."""
@@ -185,7 +192,7 @@ class RefreshTokenRepository:
         )
         await self._session.flush()
 
-    async def use(self, token_hash: str, now: datetime) -> Rotation:
+    async def use(self, token_hash: str, now: datetime, *, tokens_expire: datetime) -> Rotation:
         """Marks the token used, if it is unused, unexpired and its family alive.
 
         The write comes first and is conditional (`use_time IS NULL`), so of two concurrent
@@ -216,7 +223,9 @@ class RefreshTokenRepository:
         if token is None:
             return Rotation(RotationOutcome.UNKNOWN)
         if token.use_time is not None:
-            await self.revoke_family(token.family_id, now, reason="REUSE")
+            await self.revoke_family(
+                token.family_id, now, reason="REUSE", tokens_expire=tokens_expire
+            )
             return Rotation(RotationOutcome.REUSED, family_id=token.family_id)
         return Rotation(RotationOutcome.EXPIRED, family_id=token.family_id)
 
@@ -227,12 +236,55 @@ class RefreshTokenRepository:
         )
         return result.scalar_one_or_none()
 
-    async def revoke_family(self, family_id: str, now: datetime, *, reason: str) -> None:
-        """Revokes the family (idempotent: the first reason and time stay)."""
+    async def revoke_family(
+        self, family_id: str, now: datetime, *, reason: str, tokens_expire: datetime
+    ) -> None:
+        """Revokes the family (idempotent: the first reason and time stay) and lists it in the
+        revocation feed until `tokens_expire`, when its last access token has expired."""
         await self._session.execute(
             update(RefreshTokenFamily)
             .where(RefreshTokenFamily.id == family_id, RefreshTokenFamily.revoke_time.is_(None))
             .values(revoke_time=now, revoke_reason=reason)
+        )
+        await SessionRevocationRepository(self._session).add(family_id, now, tokens_expire)
+
+    async def families_of_user(self, user_id: str) -> list[str]:
+        """Every family (session) id of a user, revoked or not."""
+        result = await self._session.execute(
+            select(RefreshTokenFamily.id).where(RefreshTokenFamily.user_id == user_id)
+        )
+        return list(result.scalars())
+
+
+class SessionRevocationRepository:
+    """The feed of revoked sessions that verifiers poll (ListRevokedSessions)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, session_id: str, now: datetime, expire_time: datetime) -> None:
+        """Lists a session as revoked (idempotent: the first revocation time stays)."""
+        existing = await self._session.get(SessionRevocation, session_id)
+        if existing is None:
+            self._session.add(
+                SessionRevocation(session_id=session_id, revoke_time=now, expire_time=expire_time)
+            )
+            await self._session.flush()
+
+    async def since(self, since: datetime, now: datetime, limit: int) -> list[SessionRevocation]:
+        """Unexpired revocations at or after `since`, oldest first."""
+        result = await self._session.execute(
+            select(SessionRevocation)
+            .where(SessionRevocation.revoke_time >= since, SessionRevocation.expire_time > now)
+            .order_by(SessionRevocation.revoke_time, SessionRevocation.session_id)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def prune(self, now: datetime) -> None:
+        """Drops revocations whose tokens have all expired."""
+        await self._session.execute(
+            delete(SessionRevocation).where(SessionRevocation.expire_time <= now)
         )
 
 

@@ -12,7 +12,7 @@ from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_common.db import Database
 from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
 from todo_common.migrations import upgrade_async
-from todo_common.tokens import AuthInterceptor, TokenVerifier
+from todo_common.tokens import AuthInterceptor, SessionRevocations, TokenVerifier
 
 from todo_auth.external import ExternalTokenVerifier
 from todo_auth.keys import AccessTokenIssuer
@@ -26,7 +26,15 @@ SERVICE_NAME = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"].full_
 # Every RPC except GetMe authenticates by what it carries (password, refresh token, ...).
 PUBLIC_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}"
-    for method in ("SignUp", "SignIn", "Refresh", "SignOut", "GetJwks", "ExchangeToken")
+    for method in (
+        "SignUp",
+        "SignIn",
+        "Refresh",
+        "SignOut",
+        "GetJwks",
+        "ExchangeToken",
+        "ListRevokedSessions",
+    )
 )
 
 
@@ -76,13 +84,29 @@ async def start_auth_server(
             # GetMe verifies tokens this process issued: read the keys, no call to itself.
             return await service.jwks()
 
+        async def local_revocations(page_token: str) -> tuple[list[tuple[str, float]], str]:
+            # The same feed other services poll, read without a call to itself.
+            response = await service.ListRevokedSessions(
+                auth_service_pb2.ListRevokedSessionsRequest(page_token=page_token),
+                None,
+            )
+            revoked = [
+                (entry.session_id, float(entry.expire_time.seconds))
+                for entry in response.revoked_sessions
+            ]
+            return revoked, response.next_page_token
+
         verifier = TokenVerifier(
             local_jwks,
             issuer=settings.token.issuer,
             audience=settings.token.audience,
             refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
             clock=clock,
+            revocations=SessionRevocations(
+                local_revocations, interval_seconds=settings.token.revocation_poll_seconds
+            ),
         )
+        service.token_verifier = verifier
         running = await create_server(
             settings.address,
             [
@@ -104,6 +128,7 @@ async def start_auth_server(
         raise
 
     async def close() -> None:
+        await verifier.aclose()
         passwords.close()
         await external.close()
         await database.dispose()

@@ -6,6 +6,7 @@ while argon2 runs) and raises domain errors; the server bootstrap turns those in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -26,10 +27,12 @@ from todo_common.errors import (
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
+    NotFound,
     ResourceExhausted,
     Unauthenticated,
 )
-from todo_common.tokens import current_principal
+from todo_common.grpc_server import metadata_value
+from todo_common.tokens import AUTHORIZATION_KEY, TokenVerifier, bearer_token, current_principal
 
 from todo_auth.external import ExternalIdentityClaims, ExternalTokenVerifier
 from todo_auth.keys import AccessToken, AccessTokenIssuer, public_jwk
@@ -40,6 +43,7 @@ from todo_auth.repository import (
     ExternalIdentityRepository,
     RefreshTokenRepository,
     RotationOutcome,
+    SessionRevocationRepository,
     SigningKeyRepository,
     SignInThrottleRepository,
     UserRepository,
@@ -60,6 +64,10 @@ REFRESH_TOKEN_MAX_LENGTH = 256
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 INVALID_CREDENTIALS = "The email or password is incorrect."
+REVOKED_SESSIONS_PAGE_SIZE = 1000
+# Each ListRevokedSessions call re-reads this far back before its page token, so a revocation
+# whose transaction committed a little after a later one is not skipped.
+REVOCATION_FEED_OVERLAP = timedelta(seconds=10)
 
 Clock = Callable[[], float]
 
@@ -124,6 +132,8 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
         self._key_retention = key_retention(settings)
         self._throttle_window = timedelta(seconds=settings.sign_in_failure_window_seconds)
         self._lockout = timedelta(seconds=settings.sign_in_lockout_seconds)
+        # Set by the server bootstrap: SignOut verifies an access token it is given with it.
+        self.token_verifier: TokenVerifier | None = None
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
@@ -232,7 +242,9 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             raise Unauthenticated("The refresh token is not valid.", reason="REFRESH_TOKEN_INVALID")
         now = self._now()
         async with self._db.session() as session:
-            rotation = await RefreshTokenRepository(session).use(hash_refresh_token(token), now)
+            rotation = await RefreshTokenRepository(session).use(
+                hash_refresh_token(token), now, tokens_expire=now + self._key_retention
+            )
             tokens = None
             if rotation.outcome is RotationOutcome.ROTATED:
                 assert rotation.family_id is not None and rotation.user_id is not None
@@ -265,14 +277,92 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
         self, request: pb.SignOutRequest, context: grpc.aio.ServicerContext
     ) -> pb.SignOutResponse:
         token = request.refresh_token.strip()
-        if token and len(token) <= REFRESH_TOKEN_MAX_LENGTH:
-            now = self._now()
-            async with self._db.session() as session:
-                tokens = RefreshTokenRepository(session)
+        session_ids: set[str] = set()
+        now = self._now()
+        async with self._db.session() as session:
+            tokens = RefreshTokenRepository(session)
+            if token and len(token) <= REFRESH_TOKEN_MAX_LENGTH:
                 family_id = await tokens.family_of(hash_refresh_token(token))
                 if family_id is not None:
-                    await tokens.revoke_family(family_id, now, reason="SIGN_OUT")
+                    session_ids.add(family_id)
+            access_session = await self._session_of_bearer(context)
+            if access_session:
+                session_ids.add(access_session)
+            for session_id in session_ids:
+                await tokens.revoke_family(
+                    session_id, now, reason="SIGN_OUT", tokens_expire=now + self._key_retention
+                )
+            if session_ids:
+                await SessionRevocationRepository(session).prune(now)
+        if session_ids:
+            log.info("signed out", extra={"sessions": len(session_ids)})
         return pb.SignOutResponse()
+
+    async def _session_of_bearer(self, context: grpc.aio.ServicerContext) -> str:
+        """The session id of the call's access token, if it carries a valid one. SignOut is a
+        public method (the cookie alone may sign out), so the token is checked here; an
+        expired, revoked or forged one signs nothing out through it."""
+        if metadata_value(context, AUTHORIZATION_KEY) is None or self.token_verifier is None:
+            return ""
+        try:
+            principal = await self.token_verifier.verify(
+                bearer_token(metadata_value(context, AUTHORIZATION_KEY))
+            )
+        except Unauthenticated:
+            return ""
+        return principal.session_id
+
+    async def ListRevokedSessions(
+        self, request: pb.ListRevokedSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRevokedSessionsResponse:
+        if request.page_size < 0:
+            raise InvalidArgument(
+                "The page size must not be negative.",
+                field_violations=[FieldViolation("page_size", "Must not be negative.")],
+            )
+        limit = min(request.page_size or REVOKED_SESSIONS_PAGE_SIZE, REVOKED_SESSIONS_PAGE_SIZE)
+        now = self._now()
+        since = now - self._key_retention
+        if request.page_token:
+            since = max(since, _decode_feed_token(request.page_token) - REVOCATION_FEED_OVERLAP)
+        async with self._db.read_session() as session:
+            rows = await SessionRevocationRepository(session).since(since, now, limit)
+        # A full page continues from its last row; otherwise everything up to now was seen.
+        cursor = rows[-1].revoke_time if len(rows) == limit else now
+        return pb.ListRevokedSessionsResponse(
+            revoked_sessions=[
+                pb.RevokedSession(
+                    session_id=row.session_id,
+                    revoke_time=timestamp(row.revoke_time),
+                    expire_time=timestamp(row.expire_time),
+                )
+                for row in rows
+            ],
+            next_page_token=_encode_feed_token(cursor),
+        )
+
+    async def DeleteAccount(
+        self, request: pb.DeleteAccountRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteAccountResponse:
+        principal = current_principal()
+        now = self._now()
+        async with self._db.session() as session:
+            tokens = RefreshTokenRepository(session)
+            session_ids = set(await tokens.families_of_user(principal.user_id))
+            if principal.session_id:
+                session_ids.add(principal.session_id)
+            for session_id in session_ids:
+                await tokens.revoke_family(
+                    session_id,
+                    now,
+                    reason="ACCOUNT_DELETED",
+                    tokens_expire=now + self._key_retention,
+                )
+            deleted = await UserRepository(session).delete(principal.user_id)
+        if not deleted:
+            raise NotFound("The account does not exist.", reason="USER_NOT_FOUND")
+        log.info("account deleted", extra={"user_id": principal.user_id})
+        return pb.DeleteAccountResponse()
 
     async def GetMe(
         self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext
@@ -306,7 +396,9 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             try:
                 async with self._db.session() as session:
                     user = await self._user_for_identity(session, identity, now)
-                    access = await self._issue_access(session, user.id, now)
+                    # Each exchange is a session of its own, so it can be revoked too.
+                    family_id = await RefreshTokenRepository(session).start_family(user.id, now)
+                    access = await self._issue_access(session, user.id, now, family_id)
                 break
             except (sqlalchemy.exc.IntegrityError, EmailTakenError):
                 # A concurrent first exchange of the same identity (or a sign-up taking the
@@ -349,12 +441,12 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             )
 
     async def _issue_access(
-        self, session: AsyncSession, user_id: str, now: datetime
+        self, session: AsyncSession, user_id: str, now: datetime, session_id: str
     ) -> AccessToken:
         # Read per call (one indexed row) so a key rotated by the CLI or another replica is
         # used at once: a retired key must not sign new tokens or they could outlive it.
         key = await SigningKeyRepository(session).ensure_current(now)
-        return self._issuer.issue(key, user_id, now)
+        return self._issuer.issue(key, user_id, now, session_id=session_id)
 
     async def _issue_pair(
         self, session: AsyncSession, user_id: str, now: datetime, *, family_id: str | None = None
@@ -370,7 +462,7 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             now=now,
             expire_time=refresh_expire_time,
         )
-        access = await self._issue_access(session, user_id, now)
+        access = await self._issue_access(session, user_id, now, family_id)
         return pb.TokenPair(
             access_token=access.token,
             access_token_expire_time=timestamp(access.expire_time),
@@ -407,6 +499,21 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             issuer=identity.issuer, subject=identity.subject, user_id=user.id, now=now
         )
         return user
+
+
+def _encode_feed_token(cursor: datetime) -> str:
+    return base64.urlsafe_b64encode(cursor.isoformat().encode()).decode()
+
+
+def _decode_feed_token(token: str) -> datetime:
+    try:
+        cursor = datetime.fromisoformat(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, UnicodeError):
+        raise InvalidArgument(
+            "The page token is not valid.",
+            field_violations=[FieldViolation("page_token", "Not a token this service issued.")],
+        ) from None
+    return cursor if cursor.tzinfo else cursor.replace(tzinfo=UTC)
 
 
 def key_retention(settings: AuthSettings) -> timedelta:

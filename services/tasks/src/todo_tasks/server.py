@@ -65,6 +65,7 @@ async def start_tasks_server(
         raise
 
     async def close_auth_channel() -> None:
+        await verifier.aclose()
         await auth_channel.close()
 
     running.on_stop.extend([close_auth_channel, database.dispose])

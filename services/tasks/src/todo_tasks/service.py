@@ -33,6 +33,7 @@ from todo_common.tokens import current_principal
 
 from todo_tasks.ids import is_task_id, new_task_id
 from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
+from todo_tasks.purge import purge_owner
 from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
 from todo_tasks.validation import (
     OrderBy,
@@ -341,6 +342,15 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 if request.etag:
                     raise etag_mismatch()
         raise _busy()
+
+    async def PurgeTasks(
+        self, request: pb.PurgeTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PurgeTasksResponse:
+        owner = current_principal().user_id
+        async with self._db.session() as session:
+            count = await purge_owner(session, owner)
+        log.info("tasks purged", extra={"count": count})
+        return pb.PurgeTasksResponse(purge_count=count)
 
     async def _change(
         self, task_id: str, etag: str, change: Callable[[Values], dict[str, Any]]

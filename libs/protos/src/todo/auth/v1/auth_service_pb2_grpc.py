@@ -71,6 +71,16 @@ class AuthServiceStub:
                 request_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenRequest.SerializeToString,
                 response_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenResponse.FromString,
                 _registered_method=True)
+        self.ListRevokedSessions = channel.unary_unary(
+                '/todo.auth.v1.AuthService/ListRevokedSessions',
+                request_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsRequest.SerializeToString,
+                response_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/todo.auth.v1.AuthService/DeleteAccount',
+                request_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -102,7 +112,10 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SignOut(self, request, context):
-        """Revokes the refresh token's family. Succeeds for unknown or already revoked tokens too.
+        """Ends a session: revokes the refresh token's family and, when the call carries an access
+        token in the metadata, that token's session (`sid`). Access tokens of a revoked session
+        are refused by every service within seconds (see ListRevokedSessions). Succeeds for
+        unknown or already revoked tokens too.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -125,6 +138,24 @@ class AuthServiceServicer:
     def ExchangeToken(self, request, context):
         """Verifies a token from a configured external issuer (for example a Better Auth deployment)
         and returns an internal access token for the local user it maps to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevokedSessions(self, request, context):
+        """Lists the sessions revoked recently enough that their access tokens may be unexpired,
+        oldest first. Every token verifier polls it with the `next_page_token` of its last call
+        and refuses the access tokens whose `sid` is listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccount(self, request, context):
+        """Deletes the caller's account (named by the access token): revokes every session of the
+        user and removes the user. Callers delete the user's data held by other services first.
+        Deleting an account that is already gone is NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,6 +198,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ExchangeToken,
                     request_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenRequest.FromString,
                     response_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenResponse.SerializeToString,
+            ),
+            'ListRevokedSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevokedSessions,
+                    request_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsRequest.FromString,
+                    response_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsResponse.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -360,6 +401,60 @@ class AuthService:
             '/todo.auth.v1.AuthService/ExchangeToken',
             todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenRequest.SerializeToString,
             todo_dot_auth_dot_v1_dot_auth__service__pb2.ExchangeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevokedSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.auth.v1.AuthService/ListRevokedSessions',
+            todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsRequest.SerializeToString,
+            todo_dot_auth_dot_v1_dot_auth__service__pb2.ListRevokedSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.auth.v1.AuthService/DeleteAccount',
+            todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountRequest.SerializeToString,
+            todo_dot_auth_dot_v1_dot_auth__service__pb2.DeleteAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

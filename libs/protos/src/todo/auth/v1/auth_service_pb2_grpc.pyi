@@ -48,7 +48,11 @@ class AuthServiceStub:
     presenting it again revokes every token of its family.
     """
     SignOut: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.SignOutRequest, _auth_service_pb2.SignOutResponse]
-    """Revokes the refresh token's family. Succeeds for unknown or already revoked tokens too."""
+    """Ends a session: revokes the refresh token's family and, when the call carries an access
+    token in the metadata, that token's session (`sid`). Access tokens of a revoked session
+    are refused by every service within seconds (see ListRevokedSessions). Succeeds for
+    unknown or already revoked tokens too.
+    """
     GetMe: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetMeRequest, _auth_service_pb2.GetMeResponse]
     """Returns the user the access token belongs to."""
     GetJwks: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]
@@ -56,6 +60,16 @@ class AuthServiceStub:
     ExchangeToken: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ExchangeTokenRequest, _auth_service_pb2.ExchangeTokenResponse]
     """Verifies a token from a configured external issuer (for example a Better Auth deployment)
     and returns an internal access token for the local user it maps to.
+    """
+    ListRevokedSessions: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.ListRevokedSessionsRequest, _auth_service_pb2.ListRevokedSessionsResponse]
+    """Lists the sessions revoked recently enough that their access tokens may be unexpired,
+    oldest first. Every token verifier polls it with the `next_page_token` of its last call
+    and refuses the access tokens whose `sid` is listed.
+    """
+    DeleteAccount: _grpc.UnaryUnaryMultiCallable[_auth_service_pb2.DeleteAccountRequest, _auth_service_pb2.DeleteAccountResponse]
+    """Deletes the caller's account (named by the access token): revokes every session of the
+    user and removes the user. Callers delete the user's data held by other services first.
+    Deleting an account that is already gone is NOT_FOUND.
     """
 
 @_typing.type_check_only
@@ -76,7 +90,11 @@ class AuthServiceAsyncStub(AuthServiceStub):
     presenting it again revokes every token of its family.
     """
     SignOut: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.SignOutRequest, _auth_service_pb2.SignOutResponse]  # type: ignore[assignment]
-    """Revokes the refresh token's family. Succeeds for unknown or already revoked tokens too."""
+    """Ends a session: revokes the refresh token's family and, when the call carries an access
+    token in the metadata, that token's session (`sid`). Access tokens of a revoked session
+    are refused by every service within seconds (see ListRevokedSessions). Succeeds for
+    unknown or already revoked tokens too.
+    """
     GetMe: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetMeRequest, _auth_service_pb2.GetMeResponse]  # type: ignore[assignment]
     """Returns the user the access token belongs to."""
     GetJwks: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.GetJwksRequest, _auth_service_pb2.GetJwksResponse]  # type: ignore[assignment]
@@ -84,6 +102,16 @@ class AuthServiceAsyncStub(AuthServiceStub):
     ExchangeToken: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ExchangeTokenRequest, _auth_service_pb2.ExchangeTokenResponse]  # type: ignore[assignment]
     """Verifies a token from a configured external issuer (for example a Better Auth deployment)
     and returns an internal access token for the local user it maps to.
+    """
+    ListRevokedSessions: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.ListRevokedSessionsRequest, _auth_service_pb2.ListRevokedSessionsResponse]  # type: ignore[assignment]
+    """Lists the sessions revoked recently enough that their access tokens may be unexpired,
+    oldest first. Every token verifier polls it with the `next_page_token` of its last call
+    and refuses the access tokens whose `sid` is listed.
+    """
+    DeleteAccount: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.DeleteAccountRequest, _auth_service_pb2.DeleteAccountResponse]  # type: ignore[assignment]
+    """Deletes the caller's account (named by the access token): revokes every session of the
+    user and removes the user. Callers delete the user's data held by other services first.
+    Deleting an account that is already gone is NOT_FOUND.
     """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,7 +153,11 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_service_pb2.SignOutRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_service_pb2.SignOutResponse, _abc.Awaitable[_auth_service_pb2.SignOutResponse]]:
-        """Revokes the refresh token's family. Succeeds for unknown or already revoked tokens too."""
+        """Ends a session: revokes the refresh token's family and, when the call carries an access
+        token in the metadata, that token's session (`sid`). Access tokens of a revoked session
+        are refused by every service within seconds (see ListRevokedSessions). Succeeds for
+        unknown or already revoked tokens too.
+        """
 
     @_abc_1.abstractmethod
     def GetMe(
@@ -151,6 +183,28 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_service_pb2.ExchangeTokenResponse, _abc.Awaitable[_auth_service_pb2.ExchangeTokenResponse]]:
         """Verifies a token from a configured external issuer (for example a Better Auth deployment)
         and returns an internal access token for the local user it maps to.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRevokedSessions(
+        self,
+        request: _auth_service_pb2.ListRevokedSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.ListRevokedSessionsResponse, _abc.Awaitable[_auth_service_pb2.ListRevokedSessionsResponse]]:
+        """Lists the sessions revoked recently enough that their access tokens may be unexpired,
+        oldest first. Every token verifier polls it with the `next_page_token` of its last call
+        and refuses the access tokens whose `sid` is listed.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteAccount(
+        self,
+        request: _auth_service_pb2.DeleteAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_service_pb2.DeleteAccountResponse, _abc.Awaitable[_auth_service_pb2.DeleteAccountResponse]]:
+        """Deletes the caller's account (named by the access token): revokes every session of the
+        user and removes the user. Callers delete the user's data held by other services first.
+        Deleting an account that is already gone is NOT_FOUND.
         """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

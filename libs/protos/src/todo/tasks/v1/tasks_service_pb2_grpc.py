@@ -71,6 +71,11 @@ class TaskServiceStub:
                 request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskRequest.SerializeToString,
                 response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskResponse.FromString,
                 _registered_method=True)
+        self.PurgeTasks = channel.unary_unary(
+                '/todo.tasks.v1.TaskService/PurgeTasks',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -129,6 +134,14 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PurgeTasks(self, request, context):
+        """Deletes every task of the caller, with their tags and idempotency records (account
+        deletion). Safe to retry: purging an empty list purges nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -166,6 +179,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ReopenTask,
                     request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskRequest.FromString,
                     response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskResponse.SerializeToString,
+            ),
+            'PurgeTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeTasks,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -359,6 +377,33 @@ class TaskService:
             '/todo.tasks.v1.TaskService/ReopenTask',
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskRequest.SerializeToString,
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.ReopenTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/PurgeTasks',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

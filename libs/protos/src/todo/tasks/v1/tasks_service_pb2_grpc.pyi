@@ -55,6 +55,10 @@ class TaskServiceStub:
     """
     ReopenTask: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.ReopenTaskRequest, _tasks_service_pb2.ReopenTaskResponse]
     """Marks a completed task open again and clears its completion time."""
+    PurgeTasks: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.PurgeTasksRequest, _tasks_service_pb2.PurgeTasksResponse]
+    """Deletes every task of the caller, with their tags and idempotency records (account
+    deletion). Safe to retry: purging an empty list purges nothing.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -81,6 +85,10 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """
     ReopenTask: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.ReopenTaskRequest, _tasks_service_pb2.ReopenTaskResponse]  # type: ignore[assignment]
     """Marks a completed task open again and clears its completion time."""
+    PurgeTasks: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.PurgeTasksRequest, _tasks_service_pb2.PurgeTasksResponse]  # type: ignore[assignment]
+    """Deletes every task of the caller, with their tags and idempotency records (account
+    deletion). Safe to retry: purging an empty list purges nothing.
+    """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """TaskService manages the caller's tasks. Another user's task answers NOT_FOUND, exactly
@@ -146,5 +154,15 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tasks_service_pb2.ReopenTaskResponse, _abc.Awaitable[_tasks_service_pb2.ReopenTaskResponse]]:
         """Marks a completed task open again and clears its completion time."""
+
+    @_abc_1.abstractmethod
+    def PurgeTasks(
+        self,
+        request: _tasks_service_pb2.PurgeTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tasks_service_pb2.PurgeTasksResponse, _abc.Awaitable[_tasks_service_pb2.PurgeTasksResponse]]:
+        """Deletes every task of the caller, with their tags and idempotency records (account
+        deletion). Safe to retry: purging an empty list purges nothing.
+        """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

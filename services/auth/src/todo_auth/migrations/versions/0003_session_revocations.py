@@ -1,0 +1,37 @@
+"""session_revocations: the revoked sessions whose access tokens may still be unexpired.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01 21:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "session_revocations",
+        sa.Column("session_id", sa.String(length=36), nullable=False),
+        sa.Column("revoke_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_revocations")),
+    )
+    with op.batch_alter_table("session_revocations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_session_revocations_revoke_time"), ["revoke_time"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_session_revocations_expire_time"), ["expire_time"], unique=False
+        )
+
+
+def downgrade() -> None:
+    op.drop_table("session_revocations")

@@ -1,0 +1,175 @@
+"""Sessions end at once: access tokens carry their session (`sid`); signing out, refresh-token
+reuse and account deletion revoke it, the revocation feed lists it, and GetMe refuses the token
+within seconds, not when it expires."""
+
+from __future__ import annotations
+
+import grpc
+import jwt
+from todo.auth.v1 import auth_service_pb2 as pb
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_testkit.rpc_errors import expect_rpc_error, rpc_error
+from todo_testkit.waiting import eventually
+
+# Sign-out must reach every verifier within this long (the issue's bound).
+REVOCATION_SECONDS = 5
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def session_of(token: str) -> str:
+    sid = jwt.decode(token, options={"verify_signature": False})["sid"]
+    assert isinstance(sid, str) and sid
+    return sid
+
+
+async def get_me(auth: AuthServiceHandle, token: str) -> pb.GetMeResponse:
+    return await auth.stub.GetMe(pb.GetMeRequest(), metadata=bearer(token), timeout=5)
+
+
+async def assert_refused_soon(auth: AuthServiceHandle, token: str) -> None:
+    async def refused() -> None:
+        error = await expect_rpc_error(get_me(auth, token), grpc.StatusCode.UNAUTHENTICATED)
+        assert error.reason == "SESSION_REVOKED", error
+
+    await eventually(refused, within=REVOCATION_SECONDS, what="the revoked session's token refused")
+
+
+async def revoked_session_ids(auth: AuthServiceHandle) -> set[str]:
+    response = await auth.stub.ListRevokedSessions(pb.ListRevokedSessionsRequest(), timeout=5)
+    assert response.next_page_token
+    return {entry.session_id for entry in response.revoked_sessions}
+
+
+async def test_tokens_of_one_sign_in_share_a_session(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    refreshed = await auth_service.stub.Refresh(
+        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
+    )
+    assert session_of(refreshed.tokens.access_token) == session_of(user.access_token)
+    again = await auth_service.stub.SignIn(
+        pb.SignInRequest(email=user.email, password=user.password), timeout=10
+    )
+    assert session_of(again.tokens.access_token) != session_of(user.access_token)
+
+
+async def test_sign_out_with_the_access_token_ends_that_session_only(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    other = await auth_service.stub.SignIn(
+        pb.SignInRequest(email=user.email, password=user.password), timeout=10
+    )
+    assert (await get_me(auth_service, user.access_token)).user.id == user.user_id  # cached
+
+    # No refresh token: the bearer token alone names the session.
+    await auth_service.stub.SignOut(
+        pb.SignOutRequest(), metadata=bearer(user.access_token), timeout=5
+    )
+
+    await assert_refused_soon(auth_service, user.access_token)
+    assert session_of(user.access_token) in await revoked_session_ids(auth_service)
+    # The refresh token of that session is dead too; the other sign-in still works.
+    error = await rpc_error(
+        auth_service.stub.Refresh(pb.RefreshRequest(refresh_token=user.refresh_token), timeout=5)
+    )
+    assert error.reason == "REFRESH_TOKEN_REVOKED"
+    assert (await get_me(auth_service, other.tokens.access_token)).user.id == user.user_id
+
+
+async def test_sign_out_with_the_refresh_token_ends_the_access_token_too(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    await get_me(auth_service, user.access_token)
+    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
+    await assert_refused_soon(auth_service, user.access_token)
+
+
+async def test_sign_out_with_a_forged_or_garbage_bearer_revokes_nothing(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    header, _, _ = user.access_token.partition(".")
+    for junk in ["garbage", f"{header}.e30.AAAA", "x" * 6_000]:
+        await auth_service.stub.SignOut(pb.SignOutRequest(), metadata=bearer(junk), timeout=5)
+    assert session_of(user.access_token) not in await revoked_session_ids(auth_service)
+    assert (await get_me(auth_service, user.access_token)).user.id == user.user_id
+
+
+async def test_refresh_token_reuse_ends_the_sessions_access_tokens(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user = await sign_up()
+    rotated = await auth_service.stub.Refresh(
+        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
+    )
+    await get_me(auth_service, rotated.tokens.access_token)
+    await rpc_error(
+        auth_service.stub.Refresh(pb.RefreshRequest(refresh_token=user.refresh_token), timeout=5)
+    )
+    await assert_refused_soon(auth_service, rotated.tokens.access_token)
+    await assert_refused_soon(auth_service, user.access_token)
+
+
+async def test_delete_account_ends_every_session_and_removes_the_user(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    user: SignedUpUser = await sign_up()
+    second = await auth_service.stub.SignIn(
+        pb.SignInRequest(email=user.email, password=user.password), timeout=10
+    )
+    bystander = await sign_up()
+
+    await auth_service.stub.DeleteAccount(
+        pb.DeleteAccountRequest(), metadata=bearer(user.access_token), timeout=5
+    )
+
+    await assert_refused_soon(auth_service, user.access_token)
+    await assert_refused_soon(auth_service, second.tokens.access_token)
+    error = await rpc_error(
+        auth_service.stub.SignIn(
+            pb.SignInRequest(email=user.email, password=user.password), timeout=10
+        )
+    )
+    assert error.reason == "INVALID_CREDENTIALS"
+    # The email is free again, and nobody else was touched.
+    assert (await sign_up(email=user.email)).user_id != user.user_id
+    assert (await get_me(auth_service, bystander.access_token)).user.id == bystander.user_id
+
+
+async def test_delete_account_needs_a_token(auth_service: AuthServiceHandle) -> None:
+    await expect_rpc_error(
+        auth_service.stub.DeleteAccount(pb.DeleteAccountRequest(), timeout=5),
+        grpc.StatusCode.UNAUTHENTICATED,
+    )
+
+
+async def test_revocation_feed_pages_and_rejects_bad_requests(
+    auth_service: AuthServiceHandle, sign_up: SignUp
+) -> None:
+    first = await auth_service.stub.ListRevokedSessions(pb.ListRevokedSessionsRequest(), timeout=5)
+    user = await sign_up()
+    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
+    since = await auth_service.stub.ListRevokedSessions(
+        pb.ListRevokedSessionsRequest(page_token=first.next_page_token), timeout=5
+    )
+    assert session_of(user.access_token) in {e.session_id for e in since.revoked_sessions}
+    entry = next(e for e in since.revoked_sessions if e.session_id == session_of(user.access_token))
+    assert entry.expire_time.seconds > entry.revoke_time.seconds
+    await expect_rpc_error(
+        auth_service.stub.ListRevokedSessions(
+            pb.ListRevokedSessionsRequest(page_size=-1), timeout=5
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    await expect_rpc_error(
+        auth_service.stub.ListRevokedSessions(
+            pb.ListRevokedSessionsRequest(page_token="not a token"), timeout=5
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
