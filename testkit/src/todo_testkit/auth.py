@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import grpc
 import pytest
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_auth.server import migrate, start_auth_server
@@ -25,21 +24,16 @@ from todo_auth.settings import AuthSettings
 from todo_common.channels import caller_metadata
 
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
-from todo_testkit.servers import connected
+from todo_testkit.servers import ServerHandle, fixture_settings, serving
 
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test-only)
 
 
 @dataclass
-class AuthServiceHandle:
-    """A running auth server and a channel to it."""
+class AuthServiceHandle(ServerHandle[AuthSettings, "auth_service_pb2_grpc.AuthServiceAsyncStub"]):
+    """A running auth server, its settings and database, and a channel + stub to it."""
 
-    address: str
-    port: int
-    settings: AuthSettings
     database: IsolatedDatabase
-    channel: grpc.aio.Channel
-    stub: auth_service_pb2_grpc.AuthServiceAsyncStub
 
 
 @dataclass(frozen=True)
@@ -63,18 +57,9 @@ SignUp = Callable[..., Awaitable[SignedUpUser]]
 
 def auth_test_settings(database: IsolatedDatabase, **overrides: Any) -> AuthSettings:
     """Settings for a test server: port 0, the given database, fast-to-test limits."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "host": "127.0.0.1",
-        "port": 0,
-        "database_url": database.url,
-        "database_schema": database.schema,
-        "database_pool_size": 5,
-        "shutdown_grace_seconds": 0.5,
-        "jwks_refetch_cooldown_seconds": 0.0,
-    }
-    values.update(overrides)
-    return AuthSettings(**values)
+    return fixture_settings(
+        AuthSettings, database, **({"jwks_refetch_cooldown_seconds": 0.0} | overrides)
+    )
 
 
 @asynccontextmanager
@@ -90,19 +75,14 @@ async def running_auth_service(
         settings = auth_test_settings(database, **overrides)
         await migrate(settings)
         running = await start_auth_server(settings, clock=clock)
-        async with connected(running) as (address, channel):
-            yield AuthServiceHandle(
-                address=address,
-                port=running.port,
-                settings=settings,
-                database=database,
-                channel=channel,
-                # The generated stub is the async flavour on an aio channel.
-                stub=cast(
-                    "auth_service_pb2_grpc.AuthServiceAsyncStub",
-                    auth_service_pb2_grpc.AuthServiceStub(channel),
-                ),
-            )
+        async with serving(
+            running,
+            AuthServiceHandle,
+            auth_service_pb2_grpc.AuthServiceStub,
+            settings=settings,
+            database=database,
+        ) as handle:
+            yield handle
     finally:
         await drop_database(database)
 
