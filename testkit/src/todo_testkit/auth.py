@@ -35,6 +35,22 @@ class AuthServiceHandle(ServerHandle[AuthSettings, "auth_service_pb2_grpc.AuthSe
 
     database: IsolatedDatabase
 
+    def get_me(self, access_token: str | None) -> Any:
+        """The GetMe call of whoever holds `access_token` (None: no credentials at all); await
+        it, or hand it to `rpc_error` when it must fail."""
+        metadata = caller_metadata(access_token) if access_token is not None else ()
+        return self.stub.GetMe(auth_service_pb2.GetMeRequest(), metadata=metadata, timeout=5)
+
+    def sign_in(self, email: str, password: str) -> Any:
+        """The SignIn call for `email` and `password`; await it or hand it to `rpc_error`."""
+        request = auth_service_pb2.SignInRequest(email=email, password=password)
+        return self.stub.SignIn(request, timeout=10)
+
+    def refresh(self, refresh_token: str) -> Any:
+        """The Refresh call that spends `refresh_token`; await it or hand it to `rpc_error`."""
+        request = auth_service_pb2.RefreshRequest(refresh_token=refresh_token)
+        return self.stub.Refresh(request, timeout=10)
+
 
 @dataclass(frozen=True)
 class SignedUpUser:
