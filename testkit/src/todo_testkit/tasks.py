@@ -128,6 +128,11 @@ class TaskCaller:
         response: pb.CreateTaskResponse = await self._call(self.stub.CreateTask, request)
         return response.task
 
+    async def create_numbered(self, count: int, prefix: str = "t", **fields: Any) -> list[pb.Task]:
+        """Creates `count` tasks titled t0, t1, … one after another (so creation order is title
+        order) and returns them; `fields` are other Task fields for all of them."""
+        return [await self.create(title=f"{prefix}{n}", **fields) for n in range(count)]
+
     async def get(self, task_id: str) -> pb.Task:
         """GetTask."""
         response: pb.GetTaskResponse = await self._call(
