@@ -14,7 +14,7 @@ clock, a tasks address that is down, interceptors on the tasks channel) for faul
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -169,3 +169,22 @@ async def respond(
     )
     call = stub.Respond(request, metadata=metadata, timeout=deadline_seconds)
     return sort_events([event async for event in call])
+
+
+async def respond_with_own_agent(
+    auth: AuthServiceHandle,
+    tasks_address: str,
+    metadata: tuple[tuple[str, str], ...],
+    text: str,
+    *,
+    agent: dict[str, Any] | None = None,
+    **respond_options: Any,
+) -> Run:
+    """One `respond` call to an agent started for it alone, with `agent` as the options of
+    `running_agent_service` (a scripted model, settings, interceptors), stopped after."""
+    async with running_agent_service(auth, tasks_address, **(agent or {})) as handle:
+        return await respond(handle.stub, metadata, text, **respond_options)
+
+
+# `respond_with_own_agent` with the auth server and tasks address bound (a suite's fixture).
+AskOwnAgent = Callable[..., Awaitable[Run]]
