@@ -33,6 +33,17 @@ def _refresh_cookie_value(response: httpx.Response) -> str:
     return _set_cookie(response).split(";", 1)[0].split("=", 1)[1]
 
 
+async def _login(http: httpx.AsyncClient, user: SignedUpUser) -> httpx.Response:
+    """POST /api/auth/login with the user's real email and password."""
+    return await http.post("/api/auth/login", json={"email": user.email, "password": user.password})
+
+
+def _refresh_cookie(value: str) -> dict[str, str]:
+    """Headers sending a refresh cookie by hand: it is Secure, and the test server is plain
+    http, so a client would not send it by itself."""
+    return {"Cookie": f"{COOKIE}={value}"}
+
+
 async def test_signup_returns_token_and_sets_refresh_cookie(http: httpx.AsyncClient) -> None:
     email = _email()
     response = await http.post(
@@ -74,9 +85,7 @@ async def test_weak_password_is_400_with_field_error(http: httpx.AsyncClient) ->
 
 
 async def test_login_returns_token_and_cookie(http: httpx.AsyncClient, alice: SignedUpUser) -> None:
-    response = await http.post(
-        "/api/auth/login", json={"email": alice.email, "password": alice.password}
-    )
+    response = await _login(http, alice)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["user"]["id"] == alice.user_id
@@ -101,12 +110,8 @@ async def test_wrong_password_and_unknown_email_look_the_same(
 async def test_refresh_with_cookie_rotates_and_old_one_is_rejected(
     http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
-    login = await http.post(
-        "/api/auth/login", json={"email": alice.email, "password": alice.password}
-    )
-    first = _refresh_cookie_value(login)
-    # The cookie is Secure and the test server is plain http, so send it by hand.
-    refreshed = await http.post("/api/auth/refresh", headers={"Cookie": f"{COOKIE}={first}"})
+    first = _refresh_cookie_value(await _login(http, alice))
+    refreshed = await http.post("/api/auth/refresh", headers=_refresh_cookie(first))
     assert refreshed.status_code == 200, refreshed.text
     second = _refresh_cookie_value(refreshed)
     assert second != first
@@ -114,9 +119,9 @@ async def test_refresh_with_cookie_rotates_and_old_one_is_rejected(
     me = await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["id"] == alice.user_id
     # Reusing the rotated token is refused (and revokes the family).
-    reuse = await http.post("/api/auth/refresh", headers={"Cookie": f"{COOKIE}={first}"})
+    reuse = await http.post("/api/auth/refresh", headers=_refresh_cookie(first))
     assert_problem(reuse, 401)
-    after = await http.post("/api/auth/refresh", headers={"Cookie": f"{COOKIE}={second}"})
+    after = await http.post("/api/auth/refresh", headers=_refresh_cookie(second))
     assert_problem(after, 401)
 
 
@@ -135,17 +140,14 @@ async def test_refresh_without_token_is_401(http: httpx.AsyncClient) -> None:
 async def test_logout_revokes_and_clears_the_cookie(
     http: httpx.AsyncClient, alice: SignedUpUser
 ) -> None:
-    login = await http.post(
-        "/api/auth/login", json={"email": alice.email, "password": alice.password}
-    )
-    refresh = _refresh_cookie_value(login)
-    response = await http.post("/api/auth/logout", headers={"Cookie": f"{COOKIE}={refresh}"})
+    refresh = _refresh_cookie_value(await _login(http, alice))
+    response = await http.post("/api/auth/logout", headers=_refresh_cookie(refresh))
     assert response.status_code == 204
     cleared = _set_cookie(response).lower()
     assert cleared.startswith(f'{COOKIE}="";') or cleared.startswith(f"{COOKIE}=;")
     assert "max-age=0" in cleared
     assert "path=/api/auth" in cleared
-    again = await http.post("/api/auth/refresh", headers={"Cookie": f"{COOKIE}={refresh}"})
+    again = await http.post("/api/auth/refresh", headers=_refresh_cookie(refresh))
     assert_problem(again, 401)
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from todo_edge.settings import EdgeSettings
+from todo_testkit.processes import refused_start
 
 
 def test_defaults_match_the_documented_ports(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,19 +47,8 @@ def test_unknown_readiness_backend_is_refused() -> None:
 
 
 def test_serve_fails_fast_with_a_clear_message_on_bad_configuration(tmp_path: Path) -> None:
-    env = {**os.environ, "EDGE_ENVIRONMENT": "production", "EDGE_PORT": "0"}
-    env.pop("EDGE_REDIS_URL", None)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "todo-edge"), "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    stderr = result.stderr.decode()
-    assert "EDGE_REDIS_URL" in stderr
-    assert "Traceback" not in stderr
+    env = {"EDGE_ENVIRONMENT": "production", "EDGE_PORT": "0", "EDGE_REDIS_URL": None}
+    assert "EDGE_REDIS_URL" in refused_start("edge", env, tmp_path)
 
 
 def test_the_auth_address_is_edge_auth_address_or_its_alias_jwt_auth_address(

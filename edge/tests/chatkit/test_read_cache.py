@@ -45,6 +45,13 @@ async def thread_with_messages(
     return thread
 
 
+async def thread_and_request(
+    store: TodoChatKitStore, context: ChatContext, count: int
+) -> tuple[ThreadMetadata, ChatContext]:
+    """`thread_with_messages`, and a new request of the same user (its read cache empty)."""
+    return await thread_with_messages(store, context, count), request_of(context)
+
+
 async def assert_unseen(store: TodoChatKitStore, thread_id: str, context: ChatContext) -> None:
     """The thread, its item `msg_0` and its items are nothing to the context."""
     with pytest.raises(NotFoundError):
@@ -68,8 +75,7 @@ def texts(items: list[object]) -> list[str]:
 async def test_a_request_reads_its_thread_item_and_page_once(
     store: TodoChatKitStore, alice: ChatContext, chat_reads: Counter[str]
 ) -> None:
-    thread = await thread_with_messages(store, alice, 3)
-    request = request_of(alice)
+    thread, request = await thread_and_request(store, alice, 3)
 
     for _ in range(3):
         assert (await store.load_thread(thread.id, request)).id == thread.id
@@ -104,8 +110,7 @@ async def test_without_a_request_cache_every_read_reaches_the_database(
 
 
 async def test_each_read_gives_fresh_objects(store: TodoChatKitStore, alice: ChatContext) -> None:
-    thread = await thread_with_messages(store, alice, 1)
-    request = request_of(alice)
+    thread, request = await thread_and_request(store, alice, 1)
 
     loaded = await store.load_thread(thread.id, request)
     loaded.title = "changed by a caller"
@@ -121,8 +126,7 @@ async def test_each_read_gives_fresh_objects(store: TodoChatKitStore, alice: Cha
 async def test_a_request_sees_its_own_writes(
     store: TodoChatKitStore, alice: ChatContext, chat_reads: Counter[str]
 ) -> None:
-    thread = await thread_with_messages(store, alice, 2)
-    request = request_of(alice)
+    thread, request = await thread_and_request(store, alice, 2)
     loaded = await store.load_thread(thread.id, request)
     await store.load_thread_items(thread.id, None, 10, "asc", request)
     await store.load_item(thread.id, "msg_0", request)
@@ -159,8 +163,7 @@ async def test_a_request_sees_its_own_writes(
 async def test_a_deleted_thread_is_gone_for_the_request(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await thread_with_messages(store, alice, 1)
-    request = request_of(alice)
+    thread, request = await thread_and_request(store, alice, 1)
     await store.load_thread(thread.id, request)
     await store.load_item(thread.id, "msg_0", request)
 
@@ -171,8 +174,7 @@ async def test_a_deleted_thread_is_gone_for_the_request(
 async def test_a_failed_write_forgets_what_it_may_have_changed(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await thread_with_messages(store, alice, 1)
-    request = request_of(alice)
+    thread, request = await thread_and_request(store, alice, 1)
     await store.load_thread(thread.id, request)
     await store.load_thread_items(thread.id, None, 5, "asc", request)
     # Another request deletes the thread meanwhile.

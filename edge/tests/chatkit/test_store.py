@@ -109,6 +109,13 @@ async def new_thread(
     return thread
 
 
+def task_action(action_type: str, **options: Any) -> ActionConfig:
+    """The action a task card's button sends: its type and the card's task id."""
+    return ActionConfig(
+        type=action_type, payload={"task_id": "0193a0b4-1111-7000-8000-000000000001"}, **options
+    )
+
+
 def task_card(thread_id: str, item_id: str) -> WidgetItem:
     """A task card of the kind the edge renders: title, badges, due date, action buttons."""
     return WidgetItem(
@@ -139,21 +146,13 @@ def task_card(thread_id: str, item_id: str) -> WidgetItem:
                             label="Complete",
                             style="primary",
                             iconStart="check",
-                            onClickAction=ActionConfig(
-                                type="task.complete",
-                                payload={"task_id": "0193a0b4-1111-7000-8000-000000000001"},
-                                loadingBehavior="self",
-                            ),
+                            onClickAction=task_action("task.complete", loadingBehavior="self"),
                         ),
                         Button(
                             label="Delete",
                             color="danger",
                             variant="outline",
-                            onClickAction=ActionConfig(
-                                type="task.delete",
-                                payload={"task_id": "0193a0b4-1111-7000-8000-000000000001"},
-                                streaming=False,
-                            ),
+                            onClickAction=task_action("task.delete", streaming=False),
                         ),
                     ],
                 ),
@@ -425,6 +424,28 @@ async def all_items(
     return list(page.data)
 
 
+async def thread_with_items(
+    store: TodoChatKitStore, context: ChatContext, count: int | None = None, **fields: Any
+) -> tuple[ThreadMetadata, list[Any]]:
+    """A new thread of the context's user and the items added to it, in order: `count`
+    same-instant items, or one of every item type (`every_item`) when `count` is None."""
+    thread = await new_thread(store, context, **fields)
+    if count is None:
+        items: list[Any] = every_item(store, thread, context)
+    else:
+        items = same_instant_items(thread.id, count, now())
+    await add_items(store, thread.id, items, context)
+    return thread, items
+
+
+async def add_items(
+    store: TodoChatKitStore, thread_id: str, items: list[Any], context: ChatContext
+) -> None:
+    """Adds the items one after another, as the SDK does while a turn streams."""
+    for item in items:
+        await store.add_thread_item(thread_id, item, context)
+
+
 async def count(database: Database, table: Any, **where: Any) -> int:
     """Rows of `table` matching the column values (to prove rows are really gone)."""
     async with database.session() as session:
@@ -447,10 +468,7 @@ def test_the_builders_cover_every_thread_item_type() -> None:
 async def test_every_item_type_round_trips_through_load_item_and_load_thread_items(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = every_item(store, thread, alice)
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice)
 
     for item in items:
         loaded = await store.load_item(thread.id, item.id, alice)
@@ -525,10 +543,7 @@ def same_instant_items(thread_id: str, count: int, at: datetime) -> list[SDKHidd
 async def test_items_with_identical_timestamps_keep_insertion_order(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 6, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice, 6)
     same_items(await all_items(store, thread.id, alice, "asc"), items)
     same_items(await all_items(store, thread.id, alice, "desc"), items[::-1])
 
@@ -562,8 +577,7 @@ async def test_after_cursor_pages_through_every_item_once(
         )
         for n in range(3)
     ]
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    await add_items(store, thread.id, items, alice)
     expected = items if order == "asc" else items[::-1]
 
     pages: list[Page[ThreadItem]] = []
@@ -583,10 +597,7 @@ async def test_after_cursor_pages_through_every_item_once(
 async def test_has_more_is_false_when_the_page_is_exactly_full(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 4, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice, 4)
     page = await store.load_thread_items(thread.id, None, 4, "asc", alice)
     assert (len(page.data), page.has_more, page.after) == (4, False, None)
     page = await store.load_thread_items(thread.id, items[1].id, 2, "asc", alice)
@@ -618,8 +629,7 @@ async def test_the_newest_item_is_the_one_just_added(
     # threads.add_client_tool_output loads 1 item desc and expects the pending tool call.
     thread = await new_thread(store, alice)
     t = now()
-    for item in same_instant_items(thread.id, 3, t):
-        await store.add_thread_item(thread.id, item, alice)
+    await add_items(store, thread.id, same_instant_items(thread.id, 3, t), alice)
     tool_call = ClientToolCallItem(
         id=store.generate_item_id("tool_call", thread, alice),
         thread_id=thread.id,
@@ -644,8 +654,7 @@ async def test_save_item_replaces_in_place_and_keeps_the_position(
         id="tc_1", thread_id=thread.id, created_at=t, call_id="c", name="n", arguments={}
     )
     ordered = [items[0], tool_call, items[1], items[2]]
-    for item in ordered:
-        await store.add_thread_item(thread.id, item, alice)
+    await add_items(store, thread.id, ordered, alice)
 
     done = tool_call.model_copy(update={"status": "completed", "output": {"ok": True}})
     await store.save_item(thread.id, done, alice)
@@ -667,10 +676,7 @@ async def test_save_item_of_a_new_item_appends_it(
 async def test_adding_an_existing_item_again_replaces_it_in_place(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 3, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice, 3)
     again = items[0].model_copy(update={"content": "changed"})
     await store.add_thread_item(thread.id, again, alice)
     same_items(await all_items(store, thread.id, alice), [again, items[1], items[2]])
@@ -689,10 +695,7 @@ async def test_the_same_item_id_in_two_threads_is_two_items(
 
 
 async def test_limit_is_respected_and_clamped(store: TodoChatKitStore, alice: ChatContext) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 5, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, _ = await thread_with_items(store, alice, 5)
     assert len((await store.load_thread_items(thread.id, None, 2, "asc", alice)).data) == 2
     # A limit below 1 still returns one item (and says there are more), never everything.
     page = await store.load_thread_items(thread.id, None, -1, "asc", alice)
@@ -705,10 +708,7 @@ async def test_limit_is_respected_and_clamped(store: TodoChatKitStore, alice: Ch
 async def test_delete_thread_item_removes_only_that_item(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 3, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice, 3)
     await store.delete_thread_item(thread.id, items[1].id, alice)
     same_items(await all_items(store, thread.id, alice), [items[0], items[2]])
     with pytest.raises(NotFoundError):
@@ -720,11 +720,8 @@ async def test_delete_thread_item_removes_only_that_item(
 async def test_delete_thread_cascades_to_items_feedback_and_attachments(
     store: TodoChatKitStore, database: Database, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice, title="Groceries")
+    thread, items = await thread_with_items(store, alice, title="Groceries")
     keep = await new_thread(store, alice, title="Work")
-    items = every_item(store, thread, alice)
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
     kept_item = SDKHiddenContextItem(
         id="shcx_keep", thread_id=keep.id, created_at=now(), content=""
     )
@@ -838,10 +835,9 @@ async def test_a_renamed_thread_keeps_its_place_in_the_list(
 async def test_another_users_thread_and_items_are_not_found(
     store: TodoChatKitStore, database: Database, alice: ChatContext, bob: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice, title="Alice's private list", metadata={"k": "v"})
-    items = every_item(store, thread, alice)
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(
+        store, alice, title="Alice's private list", metadata={"k": "v"}
+    )
     await store.add_feedback(thread.id, [items[2].id], "negative", alice)
     attachment = items[0].attachments[0]
     await store.save_attachment(attachment, alice)
@@ -901,9 +897,7 @@ async def test_huge_and_odd_ids_are_simply_not_found(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
     # Ids come straight from request bodies: a 1 MiB id, or SQL-looking text, is just unknown.
-    thread = await new_thread(store, alice)
-    item = same_instant_items(thread.id, 1, now())[0]
-    await store.add_thread_item(thread.id, item, alice)
+    thread, [item] = await thread_with_items(store, alice, 1)
     for odd in ("x" * (1024 * 1024), "' OR 1=1 --", "thr_%", "", "\u00e9\u0301"):
         with pytest.raises(NotFoundError):
             await store.load_thread(odd, alice)
@@ -938,10 +932,7 @@ async def test_concurrent_adds_to_one_thread_all_land(
 async def test_feedback_is_persisted_and_the_latest_kind_wins(
     store: TodoChatKitStore, database: Database, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    items = same_instant_items(thread.id, 3, now())
-    for item in items:
-        await store.add_thread_item(thread.id, item, alice)
+    thread, items = await thread_with_items(store, alice, 3)
 
     await store.add_feedback(thread.id, [items[0].id, items[1].id, items[0].id], "positive", alice)
     assert await store.load_feedback(thread.id, alice) == {
@@ -967,9 +958,7 @@ async def test_feedback_is_persisted_and_the_latest_kind_wins(
 async def test_feedback_on_an_unknown_item_records_nothing(
     store: TodoChatKitStore, alice: ChatContext
 ) -> None:
-    thread = await new_thread(store, alice)
-    item = same_instant_items(thread.id, 1, now())[0]
-    await store.add_thread_item(thread.id, item, alice)
+    thread, [item] = await thread_with_items(store, alice, 1)
     with pytest.raises(NotFoundError):
         await store.add_feedback(thread.id, [item.id, "msg_unknown"], "positive", alice)
     assert await store.load_feedback(thread.id, alice) == {}

@@ -6,6 +6,7 @@ Tests speak the protocol through `todo_testkit.chatkit.ChatClient` (raw bodies, 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import AsyncIterator
@@ -15,7 +16,12 @@ import pytest
 from todo_edge.db import migrate_async
 from todo_testkit.agent import AgentServiceHandle
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, chat_edge_settings
+from todo_testkit.chatkit import (
+    ChatClient,
+    OwnAgentChat,
+    chat_edge_settings,
+    chatting_with_own_agent,
+)
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.edge import EdgeHandle, running_edge
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
@@ -67,3 +73,17 @@ async def bob_chat(chat_edge: EdgeHandle, bob: SignedUpUser) -> AsyncIterator[Ch
 def alice_tasks(tasks_service: TasksServiceHandle, alice: SignedUpUser) -> TaskCaller:
     """alice's tasks, straight from the tasks service."""
     return TaskCaller(user=alice, stub=tasks_service.stub)
+
+
+@pytest.fixture
+def own_agent_chat(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+) -> OwnAgentChat:
+    """`async with own_agent_chat(**agent_options) as (agent, chat)`: alice chatting through
+    an edge of her own to an agent of the test's own (`chatting_with_own_agent`)."""
+    return functools.partial(
+        chatting_with_own_agent, auth_service, tasks_service, edge_database, alice
+    )

@@ -102,8 +102,7 @@ async def test_second_message_sees_history_and_lists_tasks(
     # Reading changes nothing: no tasks.changed effect, and the title stays.
     assert second.of("client_effect") == []
     assert second.of("thread.updated") == []
-    items = (await alice_chat.items(stream.thread_id))["data"]
-    assert [item["type"] for item in items] == [
+    assert await alice_chat.item_types(stream.thread_id) == [
         "user_message",
         "widget",
         "assistant_message",

@@ -16,13 +16,31 @@ from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_edge.chatkit.transport import HEARTBEAT
 from todo_testkit.agent import running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, Stream, chat_edge_settings, parse_sse, user_message
+from todo_testkit.chatkit import (
+    ChatClient,
+    OwnAgentChat,
+    Stream,
+    chat_edge_settings,
+    parse_sse,
+)
 from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
 from todo_testkit.edge import EdgeHandle, running_edge
 from todo_testkit.interceptors import CallGate, CallHook
 from todo_testkit.ports import free_port
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 from todo_testkit.waiting import eventually
+
+
+def _retryable_failure(stream: Stream) -> dict[str, Any]:
+    """Checks a turn that failed the way a user can retry: the stream itself answered 200 and
+    opened as usual, and carries exactly one error event, with a message and allow_retry.
+    Returns that event."""
+    assert stream.status == 200
+    assert stream.types[:3] == ["thread.created", "thread.item.done", "stream_options"]
+    [error] = stream.of("error")
+    assert error["allow_retry"] is True
+    assert error["message"]
+    return error
 
 
 async def _wait_ready(edge: EdgeHandle) -> None:
@@ -51,28 +69,18 @@ async def test_agent_down_then_back(
     async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
         chat = ChatClient(http)
         down = await chat.create("add buy milk")
-        assert down.status == 200
-        assert down.types == [
-            "thread.created",
-            "thread.item.done",
-            "stream_options",
-            "error",
-            "thread.updated",
-        ]
-        [error] = down.of("error")
-        assert error["allow_retry"] is True
+        error = _retryable_failure(down)
+        assert down.types[3:] == ["error", "thread.updated"]
         assert "unavailable" in error["message"]
         # The user's message is kept, and the thread got its title.
-        items = (await chat.items(down.thread_id))["data"]
-        assert [item["type"] for item in items] == ["user_message"]
+        assert await chat.item_types(down.thread_id) == ["user_message"]
 
         async with running_agent_service(auth_service, tasks_service.address, port=port):
             await _wait_ready(edge)
             back = await chat.say(down.thread_id, "add buy milk")
         assert back.of("error") == []
         assert "milk" in back.reply.lower()
-        items = (await chat.items(down.thread_id))["data"]
-        assert [item["type"] for item in items] == [
+        assert await chat.item_types(down.thread_id) == [
             "user_message",
             "user_message",
             "widget",
@@ -80,22 +88,11 @@ async def test_agent_down_then_back(
         ]
 
 
-async def test_model_failure_is_an_error_event_with_retry(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
+async def test_model_failure_is_an_error_event_with_retry(own_agent_chat: OwnAgentChat) -> None:
     request = httpx.Request("POST", "http://model.invalid/v1/responses")
     model = ScriptedModel([ModelStep.raise_error(openai.APIConnectionError(request=request))])
-    async with (
-        running_agent_service(auth_service, tasks_service.address, custom_model=model) as agent,
-        running_edge(
-            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
-        ) as edge,
-        edge.client(alice.access_token) as http,
-    ):
-        stream = await ChatClient(http).create("add buy milk")
+    async with own_agent_chat(custom_model=model) as (_, chat):
+        stream = await chat.create("add buy milk")
     [error] = stream.of("error")
     assert error == {
         "type": "error",
@@ -107,74 +104,33 @@ async def test_model_failure_is_an_error_event_with_retry(
 
 
 async def test_agent_dying_mid_stream_ends_with_an_error_event(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-    alice_tasks: TaskCaller,
+    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
 ) -> None:
     await alice_tasks.create("Buy milk")
     lookup = CallGate("ListTasks")
-    async with (
-        running_agent_service(
-            auth_service, tasks_service.address, tasks_interceptors=[CallHook(lookup)]
-        ) as agent,
-        running_edge(
-            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
-        ) as edge,
-        edge.client(alice.access_token) as http,
-    ):
-        chat = ChatClient(http)
+    async with own_agent_chat(tasks_interceptors=[CallHook(lookup)]) as (agent, chat):
         reply = asyncio.create_task(chat.create("mark the milk one done"))
         await asyncio.wait_for(lookup.entered.wait(), 10)
         await agent.running.stop(0)
         lookup.release()
         stream = await asyncio.wait_for(reply, 10)
-        items = (await chat.items(stream.thread_id))["data"]
-    assert stream.status == 200
-    assert stream.types[:4] == [
-        "thread.created",
-        "thread.item.done",
-        "stream_options",
-        "progress_update",
-    ]
-    [error] = stream.of("error")
-    assert error["allow_retry"] is True
-    assert error["message"]
-    assert [item["type"] for item in items] == ["user_message"]
+        item_types = await chat.item_types(stream.thread_id)
+    _retryable_failure(stream)
+    assert stream.types[3] == "progress_update"
+    assert item_types == ["user_message"]
     assert (await alice_tasks.list_all())[0].state == tasks_pb.TASK_STATE_OPEN
 
 
 async def test_client_disconnect_stops_the_agent_run(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-    alice_tasks: TaskCaller,
+    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
 ) -> None:
     milk = await alice_tasks.create("Buy milk")
     lookup = CallGate("ListTasks")
     hook = CallHook(lookup)
-    async with (
-        running_agent_service(
-            auth_service, tasks_service.address, tasks_interceptors=[hook]
-        ) as agent,
-        running_edge(
-            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
-        ) as edge,
-        edge.client(alice.access_token) as http,
-    ):
-        body = {
-            "type": "threads.create",
-            "params": {"input": user_message("mark the milk one done")},
-        }
-        received = b""
-        async with http.stream("POST", "/chatkit", json=body) as response:
-            assert response.status_code == 200
-            async for chunk in response.aiter_bytes():
-                received += chunk
-                if b"progress_update" in received:
-                    break
+    async with own_agent_chat(tasks_interceptors=[hook]) as (_, chat):
+        async with chat.open_create("mark the milk one done") as stream:
+            assert stream.response.status_code == 200
+            received = await stream.read_until(lambda got: b"progress_update" in got)
             # The run is inside its first tool call; now the Stop button aborts the request.
             await asyncio.wait_for(lookup.entered.wait(), 10)
         # Leaving the block closed the connection mid-stream.
@@ -184,45 +140,26 @@ async def test_client_disconnect_stops_the_agent_run(
         # abandoned (cancelled), never answered, so the run cannot go on to CompleteTask.
         await asyncio.wait_for(lookup.abandoned.wait(), 10)
         lookup.release()
-        items = (await ChatClient(http).items(thread_id))["data"]
+        item_types = await chat.item_types(thread_id)
 
     assert hook.methods == ["ListTasks"]
     assert (await alice_tasks.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
     # The user's message stays; the SDK's cancel note is stored but hidden from the client.
-    assert [item["type"] for item in items] == ["user_message"]
+    assert item_types == ["user_message"]
 
 
-async def test_heartbeats_keep_a_silent_stream_open(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
+async def test_heartbeats_keep_a_silent_stream_open(own_agent_chat: OwnAgentChat) -> None:
     # The lookup is held (the stream goes silent) until the client has had two heartbeats.
     lookup = CallGate("ListTasks")
-    async with (
-        running_agent_service(
-            auth_service, tasks_service.address, tasks_interceptors=[CallHook(lookup)]
-        ) as agent,
-        running_edge(
-            chat_edge_settings(
-                auth_service,
-                tasks_service,
-                agent.address,
-                edge_database,
-                chatkit_heartbeat_seconds=0.05,
-            )
-        ) as edge,
-        edge.client(alice.access_token) as http,
-    ):
-        body = {"type": "threads.create", "params": {"input": user_message("what are my tasks?")}}
-        received = b""
-        async with http.stream("POST", "/chatkit", json=body) as response:
-            async for chunk in response.aiter_bytes():
-                received += chunk
-                if received.count(HEARTBEAT) >= 2:
-                    lookup.release()
-        stream = Stream.parse(response.status_code, response.headers, received.decode())
+    async with own_agent_chat(
+        tasks_interceptors=[CallHook(lookup)],
+        edge_overrides={"chatkit_heartbeat_seconds": 0.05},
+    ) as (_, chat):
+        async with chat.open_create("what are my tasks?") as opened:
+            await opened.read_until(lambda got: got.count(HEARTBEAT) >= 2)
+            lookup.release()
+            await opened.read_until()
+        stream = opened.parsed()
     assert lookup.entered.is_set()
     assert stream.heartbeats >= 2
     assert ": keep-alive\n\n" in stream.text
@@ -249,32 +186,13 @@ def _talks_then_hangs(hanging: asyncio.Event) -> ScriptedModel:
     return ScriptedModel([ModelStep.stream(events)])
 
 
-async def test_stop_keeps_the_partial_answer(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
+async def test_stop_keeps_the_partial_answer(own_agent_chat: OwnAgentChat) -> None:
     hanging = asyncio.Event()
-    async with (
-        running_agent_service(
-            auth_service, tasks_service.address, custom_model=_talks_then_hangs(hanging)
-        ) as agent,
-        running_edge(
-            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
-        ) as edge,
-        edge.client(alice.access_token) as http,
-    ):
-        body = {"type": "threads.create", "params": {"input": user_message("add buy milk")}}
-        received = b""
-        async with http.stream("POST", "/chatkit", json=body) as response:
-            async for chunk in response.aiter_bytes():
-                received += chunk
-                if b"text_delta" in received:
-                    break
+    async with own_agent_chat(custom_model=_talks_then_hangs(hanging)) as (_, chat):
+        async with chat.open_create("add buy milk") as stream:
+            received = await stream.read_until(lambda got: b"text_delta" in got)
             await asyncio.wait_for(hanging.wait(), 10)
         thread_id = json.loads(received.split(b"\n\n")[0][len(b"data: ") :])["thread"]["id"]
-        chat = ChatClient(http)
 
         async def partial_answer_saved() -> list[dict[str, Any]]:
             items: list[dict[str, Any]] = (await chat.items(thread_id))["data"]

@@ -31,6 +31,23 @@ def _widget_of(items: list[dict[str, Any]]) -> dict[str, Any]:
     return next(item for item in items if item["type"] == "widget")
 
 
+async def _new_card(chat: ChatClient) -> tuple[str, dict[str, Any]]:
+    """The user adds "buy milk": the new thread's id and the task card the turn drew."""
+    stream = await chat.create("add buy milk")
+    return stream.thread_id, _widget_of(stream.done_items())
+
+
+def _action_of(widget: dict[str, Any], action_type: str) -> dict[str, Any]:
+    """The card's one button action of `action_type`."""
+    [action] = [a for a in widget_actions(widget) if a["type"] == action_type]
+    return action
+
+
+def _action_params(thread_id: str, widget: dict[str, Any], action: Any) -> dict[str, Any]:
+    """The params of threads.(sync_)custom_action: `action` sent from `widget`."""
+    return {"thread_id": thread_id, "item_id": widget["id"], "action": action}
+
+
 # ---- threads ----
 
 
@@ -169,16 +186,13 @@ async def test_client_tool_output_and_structured_input_without_a_pending_request
 async def test_sync_action_completes_and_reopens_without_the_model(
     alice_chat: ChatClient, alice_tasks: TaskCaller
 ) -> None:
-    stream = await alice_chat.create("add buy milk")
-    thread_id = stream.thread_id
-    widget = _widget_of(stream.done_items())
-    [complete] = [a for a in widget_actions(widget) if a["type"] == "task.complete"]
+    thread_id, widget = await _new_card(alice_chat)
+    complete = _action_of(widget, "task.complete")
     assert complete["streaming"] is False
     task_id = complete["payload"]["task_id"]
 
     response = await alice_chat.post(
-        "threads.sync_custom_action",
-        {"thread_id": thread_id, "item_id": widget["id"], "action": complete},
+        "threads.sync_custom_action", _action_params(thread_id, widget, complete)
     )
     assert response.status_code == 200, response.text
     updated = response.json()["updated_item"]
@@ -190,10 +204,9 @@ async def test_sync_action_completes_and_reopens_without_the_model(
     items = (await alice_chat.items(thread_id))["data"]
     assert _widget_of(items) == updated
 
-    reopen = next(a for a in widget_actions(updated) if a["type"] == "task.reopen")
+    reopen = _action_of(updated, "task.reopen")
     response = await alice_chat.post(
-        "threads.sync_custom_action",
-        {"thread_id": thread_id, "item_id": widget["id"], "action": reopen},
+        "threads.sync_custom_action", _action_params(thread_id, widget, reopen)
     )
     assert response.status_code == 200
     assert (await alice_tasks.get(task_id)).state == tasks_pb.TASK_STATE_OPEN
@@ -202,14 +215,12 @@ async def test_sync_action_completes_and_reopens_without_the_model(
 async def test_streaming_action_replaces_the_card_and_signals_the_change(
     alice_chat: ChatClient, alice_tasks: TaskCaller
 ) -> None:
-    stream = await alice_chat.create("add buy milk")
-    widget = _widget_of(stream.done_items())
-    delete = next(a for a in widget_actions(widget) if a["type"] == "task.delete")
+    thread_id, widget = await _new_card(alice_chat)
+    delete = _action_of(widget, "task.delete")
     task_id = delete["payload"]["task_id"]
 
     result = await alice_chat.stream(
-        "threads.custom_action",
-        {"thread_id": stream.thread_id, "item_id": widget["id"], "action": delete},
+        "threads.custom_action", _action_params(thread_id, widget, delete)
     )
     assert result.status == 200
     assert result.types == ["stream_options", "thread.item.replaced", "client_effect"]
@@ -223,17 +234,16 @@ async def test_streaming_action_replaces_the_card_and_signals_the_change(
         "data": {"task_ids": [], "deleted_task_ids": [task_id]},
     }
     assert await alice_tasks.list_all() == []
-    assert _widget_of((await alice_chat.items(stream.thread_id))["data"]) == replaced
+    assert _widget_of((await alice_chat.items(thread_id))["data"]) == replaced
 
 
 async def test_action_on_a_missing_task_is_a_friendly_error_and_changes_nothing(
     alice_chat: ChatClient, alice_tasks: TaskCaller
 ) -> None:
-    stream = await alice_chat.create("add buy milk")
-    widget = _widget_of(stream.done_items())
-    complete = next(a for a in widget_actions(widget) if a["type"] == "task.complete")
+    thread_id, widget = await _new_card(alice_chat)
+    complete = _action_of(widget, "task.complete")
     await alice_tasks.delete(complete["payload"]["task_id"])
-    params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": complete}
+    params = _action_params(thread_id, widget, complete)
 
     sync = await alice_chat.post("threads.sync_custom_action", params)
     body = assert_problem(sync, 404, "TASK_NOT_FOUND")
@@ -242,7 +252,7 @@ async def test_action_on_a_missing_task_is_a_friendly_error_and_changes_nothing(
     [error] = streamed.of("error")
     assert "no longer exists" in error["message"]
     assert error["allow_retry"] is False
-    assert _widget_of((await alice_chat.items(stream.thread_id))["data"]) == widget
+    assert _widget_of((await alice_chat.items(thread_id))["data"]) == widget
 
 
 async def test_action_naming_someone_elses_task_changes_nothing(
@@ -250,10 +260,9 @@ async def test_action_naming_someone_elses_task_changes_nothing(
 ) -> None:
     bobs = await new_task_caller()
     bobs_task = await bobs.create("Bob's secret")
-    stream = await alice_chat.create("add buy milk")
-    widget = _widget_of(stream.done_items())
+    thread_id, widget = await _new_card(alice_chat)
     forged = {"type": "task.complete", "payload": {"task_id": bobs_task.id}}
-    params = {"thread_id": stream.thread_id, "item_id": widget["id"], "action": forged}
+    params = _action_params(thread_id, widget, forged)
 
     assert_problem(await alice_chat.post("threads.sync_custom_action", params), 404)
     # Without a sender card the tasks service itself says NOT_FOUND for another user's task.
@@ -265,13 +274,8 @@ async def test_action_naming_someone_elses_task_changes_nothing(
 
 
 async def test_unknown_action_is_400(alice_chat: ChatClient) -> None:
-    stream = await alice_chat.create("add buy milk")
-    widget = _widget_of(stream.done_items())
-    params = {
-        "thread_id": stream.thread_id,
-        "item_id": widget["id"],
-        "action": {"type": "task.launch", "payload": {}},
-    }
+    thread_id, widget = await _new_card(alice_chat)
+    params = _action_params(thread_id, widget, {"type": "task.launch", "payload": {}})
     assert_problem(await alice_chat.post("threads.sync_custom_action", params), 400)
     no_id = {**params, "action": {"type": "task.complete", "payload": {}}}
     assert_problem(await alice_chat.post("threads.sync_custom_action", no_id), 400)

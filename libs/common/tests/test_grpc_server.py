@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -71,6 +72,18 @@ async def start(probe: BootstrapProbe, **kwargs: Any) -> RunningServer:
     )
 
 
+@asynccontextmanager
+async def probe_stub(**kwargs: Any) -> AsyncIterator[tuple[BootstrapProbe, Any]]:
+    """A probe served with `create_server` options `kwargs`, and a TaskService stub to it."""
+    probe = BootstrapProbe()
+    running = await start(probe, **kwargs)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            yield probe, pb_grpc.TaskServiceStub(channel)
+    finally:
+        await running.stop(0)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[RunningServer, BootstrapProbe]]:
     probe = BootstrapProbe()
@@ -80,50 +93,48 @@ async def server() -> AsyncIterator[tuple[RunningServer, BootstrapProbe]]:
     await running.stop(0)
 
 
-async def test_health_and_reflection(server: tuple[RunningServer, BootstrapProbe]) -> None:
+@pytest.fixture
+async def channel(
+    server: tuple[RunningServer, BootstrapProbe],
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A client channel to the test's server."""
     running, _ = server
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", SERVICE):
-            reply = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
-            assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        replies = stub.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-        )
-        names = [s.name async for r in replies for s in r.list_services_response.service]
+        yield channel
+
+
+async def test_health_and_reflection(channel: grpc.aio.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for name in ("", SERVICE):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    replies = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
+    names = [s.name async for r in replies for s in r.list_services_response.service]
     assert SERVICE in names
     assert "grpc.health.v1.Health" in names
 
 
-async def test_request_id_is_echoed_or_generated(
-    server: tuple[RunningServer, BootstrapProbe],
-) -> None:
-    running, _ = server
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        stub = pb_grpc.TaskServiceStub(channel)
-        call = stub.GetTask(
-            pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "req-123"),), timeout=5
-        )
-        await call
-        assert ("x-request-id", "req-123") in list(await call.trailing_metadata())
-        call = stub.GetTask(
-            pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "bad id with spaces"),), timeout=5
-        )
-        await call
-        generated = dict(await call.trailing_metadata())["x-request-id"]
-        assert generated != "bad id with spaces" and len(generated) == 32
+async def test_request_id_is_echoed_or_generated(channel: grpc.aio.Channel) -> None:
+    stub = pb_grpc.TaskServiceStub(channel)
+    call = stub.GetTask(
+        pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "req-123"),), timeout=5
+    )
+    await call
+    assert ("x-request-id", "req-123") in list(await call.trailing_metadata())
+    call = stub.GetTask(
+        pb.GetTaskRequest(id="a"), metadata=(("x-request-id", "bad id with spaces"),), timeout=5
+    )
+    await call
+    generated = dict(await call.trailing_metadata())["x-request-id"]
+    assert generated != "bad id with spaces" and len(generated) == 32
 
 
-async def test_domain_error_carries_rich_details(
-    server: tuple[RunningServer, BootstrapProbe],
-) -> None:
-    running, _ = server
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await pb_grpc.TaskServiceStub(channel).GetTask(
-                pb.GetTaskRequest(id="invalid"), timeout=5
-            )
+async def test_domain_error_carries_rich_details(channel: grpc.aio.Channel) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await pb_grpc.TaskServiceStub(channel).GetTask(pb.GetTaskRequest(id="invalid"), timeout=5)
     info = parse_rpc_error(caught.value)
     assert info.code == grpc.StatusCode.INVALID_ARGUMENT
     assert info.message == "bad title"
@@ -131,49 +142,33 @@ async def test_domain_error_carries_rich_details(
     assert info.field_violations == [FieldViolation("task.title", "must not be empty")]
 
 
-async def test_unexpected_error_is_internal_without_details(
-    server: tuple[RunningServer, BootstrapProbe],
-) -> None:
-    running, _ = server
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-        stub = pb_grpc.TaskServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.GetTask(pb.GetTaskRequest(id="crash"), timeout=5)
-        assert caught.value.code() == grpc.StatusCode.INTERNAL
-        assert "hunter2" not in (caught.value.details() or "")
-        # The process keeps serving.
-        assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.title == "ok"
+async def test_unexpected_error_is_internal_without_details(channel: grpc.aio.Channel) -> None:
+    stub = pb_grpc.TaskServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetTask(pb.GetTaskRequest(id="crash"), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "hunter2" not in (caught.value.details() or "")
+    # The process keeps serving.
+    assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.title == "ok"
 
 
 async def test_oversized_message_is_rejected_and_server_keeps_serving() -> None:
-    probe = BootstrapProbe()
-    running = await start(probe, max_receive_message_bytes=64 * 1024)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            stub = pb_grpc.TaskServiceStub(channel)
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.GetTask(pb.GetTaskRequest(id="x" * 100_000), timeout=5)
-            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.id == "a"
-    finally:
-        await running.stop(0)
+    async with probe_stub(max_receive_message_bytes=64 * 1024) as (_, stub):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetTask(pb.GetTaskRequest(id="x" * 100_000), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert (await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)).task.id == "a"
 
 
 async def test_concurrency_limit_rejects_excess_calls() -> None:
-    probe = BootstrapProbe()
-    running = await start(probe, maximum_concurrent_rpcs=1)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            stub = pb_grpc.TaskServiceStub(channel)
-            slow = asyncio.ensure_future(stub.GetTask(pb.GetTaskRequest(id="slow"), timeout=10))
-            await asyncio.wait_for(probe.started.wait(), 5)
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)
-            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-            probe.release.set()
-            assert (await slow).task.id == "slow"
-    finally:
-        await running.stop(0)
+    async with probe_stub(maximum_concurrent_rpcs=1) as (probe, stub):
+        slow = asyncio.ensure_future(stub.GetTask(pb.GetTaskRequest(id="slow"), timeout=10))
+        await asyncio.wait_for(probe.started.wait(), 5)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetTask(pb.GetTaskRequest(id="a"), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        probe.release.set()
+        assert (await slow).task.id == "slow"
 
 
 async def test_graceful_stop_flips_health_then_drains_in_flight_calls() -> None:

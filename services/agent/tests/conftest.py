@@ -1,11 +1,19 @@
-"""The agent suite's own fixture: a module agent server on the corpus clock."""
+"""The agent suite's own fixtures: a module agent server on the corpus clock, and one-call
+agents of a test's own."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import pytest
-from todo_testkit.agent import AgentServiceHandle, fixed_clock, running_agent_service
+from todo_testkit.agent import (
+    AgentServiceHandle,
+    AskOwnAgent,
+    fixed_clock,
+    respond_with_own_agent,
+    running_agent_service,
+)
 from todo_testkit.auth import AuthServiceHandle
 from todo_testkit.tasks import TasksServiceHandle
 
@@ -19,3 +27,12 @@ async def fixed_agent(
         auth_service, tasks_service.address, clock=fixed_clock
     ) as handle:
         yield handle
+
+
+@pytest.fixture
+def ask_own_agent(
+    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle
+) -> AskOwnAgent:
+    """`await ask_own_agent(metadata, text, agent={...})`: one Respond call to an agent started
+    for it alone (`respond_with_own_agent`) on the module's auth and tasks servers."""
+    return functools.partial(respond_with_own_agent, auth_service, tasks_service.address)

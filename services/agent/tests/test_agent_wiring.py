@@ -9,8 +9,12 @@ from typing import Any
 
 from agents.testing import ScriptedModel, assistant_message, function_call
 from todo.agent.v1 import agent_service_pb2 as pb
-from todo_testkit.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.agent import (
+    FIXED_NOW,
+    AskOwnAgent,
+    fixed_clock,
+)
+from todo_testkit.auth import SignedUpUser
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 TOOLS = {
@@ -26,7 +30,7 @@ TOOLS = {
 
 
 async def test_model_sees_tools_handoff_clock_and_tool_results(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    ask_own_agent: AskOwnAgent, tasks_service: TasksServiceHandle, sign_up: Any
 ) -> None:
     user = await sign_up()
     await TaskCaller(user=user, stub=tasks_service.stub).create("Buy milk")
@@ -36,16 +40,13 @@ async def test_model_sees_tools_handoff_clock_and_tool_results(
             [assistant_message("You have one open task: Buy milk.")],
         ]
     )
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=model, clock=fixed_clock
-    ) as agent:
-        run = await respond(
-            agent.stub,
-            user.metadata,
-            "what's on my list?",
-            history=[("user", "hi"), ("assistant", "Hello! How can I help?")],
-            locale="en-GB",
-        )
+    run = await ask_own_agent(
+        user.metadata,
+        "what's on my list?",
+        history=[("user", "hi"), ("assistant", "Hello! How can I help?")],
+        locale="en-GB",
+        agent={"custom_model": model, "clock": fixed_clock},
+    )
     model.assert_complete()
 
     first, second = model.calls
@@ -77,7 +78,7 @@ async def test_model_sees_tools_handoff_clock_and_tool_results(
 
 
 async def test_model_cannot_choose_the_user(
-    auth_service: AuthServiceHandle,
+    ask_own_agent: AskOwnAgent,
     tasks_service: TasksServiceHandle,
     alice: SignedUpUser,
     bob: SignedUpUser,
@@ -97,10 +98,7 @@ async def test_model_cannot_choose_the_user(
             [assistant_message("Done.")],
         ]
     )
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=model
-    ) as agent:
-        run = await respond(agent.stub, alice.metadata, "do it")
+    run = await ask_own_agent(alice.metadata, "do it", agent={"custom_model": model})
 
     assert [t.title for t in await bobs.list_all()] == ["Bob's task"]
     by_name = {f.name: f for f in run.finished}
@@ -113,38 +111,36 @@ async def test_model_cannot_choose_the_user(
     assert run.run_finished is not None
 
 
-async def test_turn_limit_fails_the_run(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
-) -> None:
+async def test_turn_limit_fails_the_run(ask_own_agent: AskOwnAgent, sign_up: Any) -> None:
     user = await sign_up()
     loop_forever = [[function_call("list_tasks", {}, call_id=f"c{i}")] for i in range(12)]
     model = ScriptedModel(loop_forever)
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=model, max_turns=3
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks forever")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks forever",
+        agent={"custom_model": model, "max_turns": 3},
+    )
     assert len(model.calls) == 3
     assert run.run_failed is not None
     assert run.run_failed.code == pb.FAILURE_CODE_LIMIT_EXCEEDED
     assert run.run_failed.retryable is False
 
 
-async def test_default_turn_limit_is_ten(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
-) -> None:
+async def test_default_turn_limit_is_ten(ask_own_agent: AskOwnAgent, sign_up: Any) -> None:
     user = await sign_up()
     model = ScriptedModel([[function_call("list_tasks", {}, call_id=f"c{i}")] for i in range(12)])
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=model
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks forever")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks forever",
+        agent={"custom_model": model},
+    )
     assert len(model.calls) == 10
     assert run.run_failed is not None
     assert run.run_failed.code == pb.FAILURE_CODE_LIMIT_EXCEEDED
 
 
 async def test_handoff_is_reported_and_the_specialist_speaks(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    ask_own_agent: AskOwnAgent, sign_up: Any
 ) -> None:
     user = await sign_up()
     model = ScriptedModel(
@@ -153,10 +149,11 @@ async def test_handoff_is_reported_and_the_specialist_speaks(
             [assistant_message("جی، میں مدد کر سکتا ہوں")],
         ]
     )
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=model
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "السلام علیکم")
+    run = await ask_own_agent(
+        user.metadata,
+        "السلام علیکم",
+        agent={"custom_model": model},
+    )
     second = model.calls[1]
     assert second.system_instructions is not None
     assert "Urdu Assistant" in second.system_instructions

@@ -13,7 +13,13 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testkit.agent import AgentServiceHandle, respond, running_agent_service
+from todo_testkit.agent import (
+    AgentServiceHandle,
+    AskOwnAgent,
+    respond,
+    respond_with_own_agent,
+    running_agent_service,
+)
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.interceptors import CallGate, CallHook
 from todo_testkit.rpc_errors import expect_rpc_error
@@ -150,10 +156,13 @@ async def test_tasks_service_down_mid_run_is_explained(
             await private_tasks.running.stop(0)
 
     hook = CallHook(stop_before_complete)
-    async with running_agent_service(
-        auth_service, private_tasks.address, tasks_interceptors=[hook]
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "mark the milk one done")
+    run = await respond_with_own_agent(
+        auth_service,
+        private_tasks.address,
+        user.metadata,
+        "mark the milk one done",
+        agent={"tasks_interceptors": [hook]},
+    )
 
     assert hook.methods == ["ListTasks", "CompleteTask"]
     assert [f.ok for f in run.finished] == [True, False]
@@ -166,8 +175,9 @@ async def test_tasks_service_unreachable_from_the_start(
     auth_service: AuthServiceHandle, sign_up: Any, unused_tcp_port: int
 ) -> None:
     user = await sign_up()
-    async with running_agent_service(auth_service, f"127.0.0.1:{unused_tcp_port}") as agent:
-        run = await respond(agent.stub, user.metadata, "add buy milk")
+    run = await respond_with_own_agent(
+        auth_service, f"127.0.0.1:{unused_tcp_port}", user.metadata, "add buy milk"
+    )
     assert run.finished[0].ok is False
     assert "can't reach your task list" in run.reply
     assert run.run_finished is not None
@@ -261,34 +271,32 @@ async def test_wall_clock_cap_fails_the_run_with_limit_exceeded(
     )
 
 
-async def test_caller_deadline_is_honoured(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
-) -> None:
+async def test_caller_deadline_is_honoured(ask_own_agent: AskOwnAgent, sign_up: Any) -> None:
     user = await sign_up()
     entered = asyncio.Event()
-    async with running_agent_service(
-        auth_service, tasks_service.address, custom_model=_stuck_model(entered)
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks", deadline_seconds=1.5)
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks",
+        deadline_seconds=1.5,
+        agent={"custom_model": _stuck_model(entered)},
+    )
     assert run.run_failed is not None
     assert run.run_failed.code == pb.FAILURE_CODE_LIMIT_EXCEEDED
     assert "deadline" in run.run_failed.message
 
 
 async def test_a_slow_tool_call_hits_its_own_cap_and_is_explained(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    ask_own_agent: AskOwnAgent, sign_up: Any
 ) -> None:
     """Each tasks call gets min(remaining run time, per-call cap); a call over the cap fails
     as a tool error the assistant explains, and the run still ends normally."""
     user = await sign_up()
     lookup = CallGate("ListTasks")
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        tasks_interceptors=[CallHook(lookup)],
-        tool_timeout_seconds=0.3,
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks",
+        agent={"tasks_interceptors": [CallHook(lookup)], "tool_timeout_seconds": 0.3},
+    )
     assert lookup.abandoned.is_set()
     assert [(f.name, f.ok, f.error_message) for f in run.finished] == [
         ("list_tasks", False, "The task list did not answer in time.")

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testkit.agent import respond, running_agent_service
-from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.agent import AskOwnAgent
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 PROVIDER_SECRET = "provider-internal-detail-sk-live-123"
@@ -168,8 +167,8 @@ def _llm_settings(provider: FakeProvider, **overrides: Any) -> dict[str, Any]:
 
 
 async def test_streamed_tool_call_and_answer_through_the_real_client(
+    ask_own_agent: AskOwnAgent,
     provider: FakeProvider,
-    auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     sign_up: Any,
 ) -> None:
@@ -183,15 +182,12 @@ async def test_streamed_tool_call_and_answer_through_the_real_client(
         ),
         Reply(chunks=text_stream("Added ", "**Buy milk** ", "with high priority.")),
     ]
-    async with running_agent_service(
-        auth_service, tasks_service.address, **_llm_settings(provider)
-    ) as agent:
-        run = await respond(
-            agent.stub,
-            user.metadata,
-            "add buy milk, it's urgent",
-            history=[("user", "hi"), ("assistant", "Hello! What needs doing?")],
-        )
+    run = await ask_own_agent(
+        user.metadata,
+        "add buy milk, it's urgent",
+        history=[("user", "hi"), ("assistant", "Hello! What needs doing?")],
+        agent=_llm_settings(provider),
+    )
 
     kinds = [e.WhichOneof("event") for e in run.events]
     assert kinds[:2] == ["tool_call_started", "tool_call_finished"]
@@ -248,9 +244,8 @@ async def test_streamed_tool_call_and_answer_through_the_real_client(
     ],
 )
 async def test_provider_errors_become_safe_run_failed_events(
+    ask_own_agent: AskOwnAgent,
     provider: FakeProvider,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
     sign_up: Any,
     status: int,
     code: int,
@@ -258,10 +253,11 @@ async def test_provider_errors_become_safe_run_failed_events(
 ) -> None:
     user = await sign_up()
     provider.replies = [Reply(status=status)]
-    async with running_agent_service(
-        auth_service, tasks_service.address, **_llm_settings(provider)
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks",
+        agent=_llm_settings(provider),
+    )
     assert run.run_failed is not None
     assert run.run_failed.code == code
     assert run.run_failed.retryable is retryable
@@ -273,19 +269,15 @@ async def test_provider_errors_become_safe_run_failed_events(
 
 
 async def test_provider_timeout_is_retryable(
-    provider: FakeProvider,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    sign_up: Any,
+    ask_own_agent: AskOwnAgent, provider: FakeProvider, sign_up: Any
 ) -> None:
     user = await sign_up()
     provider.replies = [Reply(hang=True)]
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        **_llm_settings(provider, model_request_timeout_seconds=0.5),
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks",
+        agent=_llm_settings(provider, model_request_timeout_seconds=0.5),
+    )
     assert run.run_failed == pb.RunFailed(
         code=pb.FAILURE_CODE_MODEL_UNAVAILABLE,
         message="The assistant's model could not be reached. Please try again in a moment.",
@@ -294,20 +286,18 @@ async def test_provider_timeout_is_retryable(
 
 
 async def test_provider_down_is_retryable(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    sign_up: Any,
-    unused_tcp_port: int,
+    ask_own_agent: AskOwnAgent, sign_up: Any, unused_tcp_port: int
 ) -> None:
     user = await sign_up()
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        model="test-model",
-        openai_base_url=f"http://127.0.0.1:{unused_tcp_port}/v1",
-        model_max_retries=0,
-    ) as agent:
-        run = await respond(agent.stub, user.metadata, "list my tasks")
+    run = await ask_own_agent(
+        user.metadata,
+        "list my tasks",
+        agent={
+            "model": "test-model",
+            "openai_base_url": f"http://127.0.0.1:{unused_tcp_port}/v1",
+            "model_max_retries": 0,
+        },
+    )
     assert run.run_failed is not None
     assert run.run_failed.code == pb.FAILURE_CODE_MODEL_UNAVAILABLE
     assert run.run_failed.retryable is True

@@ -50,9 +50,7 @@ async def test_dev_token_verifies_against_the_running_service(
         grpc_jwks_fetcher(auth_service.channel), issuer="todo-auth", audience="todo-api"
     )
     principal = await verifier.verify(token)
-    me = await auth_service.stub.GetMe(
-        pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
-    )
+    me = await auth_service.get_me(token)
     assert me.user.id == principal.user_id
     assert me.user.email == email
     # A second run reuses the user.
@@ -82,9 +80,7 @@ async def test_commands_as_real_processes(
         auth = await start_auth(database_url=fresh.url, database_schema=fresh.schema)
         jwks = await auth.stub.GetJwks(pb.GetJwksRequest(), timeout=5)
         assert jwt.get_unverified_header(token)["kid"] == jwks.keys[0].kid
-        me = await auth.stub.GetMe(
-            pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
-        )
+        me = await auth.get_me(token)
         assert me.user.email == "fresh@example.com"
 
         # rotate-keys printed the new kid, now first in the JWKS, the old keys after it.

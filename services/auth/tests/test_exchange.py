@@ -150,11 +150,7 @@ async def test_file_issuer_token_is_exchanged_for_a_working_internal_token(
     assert response.user.email == "someone@example.com"
     assert response.user.display_name == "Someone"
     assert response.access_token_expire_time.seconds > time.time()
-    me = await auth.stub.GetMe(
-        pb.GetMeRequest(),
-        metadata=(("authorization", f"Bearer {response.access_token}"),),
-        timeout=5,
-    )
+    me = await auth.get_me(response.access_token)
     assert me.user.id == response.user.id
     assert jwt.decode(response.access_token, options={"verify_signature": False})["iss"] == (
         "todo-auth"

@@ -39,18 +39,13 @@ def claims_for(auth: AuthServiceHandle, user: SignedUpUser, **changes: Any) -> d
     return {k: v for k, v in claims.items() if v is not None}
 
 
-async def get_me(auth: AuthServiceHandle, token: str | None) -> pb.GetMeResponse:
-    metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
-    return await auth.stub.GetMe(pb.GetMeRequest(), metadata=metadata, timeout=5)
-
-
 async def test_get_me_returns_the_token_owner(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     alice = await sign_up(display_name="Alice")
     bob = await sign_up()
-    assert (await get_me(auth_service, alice.access_token)).user.display_name == "Alice"
-    assert (await get_me(auth_service, bob.access_token)).user.id == bob.user_id
+    assert (await auth_service.get_me(alice.access_token)).user.display_name == "Alice"
+    assert (await auth_service.get_me(bob.access_token)).user.id == bob.user_id
 
 
 async def test_access_token_claims_and_header(
@@ -70,7 +65,7 @@ async def test_access_token_claims_and_header(
 
 
 async def test_missing_or_malformed_authorization(auth_service: AuthServiceHandle) -> None:
-    missing = await rpc_error(get_me(auth_service, None))
+    missing = await rpc_error(auth_service.get_me(None))
     assert missing.code == grpc.StatusCode.UNAUTHENTICATED
     assert missing.reason == "TOKEN_MISSING"
     basic = await rpc_error(
@@ -79,7 +74,7 @@ async def test_missing_or_malformed_authorization(auth_service: AuthServiceHandl
         )
     )
     assert basic.code == grpc.StatusCode.UNAUTHENTICATED
-    garbage = await rpc_error(get_me(auth_service, "not.a.jwt"))
+    garbage = await rpc_error(auth_service.get_me("not.a.jwt"))
     assert garbage.code == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -167,7 +162,7 @@ async def test_forged_or_expired_tokens_are_unauthenticated(
     user = await sign_up()
     key = await load_signing_key(auth_service)
     # Sanity: the same key signs a token the service accepts, so only the forgery differs.
-    assert (await get_me(auth_service, sign(key, claims_for(auth_service, user)))).user.id
-    error = await rpc_error(get_me(auth_service, forge(auth_service, user, key)))
+    assert (await auth_service.get_me(sign(key, claims_for(auth_service, user)))).user.id
+    error = await rpc_error(auth_service.get_me(forge(auth_service, user, key)))
     assert error.code == grpc.StatusCode.UNAUTHENTICATED
     assert error.reason == reason

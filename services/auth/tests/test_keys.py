@@ -64,15 +64,11 @@ async def test_rotation_keeps_old_keys_until_their_tokens_expire(
     new_kid = await rotate_keys(auth.settings)
     assert await kids(auth) == [new_kid, old_kid]  # current first
 
-    after = await auth.stub.SignIn(
-        pb.SignInRequest(email=before.email, password=before.password), timeout=10
-    )
+    after = await auth.sign_in(before.email, before.password)
     assert jwt.get_unverified_header(after.tokens.access_token)["kid"] == new_kid
     # Tokens of both keys verify: in GetMe (the service's own verifier) and for a backend.
     for token in (before.access_token, after.tokens.access_token):
-        me = await auth.stub.GetMe(
-            pb.GetMeRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=5
-        )
+        me = await auth.get_me(token)
         assert me.user.id == before.user_id
         assert (await verifier.verify(token)).user_id == before.user_id
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from todo.auth.v1 import auth_service_pb2 as pb
 from todo_auth.repository import UserRepository
 from todo_auth.server import open_database
 from todo_testkit.auth import AuthServiceHandle, sign_up_user
@@ -39,11 +38,7 @@ async def test_an_outdated_hash_is_upgraded_on_sign_in(start_auth: Any) -> None:
     current = await start_auth(
         database_url=old.settings.database_url, database_schema=old.settings.database_schema
     )
-    await current.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    await current.sign_in(user.email, user.password)
     assert (await stored_hash(current, user.email)).startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     # The upgraded hash still verifies.
-    await current.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    await current.sign_in(user.email, user.password)

@@ -10,26 +10,14 @@ from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user
 from todo_testkit.rpc_errors import rpc_error
 
 
-def refresh(auth: AuthServiceHandle, token: str) -> object:
-    return auth.stub.Refresh(pb.RefreshRequest(refresh_token=token), timeout=10)
-
-
 async def test_refresh_rotates_the_refresh_token(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    first = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
-    )
-    second = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=first.tokens.refresh_token), timeout=10
-    )
+    first = await auth_service.refresh(user.refresh_token)
+    second = await auth_service.refresh(first.tokens.refresh_token)
     assert len({user.refresh_token, first.tokens.refresh_token, second.tokens.refresh_token}) == 3
-    me = await auth_service.stub.GetMe(
-        pb.GetMeRequest(),
-        metadata=(("authorization", f"Bearer {second.tokens.access_token}"),),
-        timeout=5,
-    )
+    me = await auth_service.get_me(second.tokens.access_token)
     assert me.user.id == user.user_id
 
 
@@ -37,23 +25,17 @@ async def test_reusing_a_rotated_token_revokes_the_whole_family(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    rotated = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
-    )
-    reused = await rpc_error(refresh(auth_service, user.refresh_token))  # type: ignore[arg-type]
+    rotated = await auth_service.refresh(user.refresh_token)
+    reused = await rpc_error(auth_service.refresh(user.refresh_token))
     assert reused.code == grpc.StatusCode.UNAUTHENTICATED
     assert reused.reason == "REFRESH_TOKEN_REUSED"
     # The legitimate-looking latest token is dead too: the family is revoked.
-    latest = await rpc_error(refresh(auth_service, rotated.tokens.refresh_token))  # type: ignore[arg-type]
+    latest = await rpc_error(auth_service.refresh(rotated.tokens.refresh_token))
     assert latest.code == grpc.StatusCode.UNAUTHENTICATED
     assert latest.reason == "REFRESH_TOKEN_REVOKED"
     # Another sign-in (another family) is unaffected.
-    other = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
-    await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=other.tokens.refresh_token), timeout=10
-    )
+    other = await auth_service.sign_in(user.email, user.password)
+    await auth_service.refresh(other.tokens.refresh_token)
 
 
 async def test_concurrent_refreshes_of_one_token_cannot_both_succeed(
@@ -61,7 +43,7 @@ async def test_concurrent_refreshes_of_one_token_cannot_both_succeed(
 ) -> None:
     user = await sign_up()
     results = await asyncio.gather(
-        *(refresh(auth_service, user.refresh_token) for _ in range(5)),  # type: ignore[misc]
+        *(auth_service.refresh(user.refresh_token) for _ in range(5)),
         return_exceptions=True,
     )
     successes = [r for r in results if isinstance(r, pb.RefreshResponse)]
@@ -72,12 +54,12 @@ async def test_concurrent_refreshes_of_one_token_cannot_both_succeed(
 
 
 async def test_unknown_and_missing_refresh_tokens(auth_service: AuthServiceHandle) -> None:
-    unknown = await rpc_error(refresh(auth_service, "not-a-token"))  # type: ignore[arg-type]
+    unknown = await rpc_error(auth_service.refresh("not-a-token"))
     assert unknown.code == grpc.StatusCode.UNAUTHENTICATED
     assert unknown.reason == "REFRESH_TOKEN_INVALID"
-    oversized = await rpc_error(refresh(auth_service, "x" * 5000))  # type: ignore[arg-type]
+    oversized = await rpc_error(auth_service.refresh("x" * 5000))
     assert oversized.reason == "REFRESH_TOKEN_INVALID"
-    missing = await rpc_error(refresh(auth_service, ""))  # type: ignore[arg-type]
+    missing = await rpc_error(auth_service.refresh(""))
     assert missing.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in missing.field_violations] == ["refresh_token"]
 
@@ -86,7 +68,7 @@ async def test_expired_refresh_token(start_auth, clock) -> None:  # type: ignore
     auth = await start_auth(clock=clock, refresh_token_ttl_seconds=60)
     user = await sign_up_user(auth.stub)
     clock.advance(61)
-    expired = await rpc_error(refresh(auth, user.refresh_token))  # type: ignore[arg-type]
+    expired = await rpc_error(auth.refresh(user.refresh_token))
     assert expired.code == grpc.StatusCode.UNAUTHENTICATED
     assert expired.reason == "REFRESH_TOKEN_EXPIRED"
 
@@ -95,13 +77,11 @@ async def test_sign_out_revokes_the_family_and_is_idempotent(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    rotated = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
-    )
+    rotated = await auth_service.refresh(user.refresh_token)
     # Signing out with an older token of the family ends the session too.
     await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
     await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
-    revoked = await rpc_error(refresh(auth_service, rotated.tokens.refresh_token))  # type: ignore[arg-type]
+    revoked = await rpc_error(auth_service.refresh(rotated.tokens.refresh_token))
     assert revoked.code == grpc.StatusCode.UNAUTHENTICATED
     assert revoked.reason == "REFRESH_TOKEN_REVOKED"
     # Unknown and empty tokens succeed too: sign-out cannot fail in a way a client must handle.

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import grpc
-from todo.auth.v1 import auth_service_pb2 as pb
-from todo_common.errors import RpcErrorInfo
 from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
 from todo_testkit.rpc_errors import rpc_error
-
-
-async def sign_in_error(stub: object, email: str, password: str) -> RpcErrorInfo:
-    return await rpc_error(
-        stub.SignIn(pb.SignInRequest(email=email, password=password), timeout=10)  # type: ignore[attr-defined]
-    )
 
 
 async def test_sign_in_returns_tokens_for_the_user(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up(display_name="Bob")
-    response = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    response = await auth_service.sign_in(user.email, user.password)
     assert response.user.id == user.user_id
     assert response.user.display_name == "Bob"
     assert response.tokens.refresh_token != user.refresh_token
-    me = await auth_service.stub.GetMe(
-        pb.GetMeRequest(),
-        metadata=(("authorization", f"Bearer {response.tokens.access_token}"),),
-        timeout=5,
-    )
+    me = await auth_service.get_me(response.tokens.access_token)
     assert me.user.email == user.email
 
 
@@ -37,15 +23,15 @@ async def test_unknown_email_and_wrong_password_fail_identically(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    wrong_password = await sign_in_error(auth_service.stub, user.email, "not the password")
-    unknown_email = await sign_in_error(auth_service.stub, unique_email(), user.password)
+    wrong_password = await rpc_error(auth_service.sign_in(user.email, "not the password"))
+    unknown_email = await rpc_error(auth_service.sign_in(unique_email(), user.password))
     assert wrong_password.code == unknown_email.code == grpc.StatusCode.UNAUTHENTICATED
     assert wrong_password.reason == unknown_email.reason == "INVALID_CREDENTIALS"
     assert wrong_password.message == unknown_email.message
 
 
 async def test_missing_fields_are_invalid_argument(auth_service: AuthServiceHandle) -> None:
-    error = await sign_in_error(auth_service.stub, "  ", "")
+    error = await rpc_error(auth_service.sign_in("  ", ""))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert {v.field for v in error.field_violations} == {"email", "password"}
 
@@ -59,26 +45,24 @@ async def test_repeated_failures_throttle_the_account_then_it_recovers(start_aut
     )
     user = await sign_up_user(auth.stub)
     for _ in range(3):
-        error = await sign_in_error(auth.stub, user.email, "wrong password!")
+        error = await rpc_error(auth.sign_in(user.email, "wrong password!"))
         assert error.reason == "INVALID_CREDENTIALS"
 
     # Locked: even the right password is refused, with a retry delay.
-    locked = await sign_in_error(auth.stub, user.email.upper(), user.password)
+    locked = await rpc_error(auth.sign_in(user.email.upper(), user.password))
     assert locked.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert locked.retry_after_seconds is not None
     assert 100 <= locked.retry_after_seconds <= 120
 
     # Other accounts are not affected.
     other = await sign_up_user(auth.stub)
-    await auth.stub.SignIn(pb.SignInRequest(email=other.email, password=other.password), timeout=10)
+    await auth.sign_in(other.email, other.password)
 
     clock.advance(121)
-    response = await auth.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    response = await auth.sign_in(user.email, user.password)
     assert response.user.id == user.user_id
     # Success resets the count: the next wrong password is an ordinary failure again.
-    error = await sign_in_error(auth.stub, user.email, "wrong password!")
+    error = await rpc_error(auth.sign_in(user.email, "wrong password!"))
     assert error.reason == "INVALID_CREDENTIALS"
 
 
@@ -86,10 +70,10 @@ async def test_unknown_emails_are_throttled_too(start_auth, clock) -> None:
     auth = await start_auth(clock=clock, sign_in_max_failures=2, sign_in_lockout_seconds=30)
     email = unique_email("ghost")
     for _ in range(2):
-        assert (await sign_in_error(auth.stub, email, "whatever123")).reason == (
+        assert (await rpc_error(auth.sign_in(email, "whatever123"))).reason == (
             "INVALID_CREDENTIALS"
         )
-    locked = await sign_in_error(auth.stub, email, "whatever123")
+    locked = await rpc_error(auth.sign_in(email, "whatever123"))
     assert locked.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert locked.reason == "TOO_MANY_SIGN_IN_ATTEMPTS"
 
@@ -97,10 +81,8 @@ async def test_unknown_emails_are_throttled_too(start_auth, clock) -> None:
 async def test_failures_outside_the_window_do_not_count(start_auth, clock) -> None:
     auth = await start_auth(clock=clock, sign_in_max_failures=2, sign_in_failure_window_seconds=60)
     user = await sign_up_user(auth.stub)
-    await sign_in_error(auth.stub, user.email, "wrong password!")
+    await rpc_error(auth.sign_in(user.email, "wrong password!"))
     clock.advance(61)
-    await sign_in_error(auth.stub, user.email, "wrong password!")
-    response = await auth.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    await rpc_error(auth.sign_in(user.email, "wrong password!"))
+    response = await auth.sign_in(user.email, user.password)
     assert response.user.id == user.user_id

@@ -26,11 +26,7 @@ async def test_sign_up_returns_user_and_working_tokens(auth_service: AuthService
     assert response.tokens.access_token.count(".") == 2
     assert response.tokens.refresh_token
     assert response.tokens.access_token_expire_time.seconds > 0
-    me = await auth_service.stub.GetMe(
-        pb.GetMeRequest(),
-        metadata=(("authorization", f"Bearer {response.tokens.access_token}"),),
-        timeout=5,
-    )
+    me = await auth_service.get_me(response.tokens.access_token)
     assert me.user.id == response.user.id
 
 
@@ -40,9 +36,7 @@ async def test_email_is_trimmed_and_lower_cased(auth_service: AuthServiceHandle)
         pb.SignUpRequest(email=f"  {email.upper()} ", password=PASSWORD), timeout=10
     )
     assert response.user.email == email
-    signed_in = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=email.title(), password=PASSWORD), timeout=10
-    )
+    signed_in = await auth_service.sign_in(email.title(), PASSWORD)
     assert signed_in.user.id == response.user.id
 
 
@@ -132,9 +126,7 @@ async def test_sign_in_with_a_nul_in_the_email_is_invalid_not_internal(
     auth_service: AuthServiceHandle,
 ) -> None:
     error = await expect_rpc_error(
-        auth_service.stub.SignIn(
-            pb.SignInRequest(email="a\x00b@example.com", password=PASSWORD), timeout=10
-        ),
+        auth_service.sign_in("a\x00b@example.com", PASSWORD),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert [v.field for v in error.field_violations] == ["email"]

@@ -14,11 +14,11 @@ clock, a tasks address that is down, interceptors on the tasks channel) for faul
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -26,10 +26,9 @@ import pytest
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo_agent.settings import AgentSettings
-from todo_common.grpc_server import RunningServer
 
 from todo_testkit.auth import AuthServiceHandle
-from todo_testkit.servers import connected
+from todo_testkit.servers import ServerHandle, fixture_settings, serving
 from todo_testkit.tasks import TasksServiceHandle, token_settings_for
 
 if TYPE_CHECKING:
@@ -39,29 +38,17 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class AgentServiceHandle:
+class AgentServiceHandle(
+    ServerHandle[AgentSettings, "agent_service_pb2_grpc.AgentServiceAsyncStub"]
+):
     """A running agent server, its settings, and a channel + stub to it."""
-
-    address: str
-    port: int
-    settings: AgentSettings
-    running: RunningServer
-    channel: grpc.aio.Channel
-    stub: agent_service_pb2_grpc.AgentServiceAsyncStub
 
 
 def agent_test_settings(tasks_address: str, **overrides: Any) -> AgentSettings:
     """Settings for a test server: port 0, the offline model, the given tasks address."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "host": "127.0.0.1",
-        "port": 0,
-        "tasks_address": tasks_address,
-        "model": "offline",
-        "shutdown_grace_seconds": 0.5,
-    }
-    values.update(overrides)
-    return AgentSettings(**values)
+    return fixture_settings(
+        AgentSettings, **({"tasks_address": tasks_address, "model": "offline"} | overrides)
+    )
 
 
 @asynccontextmanager
@@ -84,18 +71,10 @@ async def running_agent_service(
     if clock is not None:
         options["clock"] = clock
     running = await start_agent_server(settings, token_settings_for(auth), **options)
-    async with connected(running) as (address, channel):
-        yield AgentServiceHandle(
-            address=address,
-            port=running.port,
-            settings=settings,
-            running=running,
-            channel=channel,
-            stub=cast(
-                "agent_service_pb2_grpc.AgentServiceAsyncStub",
-                agent_service_pb2_grpc.AgentServiceStub(channel),
-            ),
-        )
+    async with serving(
+        running, AgentServiceHandle, agent_service_pb2_grpc.AgentServiceStub, settings=settings
+    ) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +169,22 @@ async def respond(
     )
     call = stub.Respond(request, metadata=metadata, timeout=deadline_seconds)
     return sort_events([event async for event in call])
+
+
+async def respond_with_own_agent(
+    auth: AuthServiceHandle,
+    tasks_address: str,
+    metadata: tuple[tuple[str, str], ...],
+    text: str,
+    *,
+    agent: dict[str, Any] | None = None,
+    **respond_options: Any,
+) -> Run:
+    """One `respond` call to an agent started for it alone, with `agent` as the options of
+    `running_agent_service` (a scripted model, settings, interceptors), stopped after."""
+    async with running_agent_service(auth, tasks_address, **(agent or {})) as handle:
+        return await respond(handle.stub, metadata, text, **respond_options)
+
+
+# `respond_with_own_agent` with the auth server and tasks address bound (a suite's fixture).
+AskOwnAgent = Callable[..., Awaitable[Run]]

@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -29,21 +28,32 @@ from todo_auth.settings import AuthSettings
 from todo_common.channels import caller_metadata
 
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
-from todo_testkit.servers import connected
+from todo_testkit.servers import ServerHandle, fixture_settings, serving
 
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test-only)
 
 
 @dataclass
-class AuthServiceHandle:
-    """A running auth server and a channel to it."""
+class AuthServiceHandle(ServerHandle[AuthSettings, "auth_service_pb2_grpc.AuthServiceAsyncStub"]):
+    """A running auth server, its settings and database, and a channel + stub to it."""
 
-    address: str
-    port: int
-    settings: AuthSettings
     database: IsolatedDatabase
-    channel: grpc.aio.Channel
-    stub: auth_service_pb2_grpc.AuthServiceAsyncStub
+
+    def get_me(self, access_token: str | None) -> Any:
+        """The GetMe call of whoever holds `access_token` (None: no credentials at all); await
+        it, or hand it to `rpc_error` when it must fail."""
+        metadata = caller_metadata(access_token) if access_token is not None else ()
+        return self.stub.GetMe(auth_service_pb2.GetMeRequest(), metadata=metadata, timeout=5)
+
+    def sign_in(self, email: str, password: str) -> Any:
+        """The SignIn call for `email` and `password`; await it or hand it to `rpc_error`."""
+        request = auth_service_pb2.SignInRequest(email=email, password=password)
+        return self.stub.SignIn(request, timeout=10)
+
+    def refresh(self, refresh_token: str) -> Any:
+        """The Refresh call that spends `refresh_token`; await it or hand it to `rpc_error`."""
+        request = auth_service_pb2.RefreshRequest(refresh_token=refresh_token)
+        return self.stub.Refresh(request, timeout=10)
 
 
 @dataclass(frozen=True)
@@ -67,18 +77,9 @@ SignUp = Callable[..., Awaitable[SignedUpUser]]
 
 def auth_test_settings(database: IsolatedDatabase, **overrides: Any) -> AuthSettings:
     """Settings for a test server: port 0, the given database, fast-to-test limits."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "host": "127.0.0.1",
-        "port": 0,
-        "database_url": database.url,
-        "database_schema": database.schema,
-        "database_pool_size": 5,
-        "shutdown_grace_seconds": 0.5,
-        "jwks_refetch_cooldown_seconds": 0.0,
-    }
-    values.update(overrides)
-    return AuthSettings(**values)
+    return fixture_settings(
+        AuthSettings, database, **({"jwks_refetch_cooldown_seconds": 0.0} | overrides)
+    )
 
 
 @asynccontextmanager
@@ -94,19 +95,14 @@ async def running_auth_service(
         settings = auth_test_settings(database, **overrides)
         await migrate(settings)
         running = await start_auth_server(settings, clock=clock)
-        async with connected(running) as (address, channel):
-            yield AuthServiceHandle(
-                address=address,
-                port=running.port,
-                settings=settings,
-                database=database,
-                channel=channel,
-                # The generated stub is the async flavour on an aio channel.
-                stub=cast(
-                    "auth_service_pb2_grpc.AuthServiceAsyncStub",
-                    auth_service_pb2_grpc.AuthServiceStub(channel),
-                ),
-            )
+        async with serving(
+            running,
+            AuthServiceHandle,
+            auth_service_pb2_grpc.AuthServiceStub,
+            settings=settings,
+            database=database,
+        ) as handle:
+            yield handle
     finally:
         await drop_database(database)
 

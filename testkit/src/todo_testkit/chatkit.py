@@ -7,15 +7,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from todo_edge.settings import EdgeSettings
 
-from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.agent import AgentServiceHandle, running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.databases import IsolatedDatabase
-from todo_testkit.edge import edge_settings_for
+from todo_testkit.edge import edge_settings_for, running_edge
 from todo_testkit.tasks import TasksServiceHandle
 
 
@@ -111,6 +114,29 @@ def parse_sse(text: str) -> tuple[list[dict[str, Any]], int]:
     return events, heartbeats
 
 
+@dataclass
+class OpenStream:
+    """A streaming answer still being read: what has arrived so far, and more on demand."""
+
+    response: httpx.Response
+    chunks: AsyncIterator[bytes]
+    received: bytes = b""
+
+    async def read_until(self, enough: Callable[[bytes], bool] = lambda _: False) -> bytes:
+        """Reads until `enough(received)` holds or the stream ends; returns all received."""
+        async for chunk in self.chunks:
+            self.received += chunk
+            if enough(self.received):
+                break
+        return self.received
+
+    def parsed(self) -> Stream:
+        """What was received, parsed (all of it must be whole frames)."""
+        return Stream.parse(
+            self.response.status_code, self.response.headers, self.received.decode()
+        )
+
+
 class ChatClient:
     """Speaks the ChatKit protocol to the edge as one user."""
 
@@ -127,6 +153,14 @@ class ChatClient:
         response = await self.http.post("/chatkit", json={"type": op, "params": params})
         return Stream.parse(response.status_code, response.headers, response.text)
 
+    @asynccontextmanager
+    async def open_create(self, text: str) -> AsyncIterator[OpenStream]:
+        """threads.create with a text message, read bit by bit inside the block; leaving the
+        block closes the connection, as the Stop button does mid-stream."""
+        body = {"type": "threads.create", "params": {"input": user_message(text)}}
+        async with self.http.stream("POST", "/chatkit", json=body) as response:
+            yield OpenStream(response, response.aiter_bytes())
+
     async def create(self, text: str) -> Stream:
         """threads.create with a text message."""
         return await self.stream("threads.create", {"input": user_message(text)})
@@ -136,6 +170,10 @@ class ChatClient:
         return await self.stream(
             "threads.add_user_message", {"thread_id": thread_id, "input": user_message(text)}
         )
+
+    async def item_types(self, thread_id: str) -> list[str]:
+        """The types of the thread's items as a client lists them, oldest first."""
+        return [item["type"] for item in (await self.items(thread_id))["data"]]
 
     async def items(self, thread_id: str, **params: Any) -> dict[str, Any]:
         """items.list (asc by default here)."""
@@ -165,3 +203,28 @@ def chat_edge_settings(
         database_pool_size=5,
         **overrides,
     )
+
+
+@asynccontextmanager
+async def chatting_with_own_agent(
+    auth: AuthServiceHandle,
+    tasks: TasksServiceHandle,
+    database: IsolatedDatabase,
+    user: SignedUpUser,
+    *,
+    edge_overrides: dict[str, Any] | None = None,
+    **agent_options: Any,
+) -> AsyncIterator[tuple[AgentServiceHandle, ChatClient]]:
+    """An agent of the test's own (`agent_options` go to `running_agent_service`: a scripted
+    model, interceptors on its tasks channel), an edge chatting with it, and `user`'s ChatKit
+    client on that edge; all stopped after the block."""
+    async with running_agent_service(auth, tasks.address, **agent_options) as agent:
+        settings = chat_edge_settings(
+            auth, tasks, agent.address, database, **(edge_overrides or {})
+        )
+        async with running_edge(settings) as edge, edge.client(user.access_token) as http:
+            yield agent, ChatClient(http)
+
+
+# `chatting_with_own_agent` with everything but the agent options bound (a suite's fixture).
+OwnAgentChat = Callable[..., AbstractAsyncContextManager[tuple[AgentServiceHandle, ChatClient]]]

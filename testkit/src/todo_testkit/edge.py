@@ -27,6 +27,7 @@ from todo_edge.__main__ import bound_port, uvicorn_config
 from todo_edge.settings import EdgeSettings
 
 from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.servers import fixture_settings
 from todo_testkit.tasks import TasksServiceHandle
 from todo_testkit.waiting import eventually
 
@@ -57,9 +58,6 @@ def edge_settings_for(
     """Settings for a test edge on port 0 in front of `auth` (and `tasks`), with rate limits
     high enough not to get in the way of tests that are not about them."""
     values: dict[str, Any] = {
-        "environment": "test",
-        "host": "127.0.0.1",
-        "port": 0,
         "auth_address": auth.address,
         "tasks_address": tasks.address if tasks else "127.0.0.1:1",
         "token": {
@@ -74,8 +72,7 @@ def edge_settings_for(
         "grpc_timeout_seconds": 5.0,
         "metrics_port": 0,
     }
-    values.update(overrides)
-    return EdgeSettings(**values)
+    return fixture_settings(EdgeSettings, **(values | overrides))
 
 
 @asynccontextmanager

@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +77,24 @@ async def run_command(name: str, *args: str, env: dict[str, str] | None = None) 
             f"todo-{name} {' '.join(args)} failed ({process.returncode}):\n{err.decode(errors='replace')[-3000:]}"
         )
     return out.decode()
+
+
+def refused_start(name: str, env: Mapping[str, str | None], cwd: Path) -> str:
+    """Runs `todo-<name> serve` with `env` over this process's environment (None unsets a
+    name), asserts that it refuses to start the documented way (exit code 2, a message and no
+    traceback) and returns what it wrote to stderr."""
+    full_env = {**os.environ, **env}
+    result = subprocess.run(
+        [str(BIN / f"todo-{name}"), "serve"],
+        env={key: value for key, value in full_env.items() if value is not None},
+        cwd=cwd,
+        capture_output=True,
+        timeout=120,
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    return stderr
 
 
 async def start_service(

@@ -15,50 +15,36 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import grpc
 import pytest
 from google.protobuf import field_mask_pb2
+from google.protobuf.message import Message
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.grpc_server import RunningServer
 from todo_common.settings import TokenSettings
 from todo_tasks.server import migrate, start_tasks_server
 from todo_tasks.settings import TasksSettings
 
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
-from todo_testkit.servers import connected
+from todo_testkit.servers import ServerHandle, fixture_settings, serving
 
 
 @dataclass
-class TasksServiceHandle:
-    """A running tasks server, its settings and database, and a channel + stub to it."""
+class TasksServiceHandle(
+    ServerHandle[TasksSettings, "tasks_service_pb2_grpc.TaskServiceAsyncStub"]
+):
+    """A running tasks server, its settings, token settings and database, and a channel +
+    stub to it."""
 
-    address: str
-    port: int
-    settings: TasksSettings
     token_settings: TokenSettings
     database: IsolatedDatabase
-    running: RunningServer
-    channel: grpc.aio.Channel
-    stub: tasks_service_pb2_grpc.TaskServiceAsyncStub
 
 
 def tasks_test_settings(database: IsolatedDatabase, **overrides: Any) -> TasksSettings:
     """Settings for a test server: port 0, the given database, a small pool."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "host": "127.0.0.1",
-        "port": 0,
-        "database_url": database.url,
-        "database_schema": database.schema,
-        "database_pool_size": 5,
-        "shutdown_grace_seconds": 0.5,
-    }
-    values.update(overrides)
-    return TasksSettings(**values)
+    return fixture_settings(TasksSettings, database, **overrides)
 
 
 def token_settings_for(auth: AuthServiceHandle, **overrides: Any) -> TokenSettings:
@@ -95,20 +81,15 @@ async def running_tasks_service(
         token_settings = token_settings_for(auth, **(token_overrides or {}))
         await migrate(settings)
         running = await start_tasks_server(settings, token_settings)
-        async with connected(running) as (address, channel):
-            yield TasksServiceHandle(
-                address=address,
-                port=running.port,
-                settings=settings,
-                token_settings=token_settings,
-                database=database,
-                running=running,
-                channel=channel,
-                stub=cast(
-                    "tasks_service_pb2_grpc.TaskServiceAsyncStub",
-                    tasks_service_pb2_grpc.TaskServiceStub(channel),
-                ),
-            )
+        async with serving(
+            running,
+            TasksServiceHandle,
+            tasks_service_pb2_grpc.TaskServiceStub,
+            settings=settings,
+            token_settings=token_settings,
+            database=database,
+        ) as handle:
+            yield handle
     finally:
         if owned:
             await drop_database(database)
@@ -137,26 +118,32 @@ class TaskCaller:
         """The user's `authorization` metadata."""
         return self.user.metadata
 
+    async def _call(self, rpc: Callable[..., Awaitable[Any]], request: Message) -> Any:
+        """One unary call as this user: their token, this caller's deadline."""
+        return await rpc(request, metadata=self.metadata, timeout=self.timeout)
+
     async def create(self, title: str = "A task", request_id: str = "", **fields: Any) -> pb.Task:
         """Creates a task (`fields` are other Task fields) and returns it."""
-        response: pb.CreateTaskResponse = await self.stub.CreateTask(
-            pb.CreateTaskRequest(task=pb.Task(title=title, **fields), request_id=request_id),
-            metadata=self.metadata,
-            timeout=self.timeout,
-        )
+        request = pb.CreateTaskRequest(task=pb.Task(title=title, **fields), request_id=request_id)
+        response: pb.CreateTaskResponse = await self._call(self.stub.CreateTask, request)
         return response.task
+
+    async def create_numbered(self, count: int, prefix: str = "t", **fields: Any) -> list[pb.Task]:
+        """Creates `count` tasks titled t0, t1, … one after another (so creation order is title
+        order) and returns them; `fields` are other Task fields for all of them."""
+        return [await self.create(title=f"{prefix}{n}", **fields) for n in range(count)]
 
     async def get(self, task_id: str) -> pb.Task:
         """GetTask."""
-        response: pb.GetTaskResponse = await self.stub.GetTask(
-            pb.GetTaskRequest(id=task_id), metadata=self.metadata, timeout=self.timeout
+        response: pb.GetTaskResponse = await self._call(
+            self.stub.GetTask, pb.GetTaskRequest(id=task_id)
         )
         return response.task
 
     async def list_tasks(self, **fields: Any) -> pb.ListTasksResponse:
         """One ListTasks call (`fields` are ListTasksRequest fields)."""
-        response: pb.ListTasksResponse = await self.stub.ListTasks(
-            pb.ListTasksRequest(**fields), metadata=self.metadata, timeout=self.timeout
+        response: pb.ListTasksResponse = await self._call(
+            self.stub.ListTasks, pb.ListTasksRequest(**fields)
         )
         return response
 
@@ -173,38 +160,31 @@ class TaskCaller:
 
     async def update(self, task: pb.Task, *paths: str) -> pb.Task:
         """UpdateTask with `task` (id, new values, optional etag) and the given mask."""
-        response: pb.UpdateTaskResponse = await self.stub.UpdateTask(
-            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths)),
-            metadata=self.metadata,
-            timeout=self.timeout,
+        mask = field_mask_pb2.FieldMask(paths=paths)
+        response: pb.UpdateTaskResponse = await self._call(
+            self.stub.UpdateTask, pb.UpdateTaskRequest(task=task, update_mask=mask)
         )
         return response.task
 
     async def complete(self, task_id: str, etag: str = "") -> pb.Task:
         """CompleteTask."""
-        response: pb.CompleteTaskResponse = await self.stub.CompleteTask(
-            pb.CompleteTaskRequest(id=task_id, etag=etag),
-            metadata=self.metadata,
-            timeout=self.timeout,
-        )
-        return response.task
+        return await self._set_state(self.stub.CompleteTask, pb.CompleteTaskRequest, task_id, etag)
 
     async def reopen(self, task_id: str, etag: str = "") -> pb.Task:
         """ReopenTask."""
-        response: pb.ReopenTaskResponse = await self.stub.ReopenTask(
-            pb.ReopenTaskRequest(id=task_id, etag=etag),
-            metadata=self.metadata,
-            timeout=self.timeout,
-        )
-        return response.task
+        return await self._set_state(self.stub.ReopenTask, pb.ReopenTaskRequest, task_id, etag)
+
+    async def _set_state(
+        self, rpc: Callable[..., Awaitable[Any]], request_type: Any, task_id: str, etag: str
+    ) -> pb.Task:
+        """CompleteTask and ReopenTask: the same request shape, the task as it now is back."""
+        response = await self._call(rpc, request_type(id=task_id, etag=etag))
+        task: pb.Task = response.task
+        return task
 
     async def delete(self, task_id: str, etag: str = "") -> None:
         """DeleteTask."""
-        await self.stub.DeleteTask(
-            pb.DeleteTaskRequest(id=task_id, etag=etag),
-            metadata=self.metadata,
-            timeout=self.timeout,
-        )
+        await self._call(self.stub.DeleteTask, pb.DeleteTaskRequest(id=task_id, etag=etag))
 
 
 NewTaskCaller = Callable[[], Awaitable[TaskCaller]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import grpc
 from google.protobuf import duration_pb2
@@ -27,10 +28,20 @@ class FieldViolation:
 
 
 class DomainError(Exception):
-    """An error a caller can act on. Subclasses fix the gRPC code."""
+    """An error a caller can act on. Subclasses fix the gRPC code.
 
-    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
-    default_reason = "UNKNOWN"
+    A subclass names its code once, `class NotFound(DomainError, code=grpc.StatusCode.NOT_FOUND)`;
+    its default `ErrorInfo.reason` is that code's name, so the two cannot drift apart.
+    """
+
+    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+    default_reason: ClassVar[str] = grpc.StatusCode.UNKNOWN.name
+
+    def __init_subclass__(cls, *, code: grpc.StatusCode | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+            cls.default_reason = code.name
 
     def __init__(
         self,
@@ -76,67 +87,40 @@ class DomainError(Exception):
         return rpc_status.to_status(status)
 
 
-class InvalidArgument(DomainError):
+class InvalidArgument(DomainError, code=grpc.StatusCode.INVALID_ARGUMENT):
     """The request is malformed; `field_violations` say which fields and why."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
-    default_reason = "INVALID_ARGUMENT"
 
-
-class NotFound(DomainError):
+class NotFound(DomainError, code=grpc.StatusCode.NOT_FOUND):
     """The resource does not exist or belongs to someone else (the two look the same)."""
 
-    code = grpc.StatusCode.NOT_FOUND
-    default_reason = "NOT_FOUND"
 
-
-class AlreadyExists(DomainError):
+class AlreadyExists(DomainError, code=grpc.StatusCode.ALREADY_EXISTS):
     """The resource, or a different request with the same idempotency key, already exists."""
 
-    code = grpc.StatusCode.ALREADY_EXISTS
-    default_reason = "ALREADY_EXISTS"
 
-
-class Aborted(DomainError):
+class Aborted(DomainError, code=grpc.StatusCode.ABORTED):
     """A concurrency conflict, e.g. a stale etag. Re-read and try again."""
 
-    code = grpc.StatusCode.ABORTED
-    default_reason = "ABORTED"
 
-
-class FailedPrecondition(DomainError):
+class FailedPrecondition(DomainError, code=grpc.StatusCode.FAILED_PRECONDITION):
     """The system is not in a state the request needs."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
-    default_reason = "FAILED_PRECONDITION"
 
-
-class Unauthenticated(DomainError):
+class Unauthenticated(DomainError, code=grpc.StatusCode.UNAUTHENTICATED):
     """The caller's credentials are missing or not valid."""
 
-    code = grpc.StatusCode.UNAUTHENTICATED
-    default_reason = "UNAUTHENTICATED"
 
-
-class PermissionDenied(DomainError):
+class PermissionDenied(DomainError, code=grpc.StatusCode.PERMISSION_DENIED):
     """The caller is known but may not do this."""
 
-    code = grpc.StatusCode.PERMISSION_DENIED
-    default_reason = "PERMISSION_DENIED"
 
-
-class ResourceExhausted(DomainError):
+class ResourceExhausted(DomainError, code=grpc.StatusCode.RESOURCE_EXHAUSTED):
     """Too many attempts; `retry_after_seconds` says when to try again."""
 
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    default_reason = "RESOURCE_EXHAUSTED"
 
-
-class Unavailable(DomainError):
+class Unavailable(DomainError, code=grpc.StatusCode.UNAVAILABLE):
     """A dependency (database, another service) cannot be reached right now; retry later."""
-
-    code = grpc.StatusCode.UNAVAILABLE
-    default_reason = "UNAVAILABLE"
 
 
 @dataclass

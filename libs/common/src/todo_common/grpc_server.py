@@ -67,6 +67,32 @@ def wrap_rpc_handler(
     return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream, method), **kwargs)
 
 
+class BehaviorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """A server interceptor that wraps the behaviour of each method it applies to (see
+    `wrap_rpc_handler`): subclasses give the unary and streaming wrappers, and may leave some
+    methods alone (`applies_to`)."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or not self.applies_to(details.method):
+            return handler
+        return wrap_rpc_handler(handler, details.method, self._unary, self._stream)
+
+    def applies_to(self, method: str) -> bool:
+        """Whether calls of `method` go through the wrappers (all of them, unless overridden)."""
+        return True
+
+    def _unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
+        raise NotImplementedError
+
+    def _stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
+        raise NotImplementedError
+
+
 def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     """The first value of an invocation metadata key, or None."""
     for item in context.invocation_metadata() or ():
@@ -76,7 +102,7 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
-class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RequestContextInterceptor(BehaviorInterceptor):
     """Outermost interceptor: request id, one access-log line per call, errors → status.
 
     The request id comes from `x-request-id` metadata (or is generated), is set for every log
@@ -84,16 +110,6 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
     with rich details; any other exception is logged with its stack and answered INTERNAL with
     no internals in the message. Cancellation is never swallowed.
     """
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return wrap_rpc_handler(handler, details.method, self._unary, self._stream)
 
     @staticmethod
     def _begin(context: grpc.aio.ServicerContext) -> str:

@@ -33,10 +33,10 @@ from jwt.algorithms import OKPAlgorithm
 from todo_common.errors import Unauthenticated, Unavailable
 from todo_common.grpc_server import (
     INFRASTRUCTURE_METHOD_PREFIXES,
+    BehaviorInterceptor,
     StreamBehavior,
     UnaryBehavior,
     metadata_value,
-    wrap_rpc_handler,
 )
 from todo_common.settings import TokenSettings
 
@@ -383,7 +383,7 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(BehaviorInterceptor):
     """Verifies the bearer token of every call except public ones; handlers read the caller
     with `current_principal()`. Health and reflection are always public."""
 
@@ -391,20 +391,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._verifier = verifier
         self._public = frozenset(public_methods)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        method = details.method
-        if (
-            handler is None
-            or method in self._public
-            or method.startswith(INFRASTRUCTURE_METHOD_PREFIXES)
-        ):
-            return handler
-        return wrap_rpc_handler(handler, method, self._unary, self._stream)
+    def applies_to(self, method: str) -> bool:
+        """Every method but the public ones and health/reflection."""
+        return method not in self._public and not method.startswith(INFRASTRUCTURE_METHOD_PREFIXES)
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         token = bearer_token(metadata_value(context, AUTHORIZATION_KEY))

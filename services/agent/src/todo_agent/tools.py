@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import grpc
 from agents import FunctionTool, RunContextWrapper, function_tool
@@ -103,9 +103,7 @@ def parse_due(value: str, ctx: AgentContext) -> timestamp_pb2.Timestamp:
         raise ToolInputError(
             f"'{value}' is not a date. Use YYYY-MM-DD or YYYY-MM-DDTHH:MM in the user's time zone."
         ) from None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    return _stamp(moment)
 
 
 def _stamp(moment: datetime) -> timestamp_pb2.Timestamp:
@@ -236,6 +234,50 @@ async def _run_tool(
     return json.dumps(body, ensure_ascii=False)
 
 
+class _OneTaskResponse(Protocol):
+    """What the create, get, update, complete and reopen RPCs answer: the task as it now is."""
+
+    @property
+    def task(self) -> pb.Task: ...
+
+
+async def _run_task_call(
+    wrapper: RunContextWrapper[AgentContext],
+    name: str,
+    call: Callable[[AgentContext, TasksStub], Awaitable[_OneTaskResponse]],
+) -> str:
+    """`_run_tool` for the tools whose one RPC answers with one task, which the model reads."""
+
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        response = await call(c, tasks)
+        return ToolOutcome(True, tasks=[response.task])
+
+    return await _run_tool(wrapper, name, operation)
+
+
+def _list_request(
+    limit: int, state: pb.TaskState.ValueType, *, query: str = ""
+) -> pb.ListTasksRequest:
+    """What every listing tool asks for: soonest due first, `limit` kept within 1..MAX_LIST."""
+    return pb.ListTasksRequest(
+        page_size=max(1, min(limit, MAX_LIST)), state=state, query=query, order_by="due_time"
+    )
+
+
+async def _run_list_call(
+    wrapper: RunContextWrapper[AgentContext],
+    name: str,
+    request_for: Callable[[AgentContext], pb.ListTasksRequest],
+) -> str:
+    """`_run_tool` for the tools that read a list of tasks (list, search): one ListTasks call."""
+
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        response = await tasks.ListTasks(request_for(c))
+        return ToolOutcome(True, tasks=list(response.tasks))
+
+    return await _run_tool(wrapper, name, operation)
+
+
 def _tool_failure(_wrapper: RunContextWrapper[Any], _error: Exception) -> str:
     """What the model reads when a tool raised something unexpected: no internals."""
     return json.dumps(
@@ -267,16 +309,16 @@ async def add_task(
         notes: Extra details the user gave, if any.
     """
 
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+    async def create(c: AgentContext, tasks: TasksStub) -> pb.CreateTaskResponse:
         task = pb.Task(title=title, notes=notes or "", tags=_clean_tags(tags))
         if priority:
             task.priority = _PRIORITY_TO_PB[priority]
         if due:
             task.due_time.CopyFrom(parse_due(due, c))
-        response = await tasks.CreateTask(pb.CreateTaskRequest(task=task))
-        return ToolOutcome(True, tasks=[response.task])
+        created: pb.CreateTaskResponse = await tasks.CreateTask(pb.CreateTaskRequest(task=task))
+        return created
 
-    return await _run_tool(ctx, "add_task", operation)
+    return await _run_task_call(ctx, "add_task", create)
 
 
 @function_tool(failure_error_function=_tool_failure)
@@ -302,13 +344,9 @@ async def list_tasks(
         limit: At most this many tasks (1 to 100).
     """
 
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
-        request = pb.ListTasksRequest(
-            page_size=max(1, min(limit, MAX_LIST)),
-            state=_STATE_TO_PB.get(state, pb.TASK_STATE_OPEN),
-            tag=(tag or "").strip().lstrip("#").lower(),
-            order_by="due_time",
-        )
+    def request_for(c: AgentContext) -> pb.ListTasksRequest:
+        request = _list_request(limit, _STATE_TO_PB.get(state, pb.TASK_STATE_OPEN))
+        request.tag = (tag or "").strip().lstrip("#").lower()
         if priority:
             request.priority = _PRIORITY_TO_PB[priority]
         if due == "overdue":
@@ -319,10 +357,9 @@ async def list_tasks(
                 request.due_after.CopyFrom(_stamp(after))
             if before is not None:
                 request.due_before.CopyFrom(_stamp(before))
-        response = await tasks.ListTasks(request)
-        return ToolOutcome(True, tasks=list(response.tasks))
+        return request
 
-    return await _run_tool(ctx, "list_tasks", operation)
+    return await _run_list_call(ctx, "list_tasks", request_for)
 
 
 @function_tool(failure_error_function=_tool_failure)
@@ -340,32 +377,9 @@ async def search_tasks(
         limit: At most this many tasks (1 to 100).
     """
 
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
-        request = pb.ListTasksRequest(
-            page_size=max(1, min(limit, MAX_LIST)),
-            state=_STATE_TO_PB.get(state, pb.TASK_STATE_UNSPECIFIED),
-            query=query.strip(),
-            order_by="due_time",
-        )
-        response = await tasks.ListTasks(request)
-        return ToolOutcome(True, tasks=list(response.tasks))
-
-    return await _run_tool(ctx, "search_tasks", operation)
-
-
-@function_tool(failure_error_function=_tool_failure)
-async def get_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
-    """Get one of the user's tasks by its id, with its notes.
-
-    Args:
-        task_id: The task's id, exactly as a list or search returned it.
-    """
-
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
-        response = await tasks.GetTask(pb.GetTaskRequest(id=task_id.strip()))
-        return ToolOutcome(True, tasks=[response.task])
-
-    return await _run_tool(ctx, "get_task", operation)
+    state_pb = _STATE_TO_PB.get(state, pb.TASK_STATE_UNSPECIFIED)
+    request = _list_request(limit, state_pb, query=query.strip())
+    return await _run_list_call(ctx, "search_tasks", lambda _c: request)
 
 
 @function_tool(failure_error_function=_tool_failure)
@@ -394,7 +408,7 @@ async def update_task(
         notes: The new notes (replaces the old notes).
     """
 
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+    async def update(c: AgentContext, tasks: TasksStub) -> pb.UpdateTaskResponse:
         task = pb.Task(id=task_id.strip())
         paths: list[str] = []
         if title is not None:
@@ -416,42 +430,51 @@ async def update_task(
             paths.append("notes")
         if not paths:
             raise ToolInputError("Nothing to change: pass at least one field to update.")
-        response = await tasks.UpdateTask(
-            pb.UpdateTaskRequest(task=task, update_mask=field_mask_pb2.FieldMask(paths=paths))
+        mask = field_mask_pb2.FieldMask(paths=paths)
+        updated: pb.UpdateTaskResponse = await tasks.UpdateTask(
+            pb.UpdateTaskRequest(task=task, update_mask=mask)
         )
-        return ToolOutcome(True, tasks=[response.task])
+        return updated
 
-    return await _run_tool(ctx, "update_task", operation)
-
-
-@function_tool(failure_error_function=_tool_failure)
-async def complete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
-    """Mark one of the user's tasks as done.
-
-    Args:
-        task_id: The task's id, exactly as a list or search returned it.
-    """
-
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
-        response = await tasks.CompleteTask(pb.CompleteTaskRequest(id=task_id.strip()))
-        return ToolOutcome(True, tasks=[response.task])
-
-    return await _run_tool(ctx, "complete_task", operation)
+    return await _run_task_call(ctx, "update_task", update)
 
 
-@function_tool(failure_error_function=_tool_failure)
-async def reopen_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
-    """Mark a completed task as not done (open) again.
+def _task_id_tool(
+    name: str,
+    summary: str,
+    send: Callable[[TasksStub, str], Awaitable[_OneTaskResponse]],
+) -> FunctionTool:
+    """A tool that takes only a task id and answers with that task: get, complete, reopen.
+
+    They share one signature, one argument description and one body; only the RPC and the
+    summary (the first line of the description the model reads) differ."""
+
+    async def tool(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
+        return await _run_task_call(ctx, name, lambda _c, tasks: send(tasks, task_id.strip()))
+
+    tool.__doc__ = f"""{summary}
 
     Args:
         task_id: The task's id, exactly as a list or search returned it.
     """
+    return function_tool(tool, name_override=name, failure_error_function=_tool_failure)
 
-    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
-        response = await tasks.ReopenTask(pb.ReopenTaskRequest(id=task_id.strip()))
-        return ToolOutcome(True, tasks=[response.task])
 
-    return await _run_tool(ctx, "reopen_task", operation)
+get_task = _task_id_tool(
+    "get_task",
+    "Get one of the user's tasks by its id, with its notes.",
+    lambda tasks, task_id: tasks.GetTask(pb.GetTaskRequest(id=task_id)),
+)
+complete_task = _task_id_tool(
+    "complete_task",
+    "Mark one of the user's tasks as done.",
+    lambda tasks, task_id: tasks.CompleteTask(pb.CompleteTaskRequest(id=task_id)),
+)
+reopen_task = _task_id_tool(
+    "reopen_task",
+    "Mark a completed task as not done (open) again.",
+    lambda tasks, task_id: tasks.ReopenTask(pb.ReopenTaskRequest(id=task_id)),
+)
 
 
 @function_tool(failure_error_function=_tool_failure)

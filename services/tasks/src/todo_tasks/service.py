@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TaskService"].full_name
 # A write without an etag retries its read-modify-write this often when it races another.
 MAX_WRITE_ATTEMPTS = 3
+# What a compare-and-set write of one task answers (the task as written, or a response).
+WrittenT = TypeVar("WrittenT")
 
 
 def utc_now() -> datetime:
@@ -300,48 +303,42 @@ class TaskService(pb_grpc.TaskServiceServicer):
     async def CompleteTask(
         self, request: pb.CompleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteTaskResponse:
-        task_id = require_task_id(request.id, "id")
-
-        def complete(current: Values) -> dict[str, Any]:
-            if current["state"] == pb.TASK_STATE_COMPLETED:
-                return {}
-            return {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
-
-        values = await self._change(task_id, request.etag, complete)
-        return pb.CompleteTaskResponse(task=task_to_proto(values))
+        return pb.CompleteTaskResponse(
+            task=await self._move_to(pb.TASK_STATE_COMPLETED, request.id, request.etag)
+        )
 
     async def ReopenTask(
         self, request: pb.ReopenTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReopenTaskResponse:
-        task_id = require_task_id(request.id, "id")
+        return pb.ReopenTaskResponse(
+            task=await self._move_to(pb.TASK_STATE_OPEN, request.id, request.etag)
+        )
 
-        def reopen(current: Values) -> dict[str, Any]:
-            if current["state"] == pb.TASK_STATE_OPEN:
+    async def _move_to(self, state: pb.TaskState.ValueType, raw_id: str, etag: str) -> pb.Task:
+        """CompleteTask and ReopenTask: puts the task in `state`, stamping or clearing its
+        completion time. A task already there is left alone (its etag does not change)."""
+        task_id = require_task_id(raw_id, "id")
+
+        def move(current: Values) -> dict[str, Any]:
+            if current["state"] == state:
                 return {}
-            return {"state": pb.TASK_STATE_OPEN, "complete_time": None}
+            completed = state == pb.TASK_STATE_COMPLETED
+            return {"state": state, "complete_time": utc_now() if completed else None}
 
-        values = await self._change(task_id, request.etag, reopen)
-        return pb.ReopenTaskResponse(task=task_to_proto(values))
+        return task_to_proto(await self._change(task_id, etag, move))
 
     async def DeleteTask(
         self, request: pb.DeleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteTaskResponse:
         task_id = require_task_id(request.id, "id")
-        owner = current_principal().user_id
-        async with self._db.session() as session:
-            repository = TaskRepository(session, owner)
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                row = await repository.get(task_id, lock=True)
-                if row is None:
-                    raise task_not_found()
-                if request.etag and request.etag != etag_of(row.id, row.version):
-                    raise etag_mismatch()
-                if await repository.delete_if_version(task_id, row.version):
-                    log.info("task deleted", extra={"task_id": task_id})
-                    return pb.DeleteTaskResponse()
-                if request.etag:
-                    raise etag_mismatch()
-        raise _busy()
+
+        async def delete(repository: TaskRepository, row: Row[Any]) -> pb.DeleteTaskResponse | None:
+            if not await repository.delete_if_version(task_id, row.version):
+                return None
+            log.info("task deleted", extra={"task_id": task_id})
+            return pb.DeleteTaskResponse()
+
+        return await self._compare_and_set(task_id, request.etag, delete)
 
     async def PurgeTasks(
         self, request: pb.PurgeTasksRequest, context: grpc.aio.ServicerContext
@@ -355,11 +352,34 @@ class TaskService(pb_grpc.TaskServiceServicer):
     async def _change(
         self, task_id: str, etag: str, change: Callable[[Values], dict[str, Any]]
     ) -> Values:
-        """Read-modify-write of one task as compare-and-set on its version.
+        """Read-modify-write of one task: `change` gets the task as it is and says what to
+        set. A change that changes nothing returns the task untouched (same etag)."""
+
+        async def update(repository: TaskRepository, row: Row[Any]) -> Values | None:
+            current = dict(row._mapping)
+            changes = change(current)
+            if not changes:
+                return current
+            changes["update_time"] = utc_now()
+            if not await repository.update_if_version(task_id, row.version, changes):
+                return None
+            current.update(changes, version=row.version + 1)
+            return current
+
+        return await self._compare_and_set(task_id, etag, update)
+
+    async def _compare_and_set(
+        self,
+        task_id: str,
+        etag: str,
+        write: Callable[[TaskRepository, Row[Any]], Awaitable[WrittenT | None]],
+    ) -> WrittenT:
+        """Every write of one task, as compare-and-set on its version: read it (locked), check
+        the caller's etag, then `write` at the version read, which answers None when another
+        writer got there first, else what the RPC returns.
 
         With an etag, a concurrent change is ABORTED; without one the write is retried on
-        the fresh task (last writer wins, as the caller asked for no check). A change that
-        changes nothing returns the task untouched (same etag).
+        the fresh task (last writer wins, as the caller asked for no check).
         """
         owner = current_principal().user_id
         async with self._db.session() as session:
@@ -370,14 +390,9 @@ class TaskService(pb_grpc.TaskServiceServicer):
                     raise task_not_found()
                 if etag and etag != etag_of(row.id, row.version):
                     raise etag_mismatch()
-                current = dict(row._mapping)
-                changes = change(current)
-                if not changes:
-                    return current
-                changes["update_time"] = utc_now()
-                if await repository.update_if_version(task_id, row.version, changes):
-                    current.update(changes, version=row.version + 1)
-                    return current
+                written = await write(repository, row)
+                if written is not None:
+                    return written
                 if etag:
                     raise etag_mismatch()
         raise _busy()
