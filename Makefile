@@ -26,7 +26,7 @@ SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tes
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup sync run test test-common test-auth test-tasks test-agent test-edge test-system \
-        test-browser check proto proto-check lint typecheck format token bench clean
+        test-browser eval-offline check proto proto-check lint typecheck format token bench clean
 
 help: ## Show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ test-system: setup ## Cross-service tests (every process started for real), brow
 
 test-browser: setup ## Browser tests only (headless Chromium against real processes)
 	$(PYTEST) tests/browser
+
+eval-offline: setup ## Score the offline model on its evaluation corpus (SET=holdout for the final check)
+	$(UV) run --frozen python services/agent/eval/offline/score.py $(or $(SET),dev)
 
 # proto-check first: before `setup` regenerates, so committed stale code fails here.
 check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite
