@@ -9,14 +9,18 @@ the catch-all for anything that asks to see tasks.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 from todo_agent.offline.commands import (
     Act,
     Action,
     Add,
+    Chat,
     Command,
+    Decline,
     DueWindow,
     Greeting,
     Help,
@@ -28,7 +32,8 @@ from todo_agent.offline.commands import (
     Unknown,
     Update,
 )
-from todo_agent.offline.dates import extract_due
+from todo_agent.offline.dates import extract_due, extract_window
+from todo_agent.offline.recurrence import extract_recurrence
 from todo_agent.offline.phrases import (
     PRIORITY_WORDS,
     clean_title,
@@ -59,12 +64,43 @@ _POLITE_START = re.compile(
 _POLITE_END = re.compile(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?[\s.!?]*$", re.I)
 
 
+# Words the rules key on, so a typo in one still reads ("delet", "tomorow", "overdeu").
+KEYWORDS = (
+    "add delete remove complete completed reschedule rename search postpone priority high "
+    "tomorrow today overdue monday tuesday wednesday thursday friday saturday sunday weekend "
+    "urgent list show finished done next week what's"
+).split()
+_TYPO_EXCEPTIONS = frozenset("and ad at as a an the to do did dad mad bad had sad".split())
+_SHORT_FIXES = {"ad": "add", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
+                "wat": "what", "whats": "what's", "todays": "today's", "tmrw": "tomorrow"}
+
+
+def fix_typos(text: str) -> str:
+    """Corrects a misspelt keyword (one edit or two letters swapped away, words of 4+ letters)
+    and a few everyday short forms; other words, titles included, stay as typed."""
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        bare = word.lower().strip(",.!?:")
+        if index == 0 and bare == "ad":
+            words[index] = "add" + word[2:]
+            continue
+        if bare in _SHORT_FIXES and bare != "ad":
+            words[index] = word.lower().replace(bare, _SHORT_FIXES[bare])
+            continue
+        if len(bare) < 5 or bare in KEYWORDS or bare in _TYPO_EXCEPTIONS or not bare.isalpha():
+            continue
+        close = difflib.get_close_matches(bare, KEYWORDS, n=1, cutoff=0.8)
+        if close:
+            words[index] = word.lower().replace(bare, close[0])
+    return " ".join(words)
+
+
 def prepare(text: str) -> str:
     """ "Could you please add milk, thanks!" → "add milk"."""
     # Up to three courtesy words in a row: "ok so can you …".
     for _ in range(3):
         text = _POLITE_START.sub("", text)
-    return _POLITE_END.sub("", text).strip()
+    return fix_typos(_POLITE_END.sub("", text).strip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,16 +112,19 @@ _TAGGED = re.compile(
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
 # "all open tasks" is about open tasks, not every state.
 _ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
-_COMPLETED = re.compile(r"\b(?:done|completed|finished|closed|ticked\s+off|checked\s+off)\b", re.I)
+_COMPLETED = re.compile(
+    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|got\s+done|did\s+i\s+(?:do|get\s+done))\b",
+    re.I,
+)
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (re.compile(r"\b(?:overdue|late|past\s+due|missed|behind)\b", re.I), "overdue"),
-    (re.compile(r"\b(?:today|tonight|my\s+day)\b", re.I), "today"),
+    (re.compile(r"\b(?:today|today's|tonight|my\s+day)\b", re.I), "today"),
     (re.compile(r"\btomorrow\b", re.I), "tomorrow"),
     (re.compile(r"\bnext\s+week\b", re.I), "next_week"),
     (
         re.compile(
-            r"\b(?:this\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b",
+            r"\b(?:this\s+week|this\s+week's|my\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b",
             re.I,
         ),
         "this_week",
@@ -101,7 +140,7 @@ def _state_filter(text: str) -> State:
     return "open"
 
 
-def parse_list(text: str) -> ListTasks:
+def parse_list(text: str, now: datetime) -> ListTasks:
     """Filters from a request to see tasks."""
     tags, rest = extract_tags(text)
     tag = tags[0] if tags else None
@@ -110,9 +149,16 @@ def parse_list(text: str) -> ListTasks:
         if match:
             tag = match.group(1).lower()
     priority, rest = extract_priority(rest)
-    return ListTasks(
-        state=_state_filter(rest), priority=priority, tag=tag, due=first_window(LIST_WINDOWS, rest)
-    )
+    state = _state_filter(rest)
+    due = first_window(LIST_WINDOWS, rest)
+    if due == "overdue" and re.search(r"\btoday\b", rest, re.I):
+        # "overdue or due today": today's tasks and every late one.
+        return ListTasks(state, priority, tag, "today", overdue_too=True, label="due today or overdue")
+    if due == "any" or re.search(r"\b(?:by|before)\b", rest, re.I):
+        days, overdue_too, label = extract_window(rest, now)
+        if days is not None:
+            return ListTasks(state, priority, tag, "any", days, overdue_too, label)
+    return ListTasks(state=state, priority=priority, tag=tag, due=due)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +272,7 @@ _THANKS = re.compile(
     r"^(?:thanks|thank\s+you|thx|ty|cheers|great|perfect|cool|nice|awesome)\b.*$", re.I
 )
 _NOTHING = re.compile(r"^$")
+_NOTHING_OR_ANY = re.compile(r"^")
 _NOTE = re.compile(
     r"^(?:add\s+(?:a\s+)?note\s+(?:to|on|for)|note\s+on|annotate)\s+(?P<target>.+?)\s*(?::|-|saying|that)\s*(?P<note>.+)$",
     re.I,
@@ -320,7 +367,7 @@ _SHOW = re.compile(
     re.I,
 )
 _ADD = re.compile(
-    r"^(?:add|create|new|make|put|insert|remind\s+me\s+(?:to\s+)?|remember\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|"
+    r"^(?:add|create|new|make|put|insert|remind\s+me\s+(?:to\s+)?|remember\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|need\s+to|i\s+gotta|gotta|i\s+should(?:\s+really)?|don't\s+let\s+me\s+forget\s+to|create\s+a\s+task\s+to|"
     r"i\s+should|don't\s+forget\s+to|do\s+not\s+forget\s+to|todo|to-do|task)\b\s*:?\s*(?P<rest>.+)$",
     re.I,
 )
@@ -331,8 +378,239 @@ _BARE_ADD = re.compile(
 )
 _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
-    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next)|next\s+up|what\s+should\s+i\s+do)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
+    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
+    r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
+    r"do\s+i\s+have\s+anything)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
+    re.I,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the offline model cannot do yet, answered honestly (never a junk task).
+
+ONE_AT_A_TIME = (
+    "I can't change several tasks at once yet: I change one task at a time. Name one task "
+    '(for example "move buy milk to tomorrow") and I\'ll do that one.'
+)
+CANNOT_UNDO = (
+    "I can't undo changes yet. Tell me the change to make instead, for example "
+    '"reopen buy milk" or "move the report back to friday".'
+)
+CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
+CANNOT_REMIND = (
+    "I can't send reminders or notifications yet; I can give the task a due date and time."
+)
+_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"^how\s+many\b|\b(?:statistics|stats|productivity|average\s+time|streak)\b", re.I
+        ),
+        "I can't give statistics about your tasks yet; I can list them (open, done, overdue).",
+    ),
+    (
+        re.compile(r"^(?:share|assign|invite|delegate)\b|\bshare\b.*\b(?:list|tasks?)\b", re.I),
+        "I can't share or assign tasks: your list is yours only.",
+    ),
+    (
+        re.compile(
+            r"^(?:email|e-mail|text|sms|whatsapp|send)\s+(?:this|my|the)\s+(?:list|tasks?)\b"
+            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b",
+            re.I,
+        ),
+        "I can't send emails, messages or notifications.",
+    ),
+    (
+        re.compile(
+            r"^(?:sync|export|print|attach|chart|graph)\b|\b(?:google|outlook|apple)\s+calendar\b|\bcsv\b",
+            re.I,
+        ),
+        "I can't sync, export, print or attach anything; I only keep your task list.",
+    ),
+    (
+        re.compile(r"\b(?:weather|forecast)\b", re.I),
+        "I can't tell the weather; I only keep tasks.",
+    ),
+    (re.compile(r"^translate\b", re.I), "I can't translate; I only keep tasks."),
+    (
+        re.compile(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b", re.I),
+        "I can't set alarms; I can add a task with a due time.",
+    ),
+    (
+        re.compile(
+            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^book\s+me\b", re.I
+        ),
+        "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
+    ),
+)
+_REMINDER = re.compile(
+    r"\b(?:remind\s+me|notify\s+me|ping\s+me|alert\s+me)\s+(?:\d+|an?|one|two|half\s+an)\s+"
+    r"(?:minutes?|mins?|hours?|hrs?|days?)\s+before\b|\bnotification\b.*\bbefore\b",
+    re.I,
+)
+_UNDO = re.compile(
+    r"\b(?:undo|take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
+    re.I,
+)
+# A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
+_BULK = re.compile(
+    r"^(?:\w+\s+){0,3}?(?:move|push|shift|delete|remove|clear|complete|finish|mark|tag|untag|"
+    r"get\s+rid\s+of|postpone|reschedule|bump|drop|erase|set|make|change)\b.*"
+    r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b",
+    re.I,
+)
+_CONFIRM = re.compile(
+    r"^(?:yes|yep|yeah|yup|sure|ok|okay|go\s+ahead|do\s+it|confirm(?:ed)?|please\s+do|y)"
+    r"(?:[\s,]+(?:please|go\s+ahead|do\s+it|thanks))*[.!]*$",
+    re.I,
+)
+_REJECT = re.compile(
+    r"^(?:no|nope|nah|cancel|don't|do\s+not|never\s+mind|leave\s+it)\b(?!.*\b(?:delete|add)\b)",
+    re.I,
+)
+
+
+def _refuse(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    text = utterance.text
+    for pattern, reason in _REFUSALS:
+        if pattern.search(text):
+            return Decline(reason)
+    return None
+
+
+def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "every monday water the plants" → the first occurrence as a one-off task, said so."""
+    text = _ADD_LEAD.sub("", utterance.text)
+    found = extract_recurrence(text, utterance.now)
+    if found is None:
+        return None
+    tasks = parse_add_items(found.rest, utterance.now, split=False)
+    if len(tasks) != 1 or not tasks[0].title:
+        return Decline("I can't repeat tasks yet.")
+    task = tasks[0]
+    task.due = task.due or found.first
+    if found.first is not None and task.due.day == found.first.day:
+        task.due = found.first if task.due.at is None else task.due
+    return Add([task], notice=CANNOT_REPEAT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small talk that needs its own sentence.
+
+_FAREWELL = re.compile(r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later)\b", re.I)
+_COMPLIMENT = re.compile(
+    r"^(?:you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|brilliant|helpful|a\s+star)|"
+    r"(?:good|great|nice)\s+(?:job|work|bot)|love\s+(?:it|you|this))\b",
+    re.I,
+)
+_HOW_ARE_YOU = re.compile(
+    r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup)\b"
+    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b",
+    re.I,
+)
+_DATE_QUESTION = re.compile(
+    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)", re.I
+)
+_LANGUAGE = re.compile(r"\b(?:urdu|english|languages?)\b", re.I)
+_HOW_TO = re.compile(r"^how\s+(?:do|can|should)\s+i\b", re.I)
+
+
+def _date_reply(_match: re.Match[str], utterance: Utterance) -> Command:
+    return Chat(f"Today is {utterance.now.strftime('%A %-d %B %Y')}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Everyday phrasings of a change to one task.
+
+# Past tenses that say a task is done ("paid the rent", "got milk", "I've booked the MOT").
+_DID = re.compile(
+    r"^(?:ok\s+|so\s+|yay\s+|finally\s+)?(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)?"
+    r"(?P<verb>paid|got|bought|did|made|sent|took|went\s+to|rang|phoned|called|wrote|booked|"
+    r"picked\s+up|collected|returned|posted|cleaned|washed|watered|fed|fixed|emailed|texted|"
+    r"hoovered|renewed|cancelled|ordered|submitted|filed|finished|completed|sorted|tidied|"
+    r"walked|cooked|ironed|mowed|read|replied\s+to|answered|visited|met|dropped\s+off|handed\s+in|"
+    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out)\s+"
+    r"(?P<target>.+?)(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?"
+    r"(?:,?\s+(?:finally|that's\s+done|done))?$",
+    re.I,
+)
+# "<task> is done / sorted / wrapped / paid", "the bins are out", "the plumber has been called".
+_STATE_DONE = re.compile(
+    r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s|got)\s+)?"
+    r"(?:all\s+)?(?:now\s+)?(?P<state>done|sorted|out|paid|called|booked|sent|wrapped|renewed|"
+    r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off)"
+    r"(?:\s+(?:today|now|finally|at\s+last))?(?:,?\s+finally)?$",
+    re.I,
+)
+_PAST_RENEWED = re.compile(r"^(?P<target>.+?)\s+(?:renewed|sorted|paid|booked)(?:,?\s+finally)?$", re.I)
+_DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
+_NO_LONGER = re.compile(
+    r"^(?:i\s+)?(?:don't|do\s+not|no\s+longer)\s+(?:need|have|want)\s+to\s+(?P<target>.+?)(?:\s+any\s*more)?$"
+    r"|^no\s+longer\s+need\s+to\s+(?P<target2>.+)$",
+    re.I,
+)
+_CANCELLED = re.compile(
+    r"^(?P<target>.+?)\s+(?:is|was|got|has\s+been)\s+(?:cancelled|canceled|called\s+off|off)"
+    r"(?:,?\s+(?:take|get|remove)\s+it\s+off.*)?$",
+    re.I,
+)
+_TAKE_OFF = re.compile(r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I)
+_SCRATCH = re.compile(
+    r"^(?:scratch|bin|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|drop)\s+(?P<target>.+?)"
+    r"(?:,\s+.*)?$",
+    re.I,
+)
+_DID_I = re.compile(
+    r"^(?:did|have|has)\s+i\s+(?:already\s+)?(?:do|done|did|finish|finished|complete|completed|"
+    r"pay|paid|book|booked|get|got)\s+(?P<q>.+?)(?:\s+yet)?$"
+    r"|^is\s+(?P<q2>.+?)\s+(?:done|finished|complete|completed|high\s+priority|urgent|due\s+\w+)$"
+    r"|^when\s+is\s+(?P<q3>.+?)\s+due$",
+    re.I,
+)
+_NOUN_ADD_BLOCK = re.compile(
+    r"^(?:what|which|when|where|who|why|how|is|are|do|does|did|have|has|any|show|list|"
+    r"display|see|view|find|search|can|could|should|will|would|anything|everything)\b|\?$",
+    re.I,
+)
+
+
+def _did(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    ref = parse_ref(target)
+    if ref is None or (ref.kind == "title" and ref.value.lower() in ("it", "that", "everything")):
+        return None
+    return Act("complete", [ref])
+
+
+def _drop(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    ref = parse_ref(target)
+    return Act("delete", [ref]) if ref is not None else None
+
+
+def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
+    query = next((g for g in (match.group("q"), match.group("q2"), match.group("q3")) if g), "")
+    ref = parse_ref(query)
+    if ref is not None and ref.kind != "title":
+        return Act("get", [ref])
+    query = re.sub(r"\b(?:the|a|my|thing|task|one)\b", " ", query, flags=re.I).strip()
+    return Search(query) if query else None
+
+
+def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "haircut friday 11am": a phrase with a date or time and no verb is an add."""
+    text = utterance.text
+    if _NOUN_ADD_BLOCK.search(text):
+        return None
+    due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
+    if due is None or not clean_title(rest):
+        return None
+    tasks = parse_add_items(text, utterance.now, split=False)
+    return Add(tasks) if tasks and all(t.title for t in tasks) else None
+
+
+_ADD_LEAD = re.compile(
+    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|put)\s+",
     re.I,
 )
 
@@ -343,6 +621,32 @@ RULES: tuple[Rule, ...] = (
     Rule("help", at_start(_HELP), _always(Help)),
     Rule("greeting", at_start(_GREETING), _always(Greeting)),
     Rule("thanks", at_start(_THANKS), _always(lambda: Greeting(thanks=True))),
+    Rule("chat: goodbye", at_start(_FAREWELL), _always(lambda: Chat("Bye for now! Your list is saved."))),
+    Rule(
+        "chat: compliment",
+        at_start(_COMPLIMENT),
+        _always(lambda: Chat("Thank you! Happy to keep your list.")),
+    ),
+    Rule(
+        "chat: how are you",
+        at_start(_HOW_ARE_YOU),
+        _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
+    ),
+    Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
+    Rule(
+        "chat: languages",
+        at_start(re.compile(r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b", re.I)),
+        _always(lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")),
+    ),
+    Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
+    # What the offline model cannot do: said honestly, before any rule could misread it.
+    Rule("cannot: undo", anywhere(_UNDO), _always(lambda: Decline(CANNOT_UNDO))),
+    Rule("cannot: reminders", anywhere(_REMINDER), _always(lambda: Decline(CANNOT_REMIND))),
+    Rule("cannot: bulk change", at_start(_BULK), _always(lambda: Decline(ONE_AT_A_TIME))),
+    Rule("bulk: a confirmation", at_start(_CONFIRM), _always(lambda: Decline(ONE_AT_A_TIME))),
+    Rule("bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))),
+    Rule("cannot: refusals", at_start(_NOTHING_OR_ANY), _refuse),
+    Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Edits of one task.
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename)),
@@ -368,13 +672,23 @@ RULES: tuple[Rule, ...] = (
     Rule("complete: I'm done with X", at_start(_I_AM_DONE_WITH), _act("complete")),
     Rule("complete: X is done", at_start(_IS_DONE), _act("complete")),
     Rule("delete: delete X", at_start(_DELETE), _act("delete")),
+    Rule("delete: scratch X", at_start(_SCRATCH), _drop),
+    Rule("delete: I don't need to X anymore", at_start(_NO_LONGER), _drop),
+    Rule("delete: X is cancelled", at_start(_CANCELLED), _drop),
+    Rule("delete: take X off my list", at_start(_TAKE_OFF), _drop),
+    Rule("show: did I do X?", at_start(_DID_I), _ask_about),
+    Rule("complete: X: done", at_start(_DONE_COLON), _did),
+    Rule("complete: paid the rent", at_start(_DID), _did),
+    Rule("complete: the bins are out", at_start(_STATE_DONE), _did),
+    Rule("complete: passport renewed", at_start(_PAST_RENEWED), _did),
     Rule("search: search for …", at_start(_SEARCH), _search),
     Rule("show: show X", at_start(_SHOW), _show),
     # Adding, and the wish to add with nothing to add yet.
     Rule("add: add …", at_start(_ADD), _add),
     Rule("add: add a task", at_start(_BARE_ADD), _always(lambda: Unknown(missing_title=True))),
+    Rule("add: a noun phrase with a date", at_start(_NOTHING_OR_ANY), _noun_add),
     # Anything else that asks to see tasks.
-    Rule("list", anywhere(_LISTISH), lambda _match, utterance: parse_list(utterance.text)),
+    Rule("list", anywhere(_LISTISH), lambda _match, u: parse_list(u.text, u.now)),
 )
 
 ENGLISH = Grammar(language="en", prepare=prepare, rules=RULES)

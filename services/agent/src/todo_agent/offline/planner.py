@@ -15,13 +15,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from todo_agent.offline import replies
 from todo_agent.offline.commands import (
     Act,
     Add,
+    Chat,
     Command,
+    Decline,
     Greeting,
     Help,
     ListTasks,
@@ -67,6 +70,66 @@ def title_score(query: str, title: str) -> float:
     for word in q:
         total += max(difflib.SequenceMatcher(None, word, other).ratio() for other in t)
     return total / len(q)
+
+
+_STOPWORDS = frozenset(
+    "a an the my any anything something about with for of to on in and or tasks task stuff "
+    "things thing".split()
+)
+
+
+def word_stem(word: str) -> str:
+    """One form for the forms of a word a search should treat as the same: "taxes" → "tax",
+    "dentists" → "dentist", "birthdays" → "birthday" (whole words only, so "taxi" stays)."""
+    word = word.casefold()
+    for suffix in ("ies", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            if suffix == "ies":
+                return word[: -len(suffix)] + "y"
+            if suffix == "es" and word[-3] in "sxz" or word.endswith(("ches", "shes")):
+                return word[:-2]
+            if suffix == "s" and not word.endswith("ss"):
+                return word[:-1]
+    return word
+
+
+def words_match(query: str, text: str) -> bool:
+    """True when every meaningful word of `query` is a word of `text`, in any form."""
+    wanted = [word_stem(w) for w in re.findall(r"\w+", query) if w.casefold() not in _STOPWORDS]
+    have = {word_stem(w) for w in re.findall(r"\w+", text)}
+    return bool(wanted) and all(w in have for w in wanted)
+
+
+def window_days(command: ListTasks, today: date) -> tuple[date, date] | None:
+    """The local due days a list asks for, both ends included (None: any day)."""
+    if command.days is not None:
+        return command.days
+    monday = today - timedelta(days=today.weekday())
+    return {
+        "today": (today, today),
+        "tomorrow": (today + timedelta(days=1), today + timedelta(days=1)),
+        "this_week": (today, monday + timedelta(days=6)),
+        "next_week": (monday + timedelta(days=7), monday + timedelta(days=13)),
+    }.get(command.due)
+
+
+def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
+    """Whether a listed task belongs to the list's window, on the run's clock (the tasks
+    service's "overdue" uses its own wall clock, which a fixed-clock run must not)."""
+    due_text = task.get("due")
+    if command.due == "any" and command.days is None:
+        return True
+    if not due_text:
+        return False
+    due = datetime.fromisoformat(due_text)
+    late = task.get("state") != "completed" and due.replace(tzinfo=None) < now.replace(
+        tzinfo=None
+    )
+    if command.due == "overdue":
+        return late
+    days = window_days(command, now.date())
+    inside = days is not None and days[0] <= due.date() <= days[1]
+    return inside or (command.overdue_too and late)
 
 
 class Planner:
@@ -187,6 +250,10 @@ class Planner:
     def decide(self) -> Decision:
         """The next step: the tool calls still needed, or the reply once their outputs are in."""
         command = self.command
+        if isinstance(command, Decline):
+            return Decision.say(command.reason)
+        if isinstance(command, Chat):
+            return Decision.say(command.reply)
         if isinstance(command, Help):
             return Decision.say(replies.HELP_UR if self.lang == "ur" else replies.HELP_EN)
         if isinstance(command, Greeting):
@@ -245,6 +312,8 @@ class Planner:
             lines.append("Added " + replies.task_line(None, added[0], self.now))
         elif added:
             lines.append(f"Added {len(added)} tasks:\n" + replies.numbered(added, self.now))
+        if command.notice and added:
+            lines.append(command.notice)
         for call in failed:
             title = call.arguments.get("title", "")
             reason = replies.error_text(call.output or {}, self.lang)
@@ -258,18 +327,16 @@ class Planner:
     def _list(self, command: ListTasks) -> Decision:
         done = [c for c in self.calls if c.name == "list_tasks"]
         if not done:
-            args: dict[str, Any] = {"state": command.state}
+            args: dict[str, Any] = {"state": command.state, "limit": LOOKUP_LIMIT}
             if command.priority:
                 args["priority"] = command.priority
             if command.tag:
                 args["tag"] = command.tag
-            if command.due != "any":
-                args["due"] = command.due
             return Decision(calls=[("list_tasks", args)])
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
-        tasks = list(output.get("tasks", []))
+        tasks = [t for t in output.get("tasks", []) if in_window(t, command, self.now)]
         if self.lang == "ur":
             heading = replies.list_heading_ur(command, len(tasks))
             return Decision.say(
@@ -279,13 +346,19 @@ class Planner:
         return Decision.say(heading + ("\n" + replies.numbered(tasks, self.now) if tasks else ""))
 
     def _search(self, command: Search) -> Decision:
-        done = [c for c in self.calls if c.name == "search_tasks"]
+        done = [c for c in self.calls if c.name == "list_tasks"]
         if not done:
-            return Decision(calls=[("search_tasks", {"query": command.query})])
+            return Decision(
+                calls=[("list_tasks", {"state": command.state, "limit": LOOKUP_LIMIT})]
+            )
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
-        tasks = list(output.get("tasks", []))
+        tasks = [
+            t
+            for t in output.get("tasks", [])
+            if words_match(command.query, f"{t.get('title', '')} {t.get('notes', '')}")
+        ]
         if not tasks:
             return Decision.say(f'No tasks match "{command.query}".')
         count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
