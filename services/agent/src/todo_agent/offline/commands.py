@@ -92,6 +92,15 @@ class Update:
     priority: Priority | None = None
     tags: list[str] | None = None
     notes: str | None = None
+    # Changes relative to the task's current values (the planner reads them first): tags to
+    # add or take off, and "push to friday" keeping the task's time of day.
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    keep_time: bool = False
+
+    def needs_current(self) -> bool:
+        """True when the new values depend on the task's current ones."""
+        return bool(self.add_tags or self.remove_tags or self.keep_time)
 
 
 @dataclass

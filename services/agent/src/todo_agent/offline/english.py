@@ -70,7 +70,10 @@ KEYWORDS = (
     "tomorrow today overdue monday tuesday wednesday thursday friday saturday sunday weekend "
     "urgent list show finished done next week what's"
 ).split()
-_TYPO_EXCEPTIONS = frozenset("and ad at as a an the to do did dad mad bad had sad".split())
+_TYPO_EXCEPTIONS = frozenset(
+    "and ad at as a an the to do did dad mad bad had sad weekly daily listen lists shown "
+    "dinner donut doing".split()
+)
 _SHORT_FIXES = {"ad": "add", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
                 "wat": "what", "whats": "what's", "todays": "today's", "tmrw": "tomorrow"}
 
@@ -210,7 +213,27 @@ def _clear_due(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | No
 
 def _redate(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
     due, _ = extract_due(match.group("when"), utterance.now)
-    return Update(ref, due=due) if due is not None else None
+    # A new day for a timed task keeps its time.
+    return Update(ref, due=due, keep_time=True) if due is not None else None
+
+
+def _split_tags(text: str) -> list[str]:
+    tags = extract_tags(text)[0]
+    return tags or [t.lower() for t in re.findall(r"[\w-]+", text) if t.lower() not in ("and", "tags", "tag")]
+
+
+def _tag_more(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    tags = _split_tags(match.group("tags"))
+    return Update(ref, add_tags=tags) if tags else None
+
+
+def _untag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    tags = _split_tags(match.group("tags"))
+    return Update(ref, remove_tags=tags) if tags else None
+
+
+def _retag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    return Update(ref, add_tags=[match.group("new").lower()], remove_tags=[match.group("old").lower()])
 
 
 def _set_priority(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
@@ -228,13 +251,9 @@ def _prioritize(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | N
     return Update(ref, priority="high")
 
 
-def _tag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
-    raw_tags = match.group("tags")
-    tags = extract_tags(raw_tags)[0]
-    if not tags:
-        # "tag X with work and home": words without "#" are tags too here.
-        tags = [t.lower() for t in re.findall(r"[\w-]+", raw_tags) if t.lower() != "and"]
-    return Update(ref, tags=tags) if tags else None
+def _tag(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    # Adding a tag keeps the task's other tags ("tag X with work and home").
+    return _tag_more(ref, match, utterance)
 
 
 _SEARCH_LEAD = re.compile(r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+", re.I)
@@ -250,6 +269,13 @@ def _search(match: re.Match[str], _: Utterance) -> Command | None:
 def _add(match: re.Match[str], utterance: Utterance) -> Command | None:
     tasks = parse_add_items(match.group("rest"), utterance.now)
     return Add(tasks) if tasks else None
+
+
+def _untag_rule(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.group("target") or match.group("target2")
+    tags = match.group("tags") or match.group("tags2")
+    ref = parse_ref(target)
+    return Update(ref, remove_tags=[tags.lstrip("#").lower()]) if ref is not None else None
 
 
 def _always(command: Callable[[], Command]) -> Builder:
@@ -317,6 +343,19 @@ _SHIFT_PRIORITY = re.compile(
 )
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
 _TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+?)\s+(?:with|as)\s+(?P<tags>.+)$", re.I)
+_PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
+_TAG_IT = re.compile(r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$", re.I)
+_MARK_TAGS = re.compile(r"^(?:mark|tag)\s+(?P<target>.+?)\s+(?P<tags>(?:#[\w-]+\s*)+)$", re.I)
+_ADD_A_TAG = re.compile(r"^add\s+(?:a|the)\s+(?P<tags>[\w-]+)\s+tag\s+to\s+(?P<target>.+)$", re.I)
+_REMOVE_TAG = re.compile(
+    r"^(?:remove|delete|drop)\s+the\s+(?P<tags>#?[\w-]+)\s+tag\s+from\s+(?P<target>.+)$"
+    r"|^take\s+the\s+(?P<tags2>#?[\w-]+)\s+tag\s+off\s+(?P<target2>.+)$",
+    re.I,
+)
+_CHANGE_TAG = re.compile(
+    r"^(?:change|switch|swap)\s+the\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+from\s+#?(?P<old>[\w-]+)\s+to\s+#?(?P<new>[\w-]+)$",
+    re.I,
+)
 _ADD_TAG_TO = re.compile(
     r"^(?:add|put)\s+(?P<tags>(?:#[\w-]+[\s,]*(?:and\s+)?)+)\s+(?:to|on)\s+(?P<target>.+)$",
     re.I,
@@ -481,6 +520,10 @@ def _refuse(_match: re.Match[str], utterance: Utterance) -> Command | None:
 def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "every monday water the plants" → the first occurrence as a one-off task, said so."""
     text = _ADD_LEAD.sub("", utterance.text)
+    if re.search(r"\btags?\b", text, re.I) or (
+        _NOUN_ADD_BLOCK.search(text) and not _ADD_LEAD.match(utterance.text)
+    ):
+        return None
     found = extract_recurrence(text, utterance.now)
     if found is None:
         return None
@@ -569,7 +612,19 @@ _DID_I = re.compile(
 )
 _NOUN_ADD_BLOCK = re.compile(
     r"^(?:what|which|when|where|who|why|how|is|are|do|does|did|have|has|any|show|list|"
-    r"display|see|view|find|search|can|could|should|will|would|anything|everything)\b|\?$",
+    r"display|see|view|find|search|can|could|should|will|would|anything|everything|change|"
+    r"set|make|move|push|bring|give|edit|rename|mark|tag|label|flag|shift|delay|postpone|"
+    r"reschedule|put|untag|remove|delete|update|complete|reopen)\b|\?\s*$",
+    re.I,
+)
+# What is left of a list request once its date is read ("todays tasks", "urgent things").
+_ONLY_LIST_WORDS = re.compile(
+    r"^(?:(?:'s|my|the|all|any|tasks?|things?|stuff|todos?|jobs?|urgent|important|open|due|"
+    r"left|remaining|else|on|for|me)\s*)+$",
+    re.I,
+)
+_LEAD_DATE_FILLER = re.compile(
+    r"^(?P<when>.+?)\s+(?:i\s+need\s+to|i\s+have\s+to|i\s+must|i\s+gotta|i\s+should)\s+(?P<rest>.+)$",
     re.I,
 )
 
@@ -600,12 +655,19 @@ def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
 def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "haircut friday 11am": a phrase with a date or time and no verb is an add."""
     text = utterance.text
-    if _NOUN_ADD_BLOCK.search(text):
+    if _NOUN_ADD_BLOCK.search(text) or _NOUN_ADD_BLOCK.search(utterance.raw):
         return None
     due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
-    if due is None or not clean_title(rest):
+    title = clean_title(rest)
+    if due is None or not title or _ONLY_LIST_WORDS.match(title):
         return None
-    tasks = parse_add_items(text, utterance.now, split=False)
+    lead = _LEAD_DATE_FILLER.match(text)
+    if lead is not None:
+        # "this weekend I need to …": the date said first applies to every item.
+        when, after = extract_due(lead.group("when"), utterance.now)
+        if when is not None and not clean_title(after):
+            text = f"{lead.group('when')}: {lead.group('rest')}"
+    tasks = parse_add_items(text, utterance.now)
     return Add(tasks) if tasks and all(t.title for t in tasks) else None
 
 
@@ -660,7 +722,13 @@ RULES: tuple[Rule, ...] = (
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
+    Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
+    Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
+    Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
+    Rule("tags: put X under T", at_start(_PUT_UNDER), _edit(_tag_more)),
     Rule("tags: tag X with T", at_start(_TAG_WITH), _edit(_tag)),
+    Rule("tags: mark X #a #b", at_start(_MARK_TAGS), _edit(_tag_more)),
+    Rule("tags: tag it T", at_start(_TAG_IT), _edit(_tag_more)),
     Rule("tags: add #t to X", at_start(_ADD_TAG_TO), _edit(_tag)),
     # Actions on one or more tasks.
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),

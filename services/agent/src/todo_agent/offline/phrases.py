@@ -95,6 +95,7 @@ def clean_title(text: str) -> str:
     text = re.sub(r"\(\s*\)", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,;:.!-")
     text = _TITLE_NOISE_START.sub("", text)
+    text = re.sub(r"^(?:to|that\s+i\s+(?:need|have)\s+to)\s+", "", text, flags=re.I)
     text = _TITLE_NOISE_END.sub("", text)
     text = re.sub(r"\s+(?:due|by|on|for|at|with|and)$", "", text, flags=re.I)
     text = text.strip(" ,;:.!-")
@@ -107,10 +108,20 @@ def clean_title(text: str) -> str:
 _QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]|(?:(?<=\s)|^)['‘]([^'’]+)['’](?=\s|$|[,.!?])")
 
 
+_TAG_WORDS = re.compile(
+    r",?\s*\b(?:tagged|tag\s+it|with\s+the\s+tags?|labell?ed)\s+(?:as\s+)?([\w-]+(?:\s+and\s+[\w-]+)?)\b",
+    re.I,
+)
+
+
 def parse_new_task(text: str, now: datetime) -> NewTask:
     """One task phrase → title, due date, priority, tags."""
     quoted = _QUOTED.search(text)
     tags, rest = extract_tags(text)
+    worded = _TAG_WORDS.search(rest)
+    if worded is not None:
+        tags += [t.lower() for t in worded.group(1).split() if t.lower() != "and" and t.lower() not in tags]
+        rest = f"{rest[: worded.start()]} {rest[worded.end() :]}"
     priority, rest = extract_priority(rest)
     if quoted is not None:
         # A quoted title is taken literally; modifiers come from the rest of the phrase.
@@ -125,7 +136,7 @@ def parse_new_task(text: str, now: datetime) -> NewTask:
 # comes last, so splitting would cut the task in two. Urdu lists use the Urdu comma.
 _SPLIT_ITEMS = re.compile(r"\s*(?:,|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*", re.I)
 # Separators that always mean one task per line: new lines, bullets, semicolons.
-_HARD_SPLIT = re.compile(r"\s*(?:\n\s*(?:[-*•]\s*)?|;|^\s*[-*•]\s*)\s*")
+_HARD_SPLIT = re.compile(r"\s*(?:\n\s*(?:[-*•]\s*)?|;|^\s*[-*•]\s*|\s+[-*•]\s+)\s*")
 _LIST_LEAD = re.compile(
     r"^(?:these|the\s+following|\d+\s+(?:tasks|things|items)|tasks|need\s+to|some\s+tasks)\s*:\s*",
     re.I,
@@ -145,6 +156,13 @@ ACTION_VERBS = frozenset(
     look find grab drive fetch print backup back learn practise practice study message remind
     contact confirm donate recycle vacuum dust paint mop defrost service""".split()
 )
+
+
+def _lead_off(piece: str) -> str:
+    """ "and also remember to call the school" → "call the school"."""
+    for _ in range(3):
+        piece = _PIECE_LEAD.sub("", piece.strip())
+    return piece
 
 
 def _starts_with_verb(piece: str) -> bool:
@@ -175,14 +193,14 @@ def parse_add_items(text: str, now: datetime, *, split: bool = True) -> list[New
         pieces = hard
     else:
         soft = [p for p in _SPLIT_ITEMS.split(text) if p.strip()]
-        soft = [_PIECE_LEAD.sub("", p.strip()) for p in soft]
+        soft = [_lead_off(p) for p in soft]
         titled = [p for p in soft if parse_new_task(p, now).title]
         several = len(titled) > 1 and all(_starts_with_verb(p) for p in titled[1:])
         several = several or len(quoted) > 1
         pieces = soft if several else [text]
     tasks: list[NewTask] = []
     for piece in pieces:
-        parsed = parse_new_task(_PIECE_LEAD.sub("", piece.strip(' "“”')), now)
+        parsed = parse_new_task(_lead_off(piece.strip(' "“”')), now)
         if not parsed.title and tasks:
             # "…, high priority, and …": modifiers of the task before.
             task = tasks[-1]

@@ -154,13 +154,14 @@ class Planner:
                 return [task_id for _, task_id in ordered]
         return []
 
-    def _last_mentioned_id(self) -> str | None:
+    def _last_mentioned(self) -> tuple[list[str], str]:
+        """The ids the newest assistant message with ids named, and that message."""
         for role, text in reversed(self.history):
             if role == "assistant":
                 ids = replies.ANY_ID.findall(text)
                 if ids:
-                    return cast(str, ids[-1]) if len(ids) == 1 else cast(str, ids[0])
-        return None
+                    return [cast(str, i) for i in dict.fromkeys(ids)], text
+        return [], ""
 
     def _resolve_direct(self, ref: TaskRef) -> tuple[str | None, str | None]:
         """(id, None) when the reference resolves without a lookup; (None, reply) when it cannot;
@@ -184,10 +185,14 @@ class Planner:
                 )
             return ids[index], None
         if ref.kind == "last":
-            found = self._last_mentioned_id()
-            if found is None:
-                return None, "I'm not sure which task you mean. Name it, or list your tasks first."
-            return found, None
+            found, text = self._last_mentioned()
+            if not found:
+                return None, "Which task do you mean? Name it, or list your tasks first."
+            if len(found) > 1:
+                # "delete that one" after a list of several: ask, naming them.
+                lines = [line for line in text.splitlines() if replies.ANY_ID.search(line)]
+                return None, "Which one do you mean?\n" + "\n".join(lines)
+            return found[0], None
         return None, None
 
     def _lookup_state(self, action: str) -> str:
@@ -404,6 +409,13 @@ class Planner:
             details += f"\nNotes: {task['notes']}"
         return details
 
+    def _current(self, task_id: str) -> dict[str, Any] | None:
+        lookup = next((c for c in self.calls if c.name == "list_tasks"), None)
+        if lookup is None or not (lookup.output or {}).get("ok"):
+            return None
+        tasks = (lookup.output or {}).get("tasks", [])
+        return next((t for t in tasks if t.get("id") == task_id), None)
+
     def _update(self, command: Update) -> Decision:
         done = [c for c in self.calls if c.name == "update_task"]
         if not done:
@@ -411,17 +423,35 @@ class Planner:
             if first is not None:
                 return first
             assert ids
+            current: dict[str, Any] | None = None
+            if command.needs_current():
+                current = self._current(ids[0])
+                if current is None:
+                    if not any(c.name == "list_tasks" for c in self.calls):
+                        return Decision(
+                            calls=[("list_tasks", {"state": "all", "limit": LOOKUP_LIMIT})]
+                        )
+                    return Decision.say(replies.error_text({"error": "not_found"}, self.lang))
             args: dict[str, Any] = {"task_id": ids[0]}
             if command.title is not None:
                 args["title"] = command.title
             if command.due is not None:
                 args["due"] = command.due.iso()
+                old_due = (current or {}).get("due")
+                if command.keep_time and command.due.at is None and old_due:
+                    old = datetime.fromisoformat(old_due)
+                    if (old.hour, old.minute) != (23, 59):
+                        args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
             if command.clear_due:
                 args["clear_due"] = True
             if command.priority is not None:
                 args["priority"] = command.priority
-            if command.tags is not None:
-                args["tags"] = command.tags
+            tags = command.tags
+            if command.add_tags or command.remove_tags:
+                have = [t for t in (current or {}).get("tags", []) if t not in command.remove_tags]
+                tags = have + [t for t in command.add_tags if t not in have]
+            if tags is not None:
+                args["tags"] = tags
             if command.notes is not None:
                 args["notes"] = command.notes
             return Decision(calls=[("update_task", args)])
