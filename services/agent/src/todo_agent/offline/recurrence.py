@@ -66,6 +66,11 @@ class Recurrence:
     rest: str
 
 
+def first_weekday(now: datetime, weekday: int) -> date:
+    """The first such weekday on or after today (a repeating task's first occurrence)."""
+    return _first_weekday(now.date(), [weekday], None, now)
+
+
 def _first_weekday(today: date, weekdays: list[int], at: time | None, now: datetime) -> date:
     best: date | None = None
     for weekday in weekdays:
