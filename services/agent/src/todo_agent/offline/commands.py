@@ -97,10 +97,15 @@ class Update:
     add_tags: list[str] = field(default_factory=list)
     remove_tags: list[str] = field(default_factory=list)
     keep_time: bool = False
+    # A new time alone keeps the task's day; a shift moves its due date by so many days.
+    keep_day: bool = False
+    shift_days: int = 0
 
     def needs_current(self) -> bool:
         """True when the new values depend on the task's current ones."""
-        return bool(self.add_tags or self.remove_tags or self.keep_time)
+        return bool(
+            self.add_tags or self.remove_tags or self.keep_time or self.keep_day or self.shift_days
+        )
 
 
 @dataclass

@@ -112,6 +112,11 @@ def prepare(text: str) -> str:
 _TAGGED = re.compile(
     r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?([\w-]+)", re.I
 )
+# "show work stuff": a tag named before "stuff"/"things".
+_STUFF = re.compile(
+    r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
+    re.I,
+)
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
 # "all open tasks" is about open tasks, not every state.
 _ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
@@ -136,6 +141,8 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 
 
 def _state_filter(text: str) -> State:
+    # "what do I need to get done by friday" asks what is still open.
+    text = re.sub(r"\b(?:need|have)\s+to\s+get\s+done\b", " ", text, flags=re.I)
     if _ALL_STATES.search(text) and not _ALL_OF_ONE_STATE.search(text):
         return "all"
     if _COMPLETED.search(text):
@@ -148,7 +155,7 @@ def parse_list(text: str, now: datetime) -> ListTasks:
     tags, rest = extract_tags(text)
     tag = tags[0] if tags else None
     if tag is None:
-        match = _TAGGED.search(rest)
+        match = _TAGGED.search(rest) or _STUFF.search(rest)
         if match:
             tag = match.group(1).lower()
     priority, rest = extract_priority(rest)
@@ -205,6 +212,31 @@ def _note(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
 def _rename(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
     new = clean_title(match.group("new"))
     return Update(ref, title=new) if new else None
+
+
+_ONLY_TIME = re.compile(r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$", re.I)
+
+
+def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    """A re-date whose <when> is a date or time and nothing else ("change the haircut to 4pm";
+    "change X to Y" with other words is a rename). A time alone keeps the task's day."""
+    when = match.group("when").strip()
+    due, rest = extract_due(when, utterance.now)
+    if due is None or rest.strip(" ,.") or ref.kind == "title" and not ref.value:
+        return None
+    return Update(ref, due=due, keep_time=True, keep_day=bool(_ONLY_TIME.match(when)))
+
+
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+
+def _shift(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.group("target") or match.group("target2")
+    count = (match.group("n") or match.group("n2")).lower()
+    unit = (match.group("unit") or match.group("unit2")).lower()
+    days = (int(count) if count.isdigit() else _COUNTS[count]) * (7 if unit.startswith("week") else 1)
+    ref = parse_ref(target)
+    return Update(ref, shift_days=days) if ref is not None else None
 
 
 def _clear_due(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
@@ -317,6 +349,25 @@ _CLEAR_DUE = re.compile(
     r"^(?:clear|remove|delete|drop)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on)\s+(?P<target>.+)$",
     re.I,
 )
+_NO_DUE = re.compile(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<target>.+)$", re.I)
+# Re-dates in everyday words; the builder takes them only when <when> is a date and no more.
+_RESCHEDULE = re.compile(
+    r"^(?:change|bring|make|set|put|can)\s+(?P<target>.+?)\s+(?:forward\s+|back\s+)?(?:to|till|until|for|wait\s+(?:till|until))?\s*"
+    r"(?P<when>(?:(?:on|at|by)\s+)?[\w:/ ]+?)(?:\s+instead)?$",
+    re.I,
+)
+_DEADLINE_FOR = re.compile(
+    r"^(?:set|give|put)\s+(?:a\s+|the\s+)?(?:deadline|due\s+date)\s+(?:of\s+)?(?P<when>.+?)\s+(?:for|on)\s+(?P<target>.+)$",
+    re.I,
+)
+_MOVE_FROM = re.compile(
+    r"^(?:move|push|shift)\s+(?P<target>.+?)\s+from\s+\w+\s+to\s+(?P<when>.+)$", re.I
+)
+_SHIFT = re.compile(
+    r"^(?:give\s+me|i\s+need|add)\s+(?P<n>\d+|a|an|one|two|three|four|five|six|seven)\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
+    r"|^(?:push|move|shift|put)\s+(?P<target2>.+?)\s+(?:back|on)\s+(?:by\s+)?(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)$",
+    re.I,
+)
 _MOVE_TO = re.compile(
     r"^(?:move|reschedule|postpone|push|delay|shift|change\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for)|"
     r"set\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for))\s+(?P<target>.+?)\s+(?:to|until|till|for)\s+(?P<when>.+)$",
@@ -419,7 +470,7 @@ _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
     r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
-    r"do\s+i\s+have\s+anything)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
+    r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
     re.I,
 )
@@ -504,7 +555,8 @@ _CONFIRM = re.compile(
     re.I,
 )
 _REJECT = re.compile(
-    r"^(?:no|nope|nah|cancel|don't|do\s+not|never\s+mind|leave\s+it)\b(?!.*\b(?:delete|add)\b)",
+    r"^(?:no|nope|nah)(?:[\s,.!]+(?:thanks|thank\s+you|leave\s+(?:it|them)|don't|do\s+not|keep\s+(?:it|them)|stop|cancel)\b.*)?[.!]*$"
+    r"|^(?:leave\s+it|never\s+mind|cancel\s+that|forget\s+it|don't\s+do\s+it)\b",
     re.I,
 )
 
@@ -629,8 +681,15 @@ _LEAD_DATE_FILLER = re.compile(
 )
 
 
+_NOT_A_TASK = re.compile(
+    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are)\b", re.I
+)
+
+
 def _did(match: re.Match[str], _: Utterance) -> Command | None:
     target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    if _NOT_A_TASK.match(target.strip()):
+        return None
     ref = parse_ref(target)
     if ref is None or (ref.kind == "title" and ref.value.lower() in ("it", "that", "everything")):
         return None
@@ -715,7 +774,12 @@ RULES: tuple[Rule, ...] = (
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
-    Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate)),
+    Rule("due: no due date for X", at_start(_NO_DUE), _edit(_clear_due)),
+    Rule("due: give me 3 more days on X", at_start(_SHIFT), _shift),
+    Rule("due: set a deadline of D for X", at_start(_DEADLINE_FOR), _edit(_redate)),
+    Rule("due: move X from D1 to D2", at_start(_MOVE_FROM), _edit(_redate)),
+    Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate_strict)),
+    Rule("due: change X to <when>", at_start(_RESCHEDULE), _edit(_redate_strict)),
     Rule("due: make X due <when>", at_start(_MAKE_DUE), _edit(_redate)),
     Rule("due: X is due <when>", at_start(_IS_DUE), _edit(_redate)),
     Rule("priority: set the priority of X to P", at_start(_SET_PRIORITY_OF), _edit(_set_priority)),
@@ -734,6 +798,11 @@ RULES: tuple[Rule, ...] = (
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),
     Rule("reopen: mark X not done", at_start(_MARK_NOT_DONE), _act("reopen")),
     Rule("reopen: X is not done yet", at_start(_IS_NOT_DONE), _act("reopen")),
+    Rule(
+        "complete: done (the task just named)",
+        at_start(re.compile(r"^(?:done|did\s+it|that's\s+done|finished)$", re.I)),
+        _always(lambda: Act("complete", [TaskRef("last")])),
+    ),
     Rule("complete: mark X done", at_start(_MARK_DONE), _act("complete")),
     Rule("complete: complete X", at_start(_COMPLETE), _act("complete")),
     Rule("complete: I finished X", at_start(_I_FINISHED), _act("complete")),

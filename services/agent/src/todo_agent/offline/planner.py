@@ -435,13 +435,20 @@ class Planner:
             args: dict[str, Any] = {"task_id": ids[0]}
             if command.title is not None:
                 args["title"] = command.title
+            old_due = (current or {}).get("due")
+            old = datetime.fromisoformat(old_due) if old_due else None
+            timed = old is not None and (old.hour, old.minute) != (23, 59)
             if command.due is not None:
                 args["due"] = command.due.iso()
-                old_due = (current or {}).get("due")
-                if command.keep_time and command.due.at is None and old_due:
-                    old = datetime.fromisoformat(old_due)
-                    if (old.hour, old.minute) != (23, 59):
-                        args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
+                if old is not None and command.keep_day and command.due.at is not None:
+                    args["due"] = f"{old.date().isoformat()}T{command.due.at:%H:%M}"
+                elif old is not None and timed and command.keep_time and command.due.at is None:
+                    args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
+            if command.shift_days:
+                if old is None:
+                    return Decision.say("That task has no due date to move; tell me the new date.")
+                moved = old + timedelta(days=command.shift_days)
+                args["due"] = moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
             if command.clear_due:
                 args["clear_due"] = True
             if command.priority is not None:

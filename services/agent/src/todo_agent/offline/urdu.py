@@ -89,7 +89,7 @@ _TAG = re.compile(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(
 _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<new>.+?)\s+کر\s+(?:دو|دیں)$")
 # A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
 _TO_DO = re.compile(r"(?:نا|نی|نے)(?:\s+(?:ہے|ہیں))?(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?$")
-_TAIL_AUX = re.compile(r"(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?\s*(?:ہے|ہیں)?$")
+_TAIL_AUX = re.compile(r"(?:\s*[،,]?\s*(?:بہت\s*)?(?:ضروری\s*)?(?:ہے|ہیں))*\s*[،,]?\s*(?:بہت)?\s*$")
 CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 
 
@@ -177,7 +177,6 @@ def _rename(match: re.Match[str], _: Utterance) -> Command | None:
 def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "کل بجلی کا بل جمع کروانا ہے": a thing to do, with its date, is an add."""
     tags, text = extract_tags(utterance.text)
-    text = _TAIL_AUX.sub("", text.strip()).strip(" ،,")
     priority, rest = extract_priority(text)
     rest = _TAIL_AUX.sub("", rest.strip()).strip(" ،,")
     every = _EVERY.search(rest)
