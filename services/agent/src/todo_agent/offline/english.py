@@ -35,6 +35,7 @@ from todo_agent.offline.commands import (
 from todo_agent.offline.dates import extract_due, extract_window
 from todo_agent.offline.recurrence import extract_recurrence
 from todo_agent.offline.phrases import (
+    ACTION_VERBS,
     PRIORITY_WORDS,
     clean_title,
     extract_priority,
@@ -74,7 +75,7 @@ _TYPO_EXCEPTIONS = frozenset(
     "and ad at as a an the to do did dad mad bad had sad weekly daily listen lists shown "
     "dinner donut doing".split()
 )
-_SHORT_FIXES = {"ad": "add", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
+_SHORT_FIXES = {"ad": "add", "hihg": "high", "lsit": "list", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
                 "wat": "what", "whats": "what's", "todays": "today's", "tmrw": "tomorrow"}
 
 
@@ -90,7 +91,13 @@ def fix_typos(text: str) -> str:
         if bare in _SHORT_FIXES and bare != "ad":
             words[index] = word.lower().replace(bare, _SHORT_FIXES[bare])
             continue
-        if len(bare) < 5 or bare in KEYWORDS or bare in _TYPO_EXCEPTIONS or not bare.isalpha():
+        if (
+            len(bare) < 5
+            or bare in KEYWORDS
+            or bare in _TYPO_EXCEPTIONS
+            or bare in ACTION_VERBS
+            or not bare.isalpha()
+        ):
             continue
         close = difflib.get_close_matches(bare, KEYWORDS, n=1, cutoff=0.8)
         if close:
@@ -283,19 +290,44 @@ def _prioritize(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | N
     return Update(ref, priority="high")
 
 
+def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
+    return Update(ref, priority="low")
+
+
+def _rename_edit(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    """A rename, with "and make it high priority" read as a second change."""
+    new = match.group("new")
+    extra = re.search(r"\s+and\s+make\s+it\s+" + _PRIO_WORD + r"(?:\s+priority)?$", new, re.I)
+    priority: Priority | None = None
+    if extra is not None:
+        priority = PRIORITY_WORDS.get(extra.group("prio").lower(), "high")
+        new = new[: extra.start()]
+    title = clean_title(new)
+    return Update(ref, title=title, priority=priority) if title else None
+
+
 def _tag(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
     # Adding a tag keeps the task's other tags ("tag X with work and home").
     return _tag_more(ref, match, utterance)
 
 
-_SEARCH_LEAD = re.compile(r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+", re.I)
+_SEARCH_LEAD = re.compile(
+    r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+|^(?:anything\s+)?with\s+(?:the\s+word\s+)?|^the\s+word\s+",
+    re.I,
+)
+_SEARCH_TAIL = re.compile(r"\s+in\s+(?:them|it)$", re.I)
+_SEARCH_DONE = re.compile(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for\s+", re.I)
 _SEARCH_ARTICLE = re.compile(r"^(?:the|a|an|my)\s+", re.I)
 
 
 def _search(match: re.Match[str], _: Utterance) -> Command | None:
     query = match.group("q").strip(" \"'“”?.")
-    query = _SEARCH_ARTICLE.sub("", _SEARCH_LEAD.sub("", query))
-    return Search(query) if query else None
+    state: State = "all"
+    if _SEARCH_DONE.match(query):
+        state, query = "completed", _SEARCH_DONE.sub("", query)
+    query = _SEARCH_ARTICLE.sub("", _SEARCH_LEAD.sub("", _SEARCH_TAIL.sub("", query)))
+    query = query.strip(" \"'“”?.")
+    return Search(query, state) if query else None
 
 
 def _add(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -341,6 +373,15 @@ _RENAME_TO = re.compile(
 _CHANGE_TITLE = re.compile(
     r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$",
     re.I,
+)
+_RENAMES: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$", re.I),
+    re.compile(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$", re.I),
+    re.compile(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$", re.I),
+    re.compile(r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$", re.I),
+    re.compile(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$", re.I),
+    re.compile(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$", re.I),
+    re.compile(r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$", re.I),
 )
 _CHANGE_TO_SAY = re.compile(
     r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$", re.I
@@ -391,6 +432,19 @@ _MAKE_PRIORITY = re.compile(
 _SHIFT_PRIORITY = re.compile(
     r"^(?P<dir>raise|increase|bump|lower|decrease|reduce)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+)$",
     re.I,
+)
+_PRIO_WORD = r"(?P<prio>high|low|medium|normal|top|urgent|important)"
+_PRIORITY_EVERYDAY: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?" + _PRIO_WORD + r"(?:\s+priority)?$", re.I),
+    re.compile(r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+" + _PRIO_WORD + r"(?:\s+priority)?$", re.I),
+    re.compile(r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?" + _PRIO_WORD + r"\s+(?:on|for|of)\s+(?P<target>.+)$", re.I),
+    re.compile(r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?" + _PRIO_WORD + r"(?:\s+(?:priority|prio))?$", re.I),
+    re.compile(r"^" + _PRIO_WORD + r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$", re.I),
+)
+_LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^(?P<target>.+?)\s+can\s+wait\b.*$", re.I),
+    re.compile(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$", re.I),
+    re.compile(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$", re.I),
 )
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
 _TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+?)\s+(?:with|as)\s+(?P<tags>.+)$", re.I)
@@ -447,7 +501,9 @@ _DELETE = re.compile(
     re.I,
 )
 _SEARCH = re.compile(
-    r"^(?:search(?:\s+for)?|find(?:\s+me)?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on)|"
+    r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
+    r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with)|"
+    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|tasks\s+with\s+(?=\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
     r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$",
     re.I,
@@ -562,9 +618,8 @@ _REJECT = re.compile(
 
 
 def _refuse(_match: re.Match[str], utterance: Utterance) -> Command | None:
-    text = utterance.text
     for pattern, reason in _REFUSALS:
-        if pattern.search(text):
+        if pattern.search(utterance.text) or pattern.search(utterance.raw.rstrip(" .!?")):
             return Decline(reason)
     return None
 
@@ -756,7 +811,12 @@ RULES: tuple[Rule, ...] = (
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
     Rule(
         "chat: languages",
-        at_start(re.compile(r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b", re.I)),
+        raw_at_start(
+            re.compile(
+                r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b",
+                re.I,
+            )
+        ),
         _always(lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")),
     ),
     Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
@@ -770,7 +830,8 @@ RULES: tuple[Rule, ...] = (
     Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Edits of one task.
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
-    Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename)),
+    Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
+    *(Rule("rename: X should be called Y …", at_start(p), _edit(_rename_edit)) for p in _RENAMES),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
@@ -786,6 +847,8 @@ RULES: tuple[Rule, ...] = (
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
+    *(Rule("priority: X is urgent …", at_start(p), _edit(_set_priority)) for p in _PRIORITY_EVERYDAY),
+    *(Rule("priority: X can wait …", at_start(p), _edit(_lower)) for p in _LOW_EVERYDAY),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
     Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),

@@ -275,13 +275,15 @@ _LAST_MENTIONED = re.compile(
 )
 _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
-    r"(?:\s+(?:one|task|todo|item|thing))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    r"(?:\s+(?:one|task|todo|item|thing|reminder))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
     re.I,
 )
 
 
 def parse_ref(text: str) -> TaskRef | None:
     """One reference: an id, a position, "it", or a title to match."""
+    # "the report, I'm not actually done with it": the clause after a comma is no title.
+    text = re.split(r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1)[0]
     text = text.strip(" ,.;:!?\"'“”")
     if not text:
         return None

@@ -82,6 +82,8 @@ def word_stem(word: str) -> str:
     """One form for the forms of a word a search should treat as the same: "taxes" → "tax",
     "dentists" → "dentist", "birthdays" → "birthday" (whole words only, so "taxi" stays)."""
     word = word.casefold()
+    if len(word) > 6 and word.endswith("ing"):
+        return word[:-3]
     for suffix in ("ies", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             if suffix == "ies":
@@ -181,7 +183,7 @@ class Planner:
                 return None, (
                     f"فہرست میں صرف {len(ids)} کام ہیں۔"
                     if self.lang == "ur"
-                    else f"The last list only had {len(ids)} task{'s' if len(ids) != 1 else ''}."
+                    else f"The last list only had {len(ids)} task{'s' if len(ids) != 1 else ''}. Which one did you mean?"
                 )
             return ids[index], None
         if ref.kind == "last":
