@@ -394,7 +394,8 @@ _NO_DUE = re.compile(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<tar
 # Re-dates in everyday words; the builder takes them only when <when> is a date and no more.
 _RESCHEDULE = re.compile(
     r"^(?:change|bring|make|set|put|can)\s+(?P<target>.+?)\s+(?:forward\s+|back\s+)?(?:to|till|until|for|wait\s+(?:till|until))?\s*"
-    r"(?P<when>(?:(?:on|at|by)\s+)?[\w:/ ]+?)(?:\s+instead)?$",
+    r"(?P<when>(?:(?:on|at|by)\s+)?(?:\d|today|tomorrow|tonight|next\b|this\b|mon|tue|wed|thu|fri|sat|sun|"
+    r"noon|midday|the\s+\d|end\b|eod\b|in\s+\d)[\w:/ ]*?)(?:\s+instead)?$",
     re.I,
 )
 _DEADLINE_FOR = re.compile(
