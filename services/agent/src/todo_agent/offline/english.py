@@ -121,7 +121,8 @@ _TAGGED = re.compile(
 )
 # "show work stuff": a tag named before "stuff"/"things".
 _STUFF = re.compile(
-    r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
+    r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other|"
+    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
     re.I,
 )
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
@@ -595,8 +596,11 @@ _REMINDER = re.compile(
     r"(?:minutes?|mins?|hours?|hrs?|days?)\s+before\b|\bnotification\b.*\bbefore\b",
     re.I,
 )
+# "undo" about the last change ("undo that", "undo the rename"); "undo the milk one" reopens.
 _UNDO = re.compile(
-    r"\b(?:undo|take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
+    r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
+    r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
+    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
     re.I,
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
