@@ -570,11 +570,10 @@ def extract_due(text: str, now: datetime) -> tuple[Due | None, str]:
     at, rest = _extract_time(rest, pm)
     at = at or implied
     if day is None and at is None:
-        lead = _PART_WITH_LEAD.search(rest)
-        if lead is None:
+        if _PART_WITH_LEAD.search(text) is None:
             return None, text
         # "in the afternoon": today, the day only.
-        day, rest = now.date(), f"{rest[: lead.start()]} {rest[lead.end() :]}"
+        day, rest = now.date(), _sub_once(_PART_WITH_LEAD, rest)[1]
     if day is None:
         assert at is not None
         # A bare time means its next occurrence: today if still ahead, else tomorrow.

@@ -73,7 +73,7 @@ KEYWORDS = (
 ).split()
 _TYPO_EXCEPTIONS = frozenset(
     "and ad at as a an the to do did dad mad bad had sad weekly daily listen lists shown "
-    "dinner donut doing".split()
+    "dinner donut doing uncomplete undone unfinished incomplete unmark unfinish".split()
 )
 _SHORT_FIXES = {"ad": "add", "hihg": "high", "lsit": "list", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
                 "wat": "what", "whats": "what's", "todays": "today's", "tmrw": "tomorrow"}
@@ -129,7 +129,7 @@ _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
 # "all open tasks" is about open tasks, not every state.
 _ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
 _COMPLETED = re.compile(
-    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|got\s+done|did\s+i\s+(?:do|get\s+done))\b",
+    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|got\s+done|did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off))\b",
     re.I,
 )
 # The first window named wins.
@@ -617,7 +617,7 @@ _CONFIRM = re.compile(
 )
 _REJECT = re.compile(
     r"^(?:no|nope|nah)(?:[\s,.!]+(?:thanks|thank\s+you|leave\s+(?:it|them)|don't|do\s+not|keep\s+(?:it|them)|stop|cancel)\b.*)?[.!]*$"
-    r"|^(?:leave\s+it|never\s+mind|cancel\s+that|forget\s+it|don't\s+do\s+it)\b",
+    r"|^(?:leave\s+it|never\s+mind|forget\s+it|don't\s+do\s+it)\b|^cancel$",
     re.I,
 )
 
@@ -697,7 +697,6 @@ _STATE_DONE = re.compile(
     r"(?:\s+(?:today|now|finally|at\s+last))?(?:,?\s+finally)?$",
     re.I,
 )
-_PAST_RENEWED = re.compile(r"^(?P<target>.+?)\s+(?:renewed|sorted|paid|booked)(?:,?\s+finally)?$", re.I)
 _DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
 _NO_LONGER = re.compile(
     r"^(?:i\s+)?(?:don't|do\s+not|no\s+longer)\s+(?:need|have|want)\s+to\s+(?P<target>.+?)(?:\s+any\s*more)?$"
@@ -827,16 +826,30 @@ RULES: tuple[Rule, ...] = (
     Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
     # What the offline model cannot do: said honestly, before any rule could misread it.
     Rule("cannot: undo", anywhere(_UNDO), _always(lambda: Decline(CANNOT_UNDO))),
+    Rule("cannot: refusals", at_start(_NOTHING_OR_ANY), _refuse),
     Rule("cannot: reminders", anywhere(_REMINDER), _always(lambda: Decline(CANNOT_REMIND))),
     Rule("cannot: bulk change", at_start(_BULK), _always(lambda: Decline(ONE_AT_A_TIME))),
     Rule("bulk: a confirmation", at_start(_CONFIRM), _always(lambda: Decline(ONE_AT_A_TIME))),
     Rule("bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))),
-    Rule("cannot: refusals", at_start(_NOTHING_OR_ANY), _refuse),
-    Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Edits of one task.
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
-    *(Rule("rename: X should be called Y …", at_start(p), _edit(_rename_edit)) for p in _RENAMES),
+    *(
+        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
+        for name, p in zip(
+            (
+                "change 'A' to 'B'",
+                "X should be called Y",
+                "call X 'Y' instead",
+                "fix the name of X: Y",
+                "edit X, make it Y",
+                "change the X task name to Y",
+                "I'd like X to say Y",
+            ),
+            _RENAMES,
+            strict=True,
+        )
+    ),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
@@ -845,15 +858,33 @@ RULES: tuple[Rule, ...] = (
     Rule("due: set a deadline of D for X", at_start(_DEADLINE_FOR), _edit(_redate)),
     Rule("due: move X from D1 to D2", at_start(_MOVE_FROM), _edit(_redate)),
     Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate_strict)),
-    Rule("due: change X to <when>", at_start(_RESCHEDULE), _edit(_redate_strict)),
     Rule("due: make X due <when>", at_start(_MAKE_DUE), _edit(_redate)),
     Rule("due: X is due <when>", at_start(_IS_DUE), _edit(_redate)),
+    Rule("due: change X to <when>", at_start(_RESCHEDULE), _edit(_redate_strict)),
     Rule("priority: set the priority of X to P", at_start(_SET_PRIORITY_OF), _edit(_set_priority)),
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
-    *(Rule("priority: X is urgent …", at_start(p), _edit(_set_priority)) for p in _PRIORITY_EVERYDAY),
-    *(Rule("priority: X can wait …", at_start(p), _edit(_lower)) for p in _LOW_EVERYDAY),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
+        for name, p in zip(
+            (
+                "X is urgent",
+                "bump X up to high",
+                "set priority P on X",
+                "flag X as important",
+                "top priority: X",
+            ),
+            _PRIORITY_EVERYDAY,
+            strict=True,
+        )
+    ),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_lower))
+        for name, p in zip(
+            ("X can wait", "X isn't urgent", "de-prioritise X"), _LOW_EVERYDAY, strict=True
+        )
+    ),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
     Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
@@ -862,6 +893,8 @@ RULES: tuple[Rule, ...] = (
     Rule("tags: mark X #a #b", at_start(_MARK_TAGS), _edit(_tag_more)),
     Rule("tags: tag it T", at_start(_TAG_IT), _edit(_tag_more)),
     Rule("tags: add #t to X", at_start(_ADD_TAG_TO), _edit(_tag)),
+    # Refusals and repeating tasks, once no edit of one task read the message.
+    Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Actions on one or more tasks.
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),
     Rule("reopen: mark X not done", at_start(_MARK_NOT_DONE), _act("reopen")),
@@ -885,7 +918,7 @@ RULES: tuple[Rule, ...] = (
     Rule("complete: X: done", at_start(_DONE_COLON), _did),
     Rule("complete: paid the rent", at_start(_DID), _did),
     Rule("complete: the bins are out", at_start(_STATE_DONE), _did),
-    Rule("complete: passport renewed", at_start(_PAST_RENEWED), _did),
+
     Rule("search: search for …", at_start(_SEARCH), _search),
     Rule("show: show X", at_start(_SHOW), _show),
     # Adding, and the wish to add with nothing to add yet.

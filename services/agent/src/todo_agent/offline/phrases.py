@@ -158,6 +158,9 @@ ACTION_VERBS = frozenset(
 )
 
 
+_URDU_INFINITIVE = re.compile(r"\S(?:نا|نی|نے)$")
+
+
 def _lead_off(piece: str) -> str:
     """ "and also remember to call the school" → "call the school"."""
     for _ in range(3):
@@ -196,7 +199,9 @@ def parse_add_items(text: str, now: datetime, *, split: bool = True) -> list[New
         soft = [_lead_off(p) for p in soft]
         titled = [p for p in soft if parse_new_task(p, now).title]
         several = len(titled) > 1 and all(_starts_with_verb(p) for p in titled[1:])
+        # Urdu puts the verb last: "دودھ خریدنا، انڈے خریدنا" is two infinitives, two tasks.
         several = several or len(quoted) > 1
+        several = several or (len(titled) > 1 and all(_URDU_INFINITIVE.search(p) for p in titled))
         pieces = soft if several else [text]
     tasks: list[NewTask] = []
     for piece in pieces:
