@@ -214,7 +214,9 @@ _TIME = re.compile(
 )
 _AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
 _PART = re.compile(
-    _WORD + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight)" + _END,
+    _WORD
+    + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight)"
+    + _END,
     re.I,
 )
 # A part of the day that makes a bare hour pm ("every evening at 10" is 22:00).
@@ -263,14 +265,14 @@ _URDU_MONTH_DAY = re.compile(r"(?<!\S)(\d{1,2})\s+(" + "|".join(URDU_MONTHS) + r
 _URDU_AFTER = re.compile(r"(?<!\S)" + _UR_NUMBER + r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)(?!\S)")
 _URDU_END_OF_MONTH = re.compile(r"(?<!\S)مہینے\s+کے\s+آخر(?:\s+تک)?(?!\S)")
 _URDU_NEXT_MONTH_DAY = re.compile(r"(?<!\S)اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?(?!\S)")
-_URDU_NEXT_WEEKDAY = re.compile(r"(?<!\S)اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?(?!\S)")
+_URDU_NEXT_WEEKDAY = re.compile(
+    r"(?<!\S)اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?(?!\S)"
+)
 _URDU_TODAY = re.compile(r"(?<!\S)آج(?!\S)")
 _URDU_TOMORROW = re.compile(r"(?<!\S)کل(?!\S)")
 _URDU_DAY_AFTER = re.compile(r"(?<!\S)پرسوں(?!\S)")
 _URDU_NEXT_WEEK = re.compile(r"(?<!\S)اگلے\s+ہفتے(?!\S)")
-_URDU_WEEKDAY = re.compile(
-    r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو|\s+تک)?(?!\S)"
-)
+_URDU_WEEKDAY = re.compile(r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو|\s+تک)?(?!\S)")
 _URDU_PART = re.compile(r"(?<!\S)(صبح|دوپہر|شام|رات)(?:\s+کو)?(?!\S)")
 _URDU_IN_DAYS = re.compile(r"(?<!\S)(\d+)\s+دن\s+(?:میں|بعد)(?!\S)")
 _DANGLING = re.compile(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$", re.I)
@@ -285,6 +287,20 @@ def _next_weekday(today: date, weekday: int) -> date:
 def next_week_day(today: date, weekday: int) -> date:
     """ "next thursday": that weekday in next calendar week (Monday to Sunday)."""
     return today - timedelta(days=today.weekday()) + timedelta(days=7 + weekday)
+
+
+def next_month_day(today: date, number: int) -> date | None:
+    """ "on the 5th": the next 5th of a month, today included (None for no such day)."""
+    candidate = today.replace(day=1)
+    for _ in range(13):
+        try:
+            day = candidate.replace(day=number)
+        except ValueError:
+            day = None
+        if day is not None and day >= today:
+            return day
+        candidate = _add_months(candidate, 1)
+    return None
 
 
 def _day_month(today: date, day: int, month: int, year: str | None) -> date | None:
@@ -492,17 +508,9 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
             return day, None, None, rest
     match, rest = _sub_once(_DAY_OF_MONTH, text)
     if match is not None:
-        # "on the 5th": the next 5th of a month, today included.
-        number = int(match.group(1))
-        candidate = today.replace(day=1)
-        for _ in range(13):
-            try:
-                day = candidate.replace(day=number)
-            except ValueError:
-                day = None
-            if day is not None and day >= today:
-                return day, None, None, rest
-            candidate = _add_months(candidate, 1)
+        found = next_month_day(today, int(match.group(1)))
+        if found is not None:
+            return found, None, None, rest
     for match in _WEEKDAY.finditer(text):
         name = match.group(2).lower()
         if name in WEEKDAY_ABBREVIATIONS and match.group(1) is None:
@@ -516,7 +524,12 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
     match, rest = _sub_once(_URDU_NEXT_MONTH_DAY, text)
     if match is not None:
         try:
-            return _add_months(today.replace(day=1), 1).replace(day=int(match.group(1))), None, None, rest
+            return (
+                _add_months(today.replace(day=1), 1).replace(day=int(match.group(1))),
+                None,
+                None,
+                rest,
+            )
         except ValueError:
             pass
     match, rest = _sub_once(_URDU_END_OF_MONTH, text)

@@ -75,8 +75,19 @@ _TYPO_EXCEPTIONS = frozenset(
     "and ad at as a an the to do did dad mad bad had sad weekly daily listen lists shown "
     "dinner donut doing uncomplete undone unfinished incomplete unmark unfinish".split()
 )
-_SHORT_FIXES = {"ad": "add", "hihg": "high", "lsit": "list", "nxt": "next", "wk": "week", "dne": "done", "sho": "show",
-                "wat": "what", "whats": "what's", "todays": "today's", "tmrw": "tomorrow"}
+_SHORT_FIXES = {
+    "ad": "add",
+    "hihg": "high",
+    "lsit": "list",
+    "nxt": "next",
+    "wk": "week",
+    "dne": "done",
+    "sho": "show",
+    "wat": "what",
+    "whats": "what's",
+    "todays": "today's",
+    "tmrw": "tomorrow",
+}
 
 
 def fix_typos(text: str) -> str:
@@ -171,7 +182,9 @@ def parse_list(text: str, now: datetime) -> ListTasks:
     due = first_window(LIST_WINDOWS, rest)
     if due == "overdue" and re.search(r"\btoday\b", rest, re.I):
         # "overdue or due today": today's tasks and every late one.
-        return ListTasks(state, priority, tag, "today", overdue_too=True, label="due today or overdue")
+        return ListTasks(
+            state, priority, tag, "today", overdue_too=True, label="due today or overdue"
+        )
     if due == "any" or re.search(r"\b(?:by|before)\b", rest, re.I):
         days, overdue_too, label = extract_window(rest, now)
         if days is not None:
@@ -222,7 +235,9 @@ def _rename(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
     return Update(ref, title=new) if new else None
 
 
-_ONLY_TIME = re.compile(r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$", re.I)
+_ONLY_TIME = re.compile(
+    r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$", re.I
+)
 
 
 def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
@@ -235,14 +250,26 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
     return Update(ref, due=due, keep_time=True, keep_day=bool(_ONLY_TIME.match(when)))
 
 
-_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+_COUNTS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+}
 
 
 def _shift(match: re.Match[str], _: Utterance) -> Command | None:
     target = match.group("target") or match.group("target2")
     count = (match.group("n") or match.group("n2")).lower()
     unit = (match.group("unit") or match.group("unit2")).lower()
-    days = (int(count) if count.isdigit() else _COUNTS[count]) * (7 if unit.startswith("week") else 1)
+    days = (int(count) if count.isdigit() else _COUNTS[count]) * (
+        7 if unit.startswith("week") else 1
+    )
     ref = parse_ref(target)
     return Update(ref, shift_days=days) if ref is not None else None
 
@@ -259,7 +286,9 @@ def _redate(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update 
 
 def _split_tags(text: str) -> list[str]:
     tags = extract_tags(text)[0]
-    return tags or [t.lower() for t in re.findall(r"[\w-]+", text) if t.lower() not in ("and", "tags", "tag")]
+    return tags or [
+        t.lower() for t in re.findall(r"[\w-]+", text) if t.lower() not in ("and", "tags", "tag")
+    ]
 
 
 def _tag_more(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
@@ -273,7 +302,9 @@ def _untag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
 
 
 def _retag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
-    return Update(ref, add_tags=[match.group("new").lower()], remove_tags=[match.group("old").lower()])
+    return Update(
+        ref, add_tags=[match.group("new").lower()], remove_tags=[match.group("old").lower()]
+    )
 
 
 def _set_priority(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
@@ -376,13 +407,20 @@ _CHANGE_TITLE = re.compile(
     re.I,
 )
 _RENAMES: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$", re.I),
+    re.compile(
+        r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$", re.I
+    ),
     re.compile(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$", re.I),
     re.compile(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$", re.I),
-    re.compile(r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$", re.I),
+    re.compile(
+        r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$",
+        re.I,
+    ),
     re.compile(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$", re.I),
     re.compile(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$", re.I),
-    re.compile(r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$", re.I),
+    re.compile(
+        r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$", re.I
+    ),
 )
 _CHANGE_TO_SAY = re.compile(
     r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$", re.I
@@ -437,10 +475,28 @@ _SHIFT_PRIORITY = re.compile(
 )
 _PRIO_WORD = r"(?P<prio>high|low|medium|normal|top|urgent|important)"
 _PRIORITY_EVERYDAY: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?" + _PRIO_WORD + r"(?:\s+priority)?$", re.I),
-    re.compile(r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+" + _PRIO_WORD + r"(?:\s+priority)?$", re.I),
-    re.compile(r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?" + _PRIO_WORD + r"\s+(?:on|for|of)\s+(?P<target>.+)$", re.I),
-    re.compile(r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?" + _PRIO_WORD + r"(?:\s+(?:priority|prio))?$", re.I),
+    re.compile(
+        r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?"
+        + _PRIO_WORD
+        + r"(?:\s+priority)?$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+" + _PRIO_WORD + r"(?:\s+priority)?$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?"
+        + _PRIO_WORD
+        + r"\s+(?:on|for|of)\s+(?P<target>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?"
+        + _PRIO_WORD
+        + r"(?:\s+(?:priority|prio))?$",
+        re.I,
+    ),
     re.compile(r"^" + _PRIO_WORD + r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$", re.I),
 )
 _LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
@@ -451,7 +507,10 @@ _LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
 _TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+?)\s+(?:with|as)\s+(?P<tags>.+)$", re.I)
 _PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
-_TAG_IT = re.compile(r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$", re.I)
+_TAG_IT = re.compile(
+    r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$",
+    re.I,
+)
 _MARK_TAGS = re.compile(r"^(?:mark|tag)\s+(?P<target>.+?)\s+(?P<tags>(?:#[\w-]+\s*)+)$", re.I)
 _ADD_A_TAG = re.compile(r"^add\s+(?:a|the)\s+(?P<tags>[\w-]+)\s+tag\s+to\s+(?P<target>.+)$", re.I)
 _REMOVE_TAG = re.compile(
@@ -664,7 +723,8 @@ _HOW_ARE_YOU = re.compile(
     re.I,
 )
 _DATE_QUESTION = re.compile(
-    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)", re.I
+    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)",
+    re.I,
 )
 _LANGUAGE = re.compile(r"\b(?:urdu|english|languages?)\b", re.I)
 _HOW_TO = re.compile(r"^how\s+(?:do|can|should)\s+i\b", re.I)
@@ -708,7 +768,9 @@ _CANCELLED = re.compile(
     r"(?:,?\s+(?:take|get|remove)\s+it\s+off.*)?$",
     re.I,
 )
-_TAKE_OFF = re.compile(r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I)
+_TAKE_OFF = re.compile(
+    r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
+)
 _SCRATCH = re.compile(
     r"^(?:scratch|bin|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|drop)\s+(?P<target>.+?)"
     r"(?:,\s+.*)?$",
@@ -801,7 +863,11 @@ RULES: tuple[Rule, ...] = (
     Rule("help", at_start(_HELP), _always(Help)),
     Rule("greeting", at_start(_GREETING), _always(Greeting)),
     Rule("thanks", at_start(_THANKS), _always(lambda: Greeting(thanks=True))),
-    Rule("chat: goodbye", at_start(_FAREWELL), _always(lambda: Chat("Bye for now! Your list is saved."))),
+    Rule(
+        "chat: goodbye",
+        at_start(_FAREWELL),
+        _always(lambda: Chat("Bye for now! Your list is saved.")),
+    ),
     Rule(
         "chat: compliment",
         at_start(_COMPLIMENT),
@@ -821,7 +887,9 @@ RULES: tuple[Rule, ...] = (
                 re.I,
             )
         ),
-        _always(lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")),
+        _always(
+            lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")
+        ),
     ),
     Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
     # What the offline model cannot do: said honestly, before any rule could misread it.
@@ -830,7 +898,9 @@ RULES: tuple[Rule, ...] = (
     Rule("cannot: reminders", anywhere(_REMINDER), _always(lambda: Decline(CANNOT_REMIND))),
     Rule("cannot: bulk change", at_start(_BULK), _always(lambda: Decline(ONE_AT_A_TIME))),
     Rule("bulk: a confirmation", at_start(_CONFIRM), _always(lambda: Decline(ONE_AT_A_TIME))),
-    Rule("bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))),
+    Rule(
+        "bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))
+    ),
     # Edits of one task.
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
@@ -918,7 +988,6 @@ RULES: tuple[Rule, ...] = (
     Rule("complete: X: done", at_start(_DONE_COLON), _did),
     Rule("complete: paid the rent", at_start(_DID), _did),
     Rule("complete: the bins are out", at_start(_STATE_DONE), _did),
-
     Rule("search: search for …", at_start(_SEARCH), _search),
     Rule("show: show X", at_start(_SHOW), _show),
     # Adding, and the wish to add with nothing to add yet.

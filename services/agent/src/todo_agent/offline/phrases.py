@@ -120,7 +120,11 @@ def parse_new_task(text: str, now: datetime) -> NewTask:
     tags, rest = extract_tags(text)
     worded = _TAG_WORDS.search(rest)
     if worded is not None:
-        tags += [t.lower() for t in worded.group(1).split() if t.lower() != "and" and t.lower() not in tags]
+        tags += [
+            t.lower()
+            for t in worded.group(1).split()
+            if t.lower() != "and" and t.lower() not in tags
+        ]
         rest = f"{rest[: worded.start()]} {rest[worded.end() :]}"
     priority, rest = extract_priority(rest)
     if quoted is not None:
@@ -145,7 +149,9 @@ _PIECE_LEAD = re.compile(
     r"^(?:then|and|also|to|(?:also\s+)?remember\s+to|don't\s+forget\s+to|i\s+need\s+to|i\s+have\s+to)\s+",
     re.I,
 )
-_SEPARATE = re.compile(r"\s+as\s+(?:separate|individual|different)\s+(?:tasks|items|todos)\s*$", re.I)
+_SEPARATE = re.compile(
+    r"\s+as\s+(?:separate|individual|different)\s+(?:tasks|items|todos)\s*$", re.I
+)
 # Words that open an action: several pieces each opening with one are several tasks.
 ACTION_VERBS = frozenset(
     """call book email e-mail pay renew wrap write post clean mow cancel order reserve ask text

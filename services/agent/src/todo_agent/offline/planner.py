@@ -124,9 +124,7 @@ def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
     if not due_text:
         return False
     due = datetime.fromisoformat(due_text)
-    late = task.get("state") != "completed" and due.replace(tzinfo=None) < now.replace(
-        tzinfo=None
-    )
+    late = task.get("state") != "completed" and due.replace(tzinfo=None) < now.replace(tzinfo=None)
     if command.due == "overdue":
         return late
     days = window_days(command, now.date())
@@ -355,9 +353,7 @@ class Planner:
     def _search(self, command: Search) -> Decision:
         done = [c for c in self.calls if c.name == "list_tasks"]
         if not done:
-            return Decision(
-                calls=[("list_tasks", {"state": command.state, "limit": LOOKUP_LIMIT})]
-            )
+            return Decision(calls=[("list_tasks", {"state": command.state, "limit": LOOKUP_LIMIT})])
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
@@ -450,7 +446,9 @@ class Planner:
                 if old is None:
                     return Decision.say("That task has no due date to move; tell me the new date.")
                 moved = old + timedelta(days=command.shift_days)
-                args["due"] = moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
+                args["due"] = (
+                    moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
+                )
             if command.clear_due:
                 args["clear_due"] = True
             if command.priority is not None:

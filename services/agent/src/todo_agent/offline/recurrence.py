@@ -19,6 +19,7 @@ from todo_agent.offline.dates import (
     WEEKDAYS,
     Due,
     extract_due,
+    next_month_day,
 )
 
 _DAY_NAMES = {**WEEKDAYS, **WEEKDAY_ABBREVIATIONS}
@@ -116,16 +117,8 @@ def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
     if match is not None:
         number = int(match.group(1) or match.group(2) or match.group(3))
         due, rest = rest_of(match)
-        day = today.replace(day=1)
-        for _ in range(13):
-            try:
-                candidate = day.replace(day=number)
-            except ValueError:
-                candidate = None
-            if candidate is not None and candidate >= today:
-                return Recurrence(Due(candidate, due.at if due else None), rest)
-            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-        return Recurrence(None, rest)
+        first = next_month_day(today, number)
+        return Recurrence(Due(first, due.at if due else None) if first else None, rest)
     match = _YEARLY.search(text)
     if match is not None and match.group(1):
         due, rest = rest_of(match)

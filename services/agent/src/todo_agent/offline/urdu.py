@@ -45,7 +45,9 @@ def prepare(text: str) -> str:
 
 
 _HELP = re.compile(r"(?:مدد|ہیلپ|آپ کیا کر سکتے)")
-_GREETING = re.compile(r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ|اللہ حافظ|خدا حافظ)[\s۔!]*$")
+_GREETING = re.compile(
+    r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ|اللہ حافظ|خدا حافظ)[\s۔!]*$"
+)
 _LIST = re.compile(r"(?:دکھا|فہرست|لسٹ|کون سے کام|کیا کام|میرے کام\s*(?:کیا|؟|$)|بتائیں|بتاؤ)")
 _COMPLETE = re.compile(
     r"\s*(?:کو\s+)?(?:مکمل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کر\s+دیا|ہو\s+گیا|ہوگیا|ہو\s+گئی|ہوگئی)|ہو\s+گیا|ہوگیا|ختم\s+(?:کر\s+دیا|ہو\s+گیا|کریں))[\s۔!]*$"
@@ -84,7 +86,9 @@ _DELETE = re.compile(
     r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))[\s۔!]*$"
 )
 _REOPEN = re.compile(r"\s*(?:دوبارہ\s+کھول\s+(?:دو|دیں)|دوبارہ\s+کھولو)")
-_REDATE = re.compile(r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$")
+_REDATE = re.compile(
+    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$"
+)
 _TAG = re.compile(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(?:دو|دیں)[\s۔!]*$")
 _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<new>.+?)\s+کر\s+(?:دو|دیں)$")
 # A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
@@ -229,9 +233,23 @@ RULES: tuple[Rule, ...] = (
         at_start(_GREETING),
         lambda _match, utterance: Greeting(thanks="شکریہ" in utterance.text),
     ),
-    Rule("cannot: undo", anywhere(_UNDO), lambda _m, _u: Decline("میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔")),
-    Rule("cannot: share or send", anywhere(_CANNOT_SHARE), lambda _m, _u: Decline("معاف کیجیے، فہرست بھیجنے یا شیئر کرنے کی سہولت نہیں ہے۔")),
-    Rule("cannot: statistics", anywhere(_STATS), lambda _m, _u: Decline("معاف کیجیے، یہ سہولت نہیں ہے: میں گنتی یا اعداد و شمار نہیں بتا سکتا۔")),
+    Rule(
+        "cannot: undo",
+        anywhere(_UNDO),
+        lambda _m, _u: Decline("میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"),
+    ),
+    Rule(
+        "cannot: share or send",
+        anywhere(_CANNOT_SHARE),
+        lambda _m, _u: Decline("معاف کیجیے، فہرست بھیجنے یا شیئر کرنے کی سہولت نہیں ہے۔"),
+    ),
+    Rule(
+        "cannot: statistics",
+        anywhere(_STATS),
+        lambda _m, _u: Decline(
+            "معاف کیجیے، یہ سہولت نہیں ہے: میں گنتی یا اعداد و شمار نہیں بتا سکتا۔"
+        ),
+    ),
     Rule("rename: X کا نام بدل کر Y کر دو", at_start(_RENAME), _rename),
     Rule("tags: X پر T کا ٹیگ لگا دو", anywhere(_TAG), _tag),
     Rule("delete: … ہٹا دو", anywhere(_DELETE), _delete),
