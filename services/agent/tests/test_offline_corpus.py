@@ -114,13 +114,16 @@ CASES = [
     Case("show my completed tasks", [("list_tasks", {"state": "completed", "limit": 100})]),
     Case("list all tasks", [("list_tasks", {"state": "all", "limit": 100})]),
     Case("what's next?", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("show high priority tasks", [("list_tasks", {"state": "open", "priority": "high", "limit": 100})]),
-    Case("show tasks tagged #work", [("list_tasks", {"state": "open", "tag": "work", "limit": 100})]),
+    Case(
+        "show high priority tasks",
+        [("list_tasks", {"state": "open", "priority": "high", "limit": 100})],
+    ),
+    Case(
+        "show tasks tagged #work", [("list_tasks", {"state": "open", "tag": "work", "limit": 100})]
+    ),
     # Search.
     Case("search for dentist", [LOOKUP_ALL], reply_contains="dentist"),
-    Case(
-        "find milk", [LOOKUP_ALL], tasks=TASKS, reply_contains="Buy milk"
-    ),
+    Case("find milk", [LOOKUP_ALL], tasks=TASKS, reply_contains="Buy milk"),
     # By (fuzzy) title: look the tasks up first, then act on the match.
     Case(
         "mark the milk one done",

@@ -319,13 +319,10 @@ def _urdu_number(word: str) -> int:
 
 
 def _urdu_time(match: re.Match[str]) -> time:
-    """ "شام 5 بجے" → 17:00; "ساڑھے چھ" → 6:30 (pm by the 1–6 rule); "صبح" makes it am."""
+    """ "شام 5 بجے" → 17:00; "ساڑھے چھ" → 6:30 (pm by the 1-6 rule); "صبح" makes it am."""
     part, half, number = match.group(1), match.group(2), match.group(3)
     hour = _urdu_number(number)
-    if part == "صبح":
-        hour = hour % 12
-    else:
-        hour = bare_hour(hour, part in ("دوپہر", "شام", "رات"))
+    hour = hour % 12 if part == "صبح" else bare_hour(hour, part in ("دوپہر", "شام", "رات"))
     return time(hour % 24, 30 if half else 0)
 
 
@@ -359,7 +356,7 @@ def _count(word: str) -> int:
 
 
 def bare_hour(hour: int, pm: bool) -> int:
-    """An hour said without am/pm, as a person means it: 1–6 is afternoon or evening, 7–11
+    """An hour said without am/pm, as a person means it: 1-6 is afternoon or evening, 7-11
     morning, 12 noon; an evening word ("tonight", "شام") makes any hour pm."""
     if pm and hour < 12:
         return hour + 12

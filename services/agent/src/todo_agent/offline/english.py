@@ -33,7 +33,6 @@ from todo_agent.offline.commands import (
     Update,
 )
 from todo_agent.offline.dates import extract_due, extract_window
-from todo_agent.offline.recurrence import extract_recurrence
 from todo_agent.offline.phrases import (
     ACTION_VERBS,
     PRIORITY_WORDS,
@@ -45,6 +44,7 @@ from todo_agent.offline.phrases import (
     parse_ref,
     parse_refs,
 )
+from todo_agent.offline.recurrence import extract_recurrence
 from todo_agent.offline.rules import (
     Builder,
     Grammar,
@@ -66,14 +66,70 @@ _POLITE_END = re.compile(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?
 
 
 # Words the rules key on, so a typo in one still reads ("delet", "tomorow", "overdeu").
-KEYWORDS = (
-    "add delete remove complete completed reschedule rename search postpone priority high "
-    "tomorrow today overdue monday tuesday wednesday thursday friday saturday sunday weekend "
-    "urgent list show finished done next week what's"
-).split()
+KEYWORDS = [
+    "add",
+    "delete",
+    "remove",
+    "complete",
+    "completed",
+    "reschedule",
+    "rename",
+    "search",
+    "postpone",
+    "priority",
+    "high",
+    "tomorrow",
+    "today",
+    "overdue",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "weekend",
+    "urgent",
+    "list",
+    "show",
+    "finished",
+    "done",
+    "next",
+    "week",
+    "what's",
+]
 _TYPO_EXCEPTIONS = frozenset(
-    "and ad at as a an the to do did dad mad bad had sad weekly daily listen lists shown "
-    "dinner donut doing uncomplete undone unfinished incomplete unmark unfinish".split()
+    [
+        "and",
+        "ad",
+        "at",
+        "as",
+        "a",
+        "an",
+        "the",
+        "to",
+        "do",
+        "did",
+        "dad",
+        "mad",
+        "bad",
+        "had",
+        "sad",
+        "weekly",
+        "daily",
+        "listen",
+        "lists",
+        "shown",
+        "dinner",
+        "donut",
+        "doing",
+        "uncomplete",
+        "undone",
+        "unfinished",
+        "incomplete",
+        "unmark",
+        "unfinish",
+    ]
 )
 _SHORT_FIXES = {
     "ad": "add",
@@ -245,7 +301,7 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
     "change X to Y" with other words is a rename). A time alone keeps the task's day."""
     when = match.group("when").strip()
     due, rest = extract_due(when, utterance.now)
-    if due is None or rest.strip(" ,.") or ref.kind == "title" and not ref.value:
+    if due is None or rest.strip(" ,.") or (ref.kind == "title" and not ref.value):
         return None
     return Update(ref, due=due, keep_time=True, keep_day=bool(_ONLY_TIME.match(when)))
 
@@ -702,9 +758,8 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
     if len(tasks) != 1 or not tasks[0].title:
         return Decline("I can't repeat tasks yet.")
     task = tasks[0]
+    # The first occurrence wins over a date read again from what is left.
     task.due = task.due or found.first
-    if found.first is not None and task.due.day == found.first.day:
-        task.due = found.first if task.due.at is None else task.due
     return Add([task], notice=CANNOT_REPEAT)
 
 

@@ -73,8 +73,29 @@ def title_score(query: str, title: str) -> float:
 
 
 _STOPWORDS = frozenset(
-    "a an the my any anything something about with for of to on in and or tasks task stuff "
-    "things thing".split()
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "any",
+        "anything",
+        "something",
+        "about",
+        "with",
+        "for",
+        "of",
+        "to",
+        "on",
+        "in",
+        "and",
+        "or",
+        "tasks",
+        "task",
+        "stuff",
+        "things",
+        "thing",
+    ]
 )
 
 
@@ -88,7 +109,7 @@ def word_stem(word: str) -> str:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             if suffix == "ies":
                 return word[: -len(suffix)] + "y"
-            if suffix == "es" and word[-3] in "sxz" or word.endswith(("ches", "shes")):
+            if (suffix == "es" and word[-3] in "sxz") or word.endswith(("ches", "shes")):
                 return word[:-2]
             if suffix == "s" and not word.endswith("ss"):
                 return word[:-1]

@@ -15,7 +15,6 @@ import re
 from todo_agent.offline.commands import (
     Act,
     Add,
-    Chat,
     Command,
     Decline,
     DueWindow,
@@ -27,7 +26,6 @@ from todo_agent.offline.commands import (
     Update,
 )
 from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
-from todo_agent.offline.recurrence import first_weekday
 from todo_agent.offline.phrases import (
     ORDINALS,
     extract_priority,
@@ -36,6 +34,7 @@ from todo_agent.offline.phrases import (
     parse_add_items,
     parse_ref,
 )
+from todo_agent.offline.recurrence import first_weekday
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
 
