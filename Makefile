@@ -26,7 +26,7 @@ SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tes
 EXISTING_SUITES = $(foreach s,$(SUITES),$(if $(wildcard $(s)/test_*.py),$(s)))
 
 .PHONY: help setup sync run test test-common test-auth test-tasks test-agent test-edge test-system \
-        test-browser test-replicas run-replicas check proto proto-check lint typecheck format token bench clean
+        test-browser test-replicas run-replicas eval-offline check proto proto-check lint typecheck format token bench clean
 
 help: ## Show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ test-browser: setup ## Browser tests only (headless Chromium against real proces
 
 test-replicas: setup ## Proofs on the replicated stack under load (make run-replicas' launcher; PostgreSQL needed)
 	$(PYTEST) -m replicas tests/replicas
+
+eval-offline: setup ## Score the offline model on its evaluation corpus (SET=holdout for the final check)
+	$(UV) run --frozen python services/agent/eval/offline/score.py $(or $(SET),dev)
 
 # proto-check first: before `setup` regenerates, so committed stale code fails here.
 check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite

@@ -87,14 +87,21 @@ FIRST_STEPS: list[tuple[str, list[tuple[str, dict[str, Any]]], list[tuple[str, s
         ],
         [],
     ),
-    ("add milk and eggs", [("add_task", {"title": "Milk"}), ("add_task", {"title": "Eggs"})], []),
-    ("list my tasks", [("list_tasks", {"state": "open"})], []),
+    ("add milk and eggs", [("add_task", {"title": "Milk and eggs"})], []),
     (
-        "show completed high priority tasks tagged #work due today",
-        [("list_tasks", {"state": "completed", "priority": "high", "tag": "work", "due": "today"})],
+        "add call mum and book the dentist",
+        [("add_task", {"title": "Call mum"}), ("add_task", {"title": "Book the dentist"})],
         [],
     ),
-    ("search for dentist", [("search_tasks", {"query": "dentist"})], []),
+    # Lists filter due dates on the run's clock, so the tool is asked for state and labels only.
+    ("list my tasks", [LOOKUP_OPEN], []),
+    (
+        "show completed high priority tasks tagged #work due today",
+        [("list_tasks", {"state": "completed", "limit": 100, "priority": "high", "tag": "work"})],
+        [],
+    ),
+    # Search matches word forms itself ("taxes" finds "tax"), over tasks in every state.
+    ("search for dentist", [LOOKUP_ALL], []),
     # Exact references need no lookup.
     ("complete task t-exact-id-12345", [("complete_task", {"task_id": "t-exact-id-12345"})], []),
     ("complete the second one", [("complete_task", {"task_id": "t-mom"})], AFTER_LIST),
@@ -112,21 +119,14 @@ FIRST_STEPS: list[tuple[str, list[tuple[str, dict[str, Any]]], list[tuple[str, s
         [("update_task", {"task_id": "t-mom", "title": "Call dad"})],
         AFTER_LIST,
     ),
-    (
-        "move the first one to friday",
-        [("update_task", {"task_id": "t-milk", "due": "2031-01-17"})],
-        AFTER_LIST,
-    ),
+    # A new day keeps a timed task's time, and a new tag keeps the others: both read the task.
+    ("move the first one to friday", [LOOKUP_ALL], AFTER_LIST),
     (
         "clear the due date of the second one",
         [("update_task", {"task_id": "t-mom", "clear_due": True})],
         AFTER_LIST,
     ),
-    (
-        "tag the first one with #errands",
-        [("update_task", {"task_id": "t-milk", "tags": ["errands"]})],
-        AFTER_LIST,
-    ),
+    ("tag the first one with #errands", [LOOKUP_ALL], AFTER_LIST),
     (
         "add a note to the first one: oat if none",
         [("update_task", {"task_id": "t-milk", "notes": "oat if none"})],
@@ -172,7 +172,7 @@ def test_first_step(
         ("add a task", [], "What should the task say?"),
         ("complete the second one", [], 'Say "list my tasks" first'),
         ("complete the fifth one", AFTER_LIST, "The last list only had 3 tasks."),
-        ("mark it done", [], "I'm not sure which task you mean"),
+        ("mark it done", [], "Which task do you mean?"),
     ],
 )
 def test_replies_without_tools(text: str, history: list[tuple[str, str]], reply: str) -> None:
@@ -238,8 +238,8 @@ def test_a_failed_lookup_is_explained_and_nothing_is_changed() -> None:
             "You have 2 open tasks:\n1. Buy milk",
         ),
         ("what's due today", [("list_tasks", {}, ok())], "You have no open tasks due today."),
-        ("search for milk", [("search_tasks", {}, ok(MILK))], 'Found 1 task matching "milk":'),
-        ("search for rocket", [("search_tasks", {}, ok())], 'No tasks match "rocket".'),
+        ("search for milk", [("list_tasks", {}, ok(MILK, MOM))], 'Found 1 task matching "milk":'),
+        ("search for rocket", [("list_tasks", {}, ok(MILK))], 'No tasks match "rocket".'),
         (
             "complete task t-milk-123456",
             [("complete_task", {}, ok(MILK))],
@@ -274,6 +274,90 @@ def test_summary_once_the_outputs_are_in(
     decision = plan(text, done)
     assert decision.calls == []
     assert decision.reply is not None and reply in decision.reply
+
+
+LATE: dict[str, Any] = {
+    "id": "t-late",
+    "title": "Pay the fine",
+    "state": "open",
+    "due": "2031-01-10T23:59",
+}
+TODAY_TIMED: dict[str, Any] = {
+    "id": "t-tt",
+    "title": "Dentist",
+    "state": "open",
+    "due": "2031-01-15T16:00",
+}
+TODAY_DAY: dict[str, Any] = {
+    "id": "t-td",
+    "title": "Buy stamps",
+    "state": "open",
+    "due": "2031-01-15T23:59",
+}
+FRIDAY: dict[str, Any] = {
+    "id": "t-fri",
+    "title": "Haircut",
+    "state": "open",
+    "due": "2031-01-17T11:00",
+}
+WINDOWED = [LATE, TODAY_TIMED, TODAY_DAY, FRIDAY, MILK]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # "Overdue" is late on the run's clock, not the tasks service's: a date-only task due
+        # today is not overdue yet.
+        ("what's overdue", ["Pay the fine"]),
+        ("what's due today", ["Dentist", "Buy stamps"]),
+        ("what's on friday", ["Haircut"]),
+        # "by friday" still has to include what is late.
+        (
+            "what do I need to get done by friday",
+            ["Pay the fine", "Dentist", "Buy stamps", "Haircut"],
+        ),
+        ("what's overdue or due today", ["Pay the fine", "Dentist", "Buy stamps"]),
+        ("what have I got on this weekend", []),
+    ],
+)
+def test_lists_filter_windows_on_the_run_clock(text: str, shown: list[str]) -> None:
+    reply = plan(text, [("list_tasks", {}, ok(*WINDOWED))]).reply or ""
+    assert [t["title"] for t in WINDOWED if t["title"] in reply] == shown
+
+
+def test_search_matches_word_forms_and_whole_words() -> None:
+    tax = {"id": "t-tax", "title": "Pay council tax", "state": "completed", "tags": []}
+    taxi = {"id": "t-taxi", "title": "Book a taxi", "state": "open", "tags": []}
+    reply = plan("anything about taxes", [("list_tasks", {}, ok(tax, taxi))]).reply or ""
+    assert "Pay council tax" in reply and "taxi" not in reply
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        ("push the haircut to monday", {"due": "2031-01-20T11:00"}),
+        ("change the haircut to 4pm", {"due": "2031-01-17T16:00"}),
+        ("give me 3 more days on the haircut", {"due": "2031-01-20T11:00"}),
+        ("tag the haircut with self-care", {"tags": ["beauty", "self-care"]}),
+        ("remove the beauty tag from the haircut", {"tags": []}),
+    ],
+)
+def test_changes_relative_to_the_task_read_it_first(text: str, arguments: dict[str, Any]) -> None:
+    haircut = {**FRIDAY, "tags": ["beauty"]}
+    assert plan(text).calls == [LOOKUP_ALL]
+    decision = plan(text, [("list_tasks", LOOKUP_ALL[1], ok(haircut, MILK))])
+    assert decision.calls == [("update_task", {"task_id": "t-fri", **arguments})]
+
+
+def test_that_one_among_several_asks_which() -> None:
+    history = [("user", "find essay"), ("assistant", "Found 2:\n" + numbered([MILK, MOM], NOW))]
+    reply = plan("delete that one", history=history).reply or ""
+    assert "Which one" in reply and "Buy milk" in reply and "Call mom" in reply
+
+
+def test_a_repeating_task_is_added_once_and_said_so() -> None:
+    added = plan("every monday water the plants", [("add_task", {}, ok(MILK))]).reply or ""
+    assert "can't repeat tasks yet" in added
 
 
 def test_urdu_replies_are_in_urdu() -> None:

@@ -8,6 +8,7 @@ resolves it against the conversation or the user's list.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 from todo_agent.offline.dates import Due
@@ -39,9 +40,11 @@ class NewTask:
 
 @dataclass
 class Add:
-    """Add one or more tasks."""
+    """Add one or more tasks. `notice` is said with the result: what was not done as asked
+    (e.g. "I can't repeat tasks yet, so I added the first one")."""
 
     tasks: list[NewTask]
+    notice: str = ""
 
 
 @dataclass
@@ -52,13 +55,22 @@ class ListTasks:
     priority: Priority | None = None
     tag: str | None = None
     due: DueWindow = "any"
+    # A window of local due days, both ends included, read where `due` names none ("on
+    # friday", "this weekend", "in february"); `overdue_too` adds open tasks already late
+    # ("by friday"). Filtering happens on the planner's clock, never the server's.
+    days: tuple[date, date] | None = None
+    overdue_too: bool = False
+    # How the user named the window, for the reply's heading ("due this weekend").
+    label: str = ""
 
 
 @dataclass
 class Search:
-    """Find tasks whose title or notes contain text."""
+    """Find tasks whose title or notes contain the words (in any word form: "taxes" finds
+    "tax"), in any state unless the user named one."""
 
     query: str
+    state: State = "all"
 
 
 @dataclass
@@ -80,6 +92,35 @@ class Update:
     priority: Priority | None = None
     tags: list[str] | None = None
     notes: str | None = None
+    # Changes relative to the task's current values (the planner reads them first): tags to
+    # add or take off, and "push to friday" keeping the task's time of day.
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    keep_time: bool = False
+    # A new time alone keeps the task's day; a shift moves its due date by so many days.
+    keep_day: bool = False
+    shift_days: int = 0
+
+    def needs_current(self) -> bool:
+        """True when the new values depend on the task's current ones."""
+        return bool(
+            self.add_tags or self.remove_tags or self.keep_time or self.keep_day or self.shift_days
+        )
+
+
+@dataclass
+class Decline:
+    """A request the offline model cannot carry out (bulk changes, undo, reminders, sharing,
+    statistics …): `reason` is the honest sentence that says so."""
+
+    reason: str
+
+
+@dataclass
+class Chat:
+    """Small talk that needs a sentence, not the help text."""
+
+    reply: str
 
 
 @dataclass
@@ -102,4 +143,4 @@ class Unknown:
     missing_title: bool = False
 
 
-Command = Add | ListTasks | Search | Act | Update | Help | Greeting | Unknown
+Command = Add | ListTasks | Search | Act | Update | Help | Greeting | Decline | Chat | Unknown

@@ -79,6 +79,7 @@ URDU_WEEKDAYS = {
     "بدھ": 2,
     "جمعرات": 3,
     "جمعہ": 4,
+    "جمعے": 4,
     "ہفتے": 5,
     "اتوار": 6,
 }
@@ -129,7 +130,37 @@ _ISO = re.compile(
     re.I,
 )
 _DAY_AFTER_TOMORROW = re.compile(_WORD + r"(?:the\s+)?day\s+after\s+tomorrow" + _END, re.I)
-_TODAY = re.compile(_WORD + r"(?:by\s+|for\s+|due\s+)?(today|tonight|this\s+evening)" + _END, re.I)
+_TODAY = re.compile(
+    _WORD
+    + r"(?:by\s+|for\s+|due\s+|later\s+)?(today|tonight|this\s+(?:evening|afternoon|morning)|eod|"
+    + r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+)?day)"
+    + _END,
+    re.I,
+)
+# "in 3 days", "3 days from now", "after 3 days", "a week from today", "in a fortnight".
+_FROM_NOW = re.compile(
+    _WORD
+    + r"(?:(?:in|after)\s+)?(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    + r"(days?|weeks?|months?|fortnights?)\s+(?:from\s+(?:now|today)|later|after\s+today)"
+    + r"|"
+    + _WORD
+    + r"after\s+(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+(days?|weeks?|months?)"
+    + r"|"
+    + _WORD
+    + r"in\s+a\s+(fortnight)"
+    + _END,
+    re.I,
+)
+_NEXT_DAY = re.compile(_WORD + r"(?:the\s+)?next\s+day" + _END, re.I)
+# Day/month, as a UK user writes it: "12/10" is 12 October.
+_NUMERIC_DATE = re.compile(
+    _WORD + r"(?:on\s+|by\s+|due\s+|for\s+)?(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?" + _END
+)
+_WEEKEND = re.compile(
+    _WORD + r"(?:by\s+|for\s+|on\s+|over\s+|at\s+)?(?:sometime\s+)?(?:this|the)\s+weekend" + _END,
+    re.I,
+)
+_EOM = re.compile(_WORD + r"(?:by\s+)?eom" + _END, re.I)
 _TOMORROW = re.compile(
     _WORD
     + r"(?:by\s+|for\s+|due\s+)?(tomorrow|tmrw|tmr)(\s+(?:morning|afternoon|evening|night))?"
@@ -138,7 +169,7 @@ _TOMORROW = re.compile(
 )
 _DAY_OF_MONTH = re.compile(
     _WORD
-    + r"(?:on|by|due)\s+the\s+(\d{1,2})(?:st|nd|rd|th)(?:\s+of\s+(?:the|this)\s+month)?"
+    + r"(?:(?:on|by|due|for|before)\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)(?:\s+of\s+(?:the|this)\s+month)?"
     + _END,
     re.I,
 )
@@ -167,7 +198,7 @@ _IN_N = re.compile(
 )
 _MONTH_DAY = re.compile(
     _WORD
-    + r"(?:on\s+|by\s+|due\s+)?(?:("
+    + r"(?:on\s+|by\s+|due\s+|for\s+)?(?:the\s+)?(?:("
     + "|".join(MONTHS)
     + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
     + "|".join(MONTHS)
@@ -181,16 +212,67 @@ _TIME = re.compile(
     + _END,
     re.I,
 )
-_AT_HOUR = re.compile(_WORD + r"at\s+(\d{1,2})" + _END, re.I)
+_AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
 _PART = re.compile(
-    _WORD + r"(?:(?:in\s+the|this|at)\s+)?(morning|afternoon|evening|noon|midday|midnight)" + _END,
+    _WORD
+    + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight)"
+    + _END,
     re.I,
+)
+# A part of the day that makes a bare hour pm ("every evening at 10" is 22:00).
+_PM_HINT = re.compile(_WORD + r"(?:evening|night|tonight|afternoon)" + _END, re.I)
+URDU_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        (
+            "جنوری",
+            "فروری",
+            "مارچ",
+            "اپریل",
+            "مئی",
+            "جون",
+            "جولائی",
+            "اگست",
+            "ستمبر",
+            "اکتوبر",
+            "نومبر",
+            "دسمبر",
+        ),
+        start=1,
+    )
+}
+URDU_NUMBERS = {
+    "ایک": 1,
+    "دو": 2,
+    "تین": 3,
+    "چار": 4,
+    "پانچ": 5,
+    "چھ": 6,
+    "سات": 7,
+    "آٹھ": 8,
+    "نو": 9,
+    "دس": 10,
+    "گیارہ": 11,
+    "بارہ": 12,
+}
+_UR_NUMBER = r"(\d{1,2}|" + "|".join(URDU_NUMBERS) + r")"
+# "5 بجے", "شام 5 بجے", "ساڑھے چھ بجے" (half past six).
+_URDU_TIME = re.compile(
+    r"(?<!\S)(?:(صبح|دوپہر|شام|رات)\s+)?(?:(ساڑھے)\s+)?" + _UR_NUMBER + r"\s+بجے(?:\s+کو)?(?!\S)"
+)
+_URDU_PM = re.compile(r"(?<!\S)(?:دوپہر|شام|رات)(?!\S)")
+_URDU_MONTH_DAY = re.compile(r"(?<!\S)(\d{1,2})\s+(" + "|".join(URDU_MONTHS) + r")(?:\s+کو)?(?!\S)")
+_URDU_AFTER = re.compile(r"(?<!\S)" + _UR_NUMBER + r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)(?!\S)")
+_URDU_END_OF_MONTH = re.compile(r"(?<!\S)مہینے\s+کے\s+آخر(?:\s+تک)?(?!\S)")
+_URDU_NEXT_MONTH_DAY = re.compile(r"(?<!\S)اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?(?!\S)")
+_URDU_NEXT_WEEKDAY = re.compile(
+    r"(?<!\S)اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?(?!\S)"
 )
 _URDU_TODAY = re.compile(r"(?<!\S)آج(?!\S)")
 _URDU_TOMORROW = re.compile(r"(?<!\S)کل(?!\S)")
 _URDU_DAY_AFTER = re.compile(r"(?<!\S)پرسوں(?!\S)")
 _URDU_NEXT_WEEK = re.compile(r"(?<!\S)اگلے\s+ہفتے(?!\S)")
-_URDU_WEEKDAY = re.compile(r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو)?(?!\S)")
+_URDU_WEEKDAY = re.compile(r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو|\s+تک)?(?!\S)")
 _URDU_PART = re.compile(r"(?<!\S)(صبح|دوپہر|شام|رات)(?:\s+کو)?(?!\S)")
 _URDU_IN_DAYS = re.compile(r"(?<!\S)(\d+)\s+دن\s+(?:میں|بعد)(?!\S)")
 _DANGLING = re.compile(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$", re.I)
@@ -200,6 +282,48 @@ def _next_weekday(today: date, weekday: int) -> date:
     """The next such weekday after today (a week ahead when today is that weekday)."""
     days = (weekday - today.weekday()) % 7
     return today + timedelta(days=days or 7)
+
+
+def next_week_day(today: date, weekday: int) -> date:
+    """ "next thursday": that weekday in next calendar week (Monday to Sunday)."""
+    return today - timedelta(days=today.weekday()) + timedelta(days=7 + weekday)
+
+
+def next_month_day(today: date, number: int) -> date | None:
+    """ "on the 5th": the next 5th of a month, today included (None for no such day)."""
+    candidate = today.replace(day=1)
+    for _ in range(13):
+        try:
+            day = candidate.replace(day=number)
+        except ValueError:
+            day = None
+        if day is not None and day >= today:
+            return day
+        candidate = _add_months(candidate, 1)
+    return None
+
+
+def _day_month(today: date, day: int, month: int, year: str | None) -> date | None:
+    """A day and month with no year: the next one on or after today."""
+    try:
+        if year is not None:
+            return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+        found = date(today.year, month, day)
+    except ValueError:
+        return None
+    return found if found >= today else found.replace(year=today.year + 1)
+
+
+def _urdu_number(word: str) -> int:
+    return int(word) if word.isdigit() else URDU_NUMBERS.get(word, 1)
+
+
+def _urdu_time(match: re.Match[str]) -> time:
+    """ "شام 5 بجے" → 17:00; "ساڑھے چھ" → 6:30 (pm by the 1-6 rule); "صبح" makes it am."""
+    part, half, number = match.group(1), match.group(2), match.group(3)
+    hour = _urdu_number(number)
+    hour = hour % 12 if part == "صبح" else bare_hour(hour, part in ("دوپہر", "شام", "رات"))
+    return time(hour % 24, 30 if half else 0)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -231,31 +355,54 @@ def _count(word: str) -> int:
     return NUMBER_WORDS.get(word, 1)
 
 
-def _extract_time(text: str) -> tuple[time | None, str]:
+def bare_hour(hour: int, pm: bool) -> int:
+    """An hour said without am/pm, as a person means it: 1-6 is afternoon or evening, 7-11
+    morning, 12 noon; an evening word ("tonight", "شام") makes any hour pm."""
+    if pm and hour < 12:
+        return hour + 12
+    return hour + 12 if 1 <= hour <= 6 else hour
+
+
+def _extract_time(text: str, pm: bool) -> tuple[time | None, str]:
     match, rest = _sub_once(_TIME, text)
     if match is not None:
         if match.group(1) is not None:
             hour = _hour24(int(match.group(1)), match.group(3))
             minute = int(match.group(2) or 0)
         else:
-            hour, minute = int(match.group(4)), int(match.group(5))
+            hour, minute = bare_hour(int(match.group(4)), pm), int(match.group(5))
         if 0 <= hour < 24 and 0 <= minute < 60:
-            return time(hour, minute), rest
+            return time(hour, minute), _strip_part(rest)
     match, rest = _sub_once(_AT_HOUR, text)
     if match is not None:
-        hour = int(match.group(1))
-        # "at 5" means the next 5 o'clock a person would mean: afternoon for 1 to 7.
-        if 1 <= hour <= 7:
-            hour += 12
+        hour = bare_hour(int(match.group(1)), pm)
         if 0 <= hour < 24:
-            return time(hour, 0), rest
+            return time(hour, 0), _strip_part(rest)
+    match, rest = _sub_once(_URDU_TIME, text)
+    if match is not None:
+        return _urdu_time(match), _strip_part(rest)
     match, rest = _sub_once(_PART, text)
     if match is not None:
-        return PART_OF_DAY[match.group(1).lower()], rest
+        # A part of the day without a clock time gives the day only; noon is a time.
+        return PART_OF_DAY.get(match.group(1).lower()) if match.group(1).lower() in (
+            "noon",
+            "midday",
+        ) else None, rest
     match, rest = _sub_once(_URDU_PART, text)
     if match is not None:
-        return PART_OF_DAY[match.group(1)], rest
+        return None, rest
     return None, text
+
+
+_PART_WITH_LEAD = re.compile(
+    _WORD + r"(?:in\s+the|this|at|by)\s+(?:morning|afternoon|evening|night)" + _END, re.I
+)
+
+
+def _strip_part(text: str) -> str:
+    """Takes a part-of-day phrase that came with a clock time ("in the evening") off the rest;
+    a bare word stays, since it may be the title's ("parents evening")."""
+    return _sub_once(_URDU_PART, _sub_once(_PART_WITH_LEAD, text)[1])[1]
 
 
 def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, datetime | None, str]:
@@ -274,6 +421,31 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
                 if hour < 24 and minute < 60:
                     at = time(hour, minute)
             return day, at, None, rest
+    match, rest = _sub_once(_NUMERIC_DATE, text)
+    if match is not None:
+        day = _day_month(today, int(match.group(1)), int(match.group(2)), match.group(3))
+        if day is not None:
+            return day, None, None, rest
+    match, rest = _sub_once(_FROM_NOW, text)
+    if match is not None:
+        amount = _count(match.group(1) or match.group(3) or "1")
+        unit = (match.group(2) or match.group(4) or match.group(5)).lower()
+        if unit.startswith("fortnight"):
+            return today + timedelta(weeks=2 * amount), None, None, rest
+        if unit.startswith("week"):
+            return today + timedelta(weeks=amount), None, None, rest
+        if unit.startswith("month"):
+            return _add_months(today, amount), None, None, rest
+        return today + timedelta(days=amount), None, None, rest
+    match, rest = _sub_once(_NEXT_DAY, text)
+    if match is not None:
+        return today + timedelta(days=1), None, None, rest
+    match, rest = _sub_once(_WEEKEND, text)
+    if match is not None:
+        return _next_weekday(today, 5) if today.weekday() != 5 else today, None, None, rest
+    match, rest = _sub_once(_EOM, text)
+    if match is not None:
+        return _add_months(today.replace(day=1), 1) - timedelta(days=1), None, None, rest
     match, rest = _sub_once(_IN_N, text)
     if match is not None:
         amount = _count(match.group(1))
@@ -292,15 +464,12 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
         return today + timedelta(days=2), None, None, rest
     match, rest = _sub_once(_TOMORROW, text)
     if match is not None:
-        part = (match.group(2) or "").strip().lower()
-        return today + timedelta(days=1), PART_OF_DAY.get(part), None, rest
+        # "tomorrow morning": the day only (the part of the day is no clock time).
+        return today + timedelta(days=1), None, None, rest
     match, rest = _sub_once(_TODAY, text)
     if match is not None:
-        word = match.group(1).lower()
-        implied = PART_OF_DAY["tonight"] if word == "tonight" else None
-        if word.startswith("this"):
-            implied = PART_OF_DAY["evening"]
-        return today, implied, None, rest
+        # "tonight", "this evening", "end of day": the day only.
+        return today, None, None, rest
     match, rest = _sub_once(_END_OF, text)
     if match is not None:
         unit = match.group(1).lower()
@@ -336,17 +505,9 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
             return day, None, None, rest
     match, rest = _sub_once(_DAY_OF_MONTH, text)
     if match is not None:
-        # "on the 5th": the next 5th of a month, today included.
-        number = int(match.group(1))
-        candidate = today.replace(day=1)
-        for _ in range(13):
-            try:
-                day = candidate.replace(day=number)
-            except ValueError:
-                day = None
-            if day is not None and day >= today:
-                return day, None, None, rest
-            candidate = _add_months(candidate, 1)
+        found = next_month_day(today, int(match.group(1)))
+        if found is not None:
+            return found, None, None, rest
     for match in _WEEKDAY.finditer(text):
         name = match.group(2).lower()
         if name in WEEKDAY_ABBREVIATIONS and match.group(1) is None:
@@ -354,7 +515,37 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
         weekday = WEEKDAYS.get(name, WEEKDAY_ABBREVIATIONS.get(name))
         assert weekday is not None
         rest = f"{text[: match.start()]} {text[match.end() :]}"
+        if "next" in match.group(0).lower():
+            return next_week_day(today, weekday), None, None, rest
         return _next_weekday(today, weekday), None, None, rest
+    match, rest = _sub_once(_URDU_NEXT_MONTH_DAY, text)
+    if match is not None:
+        try:
+            return (
+                _add_months(today.replace(day=1), 1).replace(day=int(match.group(1))),
+                None,
+                None,
+                rest,
+            )
+        except ValueError:
+            pass
+    match, rest = _sub_once(_URDU_END_OF_MONTH, text)
+    if match is not None:
+        return _add_months(today.replace(day=1), 1) - timedelta(days=1), None, None, rest
+    match, rest = _sub_once(_URDU_MONTH_DAY, text)
+    if match is not None:
+        day = _day_month(today, int(match.group(1)), URDU_MONTHS[match.group(2)], None)
+        if day is not None:
+            return day, None, None, rest
+    match, rest = _sub_once(_URDU_AFTER, text)
+    if match is not None:
+        amount = _urdu_number(match.group(1))
+        weeks = match.group(2) != "دن"
+        return today + timedelta(days=amount * (7 if weeks else 1)), None, None, rest
+    match, rest = _sub_once(_URDU_NEXT_WEEKDAY, text)
+    if match is not None:
+        name = "جمعہ" if match.group(1) == "جمعے" else match.group(1)
+        return next_week_day(today, URDU_WEEKDAYS[name]), None, None, rest
     match, rest = _sub_once(_URDU_DAY_AFTER, text)
     if match is not None:
         return today + timedelta(days=2), None, None, rest
@@ -385,10 +576,14 @@ def extract_due(text: str, now: datetime) -> tuple[Due | None, str]:
     if moment is not None:
         local = moment.replace(second=0, microsecond=0)
         return Due(local.date(), local.time()), _tidy(rest)
-    at, rest = _extract_time(rest)
+    pm = _PM_HINT.search(text) is not None or _URDU_PM.search(text) is not None
+    at, rest = _extract_time(rest, pm)
     at = at or implied
     if day is None and at is None:
-        return None, text
+        if _PART_WITH_LEAD.search(text) is None:
+            return None, text
+        # "in the afternoon": today, the day only.
+        day, rest = now.date(), _sub_once(_PART_WITH_LEAD, rest)[1]
     if day is None:
         assert at is not None
         # A bare time means its next occurrence: today if still ahead, else tomorrow.
@@ -399,3 +594,41 @@ def extract_due(text: str, now: datetime) -> tuple[Due | None, str]:
 def _tidy(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip(" ,;")
     return _DANGLING.sub("", text).strip(" ,;")
+
+
+_BY_DAY = re.compile(_WORD + r"(by|before|until|till)\s+(.+)$", re.I)
+_IN_MONTH = re.compile(_WORD + r"(?:in|during)\s+(" + "|".join(MONTHS) + r")" + _END, re.I)
+_LIST_WEEKEND = re.compile(_WORD + r"(next\s+)?(?:this\s+|the\s+)?weekend" + _END, re.I)
+
+
+def extract_window(text: str, now: datetime) -> tuple[tuple[date, date] | None, bool, str]:
+    """The days a request to see tasks names, beyond the fixed windows: (first day, last day)
+    both included, whether open tasks already late belong too ("by friday" still has to
+    include what is overdue), and a label for the reply ("due by Fri 17 Jan")."""
+    today = now.date()
+    saturday = _next_weekday(today, 5) if today.weekday() != 5 else today
+    by = _BY_DAY.search(text)
+    if by is not None:
+        if re.match(r"(?:the\s+)?weekend", by.group(2), re.I):
+            last = saturday - timedelta(days=1)
+        else:
+            due, _ = extract_due(by.group(2), now)
+            if due is None:
+                return None, False, ""
+            last = due.day - timedelta(days=1 if by.group(1).lower() == "before" else 0)
+        return (today, last), True, f"due by {last.strftime('%a %-d %b')}"
+    weekend = _LIST_WEEKEND.search(text)
+    if weekend is not None:
+        first = saturday + timedelta(days=7 if weekend.group(1) else 0)
+        return (first, first + timedelta(days=1)), False, "due at the weekend"
+    month = _IN_MONTH.search(text)
+    if month is not None:
+        number = MONTHS[month.group(1).lower()]
+        year = today.year + (1 if number < today.month else 0)
+        first = date(year, number, 1)
+        return (first, _add_months(first, 1) - timedelta(days=1)), False, f"due in {first:%B}"
+    due, _ = extract_due(text, now)
+    if due is None or (due.at is not None and due.day == today + timedelta(days=1)):
+        # A bare time alone is no day to list ("what's at 5?").
+        return None, False, ""
+    return (due.day, due.day), False, f"due {due.day.strftime('%a %-d %b')}"

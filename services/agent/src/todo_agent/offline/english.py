@@ -9,14 +9,18 @@ the catch-all for anything that asks to see tasks.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 from todo_agent.offline.commands import (
     Act,
     Action,
     Add,
+    Chat,
     Command,
+    Decline,
     DueWindow,
     Greeting,
     Help,
@@ -28,8 +32,9 @@ from todo_agent.offline.commands import (
     Unknown,
     Update,
 )
-from todo_agent.offline.dates import extract_due
+from todo_agent.offline.dates import extract_due, extract_window
 from todo_agent.offline.phrases import (
+    ACTION_VERBS,
     PRIORITY_WORDS,
     clean_title,
     extract_priority,
@@ -39,6 +44,7 @@ from todo_agent.offline.phrases import (
     parse_ref,
     parse_refs,
 )
+from todo_agent.offline.recurrence import extract_recurrence
 from todo_agent.offline.rules import (
     Builder,
     Grammar,
@@ -59,12 +65,119 @@ _POLITE_START = re.compile(
 _POLITE_END = re.compile(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?[\s.!?]*$", re.I)
 
 
+# Words the rules key on, so a typo in one still reads ("delet", "tomorow", "overdeu").
+KEYWORDS = [
+    "add",
+    "delete",
+    "remove",
+    "complete",
+    "completed",
+    "reschedule",
+    "rename",
+    "search",
+    "postpone",
+    "priority",
+    "high",
+    "tomorrow",
+    "today",
+    "overdue",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "weekend",
+    "urgent",
+    "list",
+    "show",
+    "finished",
+    "done",
+    "next",
+    "week",
+    "what's",
+]
+_TYPO_EXCEPTIONS = frozenset(
+    [
+        "and",
+        "ad",
+        "at",
+        "as",
+        "a",
+        "an",
+        "the",
+        "to",
+        "do",
+        "did",
+        "dad",
+        "mad",
+        "bad",
+        "had",
+        "sad",
+        "weekly",
+        "daily",
+        "listen",
+        "lists",
+        "shown",
+        "dinner",
+        "donut",
+        "doing",
+        "uncomplete",
+        "undone",
+        "unfinished",
+        "incomplete",
+        "unmark",
+        "unfinish",
+    ]
+)
+_SHORT_FIXES = {
+    "ad": "add",
+    "hihg": "high",
+    "lsit": "list",
+    "nxt": "next",
+    "wk": "week",
+    "dne": "done",
+    "sho": "show",
+    "wat": "what",
+    "whats": "what's",
+    "todays": "today's",
+    "tmrw": "tomorrow",
+}
+
+
+def fix_typos(text: str) -> str:
+    """Corrects a misspelt keyword (one edit or two letters swapped away, words of 4+ letters)
+    and a few everyday short forms; other words, titles included, stay as typed."""
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        bare = word.lower().strip(",.!?:")
+        if index == 0 and bare == "ad":
+            words[index] = "add" + word[2:]
+            continue
+        if bare in _SHORT_FIXES and bare != "ad":
+            words[index] = word.lower().replace(bare, _SHORT_FIXES[bare])
+            continue
+        if (
+            len(bare) < 5
+            or bare in KEYWORDS
+            or bare in _TYPO_EXCEPTIONS
+            or bare in ACTION_VERBS
+            or not bare.isalpha()
+        ):
+            continue
+        close = difflib.get_close_matches(bare, KEYWORDS, n=1, cutoff=0.8)
+        if close:
+            words[index] = word.lower().replace(bare, close[0])
+    return " ".join(words)
+
+
 def prepare(text: str) -> str:
     """ "Could you please add milk, thanks!" → "add milk"."""
     # Up to three courtesy words in a row: "ok so can you …".
     for _ in range(3):
         text = _POLITE_START.sub("", text)
-    return _POLITE_END.sub("", text).strip()
+    return fix_typos(_POLITE_END.sub("", text).strip())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,19 +186,28 @@ def prepare(text: str) -> str:
 _TAGGED = re.compile(
     r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?([\w-]+)", re.I
 )
+# "show work stuff": a tag named before "stuff"/"things".
+_STUFF = re.compile(
+    r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other|"
+    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
+    re.I,
+)
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
 # "all open tasks" is about open tasks, not every state.
 _ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
-_COMPLETED = re.compile(r"\b(?:done|completed|finished|closed|ticked\s+off|checked\s+off)\b", re.I)
+_COMPLETED = re.compile(
+    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|got\s+done|did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off))\b",
+    re.I,
+)
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (re.compile(r"\b(?:overdue|late|past\s+due|missed|behind)\b", re.I), "overdue"),
-    (re.compile(r"\b(?:today|tonight|my\s+day)\b", re.I), "today"),
+    (re.compile(r"\b(?:today|today's|tonight|my\s+day)\b", re.I), "today"),
     (re.compile(r"\btomorrow\b", re.I), "tomorrow"),
     (re.compile(r"\bnext\s+week\b", re.I), "next_week"),
     (
         re.compile(
-            r"\b(?:this\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b",
+            r"\b(?:this\s+week|this\s+week's|my\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b",
             re.I,
         ),
         "this_week",
@@ -94,6 +216,8 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 
 
 def _state_filter(text: str) -> State:
+    # "what do I need to get done by friday" asks what is still open.
+    text = re.sub(r"\b(?:need|have)\s+to\s+get\s+done\b", " ", text, flags=re.I)
     if _ALL_STATES.search(text) and not _ALL_OF_ONE_STATE.search(text):
         return "all"
     if _COMPLETED.search(text):
@@ -101,18 +225,27 @@ def _state_filter(text: str) -> State:
     return "open"
 
 
-def parse_list(text: str) -> ListTasks:
+def parse_list(text: str, now: datetime) -> ListTasks:
     """Filters from a request to see tasks."""
     tags, rest = extract_tags(text)
     tag = tags[0] if tags else None
     if tag is None:
-        match = _TAGGED.search(rest)
+        match = _TAGGED.search(rest) or _STUFF.search(rest)
         if match:
             tag = match.group(1).lower()
     priority, rest = extract_priority(rest)
-    return ListTasks(
-        state=_state_filter(rest), priority=priority, tag=tag, due=first_window(LIST_WINDOWS, rest)
-    )
+    state = _state_filter(rest)
+    due = first_window(LIST_WINDOWS, rest)
+    if due == "overdue" and re.search(r"\btoday\b", rest, re.I):
+        # "overdue or due today": today's tasks and every late one.
+        return ListTasks(
+            state, priority, tag, "today", overdue_too=True, label="due today or overdue"
+        )
+    if due == "any" or re.search(r"\b(?:by|before)\b", rest, re.I):
+        days, overdue_too, label = extract_window(rest, now)
+        if days is not None:
+            return ListTasks(state, priority, tag, "any", days, overdue_too, label)
+    return ListTasks(state=state, priority=priority, tag=tag, due=due)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,13 +291,76 @@ def _rename(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
     return Update(ref, title=new) if new else None
 
 
+_ONLY_TIME = re.compile(
+    r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$", re.I
+)
+
+
+def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    """A re-date whose <when> is a date or time and nothing else ("change the haircut to 4pm";
+    "change X to Y" with other words is a rename). A time alone keeps the task's day."""
+    when = match.group("when").strip()
+    due, rest = extract_due(when, utterance.now)
+    if due is None or rest.strip(" ,.") or (ref.kind == "title" and not ref.value):
+        return None
+    return Update(ref, due=due, keep_time=True, keep_day=bool(_ONLY_TIME.match(when)))
+
+
+_COUNTS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+}
+
+
+def _shift(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.group("target") or match.group("target2")
+    count = (match.group("n") or match.group("n2")).lower()
+    unit = (match.group("unit") or match.group("unit2")).lower()
+    days = (int(count) if count.isdigit() else _COUNTS[count]) * (
+        7 if unit.startswith("week") else 1
+    )
+    ref = parse_ref(target)
+    return Update(ref, shift_days=days) if ref is not None else None
+
+
 def _clear_due(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
     return Update(ref, clear_due=True)
 
 
 def _redate(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
     due, _ = extract_due(match.group("when"), utterance.now)
-    return Update(ref, due=due) if due is not None else None
+    # A new day for a timed task keeps its time.
+    return Update(ref, due=due, keep_time=True) if due is not None else None
+
+
+def _split_tags(text: str) -> list[str]:
+    tags = extract_tags(text)[0]
+    return tags or [
+        t.lower() for t in re.findall(r"[\w-]+", text) if t.lower() not in ("and", "tags", "tag")
+    ]
+
+
+def _tag_more(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    tags = _split_tags(match.group("tags"))
+    return Update(ref, add_tags=tags) if tags else None
+
+
+def _untag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    tags = _split_tags(match.group("tags"))
+    return Update(ref, remove_tags=tags) if tags else None
+
+
+def _retag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    return Update(
+        ref, add_tags=[match.group("new").lower()], remove_tags=[match.group("old").lower()]
+    )
 
 
 def _set_priority(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
@@ -182,28 +378,56 @@ def _prioritize(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | N
     return Update(ref, priority="high")
 
 
-def _tag(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
-    raw_tags = match.group("tags")
-    tags = extract_tags(raw_tags)[0]
-    if not tags:
-        # "tag X with work and home": words without "#" are tags too here.
-        tags = [t.lower() for t in re.findall(r"[\w-]+", raw_tags) if t.lower() != "and"]
-    return Update(ref, tags=tags) if tags else None
+def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
+    return Update(ref, priority="low")
 
 
-_SEARCH_LEAD = re.compile(r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+", re.I)
+def _rename_edit(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    """A rename, with "and make it high priority" read as a second change."""
+    new = match.group("new")
+    extra = re.search(r"\s+and\s+make\s+it\s+" + _PRIO_WORD + r"(?:\s+priority)?$", new, re.I)
+    priority: Priority | None = None
+    if extra is not None:
+        priority = PRIORITY_WORDS.get(extra.group("prio").lower(), "high")
+        new = new[: extra.start()]
+    title = clean_title(new)
+    return Update(ref, title=title, priority=priority) if title else None
+
+
+def _tag(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    # Adding a tag keeps the task's other tags ("tag X with work and home").
+    return _tag_more(ref, match, utterance)
+
+
+_SEARCH_LEAD = re.compile(
+    r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+|^(?:anything\s+)?with\s+(?:the\s+word\s+)?|^the\s+word\s+",
+    re.I,
+)
+_SEARCH_TAIL = re.compile(r"\s+in\s+(?:them|it)$", re.I)
+_SEARCH_DONE = re.compile(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for\s+", re.I)
 _SEARCH_ARTICLE = re.compile(r"^(?:the|a|an|my)\s+", re.I)
 
 
 def _search(match: re.Match[str], _: Utterance) -> Command | None:
     query = match.group("q").strip(" \"'“”?.")
-    query = _SEARCH_ARTICLE.sub("", _SEARCH_LEAD.sub("", query))
-    return Search(query) if query else None
+    state: State = "all"
+    if _SEARCH_DONE.match(query):
+        state, query = "completed", _SEARCH_DONE.sub("", query)
+    query = _SEARCH_ARTICLE.sub("", _SEARCH_LEAD.sub("", _SEARCH_TAIL.sub("", query)))
+    query = query.strip(" \"'“”?.")
+    return Search(query, state) if query else None
 
 
 def _add(match: re.Match[str], utterance: Utterance) -> Command | None:
     tasks = parse_add_items(match.group("rest"), utterance.now)
     return Add(tasks) if tasks else None
+
+
+def _untag_rule(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.group("target") or match.group("target2")
+    tags = match.group("tags") or match.group("tags2")
+    ref = parse_ref(target)
+    return Update(ref, remove_tags=[tags.lstrip("#").lower()]) if ref is not None else None
 
 
 def _always(command: Callable[[], Command]) -> Builder:
@@ -226,6 +450,7 @@ _THANKS = re.compile(
     r"^(?:thanks|thank\s+you|thx|ty|cheers|great|perfect|cool|nice|awesome)\b.*$", re.I
 )
 _NOTHING = re.compile(r"^$")
+_NOTHING_OR_ANY = re.compile(r"^")
 _NOTE = re.compile(
     r"^(?:add\s+(?:a\s+)?note\s+(?:to|on|for)|note\s+on|annotate)\s+(?P<target>.+?)\s*(?::|-|saying|that)\s*(?P<note>.+)$",
     re.I,
@@ -237,11 +462,47 @@ _CHANGE_TITLE = re.compile(
     r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$",
     re.I,
 )
+_RENAMES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$", re.I
+    ),
+    re.compile(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$", re.I),
+    re.compile(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$", re.I),
+    re.compile(
+        r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$",
+        re.I,
+    ),
+    re.compile(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$", re.I),
+    re.compile(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$", re.I),
+    re.compile(
+        r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$", re.I
+    ),
+)
 _CHANGE_TO_SAY = re.compile(
     r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$", re.I
 )
 _CLEAR_DUE = re.compile(
     r"^(?:clear|remove|delete|drop)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on)\s+(?P<target>.+)$",
+    re.I,
+)
+_NO_DUE = re.compile(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<target>.+)$", re.I)
+# Re-dates in everyday words; the builder takes them only when <when> is a date and no more.
+_RESCHEDULE = re.compile(
+    r"^(?:change|bring|make|set|put|can)\s+(?P<target>.+?)\s+(?:forward\s+|back\s+)?(?:to|till|until|for|wait\s+(?:till|until))?\s*"
+    r"(?P<when>(?:(?:on|at|by)\s+)?(?:\d|today|tomorrow|tonight|next\b|this\b|mon|tue|wed|thu|fri|sat|sun|"
+    r"noon|midday|the\s+\d|end\b|eod\b|in\s+\d)[\w:/ ]*?)(?:\s+instead)?$",
+    re.I,
+)
+_DEADLINE_FOR = re.compile(
+    r"^(?:set|give|put)\s+(?:a\s+|the\s+)?(?:deadline|due\s+date)\s+(?:of\s+)?(?P<when>.+?)\s+(?:for|on)\s+(?P<target>.+)$",
+    re.I,
+)
+_MOVE_FROM = re.compile(
+    r"^(?:move|push|shift)\s+(?P<target>.+?)\s+from\s+\w+\s+to\s+(?P<when>.+)$", re.I
+)
+_SHIFT = re.compile(
+    r"^(?:give\s+me|i\s+need|add)\s+(?P<n>\d+|a|an|one|two|three|four|five|six|seven)\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
+    r"|^(?:push|move|shift|put)\s+(?P<target2>.+?)\s+(?:back|on)\s+(?:by\s+)?(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)$",
     re.I,
 )
 _MOVE_TO = re.compile(
@@ -268,8 +529,55 @@ _SHIFT_PRIORITY = re.compile(
     r"^(?P<dir>raise|increase|bump|lower|decrease|reduce)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+)$",
     re.I,
 )
+_PRIO_WORD = r"(?P<prio>high|low|medium|normal|top|urgent|important)"
+_PRIORITY_EVERYDAY: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?"
+        + _PRIO_WORD
+        + r"(?:\s+priority)?$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+" + _PRIO_WORD + r"(?:\s+priority)?$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?"
+        + _PRIO_WORD
+        + r"\s+(?:on|for|of)\s+(?P<target>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?"
+        + _PRIO_WORD
+        + r"(?:\s+(?:priority|prio))?$",
+        re.I,
+    ),
+    re.compile(r"^" + _PRIO_WORD + r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$", re.I),
+)
+_LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
+    re.compile(r"^(?P<target>.+?)\s+can\s+wait\b.*$", re.I),
+    re.compile(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$", re.I),
+    re.compile(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$", re.I),
+)
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
 _TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+?)\s+(?:with|as)\s+(?P<tags>.+)$", re.I)
+_PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
+_TAG_IT = re.compile(
+    r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$",
+    re.I,
+)
+_MARK_TAGS = re.compile(r"^(?:mark|tag)\s+(?P<target>.+?)\s+(?P<tags>(?:#[\w-]+\s*)+)$", re.I)
+_ADD_A_TAG = re.compile(r"^add\s+(?:a|the)\s+(?P<tags>[\w-]+)\s+tag\s+to\s+(?P<target>.+)$", re.I)
+_REMOVE_TAG = re.compile(
+    r"^(?:remove|delete|drop)\s+the\s+(?P<tags>#?[\w-]+)\s+tag\s+from\s+(?P<target>.+)$"
+    r"|^take\s+the\s+(?P<tags2>#?[\w-]+)\s+tag\s+off\s+(?P<target2>.+)$",
+    re.I,
+)
+_CHANGE_TAG = re.compile(
+    r"^(?:change|switch|swap)\s+the\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+from\s+#?(?P<old>[\w-]+)\s+to\s+#?(?P<new>[\w-]+)$",
+    re.I,
+)
 _ADD_TAG_TO = re.compile(
     r"^(?:add|put)\s+(?P<tags>(?:#[\w-]+[\s,]*(?:and\s+)?)+)\s+(?:to|on)\s+(?P<target>.+)$",
     re.I,
@@ -310,7 +618,9 @@ _DELETE = re.compile(
     re.I,
 )
 _SEARCH = re.compile(
-    r"^(?:search(?:\s+for)?|find(?:\s+me)?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on)|"
+    r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
+    r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with)|"
+    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|tasks\s+with\s+(?=\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
     r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$",
     re.I,
@@ -320,7 +630,7 @@ _SHOW = re.compile(
     re.I,
 )
 _ADD = re.compile(
-    r"^(?:add|create|new|make|put|insert|remind\s+me\s+(?:to\s+)?|remember\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|"
+    r"^(?:add|create|new|make|put|insert|remind\s+me\s+(?:to\s+)?|remember\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|need\s+to|i\s+gotta|gotta|i\s+should(?:\s+really)?|don't\s+let\s+me\s+forget\s+to|create\s+a\s+task\s+to|"
     r"i\s+should|don't\s+forget\s+to|do\s+not\s+forget\s+to|todo|to-do|task)\b\s*:?\s*(?P<rest>.+)$",
     re.I,
 )
@@ -331,8 +641,273 @@ _BARE_ADD = re.compile(
 )
 _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
-    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next)|next\s+up|what\s+should\s+i\s+do)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
+    r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
+    r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
+    r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
+    re.I,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the offline model cannot do yet, answered honestly (never a junk task).
+
+ONE_AT_A_TIME = (
+    "I can't change several tasks at once yet: I change one task at a time. Name one task "
+    '(for example "move buy milk to tomorrow") and I\'ll do that one.'
+)
+CANNOT_UNDO = (
+    "I can't undo changes yet. Tell me the change to make instead, for example "
+    '"reopen buy milk" or "move the report back to friday".'
+)
+CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
+CANNOT_REMIND = (
+    "I can't send reminders or notifications yet; I can give the task a due date and time."
+)
+_REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"^how\s+many\b|\b(?:statistics|stats|productivity|average\s+time|streak)\b", re.I
+        ),
+        "I can't give statistics about your tasks yet; I can list them (open, done, overdue).",
+    ),
+    (
+        re.compile(r"^(?:share|assign|invite|delegate)\b|\bshare\b.*\b(?:list|tasks?)\b", re.I),
+        "I can't share or assign tasks: your list is yours only.",
+    ),
+    (
+        re.compile(
+            r"^(?:email|e-mail|text|sms|whatsapp|send)\s+(?:this|my|the)\s+(?:list|tasks?)\b"
+            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b",
+            re.I,
+        ),
+        "I can't send emails, messages or notifications.",
+    ),
+    (
+        re.compile(
+            r"^(?:sync|export|print|attach|chart|graph)\b|\b(?:google|outlook|apple)\s+calendar\b|\bcsv\b",
+            re.I,
+        ),
+        "I can't sync, export, print or attach anything; I only keep your task list.",
+    ),
+    (
+        re.compile(r"\b(?:weather|forecast)\b", re.I),
+        "I can't tell the weather; I only keep tasks.",
+    ),
+    (re.compile(r"^translate\b", re.I), "I can't translate; I only keep tasks."),
+    (
+        re.compile(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b", re.I),
+        "I can't set alarms; I can add a task with a due time.",
+    ),
+    (
+        re.compile(
+            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^book\s+me\b", re.I
+        ),
+        "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
+    ),
+)
+_REMINDER = re.compile(
+    r"\b(?:remind\s+me|notify\s+me|ping\s+me|alert\s+me)\s+(?:\d+|an?|one|two|half\s+an)\s+"
+    r"(?:minutes?|mins?|hours?|hrs?|days?)\s+before\b|\bnotification\b.*\bbefore\b",
+    re.I,
+)
+# "undo" about the last change ("undo that", "undo the rename"); "undo the milk one" reopens.
+_UNDO = re.compile(
+    r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
+    r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
+    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
+    re.I,
+)
+# A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
+_BULK = re.compile(
+    r"^(?:\w+\s+){0,3}?(?:move|push|shift|delete|remove|clear|complete|finish|mark|tag|untag|"
+    r"get\s+rid\s+of|postpone|reschedule|bump|drop|erase|set|make|change)\b.*"
+    r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b",
+    re.I,
+)
+_CONFIRM = re.compile(
+    r"^(?:yes|yep|yeah|yup|sure|ok|okay|go\s+ahead|do\s+it|confirm(?:ed)?|please\s+do|y)"
+    r"(?:[\s,]+(?:please|go\s+ahead|do\s+it|thanks))*[.!]*$",
+    re.I,
+)
+_REJECT = re.compile(
+    r"^(?:no|nope|nah)(?:[\s,.!]+(?:thanks|thank\s+you|leave\s+(?:it|them)|don't|do\s+not|keep\s+(?:it|them)|stop|cancel)\b.*)?[.!]*$"
+    r"|^(?:leave\s+it|never\s+mind|forget\s+it|don't\s+do\s+it)\b|^cancel$",
+    re.I,
+)
+
+
+def _refuse(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    for pattern, reason in _REFUSALS:
+        if pattern.search(utterance.text) or pattern.search(utterance.raw.rstrip(" .!?")):
+            return Decline(reason)
+    return None
+
+
+def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "every monday water the plants" → the first occurrence as a one-off task, said so."""
+    text = _ADD_LEAD.sub("", utterance.text)
+    if re.search(r"\btags?\b", text, re.I) or (
+        _NOUN_ADD_BLOCK.search(text) and not _ADD_LEAD.match(utterance.text)
+    ):
+        return None
+    found = extract_recurrence(text, utterance.now)
+    if found is None:
+        return None
+    tasks = parse_add_items(found.rest, utterance.now, split=False)
+    if len(tasks) != 1 or not tasks[0].title:
+        return Decline("I can't repeat tasks yet.")
+    task = tasks[0]
+    # The first occurrence wins over a date read again from what is left.
+    task.due = task.due or found.first
+    return Add([task], notice=CANNOT_REPEAT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small talk that needs its own sentence.
+
+_FAREWELL = re.compile(r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later)\b", re.I)
+_COMPLIMENT = re.compile(
+    r"^(?:you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|brilliant|helpful|a\s+star)|"
+    r"(?:good|great|nice)\s+(?:job|work|bot)|love\s+(?:it|you|this))\b",
+    re.I,
+)
+_HOW_ARE_YOU = re.compile(
+    r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup)\b"
+    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b",
+    re.I,
+)
+_DATE_QUESTION = re.compile(
+    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)",
+    re.I,
+)
+_LANGUAGE = re.compile(r"\b(?:urdu|english|languages?)\b", re.I)
+_HOW_TO = re.compile(r"^how\s+(?:do|can|should)\s+i\b", re.I)
+
+
+def _date_reply(_match: re.Match[str], utterance: Utterance) -> Command:
+    return Chat(f"Today is {utterance.now.strftime('%A %-d %B %Y')}.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Everyday phrasings of a change to one task.
+
+# Past tenses that say a task is done ("paid the rent", "got milk", "I've booked the MOT").
+_DID = re.compile(
+    r"^(?:ok\s+|so\s+|yay\s+|finally\s+)?(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)?"
+    r"(?P<verb>paid|got|bought|did|made|sent|took|went\s+to|rang|phoned|called|wrote|booked|"
+    r"picked\s+up|collected|returned|posted|cleaned|washed|watered|fed|fixed|emailed|texted|"
+    r"hoovered|renewed|cancelled|ordered|submitted|filed|finished|completed|sorted|tidied|"
+    r"walked|cooked|ironed|mowed|read|replied\s+to|answered|visited|met|dropped\s+off|handed\s+in|"
+    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out)\s+"
+    r"(?P<target>.+?)(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?"
+    r"(?:,?\s+(?:finally|that's\s+done|done))?$",
+    re.I,
+)
+# "<task> is done / sorted / wrapped / paid", "the bins are out", "the plumber has been called".
+_STATE_DONE = re.compile(
+    r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s|got)\s+)?"
+    r"(?:all\s+)?(?:now\s+)?(?P<state>done|sorted|out|paid|called|booked|sent|wrapped|renewed|"
+    r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off)"
+    r"(?:\s+(?:today|now|finally|at\s+last))?(?:,?\s+finally)?$",
+    re.I,
+)
+_DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
+_NO_LONGER = re.compile(
+    r"^(?:i\s+)?(?:don't|do\s+not|no\s+longer)\s+(?:need|have|want)\s+to\s+(?P<target>.+?)(?:\s+any\s*more)?$"
+    r"|^no\s+longer\s+need\s+to\s+(?P<target2>.+)$",
+    re.I,
+)
+_CANCELLED = re.compile(
+    r"^(?P<target>.+?)\s+(?:is|was|got|has\s+been)\s+(?:cancelled|canceled|called\s+off|off)"
+    r"(?:,?\s+(?:take|get|remove)\s+it\s+off.*)?$",
+    re.I,
+)
+_TAKE_OFF = re.compile(
+    r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
+)
+_SCRATCH = re.compile(
+    r"^(?:scratch|bin|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|drop)\s+(?P<target>.+?)"
+    r"(?:,\s+.*)?$",
+    re.I,
+)
+_DID_I = re.compile(
+    r"^(?:did|have|has)\s+i\s+(?:already\s+)?(?:do|done|did|finish|finished|complete|completed|"
+    r"pay|paid|book|booked|get|got)\s+(?P<q>.+?)(?:\s+yet)?$"
+    r"|^is\s+(?P<q2>.+?)\s+(?:done|finished|complete|completed|high\s+priority|urgent|due\s+\w+)$"
+    r"|^when\s+is\s+(?P<q3>.+?)\s+due$",
+    re.I,
+)
+_NOUN_ADD_BLOCK = re.compile(
+    r"^(?:what|which|when|where|who|why|how|is|are|do|does|did|have|has|any|show|list|"
+    r"display|see|view|find|search|can|could|should|will|would|anything|everything|change|"
+    r"set|make|move|push|bring|give|edit|rename|mark|tag|label|flag|shift|delay|postpone|"
+    r"reschedule|put|untag|remove|delete|update|complete|reopen)\b|\?\s*$",
+    re.I,
+)
+# What is left of a list request once its date is read ("todays tasks", "urgent things").
+_ONLY_LIST_WORDS = re.compile(
+    r"^(?:(?:'s|my|the|all|any|tasks?|things?|stuff|todos?|jobs?|urgent|important|open|due|"
+    r"left|remaining|else|on|for|me)\s*)+$",
+    re.I,
+)
+_LEAD_DATE_FILLER = re.compile(
+    r"^(?P<when>.+?)\s+(?:i\s+need\s+to|i\s+have\s+to|i\s+must|i\s+gotta|i\s+should)\s+(?P<rest>.+)$",
+    re.I,
+)
+
+
+_NOT_A_TASK = re.compile(
+    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are)\b", re.I
+)
+
+
+def _did(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    if _NOT_A_TASK.match(target.strip()):
+        return None
+    ref = parse_ref(target)
+    if ref is None or (ref.kind == "title" and ref.value.lower() in ("it", "that", "everything")):
+        return None
+    return Act("complete", [ref])
+
+
+def _drop(match: re.Match[str], _: Utterance) -> Command | None:
+    target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    ref = parse_ref(target)
+    return Act("delete", [ref]) if ref is not None else None
+
+
+def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
+    query = next((g for g in (match.group("q"), match.group("q2"), match.group("q3")) if g), "")
+    ref = parse_ref(query)
+    if ref is not None and ref.kind != "title":
+        return Act("get", [ref])
+    query = re.sub(r"\b(?:the|a|my|thing|task|one)\b", " ", query, flags=re.I).strip()
+    return Search(query) if query else None
+
+
+def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "haircut friday 11am": a phrase with a date or time and no verb is an add."""
+    text = utterance.text
+    if _NOUN_ADD_BLOCK.search(text) or _NOUN_ADD_BLOCK.search(utterance.raw):
+        return None
+    due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
+    title = clean_title(rest)
+    if due is None or not title or _ONLY_LIST_WORDS.match(title):
+        return None
+    lead = _LEAD_DATE_FILLER.match(text)
+    if lead is not None:
+        # "this weekend I need to …": the date said first applies to every item.
+        when, after = extract_due(lead.group("when"), utterance.now)
+        if when is not None and not clean_title(after):
+            text = f"{lead.group('when')}: {lead.group('rest')}"
+    tasks = parse_add_items(text, utterance.now)
+    return Add(tasks) if tasks and all(t.title for t in tasks) else None
+
+
+_ADD_LEAD = re.compile(
+    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|put)\s+",
     re.I,
 )
 
@@ -343,38 +918,139 @@ RULES: tuple[Rule, ...] = (
     Rule("help", at_start(_HELP), _always(Help)),
     Rule("greeting", at_start(_GREETING), _always(Greeting)),
     Rule("thanks", at_start(_THANKS), _always(lambda: Greeting(thanks=True))),
+    Rule(
+        "chat: goodbye",
+        at_start(_FAREWELL),
+        _always(lambda: Chat("Bye for now! Your list is saved.")),
+    ),
+    Rule(
+        "chat: compliment",
+        at_start(_COMPLIMENT),
+        _always(lambda: Chat("Thank you! Happy to keep your list.")),
+    ),
+    Rule(
+        "chat: how are you",
+        at_start(_HOW_ARE_YOU),
+        _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
+    ),
+    Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
+    Rule(
+        "chat: languages",
+        raw_at_start(
+            re.compile(
+                r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b",
+                re.I,
+            )
+        ),
+        _always(
+            lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")
+        ),
+    ),
+    Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
+    # What the offline model cannot do: said honestly, before any rule could misread it.
+    Rule("cannot: undo", anywhere(_UNDO), _always(lambda: Decline(CANNOT_UNDO))),
+    Rule("cannot: refusals", at_start(_NOTHING_OR_ANY), _refuse),
+    Rule("cannot: reminders", anywhere(_REMINDER), _always(lambda: Decline(CANNOT_REMIND))),
+    Rule("cannot: bulk change", at_start(_BULK), _always(lambda: Decline(ONE_AT_A_TIME))),
+    Rule("bulk: a confirmation", at_start(_CONFIRM), _always(lambda: Decline(ONE_AT_A_TIME))),
+    Rule(
+        "bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))
+    ),
     # Edits of one task.
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
-    Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename)),
+    Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
+    *(
+        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
+        for name, p in zip(
+            (
+                "change 'A' to 'B'",
+                "X should be called Y",
+                "call X 'Y' instead",
+                "fix the name of X: Y",
+                "edit X, make it Y",
+                "change the X task name to Y",
+                "I'd like X to say Y",
+            ),
+            _RENAMES,
+            strict=True,
+        )
+    ),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
-    Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate)),
+    Rule("due: no due date for X", at_start(_NO_DUE), _edit(_clear_due)),
+    Rule("due: give me 3 more days on X", at_start(_SHIFT), _shift),
+    Rule("due: set a deadline of D for X", at_start(_DEADLINE_FOR), _edit(_redate)),
+    Rule("due: move X from D1 to D2", at_start(_MOVE_FROM), _edit(_redate)),
+    Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate_strict)),
     Rule("due: make X due <when>", at_start(_MAKE_DUE), _edit(_redate)),
     Rule("due: X is due <when>", at_start(_IS_DUE), _edit(_redate)),
+    Rule("due: change X to <when>", at_start(_RESCHEDULE), _edit(_redate_strict)),
     Rule("priority: set the priority of X to P", at_start(_SET_PRIORITY_OF), _edit(_set_priority)),
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
+        for name, p in zip(
+            (
+                "X is urgent",
+                "bump X up to high",
+                "set priority P on X",
+                "flag X as important",
+                "top priority: X",
+            ),
+            _PRIORITY_EVERYDAY,
+            strict=True,
+        )
+    ),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_lower))
+        for name, p in zip(
+            ("X can wait", "X isn't urgent", "de-prioritise X"), _LOW_EVERYDAY, strict=True
+        )
+    ),
+    Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
+    Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
+    Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
+    Rule("tags: put X under T", at_start(_PUT_UNDER), _edit(_tag_more)),
     Rule("tags: tag X with T", at_start(_TAG_WITH), _edit(_tag)),
+    Rule("tags: mark X #a #b", at_start(_MARK_TAGS), _edit(_tag_more)),
+    Rule("tags: tag it T", at_start(_TAG_IT), _edit(_tag_more)),
     Rule("tags: add #t to X", at_start(_ADD_TAG_TO), _edit(_tag)),
+    # Refusals and repeating tasks, once no edit of one task read the message.
+    Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Actions on one or more tasks.
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),
     Rule("reopen: mark X not done", at_start(_MARK_NOT_DONE), _act("reopen")),
     Rule("reopen: X is not done yet", at_start(_IS_NOT_DONE), _act("reopen")),
+    Rule(
+        "complete: done (the task just named)",
+        at_start(re.compile(r"^(?:done|did\s+it|that's\s+done|finished)$", re.I)),
+        _always(lambda: Act("complete", [TaskRef("last")])),
+    ),
     Rule("complete: mark X done", at_start(_MARK_DONE), _act("complete")),
     Rule("complete: complete X", at_start(_COMPLETE), _act("complete")),
     Rule("complete: I finished X", at_start(_I_FINISHED), _act("complete")),
     Rule("complete: I'm done with X", at_start(_I_AM_DONE_WITH), _act("complete")),
     Rule("complete: X is done", at_start(_IS_DONE), _act("complete")),
     Rule("delete: delete X", at_start(_DELETE), _act("delete")),
+    Rule("delete: scratch X", at_start(_SCRATCH), _drop),
+    Rule("delete: I don't need to X anymore", at_start(_NO_LONGER), _drop),
+    Rule("delete: X is cancelled", at_start(_CANCELLED), _drop),
+    Rule("delete: take X off my list", at_start(_TAKE_OFF), _drop),
+    Rule("show: did I do X?", at_start(_DID_I), _ask_about),
+    Rule("complete: X: done", at_start(_DONE_COLON), _did),
+    Rule("complete: paid the rent", at_start(_DID), _did),
+    Rule("complete: the bins are out", at_start(_STATE_DONE), _did),
     Rule("search: search for …", at_start(_SEARCH), _search),
     Rule("show: show X", at_start(_SHOW), _show),
     # Adding, and the wish to add with nothing to add yet.
     Rule("add: add …", at_start(_ADD), _add),
     Rule("add: add a task", at_start(_BARE_ADD), _always(lambda: Unknown(missing_title=True))),
+    Rule("add: a noun phrase with a date", at_start(_NOTHING_OR_ANY), _noun_add),
     # Anything else that asks to see tasks.
-    Rule("list", anywhere(_LISTISH), lambda _match, utterance: parse_list(utterance.text)),
+    Rule("list", anywhere(_LISTISH), lambda _match, u: parse_list(u.text, u.now)),
 )
 
 ENGLISH = Grammar(language="en", prepare=prepare, rules=RULES)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from todo_agent.offline.commands import DueWindow, NewTask, Priority, TaskRef
-from todo_agent.offline.dates import extract_due
+from todo_agent.offline.dates import Due, extract_due
 
 # ---------------------------------------------------------------------------------------------
 # Tags and priorities.
@@ -93,8 +92,10 @@ _TITLE_NOISE_START = re.compile(
 
 def clean_title(text: str) -> str:
     """Trims list phrases, dangling words and punctuation around a title."""
+    text = re.sub(r"\(\s*\)", " ", text)
     text = re.sub(r"\s+", " ", text).strip(" ,;:.!-")
     text = _TITLE_NOISE_START.sub("", text)
+    text = re.sub(r"^(?:to|that\s+i\s+(?:need|have)\s+to)\s+", "", text, flags=re.I)
     text = _TITLE_NOISE_END.sub("", text)
     text = re.sub(r"\s+(?:due|by|on|for|at|with|and)$", "", text, flags=re.I)
     text = text.strip(" ,;:.!-")
@@ -107,10 +108,24 @@ def clean_title(text: str) -> str:
 _QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]|(?:(?<=\s)|^)['‘]([^'’]+)['’](?=\s|$|[,.!?])")
 
 
+_TAG_WORDS = re.compile(
+    r",?\s*\b(?:tagged|tag\s+it|with\s+the\s+tags?|labell?ed)\s+(?:as\s+)?([\w-]+(?:\s+and\s+[\w-]+)?)\b",
+    re.I,
+)
+
+
 def parse_new_task(text: str, now: datetime) -> NewTask:
     """One task phrase → title, due date, priority, tags."""
     quoted = _QUOTED.search(text)
     tags, rest = extract_tags(text)
+    worded = _TAG_WORDS.search(rest)
+    if worded is not None:
+        tags += [
+            t.lower()
+            for t in worded.group(1).split()
+            if t.lower() != "and" and t.lower() not in tags
+        ]
+        rest = f"{rest[: worded.start()]} {rest[worded.end() :]}"
     priority, rest = extract_priority(rest)
     if quoted is not None:
         # A quoted title is taken literally; modifiers come from the rest of the phrase.
@@ -123,34 +138,189 @@ def parse_new_task(text: str, now: datetime) -> NewTask:
 
 # Urdu "اور" (and) is not a separator: in "دودھ اور انڈے خریدنا" (buy milk and eggs) the verb
 # comes last, so splitting would cut the task in two. Urdu lists use the Urdu comma.
-_SPLIT_ITEMS = re.compile(r"\s*(?:,|;|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*", re.I)
+_SPLIT_ITEMS = re.compile(r"\s*(?:,|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*", re.I)
+# Separators that always mean one task per line: new lines, bullets, semicolons.
+_HARD_SPLIT = re.compile(r"\s*(?:\n\s*(?:[-*•]\s*)?|;|^\s*[-*•]\s*|\s+[-*•]\s+)\s*")
+_LIST_LEAD = re.compile(
+    r"^(?:these|the\s+following|\d+\s+(?:tasks|things|items)|tasks|need\s+to|some\s+tasks)\s*:\s*",
+    re.I,
+)
+_PIECE_LEAD = re.compile(
+    r"^(?:then|and|also|to|(?:also\s+)?remember\s+to|don't\s+forget\s+to|i\s+need\s+to|i\s+have\s+to)\s+",
+    re.I,
+)
+_SEPARATE = re.compile(
+    r"\s+as\s+(?:separate|individual|different)\s+(?:tasks|items|todos)\s*$", re.I
+)
+# Words that open an action: several pieces each opening with one are several tasks.
+ACTION_VERBS = frozenset(
+    [
+        "call",
+        "book",
+        "email",
+        "e-mail",
+        "pay",
+        "renew",
+        "wrap",
+        "write",
+        "post",
+        "clean",
+        "mow",
+        "cancel",
+        "order",
+        "reserve",
+        "ask",
+        "text",
+        "return",
+        "buy",
+        "collect",
+        "water",
+        "feed",
+        "send",
+        "get",
+        "fill",
+        "drop",
+        "descale",
+        "take",
+        "pick",
+        "fix",
+        "make",
+        "do",
+        "check",
+        "go",
+        "visit",
+        "bring",
+        "sort",
+        "tidy",
+        "wash",
+        "cook",
+        "read",
+        "finish",
+        "submit",
+        "file",
+        "print",
+        "plan",
+        "prepare",
+        "arrange",
+        "schedule",
+        "phone",
+        "ring",
+        "meet",
+        "see",
+        "pack",
+        "change",
+        "update",
+        "register",
+        "apply",
+        "install",
+        "repair",
+        "replace",
+        "move",
+        "clear",
+        "hoover",
+        "iron",
+        "bake",
+        "walk",
+        "tell",
+        "invite",
+        "charge",
+        "top",
+        "empty",
+        "put",
+        "chase",
+        "organise",
+        "organize",
+        "review",
+        "sign",
+        "start",
+        "look",
+        "find",
+        "grab",
+        "drive",
+        "fetch",
+        "print",
+        "backup",
+        "back",
+        "learn",
+        "practise",
+        "practice",
+        "study",
+        "message",
+        "remind",
+        "contact",
+        "confirm",
+        "donate",
+        "recycle",
+        "vacuum",
+        "dust",
+        "paint",
+        "mop",
+        "defrost",
+        "service",
+    ]
+)
 
 
-def parse_add_items(text: str, now: datetime) -> list[NewTask]:
-    """ "milk and eggs tomorrow" → two tasks. A piece with no title ("high priority") adds its
-    modifiers to the tasks before it; modifiers of the last task apply to all when only it has any."""
-    if len(_QUOTED.findall(text)) == 1:
+_URDU_INFINITIVE = re.compile(r"\S(?:نا|نی|نے)$")
+
+
+def _lead_off(piece: str) -> str:
+    """ "and also remember to call the school" → "call the school"."""
+    for _ in range(3):
+        piece = _PIECE_LEAD.sub("", piece.strip())
+    return piece
+
+
+def _starts_with_verb(piece: str) -> bool:
+    words = piece.split()
+    return bool(words) and words[0].lower().strip("'\"") in ACTION_VERBS
+
+
+def parse_add_items(text: str, now: datetime, *, split: bool = True) -> list[NewTask]:
+    """The tasks of one add. One action over several things is one task ("get eggs, butter and
+    flour"); several actions, each with its own verb, or pieces on their own lines or between
+    semicolons, are one task each ("call mum and book the dentist"). A date said once before
+    the list ("tomorrow: …") applies to every item; one inside an item, to that item only."""
+    quoted = _QUOTED.findall(text)
+    if not split or (len(quoted) == 1 and not _SEPARATE.search(text)):
         return [parse_new_task(text, now)]
-    pieces = [piece for piece in _SPLIT_ITEMS.split(text) if piece.strip()]
+    text = _SEPARATE.sub("", text)
+    text = _LIST_LEAD.sub("", text.strip())
+    lead: Due | None = None
+    head = re.match(r"^([^:\n]{1,40}?)\s*:\s*(.+)$", text, re.S)
+    if head is not None:
+        lead, rest = extract_due(head.group(1), now)
+        if lead is not None and not clean_title(rest):
+            text = head.group(2)
+        else:
+            lead = None
+    hard = [p for p in _HARD_SPLIT.split(text) if p.strip()]
+    if len(hard) > 1:
+        pieces = hard
+    else:
+        soft = [p for p in _SPLIT_ITEMS.split(text) if p.strip()]
+        soft = [_lead_off(p) for p in soft]
+        titled = [p for p in soft if parse_new_task(p, now).title]
+        several = len(titled) > 1 and all(_starts_with_verb(p) for p in titled[1:])
+        # Urdu puts the verb last: "دودھ خریدنا، انڈے خریدنا" is two infinitives, two tasks.
+        several = several or len(quoted) > 1
+        several = several or (len(titled) > 1 and all(_URDU_INFINITIVE.search(p) for p in titled))
+        pieces = soft if several else [text]
     tasks: list[NewTask] = []
     for piece in pieces:
-        parsed = parse_new_task(piece.strip(' "“”'), now)
+        parsed = parse_new_task(_lead_off(piece.strip(' "“”')), now)
         if not parsed.title and tasks:
-            for task in tasks:
-                task.due = task.due or parsed.due
-                task.priority = task.priority or parsed.priority
-                task.tags = task.tags + [t for t in parsed.tags if t not in task.tags]
+            # "…, high priority, and …": modifiers of the task before.
+            task = tasks[-1]
+            task.due = task.due or parsed.due
+            task.priority = task.priority or parsed.priority
+            task.tags = task.tags + [t for t in parsed.tags if t not in task.tags]
             continue
         if parsed.title:
             tasks.append(parsed)
-    if len(tasks) > 1:
-        last = tasks[-1]
-        others = tasks[:-1]
-        if all(t.due is None and t.priority is None and not t.tags for t in others):
-            tasks = [
-                replace(t, due=last.due, priority=last.priority, tags=list(last.tags))
-                for t in others
-            ] + [last]
+    if lead is not None:
+        for task in tasks:
+            task.due = Due(lead.day, task.due.at if task.due else lead.at)
     return tasks
 
 
@@ -213,13 +383,15 @@ _LAST_MENTIONED = re.compile(
 )
 _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
-    r"(?:\s+(?:one|task|todo|item|thing))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    r"(?:\s+(?:one|task|todo|item|thing|reminder))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
     re.I,
 )
 
 
 def parse_ref(text: str) -> TaskRef | None:
     """One reference: an id, a position, "it", or a title to match."""
+    # "the report, I'm not actually done with it": the clause after a comma is no title.
+    text = re.split(r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1)[0]
     text = text.strip(" ,.;:!?\"'“”")
     if not text:
         return None

@@ -15,13 +15,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from todo_agent.offline import replies
 from todo_agent.offline.commands import (
     Act,
     Add,
+    Chat,
     Command,
+    Decline,
     Greeting,
     Help,
     ListTasks,
@@ -69,6 +72,87 @@ def title_score(query: str, title: str) -> float:
     return total / len(q)
 
 
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "my",
+        "any",
+        "anything",
+        "something",
+        "about",
+        "with",
+        "for",
+        "of",
+        "to",
+        "on",
+        "in",
+        "and",
+        "or",
+        "tasks",
+        "task",
+        "stuff",
+        "things",
+        "thing",
+    ]
+)
+
+
+def word_stem(word: str) -> str:
+    """One form for the forms of a word a search should treat as the same: "taxes" → "tax",
+    "dentists" → "dentist", "birthdays" → "birthday" (whole words only, so "taxi" stays)."""
+    word = word.casefold()
+    if len(word) > 6 and word.endswith("ing"):
+        return word[:-3]
+    for suffix in ("ies", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            if suffix == "ies":
+                return word[: -len(suffix)] + "y"
+            if (suffix == "es" and word[-3] in "sxz") or word.endswith(("ches", "shes")):
+                return word[:-2]
+            if suffix == "s" and not word.endswith("ss"):
+                return word[:-1]
+    return word
+
+
+def words_match(query: str, text: str) -> bool:
+    """True when every meaningful word of `query` is a word of `text`, in any form."""
+    wanted = [word_stem(w) for w in re.findall(r"\w+", query) if w.casefold() not in _STOPWORDS]
+    have = {word_stem(w) for w in re.findall(r"\w+", text)}
+    return bool(wanted) and all(w in have for w in wanted)
+
+
+def window_days(command: ListTasks, today: date) -> tuple[date, date] | None:
+    """The local due days a list asks for, both ends included (None: any day)."""
+    if command.days is not None:
+        return command.days
+    monday = today - timedelta(days=today.weekday())
+    return {
+        "today": (today, today),
+        "tomorrow": (today + timedelta(days=1), today + timedelta(days=1)),
+        "this_week": (today, monday + timedelta(days=6)),
+        "next_week": (monday + timedelta(days=7), monday + timedelta(days=13)),
+    }.get(command.due)
+
+
+def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
+    """Whether a listed task belongs to the list's window, on the run's clock (the tasks
+    service's "overdue" uses its own wall clock, which a fixed-clock run must not)."""
+    due_text = task.get("due")
+    if command.due == "any" and command.days is None:
+        return True
+    if not due_text:
+        return False
+    due = datetime.fromisoformat(due_text)
+    late = task.get("state") != "completed" and due.replace(tzinfo=None) < now.replace(tzinfo=None)
+    if command.due == "overdue":
+        return late
+    days = window_days(command, now.date())
+    inside = days is not None and days[0] <= due.date() <= days[1]
+    return inside or (command.overdue_too and late)
+
+
 class Planner:
     """Decides the next step for one user message given this turn's tool calls so far."""
 
@@ -91,13 +175,14 @@ class Planner:
                 return [task_id for _, task_id in ordered]
         return []
 
-    def _last_mentioned_id(self) -> str | None:
+    def _last_mentioned(self) -> tuple[list[str], str]:
+        """The ids the newest assistant message with ids named, and that message."""
         for role, text in reversed(self.history):
             if role == "assistant":
                 ids = replies.ANY_ID.findall(text)
                 if ids:
-                    return cast(str, ids[-1]) if len(ids) == 1 else cast(str, ids[0])
-        return None
+                    return [cast(str, i) for i in dict.fromkeys(ids)], text
+        return [], ""
 
     def _resolve_direct(self, ref: TaskRef) -> tuple[str | None, str | None]:
         """(id, None) when the reference resolves without a lookup; (None, reply) when it cannot;
@@ -117,14 +202,18 @@ class Planner:
                 return None, (
                     f"فہرست میں صرف {len(ids)} کام ہیں۔"
                     if self.lang == "ur"
-                    else f"The last list only had {len(ids)} task{'s' if len(ids) != 1 else ''}."
+                    else f"The last list only had {len(ids)} task{'s' if len(ids) != 1 else ''}. Which one did you mean?"
                 )
             return ids[index], None
         if ref.kind == "last":
-            found = self._last_mentioned_id()
-            if found is None:
-                return None, "I'm not sure which task you mean. Name it, or list your tasks first."
-            return found, None
+            found, text = self._last_mentioned()
+            if not found:
+                return None, "Which task do you mean? Name it, or list your tasks first."
+            if len(found) > 1:
+                # "delete that one" after a list of several: ask, naming them.
+                lines = [line for line in text.splitlines() if replies.ANY_ID.search(line)]
+                return None, "Which one do you mean?\n" + "\n".join(lines)
+            return found[0], None
         return None, None
 
     def _lookup_state(self, action: str) -> str:
@@ -187,6 +276,10 @@ class Planner:
     def decide(self) -> Decision:
         """The next step: the tool calls still needed, or the reply once their outputs are in."""
         command = self.command
+        if isinstance(command, Decline):
+            return Decision.say(command.reason)
+        if isinstance(command, Chat):
+            return Decision.say(command.reply)
         if isinstance(command, Help):
             return Decision.say(replies.HELP_UR if self.lang == "ur" else replies.HELP_EN)
         if isinstance(command, Greeting):
@@ -245,6 +338,8 @@ class Planner:
             lines.append("Added " + replies.task_line(None, added[0], self.now))
         elif added:
             lines.append(f"Added {len(added)} tasks:\n" + replies.numbered(added, self.now))
+        if command.notice and added:
+            lines.append(command.notice)
         for call in failed:
             title = call.arguments.get("title", "")
             reason = replies.error_text(call.output or {}, self.lang)
@@ -258,18 +353,16 @@ class Planner:
     def _list(self, command: ListTasks) -> Decision:
         done = [c for c in self.calls if c.name == "list_tasks"]
         if not done:
-            args: dict[str, Any] = {"state": command.state}
+            args: dict[str, Any] = {"state": command.state, "limit": LOOKUP_LIMIT}
             if command.priority:
                 args["priority"] = command.priority
             if command.tag:
                 args["tag"] = command.tag
-            if command.due != "any":
-                args["due"] = command.due
             return Decision(calls=[("list_tasks", args)])
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
-        tasks = list(output.get("tasks", []))
+        tasks = [t for t in output.get("tasks", []) if in_window(t, command, self.now)]
         if self.lang == "ur":
             heading = replies.list_heading_ur(command, len(tasks))
             return Decision.say(
@@ -279,13 +372,17 @@ class Planner:
         return Decision.say(heading + ("\n" + replies.numbered(tasks, self.now) if tasks else ""))
 
     def _search(self, command: Search) -> Decision:
-        done = [c for c in self.calls if c.name == "search_tasks"]
+        done = [c for c in self.calls if c.name == "list_tasks"]
         if not done:
-            return Decision(calls=[("search_tasks", {"query": command.query})])
+            return Decision(calls=[("list_tasks", {"state": command.state, "limit": LOOKUP_LIMIT})])
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
-        tasks = list(output.get("tasks", []))
+        tasks = [
+            t
+            for t in output.get("tasks", [])
+            if words_match(command.query, f"{t.get('title', '')} {t.get('notes', '')}")
+        ]
         if not tasks:
             return Decision.say(f'No tasks match "{command.query}".')
         count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
@@ -331,6 +428,13 @@ class Planner:
             details += f"\nNotes: {task['notes']}"
         return details
 
+    def _current(self, task_id: str) -> dict[str, Any] | None:
+        lookup = next((c for c in self.calls if c.name == "list_tasks"), None)
+        if lookup is None or not (lookup.output or {}).get("ok"):
+            return None
+        tasks = (lookup.output or {}).get("tasks", [])
+        return next((t for t in tasks if t.get("id") == task_id), None)
+
     def _update(self, command: Update) -> Decision:
         done = [c for c in self.calls if c.name == "update_task"]
         if not done:
@@ -338,17 +442,44 @@ class Planner:
             if first is not None:
                 return first
             assert ids
+            current: dict[str, Any] | None = None
+            if command.needs_current():
+                current = self._current(ids[0])
+                if current is None:
+                    if not any(c.name == "list_tasks" for c in self.calls):
+                        return Decision(
+                            calls=[("list_tasks", {"state": "all", "limit": LOOKUP_LIMIT})]
+                        )
+                    return Decision.say(replies.error_text({"error": "not_found"}, self.lang))
             args: dict[str, Any] = {"task_id": ids[0]}
             if command.title is not None:
                 args["title"] = command.title
+            old_due = (current or {}).get("due")
+            old = datetime.fromisoformat(old_due) if old_due else None
+            timed = old is not None and (old.hour, old.minute) != (23, 59)
             if command.due is not None:
                 args["due"] = command.due.iso()
+                if old is not None and command.keep_day and command.due.at is not None:
+                    args["due"] = f"{old.date().isoformat()}T{command.due.at:%H:%M}"
+                elif old is not None and timed and command.keep_time and command.due.at is None:
+                    args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
+            if command.shift_days:
+                if old is None:
+                    return Decision.say("That task has no due date to move; tell me the new date.")
+                moved = old + timedelta(days=command.shift_days)
+                args["due"] = (
+                    moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
+                )
             if command.clear_due:
                 args["clear_due"] = True
             if command.priority is not None:
                 args["priority"] = command.priority
-            if command.tags is not None:
-                args["tags"] = command.tags
+            tags = command.tags
+            if command.add_tags or command.remove_tags:
+                have = [t for t in (current or {}).get("tags", []) if t not in command.remove_tags]
+                tags = have + [t for t in command.add_tags if t not in have]
+            if tags is not None:
+                args["tags"] = tags
             if command.notes is not None:
                 args["notes"] = command.notes
             return Decision(calls=[("update_task", args)])

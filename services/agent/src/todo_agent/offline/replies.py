@@ -88,7 +88,7 @@ def list_heading(filters: ListTasks, count: int) -> str:
         words.append(f"{filters.priority}-priority")
     noun = f"{state}{' '.join(words) + ' ' if words else ''}tasks"
     qualifiers = []
-    window = {
+    window = filters.label or {
         "overdue": "that are overdue",
         "today": "due today",
         "tomorrow": "due tomorrow",

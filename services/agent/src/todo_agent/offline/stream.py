@@ -153,47 +153,38 @@ def stream_events(
                     sequence_number=seq,
                 )
             )
+            # Where each event of this text part belongs (the same for all four of them).
+            where: dict[str, Any] = {"item_id": item.id, "output_index": index, "content_index": 0}
             add(
                 ResponseContentPartAddedEvent(
                     type="response.content_part.added",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=0,
                     part=part.model_copy(update={"text": ""}),
                     sequence_number=seq,
+                    **where,
                 )
             )
             for chunk in _chunks(part.text, words_per_delta):
                 add(
                     ResponseTextDeltaEvent(
                         type="response.output_text.delta",
-                        item_id=item.id,
-                        output_index=index,
-                        content_index=0,
                         delta=chunk,
                         logprobs=[],
                         sequence_number=seq,
+                        **where,
                     )
                 )
             add(
                 ResponseTextDoneEvent(
                     type="response.output_text.done",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=0,
                     text=part.text,
                     logprobs=[],
                     sequence_number=seq,
+                    **where,
                 )
             )
             add(
                 ResponseContentPartDoneEvent(
-                    type="response.content_part.done",
-                    item_id=item.id,
-                    output_index=index,
-                    content_index=0,
-                    part=part,
-                    sequence_number=seq,
+                    type="response.content_part.done", part=part, sequence_number=seq, **where
                 )
             )
         add(

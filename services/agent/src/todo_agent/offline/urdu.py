@@ -16,13 +16,16 @@ from todo_agent.offline.commands import (
     Act,
     Add,
     Command,
+    Decline,
     DueWindow,
     Greeting,
     Help,
     ListTasks,
     State,
     TaskRef,
+    Update,
 )
+from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
 from todo_agent.offline.phrases import (
     ORDINALS,
     extract_priority,
@@ -31,6 +34,7 @@ from todo_agent.offline.phrases import (
     parse_add_items,
     parse_ref,
 )
+from todo_agent.offline.recurrence import first_weekday
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
 
@@ -40,7 +44,9 @@ def prepare(text: str) -> str:
 
 
 _HELP = re.compile(r"(?:مدد|ہیلپ|آپ کیا کر سکتے)")
-_GREETING = re.compile(r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ)[\s۔!]*$")
+_GREETING = re.compile(
+    r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ|اللہ حافظ|خدا حافظ)[\s۔!]*$"
+)
 _LIST = re.compile(r"(?:دکھا|فہرست|لسٹ|کون سے کام|کیا کام|میرے کام\s*(?:کیا|؟|$)|بتائیں|بتاؤ)")
 _COMPLETE = re.compile(
     r"\s*(?:کو\s+)?(?:مکمل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کر\s+دیا|ہو\s+گیا|ہوگیا|ہو\s+گئی|ہوگئی)|ہو\s+گیا|ہوگیا|ختم\s+(?:کر\s+دیا|ہو\s+گیا|کریں))[\s۔!]*$"
@@ -61,14 +67,41 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (re.compile(r"(?<!\S)آج(?!\S)"), "today"),
     (re.compile(r"(?<!\S)کل(?!\S)"), "tomorrow"),
     (re.compile(r"اس\s+ہفتے"), "this_week"),
-    (re.compile(r"(?:تاخیر|گزر\s+چکے|لیٹ)"), "overdue"),
+    (re.compile(r"(?:تاخیر|گزر\s+چکے|لیٹ|تاریخ\s+نکل)"), "overdue"),
+    (re.compile(r"اگلے\s+ہفتے"), "next_week"),
 )
+_WEEKEND = re.compile(r"(?:ویک\s*اینڈ|ہفتے\s+کے\s+آخر)")
+# A question about the list: "آج کیا کیا کرنا ہے؟", "کل کے لیے کیا ہے؟", "ویک اینڈ پر کچھ ہے؟".
+_QUESTION = re.compile(r"(?<!\S)(?:کیا|کون|کچھ|کوئی)(?!\S)")
+_DONE_STATE = re.compile(r"(?:ہو\s+چکے|ہو\s+گئے\s+ہیں|مکمل\s+ہو\s+چکے)")
+_CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھیج)")
+_STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
+_UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
+_EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
+_DID = re.compile(
+    r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا)(?:\s+ہے)?[\s۔!]*$"
+)
+_DELETE = re.compile(
+    r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))[\s۔!]*$"
+)
+_REOPEN = re.compile(r"\s*(?:دوبارہ\s+کھول\s+(?:دو|دیں)|دوبارہ\s+کھولو)")
+_REDATE = re.compile(
+    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$"
+)
+_TAG = re.compile(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(?:دو|دیں)[\s۔!]*$")
+_RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<new>.+?)\s+کر\s+(?:دو|دیں)$")
+# A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
+_TO_DO = re.compile(r"(?:نا|نی|نے)(?:\s+(?:ہے|ہیں))?(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?$")
+_TAIL_AUX = re.compile(r"(?:\s*[،,]?\s*(?:بہت\s*)?(?:ضروری\s*)?(?:ہے|ہیں))*\s*[،,]?\s*(?:بہت)?\s*$")
+CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 
 
 def _ref(text: str) -> TaskRef | None:
     """ "دودھ والا کام" (the milk one), "پہلا" (the first), "یہ" (this) → a reference."""
     text = _REF_NOISE.sub("", text.strip(" ۔،")).strip()
     text = _REF_NOISE.sub("", text).strip()
+    # "ڈاکٹر والی اپائنٹمنٹ", "دودھ والا": the words before "والا" name the task.
+    text = re.sub(r"^(.+?)\s+(?:والا|والی|والے)(?:\s.*)?$", r"\1", text).strip()
     if not text:
         return None
     if text in ORDINALS:
@@ -83,10 +116,13 @@ def _ref(text: str) -> TaskRef | None:
 def _list(_match: re.Match[str], utterance: Utterance) -> Command | None:
     text = utterance.text
     # "فہرست میں … شامل کریں" (add … to the list) names the list but asks to add.
-    if _ADD.search(text):
+    if _ADD.search(text) or _DELETE.search(text):
         return None
     state: State = "open"
-    if _COMPLETED.search(text):
+    if _WEEKEND.search(text):
+        days, _, _ = extract_window("this weekend", utterance.now)
+        return ListTasks(state="open", days=days, label="ویک اینڈ")
+    if _COMPLETED.search(text) or _DONE_STATE.search(text):
         state = "completed"
     elif _ALL_STATES.search(text):
         state = "all"
@@ -94,6 +130,80 @@ def _list(_match: re.Match[str], utterance: Utterance) -> Command | None:
     tags, rest = extract_tags(text)
     priority, _ = extract_priority(rest)
     return ListTasks(state=state, priority=priority, tag=tags[0] if tags else None, due=due)
+
+
+def _question(match: re.Match[str], utterance: Utterance) -> Command | None:
+    if not utterance.raw.rstrip().endswith(("؟", "?")):
+        return None
+    return _list(match, utterance)
+
+
+def _refs_before(match: re.Match[str], utterance: Utterance) -> list[TaskRef]:
+    pieces = _REF_SPLIT.split(utterance.text[: match.start()])
+    return [ref for ref in (_ref(piece) for piece in pieces) if ref]
+
+
+def _did(match: re.Match[str], utterance: Utterance) -> Command | None:
+    refs = _refs_before(match, utterance)
+    return Act("complete", refs) if refs else None
+
+
+def _delete(match: re.Match[str], utterance: Utterance) -> Command | None:
+    refs = _refs_before(match, utterance)
+    return Act("delete", refs) if refs else None
+
+
+def _reopen(match: re.Match[str], utterance: Utterance) -> Command | None:
+    refs = _refs_before(match, utterance)
+    return Act("reopen", refs[:1]) if refs else None
+
+
+def _redate(match: re.Match[str], utterance: Utterance) -> Command | None:
+    due, _ = extract_due(match.group("when"), utterance.now)
+    ref = _ref(utterance.text[: match.start()])
+    if due is None or ref is None:
+        return None
+    return Update(ref, due=due, keep_time=True)
+
+
+def _tag(match: re.Match[str], utterance: Utterance) -> Command | None:
+    ref = _ref(utterance.text[: match.start()])
+    return Update(ref, add_tags=[match.group("tag")]) if ref is not None else None
+
+
+def _rename(match: re.Match[str], _: Utterance) -> Command | None:
+    ref = _ref(match.group("target").strip("'\""))
+    new = match.group("new").strip(" '\"")
+    return Update(ref, title=new) if ref is not None and new else None
+
+
+def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "کل بجلی کا بل جمع کروانا ہے": a thing to do, with its date, is an add."""
+    tags, text = extract_tags(utterance.text)
+    priority, rest = extract_priority(text)
+    rest = _TAIL_AUX.sub("", rest.strip()).strip(" ،,")
+    every = _EVERY.search(rest)
+    notice = ""
+    if every is not None and every.group(1) in URDU_WEEKDAYS:
+        rest = f"{rest[: every.start()]} {rest[every.end() :]}"
+        day = first_weekday(utterance.now, URDU_WEEKDAYS[every.group(1)])
+        notice = CANNOT_REPEAT_UR
+    tasks = parse_add_items(rest, utterance.now, split=False)
+    if not tasks or not tasks[0].title:
+        return None
+    if notice:
+        tasks[0].due = tasks[0].due or Due(day)
+    tasks[0].priority = tasks[0].priority or priority
+    tasks[0].tags = tasks[0].tags + [t for t in tags if t not in tasks[0].tags]
+    return Add(tasks, notice=notice)
+
+
+def _dated(match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "عید کی خریداری 25 مارچ تک": a phrase with a date is an add."""
+    due, rest = extract_due(utterance.text, utterance.now)
+    if due is None or not rest.strip():
+        return None
+    return _to_do(match, utterance)
 
 
 def _complete(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -122,10 +232,36 @@ RULES: tuple[Rule, ...] = (
         at_start(_GREETING),
         lambda _match, utterance: Greeting(thanks="شکریہ" in utterance.text),
     ),
+    Rule(
+        "cannot: undo",
+        anywhere(_UNDO),
+        lambda _m, _u: Decline("میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"),
+    ),
+    Rule(
+        "cannot: share or send",
+        anywhere(_CANNOT_SHARE),
+        lambda _m, _u: Decline("معاف کیجیے، فہرست بھیجنے یا شیئر کرنے کی سہولت نہیں ہے۔"),
+    ),
+    Rule(
+        "cannot: statistics",
+        anywhere(_STATS),
+        lambda _m, _u: Decline(
+            "معاف کیجیے، یہ سہولت نہیں ہے: میں گنتی یا اعداد و شمار نہیں بتا سکتا۔"
+        ),
+    ),
+    Rule("rename: X کا نام بدل کر Y کر دو", at_start(_RENAME), _rename),
+    Rule("tags: X پر T کا ٹیگ لگا دو", anywhere(_TAG), _tag),
+    Rule("delete: … ہٹا دو", anywhere(_DELETE), _delete),
+    Rule("reopen: … دوبارہ کھول دو", anywhere(_REOPEN), _reopen),
+    Rule("due: … جمعے پر کر دو", anywhere(_REDATE), _redate),
+    Rule("list: a question", anywhere(_QUESTION), _question),
     Rule("list: … دکھائیں", anywhere(_LIST), _list),
     Rule("complete: … مکمل کریں", anywhere(_COMPLETE), _complete),
     Rule("add: … شامل کریں", anywhere(_ADD), _add),
     Rule("add: نیا کام …", at_start(_ADD_START), _add),
+    Rule("complete: … ہو گیا", anywhere(_DID), _did),
+    Rule("add: … کرنا ہے", anywhere(_TO_DO), _to_do),
+    Rule("add: a phrase with a date", at_start(re.compile(r"^")), _dated),
 )
 
 URDU = Grammar(language="ur", prepare=prepare, rules=RULES)

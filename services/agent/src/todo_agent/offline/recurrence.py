@@ -1,0 +1,149 @@
+"""Repeating-task phrases ("every monday", "on the 1st of every month", "daily at 7").
+
+Tasks cannot repeat yet, so the offline model must never turn such a phrase into a title ("Every
+to water the plants"). `extract_recurrence` finds the phrase, takes it off the text and returns
+the first occurrence (the first matching day on or after today; today only while its time is
+still ahead), so the grammar can add that one occurrence and say honestly that it will not
+repeat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from todo_agent.offline.dates import (
+    MONTHS,
+    WEEKDAY_ABBREVIATIONS,
+    WEEKDAYS,
+    Due,
+    extract_due,
+    next_month_day,
+)
+
+_DAY_NAMES = {**WEEKDAYS, **WEEKDAY_ABBREVIATIONS}
+_DAY = r"(?:" + "|".join(sorted(_DAY_NAMES, key=len, reverse=True)) + r")s?"
+_DAY_LIST = _DAY + r"(?:\s*(?:,|and|&)\s*" + _DAY + r")*"
+_MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
+
+# Order matters: the most specific phrase is tried first.
+_LAST_WEEKDAY = re.compile(
+    r"\b(?:on\s+)?(?:the\s+)?last\s+(" + _DAY + r")\s+of\s+(?:every|each|the)\s+month\b", re.I
+)
+_MONTH_DAY = re.compile(
+    r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\s+of\s+(?:every|each)\s+month\b"
+    r"|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b"
+    r"|\bmonthly\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b",
+    re.I,
+)
+_YEARLY = re.compile(
+    r"\b(?:every|each)\s+year\s+on\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
+    + _MONTH
+    + r")\b|\b(?:yearly|annually)\b",
+    re.I,
+)
+_WEEKDAYS = re.compile(
+    r"\b(?:every|each)\s+(?:other\s+|second\s+|\d+\s+weeks?\s+on\s+)?(" + _DAY_LIST + r")\b"
+    r"|\b(?:weekly|every\s+week|each\s+week|every\s+\d+\s+weeks)\s+on\s+(" + _DAY_LIST + r")\b",
+    re.I,
+)
+_WORKDAYS = re.compile(r"\b(?:every|each)\s+(?:weekday|work\s*day|working\s+day)s?\b", re.I)
+_DAILY = re.compile(
+    r"\b(?:every|each)\s+(?:single\s+)?(?:day|morning|evening|night|afternoon)\b|\bdaily\b"
+    r"|\bevery\s+\d+\s+days\b",
+    re.I,
+)
+_WEEKLY = re.compile(r"\b(?:weekly|every\s+week|each\s+week)\b", re.I)
+_MONTHLY = re.compile(r"\b(?:monthly|every\s+month|each\s+month)\b", re.I)
+_ANY = re.compile(r"\b(?:every|each|daily|weekly|monthly|yearly|annually|fortnightly)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A repeating phrase found: its first occurrence and the text without the phrase."""
+
+    first: Due | None
+    rest: str
+
+
+def first_weekday(now: datetime, weekday: int) -> date:
+    """The first such weekday on or after today (a repeating task's first occurrence)."""
+    return _first_weekday(now.date(), [weekday], None, now)
+
+
+def _first_weekday(today: date, weekdays: list[int], at: time | None, now: datetime) -> date:
+    best: date | None = None
+    for weekday in weekdays:
+        ahead = (weekday - today.weekday()) % 7
+        if ahead == 0 and at is not None and at <= now.time():
+            ahead = 7
+        day = today + timedelta(days=ahead)
+        best = day if best is None or day < best else best
+    assert best is not None
+    return best
+
+
+def _names(text: str) -> list[int]:
+    """The weekdays named in a phrase ("mon, wed and fri", "saturdays")."""
+    days: list[int] = []
+    for word in re.findall(r"[a-z]+", text.lower()):
+        for form in (word, word.removesuffix("s")):
+            if form in _DAY_NAMES:
+                days.append(_DAY_NAMES[form])
+                break
+    return days
+
+
+def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
+    """The repeating phrase in `text`, if any: None when the text does not repeat."""
+    if not _ANY.search(text) and not _LAST_WEEKDAY.search(text):
+        return None
+    today = now.date()
+
+    def rest_of(match: re.Match[str]) -> tuple[Due | None, str]:
+        rest = f"{text[: match.start()]} {text[match.end() :]}"
+        due, rest = extract_due(rest, now)
+        return due, rest
+
+    match = _LAST_WEEKDAY.search(text)
+    if match is not None:
+        weekday = _names(match.group(1))[0]
+        due, rest = rest_of(match)
+        month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        day = month_end - timedelta(days=(month_end.weekday() - weekday) % 7)
+        return Recurrence(Due(day, due.at if due else None), rest)
+    match = _MONTH_DAY.search(text)
+    if match is not None:
+        number = int(match.group(1) or match.group(2) or match.group(3))
+        due, rest = rest_of(match)
+        first = next_month_day(today, number)
+        return Recurrence(Due(first, due.at if due else None) if first else None, rest)
+    match = _YEARLY.search(text)
+    if match is not None and match.group(1):
+        due, rest = rest_of(match)
+        try:
+            day = date(today.year, MONTHS[match.group(2).lower()], int(match.group(1)))
+        except ValueError:
+            return Recurrence(None, rest)
+        if day < today:
+            day = day.replace(year=today.year + 1)
+        return Recurrence(Due(day, due.at if due else None), rest)
+    for pattern, weekdays in ((_WORKDAYS, [0, 1, 2, 3, 4]), (_WEEKDAYS, None)):
+        match = pattern.search(text)
+        if match is not None:
+            names = weekdays or _names(match.group(0))
+            due, rest = rest_of(match)
+            at = due.at if due else None
+            return Recurrence(Due(_first_weekday(today, names, at, now), at), rest)
+    for pattern in (_DAILY, _WEEKLY, _MONTHLY, _YEARLY, _ANY):
+        match = pattern.search(text)
+        if match is not None:
+            part = re.search(r"morning|evening|night|afternoon", match.group(0), re.I)
+            # "every evening at 10": the part of the day still makes the hour pm.
+            keep = f" in the {part.group(0)} " if part else " "
+            due, rest = extract_due(f"{text[: match.start()]}{keep}{text[match.end() :]}", now)
+            if due is None:
+                due, rest = Due(today), f"{text[: match.start()]} {text[match.end() :]}"
+            return Recurrence(due, rest)
+    return None
