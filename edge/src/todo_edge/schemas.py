@@ -70,6 +70,11 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _body_examples(*examples: dict[str, Any]) -> ConfigDict:
+    """A request body's config with the OpenAPI examples, so each body states only its example."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
 class TaskOut(BaseModel):
     """A task as the API returns it."""
 
@@ -103,19 +108,14 @@ class TaskListOut(BaseModel):
 class TaskCreate(_Body):
     """A new task. Only `title` is required; priority defaults to medium."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "Buy milk",
-                    "notes": "Semi-skimmed",
-                    "priority": "high",
-                    "due_time": "2026-11-22T17:00:00Z",
-                    "tags": ["errands"],
-                }
-            ]
-        },
+    model_config = _body_examples(
+        {
+            "title": "Buy milk",
+            "notes": "Semi-skimmed",
+            "priority": "high",
+            "due_time": "2026-11-22T17:00:00Z",
+            "tags": ["errands"],
+        }
     )
 
     title: Title
@@ -151,17 +151,12 @@ class TaskPatch(_Body):
 class SignUpBody(_Body):
     """A new account."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "email": "alice@example.com",
-                    "password": "correct horse battery staple",
-                    "display_name": "Alice",
-                }
-            ]
-        },
+    model_config = _body_examples(
+        {
+            "email": "alice@example.com",
+            "password": "correct horse battery staple",
+            "display_name": "Alice",
+        }
     )
 
     email: Annotated[str, StringConstraints(min_length=3, max_length=254, pattern=NO_NUL)]

@@ -41,7 +41,7 @@ from todo.tasks.v1 import tasks_service_pb2_grpc
 from todo_common.channels import bind_caller
 from todo_common.errors import DomainError
 
-from todo_edge.chatkit.actions import run_task_action
+from todo_edge.chatkit.actions import ActionOutcome, run_task_action
 from todo_edge.chatkit.admission import TurnSlots
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
@@ -178,14 +178,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         """A task card's button through `threads.custom_action`: replaces the card."""
         try:
-            outcome = await run_task_action(
-                self._tasks,
-                action,
-                sender,
-                token=context.token,
-                deadline_seconds=self._settings.grpc_timeout_seconds,
-                zone=context.zone,
-            )
+            outcome = await self._run_action(action, sender, context)
         except DomainError as error:
             yield ErrorEvent(code="custom", message=error.message, allow_retry=False)
             return
@@ -195,6 +188,19 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         if outcome.item is not None:
             yield ThreadItemReplacedEvent(item=outcome.item)
         yield _effect_for(outcome.task_id, outcome.deleted)
+
+    async def _run_action(
+        self, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
+    ) -> ActionOutcome:
+        """One task-card action as the caller, for the streamed and the sync route alike."""
+        return await run_task_action(
+            self._tasks,
+            action,
+            sender,
+            token=context.token,
+            deadline_seconds=self._settings.grpc_timeout_seconds,
+            zone=context.zone,
+        )
 
     async def sync_action(
         self,
@@ -206,14 +212,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         """A task card's button through `threads.sync_custom_action`: returns the redrawn
         card (and stores it; the SDK does not save sync results). Errors raise DomainError /
         AioRpcError, which the endpoint maps to problem+json."""
-        outcome = await run_task_action(
-            self._tasks,
-            action,
-            sender,
-            token=context.token,
-            deadline_seconds=self._settings.grpc_timeout_seconds,
-            zone=context.zone,
-        )
+        outcome = await self._run_action(action, sender, context)
         if outcome.item is not None:
             await self.store.save_item(thread.id, outcome.item, context=context)
         return SyncCustomActionResponse(updated_item=outcome.item)

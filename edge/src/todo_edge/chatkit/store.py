@@ -266,11 +266,7 @@ class TodoChatKitStore(Store[ChatContext]):
                         )
                     )
                 ).one_or_none()
-                if cursor is None:
-                    raise NotFoundError(_THREAD_NOT_FOUND)
-                query = query.where(
-                    position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
-                )
+                query = _after(query, position, cursor, direction, _THREAD_NOT_FOUND)
             query = query.order_by(*_order_by(ChatThreadRow, direction)).limit(size + 1)
             rows = (await session.execute(query)).all()
         threads = [ThreadMetadata.model_validate_json(row.data) for row in rows[:size]]
@@ -343,11 +339,7 @@ class TodoChatKitStore(Store[ChatContext]):
                         )
                     )
                 ).one_or_none()
-                if cursor is None:
-                    raise NotFoundError(_ITEM_NOT_FOUND)
-                query = query.where(
-                    position > tuple(cursor) if direction == "asc" else position < tuple(cursor)
-                )
+                query = _after(query, position, cursor, direction, _ITEM_NOT_FOUND)
             query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
             rows = (await _core(session).execute(query)).all()
         return CachedPage(
@@ -588,6 +580,16 @@ def _select_items(thread_id: str, context: ChatContext) -> Select[str, str, str 
     return select(ChatItemRow.id, ChatItemRow.data, ChatItemRow.widget_root).where(
         ChatItemRow.thread_id == thread_id, ChatItemRow.owner_id == context.user_id
     )
+
+
+def _after(
+    query: Any, position: ColumnElement[Any], cursor: Any, direction: Order, missing: str
+) -> Any:
+    """Keyset paging: rows strictly past the `after` row; an `after` that is not the caller's is
+    NotFound, like a missing one."""
+    if cursor is None:
+        raise NotFoundError(missing)
+    return query.where(position > tuple(cursor) if direction == "asc" else position < tuple(cursor))
 
 
 def _order_by(

@@ -9,6 +9,7 @@ until SIGINT/SIGTERM, then flips health to NOT_SERVING and drains in-flight call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
@@ -137,46 +138,41 @@ class RequestContextInterceptor(BehaviorInterceptor):
         level = logging.INFO if code in _EXPECTED_CODES else logging.WARNING
         log.log(level, "rpc", extra=extra)
 
+    @contextlib.asynccontextmanager
+    async def _observed(
+        self, context: grpc.aio.ServicerContext, method: str
+    ) -> AsyncIterator[None]:
+        """Times and logs one RPC and maps its exception to a status, for unary and stream alike."""
+        self._begin(context)
+        started = time.perf_counter()
+        try:
+            yield
+        except grpc.aio.AbortError:
+            self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
+            raise
+        except asyncio.CancelledError:
+            # The client went away (or its deadline passed): expected, logged at info.
+            self._done(method, started, grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as exc:
+            self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
+            await self._fail(context, method, exc)
+            raise  # unreachable: abort raises
+        self._done(method, started, grpc.StatusCode.OK)
+
     def _unary(self, behavior: UnaryBehavior, method: str) -> UnaryBehavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            self._begin(context)
-            started = time.perf_counter()
-            try:
+            async with self._observed(context, method):
                 response = await behavior(request, context)
-            except grpc.aio.AbortError:
-                self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
-                raise
-            except asyncio.CancelledError:
-                # The client went away (or its deadline passed): expected, logged at info.
-                self._done(method, started, grpc.StatusCode.CANCELLED)
-                raise
-            except Exception as exc:
-                self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
-                await self._fail(context, method, exc)
-                raise  # unreachable: abort raises
-            self._done(method, started, grpc.StatusCode.OK)
             return response
 
         return wrapped
 
     def _stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            self._begin(context)
-            started = time.perf_counter()
-            try:
+            async with self._observed(context, method):
                 async for response in behavior(request, context):
                     yield response
-            except grpc.aio.AbortError:
-                self._done(method, started, context.code() or grpc.StatusCode.UNKNOWN)
-                raise
-            except asyncio.CancelledError:
-                self._done(method, started, grpc.StatusCode.CANCELLED)
-                raise
-            except Exception as exc:
-                self._done(method, started, _code_of(exc), getattr(exc, "reason", ""))
-                await self._fail(context, method, exc)
-                raise
-            self._done(method, started, grpc.StatusCode.OK)
 
         return wrapped
 
