@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_common.db import Database
+from todo_tasks.repository import TaskReads, Values
 from todo_testkit.tasks import NewTaskCaller
 from todo_testkit.waiting import eventually
 
@@ -23,18 +20,18 @@ async def test_a_cancelled_call_is_logged_at_info(
 ) -> None:
     alice = await new_task_caller()
     task = await alice.create(title="slow to read")
-    # Hold the call inside its database read until the client has gone.
+    # Hold the call inside its read until the client has gone. GetTask's read, on either
+    # backend (a prepared statement on PostgreSQL, a read session on SQLite): patching a
+    # Database method would also catch the revocation feed's reads in the auth service.
     entered = asyncio.Event()
-    original = Database.read_session
+    original = TaskReads.get
 
-    @asynccontextmanager
-    async def held(self: Database) -> AsyncIterator[Any]:
+    async def held(self: TaskReads, owner: str, task_id: str) -> Values | None:
         entered.set()
         await asyncio.sleep(60)
-        async with original(self) as session:
-            yield session
+        return await original(self, owner, task_id)
 
-    monkeypatch.setattr(Database, "read_session", held)
+    monkeypatch.setattr(TaskReads, "get", held)
     caplog.set_level(logging.INFO)
     caplog.clear()
     call = alice.stub.GetTask(pb.GetTaskRequest(id=task.id), metadata=alice.metadata, timeout=30)
