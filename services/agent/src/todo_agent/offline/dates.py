@@ -137,14 +137,20 @@ _TODAY = re.compile(
     + _END,
     re.I,
 )
+# A count as people say it: a digit run or a small number word ("3", "a", "three").
+_COUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 # "in 3 days", "3 days from now", "after 3 days", "a week from today", "in a fortnight".
 _FROM_NOW = re.compile(
     _WORD
-    + r"(?:(?:in|after)\s+)?(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    + r"(?:(?:in|after)\s+)?"
+    + _COUNT
+    + r"\s+"
     + r"(days?|weeks?|months?|fortnights?)\s+(?:from\s+(?:now|today)|later|after\s+today)"
     + r"|"
     + _WORD
-    + r"after\s+(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+(days?|weeks?|months?)"
+    + r"after\s+"
+    + _COUNT
+    + r"\s+(days?|weeks?|months?)"
     + r"|"
     + _WORD
     + r"in\s+a\s+(fortnight)"
