@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import time
 import uuid
@@ -38,7 +37,7 @@ from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
-from bench.load import StreamLoadResult, run_stream_load
+from bench.load import StreamLoadResult, machine_note, run_stream_load
 from bench.stack import backend_stack
 
 PASSWORD = "benchmark password 1"
@@ -337,9 +336,7 @@ async def main(seconds: float, max_streams: int) -> None:
         "edge uses) drives the agent. The agent, tasks, auth, PostgreSQL and the client all "
         f"share this machine's {os.cpu_count()} cores; other load on the machine shows up in "
         "the numbers."
-        f"\n- Machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, load average at the end "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+        f"\n- {machine_note()}"
     )
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import re
 import signal
 import sys
@@ -50,6 +49,7 @@ from todo.agent.v1 import agent_service_pb2_grpc as agent_grpc
 from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 
 from bench.agent_grpc import sign_up
+from bench.load import machine_note
 from bench.paced_model import PacedModel, PacedReply, paced_model
 from bench.stack import backend_stack
 
@@ -410,9 +410,7 @@ async def main(args: argparse.Namespace) -> None:
         f"{SAMPLE_SECONDS * 1000:.0f} ms; KiB/stream = (peak - before) / N. Errors by kind: "
         f"gRPC status or the turn's failure. One client process (one channel), the services, "
         f"the paced model and PostgreSQL share this machine's {os.cpu_count()} cores."
-        f"\n- Machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, load average at the end "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+        f"\n- {machine_note()}"
     )
 
 

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
 import sys
@@ -45,6 +44,7 @@ import psutil
 from todo_testkit.chatkit import user_message
 
 from bench.chatkit_sse import Edge, StreamError
+from bench.load import add_env_option, env_overrides, machine_note
 from bench.paced_model import PacedReply, paced_model
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 
@@ -432,7 +432,7 @@ def steady_row(result: RunResult, rate: float, seconds: float) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
-    extra = dict(item.split("=", 1) for item in args.env)
+    extra = env_overrides(args.env)
     levels = [int(x) for x in args.streams.split(",") if x]
     print(f"### Chat turns under load: {args.label}\n")
     burst_rows: list[str] = []
@@ -519,9 +519,7 @@ async def main(args: argparse.Namespace) -> None:
         "postgres: every PostgreSQL process on the machine (other users' queries included). "
         "Peak open: most streams open at once (first byte received, not yet ended). RSS "
         "KiB/open stream: (peak RSS - RSS before the run) / peak open."
-        f"\n- Machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}; load average at "
-        f"the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+        f"\n- {machine_note()}"
     )
 
 
@@ -537,13 +535,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--think", type=float, default=0.3)
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.1)
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for every service process, e.g. EDGE_DATABASE_POOL_SIZE=40",
-    )
+    add_env_option(parser)
     parser.add_argument(
         "--profile", help="folder for py-spy profiles (collapsed stacks) of the first level"
     )

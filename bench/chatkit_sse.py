@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,6 +34,7 @@ from typing import Any
 import httpx
 from todo_testkit.chatkit import ChatClient, user_message
 
+from bench.load import add_env_option, env_overrides, machine_note
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
 
@@ -446,9 +446,7 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
         "\n- Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
         f"load generator (Python asyncio, and wrk) all share this machine's {os.cpu_count()} "
         "cores; other load on the machine shows up in the numbers."
-        f"\n- Machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, load average at the end "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+        f"\n- {machine_note()}"
     )
 
 
@@ -456,13 +454,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--max-streams", type=int, default=1000)
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for every process, e.g. EDGE_DATABASE_POOL_SIZE=40",
-    )
+    add_env_option(parser)
     arguments = parser.parse_args()
-    extra = dict(item.split("=", 1) for item in arguments.env)
+    extra = env_overrides(arguments.env)
     asyncio.run(main(arguments.seconds, arguments.max_streams, extra))

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import tempfile
 import uuid
@@ -31,7 +30,7 @@ from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
 from bench.backends_grpc import read_calls
-from bench.load import LoadResult, run_load
+from bench.load import LoadResult, machine_note, run_load
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 from bench.wrk import DONE_HOOK, WrkResult, require_wrk, run_wrk
 
@@ -181,9 +180,7 @@ async def main(seconds: float) -> None:
         "\n- One edge process (uvicorn, uvloop + httptools), one tasks process, one auth "
         "process, PostgreSQL and the load generator all share this machine's "
         f"{os.cpu_count()} cores; other load on the machine shows up in the numbers."
-        f"\n- Machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, load average at the end "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+        f"\n- {machine_note()}"
     )
 
 

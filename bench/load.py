@@ -7,7 +7,10 @@ what limits the numbers; the README says so next to them.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
+import platform
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -175,3 +178,36 @@ async def run_stream_load(
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     elapsed = await clock
     return StreamLoadResult(name, concurrency, calls, errors, elapsed, milestones)
+
+
+def machine_note() -> str:
+    """The last line of every benchmark's notes: the machine, and how busy it was at the end
+    (other load on the 2 shared cores shows up in every number)."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}; "
+        f"load average at the end {load}."
+    )
+
+
+def add_env_option(parser: argparse.ArgumentParser) -> None:
+    """`--env NAME=VALUE` (repeatable): extra environment for every service process."""
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for every service process, e.g. EDGE_DATABASE_POOL_SIZE=40",
+    )
+
+
+def env_overrides(items: list[str]) -> dict[str, str]:
+    """The `--env` items as a mapping; an item without `=` is a usage error, not a crash."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env wants NAME=VALUE, got {item!r}")
+        overrides[name] = value
+    return overrides
