@@ -13,6 +13,7 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
+from todo_common.tokens import REVOCATION_POLL_TASK
 from todo_testkit.agent import (
     AgentServiceHandle,
     AskOwnAgent,
@@ -193,12 +194,18 @@ def _idle_grpc_server_task(task: asyncio.Task[Any]) -> bool:
 
 
 def _run_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
-    """Tasks started since `before` that are still running (the test's own excepted)."""
+    """Tasks started since `before` that are still running (the test's own excepted, and the
+    token verifier's revocation poll, which the first verified call starts for the service's
+    whole life)."""
     current = asyncio.current_task()
     return {
         t
         for t in asyncio.all_tasks()
-        if t not in before and t is not current and not t.done() and not _idle_grpc_server_task(t)
+        if t not in before
+        and t is not current
+        and not t.done()
+        and not _idle_grpc_server_task(t)
+        and t.get_name() != REVOCATION_POLL_TASK
     }
 
 

@@ -131,6 +131,11 @@ def remote_token_verifier(
     )
 
 
+# The name of the task that polls the revocation feed for a verifier's whole life (so a
+# process, or a test counting what a request left running, can tell it from per-request work).
+REVOCATION_POLL_TASK = "session-revocations-poll"
+
+
 class SessionRevocations:
     """The revoked session ids, refreshed by polling a revocation feed in a task of its own.
 
@@ -166,7 +171,9 @@ class SessionRevocations:
         """Starts polling on first use and waits for the first answer (or its failure)."""
         if self._task is None:
             self._first = asyncio.ensure_future(self.refresh())
-            self._task = asyncio.get_running_loop().create_task(self._poll())
+            self._task = asyncio.get_running_loop().create_task(
+                self._poll(), name=REVOCATION_POLL_TASK
+            )
         if self._first is not None:
             first = self._first
             with contextlib.suppress(Exception):
