@@ -32,7 +32,7 @@ from todo_agent.offline.commands import (
     Unknown,
     Update,
 )
-from todo_agent.offline.dates import extract_due, extract_window
+from todo_agent.offline.dates import NUMBER_WORDS, extract_due, extract_window
 from todo_agent.offline.phrases import (
     ACTION_VERBS,
     PRIORITY_WORDS,
@@ -306,24 +306,11 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
     return Update(ref, due=due, keep_time=True, keep_day=bool(_ONLY_TIME.match(when)))
 
 
-_COUNTS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-}
-
-
 def _shift(match: re.Match[str], _: Utterance) -> Command | None:
     target = match.group("target") or match.group("target2")
     count = (match.group("n") or match.group("n2")).lower()
     unit = (match.group("unit") or match.group("unit2")).lower()
-    days = (int(count) if count.isdigit() else _COUNTS[count]) * (
+    days = (int(count) if count.isdigit() else NUMBER_WORDS[count]) * (
         7 if unit.startswith("week") else 1
     )
     ref = parse_ref(target)
