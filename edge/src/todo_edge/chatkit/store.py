@@ -310,6 +310,18 @@ class TodoChatKitStore(Store[ChatContext]):
         Another user's (or a missing) thread gives an empty page; an `after` id that is not an
         item of the caller's thread raises NotFoundError.
         """
+        page = await self.load_item_rows(thread_id, after, limit, order, context)
+        items = [_decode_item(row) for row in page.rows]
+        return Page[ThreadItem](
+            data=items, has_more=page.has_more, after=items[-1].id if page.has_more else None
+        )
+
+    async def load_item_rows(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: ChatContext
+    ) -> CachedPage:
+        """The rows of the page `load_thread_items` returns, undecoded (the stored JSON), from
+        the request's read cache when it has read the page before. `item_json.py` builds
+        `items.list` / `threads.get_by_id` responses from them without decoding cards."""
         direction = _order(order)
         size = _page_size(limit)
         key = (thread_id, after, size, direction)
@@ -317,10 +329,7 @@ class TodoChatKitStore(Store[ChatContext]):
         if page is None:
             page = await self._read_items(thread_id, after, size, direction, context)
             context.read_cache.keep_page(key, page)
-        items = [_decode_item(row) for row in page.rows]
-        return Page[ThreadItem](
-            data=items, has_more=page.has_more, after=items[-1].id if page.has_more else None
-        )
+        return page
 
     async def _read_items(
         self, thread_id: str, after: str | None, size: int, direction: Order, context: ChatContext
