@@ -10,9 +10,11 @@ SDK serialises for an empty page:
 - a template-built card (`widget_root == DYNAMIC_WIDGET_ROOT`) was stored by the same
   serialiser, which already dropped every `None` but a component's `children`; its response
   form is its stored JSON without `"children":null` on components and without a trailing
-  `"copy_text":null` (`card_response_json`). A card the transform cannot prove (a
-  `"children":null` anywhere but on a component, an unexpected key order, JSON that does not
-  parse) takes the SDK path for that item;
+  `"copy_text":null` (`card_response_json`). It relies on the row having been written by
+  the store (`_encode_item`: pydantic writes a component's declared fields, then its template
+  properties, in the order decoding gives them back). A card the transform cannot prove (a
+  `"children":null` anywhere but on a component, item fields out of their declared order,
+  JSON that does not parse) takes the SDK path for that item;
 - every other item is decoded and dumped alone with the SDK's options (a message costs
   5 to 30 µs), and hidden context items are left out as the SDK leaves them out.
 
@@ -49,8 +51,7 @@ _DUMP_OPTIONS: dict[str, Any] = {
 
 # A WidgetItem's fields in the order pydantic writes them.
 _WIDGET_ITEM_KEYS = ("id", "thread_id", "created_at", "type", "widget", "copy_text")
-# A widget component's declared fields, written before its extra (template) properties.
-_COMPONENT_KEYS = ("key", "id", "type", "children")
+_ABSENT = object()
 
 _NULL_CHILDREN = b',"children":null'
 _NULL_COPY_TEXT_END = b',"copy_text":null}'
@@ -125,37 +126,28 @@ def card_response_json(data: str) -> bytes | None:
     return encoded
 
 
-def _component_null_children(component: dict[str, Any]) -> int | None:
-    """How many components of the tree have `"children": null`; None if a component's keys
-    are not in the order pydantic writes them."""
-    if not _in_order(list(component), _COMPONENT_KEYS, leading=True):
-        return None
-    if "children" not in component:
-        return 0
-    children = component["children"]
-    if children is None:
-        return 1
-    nodes = children if isinstance(children, list) else [children]
-    total = 0
-    for node in nodes:
-        if not isinstance(node, dict):
+def _component_null_children(widget: dict[str, Any]) -> int | None:
+    """How many components of the tree (the root and everything under `children`) have
+    `"children": null`; None if a child is not an object."""
+    found = 0
+    pending: list[Any] = [widget]
+    while pending:
+        node = pending.pop()
+        if type(node) is not dict:
             return None
-        found = _component_null_children(node)
-        if found is None:
-            return None
-        total += found
-    return total
+        children = node.get("children", _ABSENT)
+        if children is None:
+            found += 1
+        elif type(children) is list:
+            pending.extend(children)
+        elif children is not _ABSENT:
+            pending.append(children)
+    return found
 
 
-def _in_order(keys: list[str], declared: tuple[str, ...], *, leading: bool = False) -> bool:
-    """True if the declared keys present come in declared order (and, with `leading`, before
-    every other key); without `leading` no other key may appear."""
-    present = [key for key in keys if key in declared]
-    if present != [key for key in declared if key in present]:
-        return False
-    if leading:
-        return keys[: len(present)] == present
-    return len(present) == len(keys)
+def _in_order(keys: list[str], declared: tuple[str, ...]) -> bool:
+    """True if the keys are declared ones, in declared order."""
+    return keys == [key for key in declared if key in keys]
 
 
 def _fragments(page: CachedPage) -> list[bytes]:
