@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from todo_edge.api import auth, chatkit, ops, tasks, web
+from todo_edge.api import auth, chat, chatkit, ops, tasks, web
 from todo_edge.mcp.endpoint import MCP_PATH, McpEndpoint, metadata_router
 from todo_edge.mcp.tools import build_mcp_server
 from todo_edge.metrics import EdgeMetrics, MetricsServer
@@ -70,6 +70,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(chatkit.router)
     app.include_router(web.router)
+    app.include_router(chat.router)
     app.include_router(metadata_router)
     # The MCP server (Streamable HTTP: POST, plus GET and DELETE, which it answers itself).
     app.router.routes.append(
