@@ -4,13 +4,18 @@ ChatKit (both ways), isolation between users, and the same problem+json errors."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
-from todo_testkit.auth import SignedUpUser
-from todo_testkit.chatkit import ChatClient
-from todo_testkit.edge import EdgeHandle, assert_problem
+from agents.testing import ModelStep, ScriptedModel, assistant_message
+from todo_testkit.agent import AgentServiceHandle, running_agent_service
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.chatkit import ChatClient, chat_edge_settings
+from todo_testkit.databases import IsolatedDatabase
+from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.tasks import TasksServiceHandle
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -218,3 +223,68 @@ async def test_the_chat_api_is_documented_with_examples(chat_edge: EdgeHandle) -
     assert "get" in paths["/api/chat/threads/{thread_id}/messages"]
     schemas = spec["components"]["schemas"]
     assert schemas["ChatMessageIn"]["examples"]
+
+
+async def test_a_turn_past_the_limit_is_429_and_writes_nothing(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+    bob: SignedUpUser,
+) -> None:
+    entered, released = asyncio.Event(), asyncio.Event()
+
+    async def held(_call: Any) -> list[Any]:
+        entered.set()
+        await released.wait()
+        return [assistant_message("Done.")]
+
+    model = ScriptedModel([ModelStep.respond(held)])
+    async with (
+        running_agent_service(auth_service, tasks_service.address, custom_model=model) as agent,
+        running_edge(
+            chat_edge_settings(
+                auth_service,
+                tasks_service,
+                agent.address,
+                edge_database,
+                chatkit_max_concurrent_turns=1,
+                chatkit_busy_retry_after_seconds=2,
+            )
+        ) as edge,
+        edge.client(alice.access_token, timeout=30.0) as alice_http,
+        edge.client(bob.access_token, timeout=30.0) as bob_http,
+    ):
+        running = asyncio.create_task(
+            alice_http.post("/api/chat/threads", json={"message": "hello"})
+        )
+        await asyncio.wait_for(entered.wait(), 30)
+        for headers in ({}, SSE):
+            refused = await bob_http.post(
+                "/api/chat/threads", json={"message": "hello"}, headers=headers
+            )
+            assert_problem(refused, 429, "CHAT_BUSY")
+            assert refused.headers["retry-after"] == "2"
+        assert (await bob_http.get("/api/chat/threads")).json()["threads"] == []
+        released.set()
+        answered = await asyncio.wait_for(running, 30)
+        assert answered.status_code == 201
+        assert answered.json()["reply"] == "Done."
+
+
+async def test_chat_requests_count_against_the_users_rate_limit(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    agent_service: AgentServiceHandle,
+    alice: SignedUpUser,
+) -> None:
+    settings = chat_edge_settings(
+        auth_service, tasks_service, agent_service.address, edge_database, requests_per_user=2
+    )
+    async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
+        assert (await http.get("/api/chat/threads")).status_code == 200
+        assert (await http.post("/api/chat/threads", json={"message": "help"})).status_code == 201
+        limited = await http.post("/api/chat/threads", json={"message": "help"})
+    assert_problem(limited, 429, "RATE_LIMITED")
+    assert int(limited.headers["retry-after"]) >= 1
