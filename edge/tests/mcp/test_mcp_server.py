@@ -304,3 +304,28 @@ async def test_mcp_requests_count_against_the_users_rate_limit(
     assert_problem(limited, 429, "RATE_LIMITED")
     assert int(limited.headers["retry-after"]) >= 1
     assert_problem(rest, 429, "RATE_LIMITED")  # One budget per user, REST and MCP together.
+
+
+async def test_a_plain_post_calls_a_tool_without_a_session(
+    edge_service: EdgeHandle, alice: SignedUpUser
+) -> None:
+    # The README's curl line: stateless, so a tools/call needs no initialize before it.
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "add_task", "arguments": {"title": "Plain post"}},
+    }
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18",
+    }
+    async with edge_service.client(alice.access_token) as http:
+        response = await http.post("/mcp", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert "mcp-session-id" not in response.headers
+        result = response.json()["result"]
+        assert result["isError"] is False
+        assert result["structuredContent"]["title"] == "Plain post"
+        listed = await http.get("/api/tasks")
+    assert [t["title"] for t in listed.json()["tasks"]] == ["Plain post"]
