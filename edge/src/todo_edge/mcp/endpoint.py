@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from fastapi.security import HTTPBearer
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context, MCPServer
@@ -34,8 +35,8 @@ from starlette.types import Receive, Scope, Send
 from todo_common.errors import Unauthenticated
 from todo_common.tokens import Principal
 
+from todo_edge.dependencies import current_user
 from todo_edge.problems import info_from_domain_error, problem_from_rpc, problem_response
-from todo_edge.ratelimit import enforce
 from todo_edge.settings import EdgeSettings
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 MCP_PATH = "/mcp"
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 CALLER_STATE_KEY = "mcp_caller"
-_BEARER = "bearer "
+# Reads `Authorization: Bearer …` (None when absent or another scheme: a 401 below).
+_BEARER = HTTPBearer(auto_error=False)
 
 
 @dataclass(frozen=True)
@@ -81,19 +83,6 @@ def resource_metadata_url(base_url: str) -> str:
     return f"{base_url}{METADATA_PATH}{MCP_PATH}"
 
 
-def _bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    if not header:
-        raise Unauthenticated(
-            "Missing access token: send `Authorization: Bearer <token>`.", reason="TOKEN_MISSING"
-        )
-    if not header[: len(_BEARER)].lower() == _BEARER or not header[len(_BEARER) :].strip():
-        raise Unauthenticated(
-            "Malformed authorization: expected `Bearer <token>`.", reason="TOKEN_MISSING"
-        )
-    return header[len(_BEARER) :].strip()
-
-
 class McpEndpoint:
     """The ASGI app at `/mcp`: authenticate, rate limit, then the SDK's session manager."""
 
@@ -121,7 +110,8 @@ class McpEndpoint:
         state: EdgeState = request.app.state.edge
         settings = state.settings
         try:
-            principal = await state.identity.principal(_bearer_token(request))
+            # The REST API's own dependency: the token verified, then the per-user rate limit.
+            principal = await current_user(request, state, await _BEARER(request))
         except Unauthenticated as error:
             problem = problem_from_rpc(info_from_domain_error(error))
             challenge = problem.headers["WWW-Authenticate"]
@@ -132,13 +122,6 @@ class McpEndpoint:
             )
             await problem_response(problem)(scope, receive, send)
             return
-        await enforce(
-            state.limiter,
-            f"user:{principal.user_id}",
-            settings.requests_per_user,
-            settings.rate_limit_window_seconds,
-            "requests",
-        )
         # The SDK's own notion of the caller (it ties a stateful session to its credential).
         scope["user"] = AuthenticatedUser(
             AccessToken(

@@ -39,7 +39,9 @@ from todo_edge.schemas import (
     PriorityName,
     Tags,
     TaskOut,
+    TaskPatch,
     Title,
+    task_from_patch,
     task_to_json,
     timestamp,
 )
@@ -115,10 +117,10 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _due_stamp(due: datetime | date, time_zone: str) -> Any:
+def _due_time(due: datetime | date, time_zone: str) -> datetime:
     if isinstance(due, datetime):
-        return timestamp(due)
-    return timestamp(datetime.combine(due, END_OF_DAY, _zone(time_zone)))
+        return due
+    return datetime.combine(due, END_OF_DAY, _zone(time_zone))
 
 
 def _task(task: pb.Task) -> TaskOut:
@@ -168,7 +170,7 @@ async def add_task(
     if priority is not None:
         task.priority = PRIORITY_TO_PROTO[priority]  # type: ignore[assignment]
     if due is not None:
-        task.due_time.CopyFrom(_due_stamp(due, time_zone))
+        task.due_time.CopyFrom(timestamp(_due_time(due, time_zone)))
     return await _one(ctx, lambda tasks: tasks.CreateTask(pb.CreateTaskRequest(task=task)))
 
 
@@ -195,18 +197,14 @@ async def list_tasks(
     request = pb.ListTasksRequest(
         page_size=limit,
         page_token=page_token or "",
+        state=STATE_TO_PROTO.get(state, pb.TASK_STATE_UNSPECIFIED),  # type: ignore[arg-type]
+        priority=PRIORITY_TO_PROTO[priority] if priority else None,  # type: ignore[arg-type]
         tag=(tag or "").strip().lstrip("#").lower(),
         overdue=overdue,
+        due_before=timestamp(due_before) if due_before else None,
+        due_after=timestamp(due_after) if due_after else None,
         order_by=order_by,
     )
-    if state != "all":
-        request.state = STATE_TO_PROTO[state]  # type: ignore[assignment]
-    if priority is not None:
-        request.priority = PRIORITY_TO_PROTO[priority]  # type: ignore[assignment]
-    if due_before is not None:
-        request.due_before.CopyFrom(timestamp(due_before))
-    if due_after is not None:
-        request.due_after.CopyFrom(timestamp(due_after))
     return await _page(ctx, request)
 
 
@@ -220,9 +218,13 @@ async def search_tasks(
     limit: Limit = 20,
 ) -> TaskPage:
     """Find the user's tasks whose title or notes contain the words (case-insensitive)."""
-    request = pb.ListTasksRequest(page_size=limit, query=query.strip(), order_by="due_time")
-    if state != "all":
-        request.state = STATE_TO_PROTO[state]  # type: ignore[assignment]
+    state_filter = STATE_TO_PROTO.get(state, pb.TASK_STATE_UNSPECIFIED)
+    request = pb.ListTasksRequest(
+        page_size=limit,
+        query=query.strip(),
+        order_by="due_time",
+        state=state_filter,  # type: ignore[arg-type]
+    )
     return await _page(ctx, request)
 
 
@@ -246,26 +248,21 @@ async def update_task(
 ) -> TaskOut:
     """Change a task: only the fields you pass change. To mark it done or open again use
     complete_task or reopen_task."""
-    task = pb.Task(id=task_id)
-    paths: list[str] = []
-    if title is not None:
-        task.title = title
-        paths.append("title")
-    if clear_due or due is not None:
-        if due is not None and not clear_due:
-            task.due_time.CopyFrom(_due_stamp(due, time_zone))
-        paths.append("due_time")
-    if priority is not None:
-        task.priority = PRIORITY_TO_PROTO[priority]  # type: ignore[assignment]
-        paths.append("priority")
+    # The REST PATCH body and its conversion: one way to turn "these fields" into a mask.
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in (("title", title), ("priority", priority), ("notes", notes))
+        if value is not None
+    }
     if tags is not None:
-        task.tags.extend(_clean_tags(tags))
-        paths.append("tags")
-    if notes is not None:
-        task.notes = notes
-        paths.append("notes")
-    if not paths:
+        changes["tags"] = _clean_tags(tags)
+    if clear_due:
+        changes["due_time"] = None
+    elif due is not None:
+        changes["due_time"] = _due_time(due, time_zone)
+    if not changes:
         raise ToolError("Nothing to change: pass at least one field to update.")
+    task, paths = task_from_patch(task_id, TaskPatch.model_validate(changes))
     request = pb.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths))
     return await _one(ctx, lambda tasks: tasks.UpdateTask(request))
 
