@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 from agents.testing import ModelStep, ScriptedModel, assistant_message
-from todo_testkit.agent import AgentServiceHandle, running_agent_service
+from todo_testkit.agent import AgentServiceHandle
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, chat_edge_settings
+from todo_testkit.chatkit import ChatClient, OwnAgentChat, chat_edge_settings
 from todo_testkit.databases import IsolatedDatabase
 from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
 from todo_testkit.tasks import TasksServiceHandle
@@ -226,11 +226,7 @@ async def test_the_chat_api_is_documented_with_examples(chat_edge: EdgeHandle) -
 
 
 async def test_a_turn_past_the_limit_is_429_and_writes_nothing(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
-    bob: SignedUpUser,
+    own_agent_chat: OwnAgentChat,
 ) -> None:
     entered, released = asyncio.Event(), asyncio.Event()
 
@@ -239,37 +235,25 @@ async def test_a_turn_past_the_limit_is_429_and_writes_nothing(
         await released.wait()
         return [assistant_message("Done.")]
 
+    limits = {"chatkit_max_concurrent_turns": 1, "chatkit_busy_retry_after_seconds": 2}
     model = ScriptedModel([ModelStep.respond(held)])
-    async with (
-        running_agent_service(auth_service, tasks_service.address, custom_model=model) as agent,
-        running_edge(
-            chat_edge_settings(
-                auth_service,
-                tasks_service,
-                agent.address,
-                edge_database,
-                chatkit_max_concurrent_turns=1,
-                chatkit_busy_retry_after_seconds=2,
-            )
-        ) as edge,
-        edge.client(alice.access_token, timeout=30.0) as alice_http,
-        edge.client(bob.access_token, timeout=30.0) as bob_http,
-    ):
-        running = asyncio.create_task(
-            alice_http.post("/api/chat/threads", json={"message": "hello"})
-        )
+    async with own_agent_chat(custom_model=model, edge_overrides=limits) as (_agent, chat):
+        http = chat.http
+        running = asyncio.create_task(http.post("/api/chat/threads", json={"message": "hello"}))
         await asyncio.wait_for(entered.wait(), 30)
         for headers in ({}, SSE):
-            refused = await bob_http.post(
-                "/api/chat/threads", json={"message": "hello"}, headers=headers
+            refused = await http.post(
+                "/api/chat/threads", json={"message": "again"}, headers=headers
             )
             assert_problem(refused, 429, "CHAT_BUSY")
             assert refused.headers["retry-after"] == "2"
-        assert (await bob_http.get("/api/chat/threads")).json()["threads"] == []
         released.set()
         answered = await asyncio.wait_for(running, 30)
         assert answered.status_code == 201
         assert answered.json()["reply"] == "Done."
+        # Only the turn that ran left a thread; the refused ones wrote nothing.
+        threads = (await http.get("/api/chat/threads")).json()["threads"]
+        assert [t["id"] for t in threads] == [answered.json()["thread"]["id"]]
 
 
 async def test_chat_requests_count_against_the_users_rate_limit(

@@ -40,7 +40,7 @@ from chatkit.types import (
     UserMessageInput,
     UserMessageTextContent,
 )
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.responses import JSONResponse
 
@@ -311,13 +311,6 @@ async def _event_frames(result: StreamingResult, turn: Turn) -> AsyncIterator[by
     yield _frame("done", turn.body())
 
 
-def _context(user: CurrentUser, state: State, request: Request) -> ChatContext:
-    headers = request.headers
-    return chat_context(
-        user, headers.get("accept-language"), headers.get("x-time-zone"), state.settings
-    )
-
-
 _TURN_RESPONSES: dict[str, Any] = {
     "content": {
         "application/json": {"example": _TURN_EXAMPLE},
@@ -341,6 +334,19 @@ Cursor = Annotated[
 ]
 
 
+async def _chat_context(
+    user: CurrentUser,
+    state: State,
+    accept_language: Annotated[str | None, Header()] = None,
+    x_time_zone: TimeZoneHeader = None,
+) -> ChatContext:
+    """The request's ChatKit context (caller, language, time zone), as `/chatkit` builds it."""
+    return chat_context(user, accept_language, x_time_zone, state.settings)
+
+
+Context = Annotated[ChatContext, Depends(_chat_context)]
+
+
 @router.post(
     "/threads",
     status_code=201,
@@ -349,17 +355,12 @@ Cursor = Annotated[
     responses={201: _TURN_RESPONSES, **problem_responses(400, 401, 413, 422, 429, 503)},
 )
 async def create_thread(
-    body: ChatMessageIn,
-    request: Request,
-    user: CurrentUser,
-    state: State,
-    accept: AcceptHeader = None,
-    x_time_zone: TimeZoneHeader = None,
+    body: ChatMessageIn, context: Context, state: State, accept: AcceptHeader = None
 ) -> Response:
     """Creates a thread with its first message and answers with the thread and the reply
     (201, `Location` of the thread), or streams the turn with `Accept: text/event-stream`."""
     create = ThreadsCreateReq(params=ThreadCreateParams(input=_user_input(body.message)))
-    return await _run_turn(create, state, _context(user, state, request), accept, 201)
+    return await _run_turn(create, state, context, accept, 201)
 
 
 @router.post(
@@ -371,18 +372,16 @@ async def create_thread(
 async def add_message(
     thread_id: ThreadId,
     body: ChatMessageIn,
-    request: Request,
-    user: CurrentUser,
+    context: Context,
     state: State,
     accept: AcceptHeader = None,
-    x_time_zone: TimeZoneHeader = None,
 ) -> Response:
     """Adds the user's message to the thread and answers with the reply, or streams it with
     `Accept: text/event-stream`. The assistant sees the thread's recent history."""
     add = ThreadsAddUserMessageReq(
         params=ThreadAddUserMessageParams(thread_id=thread_id, input=_user_input(body.message))
     )
-    return await _run_turn(add, state, _context(user, state, request), accept, 200)
+    return await _run_turn(add, state, context, accept, 200)
 
 
 async def _read(request: ChatKitReq, state: State, context: ChatContext) -> dict[str, Any]:
@@ -406,14 +405,12 @@ def _next_cursor(page: dict[str, Any]) -> str | None:
     responses=problem_responses(400, 401, 422, 429, 503),
 )
 async def list_threads(
-    request: Request,
-    user: CurrentUser,
+    context: Context,
     state: State,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Cursor = None,
 ) -> ThreadListOut:
     """The caller's threads, newest first (the ones ChatKit lists too)."""
-    context = _context(user, state, request)
     page = await _read(
         ThreadsListReq(params=ThreadListParams(limit=limit, after=after, order="desc")),
         state,
@@ -432,8 +429,7 @@ async def list_threads(
 )
 async def list_messages(
     thread_id: ThreadId,
-    request: Request,
-    user: CurrentUser,
+    context: Context,
     state: State,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Cursor = None,
@@ -443,7 +439,6 @@ async def list_messages(
 ) -> MessageListOut:
     """A page of the thread's messages (user and assistant text; task cards are left out, so
     a page may hold fewer than `limit`). Another user's thread is 404."""
-    context = _context(user, state, request)
     page = await _read(
         ItemsListReq(
             params=ItemsListParams(thread_id=thread_id, limit=limit, after=after, order=order)
