@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -37,7 +36,7 @@ from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
-from bench.load import StreamLoadResult, machine_note, run_stream_load
+from bench.load import StreamLoadResult, run_stream_load, shared_cores_note
 from bench.stack import backend_stack
 
 PASSWORD = "benchmark password 1"
@@ -333,10 +332,8 @@ async def main(seconds: float, max_streams: int) -> None:
             await channel.close()
     print(
         "\n- One Python client process with one gRPC channel (one HTTP/2 connection, as the "
-        "edge uses) drives the agent. The agent, tasks, auth, PostgreSQL and the client all "
-        f"share this machine's {os.cpu_count()} cores; other load on the machine shows up in "
-        "the numbers."
-        f"\n- {machine_note()}"
+        "edge uses) drives the agent. "
+        + shared_cores_note("The agent, tasks, auth, PostgreSQL and the client")
     )
 
 

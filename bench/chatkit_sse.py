@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -34,7 +33,8 @@ from typing import Any
 import httpx
 from todo_testkit.chatkit import ChatClient, user_message
 
-from bench.load import add_env_option, env_overrides, machine_note
+from bench.load import add_env_option, env_overrides, shared_cores_note
+from bench.load import percentile as pct
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
 
@@ -170,11 +170,6 @@ async def timed_turns(
         samples["first_delta"].append((stream.first_delta - stream.written) * 1000)
         samples["total"].append((stream.ended - stream.written) * 1000)
     return samples
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 @dataclass
@@ -443,10 +438,11 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
         print("- extra environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(
         f"\n- {RATE_LIMIT_NOTE}"
-        "\n- Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
-        f"load generator (Python asyncio, and wrk) all share this machine's {os.cpu_count()} "
-        "cores; other load on the machine shows up in the numbers."
-        f"\n- {machine_note()}"
+        "\n- "
+        + shared_cores_note(
+            "Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
+            "load generator (Python asyncio, and wrk)"
+        )
     )
 
 
