@@ -36,11 +36,18 @@ from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
-from bench.load import StreamLoadResult, run_stream_load, shared_cores_note
+from bench.load import (
+    StreamLoadResult,
+    errors_cell,
+    ramp,
+    run_stream_load,
+    shared_cores_note,
+)
 from bench.stack import backend_stack
 
 PASSWORD = "benchmark password 1"
 STREAM_DEADLINE_SECONDS = 30.0
+RAMP_START = 50  # streams at the first level of the concurrency ramp; each next level doubles
 LIST_USER_TASKS = 10
 
 HEADER = (
@@ -265,21 +272,18 @@ async def main(seconds: float, max_streams: int) -> None:
             "wall s | first event max ms | total p50 ms | total max ms |\n"
             "|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
-        best = 0
-        level = 50
-        while level <= max_streams:
+
+        async def hold_level(level: int) -> bool:
             held = await hold_streams(agent, lister, level)
-            errors = ", ".join(f"{k}: {v}" for k, v in held.errors.items()) or "0"
             print(
-                f"| {held.streams} | {held.held} | {errors} | {held.peak_open} | "
-                f"{held.seconds:.1f} | {held.first_max_ms:.0f} | {held.total_p50_ms:.0f} | "
-                f"{held.total_max_ms:.0f} |",
+                f"| {held.streams} | {held.held} | {errors_cell(held.errors)} | "
+                f"{held.peak_open} | {held.seconds:.1f} | {held.first_max_ms:.0f} | "
+                f"{held.total_p50_ms:.0f} | {held.total_max_ms:.0f} |",
                 flush=True,
             )
-            if held.errors:
-                break
-            best = level
-            level *= 2
+            return not held.errors
+
+        best = await ramp(RAMP_START, max_streams, hold_level)
         print(
             "\nAll N streams are opened at the same moment on one channel. *Peak running at "
             "once* counts streams that had produced their first event and not yet ended; the "
@@ -315,9 +319,10 @@ async def main(seconds: float, max_streams: int) -> None:
             f"add {results[('add', 1)].percentile('first_event', 50):.2f} ms, "
             f"list {results[('list', 1)].percentile('first_event', 50):.2f} ms"
         )
+        stopped_at = best * 2 if best else RAMP_START
         stopped = (
-            f"the ramp stopped at {level} streams, which had errors"
-            if level <= max_streams
+            f"the ramp stopped at {stopped_at} streams, which had errors"
+            if stopped_at <= max_streams
             else f"the top of the ramp, --max-streams {max_streams}"
         )
         print(f"- concurrent streams held with zero errors (target 200): {best} ({stopped})")

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from todo_testkit.chatkit import ChatClient, user_message
 
-from bench.load import add_env_option, env_overrides, shared_cores_note
+from bench.load import add_env_option, env_overrides, errors_cell, ramp, shared_cores_note
 from bench.load import percentile as pct
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
@@ -397,22 +397,20 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
             "first byte p50 ms | slowest stream ms | edge RSS before MiB | peak MiB | "
             "after MiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
-        best = 0
-        level = 125
-        while level <= max_streams:
+
+        async def hold_level(level: int) -> bool:
             held = await hold_streams(edge, edge_process.process.pid, level)
-            errors = ", ".join(f"{k}: {v}" for k, v in held.errors.items()) or "0"
             print(
-                f"| {held.streams} | {held.held} | {errors} | {held.peak_in_flight} | "
-                f"{held.peak_streaming} | {held.seconds:.1f} | {held.first_byte_p50_ms:.0f} | "
-                f"{held.total_max_ms:.0f} | {held.rss_before_kib / 1024:.0f} | "
-                f"{held.rss_peak_kib / 1024:.0f} | {held.rss_after_kib / 1024:.0f} |",
+                f"| {held.streams} | {held.held} | {errors_cell(held.errors)} | "
+                f"{held.peak_in_flight} | {held.peak_streaming} | {held.seconds:.1f} | "
+                f"{held.first_byte_p50_ms:.0f} | {held.total_max_ms:.0f} | "
+                f"{held.rss_before_kib / 1024:.0f} | {held.rss_peak_kib / 1024:.0f} | "
+                f"{held.rss_after_kib / 1024:.0f} |",
                 flush=True,
             )
-            if held.errors:
-                break
-            best = level
-            level *= 2
+            return not held.errors
+
+        best = await ramp(125, max_streams, hold_level)
         print(
             "\nDefinition: N connections are opened first; then N `threads.create` requests "
             '("list my tasks": a new thread, an agent run with a tool call, a task card and '

@@ -13,7 +13,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -163,6 +163,25 @@ def machine_note() -> str:
         f"{platform.python_implementation()} {platform.python_version()}; "
         f"load average at the end {load}."
     )
+
+
+def errors_cell(errors: Mapping[str, int]) -> str:
+    """A table cell for errors by kind: "timeout: 3, HTTP 503: 1", or "0"."""
+    return ", ".join(f"{kind}: {count}" for kind, count in errors.items()) or "0"
+
+
+async def ramp(first: int, most: int, run: Callable[[int], Awaitable[bool]]) -> int:
+    """Runs `run(level)` at `first`, twice that, and so on up to `most`, stopping after the
+    first level at which `run` reports errors (returns False). Returns the highest level
+    without errors, 0 when even the first had some."""
+    best = 0
+    level = first
+    while level <= most:
+        if not await run(level):
+            break
+        best = level
+        level *= 2
+    return best
 
 
 def shared_cores_note(processes: str) -> str:
