@@ -38,10 +38,11 @@ from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
 from bench.load import (
     StreamLoadResult,
+    closing_notes,
     errors_cell,
     ramp,
+    release_together,
     run_stream_load,
-    shared_cores_note,
 )
 from bench.stack import backend_stack
 
@@ -172,12 +173,7 @@ async def hold_streams(
             if counted:
                 open_now -= 1
 
-    workers = [asyncio.ensure_future(one()) for _ in range(count)]
-    await asyncio.sleep(0.05)
-    began = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - began
+    elapsed = await release_together(gate, (one() for _ in range(count)), settle_seconds=0.05)
     ordered = sorted(totals)
     return HoldResult(
         streams=count,
@@ -336,9 +332,11 @@ async def main(seconds: float, max_streams: int) -> None:
         for channel in (auth_channel, tasks_channel, agent_channel):
             await channel.close()
     print(
-        "\n- One Python client process with one gRPC channel (one HTTP/2 connection, as the "
-        "edge uses) drives the agent. "
-        + shared_cores_note("The agent, tasks, auth, PostgreSQL and the client")
+        closing_notes(
+            "One Python client process with one gRPC channel (one HTTP/2 connection, as the "
+            "edge uses) drives the agent.",
+            processes="The agent, tasks, auth, PostgreSQL and the client",
+        )
     )
 
 

@@ -33,7 +33,14 @@ from typing import Any
 import httpx
 from todo_testkit.chatkit import ChatClient, user_message
 
-from bench.load import add_env_option, env_overrides, errors_cell, ramp, shared_cores_note
+from bench.load import (
+    add_env_option,
+    closing_notes,
+    env_overrides,
+    errors_cell,
+    ramp,
+    release_together,
+)
 from bench.load import percentile as pct
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
@@ -249,12 +256,7 @@ async def hold_streams(edge: Edge, edge_pid: int, count: int) -> HoldResult:
     if connect_errors:
         errors["connect"] += connect_errors
     sampler = asyncio.ensure_future(sample_rss())
-    workers = [asyncio.ensure_future(one(c)) for c in connections]
-    await asyncio.sleep(0.1)
-    began = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - began
+    elapsed = await release_together(gate, (one(c) for c in connections), settle_seconds=0.1)
     sampling = False
     await sampler
     return HoldResult(
@@ -435,11 +437,10 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
     if env:
         print("- extra environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(
-        f"\n- {RATE_LIMIT_NOTE}"
-        "\n- "
-        + shared_cores_note(
-            "Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
-            "load generator (Python asyncio, and wrk)"
+        closing_notes(
+            RATE_LIMIT_NOTE,
+            processes="Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, "
+            "and the load generator (Python asyncio, and wrk)",
         )
     )
 

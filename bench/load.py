@@ -13,7 +13,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -165,6 +165,20 @@ def machine_note() -> str:
     )
 
 
+async def release_together(
+    gate: asyncio.Event, calls: Iterable[Awaitable[object]], *, settle_seconds: float
+) -> float:
+    """Starts every call, gives them `settle_seconds` to get ready (connect, build the request)
+    and wait on `gate`, then opens the gate so they all go at the same moment. Returns the wall
+    seconds from the gate opening until the last call ended."""
+    workers = [asyncio.ensure_future(call) for call in calls]
+    await asyncio.sleep(settle_seconds)
+    began = time.perf_counter()
+    gate.set()
+    await asyncio.gather(*workers)
+    return time.perf_counter() - began
+
+
 def errors_cell(errors: Mapping[str, int]) -> str:
     """A table cell for errors by kind: "timeout: 3, HTTP 503: 1", or "0"."""
     return ", ".join(f"{kind}: {count}" for kind, count in errors.items()) or "0"
@@ -184,13 +198,15 @@ async def ramp(first: int, most: int, run: Callable[[int], Awaitable[bool]]) -> 
     return best
 
 
-def shared_cores_note(processes: str) -> str:
-    """The closing notes of a benchmark whose `processes` (e.g. "auth, tasks, the edge and the
-    load generator") run on this machine together: they compete for its cores."""
-    return (
-        f"{processes} all share this machine's {os.cpu_count()} cores; other load on the machine "
-        f"shows up in the numbers.\n- {machine_note()}"
+def closing_notes(*notes: str, processes: str) -> str:
+    """The notes under a benchmark's tables, one bullet each, ending with the shared-machine
+    note: `processes` (e.g. "auth, tasks, the edge and the load generator") compete for this
+    machine's cores, and the machine line says how busy it was."""
+    shared = (
+        f"{processes} all share this machine's {os.cpu_count()} cores; other load on the "
+        "machine shows up in the numbers."
     )
+    return "\n" + "\n".join(f"- {note}" for note in (*notes, shared, machine_note()))
 
 
 def add_env_option(parser: argparse.ArgumentParser) -> None:
