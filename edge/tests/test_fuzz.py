@@ -16,12 +16,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from todo_edge.db import migrate_async
 from todo_testkit.agent import AgentServiceHandle
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import chat_edge_settings
-from todo_testkit.databases import drop_database, new_database
-from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.chatkit import running_chat_edge
+from todo_testkit.edge import EdgeHandle
 from todo_testkit.tasks import TasksServiceHandle
 
 MAX_EXAMPLES = os.environ.get("EDGE_FUZZ_MAX_EXAMPLES", "15")
@@ -36,14 +34,10 @@ async def full_edge(
     tmp_path: Path,
 ) -> AsyncIterator[EdgeHandle]:
     """An edge with every route live: its migrated database and the real agent."""
-    database = new_database("edge", tmp_path)
-    await migrate_async(database.url, database.schema)
-    settings = chat_edge_settings(auth_service, tasks_service, agent_service.address, database)
-    try:
-        async with running_edge(settings) as handle:
-            yield handle
-    finally:
-        await drop_database(database)
+    async with running_chat_edge(
+        auth_service, tasks_service, agent_service.address, tmp_path
+    ) as handle:
+        yield handle
 
 
 async def test_fuzzing_the_openapi_spec_finds_no_server_errors(
