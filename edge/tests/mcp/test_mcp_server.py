@@ -17,20 +17,13 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import CallToolResult, TextContent
+from todo_agent.tools import TASK_TOOLS
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser, load_signing_key, sign_with
 from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 from todo_testkit.tasks import TasksServiceHandle
 
-TOOLS = {
-    "add_task",
-    "list_tasks",
-    "search_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-}
+# The MCP server offers the same task tools as the assistant, under the same names.
+TOOLS = {tool.name for tool in TASK_TOOLS}
 
 
 @asynccontextmanager
