@@ -67,6 +67,8 @@ LOCKED_REQUESTS = (
 LOCK_STATEMENT_TIMEOUT_SECONDS = 5.0
 # What the lock connection calls itself in pg_stat_activity (its locks are in pg_locks).
 APPLICATION_NAME = "todo-edge-run-locks"
+# What a lost or unreachable database raises from asyncpg.
+CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def run_lock_key(user_id: str, thread_id: str) -> int:
@@ -121,18 +123,33 @@ class _AdvisoryLocks:
 
     async def try_lock(self, key: int) -> Any | None:
         """Takes the lock: the connection now holding it, or None when another session has it.
-        Raises Unavailable when the database cannot be reached."""
+        A lost connection is made again once (its locks are gone with it anyway); raises
+        Unavailable when the database cannot be reached."""
         async with self._guard:
             try:
-                connection = await self._connected()
-                taken = await connection.fetchval(
-                    "SELECT pg_try_advisory_lock($1)", key, timeout=LOCK_STATEMENT_TIMEOUT_SECONDS
-                )
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("run lock: database unreachable", exc_info=True)
+                return await self._try_lock_once(key)
+            except CONNECTION_ERRORS:
                 self._drop()
+            try:
+                return await self._try_lock_once(key)
+            except CONNECTION_ERRORS:
+                self._drop()
+                log.warning("run lock: database unreachable", exc_info=True)
                 raise Unavailable(DATABASE_UNAVAILABLE) from None
-            return connection if taken else None
+
+    async def _try_lock_once(self, key: int) -> Any | None:
+        connection = await self._connected()
+        statement = "SELECT pg_try_advisory_lock($1)"
+        taken = await connection.fetchval(statement, key, timeout=LOCK_STATEMENT_TIMEOUT_SECONDS)
+        return connection if taken else None
+
+    @property
+    def session_pid(self) -> int | None:
+        """The PostgreSQL backend pid of the lock session (`pg_locks.pid`), when connected."""
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            return None
+        return int(connection.get_server_pid())
 
     async def unlock(self, key: int, connection: Any) -> None:
         """Gives the lock back (nothing to do when its connection is gone: so is the lock)."""
@@ -143,7 +160,7 @@ class _AdvisoryLocks:
                 await connection.fetchval(
                     "SELECT pg_advisory_unlock($1)", key, timeout=LOCK_STATEMENT_TIMEOUT_SECONDS
                 )
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except CONNECTION_ERRORS:
                 # A lock that cannot be given back must not outlive its turn: ending the
                 # session frees it (and this edge's other locks; their turns finish unguarded).
                 log.warning("run lock: could not release; dropping the connection", exc_info=True)
@@ -174,6 +191,12 @@ class ThreadRunLocks:
     def held(self) -> int:
         """How many threads have a reply running in this process."""
         return len(self._held)
+
+    @property
+    def session_pid(self) -> int | None:
+        """The PostgreSQL backend pid holding this process's locks (None on SQLite or before
+        the first turn): an operator finds them with `SELECT * FROM pg_locks WHERE pid = …`."""
+        return self._advisory.session_pid if self._advisory else None
 
     async def acquire(self, user_id: str, thread_id: str) -> int:
         """Takes the thread's lock (returns its key) or raises FailedPrecondition (→ 409)."""
