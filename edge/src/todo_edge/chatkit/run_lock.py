@@ -97,6 +97,15 @@ def created_thread(chunk: bytes) -> str | None:
         return None
 
 
+def _connect_arguments(url: URL) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the edge's database URL, its query parameters (`ssl`
+    for a managed database, say) kept as SQLAlchemy's asyncpg dialect keeps them."""
+    arguments: dict[str, Any] = {**url.translate_connect_args(username="user"), **url.query}
+    for sqlalchemy_only in ("prepared_statement_cache_size", "async_fallback"):
+        arguments.pop(sqlalchemy_only, None)
+    return arguments
+
+
 class _AdvisoryLocks:
     """Session-level advisory locks on one dedicated asyncpg connection (made on first use,
     made again after it was lost)."""
@@ -109,13 +118,8 @@ class _AdvisoryLocks:
 
     async def _connected(self) -> Any:
         if self._connection is None or self._connection.is_closed():
-            url = self._url
             self._connection = await asyncpg.connect(
-                host=url.host or "127.0.0.1",
-                port=url.port or 5432,
-                user=url.username,
-                password=url.password,
-                database=url.database,
+                **_connect_arguments(self._url),
                 timeout=LOCK_STATEMENT_TIMEOUT_SECONDS,
                 server_settings={"application_name": APPLICATION_NAME},
             )
