@@ -544,11 +544,24 @@ async def _rejoined_with_chats(replicas: Replicas, user: User, label: str) -> No
         await chatting
 
 
-async def _user_messages_kept(user: User, turns: list[OpenTurn], again: list[str]) -> None:
-    """Every turn's user message is in its thread (and the new one, where a turn ran again)."""
+async def _after_the_kill(
+    user: User, turns: list[OpenTurn], ends: list[Stream | None], killed: float, what: str
+) -> tuple[list[str], float]:
+    """Checks the replies under way when a replica was killed: each finished, ended with an
+    `error` event or was cut, and some did not finish (none `what` otherwise); a new turn in
+    each unfinished thread succeeds at once; every user message is kept. Returns those
+    threads and how long after the kill the first new turn had its reply."""
+    unfinished = [
+        t.thread_id for t, end in zip(turns, ends, strict=True) if not end or not end.reply
+    ]
+    for end in ends:
+        assert end is None or end.reply or "error" in end.types, end and end.events
+    assert unfinished, f"no turn that {what} was still under way at the kill"
+    after = await _next_turn_in(user, unfinished, killed)
     for thread_id in (turn.thread_id for turn in turns):
         types = await user.chat.item_types(thread_id)
-        assert types.count("user_message") == 1 + (thread_id in again), (thread_id, types)
+        assert types.count("user_message") == 1 + (thread_id in unfinished), (thread_id, types)
+    return unfinished, after
 
 
 async def test_a_chat_on_a_killed_agent_or_edge_keeps_the_message_and_the_next_turn_runs(
@@ -567,12 +580,7 @@ async def test_a_chat_on_a_killed_agent_or_edge_keeps_the_message_and_the_next_t
             pid = await replicas.signal(agent, signal.SIGKILL)
         killed = time.perf_counter()
         ends = await asyncio.gather(*(turn.finish_or_cut() for turn in turns))
-    failed = [t.thread_id for t, end in zip(turns, ends, strict=True) if not end or not end.reply]
-    for end in ends:
-        assert end is None or end.reply or "error" in end.types, end and end.events
-    assert failed, "no turn reached the frozen agent"
-    after_agent = await _next_turn_in(user, failed, killed)
-    await _user_messages_kept(user, turns, again=failed)
+    failed, after_agent = await _after_the_kill(user, turns, ends, killed, "reached the agent")
     agent_cut = sum(end is None for end in ends)
     await replicas.replaced(agent, pid)
     await _rejoined_with_chats(replicas, user, agent)
@@ -584,12 +592,7 @@ async def test_a_chat_on_a_killed_agent_or_edge_keeps_the_message_and_the_next_t
             pid = await replicas.signal(edge1, signal.SIGKILL)
             killed = time.perf_counter()
             ends = await asyncio.gather(*(turn.finish_or_cut() for turn in turns))
-    cut = [t.thread_id for t, end in zip(turns, ends, strict=True) if not end or not end.reply]
-    for end in ends:
-        assert end is None or end.reply or "error" in end.types, end and end.events
-    assert cut, "no turn on the killed edge was still under way"
-    after_edge = await _next_turn_in(user, cut, killed)
-    await _user_messages_kept(user, turns, again=cut)
+    cut, after_edge = await _after_the_kill(user, turns, ends, killed, "was under way")
     await replicas.replaced(edge1, pid)
     await _rejoined_with_chats(replicas, user, edge1)
     print(

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from agents.testing import ModelStep, ScriptedModel, assistant_message
 from sqlalchemy.engine import make_url
 from todo_edge.chatkit.run_lock import REPLY_IN_PROGRESS_REASON, ThreadRunLocks
 from todo_testkit.agent import AgentServiceHandle, running_agent_service
@@ -23,35 +21,14 @@ from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import ChatClient, OpenStream, chat_edge_settings, user_message
 from todo_testkit.databases import IsolatedDatabase
 from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.model_gate import ModelGate
 from todo_testkit.tasks import TasksServiceHandle
 from todo_testkit.waiting import eventually
 
 
-@dataclass
-class HeldFirstReply:
-    """A scripted model: its first reply waits until `release()`, the others come at once."""
-
-    replies: int
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
-    released: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def model(self) -> ScriptedModel:
-        quick = [[assistant_message("Done.")] for _ in range(self.replies - 1)]
-        return ScriptedModel([ModelStep.respond(self._first), *quick])
-
-    async def _first(self, _call: Any) -> list[Any]:
-        self.entered.set()
-        await self.released.wait()
-        return [assistant_message("First.")]
-
-    def release(self) -> None:
-        self.released.set()
-
-
 @contextlib.asynccontextmanager
 async def _agent(
-    auth: AuthServiceHandle, tasks: TasksServiceHandle, model: HeldFirstReply
+    auth: AuthServiceHandle, tasks: TasksServiceHandle, model: ModelGate
 ) -> AsyncIterator[AgentServiceHandle]:
     async with running_agent_service(auth, tasks.address, custom_model=model.model) as agent:
         yield agent
@@ -68,7 +45,7 @@ async def _edge(
         yield edge
 
 
-async def _first_reply_running(stream: OpenStream, model: HeldFirstReply) -> str:
+async def _first_reply_running(stream: OpenStream, model: ModelGate) -> str:
     """Reads the new thread's first event; returns its id once the model holds the reply."""
     await stream.read_until(lambda received: received.endswith(b"\n\n"))
     thread_id = stream.parsed().thread_id
@@ -96,7 +73,7 @@ async def test_a_second_tab_through_another_edge_waits_its_turn(
 ) -> None:
     if not edge_database.is_postgres:
         pytest.skip("two edges share a lock only on PostgreSQL (TEST_DATABASE_URL)")
-    model = HeldFirstReply(replies=2)
+    model = ModelGate(calls=2)
     async with (
         _agent(auth_service, tasks_service, model) as agent,
         _edge(auth_service, tasks_service, agent, edge_database) as first_edge,
@@ -118,7 +95,7 @@ async def test_a_second_tab_through_another_edge_waits_its_turn(
 
             model.release()
             first = (await running.read_until()).decode()
-        assert '"First."' in first
+        assert '"Done."' in first
 
         answered = await tab2.say(thread_id, "from the second tab")
         assert answered.status == 200 and answered.of("error") == [], answered.events
@@ -137,7 +114,7 @@ async def test_the_lock_is_given_back_when_the_client_goes_away(
     edge_database: IsolatedDatabase,
     alice: SignedUpUser,
 ) -> None:
-    model = HeldFirstReply(replies=2)
+    model = ModelGate(calls=2)
     async with (
         _agent(auth_service, tasks_service, model) as agent,
         _edge(auth_service, tasks_service, agent, edge_database) as edge,
@@ -164,7 +141,7 @@ async def test_a_lost_lock_connection_is_made_again(
 ) -> None:
     if not edge_database.is_postgres:
         pytest.skip("the lock connection exists only on PostgreSQL (TEST_DATABASE_URL)")
-    model = HeldFirstReply(replies=3)
+    model = ModelGate(calls=3)
     model.release()
     async with (
         _agent(auth_service, tasks_service, model) as agent,
@@ -173,7 +150,7 @@ async def test_a_lost_lock_connection_is_made_again(
     ):
         chat = ChatClient(http)
         created = await chat.create("hello")
-        assert created.reply == "First."
+        assert created.reply == "Done."
         locks = _run_locks(edge)
         pid = locks.session_pid
         assert pid is not None
