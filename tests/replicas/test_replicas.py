@@ -15,8 +15,10 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections import Counter
@@ -149,6 +151,26 @@ class Replicas:
         return f"http://127.0.0.1:{self.processes()[label]['port']}"
 
 
+def _restartable_ports(count: int) -> list[int]:
+    """Free ports below the kernel's ephemeral range (where port-0 binds and outgoing
+    connections take theirs), so that while a killed replica restarts on its port no other
+    process on a shared machine — another test's server on port 0 — takes it meanwhile (seen:
+    the edges then called someone else's gRPC server and got UNIMPLEMENTED)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    candidates = random.sample(range(max(1024, low - 12_000), low), k=count * 4)
+    chosen: list[int] = []
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+        if len(chosen) == count:
+            return chosen
+    return free_ports(count)  # a crowded range: the ephemeral ones will have to do
+
+
 @pytest.fixture(scope="module")
 async def replicas(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Replicas]:
     """`scripts/run_dev.py replicas` on free ports; stopped (and its schemas dropped) after."""
@@ -162,7 +184,7 @@ async def replicas(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Re
     databases: dict[str, IsolatedDatabase] = {
         name: new_database(name, folder, url=server) for name in ("auth", "tasks", "edge")
     }
-    auth, tasks1, tasks2, agent1, agent2, edge1, edge2, balancer, redis = free_ports(9)
+    auth, tasks1, tasks2, agent1, agent2, edge1, edge2, balancer, redis = _restartable_ports(9)
     env = {
         **os.environ,
         "TODO_DATA_DIR": str(folder),
