@@ -1,19 +1,29 @@
 """What `make run-replicas` derives from its overrides, checked without starting anything: every
 client dials one round_robin target listing every replica, tasks replicas share one page-token
-key, the edges share Redis, ports never collide, and HAProxy is set up for streaming.
-(The stack itself, under load, is in test_replicas.py.)"""
+key, the edges share Redis, ports never collide, and HAProxy is set up for streaming; and
+HAProxy itself (the real one, against a stand-in edge that dies mid-request) answers a write
+it cannot retry with a 503 problem, not its HTML 502. (The stack itself, under load, is in
+test_replicas.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import json
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 from todo_edge.settings import EdgeSettings
 from todo_tasks.settings import TasksSettings
+from todo_testkit.ports import free_ports
+from todo_testkit.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,3 +137,86 @@ def test_bad_overrides_stop_with_a_clear_message(
 ) -> None:
     with pytest.raises(SystemExit, match=message):
         run_dev.ReplicaStack.replicas_from_environment({**OVERRIDES, **override})
+
+
+def test_haproxy_error_files_are_problems() -> None:
+    """HAProxy sends errors/*.http verbatim: each must be a whole HTTP response (its
+    Content-Length right) with a problem+json body of the status it declares."""
+    expected = {"502.http": 503, "503.http": 503, "504.http": 504}
+    assert sorted(p.name for p in (HAPROXY_DIR / "errors").iterdir()) == sorted(expected)
+    shared = (HAPROXY_DIR / "haproxy.cfg").read_text()
+    for name, status in expected.items():
+        assert f"errorfile {name[:3]} errors/{name}" in shared
+        head, _, body = (HAPROXY_DIR / "errors" / name).read_bytes().partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        assert lines[0].startswith(f"HTTP/1.1 {status} ")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        assert headers["content-type"] == "application/problem+json"
+        assert int(headers["content-length"]) == len(body)
+        problem = json.loads(body)
+        assert problem["status"] == status and problem["detail"]
+        assert problem["type"].startswith("urn:todo-assistant:problem:")
+
+
+async def _dies_mid_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A stand-in edge: healthy for HAProxy's /readyz checks, and gone (the connection closed,
+    no answer) for every other request, as an edge killed while handling it."""
+    request = await reader.readuntil(b"\r\n\r\n")
+    if request.startswith(b"GET /readyz "):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+async def haproxy_before_dying_edge(tmp_path: Path) -> AsyncIterator[str]:
+    """The shared HAProxy configuration in front of one stand-in edge that dies mid-request;
+    yields HAProxy's URL once it has found the edge healthy."""
+    if not HAPROXY.exists():
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    balancer, edge_port = free_ports(2)
+    edge = await asyncio.start_server(_dies_mid_request, "127.0.0.1", edge_port)
+    backend = tmp_path / "haproxy-edges.cfg"
+    backend.write_text(f"backend edges\n    server edge-1 127.0.0.1:{edge_port} check\n")
+    process = await asyncio.create_subprocess_exec(
+        str(HAPROXY),
+        "-db",
+        "-f",
+        str(HAPROXY_DIR / "haproxy.cfg"),
+        "-f",
+        str(backend),
+        env={**os.environ, "BALANCER_BIND": f"127.0.0.1:{balancer}"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{balancer}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+
+            async def edge_in_rotation() -> bool:
+                assert process.returncode is None, "haproxy exited"
+                try:
+                    return (await http.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(edge_in_rotation, within=30, what="HAProxy to find the edge healthy")
+        yield url
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await process.wait()
+        edge.close()
+        await edge.wait_closed()
+
+
+async def test_a_write_cut_by_a_dying_edge_is_a_503_problem(haproxy_before_dying_edge: str) -> None:
+    async with httpx.AsyncClient(base_url=haproxy_before_dying_edge) as http:
+        # A write without Idempotency-Key is never retried (it may have happened).
+        response = await http.post("/api/tasks", json={"title": "buy milk"})
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
+        problem = response.json()
+        assert problem["type"] == "urn:todo-assistant:problem:edge-unavailable"
+        assert "may or may not have been carried out" in problem["detail"]

@@ -61,5 +61,6 @@ class EdgeState:
         """Closes channels and connections."""
         await self.identity.verifier.aclose()
         await self.database.dispose()
+        await self.chat_server.run_locks.close()
         await self.limiter.close()
         await self.backends.close()

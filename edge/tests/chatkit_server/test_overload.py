@@ -12,35 +12,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from agents.testing import ModelStep, ScriptedModel, assistant_message
 from todo_testkit.agent import running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import ChatClient, chat_edge_settings, user_message
 from todo_testkit.databases import IsolatedDatabase
 from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.model_gate import ModelGate
 from todo_testkit.tasks import TasksServiceHandle
 from todo_testkit.waiting import eventually
 
 CREATE = {"type": "threads.create", "params": {"input": user_message("hello")}}
-
-
-class ModelGate:
-    """A scripted model whose first call waits at the gate until `release()`; every call
-    answers "Done." once through."""
-
-    def __init__(self, calls: int) -> None:
-        self.entered = asyncio.Event()
-        self.released = asyncio.Event()
-        later = [[assistant_message("Done.")]] * (calls - 1)
-        self.model = ScriptedModel([ModelStep.respond(self._held), *later])
-
-    async def _held(self, _call: Any) -> list[Any]:
-        self.entered.set()
-        await self.released.wait()
-        return [assistant_message("Done.")]
-
-    def release(self) -> None:
-        self.released.set()
 
 
 @contextlib.asynccontextmanager

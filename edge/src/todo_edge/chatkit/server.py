@@ -47,6 +47,7 @@ from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
 from todo_edge.chatkit.history import load_history, user_text
 from todo_edge.chatkit.requests import parse_request
+from todo_edge.chatkit.run_lock import ThreadRunLocks
 from todo_edge.chatkit.store import TodoChatKitStore
 from todo_edge.settings import EdgeSettings
 
@@ -87,6 +88,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         self.turns = TurnSlots(
             settings.chatkit_max_concurrent_turns, settings.chatkit_busy_retry_after_seconds
         )
+        # One reply at a time per thread, across edge replicas (`run_lock`: 409 when busy).
+        self.run_locks = ThreadRunLocks(settings.database_url)
 
     # ---- requests ----
 
@@ -102,9 +105,13 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         self, request: ChatKitReq, context: ChatContext
     ) -> StreamingResult | NonStreamingResult:
         """Routes an already parsed request exactly as the SDK's `process()` does, with every
-        stream inside a turn slot (`admission.TurnSlots`: 429 past the limit)."""
+        stream inside a turn slot (`admission.TurnSlots`: 429 past the limit) and its thread's
+        run lock (`run_lock`: 409 while another reply in the thread runs)."""
         if is_streaming_req(request):
-            return StreamingResult(self.turns.admitted(self._process_streaming(request, context)))
+            stream = self._process_streaming(request, context)
+            return StreamingResult(
+                self.turns.admitted(self.run_locks.guarded(request, context, stream))
+            )
         return NonStreamingResult(await self._process_non_streaming(request, context))
 
     # ---- replies ----

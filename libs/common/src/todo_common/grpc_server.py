@@ -277,6 +277,11 @@ class RunningServer:
             await close()
 
 
+# How long a client connection lives before the server asks the client to reconnect (see
+# create_server): how soon clients spread onto replicas a scale-up added.
+MAX_CONNECTION_AGE_SECONDS = 60.0
+
+
 async def create_server(
     address: str,
     services: Sequence[ServiceRegistration],
@@ -284,6 +289,7 @@ async def create_server(
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     maximum_concurrent_rpcs: int | None = 1000,
     max_receive_message_bytes: int = 1024 * 1024,
+    max_connection_age_seconds: float = MAX_CONNECTION_AGE_SECONDS,
 ) -> RunningServer:
     """Builds, binds and starts a server. Use port 0 in `address` to bind a free port."""
     server = grpc.aio.server(
@@ -298,6 +304,12 @@ async def create_server(
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
             ("grpc.http2.max_pings_without_data", 0),
+            # Clients look their `dns:///` target up again only when a connection ends, so a
+            # replica added by a scale-up would get no calls from clients already connected:
+            # each connection is closed after this age (GOAWAY, ±10 % jitter), the client
+            # re-resolves and reconnects. Calls in flight finish on the old connection (no
+            # grace limit is set, so a long chat reply is never cut).
+            ("grpc.max_connection_age_ms", round(max_connection_age_seconds * 1000)),
         ],
     )
     health_servicer = health.aio.HealthServicer()
