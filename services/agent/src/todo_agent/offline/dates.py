@@ -604,6 +604,11 @@ def _tidy(text: str) -> str:
 
 _BY_DAY = re.compile(_WORD + r"(by|before|until|till)\s+(.+)$", re.I)
 _IN_MONTH = re.compile(_WORD + r"(?:in|during)\s+(" + "|".join(MONTHS) + r")" + _END, re.I)
+# "in the next 3 days": today and the three days after it.
+_NEXT_DAYS = re.compile(
+    _WORD + r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+" + _COUNT + r"\s+days?" + _END, re.I
+)
+_TODAY_OR_TOMORROW = re.compile(_WORD + r"today\s+(?:or|and|&)\s+tomorrow" + _END, re.I)
 _LIST_WEEKEND = re.compile(_WORD + r"(next\s+)?(?:this\s+|the\s+)?weekend" + _END, re.I)
 
 
@@ -623,6 +628,13 @@ def extract_window(text: str, now: datetime) -> tuple[tuple[date, date] | None, 
                 return None, False, ""
             last = due.day - timedelta(days=1 if by.group(1).lower() == "before" else 0)
         return (today, last), True, f"due by {last.strftime('%a %-d %b')}"
+    ahead = _NEXT_DAYS.search(text)
+    if ahead is not None:
+        last = today + timedelta(days=_count(ahead.group(1)))
+        return (today, last), False, f"due by {last.strftime('%a %-d %b')}"
+    if _TODAY_OR_TOMORROW.search(text):
+        last = today + timedelta(days=1)
+        return (today, last), False, "due today or tomorrow"
     weekend = _LIST_WEEKEND.search(text)
     if weekend is not None:
         first = saturday + timedelta(days=7 if weekend.group(1) else 0)

@@ -140,6 +140,8 @@ def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
     """Whether a listed task belongs to the list's window, on the run's clock (the tasks
     service's "overdue" uses its own wall clock, which a fixed-clock run must not)."""
     due_text = task.get("due")
+    if command.due == "undated":
+        return not due_text
     if command.due == "any" and command.days is None:
         return True
     if not due_text:
@@ -233,6 +235,10 @@ class Planner:
             return None, f'I couldn\'t find a task matching "{query}".'
         best = good[0][0]
         tied = [i for s, i in good if best - s < 0.05]
+        if best < 2.0:
+            # What the user said is part of several titles ("the call task" with "Call mum" and
+            # "Call the plumber"): a shorter title is no better answer, so ask.
+            tied = [i for s, i in good if s > 1.0] if best > 1.0 else tied
         if len(tied) > 1:
             options = [candidates[i] for i in tied[:10]]
             if self.lang == "ur":
@@ -242,6 +248,22 @@ class Planner:
                 + replies.numbered(options, self.now)
             )
         return str(candidates[good[0][1]]["id"]), None
+
+    def _match_each(self, query: str, candidates: list[dict[str, Any]]) -> list[str] | None:
+        """ "milk and bins", "buy milk and call mum": several tasks, when each part names
+        exactly one task by its words (None when any part does not)."""
+        parts = [p for p in re.split(r"\s*(?:,|\band\b|&)\s*", query, flags=re.I) if p.strip()]
+        if len(parts) < 2:
+            return None
+        ids: list[str] = []
+        for part in parts:
+            part = re.sub(r"^(?:the|my|a)\s+", "", part.strip(), flags=re.I)
+            scored = [(title_score(part, c.get("title", "")), c) for c in candidates]
+            hits = [c for s, c in scored if s > 1.0]
+            if len(hits) != 1 or str(hits[0]["id"]) in ids:
+                return None
+            ids.append(str(hits[0]["id"]))
+        return ids
 
     def _resolve_all(
         self, refs: list[TaskRef], action: str
@@ -264,7 +286,12 @@ class Planner:
                 )
             if lookup.output is None or not lookup.output.get("ok"):
                 return None, Decision.say(replies.error_text(lookup.output or {}, self.lang))
-            task_id, problem = self._match_title(ref.value, list(lookup.output.get("tasks", [])))
+            tasks = list(lookup.output.get("tasks", []))
+            several = self._match_each(ref.value, tasks) if action != "update" else None
+            if several is not None:
+                ids.extend(several)
+                continue
+            task_id, problem = self._match_title(ref.value, tasks)
             if problem is not None:
                 return None, Decision.say(problem)
             assert task_id is not None
