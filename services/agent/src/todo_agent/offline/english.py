@@ -286,6 +286,8 @@ def parse_list(text: str, now: datetime) -> ListTasks:
 
 def _act(action: Action) -> Builder:
     def build(match: re.Match[str], _: Utterance) -> Command | None:
+        if _NOT_A_TARGET.match(match.group("target").strip()):
+            return None
         refs = parse_refs(match.group("target"))
         return Act(action, refs) if refs else None
 
@@ -716,7 +718,6 @@ _PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
     ),
     re.compile(r"^give\s+(?P<target>.+?)\s+" + _PRIO_NAMED + r"$", re.I),
     re.compile(r"^(?P<target>[^:]+?)\s*:\s*" + _PRIO_NAMED + r"$", re.I),
-    re.compile(r"^" + _PRIO_NAMED + r"\s+(?:for|on|to)\s+(?P<target>.+)$", re.I),
     re.compile(
         r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?"
         + _PRIO_PHRASE
@@ -796,7 +797,7 @@ _DELETE = re.compile(
 _SEARCH = re.compile(
     r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
     r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with|on)|"
-    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|tasks\s+with\s+(?=\S+\s+in\s+(?:them|it)$)|"
+    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|(?:tasks|anything|ones)\s+with(?=\s+\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
     r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$",
     re.I,
@@ -897,7 +898,8 @@ _REMINDER = re.compile(
 _UNDO = re.compile(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
-    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
+    r"|\bundo\s+(?:the\s+)?last\s+(?:thing|one|step|action)\b"
+    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b",
     re.I,
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
@@ -956,43 +958,55 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 _FAREWELL = re.compile(
     r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)", re.I
 )
+CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
+CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
+CHAT_MOOD = "Sorry to hear that. One thing at a time: want to see what's due today?"
+CHAT_WHO = "I'm the built-in offline assistant of Todo Assistant: I keep your task list."
+CHAT_SORRY = "No problem! I'm here when you need your list."
+CHAT_GOT_IT = "OK! Tell me when you want to add or change a task."
 # Small talk that is no request: laughs, moods, jokes, "who made you", apologies.
-_SMALL_TALK: tuple[tuple[re.Pattern[str], str], ...] = (
+_SMALL_TALK: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
+        "a laugh",
         re.compile(
             r"^(?:ha(?:ha)+|he(?:he)+|lol|lmao|rofl)[!.]*(?:\s+(?:nice|good|funny|brilliant)(?:\s+one)?)?[!.]*$"
             r"|^(?:nice|good)\s+one[!.]*$",
             re.I,
         ),
-        "Glad that made you smile! Anything to add or check on your list?",
+        CHAT_LAUGH,
     ),
     (
+        "a joke",
         re.compile(r"^(?:tell\s+me\s+a\s+joke|say\s+something\s+funny|make\s+me\s+laugh)\b", re.I),
-        "I'm better at lists than jokes, I'm afraid. Want to see what's due today?",
+        CHAT_JOKE,
     ),
     (
+        "a mood",
         re.compile(
             r"^i(?:'m|\s+am|\s+feel)\s+(?:so\s+|really\s+|very\s+|a\s+bit\s+|quite\s+)?"
             r"(?:stressed|tired|busy|overwhelmed|exhausted|bored|sad|anxious|swamped)\b",
             re.I,
         ),
-        "Sorry to hear that. One thing at a time: want to see what's due today?",
+        CHAT_MOOD,
     ),
     (
+        "who made you",
         re.compile(r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b", re.I),
-        "I'm the built-in offline assistant of Todo Assistant: I keep your task list.",
+        CHAT_WHO,
     ),
     (
+        "sorry",
         re.compile(
             r"^(?:sorry|oops|my\s+bad)(?:[\s,]+(?:wrong\s+(?:chat|window|person|thread|app)|my\s+mistake|"
             r"ignore\s+that|never\s*mind))?[.!]*$|^(?:nvm|ignore\s+that|wrong\s+(?:chat|window|app))[.!]*$",
             re.I,
         ),
-        "No problem! I'm here when you need your list.",
+        CHAT_SORRY,
     ),
     (
+        "got it",
         re.compile(r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$", re.I),
-        "OK! Tell me when you want to add or change a task.",
+        CHAT_GOT_IT,
     ),
 )
 _COMPLIMENT = re.compile(
@@ -1173,8 +1187,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
     *(
-        Rule("chat: small talk", raw_at_start(p), _always(lambda reply=reply: Chat(reply)))
-        for p, reply in _SMALL_TALK
+        Rule(f"chat: {name}", raw_at_start(p), _always(lambda reply=reply: Chat(reply)))
+        for name, p, reply in _SMALL_TALK
     ),
     Rule(
         "chat: languages",
@@ -1222,8 +1236,17 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
     *(
-        Rule("rename: in other words", at_start(p), _edit(_rename_edit))
-        for p in _RENAME_GENERAL
+        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
+        for name, p in zip(
+            (
+                "update the title of X: Y",
+                "edit the X title to Y",
+                "typo in X, it should be Y",
+                "call the X task Y",
+            ),
+            _RENAME_GENERAL,
+            strict=True,
+        )
     ),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
@@ -1261,12 +1284,23 @@ RULES: tuple[Rule, ...] = (
         )
     ),
     *(
-        Rule("priority: make X P, in other words", at_start(p), _edit(_set_priority))
-        for p in _PRIORITY_GENERAL
+        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
+        for name, p in zip(
+            (
+                "put X on P",
+                "give X a P priority",
+                "X: P priority",
+                "X is P now",
+            ),
+            _PRIORITY_GENERAL,
+            strict=True,
+        )
     ),
-    *(Rule("priority: X isn't urgent any more", at_start(p), _edit(_lower)) for p in _LOW_GENERAL),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_lower))
+        for name, p in zip(("X isn't urgent any more", "no rush on X"), _LOW_GENERAL, strict=True)
+    ),
     Rule("priority: make X a priority", at_start(_A_PRIORITY), _edit(_prioritize)),
-    Rule("rename: change X to Y", at_start(_CHANGE_TO), _edit(_plain_rename)),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
     Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
@@ -1275,6 +1309,7 @@ RULES: tuple[Rule, ...] = (
     Rule("tags: mark X #a #b", at_start(_MARK_TAGS), _edit(_tag_more)),
     Rule("tags: tag it T", at_start(_TAG_IT), _edit(_tag_more)),
     Rule("tags: add #t to X", at_start(_ADD_TAG_TO), _edit(_tag)),
+    Rule("rename: change X to Y", at_start(_CHANGE_TO), _edit(_plain_rename)),
     # Refusals and repeating tasks, once no edit of one task read the message.
     Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Actions on one or more tasks.

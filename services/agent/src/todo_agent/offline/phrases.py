@@ -393,7 +393,9 @@ _REF_NOISE = re.compile(
 def parse_ref(text: str) -> TaskRef | None:
     """One reference: an id, a position, "it", or a title to match."""
     # "the report, I'm not actually done with it": the clause after a comma is no title.
-    text = re.split(r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1)[0]
+    text = re.split(
+        r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1, flags=re.I
+    )[0]
     text = text.strip(" ,.;:!?\"'“”")
     if not text:
         return None
