@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from todo_agent.offline import english
 from todo_agent.offline.commands import (
     Act,
     Action,
@@ -34,7 +35,6 @@ from todo_agent.offline.commands import (
     Unknown,
     Update,
 )
-from todo_agent.offline import english
 from todo_agent.offline.dates import Due
 from todo_agent.offline.english import (
     CANNOT_REMIND,
@@ -781,7 +781,10 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
         "call the bathroom task Scrub the bathroom instead",
         Update(title("bathroom"), title="Scrub the bathroom"),
     ),
-    ("change buy milk to buy milk and bread", Update(title("buy milk"), title="Buy milk and bread")),
+    (
+        "change buy milk to buy milk and bread",
+        Update(title("buy milk"), title="Buy milk and bread"),
+    ),
     ("rename dinner → Dinner with Raj", Update(title("dinner"), title="Dinner with Raj")),
     (
         "do the plants on sunday instead",

@@ -229,7 +229,8 @@ _COMPLETED = re.compile(
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (
         re.compile(
-            r"\b(?:without|with\s+no|no|missing)\s+(?:a\s+)?(?:due\s+date|deadline|date)s?\b|\bundated\b", re.I
+            r"\b(?:without|with\s+no|no|missing)\s+(?:a\s+)?(?:due\s+date|deadline|date)s?\b|\bundated\b",
+            re.I,
         ),
         "undated",
     ),
@@ -273,7 +274,9 @@ def parse_list(text: str, now: datetime) -> ListTasks:
         return ListTasks(
             state, priority, tag, "today", overdue_too=True, label="due today or overdue"
         )
-    if due == "any" or re.search(r"\b(?:by|before|next\s+\w+\s+days?|today\s+(?:or|and|&)\s+tomorrow)\b", rest, re.I):
+    if due == "any" or re.search(
+        r"\b(?:by|before|next\s+\w+\s+days?|today\s+(?:or|and|&)\s+tomorrow)\b", rest, re.I
+    ):
         days, overdue_too, label = extract_window(rest, now)
         if days is not None:
             return ListTasks(state, priority, tag, "any", days, overdue_too, label)
@@ -469,7 +472,9 @@ def _search(match: re.Match[str], utterance: Utterance) -> Command | None:
 def _is_window(text: str, now: datetime) -> bool:
     """True when `text` names only days ("this weekend", "the 24th", "friday")."""
     if first_window(LIST_WINDOWS, text) != "any" and not clean_title(
-        re.sub(r"\b(?:overdue|late|today|tomorrow|this|next|week|weekend|my)\b", " ", text, flags=re.I)
+        re.sub(
+            r"\b(?:overdue|late|today|tomorrow|this|next|week|weekend|my)\b", " ", text, flags=re.I
+        )
     ):
         return True
     days, _, _ = extract_window(text, now)
@@ -522,6 +527,10 @@ def _untag_rule(match: re.Match[str], _: Utterance) -> Command | None:
     return Update(ref, remove_tags=[tags.lstrip("#").lower()]) if ref is not None else None
 
 
+def _chat(reply: str) -> Builder:
+    return lambda _match, _utterance: Chat(reply)
+
+
 def _always(command: Callable[[], Command]) -> Builder:
     return lambda _match, _utterance: command()
 
@@ -549,7 +558,8 @@ _NOTE = re.compile(
     re.I,
 )
 _RENAME_TO = re.compile(
-    r"^(?:rename|retitle)\s+(?P<target>.+?)(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)(?P<new>.+)$", re.I
+    r"^(?:rename|retitle)\s+(?P<target>.+?)(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)(?P<new>.+)$",
+    re.I,
 )
 # Renames in other words: "update the title of X: Y", "edit the X title to Y", "typo in X, it
 # should be Y", "call the X task Y instead".
@@ -569,7 +579,7 @@ _RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
     ),
     re.compile(
         r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
-        r"\s*[,;:\-–]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$",
+        r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$",
         re.I,
     ),
     re.compile(
@@ -713,7 +723,9 @@ _PRIO_NAMED = r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal)[\s-]+(?:prio
 _PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
     re.compile(
         r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop)\s+(?P<target>.+?)\s+"
-        r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*" + _PRIO_PHRASE + r"(?:\s+now|\s+instead)?$",
+        r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*"
+        + _PRIO_PHRASE
+        + r"(?:\s+now|\s+instead)?$",
         re.I,
     ),
     re.compile(r"^give\s+(?P<target>.+?)\s+" + _PRIO_NAMED + r"$", re.I),
@@ -738,7 +750,9 @@ _A_PRIORITY = re.compile(
 )
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
 # The last "with"/"as" splits, so a title may hold one ("tag dinner with priya as social").
-_TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$", re.I)
+_TAG_WITH = re.compile(
+    r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$", re.I
+)
 _PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
 _TAG_IT = re.compile(
     r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$",
@@ -898,7 +912,7 @@ _REMINDER = re.compile(
 _UNDO = re.compile(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
-    r"|\bundo\s+(?:the\s+)?last\s+(?:thing|one|step|action)\b"
+    r"|\bundo\s+(?:the\s+)?last\s+(?:thing|step|action)\b"
     r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b",
     re.I,
 )
@@ -956,7 +970,8 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 # Small talk that needs its own sentence.
 
 _FAREWELL = re.compile(
-    r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)", re.I
+    r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)",
+    re.I,
 )
 CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
 CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
@@ -991,7 +1006,10 @@ _SMALL_TALK: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
     (
         "who made you",
-        re.compile(r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b", re.I),
+        re.compile(
+            r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b",
+            re.I,
+        ),
         CHAT_WHO,
     ),
     (
@@ -1005,7 +1023,9 @@ _SMALL_TALK: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
     (
         "got it",
-        re.compile(r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$", re.I),
+        re.compile(
+            r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$", re.I
+        ),
         CHAT_GOT_IT,
     ),
 )
@@ -1107,7 +1127,8 @@ _LEAD_DATE_FILLER = re.compile(
 
 
 _NOT_A_TASK = re.compile(
-    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are|i|i'm|you|we)\b", re.I
+    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are|i|i'm|you|we)\b",
+    re.I,
 )
 
 
@@ -1186,10 +1207,7 @@ RULES: tuple[Rule, ...] = (
         _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
     ),
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
-    *(
-        Rule(f"chat: {name}", raw_at_start(p), _always(lambda reply=reply: Chat(reply)))
-        for name, p, reply in _SMALL_TALK
-    ),
+    *(Rule(f"chat: {name}", raw_at_start(p), _chat(reply)) for name, p, reply in _SMALL_TALK),
     Rule(
         "chat: languages",
         raw_at_start(
@@ -1215,7 +1233,11 @@ RULES: tuple[Rule, ...] = (
     # Edits of one task.
     Rule("add: put X on my list", at_start(_ON_MY_LIST), _on_my_list),
     Rule("list: completed tasks", at_start(_DONE_TASKS), lambda _m, u: parse_list(u.text, u.now)),
-    Rule("cannot: make X repeat", at_start(_MAKE_REPEAT), _always(lambda: Decline(CANNOT_REPEAT_EXISTING))),
+    Rule(
+        "cannot: make X repeat",
+        at_start(_MAKE_REPEAT),
+        _always(lambda: Decline(CANNOT_REPEAT_EXISTING)),
+    ),
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
     *(
