@@ -799,6 +799,14 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
         "remind me every monday to water the plants",
         Add([task("Water the plants", "2031-01-20")], notice=CANNOT_REPEAT),
     ),
+    (
+        "the party task needs a new name: Maya's party",
+        Update(title("party"), title="Maya's party"),
+    ),
+    ("the library books weren't returned actually", Act("reopen", [title("library books")])),
+    ("what's not done yet", ListTasks(state="open")),
+    ("mkae the party high priorty", Update(title("party"), priority="high")),
+    ("mvoe parents evening friday", NOT_UNDERSTOOD),
     # Edits are no adds, questions no completes.
     ("make the dry cleaning urgent", Update(title("dry cleaning"), priority="high")),
     ("did i finish everything", ListTasks(state="all")),

@@ -608,6 +608,11 @@ _IN_MONTH = re.compile(_WORD + r"(?:in|during)\s+(" + "|".join(MONTHS) + r")" + 
 _NEXT_DAYS = re.compile(
     _WORD + r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+" + _COUNT + r"\s+days?" + _END, re.I
 )
+# "in the next week": the seven days from today, not next calendar week.
+_ROLLING_WEEK = re.compile(
+    _WORD + r"(?:in|within|over|during)\s+the\s+(?:next|coming)\s+(?:week|seven\s+days)" + _END,
+    re.I,
+)
 _TODAY_OR_TOMORROW = re.compile(_WORD + r"today\s+(?:or|and|&)\s+tomorrow" + _END, re.I)
 _LIST_WEEKEND = re.compile(_WORD + r"(next\s+)?(?:this\s+|the\s+)?weekend" + _END, re.I)
 
@@ -631,6 +636,9 @@ def extract_window(text: str, now: datetime) -> tuple[tuple[date, date] | None, 
     ahead = _NEXT_DAYS.search(text)
     if ahead is not None:
         last = today + timedelta(days=_count(ahead.group(1)))
+        return (today, last), False, f"due by {last.strftime('%a %-d %b')}"
+    if _ROLLING_WEEK.search(text):
+        last = today + timedelta(days=7)
         return (today, last), False, f"due by {last.strftime('%a %-d %b')}"
     if _TODAY_OR_TOMORROW.search(text):
         last = today + timedelta(days=1)

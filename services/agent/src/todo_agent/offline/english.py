@@ -158,7 +158,32 @@ _SHORT_FIXES = {
     "nxet": "next",
     "weeek": "week",
     "finsh": "finish",
+    "overdoo": "overdue",
+    "ovrdue": "overdue",
 }
+
+
+# Short command verbs, read through a swap or a dropped letter ("mvoe", "mkae", "shw").
+_SHORT_VERBS = ("move", "make", "mark", "show", "list", "done", "push", "tick", "drop", "add")
+
+
+def _short_verb(word: str) -> str | None:
+    """The short verb a 3-4 letter typo stands for, when exactly one fits."""
+    fits = [
+        verb
+        for verb in _SHORT_VERBS
+        if word != verb
+        and word[0] == verb[0]
+        and (
+            (len(word) == len(verb) and sorted(word) == sorted(verb))
+            or (len(word) == len(verb) - 1 and _dropped_letter(word, verb))
+        )
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _dropped_letter(word: str, verb: str) -> bool:
+    return any(verb[:i] + verb[i + 1 :] == word for i in range(1, len(verb)))
 
 
 def fix_typos(text: str) -> str:
@@ -173,6 +198,11 @@ def fix_typos(text: str) -> str:
         if bare in _SHORT_FIXES and bare != "ad":
             words[index] = word.lower().replace(bare, _SHORT_FIXES[bare])
             continue
+        if index == 0 and 3 <= len(bare) <= 4 and bare.isalpha() and bare not in _TYPO_EXCEPTIONS:
+            verb = _short_verb(bare)
+            if verb is not None:
+                words[index] = word.lower().replace(bare, verb)
+                continue
         if (
             len(bare) < 5
             or bare in KEYWORDS
@@ -214,7 +244,8 @@ _TAGGED = re.compile(
 # "show work stuff": a tag named before "stuff"/"things".
 _STUFF = re.compile(
     r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other|"
-    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
+    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|today|tomorrow|tonight|weekend|"
+    r"week|next|this|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
     re.I,
 )
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
@@ -251,6 +282,12 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 def _state_filter(text: str) -> State:
     # "what do I need to get done by friday" asks what is still open.
     text = re.sub(r"\b(?:need|have)\s+to\s+get\s+done\b", " ", text, flags=re.I)
+    if re.search(
+        r"\bnot\s+(?:yet\s+)?(?:done|finished|completed)\b|\b(?:undone|unfinished|incomplete)\b",
+        text,
+        re.I,
+    ):
+        return "open"
     if _ALL_STATES.search(text) and not _ALL_OF_ONE_STATE.search(text):
         return "all"
     if _COMPLETED.search(text):
@@ -275,7 +312,9 @@ def parse_list(text: str, now: datetime) -> ListTasks:
             state, priority, tag, "today", overdue_too=True, label="due today or overdue"
         )
     if due == "any" or re.search(
-        r"\b(?:by|before|next\s+\w+\s+days?|today\s+(?:or|and|&)\s+tomorrow)\b", rest, re.I
+        r"\b(?:by|before|next\s+\w+\s+days?|today\s+(?:or|and|&)\s+tomorrow|the\s+(?:next|coming)\s+week)\b",
+        rest,
+        re.I,
     ):
         days, overdue_too, label = extract_window(rest, now)
         if days is not None:
@@ -419,7 +458,8 @@ def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
 
 def _rename_edit(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
     """A rename, with "and make it high priority" read as a second change."""
-    new = match.groupdict().get("new") or match.groupdict().get("new2") or ""
+    groups = match.groupdict()
+    new = groups.get("new") or groups.get("new2") or groups.get("new3") or ""
     extra = re.search(r"\s+and\s+make\s+it\s+" + _PRIO_WORD + r"(?:\s+priority)?$", new, re.I)
     priority: Priority | None = None
     if extra is not None:
@@ -567,8 +607,12 @@ _TO = r"(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)"
 _QUOTED_NEW = r"(?P<new>'[^']+'|\"[^\"]+\")"
 _RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
     re.compile(
-        r"^(?:change|update|edit|fix|set|make|correct|amend)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
-        r"(?:of|for|on)\s+(?P<target>.+?)(?:" + _TO + r"(?P<new2>.+)|\s+" + _QUOTED_NEW + r")$",
+        r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
+        r"(?:of|for|on)\s+(?P<target>.+?)(?:"
+        + _TO
+        + r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+"
+        + _QUOTED_NEW
+        + r")$",
         re.I,
     ),
     re.compile(
@@ -583,13 +627,17 @@ _RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
         re.I,
     ),
     re.compile(
+        r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$",
+        re.I,
+    ),
+    re.compile(
         r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$",
         re.I,
     ),
 )
 # "change buy milk to buy milk and bread": a rename once no re-date, priority or tag read it.
 _CHANGE_TO = re.compile(
-    r"^(?:change|update|switch|amend)\s+(?P<target>.+?)(?:\s+(?:to|into)\s+|\s*(?:→|->|=>)\s*)(?P<new>.+)$",
+    r"^(?:change|update|switch|amend|correct)\s+(?P<target>.+?)(?:\s+(?:to|into)\s+|\s*(?:→|->|=>)\s*)(?P<new>.+)$",
     re.I,
 )
 _CHANGE_TITLE = re.compile(
@@ -652,6 +700,12 @@ _DO_INSTEAD = re.compile(
 _NOT_DONE_YET = re.compile(
     r"^i\s+(?:haven't|have\s+not|didn't|did\s+not|never)\s+(?:actually\s+|really\s+|yet\s+)?"
     r"(?!got\b|any\b)[a-z]+\s+(?P<target>.+?)(?:\s+(?:yet|after\s+all|actually|at\s+all))*$",
+    re.I,
+)
+# "the library books weren't returned actually": a completed task is open again.
+_WAS_NOT_DONE = re.compile(
+    r"^(?P<target>.+?)\s+(?:wasn't|weren't|isn't|aren't|was\s+not|were\s+not|hasn't\s+been|haven't\s+been)\s+"
+    r"(?:actually\s+|really\s+)?(?:done|finished|completed|[a-z]+ed)(?:\s+(?:yet|after\s+all|actually))*$",
     re.I,
 )
 _CROSS_OFF = re.compile(
@@ -722,7 +776,8 @@ _PRIO_PHRASE = (
 _PRIO_NAMED = r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal)[\s-]+(?:priority|prio|pri)"
 _PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
     re.compile(
-        r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop)\s+(?P<target>.+?)\s+"
+        r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
+        r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
         r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*"
         + _PRIO_PHRASE
         + r"(?:\s+now|\s+instead)?$",
@@ -774,7 +829,7 @@ _ADD_TAG_TO = re.compile(
     re.I,
 )
 _REOPEN = re.compile(
-    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore)\s+(?P<target>.+)$",
+    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore|un-?tick|un-?check)\s+(?P<target>.+)$",
     re.I,
 )
 _MARK_NOT_DONE = re.compile(
@@ -786,7 +841,8 @@ _IS_NOT_DONE = re.compile(
     re.I,
 )
 _MARK_DONE = re.compile(
-    r"^(?:mark|set|tick|check)\s+(?P<target>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off)$",
+    r"^(?:mark|set|tick|check)\s+(?P<target>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off|bought|paid|"
+    r"sent|booked|called|sorted|cleaned|returned|collected|submitted|handled|fixed|posted)$",
     re.I,
 )
 _COMPLETE = re.compile(
@@ -835,7 +891,7 @@ _LISTISH = re.compile(
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
     r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
     r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under|open|happening|"
-    r"coming\s+up|upcoming|plans?\s+for|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
+    r"coming\s+up|upcoming|plans?\s+for|^what(?:'s|\s+is|s)\s+(?:for|on)\b|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
     r"been\s+done|already\s+done|needs?\s+doing|undated|finished|completed|done|next\s+\w+\s+days?)\b|^(?:anything|any)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
     re.I,
@@ -1087,7 +1143,7 @@ _NO_LONGER = re.compile(
 )
 _CANCELLED = re.compile(
     r"^(?P<target>.+?)\s+(?:is|was|got|has\s+been)\s+(?:cancelled|canceled|called\s+off|off)"
-    r"(?:,?\s+(?:take|get|remove)\s+it\s+off.*)?$",
+    r"(?:,?\s+(?:(?:take|get|remove|delete|drop|bin)\s+it(?:\s+off.*)?|so\s+.*))?$",
     re.I,
 )
 _TAKE_OFF = re.compile(
@@ -1160,10 +1216,30 @@ def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
     return Search(query) if query else None
 
 
+_COMMAND_WORDS = (
+    "move", "show", "list", "delete", "remove", "complete", "rename", "change", "make", "mark",
+    "push", "reschedule", "postpone", "update", "what's", "whats", "which", "search", "find",
+)  # fmt: skip
+
+
+def _misspelt(word: str, command: str) -> bool:
+    """ "mvoe" or "mve" for "move": the same letters swapped, or one dropped (not one added:
+    "movie" is a word of its own)."""
+    if word == command or not word or word[0] != command[0]:
+        return False
+    if len(word) == len(command):
+        return sorted(word) == sorted(command)
+    return len(word) == len(command) - 1 and _dropped_letter(word, command)
+
+
 def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "haircut friday 11am": a phrase with a date or time and no verb is an add."""
     text = utterance.text
     if _NOUN_ADD_BLOCK.search(text) or _NOUN_ADD_BLOCK.search(utterance.raw):
+        return None
+    first = text.split(" ", 1)[0].lower()
+    if any(_misspelt(first, word) for word in _COMMAND_WORDS):
+        # "mvoe parents evening to wednesday": a misspelt command, never a task.
         return None
     due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
     title = clean_title(rest)
@@ -1264,6 +1340,7 @@ RULES: tuple[Rule, ...] = (
                 "update the title of X: Y",
                 "edit the X title to Y",
                 "typo in X, it should be Y",
+                "X needs a new name: Y",
                 "call the X task Y",
             ),
             _RENAME_GENERAL,
@@ -1337,6 +1414,7 @@ RULES: tuple[Rule, ...] = (
     # Actions on one or more tasks.
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),
     Rule("reopen: I haven't done X yet", at_start(_NOT_DONE_YET), _act("reopen")),
+    Rule("reopen: X wasn't done after all", at_start(_WAS_NOT_DONE), _act("reopen")),
     Rule("reopen: mark X not done", at_start(_MARK_NOT_DONE), _act("reopen")),
     Rule("reopen: X is not done yet", at_start(_IS_NOT_DONE), _act("reopen")),
     Rule(

@@ -60,7 +60,7 @@ _REF_NOISE = re.compile(
 )
 _REF_SPLIT = re.compile(r"\s+اور\s+|،|,")
 
-_COMPLETED = re.compile(r"مکمل\s+(?:شدہ|ہو\s+چکے)|ختم\s+شدہ")
+_COMPLETED = re.compile(r"مکمل\s+(?:شدہ|ہو\s+چکے|کام|ہونے\s+والے)|ختم\s+شدہ")
 _ALL_STATES = re.compile(r"(?:تمام|سارے|سب)")
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
