@@ -807,6 +807,9 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("what's not done yet", ListTasks(state="open")),
     ("mkae the party high priorty", Update(title("party"), priority="high")),
     ("mvoe parents evening friday", NOT_UNDERSTOOD),
+    ("gym all done for today", Act("complete", [title("gym")])),
+    ("I reviewed Tom's PR", Act("complete", [title("Tom's PR")])),
+    ("work tasks due this week", ListTasks(due="this_week")),
     # Edits are no adds, questions no completes.
     ("make the dry cleaning urgent", Update(title("dry cleaning"), priority="high")),
     ("did i finish everything", ListTasks(state="all")),

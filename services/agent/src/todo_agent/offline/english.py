@@ -148,6 +148,9 @@ _SHORT_FIXES = {
     "whats": "what's",
     "todays": "today's",
     "tmrw": "tomorrow",
+    "teh": "the",
+    "hte": "the",
+    "adn": "and",
     "doen": "done",
     "dnoe": "done",
     "wats": "what's",
@@ -580,11 +583,12 @@ def _always(command: Callable[[], Command]) -> Builder:
 
 _HELP = re.compile(
     r"^(?:help|\?+|what\s+can\s+you\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
-    r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions)\b",
+    r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions|"
+    r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b",
     re.I,
 )
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|hiya|yo|howdy|good\s+(?:morning|afternoon|evening|day)|greetings|salam|salaam|assalam\w*)"
+    r"^(?:hi|hello|hey|hiya|yo|howdy|(?:good\s+)?(?:morning|afternoon|evening)|good\s+day|greetings|salam|salaam|assalam\w*)"
     r"(?:\s+(?:there|all|again|mate|friend|buddy|everyone|you))?$",
     re.I,
 )
@@ -891,7 +895,7 @@ _LISTISH = re.compile(
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
     r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
     r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under|open|happening|"
-    r"coming\s+up|upcoming|plans?\s+for|^what(?:'s|\s+is|s)\s+(?:for|on)\b|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
+    r"coming\s+up|upcoming|plans?\s+for|looking\s+like|(?:still|left)\s+to\s+do|^what(?:'s|\s+is|s)\s+(?:for|on)\b|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
     r"been\s+done|already\s+done|needs?\s+doing|undated|finished|completed|done|next\s+\w+\s+days?)\b|^(?:anything|any)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
     re.I,
@@ -1119,7 +1123,10 @@ _DID = re.compile(
     r"picked\s+up|collected|returned|posted|cleaned|washed|watered|fed|fixed|emailed|texted|"
     r"hoovered|renewed|cancelled|ordered|submitted|filed|finished|completed|sorted|tidied|"
     r"walked|cooked|ironed|mowed|read|replied\s+to|answered|visited|met|dropped\s+off|handed\s+in|"
-    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out)\s+"
+    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out|reviewed|"
+    r"attended|drafted|prepared|repaired|replaced|installed|registered|applied\s+for|confirmed|contacted|"
+    r"organised|organized|practised|practiced|studied|vacuumed|dusted|painted|mopped|defrosted|serviced|"
+    r"recycled|donated|messaged|charged|emptied|cleared|baked|chased|rang\s+up|topped\s+up|proofread)\s+"
     r"(?P<target>.+?)(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?"
     r"(?:,?\s+(?:finally|that's\s+done|done))?$",
     re.I,
@@ -1131,7 +1138,7 @@ _STATE_DONE = re.compile(
     r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off|submitted|returned|"
     r"collected|picked\s+up|bought|washed|watered|emailed|filed|ordered|tidied|dealt\s+with|"
     r"taken\s+care\s+of|sorted\s+out|handed\s+in|taken\s+out|put\s+out)"
-    r"(?:\s+(?:today|now|finally|at\s+last))?(?:,?\s+finally)?$",
+    r"(?:\s+(?:for\s+)?(?:today|now|finally|at\s+last|the\s+day|the\s+week))?(?:,?\s+finally)?$",
     re.I,
 )
 _DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
@@ -1222,6 +1229,14 @@ _COMMAND_WORDS = (
 )  # fmt: skip
 
 
+# What is left of "work tasks due this week" or "gym all done for today": a list or a done
+# task, never a new task.
+_NOT_A_NOUN_ADD = re.compile(
+    r"\b(?:tasks|todos|to-dos|stuff|things|jobs|items)$|\b(?:done|finished|completed|sorted|ticked\s+off)\b",
+    re.I,
+)
+
+
 def _misspelt(word: str, command: str) -> bool:
     """ "mvoe" or "mve" for "move": the same letters swapped, or one dropped (not one added:
     "movie" is a word of its own)."""
@@ -1243,7 +1258,7 @@ def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
         return None
     due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
     title = clean_title(rest)
-    if due is None or not title or _ONLY_LIST_WORDS.match(title):
+    if due is None or not title or _ONLY_LIST_WORDS.match(title) or _NOT_A_NOUN_ADD.search(title):
         return None
     lead = _LEAD_DATE_FILLER.match(text)
     if lead is not None:

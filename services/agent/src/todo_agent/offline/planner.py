@@ -164,6 +164,7 @@ class Planner:
         self.history = turn.history
         self.now = turn.now
         self.lang = lang
+        self._prefer_open = isinstance(command, Update)
 
     # -- references ------------------------------------------------------------------------
 
@@ -239,6 +240,11 @@ class Planner:
             # What the user said is part of several titles ("the call task" with "Call mum" and
             # "Call the plumber"): a shorter title is no better answer, so ask.
             tied = [i for s, i in good if s > 1.0] if best > 1.0 else tied
+        if len(tied) > 1 and self._prefer_open:
+            # Rescheduling or renaming means an open task: a finished one with the same words
+            # is no second candidate.
+            open_ones = [i for i in tied if candidates[i].get("state") != "completed"]
+            tied = open_ones if len(open_ones) == 1 else tied
         if len(tied) > 1:
             options = [candidates[i] for i in tied[:10]]
             if self.lang == "ur":
