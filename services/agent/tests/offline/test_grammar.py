@@ -810,6 +810,13 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("gym all done for today", Act("complete", [title("gym")])),
     ("I reviewed Tom's PR", Act("complete", [title("Tom's PR")])),
     ("work tasks due this week", ListTasks(due="this_week")),
+    ("add meet Jo at the station at half 6", add("Meet Jo at the station", "2031-01-15T18:30")),
+    ("add call mum at quarter to 7", add("Call mum", "2031-01-15T18:45")),
+    (
+        "drop off the parcel at the post office tomorrow",
+        add("Drop off the parcel at the post office", "2031-01-16"),
+    ),
+    ("bin day thursday", add("Bin day", "2031-01-16")),
     # Edits are no adds, questions no completes.
     ("make the dry cleaning urgent", Update(title("dry cleaning"), priority="high")),
     ("did i finish everything", ListTasks(state="all")),

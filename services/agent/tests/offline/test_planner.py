@@ -387,3 +387,12 @@ def test_title_score(query: str, title: str, matches: bool) -> None:
     from todo_agent.offline.planner import MATCH_THRESHOLD
 
     assert (title_score(query, title) >= MATCH_THRESHOLD) is matches
+
+
+def test_a_title_matches_only_when_every_meaningful_word_does() -> None:
+    """A wrong task is never chosen because the small words match: "call the plumber" is not
+    "Call the electrician". Typos still match."""
+    assert title_score("call the plumber", "Call the electrician") < MATCH_THRESHOLD
+    assert title_score("the landlord back", "Email the landlord") < MATCH_THRESHOLD
+    assert title_score("mlik", "Buy milk") >= MATCH_THRESHOLD
+    assert title_score("the plumbr", "Call the plumber") >= MATCH_THRESHOLD

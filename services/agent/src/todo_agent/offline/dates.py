@@ -218,6 +218,10 @@ _TIME = re.compile(
     + _END,
     re.I,
 )
+_SPOKEN_TIME = re.compile(
+    _WORD + r"(?:at\s+|by\s+)?(half(?:\s+past)?|quarter\s+past|quarter\s+to)\s+(\d{1,2})(?![\w:/])",
+    re.I,
+)
 _AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
 _PART = re.compile(
     _WORD
@@ -370,6 +374,16 @@ def bare_hour(hour: int, pm: bool) -> int:
 
 
 def _extract_time(text: str, pm: bool) -> tuple[time | None, str]:
+    match, rest = _sub_once(_SPOKEN_TIME, text)
+    if match is not None:
+        # "half 6" and "half past 6" are 6:30, "quarter to 7" is 6:45 (the 1-6 rule applies).
+        said, hour = match.group(1).lower(), int(match.group(2))
+        minute = {"half": 30, "quarter past": 15, "quarter to": 45}[
+            re.sub(r"\s+", " ", said).replace("half past", "half")
+        ]
+        hour = bare_hour(hour - 1 if said.startswith("quarter") and "to" in said else hour, pm)
+        if 0 <= hour < 24:
+            return time(hour, minute), _strip_part(rest)
     match, rest = _sub_once(_TIME, text)
     if match is not None:
         if match.group(1) is not None:

@@ -865,7 +865,7 @@ _IS_DONE = re.compile(
     re.I,
 )
 _DELETE = re.compile(
-    r"^(?:delete|remove|drop|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$",
+    r"^(?:delete|remove|drop(?!\s+off\b)|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$",
     re.I,
 )
 _SEARCH = re.compile(
@@ -1157,7 +1157,8 @@ _TAKE_OFF = re.compile(
     r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
 )
 _SCRATCH = re.compile(
-    r"^(?:scratch|bin|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|drop)\s+(?P<target>.+?)"
+    r"^(?:scratch|bin(?!\s+(?:day|night|collection)\b)|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|"
+    r"drop(?!\s+off\b))\s+(?P<target>.+?)"
     r"(?:,\s+.*)?$",
     re.I,
 )

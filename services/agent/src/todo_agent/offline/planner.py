@@ -39,6 +39,8 @@ from todo_agent.offline.conversation import ToolCall, Turn
 LOOKUP_LIMIT = 100
 # How close (see `title_score`) a task's title must be to what the user said to count as a match.
 MATCH_THRESHOLD = 0.74
+# How like some word of the title every meaningful word the user said must be (typos pass).
+WORD_FLOOR = 0.5
 
 
 @dataclass
@@ -66,10 +68,13 @@ def title_score(query: str, title: str) -> float:
         return 2.0
     if " ".join(q) in " ".join(t):
         return 1.0 + len(" ".join(q)) / max(1, len(" ".join(t))) * 0.5
-    total = 0.0
-    for word in q:
-        total += max(difflib.SequenceMatcher(None, word, other).ratio() for other in t)
-    return total / len(q)
+    # Each meaningful word must look like a word of the title: "call the plumber" is no match
+    # for "Call the electrician", however well "call the" matches.
+    words = [w for w in q if w not in _STOPWORDS] or q
+    best = [max(difflib.SequenceMatcher(None, w, other).ratio() for other in t) for w in words]
+    if min(best) < WORD_FLOOR:
+        return 0.0
+    return sum(best) / len(best)
 
 
 _STOPWORDS = frozenset(
