@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from todo_agent.offline.conversation import ToolCall, Turn
 from todo_agent.offline.grammar import parse
-from todo_agent.offline.planner import LOOKUP_LIMIT, Decision, Planner, title_score
+from todo_agent.offline.planner import LOOKUP_LIMIT, MATCH_THRESHOLD, Decision, Planner, title_score
 from todo_agent.offline.replies import numbered
 
 NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
@@ -384,8 +384,6 @@ def test_urdu_replies_are_in_urdu() -> None:
     ],
 )
 def test_title_score(query: str, title: str, matches: bool) -> None:
-    from todo_agent.offline.planner import MATCH_THRESHOLD
-
     assert (title_score(query, title) >= MATCH_THRESHOLD) is matches
 
 
