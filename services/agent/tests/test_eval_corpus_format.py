@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "eval" / "offline"
-FILES = ("dev.jsonl", "holdout.jsonl")
+# `fresh.jsonl` is a second working set, written later for phrasings the first did not have.
+FILES = ("dev.jsonl", "fresh.jsonl", "holdout.jsonl")
 
 # The fixed clock every case runs at (Europe/London local time).
 NOW = datetime(2031, 1, 15, 9, 0)
@@ -352,7 +353,7 @@ def test_every_case_is_well_formed(corpus: dict[str, list[dict[str, Any]]]) -> N
     assert errors == [], "\n".join(errors[:50])
 
 
-def test_ids_are_unique_across_both_files(corpus: dict[str, list[dict[str, Any]]]) -> None:
+def test_ids_are_unique_across_the_files(corpus: dict[str, list[dict[str, Any]]]) -> None:
     ids = Counter(case["id"] for cases in corpus.values() for case in cases)
     assert [i for i, n in ids.items() if n > 1] == []
 

@@ -385,7 +385,7 @@ def report(name: str, results: list[Result], show_failures: bool, verbose: bool)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("set", choices=["dev", "holdout"], nargs="?", default="dev")
+    parser.add_argument("set", choices=["dev", "fresh", "holdout"], nargs="?", default="dev")
     parser.add_argument("--supports", default="", help="features that exist, e.g. bulk,undo")
     parser.add_argument("--only", default="", help="score only these categories (comma list)")
     parser.add_argument("--id", default="", help="score only the cases whose id starts so")
@@ -402,7 +402,7 @@ def main() -> int:
     supports = {s for s in args.supports.split(",") if s}
     results = asyncio.run(run_cases(cases, supports))
     # Holdout cases are never printed, only their counts (README: "Report").
-    report(args.set, results, show_failures=args.set == "dev", verbose=args.verbose)
+    report(args.set, results, show_failures=args.set != "holdout", verbose=args.verbose)
     return 0
 
 

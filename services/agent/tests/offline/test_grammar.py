@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from todo_agent.offline import english
 from todo_agent.offline.commands import (
     Act,
     Action,
@@ -498,7 +499,7 @@ TALK: list[tuple[str, Command]] = [
     ("perfect, cheers", Greeting(thanks=True)),
     # Honest "not understood" rather than a guess.
     ("what is the meaning of life", NOT_UNDERSTOOD),
-    ("tell me a joke", NOT_UNDERSTOOD),
+    ("what is the capital of peru", NOT_UNDERSTOOD),
     ("show the report", NOT_UNDERSTOOD),
     ("complete", NOT_UNDERSTOOD),
     ("rename the report", NOT_UNDERSTOOD),
@@ -735,7 +736,102 @@ EVERYDAY: list[tuple[str, Command]] = [
     ),
 ]
 
+# Everyday phrasings beyond the command forms: each of these was once misread or not
+# understood, and some did silent damage (a junk task, a completed task for a question).
+IN_OTHER_WORDS: list[tuple[str, Command]] = [
+    ("add fix the leak, it's important", add("Fix the leak", priority="high")),
+    ("which tasks are done", ListTasks(state="completed")),
+    ("completed tasks", ListTasks(state="completed")),
+    ("what's been done", ListTasks(state="completed")),
+    ("which tasks are high priority", ListTasks(priority="high")),
+    ("what's late", ListTasks(due="overdue")),
+    ("tasks without a due date", ListTasks(due="undated")),
+    (
+        "what's due in the next 3 days",
+        ListTasks(days=(date(2031, 1, 15), date(2031, 1, 18)), label="due by Sat 18 Jan"),
+    ),
+    (
+        "what's due today or tomorrow",
+        ListTasks(days=(date(2031, 1, 15), date(2031, 1, 16)), label="due today or tomorrow"),
+    ),
+    (
+        "anything on the 24th?",
+        ListTasks(days=(date(2031, 1, 24), date(2031, 1, 24)), label="due Fri 24 Jan"),
+    ),
+    ("have I sent the birthday card?", Search("birthday card")),
+    ("put the plants on low priority", Update(title("plants"), priority="low")),
+    ("give the milk a high priority", Update(title("milk"), priority="high")),
+    ("dentist: high priority", Update(title("dentist"), priority="high")),
+    ("low priority for the plants", Update(title("plants"), priority="low")),
+    ("the passport is top priority now", Update(title("passport"), priority="high")),
+    ("the report isn't urgent anymore", Update(title("report"), priority="low")),
+    ("no rush on the report", Update(title("report"), priority="low")),
+    ("make call mum a priority", Update(title("call mum"), priority="high")),
+    ("make the dry cleaning low prio", Update(title("dry cleaning"), priority="low")),
+    (
+        "update the title of the passport task: Renew Ali's passport",
+        Update(title("passport"), title="Renew Ali's passport"),
+    ),
+    ("update the bins title: put the bins out", Update(title("bins"), title="Put the bins out")),
+    (
+        "typo in the milk task, it should be Buy almond milk",
+        Update(title("milk"), title="Buy almond milk"),
+    ),
+    (
+        "call the bathroom task Scrub the bathroom instead",
+        Update(title("bathroom"), title="Scrub the bathroom"),
+    ),
+    (
+        "change buy milk to buy milk and bread",
+        Update(title("buy milk"), title="Buy milk and bread"),
+    ),
+    ("rename dinner → Dinner with Raj", Update(title("dinner"), title="Dinner with Raj")),
+    (
+        "do the plants on sunday instead",
+        Update(title("plants"), due=due("2031-01-19"), keep_time=True),
+    ),
+    ("I haven't actually fixed the bike yet", Act("reopen", [title("bike")])),
+    ("cross the dry cleaning off", Act("complete", [title("dry cleaning")])),
+    ("no need to water the plants any more", Act("delete", [title("water the plants")])),
+    ("make the gym session repeat every week", Decline(english.CANNOT_REPEAT_EXISTING)),
+    ("put call the bank on my list for monday", add("Call the bank", "2031-01-20")),
+    (
+        "remind me every monday to water the plants",
+        Add([task("Water the plants", "2031-01-20")], notice=CANNOT_REPEAT),
+    ),
+    (
+        "the party task needs a new name: Maya's party",
+        Update(title("party"), title="Maya's party"),
+    ),
+    ("the library books weren't returned actually", Act("reopen", [title("library books")])),
+    ("what's not done yet", ListTasks(state="open")),
+    ("mkae the party high priorty", Update(title("party"), priority="high")),
+    ("mvoe parents evening friday", NOT_UNDERSTOOD),
+    ("gym all done for today", Act("complete", [title("gym")])),
+    ("I reviewed Tom's PR", Act("complete", [title("Tom's PR")])),
+    ("work tasks due this week", ListTasks(due="this_week")),
+    ("add meet Jo at the station at half 6", add("Meet Jo at the station", "2031-01-15T18:30")),
+    ("add call mum at quarter to 7", add("Call mum", "2031-01-15T18:45")),
+    (
+        "drop off the parcel at the post office tomorrow",
+        add("Drop off the parcel at the post office", "2031-01-16"),
+    ),
+    ("bin day thursday", add("Bin day", "2031-01-16")),
+    # Edits are no adds, questions no completes.
+    ("make the dry cleaning urgent", Update(title("dry cleaning"), priority="high")),
+    ("did i finish everything", ListTasks(state="all")),
+    ("امی کو فون کرنا بہت ضروری ہے", Update(title("امی کو فون کرنا"), priority="high")),
+    # Small talk gets a sentence, not "I didn't understand".
+    ("haha nice one", Chat(english.CHAT_LAUGH)),
+    ("tell me a joke", Chat(english.CHAT_JOKE)),
+    ("I'm so stressed", Chat(english.CHAT_MOOD)),
+    ("who made you?", Chat(english.CHAT_WHO)),
+    ("sorry, wrong chat", Chat(english.CHAT_SORRY)),
+    ("got it", Chat(english.CHAT_GOT_IT)),
+]
+
 FAMILIES: dict[str, list[tuple[str, Command]]] = {
+    "in other words": IN_OTHER_WORDS,
     "everyday": EVERYDAY,
     "adding": ADDING,
     "dates": [(f"add pay rent {words}", add("Pay rent", when)) for words, when in DATES],
@@ -818,10 +914,6 @@ def test_a_match_with_nothing_usable_is_not_understood() -> None:
 # Readings known to be wrong today, with the right reading. Strict: when a change to the grammar
 # fixes one, it fails here and moves up into the cases above.
 KNOWN_MISREADINGS: list[tuple[str, Command]] = [
-    # A clause after a comma becomes a second task ("It's").
-    ("add fix the leak, it's important", add("Fix the leak", priority="high")),
-    # A question about finished tasks completes a task called "which tasks".
-    ("which tasks are done", ListTasks(state="completed")),
     # "the 5th" without "on"/"by" is no date, so this lists the tasks.
     (
         "change the due date of the report to the 5th",

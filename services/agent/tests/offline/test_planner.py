@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from todo_agent.offline.conversation import ToolCall, Turn
 from todo_agent.offline.grammar import parse
-from todo_agent.offline.planner import LOOKUP_LIMIT, Decision, Planner, title_score
+from todo_agent.offline.planner import LOOKUP_LIMIT, MATCH_THRESHOLD, Decision, Planner, title_score
 from todo_agent.offline.replies import numbered
 
 NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
@@ -384,6 +384,13 @@ def test_urdu_replies_are_in_urdu() -> None:
     ],
 )
 def test_title_score(query: str, title: str, matches: bool) -> None:
-    from todo_agent.offline.planner import MATCH_THRESHOLD
-
     assert (title_score(query, title) >= MATCH_THRESHOLD) is matches
+
+
+def test_a_title_matches_only_when_every_meaningful_word_does() -> None:
+    """A wrong task is never chosen because the small words match: "call the plumber" is not
+    "Call the electrician". Typos still match."""
+    assert title_score("call the plumber", "Call the electrician") < MATCH_THRESHOLD
+    assert title_score("the landlord back", "Email the landlord") < MATCH_THRESHOLD
+    assert title_score("mlik", "Buy milk") >= MATCH_THRESHOLD
+    assert title_score("the plumbr", "Call the plumber") >= MATCH_THRESHOLD

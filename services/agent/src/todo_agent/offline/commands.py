@@ -15,7 +15,7 @@ from todo_agent.offline.dates import Due
 
 Priority = Literal["low", "medium", "high"]
 State = Literal["open", "completed", "all"]
-DueWindow = Literal["any", "overdue", "today", "tomorrow", "this_week", "next_week"]
+DueWindow = Literal["any", "overdue", "today", "tomorrow", "this_week", "next_week", "undated"]
 Action = Literal["complete", "reopen", "delete", "get"]
 
 

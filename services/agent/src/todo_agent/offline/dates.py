@@ -218,6 +218,10 @@ _TIME = re.compile(
     + _END,
     re.I,
 )
+_SPOKEN_TIME = re.compile(
+    _WORD + r"(?:at\s+|by\s+)?(half(?:\s+past)?|quarter\s+past|quarter\s+to)\s+(\d{1,2})(?![\w:/])",
+    re.I,
+)
 _AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
 _PART = re.compile(
     _WORD
@@ -370,6 +374,16 @@ def bare_hour(hour: int, pm: bool) -> int:
 
 
 def _extract_time(text: str, pm: bool) -> tuple[time | None, str]:
+    match, rest = _sub_once(_SPOKEN_TIME, text)
+    if match is not None:
+        # "half 6" and "half past 6" are 6:30, "quarter to 7" is 6:45 (the 1-6 rule applies).
+        said, hour = match.group(1).lower(), int(match.group(2))
+        minute = {"half": 30, "quarter past": 15, "quarter to": 45}[
+            re.sub(r"\s+", " ", said).replace("half past", "half")
+        ]
+        hour = bare_hour(hour - 1 if said.startswith("quarter") and "to" in said else hour, pm)
+        if 0 <= hour < 24:
+            return time(hour, minute), _strip_part(rest)
     match, rest = _sub_once(_TIME, text)
     if match is not None:
         if match.group(1) is not None:
@@ -604,6 +618,16 @@ def _tidy(text: str) -> str:
 
 _BY_DAY = re.compile(_WORD + r"(by|before|until|till)\s+(.+)$", re.I)
 _IN_MONTH = re.compile(_WORD + r"(?:in|during)\s+(" + "|".join(MONTHS) + r")" + _END, re.I)
+# "in the next 3 days": today and the three days after it.
+_NEXT_DAYS = re.compile(
+    _WORD + r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+" + _COUNT + r"\s+days?" + _END, re.I
+)
+# "in the next week": the seven days from today, not next calendar week.
+_ROLLING_WEEK = re.compile(
+    _WORD + r"(?:in|within|over|during)\s+the\s+(?:next|coming)\s+(?:week|seven\s+days)" + _END,
+    re.I,
+)
+_TODAY_OR_TOMORROW = re.compile(_WORD + r"today\s+(?:or|and|&)\s+tomorrow" + _END, re.I)
 _LIST_WEEKEND = re.compile(_WORD + r"(next\s+)?(?:this\s+|the\s+)?weekend" + _END, re.I)
 
 
@@ -623,6 +647,16 @@ def extract_window(text: str, now: datetime) -> tuple[tuple[date, date] | None, 
                 return None, False, ""
             last = due.day - timedelta(days=1 if by.group(1).lower() == "before" else 0)
         return (today, last), True, f"due by {last.strftime('%a %-d %b')}"
+    ahead = _NEXT_DAYS.search(text)
+    if ahead is not None:
+        last = today + timedelta(days=_count(ahead.group(1)))
+        return (today, last), False, f"due by {last.strftime('%a %-d %b')}"
+    if _ROLLING_WEEK.search(text):
+        last = today + timedelta(days=7)
+        return (today, last), False, f"due by {last.strftime('%a %-d %b')}"
+    if _TODAY_OR_TOMORROW.search(text):
+        last = today + timedelta(days=1)
+        return (today, last), False, "due today or tomorrow"
     weekend = _LIST_WEEKEND.search(text)
     if weekend is not None:
         first = saturday + timedelta(days=7 if weekend.group(1) else 0)

@@ -97,6 +97,11 @@ KEYWORDS = [
     "next",
     "week",
     "what's",
+    "finish",
+    "prioritise",
+    "prioritize",
+    "rename",
+    "important",
 ]
 _TYPO_EXCEPTIONS = frozenset(
     [
@@ -143,7 +148,45 @@ _SHORT_FIXES = {
     "whats": "what's",
     "todays": "today's",
     "tmrw": "tomorrow",
+    "teh": "the",
+    "hte": "the",
+    "adn": "and",
+    "doen": "done",
+    "dnoe": "done",
+    "wats": "what's",
+    "whta's": "what's",
+    "waht's": "what's",
+    "whta": "what",
+    "waht": "what",
+    "nxet": "next",
+    "weeek": "week",
+    "finsh": "finish",
+    "overdoo": "overdue",
+    "ovrdue": "overdue",
 }
+
+
+# Short command verbs, read through a swap or a dropped letter ("mvoe", "mkae", "shw").
+_SHORT_VERBS = ("move", "make", "mark", "show", "list", "done", "push", "tick", "drop", "add")
+
+
+def _short_verb(word: str) -> str | None:
+    """The short verb a 3-4 letter typo stands for, when exactly one fits."""
+    fits = [
+        verb
+        for verb in _SHORT_VERBS
+        if word != verb
+        and word[0] == verb[0]
+        and (
+            (len(word) == len(verb) and sorted(word) == sorted(verb))
+            or (len(word) == len(verb) - 1 and _dropped_letter(word, verb))
+        )
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _dropped_letter(word: str, verb: str) -> bool:
+    return any(verb[:i] + verb[i + 1 :] == word for i in range(1, len(verb)))
 
 
 def fix_typos(text: str) -> str:
@@ -158,6 +201,11 @@ def fix_typos(text: str) -> str:
         if bare in _SHORT_FIXES and bare != "ad":
             words[index] = word.lower().replace(bare, _SHORT_FIXES[bare])
             continue
+        if index == 0 and 3 <= len(bare) <= 4 and bare.isalpha() and bare not in _TYPO_EXCEPTIONS:
+            verb = _short_verb(bare)
+            if verb is not None:
+                words[index] = word.lower().replace(bare, verb)
+                continue
         if (
             len(bare) < 5
             or bare in KEYWORDS
@@ -172,11 +220,21 @@ def fix_typos(text: str) -> str:
     return " ".join(words)
 
 
+# Openers that carry no meaning ("actually make it friday", "I want to rename …").
+_FILLER_START = re.compile(
+    r"^(?:actually|oh|um+|hmm+|wait|right|sorry|oops|ah|erm)[\s,]+"
+    r"|^(?:i\s+want\s+to|i'd\s+like\s+to|i\s+would\s+like\s+to|let's|lets|can\s+we|could\s+we|i\s+need\s+you\s+to)\s+"
+    r"(?=(?:rename|retitle|change|move|push|delete|remove|mark|complete|tick|reschedule|postpone|"
+    r"set|make|update|edit|tag|untag|call|see|show|list|check|do|have|bump|lower|raise|get\s+rid)\b)",
+    re.I,
+)
+
+
 def prepare(text: str) -> str:
     """ "Could you please add milk, thanks!" → "add milk"."""
     # Up to three courtesy words in a row: "ok so can you …".
     for _ in range(3):
-        text = _POLITE_START.sub("", text)
+        text = _FILLER_START.sub("", _POLITE_START.sub("", text))
     return fix_typos(_POLITE_END.sub("", text).strip())
 
 
@@ -189,18 +247,27 @@ _TAGGED = re.compile(
 # "show work stuff": a tag named before "stuff"/"things".
 _STUFF = re.compile(
     r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other|"
-    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
+    r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|today|tomorrow|tonight|weekend|"
+    r"week|next|this|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
     re.I,
 )
 _ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
 # "all open tasks" is about open tasks, not every state.
 _ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
 _COMPLETED = re.compile(
-    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|got\s+done|did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off))\b",
+    r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|crossed\s+off|got\s+done|"
+    r"did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off|manage)|have\s+i\s+(?:done|finished|completed))\b",
     re.I,
 )
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
+    (
+        re.compile(
+            r"\b(?:without|with\s+no|no|missing)\s+(?:a\s+)?(?:due\s+date|deadline|date)s?\b|\bundated\b",
+            re.I,
+        ),
+        "undated",
+    ),
     (re.compile(r"\b(?:overdue|late|past\s+due|missed|behind)\b", re.I), "overdue"),
     (re.compile(r"\b(?:today|today's|tonight|my\s+day)\b", re.I), "today"),
     (re.compile(r"\btomorrow\b", re.I), "tomorrow"),
@@ -218,6 +285,12 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 def _state_filter(text: str) -> State:
     # "what do I need to get done by friday" asks what is still open.
     text = re.sub(r"\b(?:need|have)\s+to\s+get\s+done\b", " ", text, flags=re.I)
+    if re.search(
+        r"\bnot\s+(?:yet\s+)?(?:done|finished|completed)\b|\b(?:undone|unfinished|incomplete)\b",
+        text,
+        re.I,
+    ):
+        return "open"
     if _ALL_STATES.search(text) and not _ALL_OF_ONE_STATE.search(text):
         return "all"
     if _COMPLETED.search(text):
@@ -241,7 +314,11 @@ def parse_list(text: str, now: datetime) -> ListTasks:
         return ListTasks(
             state, priority, tag, "today", overdue_too=True, label="due today or overdue"
         )
-    if due == "any" or re.search(r"\b(?:by|before)\b", rest, re.I):
+    if due == "any" or re.search(
+        r"\b(?:by|before|next\s+\w+\s+days?|today\s+(?:or|and|&)\s+tomorrow|the\s+(?:next|coming)\s+week)\b",
+        rest,
+        re.I,
+    ):
         days, overdue_too, label = extract_window(rest, now)
         if days is not None:
             return ListTasks(state, priority, tag, "any", days, overdue_too, label)
@@ -254,6 +331,8 @@ def parse_list(text: str, now: datetime) -> ListTasks:
 
 def _act(action: Action) -> Builder:
     def build(match: re.Match[str], _: Utterance) -> Command | None:
+        if _NOT_A_TARGET.match(match.group("target").strip()):
+            return None
         refs = parse_refs(match.group("target"))
         return Act(action, refs) if refs else None
 
@@ -276,10 +355,21 @@ def _edit(make: Edit) -> Builder:
     """A builder for an edit of one task: `make` reads the change once the target is a task."""
 
     def build(match: re.Match[str], utterance: Utterance) -> Command | None:
-        ref = parse_ref(match.group("target"))
+        target = match.group("target")
+        if _NOT_A_TARGET.match(target.strip()):
+            return None
+        ref = parse_ref(target)
         return None if ref is None else make(ref, match, utterance)
 
     return build
+
+
+# What a question or a filter starts with, never a task ("which tasks are high priority").
+_NOT_A_TARGET = re.compile(
+    r"^(?:what|what's|whats|which|who|how|anything|everything|all|any|every|my\s+tasks|tasks|"
+    r"the\s+tasks|stuff|things)\b",
+    re.I,
+)
 
 
 def _note(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
@@ -371,7 +461,8 @@ def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
 
 def _rename_edit(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
     """A rename, with "and make it high priority" read as a second change."""
-    new = match.group("new")
+    groups = match.groupdict()
+    new = groups.get("new") or groups.get("new2") or groups.get("new3") or ""
     extra = re.search(r"\s+and\s+make\s+it\s+" + _PRIO_WORD + r"(?:\s+priority)?$", new, re.I)
     priority: Priority | None = None
     if extra is not None:
@@ -379,6 +470,19 @@ def _rename_edit(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Up
         new = new[: extra.start()]
     title = clean_title(new)
     return Update(ref, title=title, priority=priority) if title else None
+
+
+def _plain_rename(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    """ "change X to Y" is a rename only when Y holds no date, priority or tag."""
+    new = match.group("new")
+    if (
+        extract_due(new, utterance.now)[0] is not None
+        or extract_priority(new)[0] is not None
+        or extract_tags(new)[0]
+        or re.match(r"^(?:say|read)\b", new, re.I)
+    ):
+        return None
+    return _rename_edit(ref, match, utterance)
 
 
 def _tag(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
@@ -395,8 +499,11 @@ _SEARCH_DONE = re.compile(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for
 _SEARCH_ARTICLE = re.compile(r"^(?:the|a|an|my)\s+", re.I)
 
 
-def _search(match: re.Match[str], _: Utterance) -> Command | None:
+def _search(match: re.Match[str], utterance: Utterance) -> Command | None:
     query = match.group("q").strip(" \"'“”?.")
+    if _is_window(query, utterance.now):
+        # "anything on this weekend", "anything on the 24th": a day to list, not words to find.
+        return parse_list(utterance.text, utterance.now)
     state: State = "all"
     if _SEARCH_DONE.match(query):
         state, query = "completed", _SEARCH_DONE.sub("", query)
@@ -405,9 +512,55 @@ def _search(match: re.Match[str], _: Utterance) -> Command | None:
     return Search(query, state) if query else None
 
 
+def _is_window(text: str, now: datetime) -> bool:
+    """True when `text` names only days ("this weekend", "the 24th", "friday")."""
+    if first_window(LIST_WINDOWS, text) != "any" and not clean_title(
+        re.sub(
+            r"\b(?:overdue|late|today|tomorrow|this|next|week|weekend|my)\b", " ", text, flags=re.I
+        )
+    ):
+        return True
+    days, _, _ = extract_window(text, now)
+    if days is None:
+        return False
+    due, rest = extract_due(text, now)
+    return due is None or not clean_title(rest) or bool(_ONLY_LIST_WORDS.match(clean_title(rest)))
+
+
+# After "make", "put", "set" or "give", words that edit a task rather than name a new one.
+_EDIT_NOT_ADD = re.compile(
+    r"^(?:make|put|set|give|mark|change)\s+(?:(?:it|that|this|them|both)\b|(?:the|my)\s+.+?\s+(?:"
+    r"due|priority|prio|urgent|important|high|low|medium|normal|title|name|repeat|recurring|"
+    r"to|as|on|off|for|until|till|back|forward|under)\b)"
+    r"|^put\s+off\b",
+    re.I,
+)
+_DONE_TASKS = re.compile(
+    r"^(?:show\s+(?:me\s+)?)?(?:my\s+|the\s+|all\s+)?(?:completed|finished|done|ticked[\s-]off)\s+"
+    r"(?:tasks|ones|items|stuff|things|todos|jobs)\b",
+    re.I,
+)
+_MAKE_REPEAT = re.compile(
+    r"^(?:make|set|have)\s+.+?\s+(?:repeat|recur|recurring|repeating|happen\s+every)\b"
+    r"|^.+?\s+should\s+(?:repeat|recur)\b",
+    re.I,
+)
+CANNOT_REPEAT_EXISTING = (
+    "I can't make tasks repeat yet. I can give the task its next due date, for example "
+    '"move the gym session to next wednesday".'
+)
+
+
 def _add(match: re.Match[str], utterance: Utterance) -> Command | None:
+    if _EDIT_NOT_ADD.match(utterance.text):
+        return None
     tasks = parse_add_items(match.group("rest"), utterance.now)
     return Add(tasks) if tasks else None
+
+
+def _on_my_list(match: re.Match[str], utterance: Utterance) -> Command | None:
+    tasks = parse_add_items(f"{match.group('rest')} {match.group('tail')}", utterance.now)
+    return Add(tasks) if tasks and all(t.title for t in tasks) else None
 
 
 def _untag_rule(match: re.Match[str], _: Utterance) -> Command | None:
@@ -415,6 +568,10 @@ def _untag_rule(match: re.Match[str], _: Utterance) -> Command | None:
     tags = match.group("tags") or match.group("tags2")
     ref = parse_ref(target)
     return Update(ref, remove_tags=[tags.lstrip("#").lower()]) if ref is not None else None
+
+
+def _chat(reply: str) -> Builder:
+    return lambda _match, _utterance: Chat(reply)
 
 
 def _always(command: Callable[[], Command]) -> Builder:
@@ -426,11 +583,13 @@ def _always(command: Callable[[], Command]) -> Builder:
 
 _HELP = re.compile(
     r"^(?:help|\?+|what\s+can\s+you\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
-    r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions)\b",
+    r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions|"
+    r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b",
     re.I,
 )
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|hiya|yo|good\s+(?:morning|afternoon|evening)|greetings|salam|salaam|assalam\w*)$",
+    r"^(?:hi|hello|hey|hiya|yo|howdy|(?:good\s+)?(?:morning|afternoon|evening)|good\s+day|greetings|salam|salaam|assalam\w*)"
+    r"(?:\s+(?:there|all|again|mate|friend|buddy|everyone|you))?$",
     re.I,
 )
 _THANKS = re.compile(
@@ -443,7 +602,47 @@ _NOTE = re.compile(
     re.I,
 )
 _RENAME_TO = re.compile(
-    r"^(?:rename|retitle)\s+(?P<target>.+?)\s+(?:to|as|into)\s+(?P<new>.+)$", re.I
+    r"^(?:rename|retitle)\s+(?P<target>.+?)(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)(?P<new>.+)$",
+    re.I,
+)
+# Renames in other words: "update the title of X: Y", "edit the X title to Y", "typo in X, it
+# should be Y", "call the X task Y instead".
+_TO = r"(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)"
+_QUOTED_NEW = r"(?P<new>'[^']+'|\"[^\"]+\")"
+_RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
+        r"(?:of|for|on)\s+(?P<target>.+?)(?:"
+        + _TO
+        + r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+"
+        + _QUOTED_NEW
+        + r")$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:change|update|edit|fix|set|correct|amend)\s+(?P<target>.+?)(?:'s)?\s+(?:title|name|wording)"
+        + _TO
+        + r"(?P<new>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
+        r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$",
+        re.I,
+    ),
+    re.compile(
+        r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$",
+        re.I,
+    ),
+)
+# "change buy milk to buy milk and bread": a rename once no re-date, priority or tag read it.
+_CHANGE_TO = re.compile(
+    r"^(?:change|update|switch|amend|correct)\s+(?P<target>.+?)(?:\s+(?:to|into)\s+|\s*(?:→|->|=>)\s*)(?P<new>.+)$",
+    re.I,
 )
 _CHANGE_TITLE = re.compile(
     r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$",
@@ -469,7 +668,7 @@ _CHANGE_TO_SAY = re.compile(
     r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$", re.I
 )
 _CLEAR_DUE = re.compile(
-    r"^(?:clear|remove|delete|drop)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on)\s+(?P<target>.+)$",
+    r"^(?:clear|remove|delete|drop|take|get\s+rid\s+of|scrap|lose)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on|off)\s+(?P<target>.+)$",
     re.I,
 )
 _NO_DUE = re.compile(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<target>.+)$", re.I)
@@ -489,12 +688,37 @@ _MOVE_FROM = re.compile(
 )
 _SHIFT = re.compile(
     r"^(?:give\s+me|i\s+need|add)\s+(?P<n>\d+|a|an|one|two|three|four|five|six|seven)\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
-    r"|^(?:push|move|shift|put)\s+(?P<target2>.+?)\s+(?:back|on)\s+(?:by\s+)?(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)$",
+    r"|^(?:push|move|shift|put|delay|postpone|bump)\s+(?P<target2>.+?)\s+(?:(?:back|on)\s+(?:by\s+)?|by\s+)(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)(?:\s+later)?$",
     re.I,
 )
 _MOVE_TO = re.compile(
-    r"^(?:move|reschedule|postpone|push|delay|shift|change\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for)|"
+    r"^(?:move|reschedule|postpone|push|delay|shift|put\s+off|change\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for)|"
     r"set\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for))\s+(?P<target>.+?)\s+(?:to|until|till|for)\s+(?P<when>.+)$",
+    re.I,
+)
+# "do the plants on sunday instead", "have the report done by friday".
+_DO_INSTEAD = re.compile(
+    r"^(?:do|have)\s+(?P<target>.+?)\s+(?P<when>(?:on|at|by|for)\s+.+?)\s+instead$", re.I
+)
+# "I haven't actually fixed the bike yet": a completed task is open again.
+_NOT_DONE_YET = re.compile(
+    r"^i\s+(?:haven't|have\s+not|didn't|did\s+not|never)\s+(?:actually\s+|really\s+|yet\s+)?"
+    r"(?!got\b|any\b)[a-z]+\s+(?P<target>.+?)(?:\s+(?:yet|after\s+all|actually|at\s+all))*$",
+    re.I,
+)
+# "the library books weren't returned actually": a completed task is open again.
+_WAS_NOT_DONE = re.compile(
+    r"^(?P<target>.+?)\s+(?:wasn't|weren't|isn't|aren't|was\s+not|were\s+not|hasn't\s+been|haven't\s+been)\s+"
+    r"(?:actually\s+|really\s+)?(?:done|finished|completed|[a-z]+ed)(?:\s+(?:yet|after\s+all|actually))*$",
+    re.I,
+)
+_CROSS_OFF = re.compile(
+    r"^(?:cross|tick|check|mark)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
+)
+# "put call the bank on my list for monday": an add, whatever the words look like.
+_ON_MY_LIST = re.compile(
+    r"^(?:put|add|stick|pop|write|get)\s+(?P<rest>.+?)\s+(?:on|to|onto|in)\s+(?:my|the)\s+"
+    r"(?:todo\s+|to-do\s+|to\s+do\s+|task\s+)?list\b(?P<tail>.*)$",
     re.I,
 )
 _MAKE_DUE = re.compile(r"^(?:make|set)\s+(?P<target>.+?)\s+due\s+(?P<when>.+)$", re.I)
@@ -509,7 +733,7 @@ _SET_PRIORITY_OF = re.compile(
     re.I,
 )
 _MAKE_PRIORITY = re.compile(
-    r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$",
+    r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$",
     re.I,
 )
 _SHIFT_PRIORITY = re.compile(
@@ -547,8 +771,47 @@ _LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
     re.compile(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$", re.I),
     re.compile(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$", re.I),
 )
+# Priority in other everyday words: "put the plants on low priority", "give the milk a high
+# priority", "dentist: high priority", "the passport is top priority now".
+_PRIO_PHRASE = (
+    r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal|urgent|important|critical)"
+    r"(?:[\s-]+(?:priority|prio|pri))?"
+)
+_PRIO_NAMED = r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal)[\s-]+(?:priority|prio|pri)"
+_PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
+        r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
+        r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*"
+        + _PRIO_PHRASE
+        + r"(?:\s+now|\s+instead)?$",
+        re.I,
+    ),
+    re.compile(r"^give\s+(?P<target>.+?)\s+" + _PRIO_NAMED + r"$", re.I),
+    re.compile(r"^(?P<target>[^:]+?)\s*:\s*" + _PRIO_NAMED + r"$", re.I),
+    re.compile(
+        r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?"
+        + _PRIO_PHRASE
+        + r"(?:\s+now)?$",
+        re.I,
+    ),
+)
+_LOW_GENERAL: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"^(?P<target>.+?)\s+(?:isn't|is\s+not|is\s+no\s+longer|aren't|are\s+not|are\s+no\s+longer)\s+"
+        r"(?:that\s+|very\s+|so\s+)?(?:urgent|important|a\s+priority|high\s+priority)(?:\s+any\s*more)?$",
+        re.I,
+    ),
+    re.compile(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$", re.I),
+)
+_A_PRIORITY = re.compile(
+    r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$", re.I
+)
 _PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
-_TAG_WITH = re.compile(r"^(?:tag|label)\s+(?P<target>.+?)\s+(?:with|as)\s+(?P<tags>.+)$", re.I)
+# The last "with"/"as" splits, so a title may hold one ("tag dinner with priya as social").
+_TAG_WITH = re.compile(
+    r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$", re.I
+)
 _PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
 _TAG_IT = re.compile(
     r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$",
@@ -570,7 +833,7 @@ _ADD_TAG_TO = re.compile(
     re.I,
 )
 _REOPEN = re.compile(
-    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore)\s+(?P<target>.+)$",
+    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore|un-?tick|un-?check)\s+(?P<target>.+)$",
     re.I,
 )
 _MARK_NOT_DONE = re.compile(
@@ -582,7 +845,8 @@ _IS_NOT_DONE = re.compile(
     re.I,
 )
 _MARK_DONE = re.compile(
-    r"^(?:mark|set|tick|check)\s+(?P<target>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off)$",
+    r"^(?:mark|set|tick|check)\s+(?P<target>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off|bought|paid|"
+    r"sent|booked|called|sorted|cleaned|returned|collected|submitted|handled|fixed|posted)$",
     re.I,
 )
 _COMPLETE = re.compile(
@@ -601,13 +865,13 @@ _IS_DONE = re.compile(
     re.I,
 )
 _DELETE = re.compile(
-    r"^(?:delete|remove|drop|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$",
+    r"^(?:delete|remove|drop(?!\s+off\b)|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$",
     re.I,
 )
 _SEARCH = re.compile(
     r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
-    r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with)|"
-    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|tasks\s+with\s+(?=\S+\s+in\s+(?:them|it)$)|"
+    r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with|on)|"
+    r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|(?:tasks|anything|ones)\s+with(?=\s+\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
     r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$",
     re.I,
@@ -630,7 +894,9 @@ _LISTISH = re.compile(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
     r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
-    r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
+    r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under|open|happening|"
+    r"coming\s+up|upcoming|plans?\s+for|looking\s+like|(?:still|left)\s+to\s+do|^what(?:'s|\s+is|s)\s+(?:for|on)\b|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
+    r"been\s+done|already\s+done|needs?\s+doing|undated|finished|completed|done|next\s+\w+\s+days?)\b|^(?:anything|any)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
     r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
     re.I,
 )
@@ -654,7 +920,9 @@ CANNOT_REMIND = (
 _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
-            r"^how\s+many\b|\b(?:statistics|stats|productivity|average\s+time|streak)\b", re.I
+            r"^how\s+many\b|\b(?:statistics|stats|productivity|average\s+time|streak|completion\s+rate|"
+            r"success\s+rate|percentage|how\s+productive|how\s+often)\b",
+            re.I,
         ),
         "I can't give statistics about your tasks yet; I can list them (open, done, overdue).",
     ),
@@ -664,7 +932,8 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
-            r"^(?:email|e-mail|text|sms|whatsapp|send)\s+(?:this|my|the)\s+(?:list|tasks?)\b"
+            r"^(?:email|e-mail|text|sms|whatsapp|send|message|mail)\s+(?:me\s+|it\s+to\s+me\s+)?(?:this|my|the)\s+(?:list|tasks?|todos?)\b"
+            r"|^(?:send|text|message|whatsapp|email)\s+(?:a\s+)?(?:whatsapp|text|message|sms|email)\s+to\b"
             r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b",
             re.I,
         ),
@@ -688,7 +957,8 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
-            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^book\s+me\b", re.I
+            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^(?:book|order|get|buy|fetch)\s+me\b",
+            re.I,
         ),
         "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
     ),
@@ -702,12 +972,13 @@ _REMINDER = re.compile(
 _UNDO = re.compile(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
-    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+it\s+back|ctrl\s*\+?\s*z)\b",
+    r"|\bundo\s+(?:the\s+)?last\s+(?:thing|step|action)\b"
+    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b",
     re.I,
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
 _BULK = re.compile(
-    r"^(?:\w+\s+){0,3}?(?:move|push|shift|delete|remove|clear|complete|finish|mark|tag|untag|"
+    r"^(?!(?:did|have|has|what|which|is|are|do|does|how|when|who)\b)(?:\w+\s+){0,3}?(?:move|push|shift|delete|remove|clear|complete|finish|mark|tag|untag|"
     r"get\s+rid\s+of|postpone|reschedule|bump|drop|erase|set|make|change)\b.*"
     r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b",
     re.I,
@@ -741,7 +1012,12 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
     found = extract_recurrence(text, utterance.now)
     if found is None:
         return None
-    tasks = parse_add_items(found.rest, utterance.now, split=False)
+    rest = re.sub(r"\s+", " ", found.rest).strip()
+    lead = _ADD.match(rest)
+    # "remind me every monday to water the plants": the lead words come back once the
+    # repeating phrase is out.
+    rest = lead.group("rest") if lead is not None else rest
+    tasks = parse_add_items(rest, utterance.now, split=False)
     if len(tasks) != 1 or not tasks[0].title:
         return Decline("I can't repeat tasks yet.")
     task = tasks[0]
@@ -753,14 +1029,75 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 # ---------------------------------------------------------------------------------------------
 # Small talk that needs its own sentence.
 
-_FAREWELL = re.compile(r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later)\b", re.I)
+_FAREWELL = re.compile(
+    r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)",
+    re.I,
+)
+CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
+CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
+CHAT_MOOD = "Sorry to hear that. One thing at a time: want to see what's due today?"
+CHAT_WHO = "I'm the built-in offline assistant of Todo Assistant: I keep your task list."
+CHAT_SORRY = "No problem! I'm here when you need your list."
+CHAT_GOT_IT = "OK! Tell me when you want to add or change a task."
+# Small talk that is no request: laughs, moods, jokes, "who made you", apologies.
+_SMALL_TALK: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (
+        "a laugh",
+        re.compile(
+            r"^(?:ha(?:ha)+|he(?:he)+|lol|lmao|rofl)[!.]*(?:\s+(?:nice|good|funny|brilliant)(?:\s+one)?)?[!.]*$"
+            r"|^(?:nice|good)\s+one[!.]*$",
+            re.I,
+        ),
+        CHAT_LAUGH,
+    ),
+    (
+        "a joke",
+        re.compile(r"^(?:tell\s+me\s+a\s+joke|say\s+something\s+funny|make\s+me\s+laugh)\b", re.I),
+        CHAT_JOKE,
+    ),
+    (
+        "a mood",
+        re.compile(
+            r"^i(?:'m|\s+am|\s+feel)\s+(?:so\s+|really\s+|very\s+|a\s+bit\s+|quite\s+)?"
+            r"(?:stressed|tired|busy|overwhelmed|exhausted|bored|sad|anxious|swamped)\b",
+            re.I,
+        ),
+        CHAT_MOOD,
+    ),
+    (
+        "who made you",
+        re.compile(
+            r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b",
+            re.I,
+        ),
+        CHAT_WHO,
+    ),
+    (
+        "sorry",
+        re.compile(
+            r"^(?:sorry|oops|my\s+bad)(?:[\s,]+(?:wrong\s+(?:chat|window|person|thread|app)|my\s+mistake|"
+            r"ignore\s+that|never\s*mind))?[.!]*$|^(?:nvm|ignore\s+that|wrong\s+(?:chat|window|app))[.!]*$",
+            re.I,
+        ),
+        CHAT_SORRY,
+    ),
+    (
+        "got it",
+        re.compile(
+            r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$", re.I
+        ),
+        CHAT_GOT_IT,
+    ),
+)
 _COMPLIMENT = re.compile(
-    r"^(?:you(?:'re|\s+are)\s+(?:great|awesome|amazing|the\s+best|brilliant|helpful|a\s+star)|"
+    r"^(?:you(?:'re|\s+are)\s+(?:so\s+|really\s+)?(?:great|awesome|amazing|the\s+best|brilliant|helpful|a\s+star|"
+    r"a\s+lifesaver|a\s+life\s+saver|a\s+legend|a\s+genius|a\s+gem|fab|fantastic|wonderful)|"
     r"(?:good|great|nice)\s+(?:job|work|bot)|love\s+(?:it|you|this))\b",
     re.I,
 )
 _HOW_ARE_YOU = re.compile(
-    r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup)\b"
+    r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup|"
+    r"how's\s+(?:your\s+day|things|life)|how\s+(?:is|was)\s+your\s+day|how\s+have\s+you\s+been)\b"
     r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b",
     re.I,
 )
@@ -786,7 +1123,10 @@ _DID = re.compile(
     r"picked\s+up|collected|returned|posted|cleaned|washed|watered|fed|fixed|emailed|texted|"
     r"hoovered|renewed|cancelled|ordered|submitted|filed|finished|completed|sorted|tidied|"
     r"walked|cooked|ironed|mowed|read|replied\s+to|answered|visited|met|dropped\s+off|handed\s+in|"
-    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out)\s+"
+    r"wrapped|packed|signed|printed|backed\s+up|updated|checked|bought|grabbed|sorted\s+out|reviewed|"
+    r"attended|drafted|prepared|repaired|replaced|installed|registered|applied\s+for|confirmed|contacted|"
+    r"organised|organized|practised|practiced|studied|vacuumed|dusted|painted|mopped|defrosted|serviced|"
+    r"recycled|donated|messaged|charged|emptied|cleared|baked|chased|rang\s+up|topped\s+up|proofread)\s+"
     r"(?P<target>.+?)(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?"
     r"(?:,?\s+(?:finally|that's\s+done|done))?$",
     re.I,
@@ -795,32 +1135,36 @@ _DID = re.compile(
 _STATE_DONE = re.compile(
     r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s|got)\s+)?"
     r"(?:all\s+)?(?:now\s+)?(?P<state>done|sorted|out|paid|called|booked|sent|wrapped|renewed|"
-    r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off)"
-    r"(?:\s+(?:today|now|finally|at\s+last))?(?:,?\s+finally)?$",
+    r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off|submitted|returned|"
+    r"collected|picked\s+up|bought|washed|watered|emailed|filed|ordered|tidied|dealt\s+with|"
+    r"taken\s+care\s+of|sorted\s+out|handed\s+in|taken\s+out|put\s+out)"
+    r"(?:\s+(?:for\s+)?(?:today|now|finally|at\s+last|the\s+day|the\s+week))?(?:,?\s+finally)?$",
     re.I,
 )
 _DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
 _NO_LONGER = re.compile(
     r"^(?:i\s+)?(?:don't|do\s+not|no\s+longer)\s+(?:need|have|want)\s+to\s+(?P<target>.+?)(?:\s+any\s*more)?$"
+    r"|^no\s+need\s+(?:to\s+|for\s+)?(?P<target3>.+?)(?:\s+any\s*more)?$"
     r"|^no\s+longer\s+need\s+to\s+(?P<target2>.+)$",
     re.I,
 )
 _CANCELLED = re.compile(
     r"^(?P<target>.+?)\s+(?:is|was|got|has\s+been)\s+(?:cancelled|canceled|called\s+off|off)"
-    r"(?:,?\s+(?:take|get|remove)\s+it\s+off.*)?$",
+    r"(?:,?\s+(?:(?:take|get|remove|delete|drop|bin)\s+it(?:\s+off.*)?|so\s+.*))?$",
     re.I,
 )
 _TAKE_OFF = re.compile(
     r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
 )
 _SCRATCH = re.compile(
-    r"^(?:scratch|bin|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|drop)\s+(?P<target>.+?)"
+    r"^(?:scratch|bin(?!\s+(?:day|night|collection)\b)|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|"
+    r"drop(?!\s+off\b))\s+(?P<target>.+?)"
     r"(?:,\s+.*)?$",
     re.I,
 )
 _DID_I = re.compile(
-    r"^(?:did|have|has)\s+i\s+(?:already\s+)?(?:do|done|did|finish|finished|complete|completed|"
-    r"pay|paid|book|booked|get|got)\s+(?P<q>.+?)(?:\s+yet)?$"
+    r"^(?:did|have|has)\s+i\s+(?:already\s+|actually\s+|ever\s+)?(?!got\b|any\b|anything\b)[a-z]+\s+"
+    r"(?!(?:anything|something|any|everything|all|my\s+tasks)\b)(?P<q>.+?)(?:\s+(?:yet|already))?$"
     r"|^is\s+(?P<q2>.+?)\s+(?:done|finished|complete|completed|high\s+priority|urgent|due\s+\w+)$"
     r"|^when\s+is\s+(?P<q3>.+?)\s+due$",
     re.I,
@@ -835,7 +1179,9 @@ _NOUN_ADD_BLOCK = re.compile(
 # What is left of a list request once its date is read ("todays tasks", "urgent things").
 _ONLY_LIST_WORDS = re.compile(
     r"^(?:(?:'s|my|the|all|any|tasks?|things?|stuff|todos?|jobs?|urgent|important|open|due|"
-    r"left|remaining|else|on|for|me)\s*)+$",
+    r"left|remaining|else|on|for|me|agenda|schedule|plans?|happening|coming|up|upcoming|what|what's|"
+    r"whats|wats|anything|everything|still|late|overdue|in|the|next|this|rest|of|week|day|list|todo|"
+    r"to-do|to\s+do|show|see|view|check|get|got|have|i|do|is|are|there|any|and|or)\s*)+$",
     re.I,
 )
 _LEAD_DATE_FILLER = re.compile(
@@ -845,7 +1191,8 @@ _LEAD_DATE_FILLER = re.compile(
 
 
 _NOT_A_TASK = re.compile(
-    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are)\b", re.I
+    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are|i|i'm|you|we)\b",
+    re.I,
 )
 
 
@@ -860,7 +1207,10 @@ def _did(match: re.Match[str], _: Utterance) -> Command | None:
 
 
 def _drop(match: re.Match[str], _: Utterance) -> Command | None:
-    target = match.groupdict().get("target") or match.groupdict().get("target2") or ""
+    groups = match.groupdict()
+    target = groups.get("target") or groups.get("target2") or groups.get("target3") or ""
+    if _NOT_A_TASK.match(target.strip()):
+        return None
     ref = parse_ref(target)
     return Act("delete", [ref]) if ref is not None else None
 
@@ -874,14 +1224,42 @@ def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
     return Search(query) if query else None
 
 
+_COMMAND_WORDS = (
+    "move", "show", "list", "delete", "remove", "complete", "rename", "change", "make", "mark",
+    "push", "reschedule", "postpone", "update", "what's", "whats", "which", "search", "find",
+)  # fmt: skip
+
+
+# What is left of "work tasks due this week" or "gym all done for today": a list or a done
+# task, never a new task.
+_NOT_A_NOUN_ADD = re.compile(
+    r"\b(?:tasks|todos|to-dos|stuff|things|jobs|items)$|\b(?:done|finished|completed|sorted|ticked\s+off)\b",
+    re.I,
+)
+
+
+def _misspelt(word: str, command: str) -> bool:
+    """ "mvoe" or "mve" for "move": the same letters swapped, or one dropped (not one added:
+    "movie" is a word of its own)."""
+    if word == command or not word or word[0] != command[0]:
+        return False
+    if len(word) == len(command):
+        return sorted(word) == sorted(command)
+    return len(word) == len(command) - 1 and _dropped_letter(word, command)
+
+
 def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "haircut friday 11am": a phrase with a date or time and no verb is an add."""
     text = utterance.text
     if _NOUN_ADD_BLOCK.search(text) or _NOUN_ADD_BLOCK.search(utterance.raw):
         return None
+    first = text.split(" ", 1)[0].lower()
+    if any(_misspelt(first, word) for word in _COMMAND_WORDS):
+        # "mvoe parents evening to wednesday": a misspelt command, never a task.
+        return None
     due, rest = extract_due(extract_priority(extract_tags(text)[1])[1], utterance.now)
     title = clean_title(rest)
-    if due is None or not title or _ONLY_LIST_WORDS.match(title):
+    if due is None or not title or _ONLY_LIST_WORDS.match(title) or _NOT_A_NOUN_ADD.search(title):
         return None
     lead = _LEAD_DATE_FILLER.match(text)
     if lead is not None:
@@ -921,6 +1299,7 @@ RULES: tuple[Rule, ...] = (
         _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
     ),
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
+    *(Rule(f"chat: {name}", raw_at_start(p), _chat(reply)) for name, p, reply in _SMALL_TALK),
     Rule(
         "chat: languages",
         raw_at_start(
@@ -944,6 +1323,13 @@ RULES: tuple[Rule, ...] = (
         "bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))
     ),
     # Edits of one task.
+    Rule("add: put X on my list", at_start(_ON_MY_LIST), _on_my_list),
+    Rule("list: completed tasks", at_start(_DONE_TASKS), lambda _m, u: parse_list(u.text, u.now)),
+    Rule(
+        "cannot: make X repeat",
+        at_start(_MAKE_REPEAT),
+        _always(lambda: Decline(CANNOT_REPEAT_EXISTING)),
+    ),
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
     *(
@@ -963,6 +1349,20 @@ RULES: tuple[Rule, ...] = (
         )
     ),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
+    *(
+        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
+        for name, p in zip(
+            (
+                "update the title of X: Y",
+                "edit the X title to Y",
+                "typo in X, it should be Y",
+                "X needs a new name: Y",
+                "call the X task Y",
+            ),
+            _RENAME_GENERAL,
+            strict=True,
+        )
+    ),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
     Rule("due: no due date for X", at_start(_NO_DUE), _edit(_clear_due)),
@@ -971,6 +1371,7 @@ RULES: tuple[Rule, ...] = (
     Rule("due: move X from D1 to D2", at_start(_MOVE_FROM), _edit(_redate)),
     Rule("due: move X to <when>", at_start(_MOVE_TO), _edit(_redate_strict)),
     Rule("due: make X due <when>", at_start(_MAKE_DUE), _edit(_redate)),
+    Rule("due: do X on <when> instead", at_start(_DO_INSTEAD), _edit(_redate_strict)),
     Rule("due: X is due <when>", at_start(_IS_DUE), _edit(_redate)),
     Rule("due: change X to <when>", at_start(_RESCHEDULE), _edit(_redate_strict)),
     Rule("priority: set the priority of X to P", at_start(_SET_PRIORITY_OF), _edit(_set_priority)),
@@ -997,6 +1398,24 @@ RULES: tuple[Rule, ...] = (
             ("X can wait", "X isn't urgent", "de-prioritise X"), _LOW_EVERYDAY, strict=True
         )
     ),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
+        for name, p in zip(
+            (
+                "put X on P",
+                "give X a P priority",
+                "X: P priority",
+                "X is P now",
+            ),
+            _PRIORITY_GENERAL,
+            strict=True,
+        )
+    ),
+    *(
+        Rule(f"priority: {name}", at_start(p), _edit(_lower))
+        for name, p in zip(("X isn't urgent any more", "no rush on X"), _LOW_GENERAL, strict=True)
+    ),
+    Rule("priority: make X a priority", at_start(_A_PRIORITY), _edit(_prioritize)),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
     Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
@@ -1005,10 +1424,13 @@ RULES: tuple[Rule, ...] = (
     Rule("tags: mark X #a #b", at_start(_MARK_TAGS), _edit(_tag_more)),
     Rule("tags: tag it T", at_start(_TAG_IT), _edit(_tag_more)),
     Rule("tags: add #t to X", at_start(_ADD_TAG_TO), _edit(_tag)),
+    Rule("rename: change X to Y", at_start(_CHANGE_TO), _edit(_plain_rename)),
     # Refusals and repeating tasks, once no edit of one task read the message.
     Rule("recurrence: every …", at_start(_NOTHING_OR_ANY), _recurring_add),
     # Actions on one or more tasks.
     Rule("reopen: reopen X", at_start(_REOPEN), _act("reopen")),
+    Rule("reopen: I haven't done X yet", at_start(_NOT_DONE_YET), _act("reopen")),
+    Rule("reopen: X wasn't done after all", at_start(_WAS_NOT_DONE), _act("reopen")),
     Rule("reopen: mark X not done", at_start(_MARK_NOT_DONE), _act("reopen")),
     Rule("reopen: X is not done yet", at_start(_IS_NOT_DONE), _act("reopen")),
     Rule(
@@ -1017,6 +1439,7 @@ RULES: tuple[Rule, ...] = (
         _always(lambda: Act("complete", [TaskRef("last")])),
     ),
     Rule("complete: mark X done", at_start(_MARK_DONE), _act("complete")),
+    Rule("complete: cross X off", at_start(_CROSS_OFF), _act("complete")),
     Rule("complete: complete X", at_start(_COMPLETE), _act("complete")),
     Rule("complete: I finished X", at_start(_I_FINISHED), _act("complete")),
     Rule("complete: I'm done with X", at_start(_I_AM_DONE_WITH), _act("complete")),

@@ -97,6 +97,8 @@ def clean_title(text: str) -> str:
     text = _TITLE_NOISE_START.sub("", text)
     text = re.sub(r"^(?:to|that\s+i\s+(?:need|have)\s+to)\s+", "", text, flags=re.I)
     text = _TITLE_NOISE_END.sub("", text)
+    # "…, it's urgent" with the priority read: the clause left over is no title.
+    text = re.sub(r"[\s,;]+(?:it's|it\s+is|that's|this\s+is|its)$", "", text, flags=re.I)
     text = re.sub(r"\s+(?:due|by|on|for|at|with|and)$", "", text, flags=re.I)
     text = text.strip(" ,;:.!-")
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
@@ -383,7 +385,7 @@ _LAST_MENTIONED = re.compile(
 )
 _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
-    r"(?:\s+(?:one|task|todo|item|thing|reminder))+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
     re.I,
 )
 
@@ -391,7 +393,9 @@ _REF_NOISE = re.compile(
 def parse_ref(text: str) -> TaskRef | None:
     """One reference: an id, a position, "it", or a title to match."""
     # "the report, I'm not actually done with it": the clause after a comma is no title.
-    text = re.split(r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1)[0]
+    text = re.split(
+        r",\s+(?=(?:i|i'm|it's|it|that's|as|since|because)\b)", text, maxsplit=1, flags=re.I
+    )[0]
     text = text.strip(" ,.;:!?\"'“”")
     if not text:
         return None

@@ -39,6 +39,8 @@ from todo_agent.offline.conversation import ToolCall, Turn
 LOOKUP_LIMIT = 100
 # How close (see `title_score`) a task's title must be to what the user said to count as a match.
 MATCH_THRESHOLD = 0.74
+# How like some word of the title every meaningful word the user said must be (typos pass).
+WORD_FLOOR = 0.5
 
 
 @dataclass
@@ -66,10 +68,13 @@ def title_score(query: str, title: str) -> float:
         return 2.0
     if " ".join(q) in " ".join(t):
         return 1.0 + len(" ".join(q)) / max(1, len(" ".join(t))) * 0.5
-    total = 0.0
-    for word in q:
-        total += max(difflib.SequenceMatcher(None, word, other).ratio() for other in t)
-    return total / len(q)
+    # Each meaningful word must look like a word of the title: "call the plumber" is no match
+    # for "Call the electrician", however well "call the" matches.
+    words = [w for w in q if w not in _STOPWORDS] or q
+    best = [max(difflib.SequenceMatcher(None, w, other).ratio() for other in t) for w in words]
+    if min(best) < WORD_FLOOR:
+        return 0.0
+    return sum(best) / len(best)
 
 
 _STOPWORDS = frozenset(
@@ -140,6 +145,8 @@ def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
     """Whether a listed task belongs to the list's window, on the run's clock (the tasks
     service's "overdue" uses its own wall clock, which a fixed-clock run must not)."""
     due_text = task.get("due")
+    if command.due == "undated":
+        return not due_text
     if command.due == "any" and command.days is None:
         return True
     if not due_text:
@@ -162,6 +169,7 @@ class Planner:
         self.history = turn.history
         self.now = turn.now
         self.lang = lang
+        self._prefer_open = isinstance(command, Update)
 
     # -- references ------------------------------------------------------------------------
 
@@ -233,6 +241,15 @@ class Planner:
             return None, f'I couldn\'t find a task matching "{query}".'
         best = good[0][0]
         tied = [i for s, i in good if best - s < 0.05]
+        if best < 2.0:
+            # What the user said is part of several titles ("the call task" with "Call mum" and
+            # "Call the plumber"): a shorter title is no better answer, so ask.
+            tied = [i for s, i in good if s > 1.0] if best > 1.0 else tied
+        if len(tied) > 1 and self._prefer_open:
+            # Rescheduling or renaming means an open task: a finished one with the same words
+            # is no second candidate.
+            open_ones = [i for i in tied if candidates[i].get("state") != "completed"]
+            tied = open_ones if len(open_ones) == 1 else tied
         if len(tied) > 1:
             options = [candidates[i] for i in tied[:10]]
             if self.lang == "ur":
@@ -242,6 +259,22 @@ class Planner:
                 + replies.numbered(options, self.now)
             )
         return str(candidates[good[0][1]]["id"]), None
+
+    def _match_each(self, query: str, candidates: list[dict[str, Any]]) -> list[str] | None:
+        """ "milk and bins", "buy milk and call mum": several tasks, when each part names
+        exactly one task by its words (None when any part does not)."""
+        parts = [p for p in re.split(r"\s*(?:,|\band\b|&)\s*", query, flags=re.I) if p.strip()]
+        if len(parts) < 2:
+            return None
+        ids: list[str] = []
+        for part in parts:
+            part = re.sub(r"^(?:the|my|a)\s+", "", part.strip(), flags=re.I)
+            scored = [(title_score(part, c.get("title", "")), c) for c in candidates]
+            hits = [c for s, c in scored if s > 1.0]
+            if len(hits) != 1 or str(hits[0]["id"]) in ids:
+                return None
+            ids.append(str(hits[0]["id"]))
+        return ids
 
     def _resolve_all(
         self, refs: list[TaskRef], action: str
@@ -264,7 +297,12 @@ class Planner:
                 )
             if lookup.output is None or not lookup.output.get("ok"):
                 return None, Decision.say(replies.error_text(lookup.output or {}, self.lang))
-            task_id, problem = self._match_title(ref.value, list(lookup.output.get("tasks", [])))
+            tasks = list(lookup.output.get("tasks", []))
+            several = self._match_each(ref.value, tasks) if action != "update" else None
+            if several is not None:
+                ids.extend(several)
+                continue
+            task_id, problem = self._match_title(ref.value, tasks)
             if problem is not None:
                 return None, Decision.say(problem)
             assert task_id is not None

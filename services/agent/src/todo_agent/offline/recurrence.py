@@ -56,6 +56,7 @@ _DAILY = re.compile(
 )
 _WEEKLY = re.compile(r"\b(?:weekly|every\s+week|each\s+week)\b", re.I)
 _MONTHLY = re.compile(r"\b(?:monthly|every\s+month|each\s+month)\b", re.I)
+_PART_AFTER = re.compile(r"\s+(morning|afternoon|evening|night)s?\b", re.I)
 _ANY = re.compile(r"\b(?:every|each|daily|weekly|monthly|yearly|annually|fortnightly)\b", re.I)
 
 
@@ -102,7 +103,14 @@ def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
     today = now.date()
 
     def rest_of(match: re.Match[str]) -> tuple[Due | None, str]:
-        rest = f"{text[: match.start()]} {text[match.end() :]}"
+        after = text[match.end() :]
+        # "every tuesday night": the part of the day belongs to the repeating phrase (and
+        # still makes a bare hour pm).
+        part = _PART_AFTER.match(after)
+        keep = " "
+        if part is not None:
+            keep, after = f" in the {part.group(1)} ", after[part.end() :]
+        rest = f"{text[: match.start()]}{keep}{after}"
         due, rest = extract_due(rest, now)
         return due, rest
 

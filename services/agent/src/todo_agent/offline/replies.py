@@ -94,6 +94,7 @@ def list_heading(filters: ListTasks, count: int) -> str:
         "tomorrow": "due tomorrow",
         "this_week": "due this week",
         "next_week": "due next week",
+        "undated": "with no due date",
     }.get(filters.due)
     if window:
         qualifiers.append(window)

@@ -60,7 +60,7 @@ _REF_NOISE = re.compile(
 )
 _REF_SPLIT = re.compile(r"\s+اور\s+|،|,")
 
-_COMPLETED = re.compile(r"مکمل\s+(?:شدہ|ہو\s+چکے)|ختم\s+شدہ")
+_COMPLETED = re.compile(r"مکمل\s+(?:شدہ|ہو\s+چکے|کام|ہونے\s+والے)|ختم\s+شدہ")
 _ALL_STATES = re.compile(r"(?:تمام|سارے|سب)")
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
@@ -79,7 +79,7 @@ _STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
 _DID = re.compile(
-    r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا)(?:\s+ہے)?[\s۔!]*$"
+    r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا|لیا|لی)(?:\s+ہے)?[\s۔!]*$"
 )
 _DELETE = re.compile(
     r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))[\s۔!]*$"
@@ -177,6 +177,18 @@ def _rename(match: re.Match[str], _: Utterance) -> Command | None:
     return Update(ref, title=new) if ref is not None and new else None
 
 
+# "امی کو فون کرنا بہت ضروری ہے" with no date: an existing task becomes high priority.
+_IS_URGENT = re.compile(r"^(?P<target>.+?)\s*[،,]?\s+(?:بہت\s+)?(?:ضروری|اہم|فوری)\s+(?:ہے|ہیں)$")
+
+
+def _urgent(match: re.Match[str], utterance: Utterance) -> Command | None:
+    target = match.group("target")
+    if extract_due(target, utterance.now)[0] is not None:
+        return None
+    ref = _ref(target)
+    return Update(ref, priority="high") if ref is not None else None
+
+
 def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "کل بجلی کا بل جمع کروانا ہے": a thing to do, with its date, is an add."""
     tags, text = extract_tags(utterance.text)
@@ -260,6 +272,7 @@ RULES: tuple[Rule, ...] = (
     Rule("add: … شامل کریں", anywhere(_ADD), _add),
     Rule("add: نیا کام …", at_start(_ADD_START), _add),
     Rule("complete: … ہو گیا", anywhere(_DID), _did),
+    Rule("priority: X ضروری ہے", at_start(_IS_URGENT), _urgent),
     Rule("add: … کرنا ہے", anywhere(_TO_DO), _to_do),
     Rule("add: a phrase with a date", at_start(re.compile(r"^")), _dated),
 )
