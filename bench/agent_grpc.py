@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -37,11 +36,19 @@ from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
-from bench.load import StreamLoadResult, machine_note, run_stream_load
+from bench.load import (
+    StreamLoadResult,
+    closing_notes,
+    errors_cell,
+    ramp,
+    release_together,
+    run_stream_load,
+)
 from bench.stack import backend_stack
 
 PASSWORD = "benchmark password 1"
 STREAM_DEADLINE_SECONDS = 30.0
+RAMP_START = 50  # streams at the first level of the concurrency ramp; each next level doubles
 LIST_USER_TASKS = 10
 
 HEADER = (
@@ -166,12 +173,7 @@ async def hold_streams(
             if counted:
                 open_now -= 1
 
-    workers = [asyncio.ensure_future(one()) for _ in range(count)]
-    await asyncio.sleep(0.05)
-    began = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - began
+    elapsed = await release_together(gate, (one() for _ in range(count)), settle_seconds=0.05)
     ordered = sorted(totals)
     return HoldResult(
         streams=count,
@@ -266,21 +268,18 @@ async def main(seconds: float, max_streams: int) -> None:
             "wall s | first event max ms | total p50 ms | total max ms |\n"
             "|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
-        best = 0
-        level = 50
-        while level <= max_streams:
+
+        async def hold_level(level: int) -> bool:
             held = await hold_streams(agent, lister, level)
-            errors = ", ".join(f"{k}: {v}" for k, v in held.errors.items()) or "0"
             print(
-                f"| {held.streams} | {held.held} | {errors} | {held.peak_open} | "
-                f"{held.seconds:.1f} | {held.first_max_ms:.0f} | {held.total_p50_ms:.0f} | "
-                f"{held.total_max_ms:.0f} |",
+                f"| {held.streams} | {held.held} | {errors_cell(held.errors)} | "
+                f"{held.peak_open} | {held.seconds:.1f} | {held.first_max_ms:.0f} | "
+                f"{held.total_p50_ms:.0f} | {held.total_max_ms:.0f} |",
                 flush=True,
             )
-            if held.errors:
-                break
-            best = level
-            level *= 2
+            return not held.errors
+
+        best = await ramp(RAMP_START, max_streams, hold_level)
         print(
             "\nAll N streams are opened at the same moment on one channel. *Peak running at "
             "once* counts streams that had produced their first event and not yet ended; the "
@@ -316,9 +315,10 @@ async def main(seconds: float, max_streams: int) -> None:
             f"add {results[('add', 1)].percentile('first_event', 50):.2f} ms, "
             f"list {results[('list', 1)].percentile('first_event', 50):.2f} ms"
         )
+        stopped_at = best * 2 if best else RAMP_START
         stopped = (
-            f"the ramp stopped at {level} streams, which had errors"
-            if level <= max_streams
+            f"the ramp stopped at {stopped_at} streams, which had errors"
+            if stopped_at <= max_streams
             else f"the top of the ramp, --max-streams {max_streams}"
         )
         print(f"- concurrent streams held with zero errors (target 200): {best} ({stopped})")
@@ -332,11 +332,11 @@ async def main(seconds: float, max_streams: int) -> None:
         for channel in (auth_channel, tasks_channel, agent_channel):
             await channel.close()
     print(
-        "\n- One Python client process with one gRPC channel (one HTTP/2 connection, as the "
-        "edge uses) drives the agent. The agent, tasks, auth, PostgreSQL and the client all "
-        f"share this machine's {os.cpu_count()} cores; other load on the machine shows up in "
-        "the numbers."
-        f"\n- {machine_note()}"
+        closing_notes(
+            "One Python client process with one gRPC channel (one HTTP/2 connection, as the "
+            "edge uses) drives the agent.",
+            processes="The agent, tasks, auth, PostgreSQL and the client",
+        )
     )
 
 

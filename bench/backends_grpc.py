@@ -3,6 +3,13 @@ PostgreSQL (GetTask and ListTasks(50) at concurrency 1, 16, 64), and the auth se
 latency, token verification cost per call).
 
     uv run python -m bench.backends_grpc [--seconds 10]
+    uv run python -m bench.backends_grpc --baseline DIR [--seconds 10] [--rounds 3]
+
+`--baseline DIR` (issue 11) measures only GetTask and ListTasks(50) at concurrency 16, on two
+stacks at once: one whose auth and tasks import `todo_common` and `todo_tasks` from the
+checkout DIR (e.g. an export of main), one of this checkout; rounds alternate between them, so
+both see the same background load. Besides RPS it reports the tasks process's CPU
+milliseconds per call (psutil), the fairer number on a shared machine.
 
 Prints Markdown for bench/README.md.
 """
@@ -11,13 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import grpc
+import psutil
 from todo.auth.v1 import auth_service_pb2 as auth_pb
 from todo.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
@@ -25,7 +36,7 @@ from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 from todo_common.settings import TokenSettings
 from todo_common.tokens import TokenVerifier, grpc_jwks_fetcher
 
-from bench.load import HEADER, run_load, summarise
+from bench.load import HEADER, machine_note, run_load, summarise
 from bench.stack import backend_stack
 
 PASSWORD = "benchmark password 1"
@@ -79,8 +90,23 @@ def read_calls(
     return get_task, list_tasks
 
 
-async def main(seconds: float) -> None:
-    async with backend_stack("auth", "tasks") as stack:
+@dataclass
+class Seeded:
+    """A running auth + tasks pair with a signed-up user owning 60 tasks."""
+
+    auth_channel: grpc.aio.Channel
+    auth: auth_grpc.AuthServiceStub
+    email: str
+    token: str
+    get_task: Callable[[int], Awaitable[object]]
+    list_tasks: Callable[[int], Awaitable[object]]
+    tasks_pid: int
+
+
+@asynccontextmanager
+async def seeded_stack(env: dict[str, str] | None = None) -> AsyncIterator[Seeded]:
+    """auth + tasks on fresh schemas (`env` added to both processes), seeded for the reads."""
+    async with backend_stack("auth", "tasks", extra_env=env) as stack:
         auth_channel = grpc.aio.insecure_channel(stack["auth"].address)
         tasks_channel = grpc.aio.insecure_channel(stack["tasks"].address)
         auth = auth_grpc.AuthServiceStub(auth_channel)
@@ -103,8 +129,87 @@ async def main(seconds: float) -> None:
                 timeout=5,
             )
             ids.append(created.task.id)
-
         get_task, list_tasks = read_calls(tasks, token, ids)
+        try:
+            yield Seeded(
+                auth_channel,
+                auth,
+                email,
+                token,
+                get_task,
+                list_tasks,
+                stack["tasks"].process.pid,
+            )
+        finally:
+            await auth_channel.close()
+            await tasks_channel.close()
+
+
+async def compare(baseline: str, seconds: float, rounds: int) -> None:
+    """GetTask and ListTasks(50) at 16 on the baseline's code and this checkout's, alternating."""
+    source = os.path.abspath(baseline)
+    paths = [
+        f"{source}/services/tasks/src",
+        f"{source}/services/auth/src",
+        f"{source}/libs/common/src",
+    ]
+    base_env = {"PYTHONPATH": os.pathsep.join(p for p in paths if os.path.isdir(p))}
+    async with seeded_stack(base_env) as base, seeded_stack() as this:
+        print(
+            f"### GetTask / ListTasks(50) at concurrency 16: baseline ({baseline}) vs this "
+            f"checkout, {rounds} alternating rounds of {seconds:.0f} s\n"
+        )
+        print(
+            "| call | code | round | RPS | p50 ms | p99 ms | errors | tasks CPU ms/call |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|"
+        )
+        totals: dict[tuple[str, str], list[float]] = {}
+        for name in ("GetTask", "ListTasks(50)"):
+            for round_ in range(1, rounds + 1):
+                for code, seeded in (("baseline", base), ("this", this)):
+                    call = seeded.get_task if name == "GetTask" else seeded.list_tasks
+                    process = psutil.Process(seeded.tasks_pid)
+                    before = sum(process.cpu_times()[:2])
+                    result = await run_load(name, call, concurrency=16, seconds=seconds)
+                    cpu_ms = (sum(process.cpu_times()[:2]) - before) * 1000 / max(1, result.calls)
+                    totals.setdefault((name, code), []).extend([result.rps, cpu_ms])
+                    print(
+                        f"| {name} | {code} | {round_} | {result.rps:,.0f} | "
+                        f"{result.percentile(50):.2f} | {result.percentile(99):.2f} | "
+                        f"{result.errors} | {cpu_ms:.3f} |",
+                        flush=True,
+                    )
+        print(
+            "\n| call | baseline RPS (mean) | this RPS | ratio | baseline CPU ms/call | this | ratio |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name in ("GetTask", "ListTasks(50)"):
+            base_rps = totals[name, "baseline"][0::2]
+            this_rps = totals[name, "this"][0::2]
+            base_cpu = totals[name, "baseline"][1::2]
+            this_cpu = totals[name, "this"][1::2]
+            b_rps, t_rps = sum(base_rps) / rounds, sum(this_rps) / rounds
+            b_cpu, t_cpu = sum(base_cpu) / rounds, sum(this_cpu) / rounds
+            print(
+                f"| {name} | {b_rps:,.0f} | {t_rps:,.0f} | {t_rps / b_rps:.2f} | "
+                f"{b_cpu:.3f} | {t_cpu:.3f} | {t_cpu / b_cpu:.2f} |"
+            )
+    print(
+        "\n- One Python load client (one channel per stack, 16 workers) shares the 2 cores with "
+        "both stacks and PostgreSQL; the idle stack costs little while the other is measured."
+        f"\n- {machine_note()}"
+    )
+
+
+async def main(seconds: float) -> None:
+    async with seeded_stack() as seeded:
+        auth_channel, auth, email, token = (
+            seeded.auth_channel,
+            seeded.auth,
+            seeded.email,
+            seeded.token,
+        )
+        get_task, list_tasks = seeded.get_task, seeded.list_tasks
         print(f"### Tasks service over gRPC (PostgreSQL), {seconds:.0f} s per row\n")
         print(HEADER)
         get_p50_c1 = 0.0
@@ -139,8 +244,6 @@ async def main(seconds: float) -> None:
                 ).row(),
                 flush=True,
             )
-        await auth_channel.close()
-        await tasks_channel.close()
     print(
         f"\nMachine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
     )
@@ -149,4 +252,10 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--baseline", default=None, help="a checkout to compare with, e.g. main")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (--baseline)")
+    arguments = parser.parse_args()
+    if arguments.baseline:
+        asyncio.run(compare(arguments.baseline, arguments.seconds, arguments.rounds))
+    else:
+        asyncio.run(main(arguments.seconds))

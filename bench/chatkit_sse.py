@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -34,7 +33,15 @@ from typing import Any
 import httpx
 from todo_testkit.chatkit import ChatClient, user_message
 
-from bench.load import add_env_option, env_overrides, machine_note
+from bench.load import (
+    add_env_option,
+    closing_notes,
+    env_overrides,
+    errors_cell,
+    ramp,
+    release_together,
+)
+from bench.load import percentile as pct
 from bench.stack import RATE_LIMIT_NOTE, backend_stack, rss_kib
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
 
@@ -172,11 +179,6 @@ async def timed_turns(
     return samples
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
 @dataclass
 class HoldResult:
     """N ChatKit streams started together."""
@@ -254,12 +256,7 @@ async def hold_streams(edge: Edge, edge_pid: int, count: int) -> HoldResult:
     if connect_errors:
         errors["connect"] += connect_errors
     sampler = asyncio.ensure_future(sample_rss())
-    workers = [asyncio.ensure_future(one(c)) for c in connections]
-    await asyncio.sleep(0.1)
-    began = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - began
+    elapsed = await release_together(gate, (one(c) for c in connections), settle_seconds=0.1)
     sampling = False
     await sampler
     return HoldResult(
@@ -402,22 +399,20 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
             "first byte p50 ms | slowest stream ms | edge RSS before MiB | peak MiB | "
             "after MiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         )
-        best = 0
-        level = 125
-        while level <= max_streams:
+
+        async def hold_level(level: int) -> bool:
             held = await hold_streams(edge, edge_process.process.pid, level)
-            errors = ", ".join(f"{k}: {v}" for k, v in held.errors.items()) or "0"
             print(
-                f"| {held.streams} | {held.held} | {errors} | {held.peak_in_flight} | "
-                f"{held.peak_streaming} | {held.seconds:.1f} | {held.first_byte_p50_ms:.0f} | "
-                f"{held.total_max_ms:.0f} | {held.rss_before_kib / 1024:.0f} | "
-                f"{held.rss_peak_kib / 1024:.0f} | {held.rss_after_kib / 1024:.0f} |",
+                f"| {held.streams} | {held.held} | {errors_cell(held.errors)} | "
+                f"{held.peak_in_flight} | {held.peak_streaming} | {held.seconds:.1f} | "
+                f"{held.first_byte_p50_ms:.0f} | {held.total_max_ms:.0f} | "
+                f"{held.rss_before_kib / 1024:.0f} | {held.rss_peak_kib / 1024:.0f} | "
+                f"{held.rss_after_kib / 1024:.0f} |",
                 flush=True,
             )
-            if held.errors:
-                break
-            best = level
-            level *= 2
+            return not held.errors
+
+        best = await ramp(125, max_streams, hold_level)
         print(
             "\nDefinition: N connections are opened first; then N `threads.create` requests "
             '("list my tasks": a new thread, an agent run with a tool call, a task card and '
@@ -442,11 +437,11 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
     if env:
         print("- extra environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(
-        f"\n- {RATE_LIMIT_NOTE}"
-        "\n- Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, and the "
-        f"load generator (Python asyncio, and wrk) all share this machine's {os.cpu_count()} "
-        "cores; other load on the machine shows up in the numbers."
-        f"\n- {machine_note()}"
+        closing_notes(
+            RATE_LIMIT_NOTE,
+            processes="Processes: auth, tasks, agent, edge (one uvicorn worker), PostgreSQL, "
+            "and the load generator (Python asyncio, and wrk)",
+        )
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -30,7 +29,7 @@ from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as tasks_grpc
 
 from bench.backends_grpc import read_calls
-from bench.load import LoadResult, machine_note, run_load
+from bench.load import LoadResult, closing_notes, run_load
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 from bench.wrk import DONE_HOOK, WrkResult, require_wrk, run_wrk
 
@@ -170,17 +169,17 @@ async def main(seconds: float) -> None:
             f"| {http_name} | {added:+.2f} ms | {edge[(mode, 32)].rps:,.0f} | "
             f"{edge[(mode, 128)].errors} |"
         )
+    print("\nTarget GET /api/tasks/{id} ≥ 1,000 RPS at 32 connections; zero errors at 128.")
     print(
-        "\nTarget GET /api/tasks/{id} ≥ 1,000 RPS at 32 connections; zero errors at 128."
-        f"\n\n- {RATE_LIMIT_NOTE}"
-        "\n- wrk: keep-alive connections, 1 thread at c=1 and 2 threads otherwise, 10 s socket "
-        f"timeout, a {WARMUP_SECONDS} s unmeasured run before each row. Errors are non-2xx "
-        "statuses plus socket errors (connect, read, write, timeout). The gRPC client is one "
-        "Python process with one channel (at 128 it is itself a bottleneck); wrk is C."
-        "\n- One edge process (uvicorn, uvloop + httptools), one tasks process, one auth "
-        "process, PostgreSQL and the load generator all share this machine's "
-        f"{os.cpu_count()} cores; other load on the machine shows up in the numbers."
-        f"\n- {machine_note()}"
+        closing_notes(
+            RATE_LIMIT_NOTE,
+            "wrk: keep-alive connections, 1 thread at c=1 and 2 threads otherwise, 10 s socket "
+            f"timeout, a {WARMUP_SECONDS} s unmeasured run before each row. Errors are non-2xx "
+            "statuses plus socket errors (connect, read, write, timeout). The gRPC client is "
+            "one Python process with one channel (at 128 it is itself a bottleneck); wrk is C.",
+            processes="One edge process (uvicorn, uvloop + httptools), one tasks process, one "
+            "auth process, PostgreSQL and the load generator",
+        )
     )
 
 

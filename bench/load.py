@@ -13,8 +13,16 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of `values`; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 @dataclass
@@ -33,11 +41,7 @@ class LoadResult:
         return self.calls / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
-        return ordered[index]
+        return percentile(self.latencies_ms, q)
 
     def row(self) -> str:
         """A Markdown table row: name | concurrency | RPS | p50 | p99 | errors."""
@@ -59,43 +63,16 @@ async def run_load(
     warmup_seconds: float = 1.0,
 ) -> LoadResult:
     """Runs `call(worker_index)` in `concurrency` loops; measures after the warm-up."""
-    latencies: list[float] = []
-    errors = 0
-    calls = 0
-    measuring = False
-    stop_at = 0.0
 
-    async def worker(index: int) -> None:
-        nonlocal errors, calls
-        while True:
-            started = time.perf_counter()
-            if measuring and started >= stop_at:
-                return
-            try:
-                await call(index)
-                ok = True
-            except Exception:
-                ok = False
-            if measuring:
-                if ok:
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    calls += 1
-                else:
-                    errors += 1
+    async def timed(index: int, _started: float) -> dict[str, float]:
+        await call(index)
+        return {}
 
-    async def timeline() -> float:
-        nonlocal measuring, stop_at
-        await asyncio.sleep(warmup_seconds)
-        begin = time.perf_counter()
-        stop_at = begin + seconds
-        measuring = True
-        await asyncio.sleep(seconds)
-        return time.perf_counter() - begin
-
-    clock = asyncio.ensure_future(timeline())
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    elapsed = await clock
-    return LoadResult(name, concurrency, calls, errors, elapsed, latencies)
+    run = await run_stream_load(
+        name, timed, concurrency=concurrency, seconds=seconds, warmup_seconds=warmup_seconds
+    )
+    latencies = run.milestones_ms.get("total", [])
+    return LoadResult(name, concurrency, run.calls, run.errors, run.seconds, latencies)
 
 
 def summarise(values: list[float]) -> str:
@@ -122,10 +99,7 @@ class StreamLoadResult:
         return self.calls / self.seconds if self.seconds else 0.0
 
     def percentile(self, milestone: str, q: float) -> float:
-        values = sorted(self.milestones_ms.get(milestone, []))
-        if not values:
-            return float("nan")
-        return values[min(len(values) - 1, max(0, round(q / 100 * len(values)) - 1))]
+        return percentile(self.milestones_ms.get(milestone, []), q)
 
 
 async def run_stream_load(
@@ -189,6 +163,50 @@ def machine_note() -> str:
         f"{platform.python_implementation()} {platform.python_version()}; "
         f"load average at the end {load}."
     )
+
+
+async def release_together(
+    gate: asyncio.Event, calls: Iterable[Awaitable[object]], *, settle_seconds: float
+) -> float:
+    """Starts every call, gives them `settle_seconds` to get ready (connect, build the request)
+    and wait on `gate`, then opens the gate so they all go at the same moment. Returns the wall
+    seconds from the gate opening until the last call ended."""
+    workers = [asyncio.ensure_future(call) for call in calls]
+    await asyncio.sleep(settle_seconds)
+    began = time.perf_counter()
+    gate.set()
+    await asyncio.gather(*workers)
+    return time.perf_counter() - began
+
+
+def errors_cell(errors: Mapping[str, int]) -> str:
+    """A table cell for errors by kind: "timeout: 3, HTTP 503: 1", or "0"."""
+    return ", ".join(f"{kind}: {count}" for kind, count in errors.items()) or "0"
+
+
+async def ramp(first: int, most: int, run: Callable[[int], Awaitable[bool]]) -> int:
+    """Runs `run(level)` at `first`, twice that, and so on up to `most`, stopping after the
+    first level at which `run` reports errors (returns False). Returns the highest level
+    without errors, 0 when even the first had some."""
+    best = 0
+    level = first
+    while level <= most:
+        if not await run(level):
+            break
+        best = level
+        level *= 2
+    return best
+
+
+def closing_notes(*notes: str, processes: str) -> str:
+    """The notes under a benchmark's tables, one bullet each, ending with the shared-machine
+    note: `processes` (e.g. "auth, tasks, the edge and the load generator") compete for this
+    machine's cores, and the machine line says how busy it was."""
+    shared = (
+        f"{processes} all share this machine's {os.cpu_count()} cores; other load on the "
+        "machine shows up in the numbers."
+    )
+    return "\n" + "\n".join(f"- {note}" for note in (*notes, shared, machine_note()))
 
 
 def add_env_option(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from todo_common.prepared import PreparedReads
 from todo_testkit.auth import SignedUpUser
 from todo_testkit.edge import EdgeHandle
 
@@ -46,10 +47,11 @@ async def bob_http(edge_service: EdgeHandle, bob: SignedUpUser) -> AsyncIterator
 
 
 @pytest.fixture
-def chat_reads() -> Iterator[Counter[str]]:
+def chat_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """SELECTs per chat table (`chat_threads`, `chat_items`, …) that any engine in this
     process sends while the test runs: what really reaches the database, whatever the store
-    answers from its caches."""
+    answers from its caches. Prepared statements on PostgreSQL (`PreparedReads`) bypass the
+    engine's events; they are counted where their SQL text is looked up, once per query."""
     reads: Counter[str] = Counter()
 
     def count(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -57,6 +59,14 @@ def chat_reads() -> Iterator[Counter[str]]:
         if match:
             reads[match.group(1)] += 1
 
+    compiled = PreparedReads._compiled
+
+    def counted(self: PreparedReads, statement: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+        found = compiled(self, statement)
+        count(None, None, found[0])
+        return found
+
+    monkeypatch.setattr(PreparedReads, "_compiled", counted)
     event.listen(Engine, "before_cursor_execute", count)
     yield reads
     event.remove(Engine, "before_cursor_execute", count)

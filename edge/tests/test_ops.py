@@ -80,7 +80,7 @@ async def test_openapi_documents_every_route_with_examples(http: httpx.AsyncClie
         "/api/auth/login": {"post"},
         "/api/auth/refresh": {"post"},
         "/api/auth/logout": {"post"},
-        "/api/auth/me": {"get"},
+        "/api/auth/me": {"get", "delete"},
         "/.well-known/jwks.json": {"get"},
         "/api/tasks": {"get", "post"},
         "/api/tasks/{task_id}": {"get", "patch", "delete"},

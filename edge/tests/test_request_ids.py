@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 from todo_common.logs import request_id_var
-from todo_edge.db import migrate_async
 from todo_testkit.agent import running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, chat_edge_settings
-from todo_testkit.databases import drop_database, new_database
-from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.chatkit import ChatClient, running_chat_edge
+from todo_testkit.edge import EdgeHandle
 from todo_testkit.tasks import TasksServiceHandle
 
 # The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
@@ -83,18 +81,11 @@ async def chat_edge(
     auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, tmp_path: Path
 ) -> AsyncIterator[EdgeHandle]:
     """An edge whose ChatKit talks to a real agent, which calls the real tasks service."""
-    database = new_database("edge", tmp_path)
-    await migrate_async(database.url, database.schema)
-    try:
-        async with (
-            running_agent_service(auth_service, tasks_service.address) as agent,
-            running_edge(
-                chat_edge_settings(auth_service, tasks_service, agent.address, database)
-            ) as edge,
-        ):
-            yield edge
-    finally:
-        await drop_database(database)
+    async with (
+        running_agent_service(auth_service, tasks_service.address) as agent,
+        running_chat_edge(auth_service, tasks_service, agent.address, tmp_path) as edge,
+    ):
+        yield edge
 
 
 async def test_a_chat_turn_has_one_request_id_in_edge_agent_and_tasks(

@@ -51,6 +51,20 @@ def task_row(page: Page, title: str) -> Locator:
     return page.locator("#task-list li", has=page.get_by_text(title, exact=True))
 
 
+async def assert_buttons_inside(card: Locator) -> None:
+    """Every button of a task card lies within the card's box (none spills past its edge)."""
+    box = await card.bounding_box()
+    assert box is not None
+    buttons = card.get_by_role("button")
+    assert await buttons.count() > 0
+    for index in range(await buttons.count()):
+        inner = await buttons.nth(index).bounding_box()
+        assert inner is not None
+        assert inner["x"] >= box["x"] and inner["y"] >= box["y"], (inner, box)
+        assert inner["x"] + inner["width"] <= box["x"] + box["width"], (inner, box)
+        assert inner["y"] + inner["height"] <= box["y"] + box["height"], (inner, box)
+
+
 async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_reload(
     open_page: OpenPage, new_email: Callable[[], str]
 ) -> None:
@@ -88,6 +102,10 @@ async def test_chat_adds_a_task_the_card_completes_it_and_history_survives_a_rel
     await expect(row).to_be_visible()
     await expect(row).to_contain_text("High")
     await expect(row).to_contain_text("#groceries")
+    # A due date without a time reads as the day alone, on the card as in the panel.
+    await expect(card).to_contain_text(re.compile(r"Due \w{3} \d{1,2} \w{3}"))
+    await expect(card).not_to_contain_text("23:59")
+    await assert_buttons_inside(card)
     await shot("task-added-by-chat")
 
     await card.get_by_role("button", name="Complete “Buy milk”").click()
@@ -228,6 +246,7 @@ async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     card = chat.get_by_role("group", name="Task card")
     await expect(card.get_by_role("button", name="Complete “Water the orchids”")).to_be_visible()
     await chat.get_by_role("log").scroll_into_view_if_needed()
+    await assert_buttons_inside(card)
     await shot("chat-card-phone")
 
 

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
-from todo_edge.api import auth, chatkit, ops, tasks, web
+from todo_edge.api import auth, chat, chatkit, ops, tasks, web
+from todo_edge.mcp.endpoint import MCP_PATH, McpEndpoint, metadata_router
+from todo_edge.mcp.tools import build_mcp_server
 from todo_edge.metrics import EdgeMetrics, MetricsServer
 from todo_edge.middleware import (
     BodyLimitMiddleware,
@@ -33,6 +36,7 @@ service rejected a value (e.g. a blank title).
 def create_app(settings: EdgeSettings) -> FastAPI:
     """Builds the app. Backend channels are opened by its lifespan and closed after it."""
     metrics = EdgeMetrics()
+    mcp = McpEndpoint(build_mcp_server())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +49,8 @@ def create_app(settings: EdgeSettings) -> FastAPI:
             )
         app.state.metrics_port = metrics_server.port if metrics_server else None
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             if metrics_server is not None:
                 metrics_server.stop()
@@ -65,6 +70,12 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(chatkit.router)
     app.include_router(web.router)
+    app.include_router(chat.router)
+    app.include_router(metadata_router)
+    # The MCP server (Streamable HTTP: POST, plus GET and DELETE, which it answers itself).
+    app.router.routes.append(
+        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
     # Last added runs first: request context wraps everything (also 431, CORS and 413 answers).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -80,8 +91,18 @@ def create_app(settings: EdgeSettings) -> FastAPI:
             "Idempotency-Key",
             "X-Request-ID",
             "X-Time-Zone",
+            # MCP clients in a browser (Streamable HTTP).
+            "Mcp-Protocol-Version",
+            "Mcp-Session-Id",
         ],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "Mcp-Session-Id",
+            "WWW-Authenticate",
+        ],
         max_age=600,
     )
     app.add_middleware(HeaderLimitMiddleware)

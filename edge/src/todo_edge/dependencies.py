@@ -61,6 +61,18 @@ async def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
+async def presented_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The bearer token the request presents, NOT verified here (None without one): for calls
+    that hand it to the auth service, which checks it, such as logout (an expired access token
+    must still be able to end its session)."""
+    return credentials.credentials if credentials is not None else None
+
+
+PresentedToken = Annotated[str | None, Depends(presented_token)]
+
+
 async def _tasks_client(state: State, user: CurrentUser) -> tasks_service_pb2_grpc.TaskServiceStub:
     return state.backends.tasks_for(user.token)
 

@@ -133,8 +133,20 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
 
     token: TokenSettings = Field(default_factory=TokenSettings)
 
+    # The edge's public base URL as clients reach it (e.g. https://todo.example.com): names the
+    # MCP resource (`/mcp`) in its OAuth protected-resource metadata and in `WWW-Authenticate`.
+    # Unset: taken from each request (its scheme and Host).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # The OAuth authorization servers the metadata sends MCP clients to for tokens (e.g. your
+    # Better Auth deployment, listed in `external_issuers` too). Empty: the edge itself.
+    mcp_authorization_servers: CommaList = Field(default_factory=list)
+
     _split = field_validator(
-        "cors_origins", "external_issuers", "readiness_backends", mode="before"
+        "cors_origins",
+        "external_issuers",
+        "readiness_backends",
+        "mcp_authorization_servers",
+        mode="before",
     )(_split_list)
 
     @field_validator("cors_origins")

@@ -44,6 +44,11 @@ def test_due_dates_read_naturally_in_the_users_zone() -> None:
     karachi = ZoneInfo("Asia/Karachi")
     assert format_due(datetime(2031, 1, 16, 4, 0, tzinfo=UTC), karachi, now) == "Thu 16 Jan, 09:00"
     assert format_due(datetime(2032, 3, 1, 0, 0, tzinfo=UTC), UTC, now) == "Mon 1 Mar 2032"
+    # A date without a time is stored as 23:59 in the user's zone: the card shows the day only.
+    assert format_due(datetime(2031, 1, 16, 18, 59, tzinfo=UTC), karachi, now) == "Thu 16 Jan"
+    assert (
+        format_due(datetime(2031, 1, 16, 18, 58, tzinfo=UTC), karachi, now) == "Thu 16 Jan, 23:58"
+    )
 
 
 def test_list_card_rows_can_be_redrawn_one_at_a_time() -> None:

@@ -18,7 +18,13 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
 from todo_common.errors import FieldViolation, InvalidArgument, parse_rpc_error
-from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.grpc_server import (
+    BehaviorInterceptor,
+    RunningServer,
+    ServiceRegistration,
+    create_server,
+)
+from todo_common.logs import request_id_var
 
 SERVICE = "todo.tasks.v1.TaskService"
 
@@ -192,3 +198,70 @@ async def test_graceful_stop_flips_health_then_drains_in_flight_calls() -> None:
         probe.release.set()
         assert (await in_flight).task.id == "slow"
         await stopping
+
+
+class RecordingInterceptor(BehaviorInterceptor):
+    """Notes each call its wrapper runs for (and the request id it sees), and how often its
+    wrapper was built; GetTask only."""
+
+    def __init__(self, name: str, seen: list[tuple[str, str | None]]) -> None:
+        self.name = name
+        self.seen = seen
+        self.built = 0
+
+    def applies_to(self, method: str) -> bool:
+        return method.endswith("/GetTask")
+
+    def _unary(self, behavior: Any, method: str) -> Any:
+        self.built += 1
+
+        async def wrapped(request: Any, context: Any) -> Any:
+            self.seen.append((self.name, request_id_var.get()))
+            if request.id == f"refused-by-{self.name}":
+                raise InvalidArgument("refused", reason="REFUSED")
+            return await behavior(request, context)
+
+        return wrapped
+
+    def _stream(self, behavior: Any, method: str) -> Any:
+        return behavior
+
+
+async def test_interceptors_run_in_one_pass_built_once_per_method() -> None:
+    seen: list[tuple[str, str | None]] = []
+    first, second = RecordingInterceptor("first", seen), RecordingInterceptor("second", seen)
+    running = await start(BootstrapProbe(), interceptors=[first, second])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = pb_grpc.TaskServiceStub(channel)
+            for number in range(3):
+                reply = await _get(stub, f"task-{number}", f"req-{number}")
+                assert reply.task.id == f"task-{number}"
+            # In the order given, inside the request context (its request id already set).
+            assert seen == [(name, f"req-{n}") for n in range(3) for name in ("first", "second")]
+            assert (first.built, second.built) == (1, 1)
+            # An error raised by one still becomes its status, with its rich details.
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await _get(stub, "refused-by-second", "req-refused")
+            assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert parse_rpc_error(raised.value).reason == "REFUSED"
+            # A method they do not apply to, and one the server lacks, pass untouched.
+            health = health_pb2_grpc.HealthStub(channel)
+            for _ in range(2):
+                reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            unknown = channel.unary_unary(f"/{SERVICE}/Nope")
+            for _ in range(2):
+                with pytest.raises(grpc.aio.AioRpcError) as missing:
+                    await unknown(b"", timeout=5)
+                assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert (first.built, second.built) == (1, 1)
+            assert len(seen) == 3 * 2 + 2
+    finally:
+        await running.stop(0)
+
+
+async def _get(stub: Any, task_id: str, request_id: str) -> Any:
+    return await stub.GetTask(
+        pb.GetTaskRequest(id=task_id), metadata=(("x-request-id", request_id),), timeout=5
+    )

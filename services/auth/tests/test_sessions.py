@@ -7,6 +7,7 @@ from __future__ import annotations
 import grpc
 import jwt
 from todo.auth.v1 import auth_service_pb2 as pb
+from todo_common.channels import caller_metadata
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
 from todo_testkit.rpc_errors import expect_rpc_error, rpc_error
 from todo_testkit.waiting import eventually
@@ -15,23 +16,15 @@ from todo_testkit.waiting import eventually
 REVOCATION_SECONDS = 5
 
 
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {token}"),)
-
-
 def session_of(token: str) -> str:
     sid = jwt.decode(token, options={"verify_signature": False})["sid"]
     assert isinstance(sid, str) and sid
     return sid
 
 
-async def get_me(auth: AuthServiceHandle, token: str) -> pb.GetMeResponse:
-    return await auth.stub.GetMe(pb.GetMeRequest(), metadata=bearer(token), timeout=5)
-
-
 async def assert_refused_soon(auth: AuthServiceHandle, token: str) -> None:
     async def refused() -> None:
-        error = await expect_rpc_error(get_me(auth, token), grpc.StatusCode.UNAUTHENTICATED)
+        error = await expect_rpc_error(auth.get_me(token), grpc.StatusCode.UNAUTHENTICATED)
         assert error.reason == "SESSION_REVOKED", error
 
     await eventually(refused, within=REVOCATION_SECONDS, what="the revoked session's token refused")
@@ -47,13 +40,9 @@ async def test_tokens_of_one_sign_in_share_a_session(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    refreshed = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
-    )
+    refreshed = await auth_service.refresh(user.refresh_token)
     assert session_of(refreshed.tokens.access_token) == session_of(user.access_token)
-    again = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    again = await auth_service.sign_in(user.email, user.password)
     assert session_of(again.tokens.access_token) != session_of(user.access_token)
 
 
@@ -61,31 +50,27 @@ async def test_sign_out_with_the_access_token_ends_that_session_only(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    other = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
-    assert (await get_me(auth_service, user.access_token)).user.id == user.user_id  # cached
+    other = await auth_service.sign_in(user.email, user.password)
+    assert (await auth_service.get_me(user.access_token)).user.id == user.user_id  # cached
 
     # No refresh token: the bearer token alone names the session.
     await auth_service.stub.SignOut(
-        pb.SignOutRequest(), metadata=bearer(user.access_token), timeout=5
+        pb.SignOutRequest(), metadata=caller_metadata(user.access_token), timeout=5
     )
 
     await assert_refused_soon(auth_service, user.access_token)
     assert session_of(user.access_token) in await revoked_session_ids(auth_service)
     # The refresh token of that session is dead too; the other sign-in still works.
-    error = await rpc_error(
-        auth_service.stub.Refresh(pb.RefreshRequest(refresh_token=user.refresh_token), timeout=5)
-    )
+    error = await rpc_error(auth_service.refresh(user.refresh_token))
     assert error.reason == "REFRESH_TOKEN_REVOKED"
-    assert (await get_me(auth_service, other.tokens.access_token)).user.id == user.user_id
+    assert (await auth_service.get_me(other.tokens.access_token)).user.id == user.user_id
 
 
 async def test_sign_out_with_the_refresh_token_ends_the_access_token_too(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    await get_me(auth_service, user.access_token)
+    await auth_service.get_me(user.access_token)
     await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
     await assert_refused_soon(auth_service, user.access_token)
 
@@ -96,22 +81,20 @@ async def test_sign_out_with_a_forged_or_garbage_bearer_revokes_nothing(
     user = await sign_up()
     header, _, _ = user.access_token.partition(".")
     for junk in ["garbage", f"{header}.e30.AAAA", "x" * 6_000]:
-        await auth_service.stub.SignOut(pb.SignOutRequest(), metadata=bearer(junk), timeout=5)
+        await auth_service.stub.SignOut(
+            pb.SignOutRequest(), metadata=caller_metadata(junk), timeout=5
+        )
     assert session_of(user.access_token) not in await revoked_session_ids(auth_service)
-    assert (await get_me(auth_service, user.access_token)).user.id == user.user_id
+    assert (await auth_service.get_me(user.access_token)).user.id == user.user_id
 
 
 async def test_refresh_token_reuse_ends_the_sessions_access_tokens(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user = await sign_up()
-    rotated = await auth_service.stub.Refresh(
-        pb.RefreshRequest(refresh_token=user.refresh_token), timeout=10
-    )
-    await get_me(auth_service, rotated.tokens.access_token)
-    await rpc_error(
-        auth_service.stub.Refresh(pb.RefreshRequest(refresh_token=user.refresh_token), timeout=5)
-    )
+    rotated = await auth_service.refresh(user.refresh_token)
+    await auth_service.get_me(rotated.tokens.access_token)
+    await rpc_error(auth_service.refresh(user.refresh_token))
     await assert_refused_soon(auth_service, rotated.tokens.access_token)
     await assert_refused_soon(auth_service, user.access_token)
 
@@ -120,26 +103,20 @@ async def test_delete_account_ends_every_session_and_removes_the_user(
     auth_service: AuthServiceHandle, sign_up: SignUp
 ) -> None:
     user: SignedUpUser = await sign_up()
-    second = await auth_service.stub.SignIn(
-        pb.SignInRequest(email=user.email, password=user.password), timeout=10
-    )
+    second = await auth_service.sign_in(user.email, user.password)
     bystander = await sign_up()
 
     await auth_service.stub.DeleteAccount(
-        pb.DeleteAccountRequest(), metadata=bearer(user.access_token), timeout=5
+        pb.DeleteAccountRequest(), metadata=caller_metadata(user.access_token), timeout=5
     )
 
     await assert_refused_soon(auth_service, user.access_token)
     await assert_refused_soon(auth_service, second.tokens.access_token)
-    error = await rpc_error(
-        auth_service.stub.SignIn(
-            pb.SignInRequest(email=user.email, password=user.password), timeout=10
-        )
-    )
+    error = await rpc_error(auth_service.sign_in(user.email, user.password))
     assert error.reason == "INVALID_CREDENTIALS"
     # The email is free again, and nobody else was touched.
     assert (await sign_up(email=user.email)).user_id != user.user_id
-    assert (await get_me(auth_service, bystander.access_token)).user.id == bystander.user_id
+    assert (await auth_service.get_me(bystander.access_token)).user.id == bystander.user_id
 
 
 async def test_delete_account_needs_a_token(auth_service: AuthServiceHandle) -> None:

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import field_mask_pb2
 from todo.auth.v1 import auth_service_pb2
 from todo.tasks.v1 import tasks_service_pb2 as pb
+from todo_common.channels import caller_metadata
 from todo_testkit.auth import running_auth_service, sign_up_user
 from todo_testkit.rpc_errors import expect_rpc_error
 from todo_testkit.tasks import TaskCaller, running_tasks_service
@@ -58,7 +59,7 @@ def unsigned(header: dict, claims: dict, signature: bytes = b"") -> str:
 
 async def every_rpc_rejected(stub, token: str, victim_task: pb.Task) -> None:
     """Reads and writes with `token` (aimed at the victim's data) all fail UNAUTHENTICATED."""
-    metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
+    metadata = caller_metadata(token) if token is not None else ()
     calls = [
         stub.CreateTask(
             pb.CreateTaskRequest(task=pb.Task(title="forged")), metadata=metadata, timeout=10

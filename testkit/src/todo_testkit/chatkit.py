@@ -10,15 +10,17 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+from todo_edge.db import migrate_async
 from todo_edge.settings import EdgeSettings
 
 from todo_testkit.agent import AgentServiceHandle, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.databases import IsolatedDatabase
-from todo_testkit.edge import edge_settings_for, running_edge
+from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
+from todo_testkit.edge import EdgeHandle, edge_settings_for, running_edge
 from todo_testkit.tasks import TasksServiceHandle
 
 
@@ -203,6 +205,22 @@ def chat_edge_settings(
         database_pool_size=5,
         **overrides,
     )
+
+
+@asynccontextmanager
+async def running_chat_edge(
+    auth: AuthServiceHandle, tasks: TasksServiceHandle, agent_address: str, folder: Path
+) -> AsyncIterator[EdgeHandle]:
+    """An edge with every route live: a fresh, migrated edge database (in `folder` on SQLite,
+    a schema of its own on PostgreSQL) and ChatKit wired to `agent_address`; the database is
+    dropped afterwards."""
+    database = new_database("edge", folder)
+    await migrate_async(database.url, database.schema)
+    try:
+        async with running_edge(chat_edge_settings(auth, tasks, agent_address, database)) as edge:
+            yield edge
+    finally:
+        await drop_database(database)
 
 
 @asynccontextmanager

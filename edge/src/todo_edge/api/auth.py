@@ -1,4 +1,4 @@
-"""`/api/auth/*` and the JWKS: sign-up, login, refresh, logout, me.
+"""`/api/auth/*` and the JWKS: sign-up, login, refresh, logout, me, account deletion.
 
 Login and sign-up return the access token in JSON and set the refresh token as an HttpOnly,
 SameSite=Lax cookie scoped to /api/auth (Secure unless configured off for plain-http
@@ -9,14 +9,24 @@ address.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 from starlette.responses import JSONResponse
 from todo.auth.v1 import auth_service_pb2
+from todo.tasks.v1 import tasks_service_pb2
 from todo_common.errors import Unauthenticated
 
-from todo_edge.dependencies import AuthClient, CallerAuthClient, State
+from todo_edge.chatkit.erasure import erase_owner
+from todo_edge.dependencies import (
+    AuthClient,
+    CallerAuthClient,
+    CurrentUser,
+    PresentedToken,
+    State,
+    TasksClient,
+)
 from todo_edge.problems import problem_responses
 from todo_edge.ratelimit import enforce
 from todo_edge.schemas import (
@@ -32,6 +42,8 @@ from todo_edge.settings import EdgeSettings
 from todo_edge.state import EdgeState
 
 COOKIE_PATH = "/api/auth"
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 jwks_router = APIRouter(tags=["auth"])
@@ -91,16 +103,36 @@ def _session_response(
     return response
 
 
-def _refresh_token(state: EdgeState, request: Request, body: RefreshBody | None) -> str:
+def _presented_refresh_token(
+    state: EdgeState, request: Request, body: RefreshBody | None
+) -> str | None:
+    """The refresh token from the body, else the cookie; None without either."""
     if body is not None:
         return body.refresh_token
-    cookie = request.cookies.get(state.settings.refresh_cookie_name)
-    if cookie:
-        return cookie
-    raise Unauthenticated(
-        'No refresh token: send the refresh cookie or `{"refresh_token": …}`.',
-        reason="REFRESH_TOKEN_MISSING",
+    return request.cookies.get(state.settings.refresh_cookie_name) or None
+
+
+def _refresh_token(state: EdgeState, request: Request, body: RefreshBody | None) -> str:
+    token = _presented_refresh_token(state, request, body)
+    if token is None:
+        raise Unauthenticated(
+            'No refresh token: send the refresh cookie or `{"refresh_token": …}`.',
+            reason="REFRESH_TOKEN_MISSING",
+        )
+    return token
+
+
+def _cookie_cleared(settings: EdgeSettings) -> Response:
+    """A 204 that also deletes the refresh cookie (the session it belonged to is over)."""
+    response = Response(status_code=204)
+    response.delete_cookie(
+        settings.refresh_cookie_name,
+        path=COOKIE_PATH,
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
     )
+    return response
 
 
 @router.post(
@@ -158,28 +190,30 @@ async def refresh(
 @router.post(
     "/logout",
     status_code=204,
-    summary="Sign out (revoke the refresh token)",
+    summary="Sign out (end the session)",
     responses=problem_responses(401, 422, 503),
 )
 async def logout(
     request: Request,
     state: State,
-    auth: AuthClient,
+    bearer: PresentedToken,
     body: Annotated[RefreshBody | None, Body()] = None,
 ) -> Response:
-    """Revokes the refresh token's session and clears the cookie."""
-    token = _refresh_token(state, request, body)
-    await auth.SignOut(auth_service_pb2.SignOutRequest(refresh_token=token))
-    response = Response(status_code=204)
-    settings = state.settings
-    response.delete_cookie(
-        settings.refresh_cookie_name,
-        path=COOKIE_PATH,
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
+    """Ends the session of the bearer access token and/or of the refresh token (cookie, or
+    body), and clears the cookie. Every service refuses that session's access tokens within
+    seconds. The auth service checks the bearer token itself: an expired one still names its
+    session, a forged one ends nothing. Without either token → 401."""
+    refresh_token = _presented_refresh_token(state, request, body)
+    if refresh_token is None and bearer is None:
+        raise Unauthenticated(
+            "Nothing to sign out: send the access token (`Authorization: Bearer …`), the "
+            'refresh cookie or `{"refresh_token": …}`.',
+            reason="SESSION_MISSING",
+        )
+    await state.backends.auth_for(bearer).SignOut(
+        auth_service_pb2.SignOutRequest(refresh_token=refresh_token or "")
     )
-    return response
+    return _cookie_cleared(state.settings)
 
 
 @router.get(
@@ -192,6 +226,23 @@ async def me(auth: CallerAuthClient) -> Response:
     """Returns the account the access token belongs to."""
     reply = await auth.GetMe(auth_service_pb2.GetMeRequest())
     return JSONResponse(user_to_json(reply.user))
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    summary="Delete the account and everything it owns",
+    responses=problem_responses(401, 429, 503),
+)
+async def delete_account(user: CurrentUser, state: State, tasks: TasksClient) -> Response:
+    """Deletes the signed-in user's tasks, chat threads (with their items and feedback) and
+    then the account itself, which ends every session at once. Each step is safe to repeat,
+    so a request that failed half-way can simply be sent again with the same token."""
+    await tasks.PurgeTasks(tasks_service_pb2.PurgeTasksRequest())
+    threads = await erase_owner(state.database, user.user_id)
+    await state.backends.auth_for(user.token).DeleteAccount(auth_service_pb2.DeleteAccountRequest())
+    log.info("account deleted", extra={"user_id": user.user_id, "threads": threads})
+    return _cookie_cleared(state.settings)
 
 
 @jwks_router.get(

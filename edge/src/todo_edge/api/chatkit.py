@@ -22,6 +22,7 @@ from chatkit.server import NonStreamingResult
 from fastapi import APIRouter, Header, Request, Response
 from starlette.responses import JSONResponse
 
+from todo_edge.chatkit.item_json import read_response
 from todo_edge.chatkit.requests import chat_context, check_request, client_errors, parse_request
 from todo_edge.chatkit.transport import EventStreamResponse
 from todo_edge.dependencies import CurrentUser, State
@@ -73,6 +74,10 @@ async def chatkit_endpoint(
     with client_errors():
         parsed = parse_request(body)
         await check_request(parsed, server.chat_store, settings, context)
+        # items.list / threads.get_by_id: the stored item JSON spliced in (`item_json.py`).
+        answer = await read_response(parsed, server, server.chat_store, context)
+        if answer is not None:
+            return Response(answer, media_type="application/json")
         result = await server.process_parsed(parsed, context)
         if isinstance(result, NonStreamingResult):
             return Response(result.json, media_type="application/json")

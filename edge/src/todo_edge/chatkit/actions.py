@@ -18,6 +18,7 @@ from chatkit.actions import Action
 from chatkit.types import WidgetItem
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
+from todo_common.channels import bind_caller
 from todo_common.errors import FieldViolation, InvalidArgument, NotFound
 
 from todo_edge.chatkit.widgets import (
@@ -106,30 +107,17 @@ async def run_task_action(
     if sender is not None and task_id not in widget_task_ids(sender.widget):
         # A crafted request naming some other task through this card.
         raise NotFound(NOT_ON_CARD_MESSAGE, reason="TASK_NOT_ON_CARD")
-    metadata = (("authorization", f"Bearer {token}"),)
+    caller = bind_caller(tasks, token=token, timeout=deadline_seconds)
+    task: tasks_pb.Task | None
     try:
         if kind == ACTION_DELETE:
-            await tasks.DeleteTask(
-                tasks_pb.DeleteTaskRequest(id=task_id), metadata=metadata, timeout=deadline_seconds
-            )
+            await caller.DeleteTask(tasks_pb.DeleteTaskRequest(id=task_id))
             task = None
         elif kind == ACTION_COMPLETE:
-            task = (
-                await tasks.CompleteTask(
-                    tasks_pb.CompleteTaskRequest(id=task_id),
-                    metadata=metadata,
-                    timeout=deadline_seconds,
-                )
-            ).task
+            task = (await caller.CompleteTask(tasks_pb.CompleteTaskRequest(id=task_id))).task
         else:
             assert kind == ACTION_REOPEN
-            task = (
-                await tasks.ReopenTask(
-                    tasks_pb.ReopenTaskRequest(id=task_id),
-                    metadata=metadata,
-                    timeout=deadline_seconds,
-                )
-            ).task
+            task = (await caller.ReopenTask(tasks_pb.ReopenTaskRequest(id=task_id))).task
     except grpc.aio.AioRpcError as error:
         if error.code() == grpc.StatusCode.NOT_FOUND:
             raise NotFound(TASK_GONE_MESSAGE, reason="TASK_NOT_FOUND") from None

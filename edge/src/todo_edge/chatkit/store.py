@@ -30,6 +30,7 @@ from chatkit.widgets import DynamicWidgetRoot
 from pydantic import TypeAdapter
 from sqlalchemy import (
     DateTime,
+    Integer,
     Select,
     String,
     Text,
@@ -46,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from todo_common.db import Database, is_postgres
+from todo_common.prepared import PreparedReads
 
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.models import (
@@ -261,6 +263,9 @@ class TodoChatKitStore(Store[ChatContext]):
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        # The hot reads (a thread, a page of items) and the turn's writes: prepared
+        # statements on PostgreSQL.
+        self._reads = PreparedReads(database)
         self._writes = _Writes(database)
 
     # ---- ids ----
@@ -285,12 +290,10 @@ class TodoChatKitStore(Store[ChatContext]):
         """The caller's thread, or NotFoundError."""
         data = context.read_cache.thread(thread_id)
         if data is None:
-            async with self._database.read_session() as session:
-                data = await _core(session).scalar(
-                    select(ChatThreadRow.data).where(
-                        ChatThreadRow.id == thread_id, ChatThreadRow.owner_id == context.user_id
-                    )
-                )
+            rows = await self._reads.fetch(
+                _THREAD_DATA, {"thread_id": thread_id, "owner": context.user_id}
+            )
+            data = rows[0]["data"] if rows else None
             if data is None:
                 raise NotFoundError(_THREAD_NOT_FOUND)
             context.read_cache.keep_thread(thread_id, data)
@@ -392,6 +395,18 @@ class TodoChatKitStore(Store[ChatContext]):
         Another user's (or a missing) thread gives an empty page; an `after` id that is not an
         item of the caller's thread raises NotFoundError.
         """
+        page = await self.load_item_rows(thread_id, after, limit, order, context)
+        items = [_decode_item(row) for row in page.rows]
+        return Page[ThreadItem](
+            data=items, has_more=page.has_more, after=items[-1].id if page.has_more else None
+        )
+
+    async def load_item_rows(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: ChatContext
+    ) -> CachedPage:
+        """The rows of the page `load_thread_items` returns, undecoded (the stored JSON), from
+        the request's read cache when it has read the page before. `item_json.py` builds
+        `items.list` / `threads.get_by_id` responses from them without decoding cards."""
         direction = _order(order)
         size = _page_size(limit)
         key = (thread_id, after, size, direction)
@@ -399,33 +414,25 @@ class TodoChatKitStore(Store[ChatContext]):
         if page is None:
             page = await self._read_items(thread_id, after, size, direction, context)
             context.read_cache.keep_page(key, page)
-        items = [_decode_item(row) for row in page.rows]
-        return Page[ThreadItem](
-            data=items, has_more=page.has_more, after=items[-1].id if page.has_more else None
-        )
+        return page
 
     async def _read_items(
         self, thread_id: str, after: str | None, size: int, direction: Order, context: ChatContext
     ) -> CachedPage:
         """Up to `size` rows of the page, and whether the thread holds more after them."""
-        async with self._database.read_session() as session:
-            query = _select_items(thread_id, context)
-            position = tuple_(ChatItemRow.created_at, ChatItemRow.seq)
-            if after is not None:
-                cursor = (
-                    await session.execute(
-                        select(ChatItemRow.created_at, ChatItemRow.seq).where(
-                            ChatItemRow.thread_id == thread_id,
-                            ChatItemRow.id == after,
-                            ChatItemRow.owner_id == context.user_id,
-                        )
-                    )
-                ).one_or_none()
-                query = _after(query, position, cursor, direction, _ITEM_NOT_FOUND)
-            query = query.order_by(*_order_by(ChatItemRow, direction)).limit(size + 1)
-            rows = (await _core(session).execute(query)).all()
+        params: dict[str, Any] = {
+            "thread_id": thread_id,
+            "owner": context.user_id,
+            "limit": size + 1,
+        }
+        if after is not None:
+            cursor = await self._reads.fetch(_ITEM_CURSOR, {**params, "after": after})
+            if not cursor:
+                raise NotFoundError(_ITEM_NOT_FOUND)
+            params["after_created"], params["after_seq"] = cursor[0]["created_at"], cursor[0]["seq"]
+        rows = await self._reads.fetch(_ITEM_PAGES[direction, after is not None], params)
         return CachedPage(
-            rows=[(row.id, row.data, row.widget_root) for row in rows[:size]],
+            rows=[(row["id"], row["data"], row["widget_root"]) for row in rows[:size]],
             has_more=len(rows) > size,
         )
 
@@ -639,6 +646,36 @@ class TodoChatKitStore(Store[ChatContext]):
             raise NotFoundError(_THREAD_NOT_FOUND)
 
 
+def _item_page(direction: Order, after: bool) -> Select[str, str, str | None]:
+    """A page of a thread's items (`:thread_id`, `:owner`, `:limit`), strictly past the
+    cursor position (`:after_created`, `:after_seq`) when `after`."""
+    query = select(ChatItemRow.id, ChatItemRow.data, ChatItemRow.widget_root).where(
+        ChatItemRow.thread_id == bindparam("thread_id"),
+        ChatItemRow.owner_id == bindparam("owner"),
+    )
+    if after:
+        position = tuple_(ChatItemRow.created_at, ChatItemRow.seq)
+        cursor = tuple_(
+            bindparam("after_created", type_=ChatItemRow.created_at.type),
+            bindparam("after_seq", type_=ChatItemRow.seq.type),
+        )
+        query = query.where(position > cursor if direction == "asc" else position < cursor)
+    return query.order_by(*_order_by(ChatItemRow, direction)).limit(
+        bindparam("limit", type_=Integer())
+    )
+
+
+# The store's hot reads, built once with named parameters (one prepared statement each).
+_THREAD_DATA = select(ChatThreadRow.data).where(
+    ChatThreadRow.id == bindparam("thread_id"), ChatThreadRow.owner_id == bindparam("owner")
+)
+_ITEM_CURSOR = select(ChatItemRow.created_at, ChatItemRow.seq).where(
+    ChatItemRow.thread_id == bindparam("thread_id"),
+    ChatItemRow.id == bindparam("after"),
+    ChatItemRow.owner_id == bindparam("owner"),
+)
+
+
 def _select_items(thread_id: str, context: ChatContext) -> Select[str, str, str | None]:
     """The caller's items of the thread, as the columns of an ItemRow."""
     return select(ChatItemRow.id, ChatItemRow.data, ChatItemRow.widget_root).where(
@@ -663,3 +700,10 @@ def _order_by(
     if direction == "asc":
         return table.created_at.asc(), table.seq.asc()
     return table.created_at.desc(), table.seq.desc()
+
+
+_ITEM_PAGES: dict[tuple[Order, bool], Select[str, str, str | None]] = {
+    (direction, after): _item_page(direction, after)
+    for direction in ("asc", "desc")
+    for after in (False, True)
+}

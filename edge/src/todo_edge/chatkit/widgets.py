@@ -61,15 +61,21 @@ def _badge(label: str, color: str) -> dict[str, Any]:
     return {"type": "Badge", "label": label, "color": color, "variant": "soft", "size": "sm"}
 
 
+# Clock times that mean "that day, no particular time": a date without a time is stored as
+# the end of that day (23:59 in the user's zone, as the agent's tools and the task panel write
+# it); midnight is how other clients send a bare date.
+_WHOLE_DAY = {(23, 59), (0, 0)}
+
+
 def format_due(due: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
-    """A due time as people read it in their zone: `Sat 22 Nov`, plus the time unless it is
-    midnight, plus the year unless it is this year."""
+    """A due time as people read it in their zone: `Sat 22 Nov`, plus the time unless it
+    stands for the whole day (23:59 or midnight), plus the year unless it is this year."""
     local = due.astimezone(zone)
     current = (now or datetime.now(UTC)).astimezone(zone)
     text = f"{local:%a} {local.day} {local:%b}"
     if local.year != current.year:
         text += f" {local.year}"
-    if (local.hour, local.minute) != (0, 0):
+    if (local.hour, local.minute) not in _WHOLE_DAY:
         text += f", {local:%H:%M}"
     return text
 
@@ -172,7 +178,9 @@ def task_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
                     {"type": "Row", "gap": 1, "wrap": "wrap", "children": badges},
                 ],
             },
-            {"type": "Row", "gap": 2, "children": [toggle, delete]},
+            # The buttons keep their width ("0 0 auto"); the title and badges give way
+            # (they wrap), so the buttons never spill past the card's edge.
+            {"type": "Row", "gap": 2, "flex": "0 0 auto", "children": [toggle, delete]},
         ],
     }
 
