@@ -7,13 +7,11 @@ from datetime import datetime
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
-    InferenceOptions,
     Page,
     Thread,
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
-    UserMessageTextContent,
 )
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo_edge.chatkit.context import ChatContext
@@ -22,13 +20,10 @@ from todo_edge.chatkit.store import TodoChatKitStore
 
 
 def _user(thread_id: str, item_id: str, text: str) -> UserMessageItem:
-    return UserMessageItem(
-        id=item_id,
-        thread_id=thread_id,
-        created_at=datetime.now(),
-        content=[UserMessageTextContent(text=text)],
-        attachments=[],
-        inference_options=InferenceOptions(),
+    fields = {"id": item_id, "thread_id": thread_id, "created_at": datetime.now()}
+    content = [{"type": "input_text", "text": text}]
+    return UserMessageItem.model_validate(
+        {**fields, "content": content, "attachments": [], "inference_options": {}}
     )
 
 

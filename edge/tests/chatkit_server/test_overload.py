@@ -148,7 +148,6 @@ async def test_an_agent_that_is_busy_after_the_stream_started_is_an_error_event(
     tasks_service: TasksServiceHandle,
     edge_database: IsolatedDatabase,
     alice: SignedUpUser,
-    bob: SignedUpUser,
 ) -> None:
     # The edge admits the turn (its own limit is far away) and has sent `thread.created`
     # when the agent refuses it (AGENT_BUSY, RESOURCE_EXHAUSTED): the stream is already 200,
@@ -161,13 +160,13 @@ async def test_an_agent_that_is_busy_after_the_stream_started_is_an_error_event(
         running_edge(
             chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
         ) as edge,
-        edge.client(alice.access_token) as alice_http,
-        edge.client(bob.access_token) as bob_http,
+        edge.client(alice.access_token) as http,
     ):
-        running = asyncio.create_task(_read_all(alice_http))
+        running = asyncio.create_task(_read_all(http))
         await asyncio.wait_for(gate.entered.wait(), 30)
 
-        refused = await ChatClient(bob_http).create("hello")
+        # The agent's limit is per process: a second turn of the same user is refused too.
+        refused = await ChatClient(http).create("hello")
         [error] = refused.of("error")
         assert error["allow_retry"] is True
         assert "busy" in error["message"]
