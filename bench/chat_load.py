@@ -258,9 +258,11 @@ async def run_load(
     rate: float = 0.0,
     seconds: float = 0.0,
     profile: dict[str, Path] | None = None,
+    native: bool = False,
 ) -> RunResult:
     """One burst of `count` streams or one steady run, spread over `workers` processes.
-    `profile` names processes to sample with py-spy during the run (collapsed stacks)."""
+    `profile` names processes to sample with py-spy during the run (collapsed stacks);
+    `native` adds C frames (py-spy must then pause the process for each sample)."""
     profile = profile or {}
     jobs = []
     for w in range(workers):
@@ -306,7 +308,7 @@ async def run_load(
                 "raw",
                 "--rate",
                 "200",
-                "--nonblocking",
+                "--native" if native else "--nonblocking",
                 "--output",
                 str(profile[name]),
                 stdout=asyncio.subprocess.DEVNULL,
@@ -472,6 +474,7 @@ async def main(args: argparse.Namespace) -> None:
                         }
                     result = await run_load(
                         profile=profile,
+                        native=args.native,
                         label=args.label,
                         variant=variant,
                         port=edge.port,
@@ -538,6 +541,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_env_option(parser)
     parser.add_argument(
         "--profile", help="folder for py-spy profiles (collapsed stacks) of the first level"
+    )
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="with --profile: native frames too (py-spy pauses the process per sample, so "
+        "the CPU figures of that level include the sampling's disturbance)",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

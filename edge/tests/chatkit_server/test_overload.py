@@ -122,3 +122,36 @@ async def test_the_slot_comes_back_when_the_client_goes_away(
             return response.status_code == 200
 
         await eventually(admitted, what="the abandoned turn's slot to come back")
+
+
+async def test_an_agent_that_is_busy_after_the_stream_started_is_an_error_event(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+) -> None:
+    # The edge admits the turn (its own limit is far away) and has sent `thread.created`
+    # when the agent refuses it (AGENT_BUSY, RESOURCE_EXHAUSTED): the stream is already 200,
+    # so the refusal reaches the user as a retryable `error` event, not a broken stream.
+    gate = ModelGate(calls=2)
+    async with (
+        running_agent_service(
+            auth_service, tasks_service.address, custom_model=gate.model, max_concurrent_turns=1
+        ) as agent,
+        running_edge(
+            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
+        ) as edge,
+        edge.client(alice.access_token) as http,
+    ):
+        running = asyncio.create_task(_read_all(http))
+        await asyncio.wait_for(gate.entered.wait(), 30)
+
+        # The agent's limit is per process: a second turn of the same user is refused too.
+        refused = await ChatClient(http).create("hello")
+        [error] = refused.of("error")
+        assert error["allow_retry"] is True
+        assert "busy" in error["message"]
+        assert refused.of("thread.created")
+
+        gate.release()
+        assert b"Done." in await asyncio.wait_for(running, 30)

@@ -13,6 +13,7 @@ from chatkit.store import Store
 from chatkit.types import (
     AssistantMessageItem,
     SDKHiddenContextItem,
+    Thread,
     ThreadItem,
     ThreadMetadata,
     UserMessageItem,
@@ -59,6 +60,14 @@ def item_message(item: ThreadItem, max_chars: int) -> agent_pb.ConversationMessa
     return agent_pb.ConversationMessage(role=role, text=text[:max_chars])
 
 
+def _created_by_this_request(thread: ThreadMetadata) -> bool:
+    """True for the thread of a `threads.create` request: the SDK answers it with the `Thread`
+    it just made (an empty first page of items), where every other request loads the thread's
+    metadata from the store. Such a thread holds nothing but `current`, so there is no history
+    to read (one query less on a new thread's first turn)."""
+    return isinstance(thread, Thread) and not thread.items.data and not thread.items.has_more
+
+
 async def load_history(
     store: Store[ChatContext],
     thread: ThreadMetadata,
@@ -74,7 +83,7 @@ async def load_history(
     case anything newer has just been removed; either way it and anything after it are left
     out, because it is sent as the request's `input`.
     """
-    if max_items <= 0:
+    if max_items <= 0 or _created_by_this_request(thread):
         return []
     # One extra item per slot for `current` and anything the SDK stored after it.
     page = await store.load_thread_items(thread.id, None, max_items * 2 + 1, "desc", context)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -128,9 +129,21 @@ class ProcessCli(Generic[SettingsT]):
         log.info("migrated", extra={"service": self.name})
 
 
+GC_FIRST_GENERATION = 10_000
+
+
 def run_in_event_loop(main: Coroutine[Any, Any, None]) -> None:
     """Runs `main` to completion in a new event loop: uvloop's when it is installed (see the
-    module docstring), else asyncio's own (Windows, where uvloop does not exist)."""
+    module docstring), else asyncio's own (Windows, where uvloop does not exist).
+
+    Everything imported so far (modules, pydantic schemas, protobuf descriptors) lives as long
+    as the process, so it is frozen out of the cycle collector (`gc.freeze`): a full collection
+    then walks only what the process allocated since. The first generation is collected every
+    GC_FIRST_GENERATION allocations instead of 700: a chat turn allocates thousands of
+    short-lived objects (SDK events, pydantic models), and the young collections were ~4 % of
+    the agent's CPU under a chat burst (py-spy --native)."""
+    gc.freeze()
+    gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on every POSIX platform

@@ -213,6 +213,14 @@ class Database:
                         await connection.invalidate()
                     raise
 
+    @asynccontextmanager
+    async def statement_connection(self) -> AsyncIterator[AsyncConnection]:
+        """`read_connection` for exactly ONE statement, a read or a write, in autocommit (see
+        `statement_session`): the edge's chat store writes through its asyncpg driver
+        connection."""
+        async with self.read_connection() as connection:
+            yield connection
+
     async def is_reachable(self) -> bool:
         """True when a trivial query succeeds."""
         try:

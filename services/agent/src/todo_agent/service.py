@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +64,33 @@ def system_clock(zone: ZoneInfo) -> datetime:
     return datetime.now(UTC).astimezone(zone)
 
 
+class AgentPool:
+    """Copies of the agent graph's starting agent, each used by one run at a time.
+
+    For every turn the SDK checks that no concurrent run changed the agent's tools
+    (`agents.run_internal.agent_tool_configuration`) by scanning every run active on the same
+    `Agent` object, under a process-wide lock: with N runs sharing one object each check is
+    O(N), so a burst of N turns costs O(N²) (profiled: ~2 % of the agent at 200 streams, and
+    growing with N). The SDK's advice is an agent per run (`agent.clone(tools=[*agent.tools])`),
+    but a clone validates the whole agent (~0.5 ms), so copies are kept and reused: at most as
+    many exist as runs have been open at once. The copies share the tools, instructions and
+    handoffs, so every run behaves exactly as with the original.
+    """
+
+    def __init__(self, agent: Agent[AgentContext]) -> None:
+        self.agent = agent
+        self._free: list[Agent[AgentContext]] = []
+
+    @contextmanager
+    def acquire(self) -> Iterator[Agent[AgentContext]]:
+        """An agent no other run is using, returned to the pool when the block ends."""
+        agent = self._free.pop() if self._free else self.agent.clone(tools=[*self.agent.tools])
+        try:
+            yield agent
+        finally:
+            self._free.append(agent)
+
+
 class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
     """Runs the assistant for one user turn per call."""
 
@@ -79,7 +106,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self._settings = settings
         self._tasks = tasks
         self._clock = clock
-        self._agent = agent or build_agents()
+        self._agents = AgentPool(agent or build_agents())
         # One run configuration per model; each turn takes the least busy (todo_agent.models).
         self._run_configs = LeastBusy(
             [
@@ -164,10 +191,11 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             )
         self._turns += 1
         try:
-            with self._run_configs.acquire() as run_config:
+            with self._run_configs.acquire() as run_config, self._agents.acquire() as agent:
                 # aclosing: if the RPC ends while an event is being sent, the run's own clean-up
                 # (`_respond`'s finally) runs now, not when the generator is collected.
-                async with aclosing(self._respond(request, context, zone, run_config)) as events:
+                run = self._respond(request, context, zone, run_config, agent)
+                async with aclosing(run) as events:
                     async for event in events:
                         yield event
         finally:
@@ -179,6 +207,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         context: grpc.aio.ServicerContext,
         zone: ZoneInfo,
         run_config: RunConfig,
+        agent: Agent[AgentContext],
     ) -> AsyncGenerator[pb.RespondEvent, None]:
         principal = current_principal()
         settings = self._settings
@@ -208,7 +237,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             },
         )
         result = Runner.run_streamed(
-            self._agent,
+            agent,
             self._input_items(request),
             context=run_context,
             max_turns=settings.max_turns,
@@ -232,7 +261,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         context.add_done_callback(lambda _ctx: stop("rpc done"))
         mapper = EventMapper(
             run_context,
-            self._agent.name,
+            agent.name,
             flush_interval_seconds=settings.text_flush_interval_seconds,
             flush_chars=settings.text_flush_chars,
         )
