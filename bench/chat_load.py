@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -454,16 +455,17 @@ async def main(args: argparse.Namespace) -> None:
                 tokens = await sign_up_users(edge.url, args.users)
                 # A warm-up turn per user, so the first level does not pay for first sights
                 # (token verification, imports, connection set-up).
-                await run_load(
+                # The same stack, users and load processes for every run of this variant.
+                on_stack = functools.partial(
+                    run_load,
                     label=args.label,
                     variant=variant,
                     port=edge.port,
                     tokens=tokens,
                     pids=pids,
                     workers=args.workers,
-                    mode="burst",
-                    count=min(len(tokens), 50),
                 )
+                await on_stack(mode="burst", count=min(len(tokens), 50))
                 for index, level in enumerate(levels):
                     profile = {}
                     if args.profile and index == 0:
@@ -472,32 +474,13 @@ async def main(args: argparse.Namespace) -> None:
                             name: Path(args.profile) / f"{args.label}-{variant}-{name}.txt"
                             for name in ("edge", "agent")
                         }
-                    result = await run_load(
-                        profile=profile,
-                        native=args.native,
-                        label=args.label,
-                        variant=variant,
-                        port=edge.port,
-                        tokens=tokens,
-                        pids=pids,
-                        workers=args.workers,
-                        mode="burst",
-                        count=level,
+                    result = await on_stack(
+                        mode="burst", count=level, profile=profile, native=args.native
                     )
                     burst_rows.append(burst_row(result))
                     print(burst_rows[-1], file=sys.stderr, flush=True)
                 if args.rate > 0:
-                    result = await run_load(
-                        label=args.label,
-                        variant=variant,
-                        port=edge.port,
-                        tokens=tokens,
-                        pids=pids,
-                        workers=args.workers,
-                        mode="steady",
-                        rate=args.rate,
-                        seconds=args.seconds,
-                    )
+                    result = await on_stack(mode="steady", rate=args.rate, seconds=args.seconds)
                     steady_rows.append(steady_row(result, args.rate, args.seconds))
                     print(steady_rows[-1], file=sys.stderr, flush=True)
     print("#### N streams written at the same moment\n")

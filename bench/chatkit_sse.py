@@ -283,6 +283,13 @@ async def sign_up(http: httpx.AsyncClient) -> str:
     return str(response.json()["access_token"])
 
 
+async def signed_up_chat(http: httpx.AsyncClient) -> tuple[str, ChatClient]:
+    """A new user's access token and ChatKit client (`http` now sends the token)."""
+    token = await sign_up(http)
+    http.headers["Authorization"] = f"Bearer {token}"
+    return token, ChatClient(http)
+
+
 async def fill_thread(chat: ChatClient) -> tuple[str, int, int]:
     """A thread with at least ITEMS items, made by chatting ("add …" turns, then "help"
     turns to land on ITEMS or just past it). Returns its id, the turns it took and its
@@ -311,9 +318,7 @@ async def main(seconds: float, max_streams: int, env: dict[str, str]) -> None:
     async with backend_stack("auth", "tasks", "agent", "edge", extra_env=env) as stack:
         edge_process = stack["edge"]
         async with httpx.AsyncClient(base_url=edge_process.url, timeout=60) as http:
-            token = await sign_up(http)
-            http.headers["Authorization"] = f"Bearer {token}"
-            chat = ChatClient(http)
+            token, chat = await signed_up_chat(http)
             for i in range(3):
                 created = await http.post("/api/tasks", json={"title": f"listed task {i}"})
                 assert created.status_code == 201, created.text

@@ -36,10 +36,10 @@ from todo_edge.chatkit import ChatContext, TodoChatKitStore
 from todo_edge.chatkit.item_json import read_response
 from todo_edge.chatkit.models import ChatThreadRow
 from todo_edge.chatkit.requests import parse_request
-from todo_testkit.chatkit import ChatClient
 
-from bench.chatkit_sse import ITEMS, fill_thread, pct, sign_up
+from bench.chatkit_sse import ITEMS, fill_thread, signed_up_chat
 from bench.load import add_env_option, env_overrides, machine_note
+from bench.load import percentile as pct
 from bench.stack import RATE_LIMIT_NOTE, backend_stack
 from bench.wrk import DONE_HOOK, require_wrk, run_wrk
 
@@ -113,9 +113,7 @@ async def main(seconds: float, calls: int, env: dict[str, str]) -> None:
     async with backend_stack("auth", "tasks", "agent", "edge", extra_env=env) as stack:
         edge = stack["edge"]
         async with httpx.AsyncClient(base_url=edge.url, timeout=60) as http:
-            token = await sign_up(http)
-            http.headers["Authorization"] = f"Bearer {token}"
-            chat = ChatClient(http)
+            token, chat = await signed_up_chat(http)
             thread_id, turns, filled = await fill_thread(chat)
             page = await chat.items(thread_id, limit=ITEMS)
             assert len(page["data"]) == ITEMS, len(page["data"])
