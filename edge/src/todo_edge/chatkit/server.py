@@ -133,6 +133,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         locale, zone = context.locale, context.zone
         request = agent_pb.RespondRequest(
             thread_id=thread.id,
+            # A retry of this message sends the same id: its task creations are idempotent.
+            input_item_id=input_user_message.id,
             input=text[: settings.chatkit_max_input_chars],
             history=history,
             locale=locale,

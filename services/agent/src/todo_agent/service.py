@@ -38,9 +38,12 @@ from todo_common.tokens import current_principal
 
 from todo_agent.assistant import build_agents
 from todo_agent.context import AgentContext
-from todo_agent.events import EventMapper, failure_for, limit_failure
+from todo_agent.events import EventMapper
+from todo_agent.failures import failure_for, limit_failure
+from todo_agent.history_budget import HistoryBudget
 from todo_agent.models import LeastBusy
 from todo_agent.settings import AgentSettings
+from todo_agent.usage import track_run_usage, usage_message
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self._tasks = tasks
         self._clock = clock
         self._agent = agent or build_agents()
+        self._history_budget = HistoryBudget.for_model(settings, self._agent)
         # One run configuration per model; each turn takes the least busy (todo_agent.models).
         self._run_configs = LeastBusy(
             [
@@ -125,6 +129,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         if len(request.thread_id) > MAX_THREAD_ID_CHARS:
             violations.append(
                 FieldViolation("thread_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
+            )
+        if len(request.input_item_id) > MAX_THREAD_ID_CHARS:
+            violations.append(
+                FieldViolation("input_item_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
             )
         if request.locale and not _LOCALE.match(request.locale):
             violations.append(FieldViolation("locale", "must be a BCP 47 tag such as en or ur-PK"))
@@ -198,6 +206,8 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             deadline=loop.time() + budget,
             tool_timeout_seconds=settings.tool_timeout_seconds,
             locale=request.locale,
+            thread_id=request.thread_id,
+            input_item_id=request.input_item_id,
         )
         log.info(
             "run started",
@@ -207,9 +217,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 "input_chars": len(request.input),
             },
         )
+        usage_tally = track_run_usage()  # before the run's task starts: it inherits the tally
         result = Runner.run_streamed(
             self._agent,
-            self._input_items(request),
+            self._history_budget.fit(self._input_items(request)),
             context=run_context,
             max_turns=settings.max_turns,
             run_config=run_config,
@@ -274,14 +285,9 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             if failure is not None:
                 yield pb.RespondEvent(run_failed=failure)
             else:
-                usage = result.context_wrapper.usage
                 yield pb.RespondEvent(
                     run_finished=pb.RunFinished(
-                        usage=pb.Usage(
-                            requests=usage.requests,
-                            input_tokens=usage.input_tokens,
-                            output_tokens=usage.output_tokens,
-                        ),
+                        usage=usage_message(result.context_wrapper.usage, usage_tally),
                         turns=result.current_turn,
                         last_agent=mapper.agent_name,
                     )
