@@ -8,7 +8,8 @@
 - Any other 4xx is the request (too long, a model name the server does not know, refused
   credentials): the same request fails the same way.
 - A read timeout is a server that took the request and did not answer in time, not one that
-  could not be reached; both are worth another try.
+  could not be reached (a refused connection, which the HTTP client reports as a connect
+  timeout); both are worth another try.
 - An empty model turn (`EmptyModelReply`) is usually a conversation the model's context
   cannot hold; the same conversation overflows again.
 Never includes provider text: it can hold internals (keys, hosts, prompt fragments).
@@ -16,6 +17,7 @@ Never includes provider text: it can hold internals (keys, hosts, prompt fragmen
 
 from __future__ import annotations
 
+import httpx2
 import openai
 from agents import MaxTurnsExceeded, ModelBehaviorError
 from todo.agent.v1 import agent_service_pb2 as pb
@@ -85,6 +87,19 @@ def _is_context_overflow(error: openai.APIStatusError) -> bool:
     )
 
 
+def _never_connected(error: BaseException) -> bool:
+    """Whether the request never reached the server: the HTTP client reports a refused
+    connection as a connect *timeout* (`httpx2.ConnectTimeout`), which is no slow answer."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx2.ConnectError | httpx2.ConnectTimeout | ConnectionError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def failure_for(error: BaseException) -> pb.RunFailed:
     """A user-safe RunFailed for an exception that ended a run."""
     unavailable = pb.FAILURE_CODE_MODEL_UNAVAILABLE
@@ -101,7 +116,7 @@ def failure_for(error: BaseException) -> pb.RunFailed:
             f"The assistant's model is busy right now. {TRY_AGAIN}",
             retryable=True,
         )
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and not _never_connected(error):
         return _failed(
             unavailable,
             f"The assistant's model took too long to answer. {TRY_AGAIN}",
