@@ -33,6 +33,7 @@ from todo_testkit.tasks import TasksServiceHandle, token_settings_for
 
 if TYPE_CHECKING:
     # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
+    from agents import Agent
     from agents.models.interface import Model
     from todo_agent.service import Clock
 
@@ -59,15 +60,20 @@ async def running_agent_service(
     custom_model: Model | None = None,
     clock: Clock | None = None,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    agent: Agent[Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[AgentServiceHandle]:
     """Starts an agent server and stops it after. `overrides` are AgentSettings fields
     (`model="gpt-4o-mini"` names a model); `custom_model` replaces the model object itself
-    (e.g. an `agents.testing.ScriptedModel`)."""
+    (e.g. an `agents.testing.ScriptedModel`); `agent` replaces the assistant's agents."""
     from todo_agent.server import start_agent_server
 
     settings = agent_test_settings(tasks_address, **overrides)
-    options: dict[str, Any] = {"model": custom_model, "tasks_interceptors": tasks_interceptors}
+    options: dict[str, Any] = {
+        "model": custom_model,
+        "tasks_interceptors": tasks_interceptors,
+        "agent": agent,
+    }
     if clock is not None:
         options["clock"] = clock
     running = await start_agent_server(settings, token_settings_for(auth), **options)
