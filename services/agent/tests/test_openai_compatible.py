@@ -11,13 +11,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 import pytest
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_agent.failures import EMPTY_REPLY_MESSAGE
 from todo_agent.history_budget import CUT_NOTE
+from todo_agent.titles import clean_title
 from todo_agent.tools import argument_problem
-from todo_testkit.agent import AskOwnAgent
+from todo_testkit.agent import AgentServiceHandle, AskOwnAgent, running_agent_service
+from todo_testkit.auth import AuthServiceHandle
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 PROVIDER_SECRET = "provider-internal-detail-sk-live-123"
@@ -91,6 +94,8 @@ class Reply:
     chunks: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     hang: bool = False
+    # A whole (not streamed) completion, for requests without `stream`.
+    completion: dict[str, Any] | None = None
 
 
 @dataclass
@@ -124,7 +129,14 @@ class FakeProvider:
             if reply.hang:
                 # Never answer: the client's own time limit must end the call.
                 await asyncio.Event().wait()
-            if reply.status != 200:
+            if reply.completion is not None:
+                payload = json.dumps(reply.completion).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                    + payload
+                )
+            elif reply.status != 200:
                 payload = json.dumps(
                     reply.error or {"error": {"message": PROVIDER_SECRET}}
                 ).encode()
@@ -466,3 +478,92 @@ def test_arguments_that_are_not_json_are_named_as_such() -> None:
     )
     assert argument_problem("add_task", '{"title": "Buy milk"}') == ""
     assert argument_problem("no_such_tool", "{") == ""
+
+
+def _completion(text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-title",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45},
+    }
+
+
+async def test_the_configured_model_writes_the_thread_title(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    provider: FakeProvider,
+    sign_up: Any,
+) -> None:
+    user = await sign_up()
+    provider.replies = [Reply(completion=_completion('Title: "Weekly groceries."\nDone.'))]
+    async with running_agent_service(
+        auth_service, tasks_service.address, **_llm_settings(provider)
+    ) as agent:
+        response = await agent.stub.SuggestTitle(
+            pb.SuggestTitleRequest(text="add milk, eggs and bread for this week", locale="en"),
+            metadata=user.metadata,
+            timeout=20,
+        )
+    assert response.title == "Weekly groceries"
+    [request] = provider.requests
+    assert "stream" not in request["json"] and "tools" not in request["json"]
+    system, message = request["json"]["messages"]
+    assert system["role"] == "system" and "title" in system["content"]
+    assert message == {"role": "user", "content": "add milk, eggs and bread for this week"}
+
+
+async def test_a_failing_model_writes_no_title(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    provider: FakeProvider,
+    sign_up: Any,
+) -> None:
+    user = await sign_up()
+    provider.replies = [Reply(status=500)]
+    async with running_agent_service(
+        auth_service, tasks_service.address, **_llm_settings(provider)
+    ) as agent:
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await agent.stub.SuggestTitle(
+                pb.SuggestTitleRequest(text="add milk"), metadata=user.metadata, timeout=20
+            )
+    assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert PROVIDER_SECRET not in (failed.value.details() or "")
+
+
+async def test_the_offline_model_leaves_the_title_to_the_caller(
+    agent_service: AgentServiceHandle, sign_up: Any
+) -> None:
+    user = await sign_up()
+    response = await agent_service.stub.SuggestTitle(
+        pb.SuggestTitleRequest(text="add milk"), metadata=user.metadata, timeout=10
+    )
+    assert response.title == ""
+    with pytest.raises(grpc.aio.AioRpcError) as empty:
+        await agent_service.stub.SuggestTitle(
+            pb.SuggestTitleRequest(text="  "), metadata=user.metadata, timeout=10
+        )
+    assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("answer", "title"),
+    [
+        ("Groceries for the week", "Groceries for the week"),
+        ('"Dentist appointment."', "Dentist appointment"),
+        ("**Title:** Tax return\nI hope this helps!", "Tax return"),
+        ("\n\n", ""),
+        ("word " * 30, ("word " * 11).strip() + "…"),
+    ],
+)
+def test_model_titles_are_cleaned(answer: str, title: str) -> None:
+    assert clean_title(answer) == title

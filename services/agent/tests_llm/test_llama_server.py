@@ -18,6 +18,7 @@ from agents import Agent, ModelSettings
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo_agent.assistant import build_agents
 from todo_agent.failures import EMPTY_REPLY_MESSAGE
+from todo_edge.chatkit.server import derive_title
 from todo_testkit.agent import fixed_clock, respond, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import chatting_with_own_agent
@@ -27,6 +28,7 @@ from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 from todo_testkit.waiting import eventually
 
 DEADLINE = 240.0
+FIRST_MESSAGE = "My name is Zed. Greet me in one sentence."
 
 
 def assistant(**settings: Any) -> Agent[Any]:
@@ -108,13 +110,18 @@ async def test_history_goes_back_to_the_model_turn_after_turn(
         agent=assistant(tool_choice="none"),
         **model_server.agent_settings(),
     ) as (_, chat):
-        first = await chat.create("My name is Zed. Greet me in one sentence.")
+        first = await chat.create(FIRST_MESSAGE)
         assert first.of("error") == [] and first.reply.strip()
         second = await chat.say(first.thread_id, "What did I say my name was?")
         assert second.of("error") == [] and second.reply.strip()
         third = await chat.say(first.thread_id, "Thanks. Say goodbye.")
         assert third.of("error") == [] and third.reply.strip()
         assert await chat.item_types(first.thread_id) == ["user_message", "assistant_message"] * 3
+        # The model wrote the thread's title after the first exchange (item 6), not the edge's
+        # fallback (the first message, cleaned up).
+        thread = (await chat.post("threads.get_by_id", {"thread_id": first.thread_id})).json()
+        assert thread["title"] and thread["title"] != derive_title(FIRST_MESSAGE)
+        print(f"model title: {thread['title']!r}")
 
 
 async def test_a_retried_tool_turn_does_not_add_the_task_twice(

@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
@@ -43,6 +43,7 @@ from todo_agent.failures import failure_for, limit_failure
 from todo_agent.history_budget import HistoryBudget
 from todo_agent.models import LeastBusy
 from todo_agent.settings import AgentSettings
+from todo_agent.titles import suggest_title
 from todo_agent.usage import track_run_usage, usage_message
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,16 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                         yield event
         finally:
             self._turns -= 1
+
+    async def SuggestTitle(
+        self, request: pb.SuggestTitleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SuggestTitleResponse:
+        """A short thread title from the configured model (`todo_agent.titles`)."""
+        with self._run_configs.acquire() as run_config:
+            model = None if self._settings.is_offline else cast(Model, run_config.model)
+            return await suggest_title(
+                model, request, max_input_chars=self._settings.max_input_chars
+            )
 
     async def _respond(
         self,

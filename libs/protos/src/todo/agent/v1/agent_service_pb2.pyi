@@ -88,6 +88,54 @@ FAILURE_CODE_INTERNAL: FailureCode.ValueType  # 4
 Global___FailureCode: _TypeAlias = FailureCode  # noqa: Y015
 
 @_typing.final
+class SuggestTitleRequest(_message.Message):
+    """Request for SuggestTitle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    LOCALE_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """The conversation's first user message: 1 to 8,000 characters, not only white space."""
+    locale: _builtins.str
+    """The user's preferred language as a BCP 47 tag, for example `en`. Optional."""
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        locale: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["locale", b"locale", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestTitleRequest: _TypeAlias = SuggestTitleRequest  # noqa: Y015
+
+@_typing.final
+class SuggestTitleResponse(_message.Message):
+    """Response for SuggestTitle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    """A title of at most 60 characters, or empty when the model writes none."""
+    def __init__(
+        self,
+        *,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestTitleResponse: _TypeAlias = SuggestTitleResponse  # noqa: Y015
+
+@_typing.final
 class ConversationMessage(_message.Message):
     """One earlier message of the conversation, flattened to text."""
 
