@@ -28,6 +28,9 @@ from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 from todo_testkit.waiting import eventually
 
 DEADLINE = 240.0
+# Room for a whole add_task call: the grammar-bound arguments of all five fields.
+TOOL_CALL_TOKENS = 256
+ADD_MILK = "Add a task titled Buy milk, with no due date, no tags and no notes."
 FIRST_MESSAGE = "My name is Zed. Greet me in one sentence."
 
 
@@ -80,10 +83,12 @@ async def test_a_forced_tool_call_runs_through_the_real_tool_loop(
     async with running_agent_service(
         auth_service,
         tasks_service.address,
-        agent=assistant(tool_choice="add_task"),
+        agent=assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS),
         **model_server.agent_settings(),
     ) as agent:
-        run = await respond(agent.stub, alice.metadata, "add buy milk", deadline_seconds=DEADLINE)
+        run = await respond(agent.stub, alice.metadata, ADD_MILK, deadline_seconds=DEADLINE)
+    print(f"calls: {run.calls}; finished: {[(f.ok, f.error_message) for f in run.finished]}")
+    print(f"run failed: {run.run_failed}")
     # The tool ran against the real tasks service ...
     assert [name for name, _args in run.calls][:1] == ["add_task"]
     assert run.finished[0].ok, run.finished[0].error_message
@@ -137,13 +142,13 @@ async def test_a_retried_tool_turn_does_not_add_the_task_twice(
         tasks_service,
         edge_database,
         alice,
-        agent=assistant(tool_choice="add_task"),
+        agent=assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS),
         # The same instructions (clock included) and temperature 0: the retry's model call
         # is the first one's again.
         clock=fixed_clock,
         **model_server.agent_settings(),
     ) as (_, chat):
-        first = await chat.create("add buy milk")
+        first = await chat.create(ADD_MILK)
         assert first.of("error") == []
         [created] = await alice_tasks.list_all()
         [user] = first.done_items("user_message")

@@ -27,14 +27,16 @@ It also sends Chat Completions requests in the form every OpenAI-compatible serv
 concatenates the content) answer with HTTP 500, so every tool turn failed there.
 
 `ChatCompletionsModel` asks the server for the streamed token counts (`include_usage`), counts
-an estimate where it sent none (`todo_agent.usage`), and treats a turn with no text and no
-tool call as the failure it is (`EmptyModelReply`): a server out of context answers 200 with
-an empty stream, and the run used to "succeed" with nothing to show.
+an estimate where it sent none (`todo_agent.usage`), treats a turn with no text and no tool
+call as the failure it is (`EmptyModelReply`: a server out of context answers 200 with an
+empty stream, and the run used to "succeed" with nothing to show), and makes tool-call
+arguments with a raw newline inside a string strict JSON (`_repair_tool_arguments`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
@@ -171,6 +173,7 @@ class ChatCompletionsModel(OpenAIChatCompletionsModel):
         async with aclosing(stream) as events:
             async for event in events:
                 if event.type == "response.completed":
+                    _repair_tool_arguments(event.response)
                     if not _has_content(event.response):
                         raise EmptyModelReply(
                             "The model server answered with no text and no tool call."
@@ -205,6 +208,23 @@ def _has_content(response: Response) -> bool:
         ):
             return True
     return False
+
+
+def _repair_tool_arguments(response: Response) -> None:
+    """Tool-call arguments that are JSON but for a raw control character (a newline) inside a
+    string, as small models write them under a grammar, rewritten as strict JSON: the SDK
+    parses strictly and would refuse the whole call."""
+    for item in response.output:
+        if item.type != "function_call":
+            continue
+        try:
+            json.loads(item.arguments or "{}")
+        except json.JSONDecodeError:
+            try:
+                lenient = json.loads(item.arguments, strict=False)
+            except json.JSONDecodeError:
+                continue  # not JSON at all: the tool tells the model so (tools.argument_problem)
+            item.arguments = json.dumps(lenient, ensure_ascii=False)
 
 
 def _estimated_usage(
