@@ -17,7 +17,7 @@ from todo_common.channels import bind_caller
 
 log = logging.getLogger(__name__)
 
-TITLE_TIMEOUT_SECONDS = 10.0
+TITLE_TIMEOUT_SECONDS = 20.0
 
 
 async def model_title(
