@@ -33,6 +33,7 @@ from todo_testkit.tasks import TasksServiceHandle, token_settings_for
 
 if TYPE_CHECKING:
     # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
+    from agents import Agent
     from agents.models.interface import Model
     from todo_agent.service import Clock
 
@@ -59,15 +60,20 @@ async def running_agent_service(
     custom_model: Model | None = None,
     clock: Clock | None = None,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    agent: Agent[Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[AgentServiceHandle]:
     """Starts an agent server and stops it after. `overrides` are AgentSettings fields
     (`model="gpt-4o-mini"` names a model); `custom_model` replaces the model object itself
-    (e.g. an `agents.testing.ScriptedModel`)."""
+    (e.g. an `agents.testing.ScriptedModel`); `agent` replaces the assistant's agents."""
     from todo_agent.server import start_agent_server
 
     settings = agent_test_settings(tasks_address, **overrides)
-    options: dict[str, Any] = {"model": custom_model, "tasks_interceptors": tasks_interceptors}
+    options: dict[str, Any] = {
+        "model": custom_model,
+        "tasks_interceptors": tasks_interceptors,
+        "agent": agent,
+    }
     if clock is not None:
         options["clock"] = clock
     running = await start_agent_server(settings, token_settings_for(auth), **options)
@@ -116,6 +122,16 @@ class Run:
         return "\n".join(self.messages)
 
 
+def _arguments(text: str) -> dict[str, Any]:
+    """A tool call's arguments; a real model's broken JSON (cut short, say) as `{"unparsed":
+    text}`, so a test can still see the call."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return {"unparsed": text}
+    return parsed if isinstance(parsed, dict) else {"unparsed": text}
+
+
 def sort_events(events: list[pb.RespondEvent]) -> Run:
     """Groups a stream's events; checks that deltas add up to each message."""
     run = Run(events=events)
@@ -124,7 +140,7 @@ def sort_events(events: list[pb.RespondEvent]) -> Run:
         kind = event.WhichOneof("event")
         if kind == "tool_call_started":
             run.calls.append(
-                (event.tool_call_started.name, json.loads(event.tool_call_started.arguments_json))
+                (event.tool_call_started.name, _arguments(event.tool_call_started.arguments_json))
             )
         elif kind == "tool_call_finished":
             run.finished.append(event.tool_call_finished)

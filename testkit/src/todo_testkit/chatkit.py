@@ -231,16 +231,21 @@ async def chatting_with_own_agent(
     user: SignedUpUser,
     *,
     edge_overrides: dict[str, Any] | None = None,
+    client_timeout: float = 15.0,
     **agent_options: Any,
 ) -> AsyncIterator[tuple[AgentServiceHandle, ChatClient]]:
     """An agent of the test's own (`agent_options` go to `running_agent_service`: a scripted
     model, interceptors on its tasks channel), an edge chatting with it, and `user`'s ChatKit
-    client on that edge; all stopped after the block."""
+    client on that edge (reads time out after `client_timeout` seconds of silence); all
+    stopped after the block."""
     async with running_agent_service(auth, tasks.address, **agent_options) as agent:
         settings = chat_edge_settings(
             auth, tasks, agent.address, database, **(edge_overrides or {})
         )
-        async with running_edge(settings) as edge, edge.client(user.access_token) as http:
+        async with (
+            running_edge(settings) as edge,
+            edge.client(user.access_token, timeout=client_timeout) as http,
+        ):
             yield agent, ChatClient(http)
 
 

@@ -8,9 +8,9 @@ cancels the call, and the agent service then cancels the run. The SDK itself kee
 partial answer and notes the stop in the thread.
 
 Widget actions (task cards' buttons) run without the model (`actions.run_task_action`).
-The thread title is derived from the first message when the first exchange ends: the edge has
-no model of its own (the agent service owns the model configuration), so the title is the
-same deterministic summary whichever model answers.
+The thread title is written when the first exchange ends, by the configured model through the
+agent service (`titles.model_title`: the edge has no model of its own); with the offline
+model, or when the agent cannot write one, it is derived from the first message.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from todo_edge.chatkit.history import load_history, user_text
 from todo_edge.chatkit.requests import parse_request
 from todo_edge.chatkit.run_lock import ThreadRunLocks
 from todo_edge.chatkit.store import TodoChatKitStore
+from todo_edge.chatkit.titles import model_title
 from todo_edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         locale, zone = context.locale, context.zone
         request = agent_pb.RespondRequest(
             thread_id=thread.id,
+            # A retry of this message sends the same id: its task creations are idempotent.
+            input_item_id=input_user_message.id,
             input=text[: settings.chatkit_max_input_chars],
             history=history,
             locale=locale,
@@ -172,7 +175,13 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             call.cancel()
         if thread.title is None:
             # The SDK saves the thread and sends `thread.updated` when it changed.
-            thread.title = derive_title(text)
+            thread.title = await model_title(
+                self._agent,
+                text,
+                token=context.token,
+                locale=locale,
+                max_chars=settings.chatkit_max_input_chars,
+            ) or derive_title(text)
 
     # ---- widget actions ----
 

@@ -51,6 +51,12 @@ class AgentContext:
     tool_timeout_seconds: float
     # The user's preferred language (BCP 47), when the caller sent one.
     locale: str = ""
+    # The caller's thread and the id of the user message this run answers; with both, the
+    # tools' creations are idempotent across runs of the same message (todo_agent.tools).
+    thread_id: str = ""
+    input_item_id: str = ""
+    # Tasks the run has asked to create so far: a creation's position in the run.
+    creations: int = 0
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)
     # Set when the caller cancelled or the run hit its deadline: tools refuse to start.
     cancelled: bool = False

@@ -1,4 +1,4 @@
-"""Agents SDK stream events → `todo.agent.v1.RespondEvent`s, and run failures → `RunFailed`.
+"""Agents SDK stream events → `todo.agent.v1.RespondEvent`s (run failures: `todo_agent.failures`).
 
 Text deltas are coalesced: the first delta of a message goes out at once (time to first
 text), later ones are buffered until ~30 ms have passed (the service flushes on a timer, see
@@ -14,12 +14,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import openai
 from agents import (
     AgentUpdatedStreamEvent,
     HandoffOutputItem,
-    MaxTurnsExceeded,
-    ModelBehaviorError,
     RawResponsesStreamEvent,
     RunItemStreamEvent,
     StreamEvent,
@@ -180,45 +177,3 @@ def _get(raw: Any, key: str) -> Any:
     if isinstance(raw, dict):
         return raw.get(key)
     return getattr(raw, key, None)
-
-
-def failure_for(error: BaseException) -> pb.RunFailed:
-    """A user-safe RunFailed for an exception that ended a run. Never includes provider text."""
-    code = pb.FAILURE_CODE_INTERNAL
-    retryable = False
-    message = "Something went wrong on our side while answering. Please try again."
-    if isinstance(error, MaxTurnsExceeded):
-        code = pb.FAILURE_CODE_LIMIT_EXCEEDED
-        message = "That needed more steps than the assistant may take for one message. Try asking for less at once."
-    elif isinstance(error, openai.RateLimitError):
-        code, retryable = pb.FAILURE_CODE_RATE_LIMITED, True
-        message = "The assistant's model is busy right now. Please try again in a moment."
-    elif isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
-        code, retryable = pb.FAILURE_CODE_MODEL_UNAVAILABLE, True
-        message = "The assistant's model could not be reached. Please try again in a moment."
-    elif isinstance(error, openai.APIStatusError):
-        status = error.status_code
-        code = pb.FAILURE_CODE_MODEL_UNAVAILABLE
-        if status >= 500 or status in (408, 409):
-            retryable = True
-            message = (
-                "The assistant's model is having trouble right now. Please try again in a moment."
-            )
-        elif status in (401, 403):
-            message = "The assistant's model is not set up correctly (its credentials were refused). Please tell the administrator."
-        else:
-            message = "The assistant's model could not handle this request."
-    elif isinstance(error, ModelBehaviorError):
-        code, retryable = pb.FAILURE_CODE_MODEL_UNAVAILABLE, True
-        message = "The assistant's model gave an answer that could not be used. Please try again."
-    return pb.RunFailed(code=code, message=message, retryable=retryable)
-
-
-def limit_failure(*, caller_deadline: bool) -> pb.RunFailed:
-    """The run ran out of time."""
-    message = (
-        "The request's deadline passed before the assistant finished."
-        if caller_deadline
-        else "The assistant took too long to answer and was stopped."
-    )
-    return pb.RunFailed(code=pb.FAILURE_CODE_LIMIT_EXCEEDED, message=message, retryable=True)

@@ -20,25 +20,53 @@ checks runtime protocols) anew for every chunk and was the largest single cost o
 The result is the same `ChatCompletionChunk`; a chunk that does not validate (a server that
 leaves out a field) falls back to the client's own constructor, so nothing is rejected that
 was accepted before.
+
+It also sends Chat Completions requests in the form every OpenAI-compatible server accepts
+(`portable_messages`): the SDK replays an assistant turn that only called tools with
+`"content": null`, which OpenAI takes but llama.cpp's server (and others whose chat template
+concatenates the content) answer with HTTP 500, so every tool turn failed there.
+
+`ChatCompletionsModel` asks the server for the streamed token counts (`include_usage`), counts
+an estimate where it sent none (`todo_agent.usage`), treats a turn with no text and no tool
+call as the failure it is (`EmptyModelReply`: a server out of context answers 200 with an
+empty stream, and the run used to "succeed" with nothing to show), and makes tool-call
+arguments with a raw newline inside a string strict JSON (`_repair_tool_arguments`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Generic, TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
+from typing import Any, Generic, TypeVar, cast
 
 import httpx2
 import pydantic
-from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
+from agents import (
+    AgentOutputSchemaBase,
+    Handoff,
+    ModelSettings,
+    ModelTracing,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    Tool,
+)
+from agents.items import TResponseInputItem, TResponseStreamEvent
 from agents.models.interface import Model
 from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai._models import FinalRequestOptions
 from openai.types.chat import ChatCompletionChunk
+from openai.types.responses import Response, ResponseUsage
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 from todo_common.cli import ConfigurationError
 
+from todo_agent.failures import EmptyModelReply
 from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import AgentSettings
+from todo_agent.usage import estimate_tokens, note_estimated_request
 
 
 class ModelConfigurationError(ConfigurationError):
@@ -68,17 +96,94 @@ class StreamingClient(AsyncOpenAI):
                 pass  # the client's lenient constructor below keeps what it can
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
+    async def _prepare_options(self, options: FinalRequestOptions) -> FinalRequestOptions:
+        options = await super()._prepare_options(options)
+        data = options.json_data
+        if (
+            options.url.endswith("/chat/completions")
+            and isinstance(data, Mapping)
+            and isinstance(data.get("messages"), list)
+        ):
+            # A new body: the options are a copy per attempt, the SDK's messages are not.
+            options.json_data = {**data, "messages": portable_messages(data["messages"])}
+        return options
+
+
+def portable_messages(messages: list[Any]) -> list[Any]:
+    """Chat Completions messages as every OpenAI-compatible server takes them: an assistant
+    message without text (one that only called tools) carries `"content": ""`, not null."""
+    out: list[Any] = []
+    for message in messages:
+        if (
+            isinstance(message, Mapping)
+            and message.get("role") == "assistant"
+            and message.get("content") is None
+        ):
+            message = {**message, "content": ""}
+        out.append(message)
+    return out
+
 
 class ChatCompletionsModel(OpenAIChatCompletionsModel):
-    """The SDK's Chat Completions model, closing its own client (and its connections) when
-    the service stops; the SDK leaves a client it was given open."""
+    """The SDK's Chat Completions model that asks for token counts, estimates them where the
+    server sends none, fails an empty turn (see the module docstring) and closes its own
+    client (and its connections) when the service stops; the SDK leaves a client it was given
+    open."""
 
-    def __init__(self, model: str, openai_client: AsyncOpenAI) -> None:
+    def __init__(
+        self, model: str, openai_client: AsyncOpenAI, *, stream_usage: bool = True
+    ) -> None:
         super().__init__(model=model, openai_client=openai_client)
         self._own_client = openai_client
+        self._stream_usage = stream_usage
 
     async def close(self) -> None:
         await self._own_client.close()
+
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        if self._stream_usage and model_settings.include_usage is None:
+            model_settings = dataclasses.replace(model_settings, include_usage=True)
+        stream = cast(
+            "AsyncGenerator[TResponseStreamEvent, None]",
+            super().stream_response(
+                system_instructions,
+                input,
+                model_settings,
+                tools,
+                output_schema,
+                handoffs,
+                tracing,
+                previous_response_id=previous_response_id,
+                conversation_id=conversation_id,
+                prompt=prompt,
+            ),
+        )
+        async with aclosing(stream) as events:
+            async for event in events:
+                if event.type == "response.completed":
+                    _repair_tool_arguments(event.response)
+                    if not _has_content(event.response):
+                        raise EmptyModelReply(
+                            "The model server answered with no text and no tool call."
+                        )
+                    if not event.response.usage or not event.response.usage.total_tokens:
+                        event.response.usage = _estimated_usage(
+                            event.response, system_instructions, input, tools, handoffs
+                        )
+                        note_estimated_request()
+                yield event
 
 
 class ResponsesModel(OpenAIResponsesModel):
@@ -90,6 +195,70 @@ class ResponsesModel(OpenAIResponsesModel):
 
     async def close(self) -> None:
         await self._own_client.close()
+
+
+def _has_content(response: Response) -> bool:
+    """Whether a model turn said something or called a tool."""
+    for item in response.output:
+        if item.type == "function_call":
+            return True
+        if item.type == "message" and any(
+            getattr(part, "text", "").strip() or getattr(part, "refusal", "").strip()
+            for part in item.content
+        ):
+            return True
+    return False
+
+
+def _repair_tool_arguments(response: Response) -> None:
+    """Tool-call arguments that are JSON but for a raw control character (a newline) inside a
+    string, as small models write them under a grammar, rewritten as strict JSON: the SDK
+    parses strictly and would refuse the whole call."""
+    for item in response.output:
+        if item.type != "function_call":
+            continue
+        try:
+            json.loads(item.arguments or "{}")
+        except json.JSONDecodeError:
+            try:
+                lenient = json.loads(item.arguments, strict=False)
+            except json.JSONDecodeError:
+                continue  # not JSON at all: the tool tells the model so (tools.argument_problem)
+            item.arguments = json.dumps(lenient, ensure_ascii=False)
+
+
+def _estimated_usage(
+    response: Response,
+    system_instructions: str | None,
+    input: str | list[TResponseInputItem],
+    tools: list[Tool],
+    handoffs: list[Handoff],
+) -> ResponseUsage:
+    """Token counts for a request the server did not count, from the length of what was sent
+    (instructions, conversation, tool schemas) and what came back."""
+    schemas = [
+        (
+            getattr(t, "name", ""),
+            getattr(t, "description", ""),
+            getattr(t, "params_json_schema", ""),
+        )
+        for t in tools
+    ] + [(h.tool_name, h.tool_description, h.input_json_schema) for h in handoffs]
+    sent = estimate_tokens(system_instructions or "") + estimate_tokens(input)
+    sent += estimate_tokens(schemas)
+    received = 0
+    for item in response.output:
+        if item.type == "function_call":
+            received += estimate_tokens(item.name + item.arguments)
+        elif item.type == "message":
+            received += sum(estimate_tokens(getattr(part, "text", "")) for part in item.content)
+    return ResponseUsage(
+        input_tokens=sent,
+        output_tokens=received,
+        total_tokens=sent + received,
+        input_tokens_details=InputTokensDetails(cached_tokens=0, cache_write_tokens=0),
+        output_tokens_details=OutputTokensDetails(reasoning_tokens=0),
+    )
 
 
 def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_CLIENT) -> Model:
@@ -119,7 +288,9 @@ def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_C
         ),
     )
     if settings.openai_base_url:
-        return ChatCompletionsModel(model=settings.model, openai_client=client)
+        return ChatCompletionsModel(
+            model=settings.model, openai_client=client, stream_usage=settings.model_stream_usage
+        )
     return ResponsesModel(model=settings.model, openai_client=client)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import cast
 
 import grpc
-from agents import set_tracing_disabled
+from agents import Agent, set_tracing_disabled
 from agents.models.interface import Model
 from todo.agent.v1 import agent_service_pb2, agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
@@ -16,6 +16,7 @@ from todo_common.grpc_server import RunningServer, ServiceRegistration, create_s
 from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
+from todo_agent.context import AgentContext
 from todo_agent.models import build_models
 from todo_agent.service import AgentService, Clock, system_clock
 from todo_agent.settings import AgentSettings
@@ -32,6 +33,7 @@ async def start_agent_server(
     model: Model | None = None,
     clock: Clock = system_clock,
     tasks_interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
+    agent: Agent[AgentContext] | None = None,
 ) -> RunningServer:
     """Starts AgentService on `settings.address` (port 0 binds a free port).
 
@@ -39,7 +41,8 @@ async def start_agent_server(
     `token_settings.auth_address`); the tools call the tasks service at
     `settings.tasks_address` with the caller's token. `model` overrides the model chosen by
     `settings.model` (tests script one); `clock` gives the user's local time (tests fix it);
-    `tasks_interceptors` wrap the channel to the tasks service (tests slow it down).
+    `tasks_interceptors` wrap the channel to the tasks service (tests slow it down); `agent`
+    replaces the assistant's agents (tests force a tool call with its model settings).
     """
     token_settings = token_settings or TokenSettings()
     if not settings.tracing_enabled:
@@ -56,7 +59,7 @@ async def start_agent_server(
         "tasks_service_pb2_grpc.TaskServiceAsyncStub",
         tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),
     )
-    servicer = AgentService(settings, models, tasks_stub, clock=clock)
+    servicer = AgentService(settings, models, tasks_stub, clock=clock, agent=agent)
     try:
         running = await create_server(
             settings.address,

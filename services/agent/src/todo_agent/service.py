@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, S
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
@@ -38,9 +38,13 @@ from todo_common.tokens import current_principal
 
 from todo_agent.assistant import build_agents
 from todo_agent.context import AgentContext
-from todo_agent.events import EventMapper, failure_for, limit_failure
+from todo_agent.events import EventMapper
+from todo_agent.failures import failure_for, limit_failure
+from todo_agent.history_budget import HistoryBudget
 from todo_agent.models import LeastBusy
 from todo_agent.settings import AgentSettings
+from todo_agent.titles import suggest_title
+from todo_agent.usage import track_run_usage, usage_message
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self._tasks = tasks
         self._clock = clock
         self._agents = AgentPool(agent or build_agents())
+        self._history_budget = HistoryBudget.for_model(settings, self._agents.agent)
         # One run configuration per model; each turn takes the least busy (todo_agent.models).
         self._run_configs = LeastBusy(
             [
@@ -152,6 +157,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         if len(request.thread_id) > MAX_THREAD_ID_CHARS:
             violations.append(
                 FieldViolation("thread_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
+            )
+        if len(request.input_item_id) > MAX_THREAD_ID_CHARS:
+            violations.append(
+                FieldViolation("input_item_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
             )
         if request.locale and not _LOCALE.match(request.locale):
             violations.append(FieldViolation("locale", "must be a BCP 47 tag such as en or ur-PK"))
@@ -201,6 +210,16 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         finally:
             self._turns -= 1
 
+    async def SuggestTitle(
+        self, request: pb.SuggestTitleRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SuggestTitleResponse:
+        """A short thread title from the configured model (`todo_agent.titles`)."""
+        with self._run_configs.acquire() as run_config:
+            model = None if self._settings.is_offline else cast(Model, run_config.model)
+            return await suggest_title(
+                model, request, max_input_chars=self._settings.max_input_chars
+            )
+
     async def _respond(
         self,
         request: pb.RespondRequest,
@@ -227,6 +246,8 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             deadline=loop.time() + budget,
             tool_timeout_seconds=settings.tool_timeout_seconds,
             locale=request.locale,
+            thread_id=request.thread_id,
+            input_item_id=request.input_item_id,
         )
         log.info(
             "run started",
@@ -236,9 +257,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 "input_chars": len(request.input),
             },
         )
+        usage_tally = track_run_usage()  # before the run's task starts: it inherits the tally
         result = Runner.run_streamed(
             agent,
-            self._input_items(request),
+            self._history_budget.fit(self._input_items(request)),
             context=run_context,
             max_turns=settings.max_turns,
             run_config=run_config,
@@ -303,14 +325,9 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             if failure is not None:
                 yield pb.RespondEvent(run_failed=failure)
             else:
-                usage = result.context_wrapper.usage
                 yield pb.RespondEvent(
                     run_finished=pb.RunFinished(
-                        usage=pb.Usage(
-                            requests=usage.requests,
-                            input_tokens=usage.input_tokens,
-                            output_tokens=usage.output_tokens,
-                        ),
+                        usage=usage_message(result.context_wrapper.usage, usage_tally),
                         turns=result.current_turn,
                         last_agent=mapper.agent_name,
                     )

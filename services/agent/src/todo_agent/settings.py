@@ -47,6 +47,18 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     # Connections to the model server, spread over clients of at most 128 each (see
     # todo_agent.models); 0 means one per concurrent turn (`max_concurrent_turns`).
     model_max_connections: int = Field(default=0, ge=0)
+    # Ask a Chat Completions server for the token counts of streamed replies
+    # (`stream_options.include_usage`); off only for a server that rejects the option. A reply
+    # without counts is estimated and the run's usage says so (todo_agent.usage).
+    model_stream_usage: bool = True
+    # The configured model's context window in tokens. The history sent with a turn is cut,
+    # oldest messages first, to what fits beside the instructions, the tools, the new message
+    # and `model_reply_tokens` (todo_agent.history_budget); 0 sends the history uncut. The
+    # default suits most current models; a small local model (llama.cpp's default context is
+    # 2,048) needs its own figure.
+    model_context_tokens: int = Field(default=8192, ge=0)
+    # Tokens kept free in the context for the model's reply.
+    model_reply_tokens: int = Field(default=1024, ge=0)
     # Send traces to OpenAI's tracing backend. Off by default: no network unless asked for.
     tracing_enabled: bool = False
 

@@ -11,6 +11,7 @@ The docstrings are prompts: the SDK turns them into the tool descriptions the mo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -19,9 +20,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import grpc
-from agents import FunctionTool, RunContextWrapper, function_tool
+from agents import FunctionTool, ModelBehaviorError, RunContextWrapper, function_tool
+from agents.function_schema import function_schema
 from agents.tool_context import ToolContext
 from google.protobuf import field_mask_pb2, timestamp_pb2
+from pydantic import BaseModel, ValidationError
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_common.channels import bind_caller
 from todo_common.errors import parse_rpc_error
@@ -278,18 +281,103 @@ async def _run_list_call(
     return await _run_tool(wrapper, name, operation)
 
 
-def _tool_failure(_wrapper: RunContextWrapper[Any], _error: Exception) -> str:
-    """What the model reads when a tool raised something unexpected: no internals."""
+def creation_request_id(ctx: AgentContext, position: int) -> str:
+    """The `CreateTask.request_id` of the run's `position`-th creation (0-based), the same in
+    every run of the same user message of the same thread, or "" when the caller did not say
+    which message this is. (Scoped by the tasks service to the caller, so another user's
+    thread ids cannot collide.)"""
+    if not (ctx.thread_id and ctx.input_item_id):
+        return ""
+    key = f"{ctx.thread_id}\x00{ctx.input_item_id}\x00{position}"
+    return "chat-" + hashlib.sha256(key.encode()).hexdigest()[:48]
+
+
+async def create_task_once(
+    ctx: AgentContext, tasks: TasksStub, task: pb.Task
+) -> pb.CreateTaskResponse:
+    """Creates `task` as the run's next creation, idempotently across retries of the message.
+
+    A retry (ChatKit's `threads.retry_after_item`) runs the same message again after its
+    first run failed part-way, often after `add_task` had already succeeded: the same
+    position's request id then answers with the task created the first time instead of a
+    second copy. If the retry asks for a different task at that position (the model worded
+    it otherwise: the tasks service answers ALREADY_EXISTS), that is a task of its own, made
+    idempotent by its content."""
+    position = ctx.creations
+    ctx.creations += 1
+    request_id = creation_request_id(ctx, position)
+    request = pb.CreateTaskRequest(task=task, request_id=request_id)
+    try:
+        created: pb.CreateTaskResponse = await tasks.CreateTask(request)
+    except grpc.aio.AioRpcError as error:
+        if not request_id or error.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        digest = hashlib.sha256(task.SerializeToString(deterministic=True)).hexdigest()[:16]
+        request.request_id = f"{request_id}-{digest}"
+        created = await tasks.CreateTask(request)
+    return created
+
+
+def _tool_failure(wrapper: RunContextWrapper[Any], error: Exception) -> str:
+    """What the model reads when a tool call did not run: what to correct when the arguments
+    did not fit (bad JSON, a wrong type, a value outside a choice), else no internals."""
+    if isinstance(error, ModelBehaviorError) and isinstance(wrapper, ToolContext):
+        problem = argument_problem(wrapper.tool_name, wrapper.tool_arguments)
+        if problem:
+            return json.dumps(
+                {
+                    "ok": False,
+                    "error": "invalid_arguments",
+                    "message": f"{problem}. Call {wrapper.tool_name} again with corrected "
+                    "arguments, or ask the user if you do not know the right value.",
+                },
+                ensure_ascii=False,
+            )
     return json.dumps(
         {"ok": False, "error": "internal", "message": "The tool failed unexpectedly."}
     )
+
+
+# Each tool's argument model, to tell the model what was wrong with arguments the SDK refused
+# (the SDK's own error says only "Invalid JSON input", to keep tool data out of its logs).
+_ARGUMENT_MODELS: dict[str, type[BaseModel]] = {}
+MAX_ARGUMENT_PROBLEMS = 4
+
+
+def argument_problem(tool_name: str, arguments: str) -> str:
+    """Why `arguments` do not fit the tool's parameters, in a sentence ("" if they do)."""
+    model = _ARGUMENT_MODELS.get(tool_name)
+    if model is None:
+        return ""
+    try:
+        parsed = json.loads(arguments) if arguments.strip() else {}
+    except json.JSONDecodeError as exc:
+        return f"The arguments are not valid JSON ({exc.msg} at character {exc.pos})"
+    if not isinstance(parsed, dict):
+        return "The arguments must be a JSON object of named parameters"
+    try:
+        model(**parsed)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(part) for part in e['loc']) or 'arguments'}: {e['msg']}"
+            for e in exc.errors()[:MAX_ARGUMENT_PROBLEMS]
+        ]
+        return "The arguments do not fit: " + "; ".join(problems)
+    return ""
+
+
+def _task_tool(func: Callable[..., Awaitable[str]], name: str | None = None) -> FunctionTool:
+    """`func` as a tool whose failures the model can read (`_tool_failure`)."""
+    tool = function_tool(func, name_override=name, failure_error_function=_tool_failure)
+    _ARGUMENT_MODELS[tool.name] = function_schema(func, name_override=name).params_pydantic_model
+    return tool
 
 
 def _clean_tags(tags: list[str] | None) -> list[str]:
     return [t.strip().lstrip("#").lower() for t in tags or [] if t.strip().lstrip("#")]
 
 
-@function_tool(failure_error_function=_tool_failure)
+@_task_tool
 async def add_task(
     ctx: RunContextWrapper[AgentContext],
     title: str,
@@ -315,13 +403,12 @@ async def add_task(
             task.priority = _PRIORITY_TO_PB[priority]
         if due:
             task.due_time.CopyFrom(parse_due(due, c))
-        created: pb.CreateTaskResponse = await tasks.CreateTask(pb.CreateTaskRequest(task=task))
-        return created
+        return await create_task_once(c, tasks, task)
 
     return await _run_task_call(ctx, "add_task", create)
 
 
-@function_tool(failure_error_function=_tool_failure)
+@_task_tool
 async def list_tasks(
     ctx: RunContextWrapper[AgentContext],
     state: StateName = "open",
@@ -362,7 +449,7 @@ async def list_tasks(
     return await _run_list_call(ctx, "list_tasks", request_for)
 
 
-@function_tool(failure_error_function=_tool_failure)
+@_task_tool
 async def search_tasks(
     ctx: RunContextWrapper[AgentContext],
     query: str,
@@ -382,7 +469,7 @@ async def search_tasks(
     return await _run_list_call(ctx, "search_tasks", lambda _c: request)
 
 
-@function_tool(failure_error_function=_tool_failure)
+@_task_tool
 async def update_task(
     ctx: RunContextWrapper[AgentContext],
     task_id: str,
@@ -457,7 +544,7 @@ def _task_id_tool(
     Args:
         task_id: The task's id, exactly as a list or search returned it.
     """
-    return function_tool(tool, name_override=name, failure_error_function=_tool_failure)
+    return _task_tool(tool, name)
 
 
 get_task = _task_id_tool(
@@ -477,7 +564,7 @@ reopen_task = _task_id_tool(
 )
 
 
-@function_tool(failure_error_function=_tool_failure)
+@_task_tool
 async def delete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
     """Delete one of the user's tasks for good. Only when the user clearly asked to delete or
     remove it.

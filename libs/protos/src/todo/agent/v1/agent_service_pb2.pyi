@@ -88,6 +88,54 @@ FAILURE_CODE_INTERNAL: FailureCode.ValueType  # 4
 Global___FailureCode: _TypeAlias = FailureCode  # noqa: Y015
 
 @_typing.final
+class SuggestTitleRequest(_message.Message):
+    """Request for SuggestTitle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    LOCALE_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """The conversation's first user message: 1 to 8,000 characters, not only white space."""
+    locale: _builtins.str
+    """The user's preferred language as a BCP 47 tag, for example `en`. Optional."""
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        locale: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["locale", b"locale", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestTitleRequest: _TypeAlias = SuggestTitleRequest  # noqa: Y015
+
+@_typing.final
+class SuggestTitleResponse(_message.Message):
+    """Response for SuggestTitle."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TITLE_FIELD_NUMBER: _builtins.int
+    title: _builtins.str
+    """A title of at most 60 characters, or empty when the model writes none."""
+    def __init__(
+        self,
+        *,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestTitleResponse: _TypeAlias = SuggestTitleResponse  # noqa: Y015
+
+@_typing.final
 class ConversationMessage(_message.Message):
     """One earlier message of the conversation, flattened to text."""
 
@@ -124,6 +172,7 @@ class RespondRequest(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     LOCALE_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
+    INPUT_ITEM_ID_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The caller's conversation id, used only for logs and tracing. At most 128 characters."""
     input: _builtins.str
@@ -135,6 +184,12 @@ class RespondRequest(_message.Message):
     time_zone: _builtins.str
     """The user's time zone as an IANA name, for example `Europe/London`, used to understand
     "today" or "next friday 9am". Optional; UTC when empty. An unknown name is INVALID_ARGUMENT.
+    """
+    input_item_id: _builtins.str
+    """The caller's id of the stored user message that `input` is. Optional, at most 128
+    characters. With `thread_id` it makes the run's task creations idempotent: running the
+    same message again (a retry) finds the tasks the first run created instead of adding
+    them twice.
     """
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConversationMessage]:
@@ -150,10 +205,11 @@ class RespondRequest(_message.Message):
         history: _abc.Iterable[Global___ConversationMessage] | None = ...,
         locale: _builtins.str = ...,
         time_zone: _builtins.str = ...,
+        input_item_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -348,22 +404,28 @@ class Usage(_message.Message):
     REQUESTS_FIELD_NUMBER: _builtins.int
     INPUT_TOKENS_FIELD_NUMBER: _builtins.int
     OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_FIELD_NUMBER: _builtins.int
     requests: _builtins.int
     """Model requests made."""
     input_tokens: _builtins.int
     """Input tokens consumed."""
     output_tokens: _builtins.int
     """Output tokens produced."""
+    estimated: _builtins.bool
+    """True when the model server reported no token counts for at least one request, so the
+    counts include an estimate from the length of the text sent and received.
+    """
     def __init__(
         self,
         *,
         requests: _builtins.int = ...,
         input_tokens: _builtins.int = ...,
         output_tokens: _builtins.int = ...,
+        estimated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_tokens", b"input_tokens", "output_tokens", b"output_tokens", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimated", b"estimated", "input_tokens", b"input_tokens", "output_tokens", b"output_tokens", "requests", b"requests"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

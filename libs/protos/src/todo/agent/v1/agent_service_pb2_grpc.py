@@ -41,6 +41,11 @@ class AgentServiceStub:
                 request_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondRequest.SerializeToString,
                 response_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondEvent.FromString,
                 _registered_method=True)
+        self.SuggestTitle = channel.unary_unary(
+                '/todo.agent.v1.AgentService/SuggestTitle',
+                request_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.SerializeToString,
+                response_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -59,6 +64,16 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SuggestTitle(self, request, context):
+        """Writes a short title for a conversation from its first message, with the configured
+        model. The offline model writes none (an empty `title`): the caller keeps its own
+        deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
+        UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -66,6 +81,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Respond,
                     request_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondRequest.FromString,
                     response_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondEvent.SerializeToString,
+            ),
+            'SuggestTitle': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestTitle,
+                    request_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.FromString,
+                    response_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -97,6 +117,33 @@ class AgentService:
             '/todo.agent.v1.AgentService/Respond',
             todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondRequest.SerializeToString,
             todo_dot_agent_dot_v1_dot_agent__service__pb2.RespondEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestTitle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.agent.v1.AgentService/SuggestTitle',
+            todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.SerializeToString,
+            todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,12 @@ class AgentServiceStub:
     with field violations; a missing or invalid token is UNAUTHENTICATED. Failures after the
     stream has started (model provider down, limits) arrive as a final `run_failed` event.
     """
+    SuggestTitle: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.SuggestTitleRequest, _agent_service_pb2.SuggestTitleResponse]
+    """Writes a short title for a conversation from its first message, with the configured
+    model. The offline model writes none (an empty `title`): the caller keeps its own
+    deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
+    UNAVAILABLE.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -59,6 +65,12 @@ class AgentServiceAsyncStub(AgentServiceStub):
     deadline bounds the run. Empty or oversized input, or too much history, is INVALID_ARGUMENT
     with field violations; a missing or invalid token is UNAUTHENTICATED. Failures after the
     stream has started (model provider down, limits) arrive as a final `run_failed` event.
+    """
+    SuggestTitle: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.SuggestTitleRequest, _agent_service_pb2.SuggestTitleResponse]  # type: ignore[assignment]
+    """Writes a short title for a conversation from its first message, with the configured
+    model. The offline model writes none (an empty `title`): the caller keeps its own
+    deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
+    UNAVAILABLE.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -77,6 +89,18 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         deadline bounds the run. Empty or oversized input, or too much history, is INVALID_ARGUMENT
         with field violations; a missing or invalid token is UNAUTHENTICATED. Failures after the
         stream has started (model provider down, limits) arrive as a final `run_failed` event.
+        """
+
+    @_abc_1.abstractmethod
+    def SuggestTitle(
+        self,
+        request: _agent_service_pb2.SuggestTitleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.SuggestTitleResponse, _abc.Awaitable[_agent_service_pb2.SuggestTitleResponse]]:
+        """Writes a short title for a conversation from its first message, with the configured
+        model. The offline model writes none (an empty `title`): the caller keeps its own
+        deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
+        UNAVAILABLE.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
