@@ -52,9 +52,7 @@ async def names_in(url: str, schema: str, tables: list[str] | None = None) -> Na
     database = Database.from_url(url, schema, pool_size=1)
     try:
         async with database.engine.connect() as connection:
-            return await connection.run_sync(
-                database_names, tables or sorted(Base.metadata.tables)
-            )
+            return await connection.run_sync(database_names, tables or sorted(Base.metadata.tables))
     finally:
         await database.dispose()
 

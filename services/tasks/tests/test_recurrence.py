@@ -241,9 +241,9 @@ async def test_two_replicas_completing_at_once_create_exactly_one_next_occurrenc
             assert len({r.next_task.id for r in results}) == 1
         tasks = await one.list_all()
         assert len(tasks) == 6
-        assert sorted(t.previous_occurrence_id for t in tasks if t.previous_occurrence_id) == sorted(
-            t.id for t in tasks if not t.previous_occurrence_id
-        )
+        assert sorted(
+            t.previous_occurrence_id for t in tasks if t.previous_occurrence_id
+        ) == sorted(t.id for t in tasks if not t.previous_occurrence_id)
 
 
 @pytest.mark.parametrize(
