@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from todo_edge.api import auth, chatkit, ops, tasks, web
+from todo_edge.api import auth, chatkit, events, ops, tasks, web
 from todo_edge.metrics import EdgeMetrics, MetricsServer
 from todo_edge.middleware import (
     BodyLimitMiddleware,
@@ -62,6 +62,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(auth.jwks_router)
     app.include_router(tasks.router)
+    app.include_router(events.router)
     app.include_router(ops.router)
     app.include_router(chatkit.router)
     app.include_router(web.router)
@@ -78,6 +79,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
             "Accept-Language",
             "If-Match",
             "Idempotency-Key",
+            "Last-Event-ID",
             "X-Request-ID",
             "X-Time-Zone",
         ],
