@@ -128,14 +128,14 @@ async def test_heartbeats_a_bound_on_duration_and_a_cap_per_user(
 async def test_a_feed_on_one_edge_sees_a_change_made_through_another(
     auth_service, tasks_service, edge_service: EdgeHandle, alice: SignedUpUser
 ) -> None:
-    async with running_edge(edge_settings_for(auth_service, tasks_service)) as other:
-        async with (
-            edge_service.client(alice.access_token) as here,
-            other.client(alice.access_token) as there,
-            open_feed(here) as feed,
-        ):
-            task = (await there.post("/api/tasks", json={"title": "via the other edge"})).json()
-            event = await feed.next_task_event()
+    async with (
+        running_edge(edge_settings_for(auth_service, tasks_service)) as other,
+        edge_service.client(alice.access_token) as here,
+        other.client(alice.access_token) as there,
+        open_feed(here) as feed,
+    ):
+        task = (await there.post("/api/tasks", json={"title": "via the other edge"})).json()
+        event = await feed.next_task_event()
     assert event.data["task"] == task
 
 
