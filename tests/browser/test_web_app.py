@@ -570,8 +570,10 @@ async def test_a_change_in_one_tab_shows_in_another_and_a_weekly_task_comes_back
     await shot("next-occurrence-from-the-other-tab")
 
     # Deleted in the first tab: gone from the second.
-    await task_row(first, "Call the plumber").get_by_role(
-        "button", name="Delete “Call the plumber”"
-    ).click()
+    await (
+        task_row(first, "Call the plumber")
+        .get_by_role("button", name="Delete “Call the plumber”")
+        .click()
+    )
     await expect(task_row(second, "Call the plumber")).to_have_count(0)
     await second.close()
