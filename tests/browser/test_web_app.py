@@ -36,6 +36,10 @@ async def sign_up(page: Page, email: str, name: str = "Ada") -> None:
     await page.get_by_role("button", name="Create account").click()
     await expect(page.locator("#app-view")).to_be_visible()
     await expect(page.locator("#user-name")).to_have_text(name)
+    # The live feed is connected and the list fetch it starts with is done, so no request of
+    # the page's own is still on its way when a test changes what the server answers.
+    await page.wait_for_selector("body[data-feed=live]")
+    await expect(page.locator("#task-list")).to_have_attribute("aria-busy", "false")
 
 
 async def reload(page: Page) -> None:

@@ -337,7 +337,10 @@ export class TasksPanel {
       form.reset();
       this.error.textContent = "";
       announce(this.status, `Added “${task.title}”.`);
-      if (this._matches(task)) {
+      if (this.tasks.has(task.id)) {
+        // The live feed was quicker than this answer: the row is there already.
+        this._replace(task);
+      } else if (this._matches(task)) {
         this.tasks.set(task.id, task);
         this.list.prepend(this._row(task));
         this.empty.hidden = true;
