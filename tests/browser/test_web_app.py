@@ -36,6 +36,10 @@ async def sign_up(page: Page, email: str, name: str = "Ada") -> None:
     await page.get_by_role("button", name="Create account").click()
     await expect(page.locator("#app-view")).to_be_visible()
     await expect(page.locator("#user-name")).to_have_text(name)
+    # The live feed is connected and the list fetch it starts with is done, so no request of
+    # the page's own is still on its way when a test changes what the server answers.
+    await page.wait_for_selector("body[data-feed=live]")
+    await expect(page.locator("#task-list")).to_have_attribute("aria-busy", "false")
 
 
 async def reload(page: Page) -> None:
@@ -351,8 +355,10 @@ async def test_the_chatkit_web_component_is_configured_for_our_backend(
         "effect": True,
         "threads": 1,
     }
-    # The component reports the effect as a `chatkit.effect` event: the tasks panel refreshes.
-    await expect(task_row(page, "Water the ferns")).to_have_count(0)
+    # The live feed shows the chat's task in the panel without waiting for the component's
+    # `chatkit.effect` event; the event (which refetches only while the feed is down) changes
+    # nothing then.
+    await expect(task_row(page, "Water the ferns")).to_be_visible()
     await page.evaluate(
         """() => document.querySelector("openai-chatkit").dispatchEvent(
              new CustomEvent("chatkit.effect", {detail: {name: "tasks.changed", data: {}}}))"""
@@ -537,3 +543,62 @@ async def test_the_access_token_is_renewed_before_it_expires(
     await page.get_by_label("New task").press("Enter")
     await expect(task_row(page, "Renew the passport")).to_be_visible()
     await expect(page.locator("#tasks-error")).to_be_empty()
+
+
+async def test_a_change_in_one_tab_shows_in_another_and_a_weekly_task_comes_back(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    """Two tabs of one person, each with its live feed (GET /api/events): what one tab, the
+    REST API or a completion does shows in the other without a reload."""
+    session = await open_page(viewport=DESKTOP)
+    first, shot = session.page, session.shot
+    email = new_email()
+    await sign_up(first, email)
+    second = await session.context.new_page()
+    await second.goto("/")
+    await second.wait_for_selector("body[data-ready=true]")
+    await expect(second.locator("#app-view")).to_be_visible()
+    for page in (first, second):
+        await page.wait_for_selector("body[data-feed=live]")
+
+    panel = first.locator("#tasks-panel")
+    await panel.get_by_label("New task").fill("Call the plumber")
+    await panel.get_by_label("New task").press("Enter")
+    await expect(task_row(second, "Call the plumber")).to_be_visible()
+
+    # A weekly task made through the REST API shows in both tabs, saying it repeats.
+    async with httpx.AsyncClient(base_url=session.url, timeout=15) as http:
+        login = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        token = login.json()["access_token"]
+        created = await http.post(
+            "/api/tasks",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "title": "Team sync",
+                "due_time": "2031-01-06T09:00:00Z",
+                "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+                "time_zone": "Europe/London",
+            },
+        )
+        assert created.status_code == 201, created.text
+    for page in (first, second):
+        await expect(task_row(page, "Team sync")).to_contain_text("Repeats weekly on Mon")
+        await expect(task_row(page, "Team sync")).to_contain_text("6 Jan 2031")
+
+    # Completed in the second tab: the next occurrence appears in the first, a week later.
+    await task_row(second, "Team sync").get_by_role("checkbox").check()
+    await expect(first.locator("#task-list li", has_text="13 Jan 2031")).to_contain_text(
+        "Repeats weekly on Mon"
+    )
+    # The completed occurrence leaves the Open list.
+    await expect(task_row(first, "Team sync")).to_have_count(1)
+    await shot("next-occurrence-from-the-other-tab")
+
+    # Deleted in the first tab: gone from the second.
+    await (
+        task_row(first, "Call the plumber")
+        .get_by_role("button", name="Delete “Call the plumber”")
+        .click()
+    )
+    await expect(task_row(second, "Call the plumber")).to_have_count(0)
+    await second.close()

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from todo.auth.v1 import auth_service_pb2
 from todo.tasks.v1 import tasks_service_pb2
 
+from todo_edge.recurrence import describe_recurrence
+
 TaskStateName = Literal["open", "completed"]
 PriorityName = Literal["low", "medium", "high"]
 OrderBy = Literal[
@@ -48,6 +50,26 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=N
 Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
+Recurrence = Annotated[
+    str,
+    StringConstraints(max_length=500, pattern=NO_NUL),
+    Field(
+        description="An RFC 5545 RRULE value, e.g. `FREQ=WEEKLY;BYDAY=MO` (every Monday), "
+        "`FREQ=DAILY;INTERVAL=2` (every other day), `FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR` "
+        "(weekdays), `FREQ=MONTHLY;BYMONTHDAY=15;COUNT=6`. Completing the task creates its "
+        "next occurrence. Empty or null: the task does not repeat.",
+        examples=["FREQ=WEEKLY;BYDAY=MO"],
+    ),
+]
+TimeZone = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=NO_NUL),
+    Field(
+        description="The IANA time zone the recurrence is read in, so 09:00 stays 09:00 "
+        "local time across daylight-saving changes. Null or empty: UTC.",
+        examples=["Europe/London"],
+    ),
+]
 
 _TASK_EXAMPLE: dict[str, Any] = {
     "id": "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10",
@@ -61,6 +83,10 @@ _TASK_EXAMPLE: dict[str, Any] = {
     "update_time": "2026-11-21T09:30:00Z",
     "complete_time": None,
     "etag": "3f2a9c",
+    "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+    "time_zone": "Europe/London",
+    "repeats": "repeats weekly on Mon",
+    "previous_occurrence_id": None,
 }
 
 
@@ -91,6 +117,18 @@ class TaskOut(BaseModel):
     update_time: datetime
     complete_time: datetime | None
     etag: str
+    # The RRULE, its time zone and how it reads (`repeats weekly on Mon`); null when the task
+    # does not repeat. `previous_occurrence_id`: the occurrence this one follows.
+    recurrence: str | None
+    time_zone: str | None
+    repeats: str | None
+    previous_occurrence_id: str | None
+
+
+class TaskCompleteOut(TaskOut):
+    """The completed task, and the next occurrence its completion created (repeating tasks)."""
+
+    next_task: TaskOut | None = None
 
 
 class TaskListOut(BaseModel):
@@ -115,7 +153,13 @@ class TaskCreate(_Body):
             "priority": "high",
             "due_time": "2026-11-22T17:00:00Z",
             "tags": ["errands"],
-        }
+        },
+        {
+            "title": "Team sync",
+            "due_time": "2026-11-23T09:00:00Z",
+            "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+            "time_zone": "Europe/London",
+        },
     )
 
     title: Title
@@ -123,11 +167,14 @@ class TaskCreate(_Body):
     priority: PriorityName | None = None
     due_time: AwareDatetime | None = None
     tags: Tags = Field(default_factory=list)
+    recurrence: Recurrence | None = None
+    time_zone: TimeZone | None = None
 
 
 class TaskPatch(_Body):
     """Fields to change; absent fields stay as they are (JSON merge patch). `null` clears
-    `due_time`, `notes` and `tags`; `title` and `priority` cannot be null."""
+    `due_time`, `notes`, `tags`, `recurrence` and `time_zone`; `title` and `priority` cannot
+    be null."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -139,6 +186,8 @@ class TaskPatch(_Body):
     priority: PriorityName | None = None
     due_time: AwareDatetime | None = None
     tags: Tags | None = None
+    recurrence: Recurrence | None = None
+    time_zone: TimeZone | None = None
 
     @model_validator(mode="after")
     def _required_values_not_null(self) -> TaskPatch:
@@ -281,6 +330,10 @@ def task_to_json(task: tasks_service_pb2.Task) -> dict[str, Any]:
         "update_time": _time(task.update_time),
         "complete_time": _time(task.complete_time) if task.HasField("complete_time") else None,
         "etag": task.etag,
+        "recurrence": task.recurrence or None,
+        "time_zone": task.time_zone or None,
+        "repeats": describe_recurrence(task.recurrence),
+        "previous_occurrence_id": task.previous_occurrence_id or None,
     }
 
 
@@ -303,7 +356,13 @@ def timestamp(value: datetime) -> Timestamp:
 
 def task_from_create(body: TaskCreate) -> tasks_service_pb2.Task:
     """The proto Task a create body describes."""
-    task = tasks_service_pb2.Task(title=body.title, notes=body.notes, tags=body.tags)
+    task = tasks_service_pb2.Task(
+        title=body.title,
+        notes=body.notes,
+        tags=body.tags,
+        recurrence=body.recurrence or "",
+        time_zone=body.time_zone or "",
+    )
     if body.priority is not None:
         task.priority = PRIORITY_TO_PROTO[body.priority]  # type: ignore[assignment]
     if body.due_time is not None:
@@ -315,7 +374,7 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
     """The proto Task carrying the patched values, and the update-mask paths."""
     task = tasks_service_pb2.Task(id=task_id)
     paths: list[str] = []
-    for name in ("title", "notes", "priority", "due_time", "tags"):
+    for name in ("title", "notes", "priority", "due_time", "tags", "recurrence", "time_zone"):
         if name not in body.model_fields_set:
             continue
         paths.append(name)

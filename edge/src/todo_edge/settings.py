@@ -107,6 +107,12 @@ class EdgeSettings(ProcessSettings, DatabaseSettings, BackendClientSettings):
     chatkit_busy_retry_after_seconds: float = Field(default=1.0, gt=0)
     # The user's time zone when the client sends no `X-Time-Zone` header.
     chatkit_default_time_zone: str = "UTC"
+    # GET /api/events (the live change feed, SSE): an SSE comment after this many seconds of
+    # silence; each stream ends after `events_max_seconds` (the client resumes with
+    # Last-Event-ID, with a fresh token); at most this many open feeds per user per process.
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    events_max_seconds: float = Field(default=300.0, gt=0)
+    events_per_user: int = Field(default=8, ge=1)
     # POST /api/chatkit/session calls per user per rate-limit window.
     chatkit_sessions_per_user: int = Field(default=30, ge=1)
     # The domain key the `<openai-chatkit>` web component on the page sends (register the

@@ -83,3 +83,19 @@ def test_long_lists_are_cut_with_a_count() -> None:
     widget, copy_text = task_list_card(tasks, "Your tasks", UTC)
     assert len(widget_task_ids(widget)) == 25
     assert copy_text.endswith("- and 5 more")
+
+
+def test_a_repeating_task_card_says_how_it_repeats() -> None:
+    weekly = _task("t1", "Team sync", recurrence="FREQ=WEEKLY")
+    mondays = _task("t2", "Bins", recurrence="FREQ=WEEKLY;BYDAY=MO")
+    once = _task("t3", "Passport")
+    widget, copy_text = task_list_card([weekly, mondays, once], "Your tasks", LONDON)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        STRICT.validate_python(widget.model_dump(mode="json"))
+    dumped = str(widget.model_dump(mode="json"))
+    assert "'Repeats weekly'" in dumped
+    assert "'Repeats weekly on Mon'" in dumped
+    assert "[open] Team sync (repeats weekly)" in copy_text
+    assert "[open] Passport" in copy_text
+    assert "Passport (" not in copy_text

@@ -43,12 +43,16 @@ async def test_head_matches_the_models_and_downgrades(database_factory) -> None:
     assert await differences(target.url, target.schema) == []
 
 
-async def names_in(url: str, schema: str) -> NamedObjects:
+# The tables 0001 and 0002 know (0003 added task_events).
+FIRST_TABLES = ["create_requests", "task_tags", "tasks"]
+
+
+async def names_in(url: str, schema: str, tables: list[str] | None = None) -> NamedObjects:
     """The index and constraint names the database has for the tasks tables."""
     database = Database.from_url(url, schema, pool_size=1)
     try:
         async with database.engine.connect() as connection:
-            return await connection.run_sync(database_names, sorted(Base.metadata.tables))
+            return await connection.run_sync(database_names, tables or sorted(Base.metadata.tables))
     finally:
         await database.dispose()
 
@@ -74,15 +78,17 @@ async def test_every_name_follows_the_rule_after_renaming_the_hand_named_indexes
     target = await database_factory("tasks")
     config = alembic_config(MIGRATIONS, target.url, target.schema)
     await asyncio.to_thread(command.upgrade, config, "0001")
-    before = await names_in(target.url, target.schema)
+    before = await names_in(target.url, target.schema, FIRST_TABLES)
     assert before >= HAND_NAMED
     assert not BY_THE_RULE & before
 
-    await migrate(tasks_test_settings(target))
-    after = await names_in(target.url, target.schema)
-    assert after == declared_names(Base.metadata)
+    await asyncio.to_thread(command.upgrade, config, "0002")
+    after = await names_in(target.url, target.schema, FIRST_TABLES)
     assert after >= BY_THE_RULE
     assert after - BY_THE_RULE == before - HAND_NAMED  # nothing else changed
 
+    await migrate(tasks_test_settings(target))
+    assert await names_in(target.url, target.schema) == declared_names(Base.metadata)
+
     await asyncio.to_thread(command.downgrade, config, "0001")
-    assert await names_in(target.url, target.schema) == before
+    assert await names_in(target.url, target.schema, FIRST_TABLES) == before

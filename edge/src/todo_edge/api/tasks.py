@@ -24,6 +24,7 @@ from todo_edge.schemas import (
     STATE_TO_PROTO,
     OrderBy,
     PriorityName,
+    TaskCompleteOut,
     TaskCreate,
     TaskJSONResponse,
     TaskListOut,
@@ -233,7 +234,7 @@ async def delete_task(
 
 @router.post(
     "/{task_id}/complete",
-    response_model=TaskOut,
+    response_model=TaskCompleteOut,
     summary="Mark a task completed",
     responses=problem_responses(412, *_COMMON_ERRORS),
 )
@@ -243,11 +244,15 @@ async def complete_task(
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
-    """Marks the task completed (completing a completed task changes nothing)."""
+    """Marks the task completed (completing a completed task changes nothing). For a
+    repeating task, `next_task` is its next occurrence, created once however often the task
+    is completed."""
     reply = await tasks.CompleteTask(
         tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
-    return _task_response(reply.task)
+    body = task_to_json(reply.task)
+    body["next_task"] = task_to_json(reply.next_task) if reply.HasField("next_task") else None
+    return TaskJSONResponse(body, headers={"ETag": _etag_header(reply.task.etag)})
 
 
 @router.post(

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from chatkit.widgets import DynamicWidgetRoot
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 
+from todo_edge.recurrence import describe_recurrence
+
 # Widget action types (the `type` of a button's action).
 ACTION_COMPLETE = "task.complete"
 ACTION_REOPEN = "task.reopen"
@@ -100,6 +102,9 @@ def task_summary(task: tasks_pb.Task, zone: ZoneInfo) -> str:
     if priority:
         details.append(f"{priority[0].lower()} priority")
     details.extend(f"#{tag}" for tag in task.tags)
+    repeats = describe_recurrence(task.recurrence)
+    if repeats:
+        details.append(repeats)
     state = "done" if _is_done(task) else "open"
     suffix = f" ({', '.join(details)})" if details else ""
     return f"[{state}] {task.title}{suffix}"
@@ -122,6 +127,9 @@ def task_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
     if priority:
         badges.append(_badge(priority[0], priority[1]))
     badges.extend(_badge(f"#{tag}", "discovery") for tag in task.tags)
+    repeats = describe_recurrence(task.recurrence)
+    if repeats:
+        badges.append(_badge(repeats[0].upper() + repeats[1:], "secondary"))
     if done:
         badges.append(_badge("Done", "success"))
     title: dict[str, Any] = {

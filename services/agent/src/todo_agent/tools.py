@@ -84,7 +84,15 @@ def task_json(task: pb.Task, ctx: AgentContext) -> dict[str, Any]:
         data["due"] = _as_local(task.due_time, ctx).isoformat(timespec="minutes")
     if task.notes:
         data["notes"] = task.notes
+    if task.recurrence:
+        data["recurrence"] = task.recurrence
     return data
+
+
+def _repeat(task: pb.Task, recurrence: str, ctx: AgentContext) -> None:
+    """Sets a task's rule, read in the user's time zone."""
+    task.recurrence = recurrence.strip()
+    task.time_zone = ctx.time_zone.key
 
 
 def _as_local(stamp: timestamp_pb2.Timestamp, ctx: AgentContext) -> datetime:
@@ -385,6 +393,7 @@ async def add_task(
     priority: PriorityName | None = None,
     tags: list[str] | None = None,
     notes: str | None = None,
+    recurrence: str | None = None,
 ) -> str:
     """Add one task to the user's list. Call it once per task when the user names several.
 
@@ -395,10 +404,17 @@ async def add_task(
         priority: "high", "medium" or "low". Null when the user did not say (medium).
         tags: Labels without the leading "#", e.g. ["groceries"]. Null or empty for none.
         notes: Extra details the user gave, if any.
+        recurrence: Null unless the task repeats; then an RFC 5545 RRULE in the user's time
+            zone: "FREQ=WEEKLY;BYDAY=MO" (every Monday), "FREQ=WEEKLY;INTERVAL=2" (every
+            other week), "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR" (weekdays), "FREQ=DAILY",
+            "FREQ=MONTHLY;BYMONTHDAY=1"; add COUNT=n or UNTIL=YYYYMMDD to end it. Completing
+            the task brings its next occurrence back by itself.
     """
 
     async def create(c: AgentContext, tasks: TasksStub) -> pb.CreateTaskResponse:
         task = pb.Task(title=title, notes=notes or "", tags=_clean_tags(tags))
+        if recurrence:
+            _repeat(task, recurrence, c)
         if priority:
             task.priority = _PRIORITY_TO_PB[priority]
         if due:
@@ -479,8 +495,11 @@ async def update_task(
     priority: PriorityName | None = None,
     tags: list[str] | None = None,
     notes: str | None = None,
+    recurrence: str | None = None,
+    stop_repeating: bool = False,
 ) -> str:
-    """Change a task: rename it, move its due date, change its priority, tags or notes.
+    """Change a task: rename it, move its due date, change its priority, tags, notes or how it
+    repeats.
 
     Only the fields you pass change; leave the others null. To mark a task done or open again
     use complete_task or reopen_task instead.
@@ -493,6 +512,8 @@ async def update_task(
         priority: The new priority: "high", "medium" or "low".
         tags: The task's new full set of tags (replaces the old ones), without "#".
         notes: The new notes (replaces the old notes).
+        recurrence: How the task repeats from now on, an RRULE as in add_task.
+        stop_repeating: True to make the task stop repeating.
     """
 
     async def update(c: AgentContext, tasks: TasksStub) -> pb.UpdateTaskResponse:
@@ -515,6 +536,10 @@ async def update_task(
         if notes is not None:
             task.notes = notes
             paths.append("notes")
+        if stop_repeating or recurrence:
+            if recurrence and not stop_repeating:
+                _repeat(task, recurrence, c)
+            paths.extend(["recurrence", "time_zone"])
         if not paths:
             raise ToolInputError("Nothing to change: pass at least one field to update.")
         mask = field_mask_pb2.FieldMask(paths=paths)

@@ -1,4 +1,5 @@
-"""The tasks service's tables: tasks, their tags (for filtering) and idempotency records.
+"""The tasks service's tables: tasks, their tags (for filtering), idempotency records and the
+change outbox (`task_events`).
 
 Tables are declared without a schema: on PostgreSQL the connection's search_path selects the
 service's schema, on SQLite the service has its own file.
@@ -13,7 +14,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from todo_common.tables import UtcDateTime, table_metadata
 
@@ -22,6 +33,8 @@ OWNER_ID_LENGTH = 128
 TITLE_MAX = 200
 TAG_MAX = 32
 REQUEST_ID_MAX = 128
+RECURRENCE_MAX = 500
+TIME_ZONE_MAX = 64
 
 
 class Base(DeclarativeBase):
@@ -51,6 +64,18 @@ class TaskRow(Base):
     update_time: Mapped[datetime] = mapped_column(UtcDateTime)
     complete_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
+    # An RFC 5545 RRULE value ("" when the task does not repeat), the IANA zone it is read in
+    # ("" = UTC) and the first due time of the series (the rule's DTSTART, so COUNT counts
+    # from the first occurrence, not from each one).
+    recurrence: Mapped[str] = mapped_column(String(RECURRENCE_MAX), default="")
+    time_zone: Mapped[str] = mapped_column(String(TIME_ZONE_MAX), default="")
+    series_start: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The occurrence this task follows. Unique: completing an occurrence creates the next one
+    # exactly once, whichever replica or concurrent call gets there (the database refuses a
+    # second next occurrence of the same task).
+    previous_occurrence_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), nullable=True, unique=True
+    )
 
     # One index per order_by key: the owner first (every query is scoped to one owner), then
     # the sort key, then the id tie-breaker used by keyset pagination.
@@ -88,3 +113,25 @@ class IdempotencyRow(Base):
     payload_hash: Mapped[str] = mapped_column(String(64))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskEventRow(Base):
+    """The change outbox: one row per committed change of a task, written in the same
+    transaction as the change, so a watcher never sees a change that was rolled back and
+    never misses one that committed. `id` orders an owner's events (see `append_event`)."""
+
+    __tablename__ = "task_events"
+
+    # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    # A TaskEventKind number.
+    kind: Mapped[int] = mapped_column(SmallInteger)
+    # The serialised todo.tasks.v1.Task after the change; NULL for a deletion.
+    task: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "owner_id", "id"), Index(None, "event_time"))

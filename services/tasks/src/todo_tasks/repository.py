@@ -74,6 +74,25 @@ class TaskRepository:
         self._session = session
         self._owner = owner_id
 
+    @property
+    def session(self) -> AsyncSession:
+        """The unit of work the repository writes in (the outbox appends to it too)."""
+        return self._session
+
+    @property
+    def owner(self) -> str:
+        """The owner every statement is scoped to."""
+        return self._owner
+
+    async def next_occurrence_of(self, task_id: str) -> Row[Any] | None:
+        """The occurrence created when `task_id` (a repeating task) was completed, if any."""
+        result = await self._session.execute(
+            select(*task_columns).where(
+                tasks.c.owner_id == self._owner, tasks.c.previous_occurrence_id == task_id
+            )
+        )
+        return result.first()
+
     async def get(self, task_id: str, *, lock: bool = False) -> Row[Any] | None:
         """The task, or None when it does not exist or belongs to someone else.
 

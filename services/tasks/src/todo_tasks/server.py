@@ -7,11 +7,12 @@ from pathlib import Path
 
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
 from todo_common.channels import open_channel
-from todo_common.db import Database
+from todo_common.db import Database, is_postgres
 from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
 from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
+from todo_tasks.feed import ChangeFeed
 from todo_tasks.page_tokens import PageTokenCodec
 from todo_tasks.service import SERVICE_NAME, TaskService
 from todo_tasks.settings import TasksSettings
@@ -45,7 +46,18 @@ async def start_tasks_server(
         token_settings.auth_address, load_balancing=settings.grpc_load_balancing
     )
     verifier = remote_token_verifier(token_settings, auth_channel)
-    servicer = TaskService(database, PageTokenCodec(settings.page_token_key))
+    feed = ChangeFeed(
+        database,
+        poll_seconds=settings.feed_postgres_poll_seconds
+        if is_postgres(database.engine)
+        else settings.feed_poll_seconds,
+    )
+    servicer = TaskService(
+        database,
+        PageTokenCodec(settings.page_token_key),
+        feed,
+        heartbeat_seconds=settings.feed_heartbeat_seconds,
+    )
     try:
         running = await create_server(
             settings.address,
@@ -63,10 +75,12 @@ async def start_tasks_server(
         await auth_channel.close()
         await database.dispose()
         raise
+    feed.start()
 
     async def close_auth_channel() -> None:
         await verifier.aclose()
         await auth_channel.close()
 
-    running.on_stop.extend([close_auth_channel, database.dispose])
+    # The feed closes before the database: its listener holds a pooled connection.
+    running.on_stop.extend([close_auth_channel, feed.close, database.dispose])
     return running

@@ -3,6 +3,9 @@
 Every handler takes the owner from the verified token (`current_principal()`) and keeps all SQL
 in the repository: writes open one database session (one unit of work, `TaskRepository`); the
 two hot reads, GetTask and ListTasks, are single statements outside any (`TaskReads`).
+Every write appends its change to the outbox (`outbox.py`) in the same unit of work and wakes
+this process's WatchTaskEvents streams after the commit (`feed.py`). Completing an occurrence
+of a repeating task creates the next occurrence in the same unit of work, exactly once.
 
 Ids: an empty id is INVALID_ARGUMENT (the field is required); a malformed id is NOT_FOUND with
 the same message as a missing task or another user's task, because no such task can exist and
@@ -13,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -32,9 +36,12 @@ from todo_common.errors import (
 )
 from todo_common.tokens import current_principal
 
+from todo_tasks.feed import ChangeFeed
 from todo_tasks.ids import is_task_id, new_task_id
+from todo_tasks.outbox import EventReads, append_event
 from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
 from todo_tasks.purge import purge_owner
+from todo_tasks.recurrence import first_occurrence, next_occurrence
 from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
 from todo_tasks.validation import (
     OrderBy,
@@ -53,6 +60,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TaskService"].full_name
 MAX_WRITE_ATTEMPTS = 3
 # What a compare-and-set write of one task answers (the task as written, or a response).
 WrittenT = TypeVar("WrittenT")
+# The most events one WatchTaskEvents response carries.
+EVENT_BATCH = 100
+# Cursors are outbox ids: decimal, at most a BIGINT.
+CURSOR_MAX_DIGITS = 19
 
 
 def utc_now() -> datetime:
@@ -78,6 +89,12 @@ def task_fields(values: Values) -> dict[str, Any]:
         "update_time": datetime_to_timestamp(values["update_time"]),
         "etag": etag_of(values["id"], values["version"]),
     }
+    if values["recurrence"]:
+        fields["recurrence"] = values["recurrence"]
+    if values["time_zone"]:
+        fields["time_zone"] = values["time_zone"]
+    if values["previous_occurrence_id"]:
+        fields["previous_occurrence_id"] = values["previous_occurrence_id"]
     if values["due_time"] is not None:
         fields["due_time"] = datetime_to_timestamp(values["due_time"])
     if values["complete_time"] is not None:
@@ -115,20 +132,60 @@ def require_task_id(value: str, field: str) -> str:
 
 
 def new_task_values(fields: TaskFields, now: datetime) -> dict[str, Any]:
-    """Every column of a new open task (except the owner)."""
+    """Every column of a new open task (except the owner). A repeating task without a due
+    time is due at the rule's first occurrence from now."""
+    due_time = fields.due_time
+    if fields.recurrence and due_time is None:
+        due_time = first_occurrence(fields.recurrence, fields.time_zone, now)
     return {
         "id": new_task_id(),
         "title": fields.title,
         "notes": fields.notes,
         "state": pb.TASK_STATE_OPEN,
         "priority": fields.priority,
-        "due_time": fields.due_time,
+        "due_time": due_time,
         "tags": list(fields.tags),
         "search_text": search_text(fields.title, fields.notes),
         "create_time": now,
         "update_time": now,
         "complete_time": None,
         "version": 1,
+        "recurrence": fields.recurrence,
+        "time_zone": fields.time_zone,
+        "series_start": due_time if fields.recurrence else None,
+        "previous_occurrence_id": None,
+    }
+
+
+def next_occurrence_values(current: Values, now: datetime) -> dict[str, Any] | None:
+    """The next occurrence of a repeating task that was just completed, or None when its rule
+    has ended. It is due at the rule's first occurrence after the completed one's due time,
+    skipping occurrences already in the past (a weekly task done three weeks late comes back
+    next week, not three times)."""
+    due = current["due_time"]
+    start = current["series_start"] or due
+    if due is None or start is None:
+        return None
+    next_due = next_occurrence(current["recurrence"], current["time_zone"], start, max(due, now))
+    if next_due is None:
+        return None
+    return {
+        "id": new_task_id(),
+        "title": current["title"],
+        "notes": current["notes"],
+        "state": pb.TASK_STATE_OPEN,
+        "priority": current["priority"],
+        "due_time": next_due,
+        "tags": list(current["tags"]),
+        "search_text": search_text(current["title"], current["notes"]),
+        "create_time": now,
+        "update_time": now,
+        "complete_time": None,
+        "version": 1,
+        "recurrence": current["recurrence"],
+        "time_zone": current["time_zone"],
+        "series_start": start,
+        "previous_occurrence_id": current["id"],
     }
 
 
@@ -145,13 +202,34 @@ def patch_values(current: Values, patch: TaskPatch) -> dict[str, Any]:
         wanted["due_time"] = patch.due_time
     if "tags" in patch.paths:
         wanted["tags"] = list(patch.tags)
+    if "recurrence" in patch.paths:
+        wanted["recurrence"] = patch.recurrence
+    if "time_zone" in patch.paths:
+        wanted["time_zone"] = patch.time_zone
     changes = {key: value for key, value in wanted.items() if current[key] != value}
+    if changes.keys() & {"recurrence", "time_zone", "due_time"}:
+        changes.update(_series_changes(current, changes))
     if "title" in changes or "notes" in changes:
         changes["search_text"] = search_text(
             str(changes.get("title", current["title"])),
             str(changes.get("notes", current["notes"])),
         )
     return changes
+
+
+def _series_changes(current: Values, changes: dict[str, Any]) -> dict[str, Any]:
+    """When the rule, its zone or the due time changes, the series restarts at the (new) due
+    time; a repeating task left without a due time is due at the rule's next occurrence."""
+    rule = changes.get("recurrence", current["recurrence"])
+    if not rule:
+        return {"series_start": None}
+    due = changes.get("due_time", current["due_time"])
+    extra: dict[str, Any] = {}
+    if due is None:
+        zone = str(changes.get("time_zone", current["time_zone"]))
+        due = first_occurrence(rule, zone, utc_now())
+        extra["due_time"] = due
+    return {**extra, "series_start": due}
 
 
 def encode_sort_key(order: OrderBy, values: Values) -> Any:
@@ -183,10 +261,20 @@ def decode_sort_key(order: OrderBy, key: Any) -> Any:
 class TaskService(pb_grpc.TaskServiceServicer):
     """todo.tasks.v1.TaskService over one database."""
 
-    def __init__(self, database: Database, page_tokens: PageTokenCodec) -> None:
+    def __init__(
+        self,
+        database: Database,
+        page_tokens: PageTokenCodec,
+        feed: ChangeFeed | None = None,
+        *,
+        heartbeat_seconds: float = 15.0,
+    ) -> None:
         self._db = database
         self._reads = TaskReads(database)
         self._page_tokens = page_tokens
+        self._feed = feed or ChangeFeed(database, poll_seconds=0.5)
+        self._events = EventReads(database)
+        self._heartbeat_seconds = heartbeat_seconds
 
     async def CreateTask(
         self, request: pb.CreateTaskRequest, context: grpc.aio.ServicerContext
@@ -208,6 +296,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
                         request_id, payload_hash, values["id"], now
                     )
                 await repository.insert(values)
+                await self._record(session, owner, pb.TASK_EVENT_KIND_CREATED, values, now)
         except IntegrityError:
             if not request_id:
                 raise
@@ -218,6 +307,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
             if earlier is None:
                 raise
             return pb.CreateTaskResponse(task=task_to_proto(earlier))
+        self._feed.wake(owner)
         log.info("task created", extra={"task_id": values["id"]})
         return pb.CreateTaskResponse(task=task_to_proto(values))
 
@@ -296,36 +386,83 @@ class TaskService(pb_grpc.TaskServiceServicer):
         task_id = require_task_id(request.task.id, "task.id")
         patch = validate_update(request)
         values = await self._change(
-            task_id, request.task.etag, lambda current: patch_values(current, patch)
+            task_id,
+            request.task.etag,
+            pb.TASK_EVENT_KIND_UPDATED,
+            lambda current: patch_values(current, patch),
         )
         return pb.UpdateTaskResponse(task=task_to_proto(values))
 
     async def CompleteTask(
         self, request: pb.CompleteTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.CompleteTaskResponse:
-        return pb.CompleteTaskResponse(
-            task=await self._move_to(pb.TASK_STATE_COMPLETED, request.id, request.etag)
+        """Completes the task; for a repeating task, also creates its next occurrence in the
+        same unit of work. Exactly once: the task's row lock (PostgreSQL) or its version check
+        (SQLite) lets one concurrent complete make the change, the others find it completed
+        and answer with the next occurrence it made; the unique `previous_occurrence_id` is
+        the database's own guarantee, also across replicas."""
+        task_id = require_task_id(request.id, "id")
+
+        async def complete(
+            repository: TaskRepository, row: Row[Any]
+        ) -> tuple[Values, Values | None] | None:
+            current: Values = dict(row._mapping)
+            if current["state"] != pb.TASK_STATE_COMPLETED:
+                changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
+                applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
+                if applied is None:
+                    return None
+                current = applied
+            if not current["recurrence"]:
+                return current, None
+            return current, await self._next_of(repository, current)
+
+        try:
+            task, next_task = await self._compare_and_set(task_id, request.etag, complete)
+        except IntegrityError:
+            # Another replica created the next occurrence between our read and our insert
+            # (the unique previous_occurrence_id refused ours): the task is completed now,
+            # so the repeat finds that occurrence.
+            task, next_task = await self._compare_and_set(task_id, "", complete)
+        response = pb.CompleteTaskResponse(task=task_to_proto(task))
+        if next_task is not None:
+            response.next_task.CopyFrom(task_to_proto(next_task))
+        return response
+
+    async def _next_of(self, repository: TaskRepository, current: Values) -> Values | None:
+        """The next occurrence of a completed repeating task: the one already created, or a
+        new one (None when the rule has ended)."""
+        existing = await repository.next_occurrence_of(current["id"])
+        if existing is not None:
+            return existing._mapping
+        now = utc_now()
+        values = next_occurrence_values(current, now)
+        if values is None:
+            return None
+        await repository.insert(values)
+        await self._record(
+            repository.session, repository.owner, pb.TASK_EVENT_KIND_CREATED, values, now
         )
+        log.info(
+            "next occurrence created",
+            extra={"task_id": values["id"], "previous_task_id": current["id"]},
+        )
+        return values
 
     async def ReopenTask(
         self, request: pb.ReopenTaskRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReopenTaskResponse:
-        return pb.ReopenTaskResponse(
-            task=await self._move_to(pb.TASK_STATE_OPEN, request.id, request.etag)
-        )
+        """Marks a completed task open again, clearing its completion time. A task already
+        open is left alone (its etag does not change)."""
+        task_id = require_task_id(request.id, "id")
 
-    async def _move_to(self, state: pb.TaskState.ValueType, raw_id: str, etag: str) -> pb.Task:
-        """CompleteTask and ReopenTask: puts the task in `state`, stamping or clearing its
-        completion time. A task already there is left alone (its etag does not change)."""
-        task_id = require_task_id(raw_id, "id")
-
-        def move(current: Values) -> dict[str, Any]:
-            if current["state"] == state:
+        def reopen(current: Values) -> dict[str, Any]:
+            if current["state"] == pb.TASK_STATE_OPEN:
                 return {}
-            completed = state == pb.TASK_STATE_COMPLETED
-            return {"state": state, "complete_time": utc_now() if completed else None}
+            return {"state": pb.TASK_STATE_OPEN, "complete_time": None}
 
-        return task_to_proto(await self._change(task_id, etag, move))
+        values = await self._change(task_id, request.etag, pb.TASK_EVENT_KIND_REOPENED, reopen)
+        return pb.ReopenTaskResponse(task=task_to_proto(values))
 
     async def DeleteTask(
         self, request: pb.DeleteTaskRequest, context: grpc.aio.ServicerContext
@@ -335,6 +472,14 @@ class TaskService(pb_grpc.TaskServiceServicer):
         async def delete(repository: TaskRepository, row: Row[Any]) -> pb.DeleteTaskResponse | None:
             if not await repository.delete_if_version(task_id, row.version):
                 return None
+            await append_event(
+                repository.session,
+                repository.owner,
+                kind=pb.TASK_EVENT_KIND_DELETED,
+                task_id=task_id,
+                task=None,
+                now=utc_now(),
+            )
             log.info("task deleted", extra={"task_id": task_id})
             return pb.DeleteTaskResponse()
 
@@ -350,23 +495,54 @@ class TaskService(pb_grpc.TaskServiceServicer):
         return pb.PurgeTasksResponse(purge_count=count)
 
     async def _change(
-        self, task_id: str, etag: str, change: Callable[[Values], dict[str, Any]]
+        self,
+        task_id: str,
+        etag: str,
+        kind: pb.TaskEventKind.ValueType,
+        change: Callable[[Values], dict[str, Any]],
     ) -> Values:
         """Read-modify-write of one task: `change` gets the task as it is and says what to
         set. A change that changes nothing returns the task untouched (same etag)."""
 
         async def update(repository: TaskRepository, row: Row[Any]) -> Values | None:
-            current = dict(row._mapping)
-            changes = change(current)
+            changes = change(row._mapping)
             if not changes:
-                return current
-            changes["update_time"] = utc_now()
-            if not await repository.update_if_version(task_id, row.version, changes):
-                return None
-            current.update(changes, version=row.version + 1)
-            return current
+                return dict(row._mapping)
+            return await self._apply(repository, row, changes, kind)
 
         return await self._compare_and_set(task_id, etag, update)
+
+    async def _apply(
+        self,
+        repository: TaskRepository,
+        row: Row[Any],
+        changes: dict[str, Any],
+        kind: pb.TaskEventKind.ValueType,
+    ) -> Values | None:
+        """Writes `changes` at the version read and records the change in the outbox; None
+        when another writer got there first."""
+        now = utc_now()
+        changes = {**changes, "update_time": now}
+        if not await repository.update_if_version(row.id, row.version, changes):
+            return None
+        current = dict(row._mapping)
+        current.update(changes, version=row.version + 1)
+        await self._record(repository.session, repository.owner, kind, current, now)
+        return current
+
+    @staticmethod
+    async def _record(
+        session: Any, owner: str, kind: pb.TaskEventKind.ValueType, values: Values, now: datetime
+    ) -> None:
+        """Appends the change of one task (as it now is) to the outbox."""
+        await append_event(
+            session,
+            owner,
+            kind=kind,
+            task_id=values["id"],
+            task=task_to_proto(values).SerializeToString(),
+            now=now,
+        )
 
     async def _compare_and_set(
         self,
@@ -392,10 +568,69 @@ class TaskService(pb_grpc.TaskServiceServicer):
                     raise etag_mismatch()
                 written = await write(repository, row)
                 if written is not None:
-                    return written
+                    break
                 if etag:
                     raise etag_mismatch()
-        raise _busy()
+            else:
+                raise _busy()
+        self._feed.wake(owner)
+        return written
+
+    async def WatchTaskEvents(
+        self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchTaskEventsResponse]:
+        """The caller's committed changes, read from the outbox after the cursor; woken by
+        this process's writes and other replicas' NOTIFY, looking again every poll period
+        regardless, and sending an empty batch as a heartbeat when nothing happened."""
+        cursor = parse_cursor(request.cursor)
+        owner = current_principal().user_id
+        feed = self._feed
+        with feed.subscribe(owner) as woken:
+            if cursor is None:
+                cursor = await self._events.latest(owner)
+            yield pb.WatchTaskEventsResponse(cursor=str(cursor))
+            last_sent = time.monotonic()
+            while not feed.closed:
+                woken.clear()
+                rows = await self._events.after(owner, cursor, EVENT_BATCH)
+                if rows:
+                    cursor = rows[-1].id
+                    yield pb.WatchTaskEventsResponse(
+                        events=[event_to_proto(row) for row in rows], cursor=str(cursor)
+                    )
+                    last_sent = time.monotonic()
+                    if len(rows) == EVENT_BATCH:
+                        continue
+                quiet = time.monotonic() - last_sent
+                if quiet >= self._heartbeat_seconds:
+                    yield pb.WatchTaskEventsResponse(cursor=str(cursor))
+                    last_sent, quiet = time.monotonic(), 0.0
+                await feed.wait(woken, min(feed.poll_seconds, self._heartbeat_seconds - quiet))
+
+
+def parse_cursor(value: str) -> int | None:
+    """A WatchTaskEvents cursor as an outbox id (None: start at the newest event)."""
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > CURSOR_MAX_DIGITS:
+        raise InvalidArgument(
+            "cursor must be a cursor from an earlier WatchTaskEvents response, or empty.",
+            field_violations=[FieldViolation("cursor", "is not a cursor this service issued.")],
+        )
+    return int(value)
+
+
+def event_to_proto(row: Row[Any]) -> pb.TaskEvent:
+    """One outbox row as the TaskEvent watchers see."""
+    event = pb.TaskEvent(
+        cursor=str(row.id),
+        kind=row.kind,
+        task_id=row.task_id,
+        event_time=datetime_to_timestamp(row.event_time),
+    )
+    if row.task is not None:
+        event.task.ParseFromString(row.task)
+    return event
 
 
 def _busy() -> Aborted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 from todo_common.settings import (
     BackendClientSettings,
@@ -32,6 +32,12 @@ class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings)
     # or a token minted by one replica is rejected by the next. In development and test a
     # random per-process key is used when it is unset, so tokens do not survive a restart.
     page_token_secret: SecretStr | None = None
+    # WatchTaskEvents: how often a stream looks at the outbox without a wake-up (the only way
+    # to see another process's writes on SQLite; a safety net under LISTEN/NOTIFY on
+    # PostgreSQL), and how long it may stay silent before it sends an empty heartbeat batch.
+    feed_poll_seconds: float = Field(default=0.5, gt=0)
+    feed_postgres_poll_seconds: float = Field(default=10.0, gt=0)
+    feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Self:

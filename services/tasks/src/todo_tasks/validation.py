@@ -14,6 +14,7 @@ from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_common.errors import FieldViolation, InvalidArgument
 
 from todo_tasks.models import REQUEST_ID_MAX, TAG_MAX, TITLE_MAX
+from todo_tasks.recurrence import normalise_rule, rule_problem, time_zone_problem
 
 NOTES_MAX = 10_000
 TAGS_MAX = 20
@@ -26,7 +27,7 @@ DUE_MAX_SECONDS = 4_102_444_800
 
 PRIORITIES = frozenset({pb.TASK_PRIORITY_LOW, pb.TASK_PRIORITY_MEDIUM, pb.TASK_PRIORITY_HIGH})
 STATES = frozenset({pb.TASK_STATE_OPEN, pb.TASK_STATE_COMPLETED})
-UPDATABLE_PATHS = ("title", "notes", "priority", "due_time", "tags")
+UPDATABLE_PATHS = ("title", "notes", "priority", "due_time", "tags", "recurrence", "time_zone")
 
 ORDER_KEYS = ("create_time", "due_time", "priority")
 
@@ -40,17 +41,25 @@ class TaskFields:
     priority: int
     due_time: datetime | None
     tags: tuple[str, ...]
+    recurrence: str = ""
+    time_zone: str = ""
 
     def payload_hash(self) -> str:
         """A stable hash of the fields, to tell a retried create from a different one."""
+        payload: dict[str, object] = {
+            "title": self.title,
+            "notes": self.notes,
+            "priority": self.priority,
+            "due_time": self.due_time.isoformat() if self.due_time else None,
+            "tags": list(self.tags),
+        }
+        # Only when set, so a create recorded before tasks could repeat hashes as it did.
+        if self.recurrence:
+            payload["recurrence"] = self.recurrence
+        if self.time_zone:
+            payload["time_zone"] = self.time_zone
         canonical = json.dumps(
-            {
-                "title": self.title,
-                "notes": self.notes,
-                "priority": self.priority,
-                "due_time": self.due_time.isoformat() if self.due_time else None,
-                "tags": list(self.tags),
-            },
+            payload,
             sort_keys=True,
             ensure_ascii=False,
         )
@@ -67,6 +76,8 @@ class TaskPatch:
     priority: int = pb.TASK_PRIORITY_MEDIUM
     due_time: datetime | None = None
     tags: tuple[str, ...] = ()
+    recurrence: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,22 @@ def _due_time(task: pb.Task, field: str, violations: Violations) -> datetime | N
     return timestamp_to_datetime(task.due_time)
 
 
+def _recurrence(raw: str, field: str, violations: Violations) -> str:
+    rule = normalise_rule(raw)
+    problem = rule_problem(rule)
+    if problem:
+        violations.add(field, problem)
+    return rule
+
+
+def _time_zone(raw: str, field: str, violations: Violations) -> str:
+    name = raw.strip()
+    problem = time_zone_problem(name)
+    if problem:
+        violations.add(field, problem)
+    return name
+
+
 def validate_create(request: pb.CreateTaskRequest) -> tuple[TaskFields, str]:
     """The task to create and its request id (empty when the create is not idempotent)."""
     violations = Violations()
@@ -232,6 +259,8 @@ def validate_create(request: pb.CreateTaskRequest) -> tuple[TaskFields, str]:
         priority=_priority(task.priority, "task.priority", violations),
         due_time=_due_time(task, "task.due_time", violations),
         tags=_tags(task.tags, "task.tags", violations),
+        recurrence=_recurrence(task.recurrence, "task.recurrence", violations),
+        time_zone=_time_zone(task.time_zone, "task.time_zone", violations),
     )
     request_id = request.request_id
     if len(request_id) > REQUEST_ID_MAX:
@@ -274,6 +303,16 @@ def validate_update(request: pb.UpdateTaskRequest) -> TaskPatch:
         ),
         due_time=(_due_time(task, "task.due_time", violations) if "due_time" in selected else None),
         tags=_tags(task.tags, "task.tags", violations) if "tags" in selected else (),
+        recurrence=(
+            _recurrence(task.recurrence, "task.recurrence", violations)
+            if "recurrence" in selected
+            else ""
+        ),
+        time_zone=(
+            _time_zone(task.time_zone, "task.time_zone", violations)
+            if "time_zone" in selected
+            else ""
+        ),
     )
     violations.raise_if_any()
     return patch

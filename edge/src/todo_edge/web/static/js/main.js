@@ -2,7 +2,7 @@
 // refresh cookie, and switches between the sign-in view and the workspace (tasks + chat).
 
 import { ApiError, Session } from "./session.js";
-import { TasksPanel } from "./tasks.js";
+import { TaskFeed, TasksPanel } from "./tasks.js";
 import { ChatPanel } from "./chat.js";
 
 const config = JSON.parse(document.getElementById("todo-config").textContent);
@@ -20,13 +20,23 @@ let mode = "signin"; // or "signup"
 let noticeTimer = null;
 
 const tasks = new TasksPanel(session, $("#tasks-panel"));
+// Every change, from this tab or any other source, arrives here while the feed is live; a
+// fresh (not resumed) stream may have missed some, so the list is fetched again then.
+const feed = new TaskFeed(session, {
+  onReady: (resumed) => {
+    document.body.dataset.feed = "live";
+    if (!resumed) tasks.reload();
+  },
+  onEvent: (change) => tasks.applyEvent(change),
+});
 const chat = new ChatPanel({
   session,
   root: $("#chat-host"),
   modeLabel: $("#chat-mode"),
   config: config.chatkit,
   onEffect: (name) => {
-    if (name === "tasks.changed") tasks.reload();
+    // The feed already carries the chat's changes; refetch only while it is not live.
+    if (name === "tasks.changed" && !feed.live) tasks.reload();
   },
   onNotice: showNotice,
 });
@@ -82,6 +92,7 @@ function showApp() {
   $("#user-name").textContent = user ? user.display_name || user.email : "";
   document.title = "Todo Assistant";
   tasks.reload();
+  feed.start();
   chat.start();
   $("#new-task-title").focus();
 }
@@ -137,6 +148,8 @@ authForm.addEventListener("submit", async (event) => {
 $("#sign-out").addEventListener("click", () => session.signOut());
 
 session.addEventListener("signedout", (event) => {
+  feed.stop();
+  delete document.body.dataset.feed;
   tasks.clear();
   chat.stop();
   const { message, reason } = event.detail;

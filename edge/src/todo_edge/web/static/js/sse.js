@@ -1,12 +1,15 @@
 // Server-Sent Events from a fetch() response body. The ChatKit protocol sends each event as
-// `data: <json>\n\n` (no event names, no [DONE]; the stream ends when the body ends); lines
-// starting with `:` are keep-alive comments.
+// `data: <json>\n\n` (no event names, no [DONE]; the stream ends when the body ends); the
+// live change feed (/api/events) names its events (`event: ready` / `event: task`) and gives
+// each an `id:` to resume from. Lines starting with `:` are keep-alive comments.
 
 /**
- * Yields the parsed JSON of every event in the response body. Throws on malformed JSON.
- * Aborting the request (AbortController) makes the read reject with an AbortError.
+ * Yields every frame in the response body as `{ event, id, data }` (`data` parsed as JSON,
+ * `event` "message" when unnamed); frames that carry no data (heartbeats) are skipped.
+ * Throws on malformed JSON. Aborting the request (AbortController) makes the read reject
+ * with an AbortError.
  */
-export async function* readEvents(response) {
+export async function* readFrames(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -19,8 +22,8 @@ export async function* readEvents(response) {
       while ((end = buffer.indexOf("\n\n")) !== -1) {
         const frame = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const event = parseFrame(frame);
-        if (event !== null) yield event;
+        const parsed = parseFrame(frame);
+        if (parsed !== null) yield parsed;
       }
     }
     buffer += decoder.decode();
@@ -31,13 +34,26 @@ export async function* readEvents(response) {
   }
 }
 
+/** Yields the parsed JSON of every event in the response body (the ChatKit protocol). */
+export async function* readEvents(response) {
+  for await (const frame of readFrames(response)) yield frame.data;
+}
+
 function parseFrame(frame) {
   if (!frame) return null;
   const data = [];
+  let event = "message";
+  let id = null;
   for (const line of frame.split("\n")) {
     if (line.startsWith(":")) continue; // comment (heartbeat)
-    if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") data.push(value);
+    else if (field === "event") event = value;
+    else if (field === "id") id = value;
   }
   if (!data.length) return null;
-  return JSON.parse(data.join("\n"));
+  return { event, id, data: JSON.parse(data.join("\n")) };
 }

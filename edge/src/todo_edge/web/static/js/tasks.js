@@ -1,10 +1,12 @@
 // The tasks panel: the person's tasks from /api/tasks with filters, add, complete/reopen,
 // delete and inline rename (PATCH with If-Match, so a rename never overwrites a change made
-// elsewhere — a 412 reloads the list instead). `reload()` is called when the chat says
-// `tasks.changed`.
+// elsewhere — a 412 reloads the list instead). Changes made anywhere else (another tab or
+// device, the chat, a card button, a repeating task's next occurrence) arrive through the live
+// change feed (`TaskFeed`, GET /api/events) and are applied row by row (`applyEvent`).
 
 import { ApiError } from "./session.js";
 import { announce, h, icon, ICONS } from "./dom.js";
+import { readFrames } from "./sse.js";
 
 const PAGE_SIZE = 50;
 
@@ -60,6 +62,74 @@ function problemText(error) {
   if (!(error instanceof ApiError)) return "Something went wrong. Try again.";
   const fields = error.fieldErrors.map((e) => e.message).filter(Boolean);
   return fields.length ? `${error.message} ${fields.join(" ")}` : error.message;
+}
+
+const FEED_RETRY_MS = 1000;
+const FEED_MAX_RETRY_MS = 15_000;
+
+/**
+ * The signed-in person's live change feed: GET /api/events read with fetch (so it carries the
+ * bearer token and renews it on 401), reconnecting after it ends (streams are bounded) or
+ * fails, with `Last-Event-ID` so nothing is missed. `onReady(resumed)` is called each time the
+ * stream is live (`resumed` false: the caller should refetch, changes may have been missed);
+ * `onEvent(change)` for every change.
+ */
+export class TaskFeed {
+  constructor(session, { onReady, onEvent }) {
+    this.session = session;
+    this.onReady = onReady;
+    this.onEvent = onEvent;
+    this.lastId = null;
+    this.live = false;
+    this.running = false;
+    this.controller = null;
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.lastId = null;
+    this._run();
+  }
+
+  stop() {
+    this.running = false;
+    this.live = false;
+    this.controller?.abort();
+  }
+
+  async _run() {
+    let delay = FEED_RETRY_MS;
+    while (this.running && this.session.signedIn) {
+      this.controller = new AbortController();
+      try {
+        const headers = { Accept: "text/event-stream" };
+        if (this.lastId) headers["Last-Event-ID"] = this.lastId;
+        const response = await this.session.fetch("/api/events", { headers, signal: this.controller.signal });
+        if (!response.ok) throw new Error(`event stream answered ${response.status}`);
+        for await (const frame of readFrames(response)) {
+          if (!this.running) break;
+          const resumed = this.lastId !== null;
+          if (frame.id) this.lastId = frame.id;
+          if (frame.event === "ready") {
+            this.live = true;
+            delay = FEED_RETRY_MS;
+            this.onReady(resumed);
+          } else if (frame.event === "task") {
+            this.onEvent(frame.data);
+          }
+        }
+      } catch (error) {
+        if (!this.running) return;
+        console.debug("task feed interrupted", error);
+      }
+      this.live = false;
+      if (!this.running) return;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, FEED_MAX_RETRY_MS);
+    }
+    this.running = false;
+  }
 }
 
 export class TasksPanel {
@@ -184,6 +254,36 @@ export class TasksPanel {
     }
   }
 
+  /** Applies one change from the live feed to the list. */
+  applyEvent(change) {
+    if (!this.session.signedIn) return;
+    const row = this.list.querySelector(`li[data-task-id="${CSS.escape(change.task_id)}"]`);
+    if (change.type === "task.deleted") {
+      if (!row) return;
+      this.tasks.delete(change.task_id);
+      row.remove();
+      this.empty.hidden = this.tasks.size > 0;
+      this.empty.textContent = this._emptyText();
+      return;
+    }
+    const task = change.task;
+    if (!task) return;
+    const known = this.tasks.get(task.id);
+    if (known && known.etag === task.etag) return; // this panel made the change itself
+    if (row?.querySelector(".task-rename:not(:disabled)")) {
+      // Someone is typing a new title here: show the change once they are done.
+      this.reloadAfterRename = true;
+      return;
+    }
+    if (row) {
+      this._replace(task);
+    } else if (this._matches(task)) {
+      this.tasks.set(task.id, task);
+      this.list.prepend(this._row(task));
+      this.empty.hidden = true;
+    }
+  }
+
   _emptyText() {
     return {
       open: "No open tasks. Add one above, or ask the assistant.",
@@ -237,7 +337,10 @@ export class TasksPanel {
       form.reset();
       this.error.textContent = "";
       announce(this.status, `Added “${task.title}”.`);
-      if (this._matches(task)) {
+      if (this.tasks.has(task.id)) {
+        // The live feed was quicker than this answer: the row is there already.
+        this._replace(task);
+      } else if (this._matches(task)) {
         this.tasks.set(task.id, task);
         this.list.prepend(this._row(task));
         this.empty.hidden = true;
@@ -402,6 +505,10 @@ export class TasksPanel {
     if (task.priority === "high") badges.push(h("span", { class: "badge danger-soft" }, "High"));
     if (task.priority === "low") badges.push(h("span", { class: "badge muted" }, "Low"));
     for (const tag of task.tags) badges.push(h("span", { class: "badge tag" }, `#${tag}`));
+    if (task.repeats) {
+      const repeats = task.repeats.charAt(0).toUpperCase() + task.repeats.slice(1);
+      badges.push(h("span", { class: "badge muted repeats", title: task.recurrence || "" }, repeats));
+    }
 
     const row = h(
       "li",

@@ -75,6 +75,42 @@ TASK_PRIORITY_HIGH: TaskPriority.ValueType  # 3
 """Needs attention first."""
 Global___TaskPriority: _TypeAlias = TaskPriority  # noqa: Y015
 
+class _TaskEventKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TaskEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskEventKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TASK_EVENT_KIND_UNSPECIFIED: _TaskEventKind.ValueType  # 0
+    """Not set."""
+    TASK_EVENT_KIND_CREATED: _TaskEventKind.ValueType  # 1
+    """The task was created (including the next occurrence of a repeating task)."""
+    TASK_EVENT_KIND_UPDATED: _TaskEventKind.ValueType  # 2
+    """Fields of the task changed."""
+    TASK_EVENT_KIND_COMPLETED: _TaskEventKind.ValueType  # 3
+    """The task was completed."""
+    TASK_EVENT_KIND_REOPENED: _TaskEventKind.ValueType  # 4
+    """The task was reopened."""
+    TASK_EVENT_KIND_DELETED: _TaskEventKind.ValueType  # 5
+    """The task was deleted."""
+
+class TaskEventKind(_TaskEventKind, metaclass=_TaskEventKindEnumTypeWrapper):
+    """What happened to a task."""
+
+TASK_EVENT_KIND_UNSPECIFIED: TaskEventKind.ValueType  # 0
+"""Not set."""
+TASK_EVENT_KIND_CREATED: TaskEventKind.ValueType  # 1
+"""The task was created (including the next occurrence of a repeating task)."""
+TASK_EVENT_KIND_UPDATED: TaskEventKind.ValueType  # 2
+"""Fields of the task changed."""
+TASK_EVENT_KIND_COMPLETED: TaskEventKind.ValueType  # 3
+"""The task was completed."""
+TASK_EVENT_KIND_REOPENED: TaskEventKind.ValueType  # 4
+"""The task was reopened."""
+TASK_EVENT_KIND_DELETED: TaskEventKind.ValueType  # 5
+"""The task was deleted."""
+Global___TaskEventKind: _TypeAlias = TaskEventKind  # noqa: Y015
+
 @_typing.final
 class Task(_message.Message):
     """A task belonging to one user."""
@@ -92,6 +128,9 @@ class Task(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    RECURRENCE_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_OCCURRENCE_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned opaque identifier. Output only."""
     title: _builtins.str
@@ -107,6 +146,21 @@ class Task(_message.Message):
     etag: _builtins.str
     """Changes whenever the task changes. Send it back on a write to make the write fail with
     ABORTED if someone else changed the task in between.
+    """
+    recurrence: _builtins.str
+    """How the task repeats: an RFC 5545 RRULE value without the `RRULE:` prefix, e.g.
+    `FREQ=WEEKLY;BYDAY=MO` or `FREQ=DAILY;INTERVAL=2;COUNT=10`; at most 500 characters, FREQ
+    at least DAILY. Empty means the task does not repeat. The occurrences are read from the
+    first due time of the series in `time_zone`; completing an occurrence creates the next
+    one (exactly once). A repeating task without a due time is due at its first occurrence.
+    """
+    time_zone: _builtins.str
+    """The IANA time zone (e.g. `Europe/London`) in which `recurrence` is read, so a task due
+    at 09:00 stays at 09:00 local time across daylight-saving changes. Empty means UTC.
+    """
+    previous_occurrence_id: _builtins.str
+    """The occurrence of the same repeating task that this one follows; empty for the first
+    occurrence and for tasks that do not repeat. Output only.
     """
     @_builtins.property
     def due_time(self) -> _timestamp_pb2.Timestamp:
@@ -144,10 +198,13 @@ class Task(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         complete_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        recurrence: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        previous_occurrence_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "etag", b"etag", "id", b"id", "notes", b"notes", "priority", b"priority", "state", b"state", "tags", b"tags", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "etag", b"etag", "id", b"id", "notes", b"notes", "previous_occurrence_id", b"previous_occurrence_id", "priority", b"priority", "recurrence", b"recurrence", "state", b"state", "tags", b"tags", "time_zone", b"time_zone", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -165,7 +222,9 @@ class CreateTaskRequest(_message.Message):
     """An optional client-chosen key (at most 128 characters) that makes the create idempotent."""
     @_builtins.property
     def task(self) -> Global___Task:
-        """The task to create. Only title, notes, priority, due_time and tags are read."""
+        """The task to create. Only title, notes, priority, due_time, tags, recurrence and
+        time_zone are read.
+        """
 
     def __init__(
         self,
@@ -359,8 +418,8 @@ class UpdateTaskRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change: any of title, notes, priority, due_time, tags. An empty mask is an
-        error.
+        """The fields to change: any of title, notes, priority, due_time, tags, recurrence,
+        time_zone. An empty mask is an error.
         """
 
     def __init__(
@@ -477,18 +536,27 @@ class CompleteTaskResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    NEXT_TASK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def task(self) -> Global___Task:
         """The task after completion."""
+
+    @_builtins.property
+    def next_task(self) -> Global___Task:
+        """The next occurrence, when the task repeats and this completion created it (also when a
+        repeated call finds it created by an earlier one). Unset when the task does not repeat
+        or its rule has no further occurrence.
+        """
 
     def __init__(
         self,
         *,
         task: Global___Task | None = ...,
+        next_task: Global___Task | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["next_task", b"next_task", "task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_task", b"next_task", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -582,3 +650,100 @@ class PurgeTasksResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PurgeTasksResponse: _TypeAlias = PurgeTasksResponse  # noqa: Y015
+
+@_typing.final
+class TaskEvent(_message.Message):
+    """One committed change of one task."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """Where this event stands in the caller's feed: opaque, increasing. Pass it back as
+    `WatchTaskEventsRequest.cursor` to get only the events after it.
+    """
+    kind: Global___TaskEventKind.ValueType
+    """What happened."""
+    task_id: _builtins.str
+    """The task's id."""
+    @_builtins.property
+    def task(self) -> Global___Task:
+        """The task as the change left it; unset for a deletion."""
+
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When the change was committed."""
+
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        kind: Global___TaskEventKind.ValueType = ...,
+        task_id: _builtins.str = ...,
+        task: Global___Task | None = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "event_time", b"event_time", "kind", b"kind", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskEvent: _TypeAlias = TaskEvent  # noqa: Y015
+
+@_typing.final
+class WatchTaskEventsRequest(_message.Message):
+    """Request for WatchTaskEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The cursor of the last event already seen: the stream starts with the events after it.
+    Empty starts at the newest event (only changes from now on). A malformed cursor is
+    INVALID_ARGUMENT.
+    """
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchTaskEventsRequest: _TypeAlias = WatchTaskEventsRequest  # noqa: Y015
+
+@_typing.final
+class WatchTaskEventsResponse(_message.Message):
+    """Response for WatchTaskEvents: a batch of events in commit order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The cursor after this batch (of its last event, or where the stream stands)."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskEvent]:
+        """The events, oldest first; empty in the first response and in heartbeats."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___TaskEvent] | None = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchTaskEventsResponse: _TypeAlias = WatchTaskEventsResponse  # noqa: Y015

@@ -76,6 +76,11 @@ class TaskServiceStub:
                 request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.SerializeToString,
                 response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.FromString,
                 _registered_method=True)
+        self.WatchTaskEvents = channel.unary_stream(
+                '/todo.tasks.v1.TaskService/WatchTaskEvents',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -142,6 +147,15 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchTaskEvents(self, request, context):
+        """Streams the caller's task changes, from every source, in the order they were committed.
+        The first response carries no events and the cursor the stream starts from; later ones
+        carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +198,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.PurgeTasks,
                     request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.FromString,
                     response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.SerializeToString,
+            ),
+            'WatchTaskEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTaskEvents,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -404,6 +423,33 @@ class TaskService:
             '/todo.tasks.v1.TaskService/PurgeTasks',
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksRequest.SerializeToString,
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.PurgeTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTaskEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/WatchTaskEvents',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,11 @@ class TaskServiceStub:
     """Deletes every task of the caller, with their tags and idempotency records (account
     deletion). Safe to retry: purging an empty list purges nothing.
     """
+    WatchTaskEvents: _grpc.UnaryStreamMultiCallable[_tasks_service_pb2.WatchTaskEventsRequest, _tasks_service_pb2.WatchTaskEventsResponse]
+    """Streams the caller's task changes, from every source, in the order they were committed.
+    The first response carries no events and the cursor the stream starts from; later ones
+    carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+    """
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -88,6 +93,11 @@ class TaskServiceAsyncStub(TaskServiceStub):
     PurgeTasks: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.PurgeTasksRequest, _tasks_service_pb2.PurgeTasksResponse]  # type: ignore[assignment]
     """Deletes every task of the caller, with their tags and idempotency records (account
     deletion). Safe to retry: purging an empty list purges nothing.
+    """
+    WatchTaskEvents: _aio.UnaryStreamMultiCallable[_tasks_service_pb2.WatchTaskEventsRequest, _tasks_service_pb2.WatchTaskEventsResponse]  # type: ignore[assignment]
+    """Streams the caller's task changes, from every source, in the order they were committed.
+    The first response carries no events and the cursor the stream starts from; later ones
+    carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -163,6 +173,17 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_tasks_service_pb2.PurgeTasksResponse, _abc.Awaitable[_tasks_service_pb2.PurgeTasksResponse]]:
         """Deletes every task of the caller, with their tags and idempotency records (account
         deletion). Safe to retry: purging an empty list purges nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchTaskEvents(
+        self,
+        request: _tasks_service_pb2.WatchTaskEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_tasks_service_pb2.WatchTaskEventsResponse], _abc.AsyncIterator[_tasks_service_pb2.WatchTaskEventsResponse]]:
+        """Streams the caller's task changes, from every source, in the order they were committed.
+        The first response carries no events and the cursor the stream starts from; later ones
+        carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
