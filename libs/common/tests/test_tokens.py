@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from todo_common.errors import Unauthenticated, Unavailable
-from todo_common.tokens import MAX_TOKEN_CHARS, TokenVerifier, bearer_token
+from todo_common.tokens import MAX_TOKEN_CHARS, SessionRevocations, TokenVerifier, bearer_token
 
 ISSUER = "todo-auth"
 AUDIENCE = "todo-api"
@@ -221,3 +221,92 @@ async def test_a_validly_signed_megabyte_token_is_too_large() -> None:
     just_fits = keys.sign(kid, pad="p" * ((MAX_TOKEN_CHARS - len(just_fits)) * 3 // 4))
     assert len(just_fits) <= MAX_TOKEN_CHARS
     assert (await verifier.verify(just_fits)).user_id == "user-1"
+
+
+class RevocationFeed:
+    """A revocation feed (ListRevokedSessions as a fetcher) the test can revoke into or take
+    down; each page hands back a token for "everything after this"."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, float]] = []
+        self.down = False
+        self.fetches = 0
+
+    async def fetch(self, page_token: str) -> tuple[list[tuple[str, float]], str]:
+        self.fetches += 1
+        if self.down:
+            raise ConnectionError("auth is down")
+        start = int(page_token or 0)
+        return self.entries[start:], str(len(self.entries))
+
+
+async def test_a_revoked_session_is_refused_even_when_its_token_was_verified_before() -> None:
+    keys = KeySet()
+    kid = keys.add()
+    feed = RevocationFeed()
+    revocations = SessionRevocations(feed.fetch, interval_seconds=3600)
+    verifier = make_verifier(keys, revocations=revocations)
+    token = keys.sign(kid, sid="session-1")
+    other = keys.sign(kid, sid="session-2")
+    assert (await verifier.verify(token)).session_id == "session-1"  # now cached
+    feed.entries.append(("session-1", time.time() + 900))
+    await revocations.refresh()
+    with pytest.raises(Unauthenticated) as refused:
+        await verifier.verify(token)
+    assert refused.value.reason == "SESSION_REVOKED"
+    assert (await verifier.verify(other)).session_id == "session-2"
+    await verifier.aclose()
+
+
+async def test_the_feed_down_keeps_what_was_known_and_catches_up_when_it_answers() -> None:
+    """While auth cannot be reached the verifier keeps the last known revocations (it fails
+    open for sessions it has not heard about: auth, which revokes them, is down too); the
+    first answer afterwards brings everything revoked meanwhile."""
+    keys = KeySet()
+    kid = keys.add()
+    feed = RevocationFeed()
+    feed.entries.append(("old", time.time() + 900))
+    revocations = SessionRevocations(feed.fetch, interval_seconds=3600)
+    verifier = make_verifier(keys, revocations=revocations)
+    old = keys.sign(kid, sid="old")
+    later = keys.sign(kid, sid="later")
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(old)
+
+    feed.down = True
+    await revocations.refresh()  # a failed poll: logged, nothing forgotten
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(old)
+    assert (await verifier.verify(later)).session_id == "later"
+
+    feed.entries.append(("later", time.time() + 900))
+    feed.down = False
+    await revocations.refresh()
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(later)
+    await verifier.aclose()
+
+
+async def test_a_process_started_while_the_feed_is_down_still_serves() -> None:
+    keys = KeySet()
+    kid = keys.add()
+    feed = RevocationFeed()
+    feed.down = True
+    revocations = SessionRevocations(feed.fetch, interval_seconds=3600)
+    verifier = make_verifier(keys, revocations=revocations)
+    assert (await verifier.verify(keys.sign(kid, sid="s"))).user_id == "user-1"
+    assert revocations.is_ready and feed.fetches == 1
+    await verifier.aclose()
+
+
+async def test_expired_revocations_are_forgotten() -> None:
+    now = [1_000.0]
+    feed = RevocationFeed()
+    feed.entries += [("gone-soon", 1_010.0), ("still-valid", 2_000.0)]
+    revocations = SessionRevocations(feed.fetch, interval_seconds=3600, clock=lambda: now[0])
+    await revocations.refresh()
+    assert revocations.is_revoked("gone-soon") and revocations.is_revoked("still-valid")
+    now[0] = 1_011.0
+    await revocations.refresh()
+    assert not revocations.is_revoked("gone-soon")
+    assert revocations.is_revoked("still-valid")
