@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from todo_common.db import Database
 from todo_edge.chatkit.models import ChatItemFeedbackRow, ChatItemRow, ChatThreadRow
-from todo_testkit.auth import SignedUpUser, SignUp
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
 from todo_testkit.chatkit import ChatClient
 from todo_testkit.databases import IsolatedDatabase
-from todo_testkit.edge import EdgeHandle, assert_problem
+from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 from todo_testkit.waiting import eventually
 
 # Sign-out must reach every verifier within this long (issue: ≤ 5 s).
@@ -132,3 +132,19 @@ async def test_delete_account_needs_a_valid_token(http: httpx.AsyncClient) -> No
     assert_problem(await http.delete("/api/auth/me"), 401, "TOKEN_MISSING")
     forged = await http.delete("/api/auth/me", headers={"Authorization": "Bearer x.y.z"})
     assert_problem(forged, 401)
+
+
+async def test_delete_account_with_tasks_down_is_503_and_deletes_nothing(
+    auth_service: AuthServiceHandle, alice: SignedUpUser
+) -> None:
+    """The tasks service is asked first: when it cannot be reached the request fails as a
+    whole (503, safe to send again) and the account, its sessions and its chats are kept."""
+    async with (
+        running_edge(edge_settings_for(auth_service)) as edge,  # tasks at a closed port
+        edge.client(alice.access_token) as http,
+    ):
+        response = await http.delete("/api/auth/me")
+        assert_problem(response, 503)
+        me = await http.get("/api/auth/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["id"] == alice.user_id
