@@ -19,7 +19,7 @@ from todo.agent.v1 import agent_service_pb2 as pb
 from todo_agent.assistant import build_agents
 from todo_agent.failures import EMPTY_REPLY_MESSAGE
 from todo_edge.chatkit.server import derive_title
-from todo_testkit.agent import fixed_clock, respond, running_agent_service
+from todo_testkit.agent import Run, fixed_clock, respond, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import chatting_with_own_agent
 from todo_testkit.databases import IsolatedDatabase
@@ -213,23 +213,36 @@ def _long_history(messages: int, chars: int) -> list[tuple[str, str]]:
     ]
 
 
+async def _respond_after_a_long_thread(
+    model_server: ModelServer,
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    alice: SignedUpUser,
+    **settings: Any,
+) -> Run:
+    """One text-only turn after about 8,000 tokens of history (the context holds 4,096)."""
+    async with running_agent_service(
+        auth_service,
+        tasks_service.address,
+        agent=assistant(tool_choice="none"),
+        **model_server.agent_settings(**settings),
+    ) as agent:
+        return await respond(
+            agent.stub,
+            alice.metadata,
+            "Say OK.",
+            history=_long_history(40, 800),
+            deadline_seconds=DEADLINE,
+        )
+
+
 async def test_a_thread_longer_than_the_context_is_cut_to_fit(
     model_server: ModelServer,
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     alice: SignedUpUser,
 ) -> None:
-    # About 8,000 tokens of history against a 4,096-token context.
-    history = _long_history(40, 800)
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(),
-    ) as agent:
-        run = await respond(
-            agent.stub, alice.metadata, "Say OK.", history=history, deadline_seconds=DEADLINE
-        )
+    run = await _respond_after_a_long_thread(model_server, auth_service, tasks_service, alice)
     assert run.run_failed is None, run.run_failed
     assert run.reply.strip()
 
@@ -240,16 +253,9 @@ async def test_without_the_cut_an_overflowing_thread_fails_clearly(
     tasks_service: TasksServiceHandle,
     alice: SignedUpUser,
 ) -> None:
-    history = _long_history(40, 800)
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(model_context_tokens=0),
-    ) as agent:
-        run = await respond(
-            agent.stub, alice.metadata, "Say OK.", history=history, deadline_seconds=DEADLINE
-        )
+    run = await _respond_after_a_long_thread(
+        model_server, auth_service, tasks_service, alice, model_context_tokens=0
+    )
     assert run.run_failed == pb.RunFailed(
         code=pb.FAILURE_CODE_MODEL_UNAVAILABLE, message=EMPTY_REPLY_MESSAGE, retryable=False
     )
