@@ -247,6 +247,11 @@ class CreateTaskResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """Pass to UndoChange to delete the task again. Empty when an earlier call with the same
+    request_id created it.
+    """
     @_builtins.property
     def task(self) -> Global___Task:
         """The created task (or the one created by an earlier call with the same request_id)."""
@@ -255,10 +260,11 @@ class CreateTaskResponse(_message.Message):
         self,
         *,
         task: Global___Task | None = ...,
+        undo_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task", "undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -443,6 +449,9 @@ class UpdateTaskResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """Pass to UndoChange to put the fields back. Empty when the update changed nothing."""
     @_builtins.property
     def task(self) -> Global___Task:
         """The task after the update."""
@@ -451,10 +460,11 @@ class UpdateTaskResponse(_message.Message):
         self,
         *,
         task: Global___Task | None = ...,
+        undo_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task", "undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -492,12 +502,17 @@ class DeleteTaskResponse(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """Pass to UndoChange to restore the task."""
     def __init__(
         self,
+        *,
+        undo_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -537,6 +552,11 @@ class CompleteTaskResponse(_message.Message):
 
     TASK_FIELD_NUMBER: _builtins.int
     NEXT_TASK_FIELD_NUMBER: _builtins.int
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """Pass to UndoChange to reopen the task (and remove the next occurrence this completion
+    created). Empty when the task was already completed.
+    """
     @_builtins.property
     def task(self) -> Global___Task:
         """The task after completion."""
@@ -553,10 +573,11 @@ class CompleteTaskResponse(_message.Message):
         *,
         task: Global___Task | None = ...,
         next_task: Global___Task | None = ...,
+        undo_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["next_task", b"next_task", "task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_task", b"next_task", "task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_task", b"next_task", "task", b"task", "undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -595,6 +616,9 @@ class ReopenTaskResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """Pass to UndoChange to complete the task again. Empty when the task was already open."""
     @_builtins.property
     def task(self) -> Global___Task:
         """The task after reopening."""
@@ -603,10 +627,11 @@ class ReopenTaskResponse(_message.Message):
         self,
         *,
         task: Global___Task | None = ...,
+        undo_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task", "undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -747,3 +772,53 @@ class WatchTaskEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchTaskEventsResponse: _TypeAlias = WatchTaskEventsResponse  # noqa: Y015
+
+@_typing.final
+class UndoChangeRequest(_message.Message):
+    """Request for UndoChange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    undo_token: _builtins.str
+    """The `undo_token` of a mutation's response. Empty means the caller's most recent change
+    that can still be undone.
+    """
+    def __init__(
+        self,
+        *,
+        undo_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["undo_token", b"undo_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoChangeRequest: _TypeAlias = UndoChangeRequest  # noqa: Y015
+
+@_typing.final
+class UndoChangeResponse(_message.Message):
+    """Response for UndoChange."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
+        """The tasks as the undo left them; a task the undo deleted (an undone create or the next
+        occurrence of an undone completion) is not listed.
+        """
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[Global___Task] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UndoChangeResponse: _TypeAlias = UndoChangeResponse  # noqa: Y015

@@ -81,6 +81,11 @@ class TaskServiceStub:
                 request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
                 response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
                 _registered_method=True)
+        self.UndoChange = channel.unary_unary(
+                '/todo.tasks.v1.TaskService/UndoChange',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -118,7 +123,8 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteTask(self, request, context):
-        """Deletes a task for good.
+        """Deletes a task. The deletion can be undone (UndoChange) for a few minutes; after that
+        the task is gone for good.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -151,6 +157,18 @@ class TaskServiceServicer:
         """Streams the caller's task changes, from every source, in the order they were committed.
         The first response carries no events and the cursor the stream starts from; later ones
         carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndoChange(self, request, context):
+        """Reverts the change an `undo_token` names (every mutation answers one), exactly once and
+        within the undo window: a created task is deleted, a deleted one restored, an update,
+        completion or reopening rolled back (with the next occurrence a completion created). An
+        empty token means the caller's most recent change that can still be undone. Another
+        user's token, or one this service never issued, is NOT_FOUND; a token already used,
+        expired, or whose tasks have changed since is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +221,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.WatchTaskEvents,
                     request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.FromString,
                     response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.SerializeToString,
+            ),
+            'UndoChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoChange,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -450,6 +473,33 @@ class TaskService:
             '/todo.tasks.v1.TaskService/WatchTaskEvents',
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/UndoChange',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.UndoChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

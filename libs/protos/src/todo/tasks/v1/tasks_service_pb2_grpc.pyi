@@ -48,7 +48,9 @@ class TaskServiceStub:
     UpdateTask: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.UpdateTaskRequest, _tasks_service_pb2.UpdateTaskResponse]
     """Changes the fields named in `update_mask`. A stale `task.etag` is ABORTED."""
     DeleteTask: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.DeleteTaskRequest, _tasks_service_pb2.DeleteTaskResponse]
-    """Deletes a task for good."""
+    """Deletes a task. The deletion can be undone (UndoChange) for a few minutes; after that
+    the task is gone for good.
+    """
     CompleteTask: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.CompleteTaskRequest, _tasks_service_pb2.CompleteTaskResponse]
     """Marks a task completed and records its completion time. Completing a completed task is a
     no-op that returns it unchanged.
@@ -63,6 +65,14 @@ class TaskServiceStub:
     """Streams the caller's task changes, from every source, in the order they were committed.
     The first response carries no events and the cursor the stream starts from; later ones
     carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+    """
+    UndoChange: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.UndoChangeRequest, _tasks_service_pb2.UndoChangeResponse]
+    """Reverts the change an `undo_token` names (every mutation answers one), exactly once and
+    within the undo window: a created task is deleted, a deleted one restored, an update,
+    completion or reopening rolled back (with the next occurrence a completion created). An
+    empty token means the caller's most recent change that can still be undone. Another
+    user's token, or one this service never issued, is NOT_FOUND; a token already used,
+    expired, or whose tasks have changed since is FAILED_PRECONDITION.
     """
 
 @_typing.type_check_only
@@ -83,7 +93,9 @@ class TaskServiceAsyncStub(TaskServiceStub):
     UpdateTask: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.UpdateTaskRequest, _tasks_service_pb2.UpdateTaskResponse]  # type: ignore[assignment]
     """Changes the fields named in `update_mask`. A stale `task.etag` is ABORTED."""
     DeleteTask: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.DeleteTaskRequest, _tasks_service_pb2.DeleteTaskResponse]  # type: ignore[assignment]
-    """Deletes a task for good."""
+    """Deletes a task. The deletion can be undone (UndoChange) for a few minutes; after that
+    the task is gone for good.
+    """
     CompleteTask: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.CompleteTaskRequest, _tasks_service_pb2.CompleteTaskResponse]  # type: ignore[assignment]
     """Marks a task completed and records its completion time. Completing a completed task is a
     no-op that returns it unchanged.
@@ -98,6 +110,14 @@ class TaskServiceAsyncStub(TaskServiceStub):
     """Streams the caller's task changes, from every source, in the order they were committed.
     The first response carries no events and the cursor the stream starts from; later ones
     carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+    """
+    UndoChange: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.UndoChangeRequest, _tasks_service_pb2.UndoChangeResponse]  # type: ignore[assignment]
+    """Reverts the change an `undo_token` names (every mutation answers one), exactly once and
+    within the undo window: a created task is deleted, a deleted one restored, an update,
+    completion or reopening rolled back (with the next occurrence a completion created). An
+    empty token means the caller's most recent change that can still be undone. Another
+    user's token, or one this service never issued, is NOT_FOUND; a token already used,
+    expired, or whose tasks have changed since is FAILED_PRECONDITION.
     """
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -145,7 +165,9 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _tasks_service_pb2.DeleteTaskRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_tasks_service_pb2.DeleteTaskResponse, _abc.Awaitable[_tasks_service_pb2.DeleteTaskResponse]]:
-        """Deletes a task for good."""
+        """Deletes a task. The deletion can be undone (UndoChange) for a few minutes; after that
+        the task is gone for good.
+        """
 
     @_abc_1.abstractmethod
     def CompleteTask(
@@ -184,6 +206,20 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams the caller's task changes, from every source, in the order they were committed.
         The first response carries no events and the cursor the stream starts from; later ones
         carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
+        """
+
+    @_abc_1.abstractmethod
+    def UndoChange(
+        self,
+        request: _tasks_service_pb2.UndoChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tasks_service_pb2.UndoChangeResponse, _abc.Awaitable[_tasks_service_pb2.UndoChangeResponse]]:
+        """Reverts the change an `undo_token` names (every mutation answers one), exactly once and
+        within the undo window: a created task is deleted, a deleted one restored, an update,
+        completion or reopening rolled back (with the next occurrence a completion created). An
+        empty token means the caller's most recent change that can still be undone. Another
+        user's token, or one this service never issued, is NOT_FOUND; a token already used,
+        expired, or whose tasks have changed since is FAILED_PRECONDITION.
         """
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
