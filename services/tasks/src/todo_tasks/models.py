@@ -154,7 +154,7 @@ class UndoRecordRow(Base):
     # The random token clients pass back; unique across owners.
     token: Mapped[str] = mapped_column(String(UNDO_TOKEN_MAX), unique=True)
     # A JSON list, one entry per task: {"task_id", "before": the task's columns before the
-    # change (null when the change created it), "after_version": its version after}.
+    # change (null when the change created it), "after": after it (null: it deleted it)}.
     snapshots: Mapped[list[dict[str, object]]] = mapped_column(JSON)
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
     expire_time: Mapped[datetime] = mapped_column(UtcDateTime)

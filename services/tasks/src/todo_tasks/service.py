@@ -305,7 +305,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 await repository.insert(values)
                 await self._record(session, owner, pb.TASK_EVENT_KIND_CREATED, values, now)
                 undo_token = await self._undo.record(
-                    session, owner, [Snapshot.created(values["id"])], now
+                    session, owner, [Snapshot.created(values)], now
                 )
         except IntegrityError:
             if not request_id:
@@ -427,13 +427,13 @@ class TaskService(pb_grpc.TaskServiceServicer):
             applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
             if applied is None:
                 return None
-            snapshots = [Snapshot.changed(row._mapping)]
+            snapshots = [Snapshot.changed(row._mapping, applied)]
             next_task, created = None, False
             if applied["recurrence"]:
                 next_task, created = await self._next_of(repository, applied)
             if next_task is not None and created:
                 # Undoing this completion removes the occurrence it created.
-                snapshots.append(Snapshot.created(next_task["id"]))
+                snapshots.append(Snapshot.created(next_task))
             undo_token = await self._undo.record(
                 repository.session, repository.owner, snapshots, utc_now()
             )
@@ -510,7 +510,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 now=now,
             )
             undo_token = await self._undo.record(
-                repository.session, repository.owner, [Snapshot.changed(row._mapping)], now
+                repository.session, repository.owner, [Snapshot.deleted(row._mapping)], now
             )
             log.info("task deleted", extra={"task_id": task_id})
             return pb.DeleteTaskResponse(undo_token=undo_token)
@@ -545,7 +545,10 @@ class TaskService(pb_grpc.TaskServiceServicer):
             if applied is None:
                 return None
             undo_token = await self._undo.record(
-                repository.session, repository.owner, [Snapshot.changed(row._mapping)], utc_now()
+                repository.session,
+                repository.owner,
+                [Snapshot.changed(row._mapping, applied)],
+                utc_now(),
             )
             return applied, undo_token
 

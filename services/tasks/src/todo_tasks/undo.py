@@ -3,12 +3,13 @@ undo window no longer needs.
 
 A mutation writes, in its own unit of work, one undo record: a random token and, for every
 task it changed, the task's columns before the change (`None` when the change created it) and
-the version the change left it at. UndoChange claims the record with one conditional UPDATE
+after it (`None` when it deleted it). UndoChange claims the record with one conditional UPDATE
 (`use_time IS NULL AND expire_time > now`): of two concurrent undos of one token exactly one
 claims it (PostgreSQL re-checks the condition after the first commits; SQLite has one writer),
-the other is FAILED_PRECONDITION. A task whose version moved on since the change is not
-reverted (that would silently drop the later change): the undo is FAILED_PRECONDITION and
-changes nothing. Deleted tasks are kept (`tasks.deleted_time`) until the window has passed;
+the other is FAILED_PRECONDITION. A task changed again since the change is not
+reverted (that would silently drop the later change): a task that is no longer as the change
+left it makes the undo FAILED_PRECONDITION, changing nothing. (Content, not version, is what
+is compared, so once a later change is undone the earlier one can be undone too.) Deleted tasks are kept (`tasks.deleted_time`) until the window has passed;
 `UndoPurger` then deletes them, and the records, in every replica (deletes are idempotent).
 """
 
@@ -70,34 +71,43 @@ RecordEvent = Callable[
 @dataclass(frozen=True)
 class Snapshot:
     """One task a mutation changed: its columns before (None: the mutation created it) and
-    the version the mutation left it at."""
+    after (None: the mutation deleted it)."""
 
     task_id: str
     before: Values | None
-    after_version: int
+    after: Values | None
 
     @classmethod
-    def created(cls, task_id: str) -> Snapshot:
-        """A task the mutation created (at version 1)."""
-        return cls(task_id, None, 1)
+    def created(cls, values: Values) -> Snapshot:
+        """A task the mutation created."""
+        return cls(str(values["id"]), None, values)
 
     @classmethod
-    def changed(cls, before: Values) -> Snapshot:
-        """A task the mutation changed once, from `before` (its row as read)."""
-        return cls(str(before["id"]), before, int(before["version"]) + 1)
+    def changed(cls, before: Values, after: Values) -> Snapshot:
+        """A task the mutation changed from `before` to `after`."""
+        return cls(str(before["id"]), before, after)
+
+    @classmethod
+    def deleted(cls, before: Values) -> Snapshot:
+        """A task the mutation deleted."""
+        return cls(str(before["id"]), before, None)
 
     def to_json(self) -> dict[str, Any]:
-        before: dict[str, Any] | None = None
-        if self.before is not None:
-            before = {name: self.before[name] for name in SNAPSHOT_COLUMNS}
-            for name in TIME_COLUMNS:
-                before[name] = _time_to_json(before[name])
-            before["tags"] = list(before["tags"])
-        return {"task_id": self.task_id, "before": before, "after_version": self.after_version}
+        return {
+            "task_id": self.task_id,
+            "before": None if self.before is None else content_json(self.before),
+            "after": None if self.after is None else content_json(self.after),
+        }
 
 
-def _time_to_json(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def content_json(values: Values) -> dict[str, Any]:
+    """The columns of a task a snapshot keeps, as JSON-able data."""
+    data = {name: values[name] for name in SNAPSHOT_COLUMNS}
+    for name in TIME_COLUMNS:
+        if data[name] is not None:
+            data[name] = data[name].isoformat()
+    data["tags"] = list(data["tags"])
+    return data
 
 
 def _columns_from_json(before: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +249,12 @@ class UndoLog:
         if row is None:
             # Purged: the window passed while the record was still claimable.
             raise undo_expired(self.window)
-        if row.version != entry["after_version"]:
+        after = entry["after"]
+        if after is None:
+            left_as_it_was = row.deleted_time is not None
+        else:
+            left_as_it_was = row.deleted_time is None and content_json(row._mapping) == after
+        if not left_as_it_was:
             raise changed_since()
         before = entry["before"]
         if before is None:
