@@ -335,6 +335,8 @@ class ToolCallFinished(_message.Message):
     ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
     TASKS_FIELD_NUMBER: _builtins.int
     DELETED_TASK_IDS_FIELD_NUMBER: _builtins.int
+    UNDO_TOKEN_FIELD_NUMBER: _builtins.int
+    DELETED_TASKS_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The call that ended."""
     name: _builtins.str
@@ -343,6 +345,10 @@ class ToolCallFinished(_message.Message):
     """True when the tool did what was asked."""
     error_message: _builtins.str
     """A user-safe explanation when `ok` is false."""
+    undo_token: _builtins.str
+    """The token that undoes the change the tool made (TaskService.UndoChange); empty when it
+    changed nothing.
+    """
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_tasks_service_pb2.Task]:
         """The tasks the tool created, changed, read or listed, as the tasks service returned them."""
@@ -350,6 +356,10 @@ class ToolCallFinished(_message.Message):
     @_builtins.property
     def deleted_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of tasks the tool deleted."""
+
+    @_builtins.property
+    def deleted_tasks(self) -> _containers.RepeatedCompositeFieldContainer[_tasks_service_pb2.Task]:
+        """The tasks the tool deleted, as they were just before."""
 
     def __init__(
         self,
@@ -360,10 +370,12 @@ class ToolCallFinished(_message.Message):
         error_message: _builtins.str = ...,
         tasks: _abc.Iterable[_tasks_service_pb2.Task] | None = ...,
         deleted_task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        undo_token: _builtins.str = ...,
+        deleted_tasks: _abc.Iterable[_tasks_service_pb2.Task] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "deleted_task_ids", b"deleted_task_ids", "error_message", b"error_message", "name", b"name", "ok", b"ok", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "deleted_task_ids", b"deleted_task_ids", "deleted_tasks", b"deleted_tasks", "error_message", b"error_message", "name", b"name", "ok", b"ok", "tasks", b"tasks", "undo_token", b"undo_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
