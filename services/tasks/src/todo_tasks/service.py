@@ -624,11 +624,19 @@ class TaskService(pb_grpc.TaskServiceServicer):
         """Reverts one mutation, once (see `undo.py`), in one unit of work that also writes
         the reverted tasks' changes to the outbox."""
         owner = current_principal().user_id
-        async with self._db.session() as session:
-            repository = TaskRepository(session, owner)
-            restored = await self._undo.undo(
-                repository, request.undo_token, utc_now(), self._record
-            )
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                async with self._db.session() as session:
+                    repository = TaskRepository(session, owner)
+                    restored = await self._undo.undo(
+                        repository, request.undo_token, utc_now(), self._record
+                    )
+                break
+            except IntegrityError:
+                # A restored occurrence's place in its series was taken between the check and
+                # the write (a concurrent complete): the next attempt sees it taken.
+                if attempt == MAX_WRITE_ATTEMPTS - 1:
+                    raise _busy() from None
         self._feed.wake(owner)
         return pb.UndoChangeResponse(tasks=[task_to_proto(values) for values in restored])
 
