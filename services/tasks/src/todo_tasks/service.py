@@ -36,6 +36,7 @@ from todo_common.errors import (
 )
 from todo_common.tokens import current_principal
 
+from todo_tasks.batch import BatchWrites
 from todo_tasks.feed import ChangeFeed
 from todo_tasks.ids import is_task_id, new_task_id
 from todo_tasks.outbox import EventReads, append_event
@@ -275,6 +276,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         self._feed = feed or ChangeFeed(database, poll_seconds=0.5)
         self._events = EventReads(database)
         self._heartbeat_seconds = heartbeat_seconds
+        self._batches = BatchWrites(database, self._feed, self, task_to_proto)
 
     async def CreateTask(
         self, request: pb.CreateTaskRequest, context: grpc.aio.ServicerContext
@@ -402,21 +404,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         and answer with the next occurrence it made; the unique `previous_occurrence_id` is
         the database's own guarantee, also across replicas."""
         task_id = require_task_id(request.id, "id")
-
-        async def complete(
-            repository: TaskRepository, row: Row[Any]
-        ) -> tuple[Values, Values | None] | None:
-            current: Values = dict(row._mapping)
-            if current["state"] != pb.TASK_STATE_COMPLETED:
-                changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
-                applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
-                if applied is None:
-                    return None
-                current = applied
-            if not current["recurrence"]:
-                return current, None
-            return current, await self._next_of(repository, current)
-
+        complete = self.complete_row
         try:
             task, next_task = await self._compare_and_set(task_id, request.etag, complete)
         except IntegrityError:
@@ -428,6 +416,24 @@ class TaskService(pb_grpc.TaskServiceServicer):
         if next_task is not None:
             response.next_task.CopyFrom(task_to_proto(next_task))
         return response
+
+    async def complete_row(
+        self, repository: TaskRepository, row: Row[Any]
+    ) -> tuple[Values, Values | None] | None:
+        """Completes one locked task (left alone when already completed) and, when it repeats,
+        finds or creates its next occurrence: (task, next occurrence or None), or None when
+        another writer changed the task first. CompleteTask and BatchCompleteTasks both
+        complete through here."""
+        current: Values = dict(row._mapping)
+        if current["state"] != pb.TASK_STATE_COMPLETED:
+            changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
+            applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
+            if applied is None:
+                return None
+            current = applied
+        if not current["recurrence"]:
+            return current, None
+        return current, await self._next_of(repository, current)
 
     async def _next_of(self, repository: TaskRepository, current: Values) -> Values | None:
         """The next occurrence of a completed repeating task: the one already created, or a
@@ -470,20 +476,26 @@ class TaskService(pb_grpc.TaskServiceServicer):
         task_id = require_task_id(request.id, "id")
 
         async def delete(repository: TaskRepository, row: Row[Any]) -> pb.DeleteTaskResponse | None:
-            if not await repository.delete_if_version(task_id, row.version):
-                return None
-            await append_event(
-                repository.session,
-                repository.owner,
-                kind=pb.TASK_EVENT_KIND_DELETED,
-                task_id=task_id,
-                task=None,
-                now=utc_now(),
-            )
-            log.info("task deleted", extra={"task_id": task_id})
-            return pb.DeleteTaskResponse()
+            return pb.DeleteTaskResponse() if await self.delete_row(repository, row) else None
 
         return await self._compare_and_set(task_id, request.etag, delete)
+
+    @staticmethod
+    async def delete_row(repository: TaskRepository, row: Row[Any]) -> bool:
+        """Deletes one locked task and records it in the outbox; False when another writer
+        changed it first. DeleteTask and BatchDeleteTasks both delete through here."""
+        if not await repository.delete_if_version(row.id, row.version):
+            return False
+        await append_event(
+            repository.session,
+            repository.owner,
+            kind=pb.TASK_EVENT_KIND_DELETED,
+            task_id=row.id,
+            task=None,
+            now=utc_now(),
+        )
+        log.info("task deleted", extra={"task_id": row.id})
+        return True
 
     async def PurgeTasks(
         self, request: pb.PurgeTasksRequest, context: grpc.aio.ServicerContext
@@ -505,12 +517,29 @@ class TaskService(pb_grpc.TaskServiceServicer):
         set. A change that changes nothing returns the task untouched (same etag)."""
 
         async def update(repository: TaskRepository, row: Row[Any]) -> Values | None:
-            changes = change(row._mapping)
-            if not changes:
-                return dict(row._mapping)
-            return await self._apply(repository, row, changes, kind)
+            return await self.write_changes(repository, row, change(row._mapping), kind)
 
         return await self._compare_and_set(task_id, etag, update)
+
+    async def write_patch(
+        self, repository: TaskRepository, row: Row[Any], patch: TaskPatch
+    ) -> Values | None:
+        """UpdateTask's change of one locked task (BatchUpdateTasks writes through here)."""
+        changes = patch_values(row._mapping, patch)
+        return await self.write_changes(repository, row, changes, pb.TASK_EVENT_KIND_UPDATED)
+
+    async def write_changes(
+        self,
+        repository: TaskRepository,
+        row: Row[Any],
+        changes: dict[str, Any],
+        kind: pb.TaskEventKind.ValueType,
+    ) -> Values | None:
+        """`_apply` of `changes` to one locked task, or the task untouched (same etag) when
+        they change nothing. UpdateTask, ReopenTask and BatchUpdateTasks write through here."""
+        if not changes:
+            return dict(row._mapping)
+        return await self._apply(repository, row, changes, kind)
 
     async def _apply(
         self,
@@ -575,6 +604,23 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 raise _busy()
         self._feed.wake(owner)
         return written
+
+    # ---- Bulk changes (todo_tasks.batch) ----
+
+    async def BatchUpdateTasks(
+        self, request: pb.BatchUpdateTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchUpdateTasksResponse:
+        return await self._batches.update(request)
+
+    async def BatchDeleteTasks(
+        self, request: pb.BatchDeleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchDeleteTasksResponse:
+        return await self._batches.delete(request)
+
+    async def BatchCompleteTasks(
+        self, request: pb.BatchCompleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchCompleteTasksResponse:
+        return await self._batches.complete(request)
 
     async def WatchTaskEvents(
         self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext

@@ -9,6 +9,7 @@ replica can answer any turn.
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from todo.tasks.v1 import tasks_service_pb2 as _tasks_service_pb2
@@ -86,6 +87,41 @@ model turns.
 FAILURE_CODE_INTERNAL: FailureCode.ValueType  # 4
 """Something else went wrong inside the service."""
 Global___FailureCode: _TypeAlias = FailureCode  # noqa: Y015
+
+class _BulkAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BulkActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BulkAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BULK_ACTION_UNSPECIFIED: _BulkAction.ValueType  # 0
+    """Not set."""
+    BULK_ACTION_COMPLETE: _BulkAction.ValueType  # 1
+    """Mark every task completed."""
+    BULK_ACTION_DELETE: _BulkAction.ValueType  # 2
+    """Delete every task."""
+    BULK_ACTION_RESCHEDULE: _BulkAction.ValueType  # 3
+    """Give every task the due time `due_time`."""
+    BULK_ACTION_TAG: _BulkAction.ValueType  # 4
+    """Add `add_tags` to and remove `remove_tags` from every task."""
+
+class BulkAction(_BulkAction, metaclass=_BulkActionEnumTypeWrapper):
+    """---- Bulk change previews (the `preview_bulk_change` tool) ----
+
+    What a bulk change would do to the tasks previewed with it.
+    """
+
+BULK_ACTION_UNSPECIFIED: BulkAction.ValueType  # 0
+"""Not set."""
+BULK_ACTION_COMPLETE: BulkAction.ValueType  # 1
+"""Mark every task completed."""
+BULK_ACTION_DELETE: BulkAction.ValueType  # 2
+"""Delete every task."""
+BULK_ACTION_RESCHEDULE: BulkAction.ValueType  # 3
+"""Give every task the due time `due_time`."""
+BULK_ACTION_TAG: BulkAction.ValueType  # 4
+"""Add `add_tags` to and remove `remove_tags` from every task."""
+Global___BulkAction: _TypeAlias = BulkAction  # noqa: Y015
 
 @_typing.final
 class SuggestTitleRequest(_message.Message):
@@ -335,6 +371,7 @@ class ToolCallFinished(_message.Message):
     ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
     TASKS_FIELD_NUMBER: _builtins.int
     DELETED_TASK_IDS_FIELD_NUMBER: _builtins.int
+    BULK_CHANGE_PREVIEW_FIELD_NUMBER: _builtins.int
     call_id: _builtins.str
     """The call that ended."""
     name: _builtins.str
@@ -351,6 +388,12 @@ class ToolCallFinished(_message.Message):
     def deleted_task_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The ids of tasks the tool deleted."""
 
+    @_builtins.property
+    def bulk_change_preview(self) -> Global___BulkChangePreview:
+        """Set by `preview_bulk_change`: the change it previewed (nothing has changed yet); the
+        tasks it would change are `tasks`.
+        """
+
     def __init__(
         self,
         *,
@@ -360,10 +403,11 @@ class ToolCallFinished(_message.Message):
         error_message: _builtins.str = ...,
         tasks: _abc.Iterable[_tasks_service_pb2.Task] | None = ...,
         deleted_task_ids: _abc.Iterable[_builtins.str] | None = ...,
+        bulk_change_preview: Global___BulkChangePreview | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bulk_change_preview", b"bulk_change_preview"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "deleted_task_ids", b"deleted_task_ids", "error_message", b"error_message", "name", b"name", "ok", b"ok", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bulk_change_preview", b"bulk_change_preview", "call_id", b"call_id", "deleted_task_ids", b"deleted_task_ids", "error_message", b"error_message", "name", b"name", "ok", b"ok", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -560,3 +604,47 @@ class RespondEvent(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___RespondEvent: _TypeAlias = RespondEvent  # noqa: Y015
+
+@_typing.final
+class BulkChangePreview(_message.Message):
+    """A bulk change previewed in the chat, to be confirmed by the user before it is made."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    ADD_TAGS_FIELD_NUMBER: _builtins.int
+    REMOVE_TAGS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    action: Global___BulkAction.ValueType
+    """What the change does."""
+    truncated: _builtins.bool
+    """True when more tasks matched than the preview holds (the change covers only those shown)."""
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """The new due time (reschedule)."""
+
+    @_builtins.property
+    def add_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags to add (tag), normalised."""
+
+    @_builtins.property
+    def remove_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags to remove (tag), normalised."""
+
+    def __init__(
+        self,
+        *,
+        action: Global___BulkAction.ValueType = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        add_tags: _abc.Iterable[_builtins.str] | None = ...,
+        remove_tags: _abc.Iterable[_builtins.str] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "add_tags", b"add_tags", "due_time", b"due_time", "remove_tags", b"remove_tags", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkChangePreview: _TypeAlias = BulkChangePreview  # noqa: Y015

@@ -81,6 +81,21 @@ class TaskServiceStub:
                 request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
                 response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
                 _registered_method=True)
+        self.BatchUpdateTasks = channel.unary_unary(
+                '/todo.tasks.v1.TaskService/BatchUpdateTasks',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksResponse.FromString,
+                _registered_method=True)
+        self.BatchDeleteTasks = channel.unary_unary(
+                '/todo.tasks.v1.TaskService/BatchDeleteTasks',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksResponse.FromString,
+                _registered_method=True)
+        self.BatchCompleteTasks = channel.unary_unary(
+                '/todo.tasks.v1.TaskService/BatchCompleteTasks',
+                request_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksRequest.SerializeToString,
+                response_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -156,6 +171,34 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchUpdateTasks(self, request, context):
+        """Bulk changes (AIP-233/235 style). Each names its tasks by id (1 to 100, distinct) and is
+        all-or-nothing: one unit of work, and a missing or another user's id is NOT_FOUND for the
+        whole batch with nothing changed. A repeated call with the same `request_id` and payload
+        returns the first call's response without changing anything again; the same
+        `request_id` with a different payload is ALREADY_EXISTS.
+
+        Changes the same fields of several tasks: a new due time, a priority, tags added or
+        removed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchDeleteTasks(self, request, context):
+        """Deletes several tasks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCompleteTasks(self, request, context):
+        """Completes several tasks; each repeating one gets its next occurrence, exactly once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -203,6 +246,21 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.WatchTaskEvents,
                     request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.FromString,
                     response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.SerializeToString,
+            ),
+            'BatchUpdateTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchUpdateTasks,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksResponse.SerializeToString,
+            ),
+            'BatchDeleteTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchDeleteTasks,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksResponse.SerializeToString,
+            ),
+            'BatchCompleteTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCompleteTasks,
+                    request_deserializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksRequest.FromString,
+                    response_serializer=todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -450,6 +508,87 @@ class TaskService:
             '/todo.tasks.v1.TaskService/WatchTaskEvents',
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsRequest.SerializeToString,
             todo_dot_tasks_dot_v1_dot_tasks__service__pb2.WatchTaskEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchUpdateTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/BatchUpdateTasks',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchUpdateTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchDeleteTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/BatchDeleteTasks',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchDeleteTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCompleteTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.tasks.v1.TaskService/BatchCompleteTasks',
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksRequest.SerializeToString,
+            todo_dot_tasks_dot_v1_dot_tasks__service__pb2.BatchCompleteTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,20 @@ class TaskServiceStub:
     The first response carries no events and the cursor the stream starts from; later ones
     carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
     """
+    BatchUpdateTasks: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchUpdateTasksRequest, _tasks_service_pb2.BatchUpdateTasksResponse]
+    """Bulk changes (AIP-233/235 style). Each names its tasks by id (1 to 100, distinct) and is
+    all-or-nothing: one unit of work, and a missing or another user's id is NOT_FOUND for the
+    whole batch with nothing changed. A repeated call with the same `request_id` and payload
+    returns the first call's response without changing anything again; the same
+    `request_id` with a different payload is ALREADY_EXISTS.
+
+    Changes the same fields of several tasks: a new due time, a priority, tags added or
+    removed.
+    """
+    BatchDeleteTasks: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchDeleteTasksRequest, _tasks_service_pb2.BatchDeleteTasksResponse]
+    """Deletes several tasks."""
+    BatchCompleteTasks: _grpc.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchCompleteTasksRequest, _tasks_service_pb2.BatchCompleteTasksResponse]
+    """Completes several tasks; each repeating one gets its next occurrence, exactly once."""
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -99,6 +113,20 @@ class TaskServiceAsyncStub(TaskServiceStub):
     The first response carries no events and the cursor the stream starts from; later ones
     carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
     """
+    BatchUpdateTasks: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchUpdateTasksRequest, _tasks_service_pb2.BatchUpdateTasksResponse]  # type: ignore[assignment]
+    """Bulk changes (AIP-233/235 style). Each names its tasks by id (1 to 100, distinct) and is
+    all-or-nothing: one unit of work, and a missing or another user's id is NOT_FOUND for the
+    whole batch with nothing changed. A repeated call with the same `request_id` and payload
+    returns the first call's response without changing anything again; the same
+    `request_id` with a different payload is ALREADY_EXISTS.
+
+    Changes the same fields of several tasks: a new due time, a priority, tags added or
+    removed.
+    """
+    BatchDeleteTasks: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchDeleteTasksRequest, _tasks_service_pb2.BatchDeleteTasksResponse]  # type: ignore[assignment]
+    """Deletes several tasks."""
+    BatchCompleteTasks: _aio.UnaryUnaryMultiCallable[_tasks_service_pb2.BatchCompleteTasksRequest, _tasks_service_pb2.BatchCompleteTasksResponse]  # type: ignore[assignment]
+    """Completes several tasks; each repeating one gets its next occurrence, exactly once."""
 
 class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
     """TaskService manages the caller's tasks. Another user's task answers NOT_FOUND, exactly
@@ -185,5 +213,37 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         The first response carries no events and the cursor the stream starts from; later ones
         carry events, or none as a heartbeat. Pass the last cursor seen as `cursor` to resume.
         """
+
+    @_abc_1.abstractmethod
+    def BatchUpdateTasks(
+        self,
+        request: _tasks_service_pb2.BatchUpdateTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tasks_service_pb2.BatchUpdateTasksResponse, _abc.Awaitable[_tasks_service_pb2.BatchUpdateTasksResponse]]:
+        """Bulk changes (AIP-233/235 style). Each names its tasks by id (1 to 100, distinct) and is
+        all-or-nothing: one unit of work, and a missing or another user's id is NOT_FOUND for the
+        whole batch with nothing changed. A repeated call with the same `request_id` and payload
+        returns the first call's response without changing anything again; the same
+        `request_id` with a different payload is ALREADY_EXISTS.
+
+        Changes the same fields of several tasks: a new due time, a priority, tags added or
+        removed.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchDeleteTasks(
+        self,
+        request: _tasks_service_pb2.BatchDeleteTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tasks_service_pb2.BatchDeleteTasksResponse, _abc.Awaitable[_tasks_service_pb2.BatchDeleteTasksResponse]]:
+        """Deletes several tasks."""
+
+    @_abc_1.abstractmethod
+    def BatchCompleteTasks(
+        self,
+        request: _tasks_service_pb2.BatchCompleteTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tasks_service_pb2.BatchCompleteTasksResponse, _abc.Awaitable[_tasks_service_pb2.BatchCompleteTasksResponse]]:
+        """Completes several tasks; each repeating one gets its next occurrence, exactly once."""
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
