@@ -26,6 +26,7 @@ TOOLS = {
     "complete_task",
     "reopen_task",
     "delete_task",
+    "preview_bulk_change",
 }
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from todo.agent.v1 import agent_service_pb2
 from todo.tasks.v1 import tasks_service_pb2
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class ToolOutcome:
-    """What one tool call did: success, a user-safe error, tasks touched, ids deleted."""
+    """What one tool call did: success, a user-safe error, tasks touched, ids deleted, a bulk
+    change previewed."""
 
     ok: bool
     error_message: str = ""
@@ -30,6 +32,8 @@ class ToolOutcome:
     deleted_task_ids: list[str] = field(default_factory=list)
     # The deleted tasks as they were, so the reply can name them (not part of the event).
     deleted: list[tasks_service_pb2.Task] = field(default_factory=list)
+    # A bulk change previewed (nothing changed yet) on `tasks` (`preview_bulk_change`).
+    preview: agent_service_pb2.BulkChangePreview | None = None
 
 
 @dataclass

@@ -103,6 +103,7 @@ class EventMapper:
                     error_message=outcome.error_message,
                     tasks=outcome.tasks,
                     deleted_task_ids=outcome.deleted_task_ids,
+                    bulk_change_preview=outcome.preview,
                 )
             yield _event(tool_call_finished=finished)
         elif event.name == "handoff_occured" and isinstance(item, HandoffOutputItem):
