@@ -63,15 +63,13 @@ async def main(rounds: int) -> None:
             samples: dict[str, list[float]] = {key: [] for key in ("bc", "sc", "bu", "su")}
             for _ in range(rounds):
                 ids = await fresh(count)
-                samples["bc"].append(
-                    await timed(
-                        lambda ids=ids: tasks.BatchCompleteTasks(
-                            tasks_pb.BatchCompleteTasksRequest(ids=ids),
-                            metadata=metadata,
-                            timeout=30,
-                        )
+
+                async def batch_complete(ids: list[str] = ids) -> None:
+                    await tasks.BatchCompleteTasks(
+                        tasks_pb.BatchCompleteTasksRequest(ids=ids), metadata=metadata, timeout=30
                     )
-                )
+
+                samples["bc"].append(await timed(batch_complete))
                 ids = await fresh(count)
 
                 async def one_by_one(ids: list[str] = ids) -> None:
@@ -81,17 +79,17 @@ async def main(rounds: int) -> None:
                         )
 
                 samples["sc"].append(await timed(one_by_one))
-                samples["bu"].append(
-                    await timed(
-                        lambda ids=ids: tasks.BatchUpdateTasks(
-                            tasks_pb.BatchUpdateTasksRequest(
-                                ids=ids, update_mask=priority, priority=tasks_pb.TASK_PRIORITY_HIGH
-                            ),
-                            metadata=metadata,
-                            timeout=30,
-                        )
+
+                async def batch_update(ids: list[str] = ids) -> None:
+                    await tasks.BatchUpdateTasks(
+                        tasks_pb.BatchUpdateTasksRequest(
+                            ids=ids, update_mask=priority, priority=tasks_pb.TASK_PRIORITY_HIGH
+                        ),
+                        metadata=metadata,
+                        timeout=30,
                     )
-                )
+
+                samples["bu"].append(await timed(batch_update))
 
                 async def update_each(ids: list[str] = ids) -> None:
                     for task_id in ids:
