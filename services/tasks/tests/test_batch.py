@@ -288,3 +288,16 @@ async def test_bad_batches_are_invalid_argument_naming_the_field(new_task_caller
         info = await expect_rpc_error(call, INVALID)  # type: ignore[arg-type]
         assert field in [v.field for v in info.field_violations], (field, info.message)
     assert await alice.get(task.id) == task
+
+
+async def test_account_deletion_forgets_the_batch_request_ids(new_task_caller):
+    alice = await new_task_caller()
+    first = await alice.create("first")
+    await batch_complete(alice, [first.id], request_id="r1")
+    await alice.stub.PurgeTasks(
+        pb.PurgeTasksRequest(), metadata=alice.metadata, timeout=alice.timeout
+    )
+    # Nothing of the purged account's batches is kept: the id starts afresh.
+    second = await alice.create("second")
+    done = await batch_complete(alice, [second.id], request_id="r1")
+    assert [task.id for task in done.tasks] == [second.id]
