@@ -441,3 +441,86 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
         else:
             setattr(task, name, value)
     return task, paths
+
+
+# ---- Bulk changes (`POST /api/tasks:batchUpdate`, `:batchDelete`, `:batchComplete`) ----
+
+TaskIdText = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+BatchTaskIds = Annotated[
+    list[TaskIdText],
+    Field(
+        min_length=1,
+        max_length=100,
+        description="The tasks, by id: 1 to 100, each once. Any missing (or another user's) "
+        "id is 404 for the whole batch and nothing changes.",
+    ),
+]
+_BATCH_IDS_EXAMPLE = [
+    "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10",
+    "0193a5b2-8d1f-7e2a-8b33-6c9d3e5f7a21",
+]
+
+
+class BatchIdsBody(_Body):
+    """The tasks a batch delete or complete applies to."""
+
+    model_config = _body_examples({"ids": _BATCH_IDS_EXAMPLE})
+
+    ids: BatchTaskIds
+
+
+class BatchUpdateBody(_Body):
+    """The same change for every task: `due_time` (present: set it, `null` clears it),
+    `priority`, tags added and removed. At least one of them."""
+
+    model_config = _body_examples(
+        {"ids": _BATCH_IDS_EXAMPLE, "due_time": "2026-12-03T17:00:00Z"},
+        {"ids": _BATCH_IDS_EXAMPLE, "add_tags": ["urgent"], "remove_tags": ["someday"]},
+    )
+
+    ids: BatchTaskIds
+    due_time: AwareDatetime | None = None
+    priority: PriorityName | None = None
+    add_tags: Tags = Field(default_factory=list)
+    remove_tags: Tags = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_change(self) -> BatchUpdateBody:
+        if "priority" in self.model_fields_set and self.priority is None:
+            raise ValueError("`priority` cannot be null")
+        if not (self.model_fields_set & {"due_time", "priority"}) and not (
+            self.add_tags or self.remove_tags
+        ):
+            raise ValueError("give `due_time`, `priority`, `add_tags` or `remove_tags`")
+        return self
+
+
+class BatchTasksOut(BaseModel):
+    """The tasks a batch changed (as they now are; deleted ones as they were), in the order
+    of the request's ids, and the one token that undoes the whole batch."""
+
+    tasks: list[TaskOut]
+    undo_token: str | None = Field(default=None, description=UNDO_HELP)
+
+
+class BatchCompleteOut(BatchTasksOut):
+    """The completed tasks, and the next occurrences of the repeating ones among them."""
+
+    next_tasks: list[TaskOut]
+
+
+def batch_update_request(
+    body: BatchUpdateBody, request_id: str
+) -> tasks_service_pb2.BatchUpdateTasksRequest:
+    """The BatchUpdateTasks call a batch update body describes."""
+    request = tasks_service_pb2.BatchUpdateTasksRequest(
+        ids=body.ids, add_tags=body.add_tags, remove_tags=body.remove_tags, request_id=request_id
+    )
+    if "due_time" in body.model_fields_set:
+        request.update_mask.paths.append("due_time")
+        if body.due_time is not None:
+            request.due_time.CopyFrom(timestamp(body.due_time))
+    if body.priority is not None:
+        request.update_mask.paths.append("priority")
+        request.priority = PRIORITY_TO_PROTO[body.priority]  # type: ignore[assignment]
+    return request

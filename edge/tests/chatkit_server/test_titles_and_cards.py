@@ -12,8 +12,16 @@ from pydantic import TypeAdapter
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_edge.chatkit.server import derive_title
 from todo_edge.chatkit.widgets import (
+    BulkChange,
+    bulk_cancelled_card,
+    bulk_heading,
+    bulk_preview_card,
+    bulk_result_card,
     deleted_row,
+    due_phrase,
     format_due,
+    is_bulk_card,
+    pending_bulk_change,
     replace_task_row,
     task_list_card,
     widget_copy_text,
@@ -99,3 +107,39 @@ def test_a_repeating_task_card_says_how_it_repeats() -> None:
     assert "[open] Team sync (repeats weekly)" in copy_text
     assert "[open] Passport" in copy_text
     assert "Passport (" not in copy_text
+
+
+def test_bulk_cards_are_strict_widgets_and_read_naturally() -> None:
+    now = datetime(2031, 1, 15, 9, tzinfo=UTC)
+    tasks = [_task(f"t{n}", f"Errand {n}") for n in range(30)]
+    tomorrow = BulkChange(
+        "reschedule", tuple(t.id for t in tasks), due_time=datetime(2031, 1, 16, 23, 59, tzinfo=UTC)
+    )
+    assert due_phrase(datetime(2031, 1, 16, 23, 59, tzinfo=UTC), LONDON, now) == "tomorrow"
+    assert due_phrase(datetime(2031, 1, 15, 17, 30, tzinfo=UTC), LONDON, now) == "today at 17:30"
+    assert due_phrase(datetime(2031, 1, 20, 23, 59, tzinfo=UTC), LONDON, now) == "Mon 20 Jan"
+    tag = BulkChange("tag", ("t1",), add_tags=("urgent",), remove_tags=("someday", "later"))
+    assert bulk_heading(tag, LONDON, done=False) == (
+        "Re-tag 1 task: add #urgent and remove #someday, #later?"
+    )
+    assert bulk_heading(BulkChange("delete", ("a", "b")), LONDON, done=True) == "Deleted 2 tasks"
+
+    widget, copy_text = bulk_preview_card(tomorrow, tasks, LONDON, truncated=True)
+    cancelled = bulk_cancelled_card(widget)
+    done, _ = bulk_result_card(tomorrow, tasks, [], LONDON)
+    empty, empty_text = bulk_preview_card(tomorrow, [], LONDON, truncated=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for card in (widget, cancelled, done, empty):
+            STRICT.validate_python(card.model_dump(mode="json"))
+    # Every previewed id is in the Confirm payload, however many rows the card shows.
+    payload = pending_bulk_change(widget)
+    assert payload is not None and payload["task_ids"] == [t.id for t in tasks]
+    assert "and 5 more" in widget_copy_text(widget)
+    assert "more match" in widget_copy_text(widget)
+    assert copy_text.startswith("Reschedule 30 tasks to")
+    assert pending_bulk_change(cancelled) is None and is_bulk_card(cancelled)
+    assert "Cancelled: nothing was changed." in widget_copy_text(cancelled)
+    assert pending_bulk_change(done) is None and is_bulk_card(done)
+    assert pending_bulk_change(empty) is None and not is_bulk_card(empty)
+    assert empty_text == "No tasks match, so there is nothing to change."

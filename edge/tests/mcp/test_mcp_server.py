@@ -17,13 +17,14 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import CallToolResult, TextContent
-from todo_agent.tools import TASK_TOOLS
+from todo_agent.tools import CHAT_ONLY_TOOLS, TASK_TOOLS
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser, load_signing_key, sign_with
 from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 from todo_testkit.tasks import TasksServiceHandle
 
-# The MCP server offers the same task tools as the assistant, under the same names.
-TOOLS = {tool.name for tool in TASK_TOOLS}
+# The MCP server offers the same task tools as the assistant, under the same names (but the
+# chat's own, whose result is a card to confirm).
+TOOLS = {tool.name for tool in TASK_TOOLS} - CHAT_ONLY_TOOLS
 
 
 @asynccontextmanager

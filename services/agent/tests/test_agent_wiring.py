@@ -27,6 +27,7 @@ TOOLS = {
     "reopen_task",
     "delete_task",
     "undo_last_change",
+    "preview_bulk_change",
 }
 
 

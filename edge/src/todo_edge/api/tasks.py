@@ -5,11 +5,17 @@ user's task id is 404 exactly like a missing one. Responses carry the task's `ET
 on PATCH/DELETE/complete/reopen makes the write conditional (stale → 412). `Idempotency-Key` on
 POST makes a retried create return the first task instead of a duplicate. Every change answers
 an `undo_token` for `POST /api/undo` (`api/undo.py`); a delete answers it in a 200 body.
+
+Bulk changes are custom methods on the collection, AIP-136 style (`POST /api/tasks:batchUpdate`,
+`:batchDelete`, `:batchComplete`): a colon cannot be part of a task id, so they can never be
+mistaken for `/api/tasks/{id}/…`. They are all-or-nothing, and `Idempotency-Key` makes a
+repeat answer the first response without changing anything again; a batch answers one
+`undo_token` for the whole change.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -23,6 +29,10 @@ from todo_edge.schemas import (
     NO_NUL,
     PRIORITY_TO_PROTO,
     STATE_TO_PROTO,
+    BatchCompleteOut,
+    BatchIdsBody,
+    BatchTasksOut,
+    BatchUpdateBody,
     OrderBy,
     PriorityName,
     TaskChangeOut,
@@ -34,6 +44,7 @@ from todo_edge.schemas import (
     TaskOut,
     TaskPatch,
     TaskStateName,
+    batch_update_request,
     change_to_json,
     task_from_create,
     task_from_patch,
@@ -59,6 +70,16 @@ IfMatch = Annotated[
         max_length=256,
         description="The task's ETag as last read; the write fails with 412 if it changed.",
         examples=['"3f2a9c"'],
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=128,
+        pattern=NO_NUL,
+        description="Makes the call safe to retry: the same key and body answer what the "
+        "first call answered; the same key with another body is 409.",
     ),
 ]
 
@@ -166,16 +187,7 @@ async def list_tasks(
 async def create_task(
     body: TaskCreate,
     tasks: TasksClient,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=128,
-            pattern=NO_NUL,
-            description="Makes the create safe to retry: the same key and body return the "
-            "task created the first time; the same key with another body is 409.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Creates a task; answers 201 with its `Location` and `ETag`."""
     reply = await tasks.CreateTask(
@@ -184,6 +196,70 @@ async def create_task(
         )
     )
     return _task_response(reply.task, status_code=201, undo_token=reply.undo_token)
+
+
+def _batch_json(
+    reply: tasks_service_pb2.BatchUpdateTasksResponse
+    | tasks_service_pb2.BatchDeleteTasksResponse
+    | tasks_service_pb2.BatchCompleteTasksResponse,
+) -> dict[str, Any]:
+    return {
+        "tasks": [task_to_json(task) for task in reply.tasks],
+        "undo_token": reply.undo_token or None,
+    }
+
+
+_BATCH_ERRORS = problem_responses(400, 401, 404, 409, 422, 429, 503, 504)
+
+
+@router.post(
+    ":batchUpdate",
+    response_model=BatchTasksOut,
+    summary="Change many tasks",
+    responses=_BATCH_ERRORS,
+)
+async def batch_update_tasks(
+    body: BatchUpdateBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Gives every task the same new `due_time` (or none, with `null`) and/or `priority`,
+    and adds `add_tags` / removes `remove_tags`: all of them or, on any error, none."""
+    reply = await tasks.BatchUpdateTasks(batch_update_request(body, idempotency_key or ""))
+    return TaskJSONResponse(_batch_json(reply))
+
+
+@router.post(
+    ":batchDelete",
+    response_model=BatchTasksOut,
+    summary="Delete many tasks",
+    responses=_BATCH_ERRORS,
+)
+async def batch_delete_tasks(
+    body: BatchIdsBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Deletes every task (all or none); answers them as they were."""
+    reply = await tasks.BatchDeleteTasks(
+        tasks_service_pb2.BatchDeleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
+    )
+    return TaskJSONResponse(_batch_json(reply))
+
+
+@router.post(
+    ":batchComplete",
+    response_model=BatchCompleteOut,
+    summary="Complete many tasks",
+    responses=_BATCH_ERRORS,
+)
+async def batch_complete_tasks(
+    body: BatchIdsBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Completes every task (all or none; completed ones stay as they are). `next_tasks`
+    are the next occurrences of the repeating ones, each created once."""
+    reply = await tasks.BatchCompleteTasks(
+        tasks_service_pb2.BatchCompleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
+    )
+    return TaskJSONResponse(
+        {**_batch_json(reply), "next_tasks": [task_to_json(task) for task in reply.next_tasks]}
+    )
 
 
 @router.get(

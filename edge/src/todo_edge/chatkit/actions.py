@@ -1,4 +1,5 @@
-"""Widget actions: the Complete / Reopen / Delete / Undo buttons of task cards.
+"""Widget actions: the Complete / Reopen / Delete / Undo buttons of task cards, and the
+Confirm / Cancel buttons of bulk change previews (`run_bulk_action`).
 
 They call the tasks service directly with the caller's token (no model round trip) and
 return the card with that task's row redrawn; a row redrawn after a change carries an Undo
@@ -10,7 +11,8 @@ are INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,13 +31,21 @@ from todo_common.errors import (
 )
 
 from todo_edge.chatkit.widgets import (
+    ACTION_BULK_CANCEL,
+    ACTION_BULK_CONFIRM,
     ACTION_COMPLETE,
     ACTION_DELETE,
     ACTION_REOPEN,
     ACTION_UNDO,
+    BULK_ACTIONS,
     TASK_ACTIONS,
+    BulkChange,
+    bulk_cancelled_card,
+    bulk_result_card,
     deleted_row,
+    is_bulk_card,
     mark_undone,
+    pending_bulk_change,
     replace_task_row,
     row_title,
     task_row,
@@ -70,16 +80,7 @@ def parse_task_action(action: Action[str, Any]) -> tuple[str, str]:
     being echoed back)."""
     kind: object = action.type
     if not isinstance(kind, str) or kind not in TASK_ACTIONS:
-        shown = f" `{kind[:64]}`" if isinstance(kind, str) and kind else ""
-        raise InvalidArgument(
-            f"Unknown action{shown}.",
-            field_violations=[
-                FieldViolation(
-                    "params.action.type", f"must be one of {', '.join(sorted(TASK_ACTIONS))}"
-                )
-            ],
-            reason="UNKNOWN_ACTION",
-        )
+        raise _unknown_action(kind)
     payload: object = action.payload
     task_id = payload.get("task_id") if isinstance(payload, dict) else None
     keys = {"task_id", "undo_token"} if kind == ACTION_UNDO else {"task_id"}
@@ -107,6 +108,16 @@ def parse_task_action(action: Action[str, Any]) -> tuple[str, str]:
 
 def _is_undo_token(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_UNDO_TOKEN_CHARS
+
+
+def _unknown_action(kind: object) -> InvalidArgument:
+    shown = f" `{kind[:64]}`" if isinstance(kind, str) and kind else ""
+    known = ", ".join(sorted(TASK_ACTIONS | BULK_ACTIONS))
+    return InvalidArgument(
+        f"Unknown action{shown}.",
+        field_violations=[FieldViolation("params.action.type", f"must be one of {known}")],
+        reason="UNKNOWN_ACTION",
+    )
 
 
 async def run_task_action(
@@ -191,3 +202,120 @@ async def _undo(
     widget = mark_undone(widget)
     item = sender.model_copy(update={"widget": widget, "copy_text": widget_copy_text(widget)})
     return ActionOutcome(item=item, task_id=task_id, deleted=task_id not in restored)
+
+
+# ---- Bulk change previews: Confirm / Cancel ----
+
+BULK_GONE_MESSAGE = (
+    "At least one of these tasks no longer exists; it may have been deleted. Nothing was "
+    "changed: ask for a new preview."
+)
+NOT_A_PREVIEW_MESSAGE = "That button belongs to a bulk change preview. Nothing was changed."
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a Confirm / Cancel did: the redrawn card, and which tasks changed or went."""
+
+    item: WidgetItem
+    changed_task_ids: list[str] = field(default_factory=list)
+    deleted_task_ids: list[str] = field(default_factory=list)
+
+
+def is_bulk_action(action: Action[str, Any]) -> bool:
+    """True for a preview card's Confirm or Cancel."""
+    kind: object = action.type
+    return isinstance(kind, str) and kind in BULK_ACTIONS
+
+
+def bulk_change_from_payload(payload: dict[str, Any]) -> BulkChange:
+    """The change a stored preview's Confirm button carries (written by `bulk_preview_card`)."""
+    due = payload.get("due_time")
+    return BulkChange(
+        action=str(payload["action"]),
+        task_ids=tuple(str(task_id) for task_id in payload["task_ids"]),
+        due_time=datetime.fromisoformat(due) if isinstance(due, str) else None,
+        add_tags=tuple(payload.get("add_tags") or ()),
+        remove_tags=tuple(payload.get("remove_tags") or ()),
+    )
+
+
+def bulk_request_id(sender: WidgetItem) -> str:
+    """The batch call's request id: one per preview card, so a second Confirm (another tab,
+    a double click racing the first) is answered by the tasks service without a second
+    change."""
+    return f"chat-bulk-{sender.id}"[:128]
+
+
+async def run_bulk_action(
+    tasks: tasks_service_pb2_grpc.TaskServiceStub,
+    action: Action[str, Any],
+    sender: WidgetItem | None,
+    *,
+    token: str,
+    deadline_seconds: float,
+    zone: ZoneInfo,
+) -> BulkOutcome:
+    """Confirm makes exactly the change the stored preview shows, to exactly its tasks (the
+    client's payload is not trusted, and tasks added since are not touched); Cancel changes
+    nothing. Once a card is settled, either button answers it as it is. A task gone since the
+    preview fails the whole change with a friendly NotFound (nothing changed)."""
+    if sender is None:
+        raise InvalidArgument(
+            "A bulk change needs the preview card it was previewed on.",
+            field_violations=[FieldViolation("params.item_id", "must be the preview card")],
+            reason="INVALID_ACTION_PAYLOAD",
+        )
+    pending = pending_bulk_change(sender.widget)
+    if pending is None:
+        if not is_bulk_card(sender.widget):
+            raise NotFound(NOT_A_PREVIEW_MESSAGE, reason="TASK_NOT_ON_CARD")
+        return BulkOutcome(item=sender)
+    if action.type == ACTION_BULK_CANCEL:
+        widget = bulk_cancelled_card(sender.widget)
+        item = sender.model_copy(update={"widget": widget, "copy_text": widget_copy_text(widget)})
+        return BulkOutcome(item=item)
+    assert action.type == ACTION_BULK_CONFIRM
+    change = bulk_change_from_payload(pending)
+    caller = bind_caller(tasks, token=token, timeout=deadline_seconds)
+    try:
+        changed, next_tasks = await _send_bulk(caller, change, bulk_request_id(sender))
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound(BULK_GONE_MESSAGE, reason="TASK_NOT_FOUND") from None
+        raise
+    widget, copy_text = bulk_result_card(change, changed, next_tasks, zone)
+    item = sender.model_copy(update={"widget": widget, "copy_text": copy_text})
+    if change.action == "delete":
+        return BulkOutcome(item=item, deleted_task_ids=list(change.task_ids))
+    touched = [task.id for task in changed] + [task.id for task in next_tasks]
+    return BulkOutcome(item=item, changed_task_ids=touched)
+
+
+async def _send_bulk(
+    caller: Any, change: BulkChange, request_id: str
+) -> tuple[list[tasks_pb.Task], list[tasks_pb.Task]]:
+    """The batch RPC of `change`: the tasks it answered, and next occurrences created."""
+    ids = list(change.task_ids)
+    if change.action == "complete":
+        done = await caller.BatchCompleteTasks(
+            tasks_pb.BatchCompleteTasksRequest(ids=ids, request_id=request_id)
+        )
+        return list(done.tasks), list(done.next_tasks)
+    if change.action == "delete":
+        gone = await caller.BatchDeleteTasks(
+            tasks_pb.BatchDeleteTasksRequest(ids=ids, request_id=request_id)
+        )
+        return list(gone.tasks), []
+    request = tasks_pb.BatchUpdateTasksRequest(
+        ids=ids,
+        add_tags=change.add_tags,
+        remove_tags=change.remove_tags,
+        request_id=request_id,
+    )
+    if change.action == "reschedule":
+        request.update_mask.paths.append("due_time")
+        if change.due_time is not None:
+            request.due_time.FromDatetime(change.due_time)
+    updated = await caller.BatchUpdateTasks(request)
+    return list(updated.tasks), []

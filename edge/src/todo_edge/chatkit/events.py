@@ -5,7 +5,8 @@
   store, so they are unique whatever ids the model produced.
 - tool call started → a `progress_update` ("Adding task…").
 - tool call finished → a widget item: a list card for reads, a compact card for a created or
-  changed task, a small card for deletions. Failed calls show no card (the assistant says why).
+  changed task, a small card for deletions, a Confirm / Cancel card for a bulk change preview
+  (`bulk_preview_item`). Failed calls show no card (the assistant says why).
 - after the run, if any tool changed tasks → a `client_effect` `tasks.changed` so a host page
   can refresh its own task list.
 - run failed, or the call itself failed → an `error` event with user-safe text and whether
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -38,7 +39,13 @@ from chatkit.widgets import DynamicWidgetRoot
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo_common.errors import parse_rpc_error
 
-from todo_edge.chatkit.widgets import deleted_card, task_card, task_list_card
+from todo_edge.chatkit.widgets import (
+    BulkChange,
+    bulk_preview_card,
+    deleted_card,
+    task_card,
+    task_list_card,
+)
 from todo_edge.problems import problem_from_rpc
 
 # The client effect a host page listens for to refresh its task list.
@@ -54,6 +61,7 @@ _PROGRESS: dict[str, tuple[str, str]] = {
     "reopen_task": ("Reopening task…", "reload"),
     "delete_task": ("Deleting task…", "write"),
     "undo_last_change": ("Undoing…", "reload"),
+    "preview_bulk_change": ("Finding the tasks to change…", "search"),
 }
 _CARD_HEADING = {
     "add_task": "Task added",
@@ -219,7 +227,9 @@ class RunTranslator:
             self.changed_task_ids.extend(task.id for task in finished.tasks)
             self.deleted_task_ids.extend(finished.deleted_task_ids)
         card: tuple[DynamicWidgetRoot, str] | None = None
-        if name in _LIST_HEADING:
+        if finished.HasField("bulk_change_preview"):
+            card = bulk_preview_item(finished, self._zone)
+        elif name in _LIST_HEADING:
             card = task_list_card(list(finished.tasks), _LIST_HEADING[name], self._zone)
         elif finished.deleted_task_ids:
             card = deleted_card(
@@ -255,3 +265,30 @@ def tasks_changed_effect(changed: list[str], deleted: list[str]) -> ClientEffect
         name=TASKS_CHANGED_EFFECT,
         data={"task_ids": list(dict.fromkeys(changed)), "deleted_task_ids": list(deleted)},
     )
+
+
+_BULK_ACTION_NAMES = {
+    agent_pb.BULK_ACTION_COMPLETE: "complete",
+    agent_pb.BULK_ACTION_DELETE: "delete",
+    agent_pb.BULK_ACTION_RESCHEDULE: "reschedule",
+    agent_pb.BULK_ACTION_TAG: "tag",
+}
+
+
+def bulk_preview_item(
+    finished: agent_pb.ToolCallFinished, zone: ZoneInfo
+) -> tuple[DynamicWidgetRoot, str] | None:
+    """The Confirm / Cancel card of a `preview_bulk_change` result: exactly the tasks it
+    listed (None for a preview of an unknown action, which cannot be confirmed)."""
+    preview = finished.bulk_change_preview
+    action = _BULK_ACTION_NAMES.get(preview.action)
+    if action is None:
+        return None
+    change = BulkChange(
+        action=action,
+        task_ids=tuple(task.id for task in finished.tasks),
+        due_time=preview.due_time.ToDatetime(tzinfo=UTC) if preview.HasField("due_time") else None,
+        add_tags=tuple(preview.add_tags),
+        remove_tags=tuple(preview.remove_tags),
+    )
+    return bulk_preview_card(change, list(finished.tasks), zone, truncated=preview.truncated)

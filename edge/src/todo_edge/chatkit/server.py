@@ -41,7 +41,13 @@ from todo.tasks.v1 import tasks_service_pb2_grpc
 from todo_common.channels import bind_caller
 from todo_common.errors import DomainError
 
-from todo_edge.chatkit.actions import ActionOutcome, run_task_action
+from todo_edge.chatkit.actions import (
+    ActionOutcome,
+    BulkOutcome,
+    is_bulk_action,
+    run_bulk_action,
+    run_task_action,
+)
 from todo_edge.chatkit.admission import TurnSlots
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
@@ -203,13 +209,16 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             return
         if outcome.item is not None:
             yield ThreadItemReplacedEvent(item=outcome.item)
-        yield _effect_for(outcome.task_id, outcome.deleted)
+        effect = _effect_of(outcome)
+        if effect is not None:
+            yield effect
 
     async def _run_action(
         self, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
-    ) -> ActionOutcome:
-        """One task-card action as the caller, for the streamed and the sync route alike."""
-        return await run_task_action(
+    ) -> ActionOutcome | BulkOutcome:
+        """One card action as the caller, for the streamed and the sync route alike."""
+        run = run_bulk_action if is_bulk_action(action) else run_task_action
+        return await run(
             self._tasks,
             action,
             sender,
@@ -246,5 +255,12 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         await self.chat_store.add_feedback(thread_id, item_ids, feedback, context)
 
 
-def _effect_for(task_id: str, deleted: bool) -> ThreadStreamEvent:
+def _effect_of(outcome: ActionOutcome | BulkOutcome) -> ThreadStreamEvent | None:
+    """The `tasks.changed` effect of a card action (none when it changed nothing)."""
+    if isinstance(outcome, BulkOutcome):
+        if not (outcome.changed_task_ids or outcome.deleted_task_ids):
+            return None
+        return tasks_changed_effect(outcome.changed_task_ids, outcome.deleted_task_ids)
+    task_id = outcome.task_id
+    deleted = outcome.deleted
     return tasks_changed_effect([] if deleted else [task_id], [task_id] if deleted else [])

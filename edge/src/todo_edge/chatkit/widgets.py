@@ -6,7 +6,9 @@ classes directly). Every component used is a real ChatKit component with valid p
 tests validate each card against the SDK's strict component types.
 
 Each task is one row whose `id` is `task-<task id>`, so a widget action can replace exactly that
-row (see `replace_task_row`). Buttons send `task.complete` / `task.reopen` / `task.delete` with
+row (see `replace_task_row`). A bulk change preview (`bulk_preview_card`) lists the tasks
+without buttons and ends with Confirm / Cancel; its Confirm action carries the change and the
+previewed ids, read back from the stored card when pressed. Buttons send `task.complete` / `task.reopen` / `task.delete` with
 `{"task_id": …}` to the server without streaming (`threads.sync_custom_action`), so they work
 even while a reply is streaming and need no model round trip. A row drawn after a change (by
 the chat or by one of its buttons) also has an Undo button: `task.undo` with
@@ -16,6 +18,7 @@ the chat or by one of its buttons) also has an Undo button: `task.undo` with
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -126,9 +129,10 @@ def _undo_button(task_id: str, undo_token: str) -> dict[str, Any]:
     }
 
 
-def task_row(task: tasks_pb.Task, zone: ZoneInfo, undo_token: str = "") -> dict[str, Any]:
-    """A task's row: its title, badges (due, priority, tags) and its buttons (with Undo when
-    `undo_token` is the change that just drew it)."""
+def _title_and_badges(
+    task: tasks_pb.Task, zone: ZoneInfo
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A task's title text and its badges (due, priority, tags, repeats, done)."""
     done = _is_done(task)
     badges: list[dict[str, Any]] = []
     due = _due(task)
@@ -159,6 +163,14 @@ def task_row(task: tasks_pb.Task, zone: ZoneInfo, undo_token: str = "") -> dict[
     }
     if done:
         title["color"] = "secondary"
+    return title, badges
+
+
+def task_row(task: tasks_pb.Task, zone: ZoneInfo, undo_token: str = "") -> dict[str, Any]:
+    """A task's row: its title, badges (due, priority, tags) and its buttons (with Undo when
+    `undo_token` is the change that just drew it)."""
+    done = _is_done(task)
+    title, badges = _title_and_badges(task, zone)
     toggle = (
         {
             "type": "Button",
@@ -329,8 +341,14 @@ def replace_task_row(
     widget: DynamicWidgetRoot | Any, task_id: str, row: dict[str, Any]
 ) -> DynamicWidgetRoot:
     """A copy of the widget with the task's row replaced by `row`."""
+    return replace_component(widget, row_id(task_id), row)
+
+
+def replace_component(
+    widget: DynamicWidgetRoot | Any, target: str, row: dict[str, Any]
+) -> DynamicWidgetRoot:
+    """A copy of the widget with the component whose id is `target` replaced by `row`."""
     data = widget.model_dump(mode="json")
-    target = row_id(task_id)
 
     def replace(node: Any) -> Any:
         if isinstance(node, dict):
@@ -366,3 +384,196 @@ def widget_copy_text(widget: DynamicWidgetRoot | Any) -> str:
                 title, badges = parts[0], parts[1:]
                 lines.append(f"- {title}" + (f" ({', '.join(badges)})" if badges else ""))
     return "\n".join(lines)
+
+
+# ---- Bulk change previews (the `preview_bulk_change` tool; buttons in `actions.py`) ----
+
+ACTION_BULK_CONFIRM = "bulk.confirm"
+ACTION_BULK_CANCEL = "bulk.cancel"
+BULK_ACTIONS = frozenset({ACTION_BULK_CONFIRM, ACTION_BULK_CANCEL})
+# Component ids of a preview card's heading and of its button row (replaced once settled).
+BULK_TITLE_ID = "bulk-title"
+BULK_BUTTONS_ID = "bulk-buttons"
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """A previewed bulk change: what it does to which tasks (in the Confirm button's payload)."""
+
+    action: str  # "complete", "delete", "reschedule" or "tag"
+    task_ids: tuple[str, ...]
+    due_time: datetime | None = None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """The Confirm button's payload."""
+        return {
+            "action": self.action,
+            "task_ids": list(self.task_ids),
+            "due_time": self.due_time.isoformat() if self.due_time else None,
+            "add_tags": list(self.add_tags),
+            "remove_tags": list(self.remove_tags),
+        }
+
+
+def due_phrase(due: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """A due time as a short phrase: `today`, `tomorrow`, or `Sat 22 Nov` (with the time
+    unless it stands for the whole day)."""
+    local = due.astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    days = (local.date() - today).days
+    if days not in (0, 1):
+        return format_due(due, zone, now)
+    text = "today" if days == 0 else "tomorrow"
+    if (local.hour, local.minute) not in _WHOLE_DAY:
+        text += f" at {local:%H:%M}"
+    return text
+
+
+def _tag_words(change: BulkChange) -> str:
+    parts = []
+    if change.add_tags:
+        parts.append("add " + ", ".join(f"#{tag}" for tag in change.add_tags))
+    if change.remove_tags:
+        parts.append("remove " + ", ".join(f"#{tag}" for tag in change.remove_tags))
+    return " and ".join(parts)
+
+
+def _count(count: int) -> str:
+    return "1 task" if count == 1 else f"{count} tasks"
+
+
+# What each action is called on a preview (a question) and once done.
+_BULK_VERBS = {
+    "complete": ("Complete", "Completed"),
+    "delete": ("Delete", "Deleted"),
+    "reschedule": ("Reschedule", "Rescheduled"),
+    "tag": ("Re-tag", "Re-tagged"),
+}
+
+
+def bulk_heading(change: BulkChange, zone: ZoneInfo, *, done: bool) -> str:
+    """A bulk card's heading: `Reschedule 4 tasks to tomorrow?` on the preview,
+    `Rescheduled 4 tasks to tomorrow` once confirmed."""
+    verb = _BULK_VERBS.get(change.action, ("Change", "Changed"))[done]
+    text = f"{verb} {_count(len(change.task_ids))}"
+    if change.action == "reschedule" and change.due_time is not None:
+        text += f" to {due_phrase(change.due_time, zone)}"
+    elif change.action == "tag":
+        text += f": {_tag_words(change)}"
+    return text if done else text + "?"
+
+
+def _plain_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
+    """A task's row on a preview: its title and badges, no buttons."""
+    title, badges = _title_and_badges(task, zone)
+    return {
+        "type": "Col",
+        "key": task.id,
+        "gap": 1,
+        "children": [title, {"type": "Row", "gap": 1, "wrap": "wrap", "children": badges}],
+    }
+
+
+def _rows(rows: list[dict[str, Any]], total: int) -> list[dict[str, Any]]:
+    children: list[dict[str, Any]] = []
+    for index, row in enumerate(rows[:MAX_LIST_ROWS]):
+        if index:
+            children.append({"type": "Divider", "spacing": 2})
+        children.append(row)
+    if total > MAX_LIST_ROWS:
+        children.append({"type": "Caption", "value": f"and {total - MAX_LIST_ROWS} more"})
+    return children
+
+
+def bulk_preview_card(
+    change: BulkChange, tasks: Sequence[tasks_pb.Task], zone: ZoneInfo, *, truncated: bool
+) -> tuple[DynamicWidgetRoot, str]:
+    """The preview of a bulk change, with Confirm / Cancel (none when no task matches)."""
+    if not tasks:
+        text = "No tasks match, so there is nothing to change."
+        return _card([{"type": "Text", "value": text, "size": "sm"}], "sm"), text
+    question = bulk_heading(change, zone, done=False)
+    children: list[dict[str, Any]] = [
+        {"type": "Title", "id": BULK_TITLE_ID, "value": question, "size": "sm"},
+        *_rows([_plain_row(task, zone) for task in tasks], len(tasks)),
+    ]
+    if truncated:
+        children.append(
+            {"type": "Caption", "value": f"Only these {len(tasks)} are included; more match."}
+        )
+    confirm = {
+        "type": "Button",
+        "label": "Confirm",
+        "size": "sm",
+        "variant": "solid",
+        "color": "danger" if change.action == "delete" else "primary",
+        "onClickAction": _bulk_action(ACTION_BULK_CONFIRM, change.payload()),
+    }
+    cancel = {
+        "type": "Button",
+        "label": "Cancel",
+        "size": "sm",
+        "variant": "outline",
+        "onClickAction": _bulk_action(ACTION_BULK_CANCEL, {}),
+    }
+    children.append({"type": "Row", "id": BULK_BUTTONS_ID, "gap": 2, "children": [confirm, cancel]})
+    lines = [question] + [f"- {task_summary(task, zone)}" for task in tasks[:MAX_LIST_ROWS]]
+    return _card(children, "md"), "\n".join(lines)
+
+
+def _bulk_action(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "payload": payload,
+        "handler": "server",
+        "loadingBehavior": "container",
+        "streaming": False,
+    }
+
+
+def pending_bulk_change(widget: DynamicWidgetRoot | Any) -> dict[str, Any] | None:
+    """The payload of a preview card's Confirm button, or None once the card is settled
+    (confirmed or cancelled) or when it is no preview at all."""
+    for node in _walk(widget.model_dump(mode="json")):
+        action = node.get("onClickAction")
+        if isinstance(action, dict) and action.get("type") == ACTION_BULK_CONFIRM:
+            payload = action.get("payload")
+            return payload if isinstance(payload, dict) else None
+    return None
+
+
+def is_bulk_card(widget: DynamicWidgetRoot | Any) -> bool:
+    """True for a bulk change card, pending or settled."""
+    return any(node.get("id") == BULK_TITLE_ID for node in _walk(widget.model_dump(mode="json")))
+
+
+def bulk_cancelled_card(widget: DynamicWidgetRoot | Any) -> DynamicWidgetRoot:
+    """The preview once cancelled: the list stays, the buttons give way to a note."""
+    note = {"type": "Caption", "id": BULK_BUTTONS_ID, "value": "Cancelled: nothing was changed."}
+    return replace_component(widget, BULK_BUTTONS_ID, note)
+
+
+def bulk_result_card(
+    change: BulkChange,
+    tasks: Sequence[tasks_pb.Task],
+    next_tasks: Sequence[tasks_pb.Task],
+    zone: ZoneInfo,
+) -> tuple[DynamicWidgetRoot, str]:
+    """A confirmed bulk change: the tasks as they now are (deleted ones struck out), with
+    their usual buttons."""
+    heading = bulk_heading(change, zone, done=True)
+    if change.action == "delete":
+        rows = [deleted_row(task.id, task.title) for task in tasks]
+    else:
+        rows = [task_row(task, zone) for task in tasks]
+    children: list[dict[str, Any]] = [
+        {"type": "Title", "id": BULK_TITLE_ID, "value": heading, "size": "sm"},
+        *_rows(rows, len(tasks)),
+    ]
+    if next_tasks:
+        again = _count(len(next_tasks))
+        children.append({"type": "Caption", "value": f"{again} repeat: next occurrence added."})
+    widget = _card(children, "md")
+    return widget, widget_copy_text(widget)

@@ -28,6 +28,8 @@ You manage the user's personal task list with the tools you have. Rules:
   undo_last_change.
 - When you list tasks, number them and end each line with [id: <id>], so the user can refer
   to "the second one" later.
+- To change several tasks at once (complete, delete, reschedule, re-tag), call
+  preview_bulk_change: it changes nothing, and the user confirms on the card it shows.
 - Keep replies short.
 """
 

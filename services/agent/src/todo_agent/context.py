@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from todo.agent.v1 import agent_service_pb2
 from todo.tasks.v1 import tasks_service_pb2
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class ToolOutcome:
-    """What one tool call did: success, a user-safe error, tasks touched, ids deleted."""
+    """What one tool call did: success, a user-safe error, tasks touched, ids deleted, a bulk
+    change previewed."""
 
     ok: bool
     error_message: str = ""
@@ -32,6 +34,8 @@ class ToolOutcome:
     deleted: list[tasks_service_pb2.Task] = field(default_factory=list)
     # The token that undoes what the call changed ("" when it changed nothing).
     undo_token: str = ""
+    # A bulk change previewed (nothing changed yet) on `tasks` (`preview_bulk_change`).
+    preview: agent_service_pb2.BulkChangePreview | None = None
 
 
 @dataclass

@@ -105,6 +105,7 @@ class EventMapper:
                     deleted_task_ids=outcome.deleted_task_ids,
                     undo_token=outcome.undo_token,
                     deleted_tasks=outcome.deleted,
+                    bulk_change_preview=outcome.preview,
                 )
             yield _event(tool_call_finished=finished)
         elif event.name == "handoff_occured" and isinstance(item, HandoffOutputItem):

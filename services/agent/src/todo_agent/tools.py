@@ -25,6 +25,7 @@ from agents.function_schema import function_schema
 from agents.tool_context import ToolContext
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from pydantic import BaseModel, ValidationError
+from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_common.channels import bind_caller
 from todo_common.errors import parse_rpc_error
@@ -242,6 +243,8 @@ async def _run_tool(
     if outcome.deleted_task_ids:
         body["deleted_task_ids"] = outcome.deleted_task_ids
         body["deleted"] = [task_json(t, ctx) for t in outcome.deleted]
+    if outcome.preview is not None:
+        body.update(preview_json(outcome.preview, len(outcome.tasks), ctx))
     return json.dumps(body, ensure_ascii=False)
 
 
@@ -450,21 +453,39 @@ async def list_tasks(
     """
 
     def request_for(c: AgentContext) -> pb.ListTasksRequest:
-        request = _list_request(limit, _STATE_TO_PB.get(state, pb.TASK_STATE_OPEN))
-        request.tag = (tag or "").strip().lstrip("#").lower()
-        if priority:
-            request.priority = _PRIORITY_TO_PB[priority]
-        if due == "overdue":
-            request.overdue = True
-        else:
-            after, before = due_window(due, c)
-            if after is not None:
-                request.due_after.CopyFrom(_stamp(after))
-            if before is not None:
-                request.due_before.CopyFrom(_stamp(before))
-        return request
+        return filtered_list_request(
+            c, limit=limit, state=state, priority=priority, tag=tag, due=due
+        )
 
     return await _run_list_call(ctx, "list_tasks", request_for)
+
+
+def filtered_list_request(
+    ctx: AgentContext,
+    *,
+    limit: int,
+    state: StateName,
+    priority: PriorityName | None,
+    tag: str | None,
+    due: DueWindowName,
+    query: str | None = None,
+) -> pb.ListTasksRequest:
+    """The ListTasks call of list_tasks' filters (preview_bulk_change selects with it too)."""
+    request = _list_request(
+        limit, _STATE_TO_PB.get(state, pb.TASK_STATE_OPEN), query=(query or "").strip()
+    )
+    request.tag = (tag or "").strip().lstrip("#").lower()
+    if priority:
+        request.priority = _PRIORITY_TO_PB[priority]
+    if due == "overdue":
+        request.overdue = True
+    else:
+        after, before = due_window(due, ctx)
+        if after is not None:
+            request.due_after.CopyFrom(_stamp(after))
+        if before is not None:
+            request.due_before.CopyFrom(_stamp(before))
+    return request
 
 
 @_task_tool
@@ -647,6 +668,121 @@ async def undo_last_change(ctx: RunContextWrapper[AgentContext]) -> str:
     return await _run_tool(ctx, "undo_last_change", operation)
 
 
+# ---- Bulk changes: preview here, confirm on the card (the edge calls the batch RPC) ----
+
+BulkActionName = Literal["complete", "delete", "reschedule", "tag"]
+_BULK_ACTION_TO_PB = {
+    "complete": agent_pb.BULK_ACTION_COMPLETE,
+    "delete": agent_pb.BULK_ACTION_DELETE,
+    "reschedule": agent_pb.BULK_ACTION_RESCHEDULE,
+    "tag": agent_pb.BULK_ACTION_TAG,
+}
+_BULK_ACTION_FROM_PB = {value: key for key, value in _BULK_ACTION_TO_PB.items()}
+# The most tasks one preview (and so one batch call) holds: the tasks service's batch cap.
+MAX_BULK = 100
+
+
+def bulk_change_preview(
+    action: str,
+    ctx: AgentContext,
+    *,
+    new_due: str | None,
+    add_tags: list[str] | None,
+    remove_tags: list[str] | None,
+) -> agent_pb.BulkChangePreview:
+    """The change a preview describes; ToolInputError when it lacks what its action needs."""
+    preview = agent_pb.BulkChangePreview(action=_BULK_ACTION_TO_PB[action])
+    if action == "reschedule":
+        if not (new_due or "").strip():
+            raise ToolInputError(
+                "To reschedule, pass new_due: YYYY-MM-DD or YYYY-MM-DDTHH:MM in the user's "
+                "time zone."
+            )
+        preview.due_time.CopyFrom(parse_due(str(new_due), ctx))
+    elif action == "tag":
+        added, removed = _clean_tags(add_tags), _clean_tags(remove_tags)
+        if not added and not removed:
+            raise ToolInputError("To re-tag, pass add_tags and/or remove_tags (without '#').")
+        both = sorted(set(added) & set(removed))
+        if both:
+            raise ToolInputError(f"A tag cannot be both added and removed: {', '.join(both)}.")
+        preview.add_tags.extend(dict.fromkeys(added))
+        preview.remove_tags.extend(dict.fromkeys(removed))
+    return preview
+
+
+def preview_json(
+    preview: agent_pb.BulkChangePreview, count: int, ctx: AgentContext
+) -> dict[str, Any]:
+    """What the model reads about a preview, beside the tasks: the change, and that nothing
+    has happened yet."""
+    change: dict[str, Any] = {"action": _BULK_ACTION_FROM_PB.get(preview.action, "")}
+    if preview.HasField("due_time"):
+        change["new_due"] = _as_local(preview.due_time, ctx).isoformat(timespec="minutes")
+    if preview.add_tags:
+        change["add_tags"] = list(preview.add_tags)
+    if preview.remove_tags:
+        change["remove_tags"] = list(preview.remove_tags)
+    message = (
+        f"Nothing has changed yet. The user sees a card listing these {count} tasks with "
+        "Confirm and Cancel buttons; the change happens only if they press Confirm. Tell "
+        "them briefly what will change and to confirm on the card."
+        if count
+        else "No tasks match, so there is nothing to change. Tell the user."
+    )
+    if preview.truncated:
+        message += f" More tasks match than one change can hold: only these {count} are covered."
+    return {"preview": change, "changed": False, "message": message}
+
+
+@_task_tool
+async def preview_bulk_change(
+    ctx: RunContextWrapper[AgentContext],
+    action: BulkActionName,
+    state: StateName = "open",
+    priority: PriorityName | None = None,
+    tag: str | None = None,
+    due: DueWindowName = "any",
+    query: str | None = None,
+    new_due: str | None = None,
+    add_tags: list[str] | None = None,
+    remove_tags: list[str] | None = None,
+) -> str:
+    """Preview a change to many tasks at once: complete, delete, reschedule or re-tag every
+    task matching the filters. It changes nothing: the user sees the matching tasks on a card
+    and presses Confirm (or Cancel) there. Use it whenever the user asks to change several
+    tasks together ("move everything due today to tomorrow", "mark all #errands done",
+    "delete my completed tasks"); for one task use the single-task tools.
+
+    Args:
+        action: "complete", "delete", "reschedule" (needs new_due) or "tag" (needs add_tags
+            and/or remove_tags).
+        state: Which tasks: "open" (the default), "completed", or "all".
+        priority: Only tasks with this priority ("high", "medium", "low"); null for any.
+        tag: Only tasks with this tag (without "#"); null for any.
+        due: "any", "overdue", "today", "tomorrow", "this_week" or "next_week", as in
+            list_tasks.
+        query: Only tasks whose title or notes contain this text; null for any.
+        new_due: For "reschedule": the new due date, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM" in the
+            user's time zone.
+        add_tags: For "tag": tags to add to every task, without "#".
+        remove_tags: For "tag": tags to remove from every task, without "#".
+    """
+
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        preview = bulk_change_preview(
+            action, c, new_due=new_due, add_tags=add_tags, remove_tags=remove_tags
+        )
+        request = filtered_list_request(
+            c, limit=MAX_BULK, state=state, priority=priority, tag=tag, due=due, query=query
+        )
+        response = await tasks.ListTasks(request)
+        preview.truncated = bool(response.next_page_token)
+        return ToolOutcome(True, tasks=list(response.tasks), preview=preview)
+
+    return await _run_tool(ctx, "preview_bulk_change", operation)
+
+
 TASK_TOOLS: list[FunctionTool] = [
     add_task,
     list_tasks,
@@ -657,4 +793,8 @@ TASK_TOOLS: list[FunctionTool] = [
     reopen_task,
     delete_task,
     undo_last_change,
+    preview_bulk_change,
 ]
+# Tools whose result only makes sense in the chat (a card the user confirms on); the MCP server
+# leaves them out.
+CHAT_ONLY_TOOLS = frozenset({preview_bulk_change.name})

@@ -1,5 +1,6 @@
-"""The tasks service's tables: tasks, their tags (for filtering), idempotency records, the
-change outbox (`task_events`) and the undo records (`task_undo_records`).
+"""The tasks service's tables: tasks, their tags (for filtering), idempotency records (of
+creates and of batch calls), the change outbox (`task_events`) and the undo records
+(`task_undo_records`).
 
 Tables are declared without a schema: on PostgreSQL the connection's search_path selects the
 service's schema, on SQLite the service has its own file.
@@ -162,3 +163,18 @@ class UndoRecordRow(Base):
     use_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     __table_args__ = (Index(None, "owner_id", "id"), Index(None, "expire_time"))
+
+
+class BatchRequestRow(Base):
+    """What a batch call (BatchUpdateTasks, BatchDeleteTasks, BatchCompleteTasks) with a
+    `request_id` answered, and a hash of its method and payload: a repeat returns this
+    response without changing anything again (AIP-155). Kept like `create_requests`."""
+
+    __tablename__ = "batch_requests"
+
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(REQUEST_ID_MAX), primary_key=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    # The serialised Batch*TasksResponse of the first call.
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)

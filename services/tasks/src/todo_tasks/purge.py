@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todo_tasks.models import IdempotencyRow, TaskRow, TaskTagRow, UndoRecordRow
+from todo_tasks.models import BatchRequestRow, IdempotencyRow, TaskRow, TaskTagRow, UndoRecordRow
 from todo_tasks.outbox import purge_events
 
 
@@ -18,6 +18,7 @@ async def purge_owner(session: AsyncSession, owner_id: str) -> int:
     await session.execute(delete(TaskTagRow).where(TaskTagRow.owner_id == owner_id))
     await session.execute(delete(IdempotencyRow).where(IdempotencyRow.owner_id == owner_id))
     await session.execute(delete(UndoRecordRow).where(UndoRecordRow.owner_id == owner_id))
+    await session.execute(delete(BatchRequestRow).where(BatchRequestRow.owner_id == owner_id))
     await purge_events(session, owner_id)
     await session.execute(
         delete(TaskRow).where(TaskRow.owner_id == owner_id, TaskRow.deleted_time.is_not(None))

@@ -110,6 +110,23 @@ class TaskRepository:
         )
         return result.first()
 
+    async def get_many(self, task_ids: Sequence[str], *, lock: bool = False) -> list[Row[Any]]:
+        """Those of the tasks that exist (not deleted) and are the owner's, by id. `lock`
+        reads them for update in id order, so two batches over overlapping tasks queue
+        instead of deadlocking (see `get`)."""
+        statement = (
+            select(*task_columns)
+            .where(
+                tasks.c.owner_id == self._owner,
+                tasks.c.id.in_(list(task_ids)),
+                tasks.c.deleted_time.is_(None),
+            )
+            .order_by(tasks.c.id)
+        )
+        if lock:
+            statement = statement.with_for_update()
+        return list(await self._session.execute(statement))
+
     async def insert(self, values: dict[str, Any]) -> None:
         """Stores a new task (`values` holds every column but owner_id) and its tags."""
         await self._session.execute(insert(tasks).values(owner_id=self._owner, **values))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from todo_common.errors import (
 )
 from todo_common.tokens import current_principal
 
+from todo_tasks.batch import BatchWrites
 from todo_tasks.feed import ChangeFeed
 from todo_tasks.ids import is_task_id, new_task_id
 from todo_tasks.outbox import EventReads, append_event
@@ -282,6 +283,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         self._events = EventReads(database)
         self._heartbeat_seconds = heartbeat_seconds
         self._undo = UndoLog(undo_window)
+        self._batches = BatchWrites(database, self._feed, self, task_to_proto)
 
     async def CreateTask(
         self, request: pb.CreateTaskRequest, context: grpc.aio.ServicerContext
@@ -416,28 +418,11 @@ class TaskService(pb_grpc.TaskServiceServicer):
         async def complete(
             repository: TaskRepository, row: Row[Any]
         ) -> tuple[Values, Values | None, str] | None:
-            current: Values = dict(row._mapping)
-            if current["state"] == pb.TASK_STATE_COMPLETED:
-                # Already completed: nothing changes, nothing to undo.
-                next_task = None
-                if current["recurrence"]:
-                    next_task, _ = await self._next_of(repository, current)
-                return current, next_task, ""
-            changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
-            applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
-            if applied is None:
+            completed = await self.complete_row(repository, row)
+            if completed is None:
                 return None
-            snapshots = [Snapshot.changed(row._mapping, applied)]
-            next_task, created = None, False
-            if applied["recurrence"]:
-                next_task, created = await self._next_of(repository, applied)
-            if next_task is not None and created:
-                # Undoing this completion removes the occurrence it created.
-                snapshots.append(Snapshot.created(next_task))
-            undo_token = await self._undo.record(
-                repository.session, repository.owner, snapshots, utc_now()
-            )
-            return applied, next_task, undo_token
+            task, next_task, snapshots = completed
+            return task, next_task, await self.record_undo(repository, snapshots)
 
         try:
             task, next_task, undo_token = await self._compare_and_set(
@@ -452,6 +437,39 @@ class TaskService(pb_grpc.TaskServiceServicer):
         if next_task is not None:
             response.next_task.CopyFrom(task_to_proto(next_task))
         return response
+
+    async def complete_row(
+        self, repository: TaskRepository, row: Row[Any]
+    ) -> tuple[Values, Values | None, list[Snapshot]] | None:
+        """Completes one locked task (left alone when already completed) and, when it repeats,
+        finds or creates its next occurrence: (task, next occurrence or None, what undoing it
+        needs — nothing when it changed nothing), or None when another writer changed the task
+        first. CompleteTask and BatchCompleteTasks both complete through here."""
+        current: Values = dict(row._mapping)
+        if current["state"] == pb.TASK_STATE_COMPLETED:
+            next_task = None
+            if current["recurrence"]:
+                next_task, _ = await self._next_of(repository, current)
+            return current, next_task, []
+        changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
+        applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
+        if applied is None:
+            return None
+        snapshots = [Snapshot.changed(row._mapping, applied)]
+        next_task, created = None, False
+        if applied["recurrence"]:
+            next_task, created = await self._next_of(repository, applied)
+        if next_task is not None and created:
+            # Undoing this completion removes the occurrence it created.
+            snapshots.append(Snapshot.created(next_task))
+        return applied, next_task, snapshots
+
+    async def record_undo(self, repository: TaskRepository, snapshots: Sequence[Snapshot]) -> str:
+        """The undo token of one mutation (of one task or a batch) that left `snapshots`, in
+        the caller's unit of work; empty when it changed nothing."""
+        if not snapshots:
+            return ""
+        return await self._undo.record(repository.session, repository.owner, snapshots, utc_now())
 
     async def _next_of(
         self, repository: TaskRepository, current: Values
@@ -498,24 +516,31 @@ class TaskService(pb_grpc.TaskServiceServicer):
         task_id = require_task_id(request.id, "id")
 
         async def delete(repository: TaskRepository, row: Row[Any]) -> pb.DeleteTaskResponse | None:
-            now = utc_now()
-            if not await repository.delete_if_version(task_id, row.version, now):
+            snapshots = await self.delete_row(repository, row)
+            if snapshots is None:
                 return None
-            await append_event(
-                repository.session,
-                repository.owner,
-                kind=pb.TASK_EVENT_KIND_DELETED,
-                task_id=task_id,
-                task=None,
-                now=now,
-            )
-            undo_token = await self._undo.record(
-                repository.session, repository.owner, [Snapshot.deleted(row._mapping)], now
-            )
-            log.info("task deleted", extra={"task_id": task_id})
-            return pb.DeleteTaskResponse(undo_token=undo_token)
+            return pb.DeleteTaskResponse(undo_token=await self.record_undo(repository, snapshots))
 
         return await self._compare_and_set(task_id, request.etag, delete)
+
+    @staticmethod
+    async def delete_row(repository: TaskRepository, row: Row[Any]) -> list[Snapshot] | None:
+        """Deletes one locked task (softly, for undo) and records it in the outbox: what
+        undoing it needs, or None when another writer changed it first. DeleteTask and
+        BatchDeleteTasks both delete through here."""
+        now = utc_now()
+        if not await repository.delete_if_version(row.id, row.version, now):
+            return None
+        await append_event(
+            repository.session,
+            repository.owner,
+            kind=pb.TASK_EVENT_KIND_DELETED,
+            task_id=row.id,
+            task=None,
+            now=now,
+        )
+        log.info("task deleted", extra={"task_id": row.id})
+        return [Snapshot.deleted(row._mapping)]
 
     async def PurgeTasks(
         self, request: pb.PurgeTasksRequest, context: grpc.aio.ServicerContext
@@ -538,21 +563,37 @@ class TaskService(pb_grpc.TaskServiceServicer):
         returns the task untouched (same etag) and no token."""
 
         async def update(repository: TaskRepository, row: Row[Any]) -> tuple[Values, str] | None:
-            changes = change(row._mapping)
-            if not changes:
-                return dict(row._mapping), ""
-            applied = await self._apply(repository, row, changes, kind)
-            if applied is None:
+            written = await self.write_changes(repository, row, change(row._mapping), kind)
+            if written is None:
                 return None
-            undo_token = await self._undo.record(
-                repository.session,
-                repository.owner,
-                [Snapshot.changed(row._mapping, applied)],
-                utc_now(),
-            )
-            return applied, undo_token
+            values, snapshots = written
+            return values, await self.record_undo(repository, snapshots)
 
         return await self._compare_and_set(task_id, etag, update)
+
+    async def write_patch(
+        self, repository: TaskRepository, row: Row[Any], patch: TaskPatch
+    ) -> tuple[Values, list[Snapshot]] | None:
+        """UpdateTask's change of one locked task (BatchUpdateTasks writes through here)."""
+        changes = patch_values(row._mapping, patch)
+        return await self.write_changes(repository, row, changes, pb.TASK_EVENT_KIND_UPDATED)
+
+    async def write_changes(
+        self,
+        repository: TaskRepository,
+        row: Row[Any],
+        changes: dict[str, Any],
+        kind: pb.TaskEventKind.ValueType,
+    ) -> tuple[Values, list[Snapshot]] | None:
+        """`_apply` of `changes` to one locked task, or the task untouched (same etag) when
+        they change nothing; with what undoing it needs. UpdateTask, ReopenTask and
+        BatchUpdateTasks write through here."""
+        if not changes:
+            return dict(row._mapping), []
+        applied = await self._apply(repository, row, changes, kind)
+        if applied is None:
+            return None
+        return applied, [Snapshot.changed(row._mapping, applied)]
 
     async def _apply(
         self,
@@ -639,6 +680,23 @@ class TaskService(pb_grpc.TaskServiceServicer):
                     raise _busy() from None
         self._feed.wake(owner)
         return pb.UndoChangeResponse(tasks=[task_to_proto(values) for values in restored])
+
+    # ---- Bulk changes (todo_tasks.batch) ----
+
+    async def BatchUpdateTasks(
+        self, request: pb.BatchUpdateTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchUpdateTasksResponse:
+        return await self._batches.update(request)
+
+    async def BatchDeleteTasks(
+        self, request: pb.BatchDeleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchDeleteTasksResponse:
+        return await self._batches.delete(request)
+
+    async def BatchCompleteTasks(
+        self, request: pb.BatchCompleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchCompleteTasksResponse:
+        return await self._batches.complete(request)
 
     async def WatchTaskEvents(
         self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext

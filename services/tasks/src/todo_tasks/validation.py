@@ -262,13 +262,18 @@ def validate_create(request: pb.CreateTaskRequest) -> tuple[TaskFields, str]:
         recurrence=_recurrence(task.recurrence, "task.recurrence", violations),
         time_zone=_time_zone(task.time_zone, "task.time_zone", violations),
     )
-    request_id = request.request_id
+    request_id = check_request_id(request.request_id, violations)
+    violations.raise_if_any()
+    return fields, request_id
+
+
+def check_request_id(request_id: str, violations: Violations) -> str:
+    """An idempotency key as sent (empty: none), its problems recorded in `violations`."""
     if len(request_id) > REQUEST_ID_MAX:
         violations.add("request_id", f"must be at most {REQUEST_ID_MAX} characters.")
     elif request_id and not request_id.isprintable():
         violations.add("request_id", "must contain only printable characters.")
-    violations.raise_if_any()
-    return fields, request_id
+    return request_id
 
 
 def validate_update(request: pb.UpdateTaskRequest) -> TaskPatch:

@@ -1,11 +1,4 @@
-"""Soft deletes (`tasks.deleted_time`) and the undo records (`task_undo_records`).
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
-"""
-
-from collections.abc import Sequence
+"""Soft deletes (`tasks.deleted_time`) and the undo records (`task_undo_records`)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from todo_common.tables import UtcDateTime
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
