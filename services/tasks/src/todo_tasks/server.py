@@ -14,6 +14,7 @@ from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_tasks.feed import ChangeFeed
 from todo_tasks.page_tokens import PageTokenCodec
+from todo_tasks.scheduler import ReminderScheduler
 from todo_tasks.service import SERVICE_NAME, TaskService
 from todo_tasks.settings import TasksSettings
 
@@ -76,11 +77,18 @@ async def start_tasks_server(
         await database.dispose()
         raise
     feed.start()
+    scheduler = ReminderScheduler(
+        database,
+        poll_seconds=settings.reminder_poll_seconds,
+        batch_size=settings.reminder_batch_size,
+        wake=feed.wake,
+    )
+    scheduler.start()
 
     async def close_auth_channel() -> None:
         await verifier.aclose()
         await auth_channel.close()
 
-    # The feed closes before the database: its listener holds a pooled connection.
-    running.on_stop.extend([close_auth_channel, feed.close, database.dispose])
+    # The feed and the scheduler stop before the database: both hold pooled connections.
+    running.on_stop.extend([close_auth_channel, scheduler.close, feed.close, database.dispose])
     return running

@@ -38,6 +38,10 @@ class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings)
     feed_poll_seconds: float = Field(default=0.5, gt=0)
     feed_postgres_poll_seconds: float = Field(default=10.0, gt=0)
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # The reminder scheduler: how often each process looks for due reminders (a reminder
+    # arrives at most this late), and how many one pass claims.
+    reminder_poll_seconds: float = Field(default=1.0, gt=0)
+    reminder_batch_size: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Self:

@@ -93,6 +93,10 @@ class _TaskEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskEve
     """The task was reopened."""
     TASK_EVENT_KIND_DELETED: _TaskEventKind.ValueType  # 5
     """The task was deleted."""
+    TASK_EVENT_KIND_REMINDER: _TaskEventKind.ValueType  # 10
+    """One of the task's reminders is due: `task` is the task as it is now and
+    `reminder_time` when the reminder was set to go off.
+    """
 
 class TaskEventKind(_TaskEventKind, metaclass=_TaskEventKindEnumTypeWrapper):
     """What happened to a task."""
@@ -109,6 +113,10 @@ TASK_EVENT_KIND_REOPENED: TaskEventKind.ValueType  # 4
 """The task was reopened."""
 TASK_EVENT_KIND_DELETED: TaskEventKind.ValueType  # 5
 """The task was deleted."""
+TASK_EVENT_KIND_REMINDER: TaskEventKind.ValueType  # 10
+"""One of the task's reminders is due: `task` is the task as it is now and
+`reminder_time` when the reminder was set to go off.
+"""
 Global___TaskEventKind: _TypeAlias = TaskEventKind  # noqa: Y015
 
 @_typing.final
@@ -131,6 +139,7 @@ class Task(_message.Message):
     RECURRENCE_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     PREVIOUS_OCCURRENCE_ID_FIELD_NUMBER: _builtins.int
+    REMINDERS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned opaque identifier. Output only."""
     title: _builtins.str
@@ -184,6 +193,12 @@ class Task(_message.Message):
     def complete_time(self) -> _timestamp_pb2.Timestamp:
         """When the task was completed; unset while it is open. Output only."""
 
+    @_builtins.property
+    def reminders(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reminder]:
+        """When to remind the owner (at most 5; see Reminder). A reminder is delivered once, as a
+        TASK_EVENT_KIND_REMINDER event on WatchTaskEvents, while the task is open.
+        """
+
     def __init__(
         self,
         *,
@@ -201,10 +216,11 @@ class Task(_message.Message):
         recurrence: _builtins.str = ...,
         time_zone: _builtins.str = ...,
         previous_occurrence_id: _builtins.str = ...,
+        reminders: _abc.Iterable[Global___Reminder] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "etag", b"etag", "id", b"id", "notes", b"notes", "previous_occurrence_id", b"previous_occurrence_id", "priority", b"priority", "recurrence", b"recurrence", "state", b"state", "tags", b"tags", "time_zone", b"time_zone", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "etag", b"etag", "id", b"id", "notes", b"notes", "previous_occurrence_id", b"previous_occurrence_id", "priority", b"priority", "recurrence", b"recurrence", "reminders", b"reminders", "state", b"state", "tags", b"tags", "time_zone", b"time_zone", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -222,8 +238,8 @@ class CreateTaskRequest(_message.Message):
     """An optional client-chosen key (at most 128 characters) that makes the create idempotent."""
     @_builtins.property
     def task(self) -> Global___Task:
-        """The task to create. Only title, notes, priority, due_time, tags, recurrence and
-        time_zone are read.
+        """The task to create. Only title, notes, priority, due_time, tags, recurrence, time_zone
+        and reminders are read.
         """
 
     def __init__(
@@ -419,7 +435,7 @@ class UpdateTaskRequest(_message.Message):
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """The fields to change: any of title, notes, priority, due_time, tags, recurrence,
-        time_zone. An empty mask is an error.
+        time_zone, reminders. An empty mask is an error.
         """
 
     def __init__(
@@ -662,6 +678,7 @@ class TaskEvent(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     EVENT_TIME_FIELD_NUMBER: _builtins.int
+    REMINDER_TIME_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Where this event stands in the caller's feed: opaque, increasing. Pass it back as
     `WatchTaskEventsRequest.cursor` to get only the events after it.
@@ -678,6 +695,12 @@ class TaskEvent(_message.Message):
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the change was committed."""
 
+    @_builtins.property
+    def reminder_time(self) -> _timestamp_pb2.Timestamp:
+        """For a TASK_EVENT_KIND_REMINDER event: when the reminder was set to go off (earlier than
+        `event_time` when the service was down at that moment). Unset for other kinds.
+        """
+
     def __init__(
         self,
         *,
@@ -686,10 +709,11 @@ class TaskEvent(_message.Message):
         task_id: _builtins.str = ...,
         task: Global___Task | None = ...,
         event_time: _timestamp_pb2.Timestamp | None = ...,
+        reminder_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "task", b"task"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "reminder_time", b"reminder_time", "task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "event_time", b"event_time", "kind", b"kind", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "event_time", b"event_time", "kind", b"kind", "reminder_time", b"reminder_time", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -747,3 +771,43 @@ class WatchTaskEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchTaskEventsResponse: _TypeAlias = WatchTaskEventsResponse  # noqa: Y015
+
+@_typing.final
+class Reminder(_message.Message):
+    """When to remind the owner of a task: before its due time, or at a fixed time. A reminder
+    whose time has already passed when it is set is not delivered; one that falls due while
+    the service is down is delivered when it is back. Changing the due time moves the
+    `before` reminders with it; completing or deleting the task cancels them; the next
+    occurrence of a repeating task gets the same reminders, `at` ones moved by as much as the
+    due time moved.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    before: _builtins.str
+    """An ISO 8601 duration before the due time, e.g. `PT1H`, `PT30M`, `P1D`, `P1W` or `PT0S`
+    (at the due time): weeks, days, hours, minutes and whole seconds, at most 365 days
+    (years and months have no fixed length). Needs a due time. Stored and returned in its
+    shortest form (`PT60M` reads back as `PT1H`).
+    """
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """A fixed time, not after the task's due time."""
+
+    def __init__(
+        self,
+        *,
+        before: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "before", b"before", "when", b"when"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "before", b"before", "when", b"when"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_when: _TypeAlias = _typing.Literal["before", "at"]  # noqa: Y015
+    _WhichOneofArgType_when: _TypeAlias = _typing.Literal["when", b"when"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_when) -> _WhichOneofReturnType_when | None: ...
+
+Global___Reminder: _TypeAlias = Reminder  # noqa: Y015
