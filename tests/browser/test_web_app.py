@@ -10,6 +10,7 @@ import os
 import re
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -629,3 +630,62 @@ async def test_a_change_in_one_tab_shows_in_another_and_a_weekly_task_comes_back
     )
     await expect(task_row(second, "Call the plumber")).to_have_count(0)
     await second.close()
+
+
+async def test_a_reminder_arrives_once_as_a_notice_in_the_page(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    """A reminder a few seconds ahead reaches the open page through its live feed and shows
+    once, as a notice in the page (the browser was not allowed to notify); a later reminder
+    arriving after it shows the first was not repeated. The add form's "Remind me" sets one."""
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    email = new_email()
+    await sign_up(page, email)
+
+    async with httpx.AsyncClient(base_url=session.url, timeout=15) as http:
+        login = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        async def remind(title: str) -> dict[str, Any]:
+            moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+            created = await http.post(
+                "/api/tasks",
+                headers=headers,
+                json={
+                    "title": title,
+                    "due_time": (moment + timedelta(hours=1)).isoformat(),
+                    "reminders": [{"at": moment.isoformat()}],
+                },
+            )
+            assert created.status_code == 201, created.text
+            task: dict[str, Any] = created.json()
+            return task
+
+        stretch = await remind("Stretch your legs")
+        notices = page.locator("#reminder-notices li")
+        first = page.locator(f'#reminder-notices li[data-task-id="{stretch["id"]}"]')
+        await expect(first).to_contain_text("Reminder")
+        await expect(first).to_contain_text("Stretch your legs — due")
+        await shot("reminder-notice")
+
+        water = await remind("Drink water")
+        await expect(
+            page.locator(f'#reminder-notices li[data-task-id="{water["id"]}"]')
+        ).to_be_visible()
+        await expect(notices).to_have_count(2)
+        await expect(first).to_have_count(1)
+        await first.get_by_role("button", name="Dismiss the reminder for Stretch your legs").click()
+        await expect(notices).to_have_count(1)
+
+        # The add form's "Remind me" sets a reminder before the due time.
+        panel = page.locator("#tasks-panel")
+        await panel.get_by_text("Due date, priority, tags, reminder").click()
+        await panel.get_by_label("Due", exact=True).fill("2031-01-06")
+        await panel.get_by_label("Remind me").select_option(label="An hour before")
+        await panel.get_by_label("New task").fill("Renew passport")
+        await panel.get_by_label("New task").press("Enter")
+        await expect(task_row(page, "Renew passport")).to_be_visible()
+        listed = await http.get("/api/tasks", headers=headers, params={"query": "passport"})
+        [renew] = listed.json()["tasks"]
+        assert renew["reminders"] == [{"before": "PT1H"}]

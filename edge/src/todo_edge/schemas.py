@@ -71,6 +71,40 @@ TimeZone = Annotated[
     ),
 ]
 
+BeforeDuration = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=NO_NUL),
+    Field(
+        description="An ISO 8601 duration before the due time: `PT1H` (an hour), `PT30M`, "
+        "`P1D`, `P1W`, `PT0S` (at the due time); weeks, days, hours, minutes, whole seconds, "
+        "at most 365 days. Returned in its shortest form.",
+        examples=["PT1H"],
+    ),
+]
+
+
+class BeforeReminder(BaseModel):
+    """A reminder some time before the task's due time (the task needs a due time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    before: BeforeDuration
+
+
+class AtReminder(BaseModel):
+    """A reminder at a fixed time, not after the task's due time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+
+
+# When to remind: `{"before": "PT1H"}` or `{"at": "2026-12-03T09:00:00Z"}`. Delivered once, on
+# the change feed (`GET /api/events`, `event: reminder`), while the task is open. At most 5
+# (the tasks service says 400 past that); the bound here only keeps bodies small.
+Reminder = BeforeReminder | AtReminder
+Reminders = Annotated[list[Reminder], Field(max_length=20)]
+
 _TASK_EXAMPLE: dict[str, Any] = {
     "id": "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10",
     "title": "Buy milk",
@@ -87,6 +121,7 @@ _TASK_EXAMPLE: dict[str, Any] = {
     "time_zone": "Europe/London",
     "repeats": "repeats weekly on Mon",
     "previous_occurrence_id": None,
+    "reminders": [{"before": "PT1H"}],
 }
 
 
@@ -123,6 +158,7 @@ class TaskOut(BaseModel):
     time_zone: str | None
     repeats: str | None
     previous_occurrence_id: str | None
+    reminders: list[Reminder]
 
 
 # What every REST mutation answers besides its task(s).
@@ -204,6 +240,11 @@ class TaskCreate(_Body):
             "recurrence": "FREQ=WEEKLY;BYDAY=MO",
             "time_zone": "Europe/London",
         },
+        {
+            "title": "Dentist",
+            "due_time": "2026-12-03T10:00:00Z",
+            "reminders": [{"before": "PT1H"}, {"at": "2026-12-02T18:00:00Z"}],
+        },
     )
 
     title: Title
@@ -213,12 +254,13 @@ class TaskCreate(_Body):
     tags: Tags = Field(default_factory=list)
     recurrence: Recurrence | None = None
     time_zone: TimeZone | None = None
+    reminders: Reminders = Field(default_factory=list)
 
 
 class TaskPatch(_Body):
     """Fields to change; absent fields stay as they are (JSON merge patch). `null` clears
-    `due_time`, `notes`, `tags`, `recurrence` and `time_zone`; `title` and `priority` cannot
-    be null."""
+    `due_time`, `notes`, `tags`, `recurrence`, `time_zone` and `reminders`; `title` and
+    `priority` cannot be null. `reminders` replaces the whole list."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -232,6 +274,7 @@ class TaskPatch(_Body):
     tags: Tags | None = None
     recurrence: Recurrence | None = None
     time_zone: TimeZone | None = None
+    reminders: Reminders | None = None
 
     @model_validator(mode="after")
     def _required_values_not_null(self) -> TaskPatch:
@@ -378,6 +421,7 @@ def task_to_json(task: tasks_service_pb2.Task) -> dict[str, Any]:
         "time_zone": task.time_zone or None,
         "repeats": describe_recurrence(task.recurrence),
         "previous_occurrence_id": task.previous_occurrence_id or None,
+        "reminders": [reminder_to_json(reminder) for reminder in task.reminders],
     }
 
 
@@ -386,6 +430,24 @@ def change_to_json(task: tasks_service_pb2.Task, undo_token: str) -> dict[str, A
     body = task_to_json(task)
     body["undo_token"] = undo_token or None
     return body
+
+
+def reminder_to_json(reminder: tasks_service_pb2.Reminder) -> dict[str, str]:
+    """The REST form of a reminder: `{"before": "PT1H"}` or `{"at": "…Z"}`."""
+    if reminder.HasField("at"):
+        return {"at": _time(reminder.at)}
+    return {"before": reminder.before}
+
+
+def reminders_to_proto(reminders: list[Reminder]) -> list[tasks_service_pb2.Reminder]:
+    """The proto reminders of a request body's list."""
+    out: list[tasks_service_pb2.Reminder] = []
+    for reminder in reminders:
+        if isinstance(reminder, AtReminder):
+            out.append(tasks_service_pb2.Reminder(at=timestamp(reminder.at)))
+        else:
+            out.append(tasks_service_pb2.Reminder(before=reminder.before))
+    return out
 
 
 def user_to_json(user: auth_service_pb2.User) -> dict[str, Any]:
@@ -413,6 +475,7 @@ def task_from_create(body: TaskCreate) -> tasks_service_pb2.Task:
         tags=body.tags,
         recurrence=body.recurrence or "",
         time_zone=body.time_zone or "",
+        reminders=reminders_to_proto(body.reminders),
     )
     if body.priority is not None:
         task.priority = PRIORITY_TO_PROTO[body.priority]  # type: ignore[assignment]
@@ -425,7 +488,17 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
     """The proto Task carrying the patched values, and the update-mask paths."""
     task = tasks_service_pb2.Task(id=task_id)
     paths: list[str] = []
-    for name in ("title", "notes", "priority", "due_time", "tags", "recurrence", "time_zone"):
+    names = (
+        "title",
+        "notes",
+        "priority",
+        "due_time",
+        "tags",
+        "recurrence",
+        "time_zone",
+        "reminders",
+    )
+    for name in names:
         if name not in body.model_fields_set:
             continue
         paths.append(name)
@@ -438,6 +511,8 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
             task.due_time.CopyFrom(timestamp(value))
         elif name == "tags":
             task.tags.extend(value)
+        elif name == "reminders":
+            task.reminders.extend(reminders_to_proto(value))
         else:
             setattr(task, name, value)
     return task, paths

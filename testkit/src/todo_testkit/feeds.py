@@ -70,10 +70,14 @@ class Feed:
 
     async def next_task_event(self, within: float = FRAME_WAIT_SECONDS) -> Frame:
         """The next `event: task` frame, skipping heartbeats."""
+        return await self.next_event("task", within)
+
+    async def next_event(self, name: str, within: float = FRAME_WAIT_SECONDS) -> Frame:
+        """The next frame named `name` (`task`, `reminder`), skipping heartbeats and others."""
         async with asyncio.timeout(within):
             while True:
                 frame = await self._read_frame()
-                if frame.event == "task":
+                if frame.event == name:
                     return frame
 
 

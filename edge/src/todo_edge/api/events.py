@@ -6,7 +6,8 @@ buttons, a recurring task's next occurrence), from whichever edge or tasks repli
 tasks service reads them from its outbox table, so nothing lives only in this process.
 
 Frames: first `event: ready` with the cursor the stream starts from (a client refetches its
-list once it is live, then applies changes); then one `event: task` per change, with `id:`
+list once it is live, then applies changes); then one `event: task` per change, and one
+`event: reminder` per reminder that fell due (the tasks service's scheduler), with `id:`
 set to its cursor; `: keep-alive` comments in silences. A client that reconnects sends the
 last id as `Last-Event-ID` and gets what it missed. Each stream ends after
 `events_max_seconds` (so a token that expired meanwhile is checked again on reconnect), and
@@ -44,6 +45,7 @@ EVENT_TYPES = {
     pb.TASK_EVENT_KIND_COMPLETED: "task.completed",
     pb.TASK_EVENT_KIND_REOPENED: "task.reopened",
     pb.TASK_EVENT_KIND_DELETED: "task.deleted",
+    pb.TASK_EVENT_KIND_REMINDER: "reminder",
 }
 # How long a browser waits before reconnecting after the stream ends (SSE `retry:`).
 RECONNECT_MILLISECONDS = 1000
@@ -99,14 +101,25 @@ def _frame(event: str, data: dict[str, Any], event_id: str | None = None) -> byt
 
 
 def task_event_json(event: pb.TaskEvent) -> dict[str, Any]:
-    """The JSON of one change, as `data:` of an `event: task` frame."""
-    return {
+    """The JSON of one change, as `data:` of an `event: task` frame (or of an `event:
+    reminder` frame, which also says when the reminder was set to go off)."""
+    data = {
         "type": EVENT_TYPES.get(event.kind, "task.updated"),
         "cursor": event.cursor,
         "task_id": event.task_id,
         "task": task_to_json(event.task) if event.HasField("task") else None,
         "event_time": event.event_time.ToJsonString(),
     }
+    if event.HasField("reminder_time"):
+        data["reminder_time"] = event.reminder_time.ToJsonString()
+    return data
+
+
+def _event_frame(event: pb.TaskEvent) -> bytes:
+    # A reminder is not a change of the task: its own event name, so a client that only
+    # applies `task` frames to its list is not disturbed by it.
+    name = "reminder" if event.kind == pb.TASK_EVENT_KIND_REMINDER else "task"
+    return _frame(name, task_event_json(event), event.cursor)
 
 
 async def _frames(call: Any, *, max_seconds: float, on_end: Any) -> AsyncIterator[bytes]:
@@ -136,10 +149,7 @@ async def _frames(call: Any, *, max_seconds: float, on_end: Any) -> AsyncIterato
             if response is grpc.aio.EOF:
                 return
             if response.events:
-                yield b"".join(
-                    _frame("task", task_event_json(event), event.cursor)
-                    for event in response.events
-                )
+                yield b"".join(_event_frame(event) for event in response.events)
     finally:
         call.cancel()
         on_end()
@@ -153,7 +163,8 @@ async def _frames(call: Any, *, max_seconds: float, on_end: Any) -> AsyncIterato
         200: {
             "content": {"text/event-stream": {}},
             "description": "`event: ready` (the start cursor), then `event: task` per change "
-            "with `id:` set to its cursor; `: keep-alive` comments in silences.",
+            "and `event: reminder` per reminder due, with `id:` set to its cursor; "
+            "`: keep-alive` comments in silences.",
         },
         **problem_responses(401, 422, 429, 503, 504),
     },

@@ -87,6 +87,8 @@ def task_json(task: pb.Task, ctx: AgentContext) -> dict[str, Any]:
         data["notes"] = task.notes
     if task.recurrence:
         data["recurrence"] = task.recurrence
+    if task.reminders:
+        data["remind_before"] = [r.before for r in task.reminders if r.before]
     return data
 
 
@@ -94,6 +96,37 @@ def _repeat(task: pb.Task, recurrence: str, ctx: AgentContext) -> None:
     """Sets a task's rule, read in the user's time zone."""
     task.recurrence = recurrence.strip()
     task.time_zone = ctx.time_zone.key
+
+
+# "1h", "30m", "1h30m", "2d", "1w": a number and a unit, largest unit first.
+_COMPACT_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+def remind_before_duration(value: str) -> str:
+    """A `remind_before` argument ("1h", "30m", "1h30m", "2d", "1w", or ISO 8601 "PT1H") as
+    the ISO 8601 duration the tasks service takes (it checks the range and says what is
+    wrong, so an ISO value is passed on as it is)."""
+    text = value.strip().replace(" ", "")
+    if text[:1].upper() == "P":
+        return text.upper()
+    found = _COMPACT_DURATION.fullmatch(text.lower())
+    if not text or found is None:
+        raise ToolInputError(
+            f'\'{value}\' is not a duration. Use e.g. "1h", "30m", "1h30m", "2d", "1w" '
+            'or an ISO 8601 duration such as "PT1H".'
+        )
+    weeks, days, hours, minutes = (int(part) if part else 0 for part in found.groups())
+    date_part = (f"{weeks}W" if weeks else "") + (f"{days}D" if days else "")
+    time_part = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if not date_part and not time_part:
+        return "PT0S"
+    return f"P{date_part}" + (f"T{time_part}" if time_part else "")
+
+
+def _remind(task: pb.Task, remind_before: str) -> None:
+    """Sets a task's one reminder, `remind_before` its due time."""
+    del task.reminders[:]
+    task.reminders.append(pb.Reminder(before=remind_before_duration(remind_before)))
 
 
 def _as_local(stamp: timestamp_pb2.Timestamp, ctx: AgentContext) -> datetime:
@@ -399,6 +432,7 @@ async def add_task(
     tags: list[str] | None = None,
     notes: str | None = None,
     recurrence: str | None = None,
+    remind_before: str | None = None,
 ) -> str:
     """Add one task to the user's list. Call it once per task when the user names several.
 
@@ -414,12 +448,17 @@ async def add_task(
             other week), "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR" (weekdays), "FREQ=DAILY",
             "FREQ=MONTHLY;BYMONTHDAY=1"; add COUNT=n or UNTIL=YYYYMMDD to end it. Completing
             the task brings its next occurrence back by itself.
+        remind_before: Null unless the user asked to be reminded; then how long before the
+            due time: "1h" ("remind me an hour before"), "30m", "1d", "0m" (at the due time).
+            Needs a due time.
     """
 
     async def create(c: AgentContext, tasks: TasksStub) -> pb.CreateTaskResponse:
         task = pb.Task(title=title, notes=notes or "", tags=_clean_tags(tags))
         if recurrence:
             _repeat(task, recurrence, c)
+        if remind_before:
+            _remind(task, remind_before)
         if priority:
             task.priority = _PRIORITY_TO_PB[priority]
         if due:
@@ -520,6 +559,8 @@ async def update_task(
     notes: str | None = None,
     recurrence: str | None = None,
     stop_repeating: bool = False,
+    remind_before: str | None = None,
+    no_reminders: bool = False,
 ) -> str:
     """Change a task: rename it, move its due date, change its priority, tags, notes or how it
     repeats.
@@ -537,6 +578,9 @@ async def update_task(
         notes: The new notes (replaces the old notes).
         recurrence: How the task repeats from now on, an RRULE as in add_task.
         stop_repeating: True to make the task stop repeating.
+        remind_before: Remind the user this long before the due time from now on ("1h",
+            "30m", "1d"); replaces the task's reminders.
+        no_reminders: True to remove the task's reminders.
     """
 
     async def update(c: AgentContext, tasks: TasksStub) -> pb.UpdateTaskResponse:
@@ -563,6 +607,10 @@ async def update_task(
             if recurrence and not stop_repeating:
                 _repeat(task, recurrence, c)
             paths.extend(["recurrence", "time_zone"])
+        if remind_before or no_reminders:
+            if remind_before and not no_reminders:
+                _remind(task, remind_before)
+            paths.append("reminders")
         if not paths:
             raise ToolInputError("Nothing to change: pass at least one field to update.")
         mask = field_mask_pb2.FieldMask(paths=paths)

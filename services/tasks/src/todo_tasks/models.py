@@ -1,6 +1,6 @@
 """The tasks service's tables: tasks, their tags (for filtering), idempotency records (of
-creates and of batch calls), the change outbox (`task_events`) and the undo records
-(`task_undo_records`).
+creates and of batch calls), the change outbox (`task_events`), the undo records
+(`task_undo_records`) and the moments reminders go off (`task_reminders`).
 
 Tables are declared without a schema: on PostgreSQL the connection's search_path selects the
 service's schema, on SQLite the service has its own file.
@@ -25,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from todo_common.tables import UtcDateTime, table_metadata
@@ -81,6 +82,9 @@ class TaskRow(Base):
     # Set when the task was deleted: a deleted task is kept, invisible to every read and
     # write, for the undo window (UndoChange restores it), then purged (`undo.py`).
     deleted_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # When to remind the owner, as stored JSON (`reminders.py`): what reads return. The
+    # moments they go off are rows of `task_reminders`, which the scheduler claims.
+    reminders: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
     # One index per order_by key: the owner first (every query is scoped to one owner), then
     # the sort key, then the id tie-breaker used by keyset pagination.
@@ -138,6 +142,8 @@ class TaskEventRow(Base):
     # The serialised todo.tasks.v1.Task after the change; NULL for a deletion.
     task: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     event_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A reminder event's moment (when the reminder was set to go off); NULL for other kinds.
+    reminder_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     __table_args__ = (Index(None, "owner_id", "id"), Index(None, "event_time"))
 
@@ -178,3 +184,29 @@ class BatchRequestRow(Base):
     # The serialised Batch*TasksResponse of the first call.
     response: Mapped[bytes] = mapped_column(LargeBinary)
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskReminderRow(Base):
+    """One moment a task's reminder goes off (derived from `tasks.reminders` and the due time
+    whenever either changes, `reminders.py`). `fired_at` is set by the scheduler in the same
+    transaction that writes the reminder event to the outbox, so a reminder is delivered
+    exactly once: a row is claimed by one replica (`FOR UPDATE SKIP LOCKED`) and stays fired."""
+
+    __tablename__ = "task_reminders"
+
+    # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    fire_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (
+        # Two reminders of one task at the same moment go off once.
+        UniqueConstraint("task_id", "fire_at"),
+        # The scheduler's claim: pending rows (fired_at IS NULL) in fire_at order.
+        Index(None, "fired_at", "fire_at"),
+        Index(None, "owner_id", "task_id"),
+    )

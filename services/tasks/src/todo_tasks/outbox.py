@@ -45,17 +45,31 @@ async def append_event(
     task_id: str,
     task: bytes | None,
     now: datetime,
+    reminder_time: datetime | None = None,
 ) -> None:
     """Records one change in the caller's unit of work (it commits or rolls back with it)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        await session.execute(_LOCK_OWNER, {"owner": owner})
+    await lock_owner(session, owner)
     await session.execute(
         insert(task_events).values(
-            owner_id=owner, task_id=task_id, kind=kind, task=task, event_time=now
+            owner_id=owner,
+            task_id=task_id,
+            kind=kind,
+            task=task,
+            event_time=now,
+            reminder_time=reminder_time,
         )
     )
     await notify_on_commit(session, NOTIFY_CHANNEL, owner)
+
+
+async def lock_owner(session: AsyncSession, owner: str) -> bool:
+    """Takes `owner`'s append lock for the rest of the unit of work (PostgreSQL; True there),
+    for a writer that must read the owner's tasks only after their other writers committed
+    (the reminder scheduler). Taking it again in `append_event` is free."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    await session.execute(_LOCK_OWNER, {"owner": owner})
+    return True
 
 
 async def purge_events(session: AsyncSession, owner: str) -> None:

@@ -1,5 +1,5 @@
 """Account deletion's part in the tasks service: every task of one owner, with their tags and
-idempotency records, change events and undo records, deleted in one unit of work
+idempotency records, change events, undo records and reminders, deleted in one unit of work
 (PurgeTasks)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo_tasks.models import BatchRequestRow, IdempotencyRow, TaskRow, TaskTagRow, UndoRecordRow
 from todo_tasks.outbox import purge_events
+from todo_tasks.reminders import purge_reminders
 
 
 async def purge_owner(session: AsyncSession, owner_id: str) -> int:
@@ -23,5 +24,6 @@ async def purge_owner(session: AsyncSession, owner_id: str) -> int:
     await session.execute(
         delete(TaskRow).where(TaskRow.owner_id == owner_id, TaskRow.deleted_time.is_not(None))
     )
+    await purge_reminders(session, owner_id)
     result = await session.execute(delete(TaskRow).where(TaskRow.owner_id == owner_id))
     return int(getattr(result, "rowcount", 0) or 0)

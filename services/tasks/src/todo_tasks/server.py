@@ -15,6 +15,7 @@ from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_tasks.feed import ChangeFeed
 from todo_tasks.page_tokens import PageTokenCodec
+from todo_tasks.scheduler import ReminderScheduler
 from todo_tasks.service import SERVICE_NAME, TaskService, utc_now
 from todo_tasks.settings import TasksSettings
 from todo_tasks.undo import UndoPurger
@@ -86,11 +87,21 @@ async def start_tasks_server(
         raise
     feed.start()
     purger.start()
+    scheduler = ReminderScheduler(
+        database,
+        poll_seconds=settings.reminder_poll_seconds,
+        batch_size=settings.reminder_batch_size,
+        wake=feed.wake,
+    )
+    scheduler.start()
 
     async def close_auth_channel() -> None:
         await verifier.aclose()
         await auth_channel.close()
 
-    # The feed and the purger stop before the database: they hold pooled connections.
-    running.on_stop.extend([close_auth_channel, feed.close, purger.close, database.dispose])
+    # The scheduler, the feed and the purger stop before the database: they hold pooled
+    # connections.
+    running.on_stop.extend(
+        [close_auth_channel, scheduler.close, feed.close, purger.close, database.dispose]
+    )
     return running

@@ -45,12 +45,22 @@ from todo_tasks.outbox import EventReads, append_event
 from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
 from todo_tasks.purge import purge_owner
 from todo_tasks.recurrence import first_occurrence, next_occurrence
+from todo_tasks.reminders import (
+    forget_reminders,
+    loaded,
+    reminders_to_proto,
+    reschedule_if_moved,
+    schedule_reminders,
+    shifted,
+    stored_reminders,
+)
 from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
 from todo_tasks.undo import Snapshot, UndoLog
 from todo_tasks.validation import (
     OrderBy,
     TaskFields,
     TaskPatch,
+    check_reminders,
     datetime_to_timestamp,
     validate_create,
     validate_list,
@@ -105,6 +115,8 @@ def task_fields(values: Values) -> dict[str, Any]:
         fields["due_time"] = datetime_to_timestamp(values["due_time"])
     if values["complete_time"] is not None:
         fields["complete_time"] = datetime_to_timestamp(values["complete_time"])
+    if values["reminders"]:
+        fields["reminders"] = reminders_to_proto(values["reminders"])
     return fields
 
 
@@ -160,6 +172,7 @@ def new_task_values(fields: TaskFields, now: datetime) -> dict[str, Any]:
         "time_zone": fields.time_zone,
         "series_start": due_time if fields.recurrence else None,
         "previous_occurrence_id": None,
+        "reminders": stored_reminders(fields.reminders),
     }
 
 
@@ -192,6 +205,7 @@ def next_occurrence_values(current: Values, now: datetime) -> dict[str, Any] | N
         "time_zone": current["time_zone"],
         "series_start": start,
         "previous_occurrence_id": current["id"],
+        "reminders": shifted(current["reminders"], next_due - due),
     }
 
 
@@ -212,9 +226,16 @@ def patch_values(current: Values, patch: TaskPatch) -> dict[str, Any]:
         wanted["recurrence"] = patch.recurrence
     if "time_zone" in patch.paths:
         wanted["time_zone"] = patch.time_zone
+    if "reminders" in patch.paths:
+        wanted["reminders"] = stored_reminders(patch.reminders)
     changes = {key: value for key, value in wanted.items() if current[key] != value}
     if changes.keys() & {"recurrence", "time_zone", "due_time"}:
         changes.update(_series_changes(current, changes))
+    if changes.keys() & {"reminders", "due_time"}:
+        check_reminders(
+            loaded(changes.get("reminders", current["reminders"])),
+            changes.get("due_time", current["due_time"]),
+        )
     if "title" in changes or "notes" in changes:
         changes["search_text"] = search_text(
             str(changes.get("title", current["title"])),
@@ -300,12 +321,14 @@ class TaskService(pb_grpc.TaskServiceServicer):
                         return pb.CreateTaskResponse(task=task_to_proto(earlier))
                 now = utc_now()
                 values = new_task_values(fields, now)
+                check_reminders(fields.reminders, values["due_time"])
                 if request_id:
                     await repository.insert_create_request(
                         request_id, payload_hash, values["id"], now
                     )
                 await repository.insert(values)
                 await self._record(session, owner, pb.TASK_EVENT_KIND_CREATED, values, now)
+                await schedule_reminders(session, owner, values, now)
                 undo_token = await self._undo.record(
                     session, owner, [Snapshot.created(values)], now
                 )
@@ -487,6 +510,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         await self._record(
             repository.session, repository.owner, pb.TASK_EVENT_KIND_CREATED, values, now
         )
+        await schedule_reminders(repository.session, repository.owner, values, now)
         log.info(
             "next occurrence created",
             extra={"task_id": values["id"], "previous_task_id": current["id"]},
@@ -531,6 +555,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         now = utc_now()
         if not await repository.delete_if_version(row.id, row.version, now):
             return None
+        await forget_reminders(repository.session, repository.owner, row.id)
         await append_event(
             repository.session,
             repository.owner,
@@ -611,6 +636,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         current = dict(row._mapping)
         current.update(changes, version=row.version + 1)
         await self._record(repository.session, repository.owner, kind, current, now)
+        await reschedule_if_moved(repository.session, repository.owner, current, changes, now)
         return current
 
     @staticmethod
@@ -752,6 +778,8 @@ def event_to_proto(row: Row[Any]) -> pb.TaskEvent:
     )
     if row.task is not None:
         event.task.ParseFromString(row.task)
+    if row.reminder_time is not None:
+        event.reminder_time.CopyFrom(datetime_to_timestamp(row.reminder_time))
     return event
 
 

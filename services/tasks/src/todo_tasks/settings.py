@@ -43,6 +43,11 @@ class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings)
     undo_window_seconds: float = Field(default=600.0, gt=0)
     undo_purge_seconds: float = Field(default=60.0, gt=0)
 
+    # The reminder scheduler: how often each process looks for due reminders (a reminder
+    # arrives at most this late), and how many one pass claims.
+    reminder_poll_seconds: float = Field(default=1.0, gt=0)
+    reminder_batch_size: int = Field(default=100, ge=1, le=1000)
+
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Self:
         secret = self.page_token_secret.get_secret_value() if self.page_token_secret else ""

@@ -15,6 +15,13 @@ from todo_common.errors import FieldViolation, InvalidArgument
 
 from todo_tasks.models import REQUEST_ID_MAX, TAG_MAX, TITLE_MAX
 from todo_tasks.recurrence import normalise_rule, rule_problem, time_zone_problem
+from todo_tasks.reminders import (
+    MAX_REMINDERS,
+    Reminder,
+    parse_before,
+    reminder_problems,
+    stored_reminders,
+)
 
 NOTES_MAX = 10_000
 TAGS_MAX = 20
@@ -27,7 +34,16 @@ DUE_MAX_SECONDS = 4_102_444_800
 
 PRIORITIES = frozenset({pb.TASK_PRIORITY_LOW, pb.TASK_PRIORITY_MEDIUM, pb.TASK_PRIORITY_HIGH})
 STATES = frozenset({pb.TASK_STATE_OPEN, pb.TASK_STATE_COMPLETED})
-UPDATABLE_PATHS = ("title", "notes", "priority", "due_time", "tags", "recurrence", "time_zone")
+UPDATABLE_PATHS = (
+    "title",
+    "notes",
+    "priority",
+    "due_time",
+    "tags",
+    "recurrence",
+    "time_zone",
+    "reminders",
+)
 
 ORDER_KEYS = ("create_time", "due_time", "priority")
 
@@ -43,6 +59,7 @@ class TaskFields:
     tags: tuple[str, ...]
     recurrence: str = ""
     time_zone: str = ""
+    reminders: tuple[Reminder, ...] = ()
 
     def payload_hash(self) -> str:
         """A stable hash of the fields, to tell a retried create from a different one."""
@@ -58,6 +75,8 @@ class TaskFields:
             payload["recurrence"] = self.recurrence
         if self.time_zone:
             payload["time_zone"] = self.time_zone
+        if self.reminders:
+            payload["reminders"] = stored_reminders(self.reminders)
         canonical = json.dumps(
             payload,
             sort_keys=True,
@@ -78,6 +97,7 @@ class TaskPatch:
     tags: tuple[str, ...] = ()
     recurrence: str = ""
     time_zone: str = ""
+    reminders: tuple[Reminder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,6 +269,40 @@ def _time_zone(raw: str, field: str, violations: Violations) -> str:
     return name
 
 
+def _reminders(
+    raw: Sequence[pb.Reminder], field: str, violations: Violations
+) -> tuple[Reminder, ...]:
+    """The request's reminders, each checked on its own (against the due time: at the write,
+    `check_reminders`); a reminder given twice is kept once."""
+    if len(raw) > MAX_REMINDERS:
+        violations.add(field, f"at most {MAX_REMINDERS} reminders are allowed.")
+        return ()
+    found: dict[Reminder, None] = {}  # insertion-ordered set
+    for index, item in enumerate(raw):
+        where = f"{field}[{index}]"
+        kind = item.WhichOneof("when")
+        if kind == "before":
+            try:
+                found[Reminder(before=parse_before(item.before))] = None
+            except ValueError as error:
+                violations.add(f"{where}.before", str(error))
+        elif kind == "at":
+            if _check_time(item.at, f"{where}.at", violations):
+                found[Reminder(at=timestamp_to_datetime(item.at))] = None
+        else:
+            violations.add(where, "must set either before or at.")
+    return tuple(found)
+
+
+def check_reminders(reminders: Sequence[Reminder], due_time: datetime | None) -> None:
+    """INVALID_ARGUMENT when the reminders do not fit a task due at `due_time` (a relative
+    one without a due time, a fixed one after it). Called where the due time is known: at
+    the create, and at an update with the task as it will be."""
+    violations = Violations()
+    violations.items.extend(reminder_problems(reminders, due_time, "task.reminders"))
+    violations.raise_if_any()
+
+
 def validate_create(request: pb.CreateTaskRequest) -> tuple[TaskFields, str]:
     """The task to create and its request id (empty when the create is not idempotent)."""
     violations = Violations()
@@ -261,6 +315,7 @@ def validate_create(request: pb.CreateTaskRequest) -> tuple[TaskFields, str]:
         tags=_tags(task.tags, "task.tags", violations),
         recurrence=_recurrence(task.recurrence, "task.recurrence", violations),
         time_zone=_time_zone(task.time_zone, "task.time_zone", violations),
+        reminders=_reminders(task.reminders, "task.reminders", violations),
     )
     request_id = check_request_id(request.request_id, violations)
     violations.raise_if_any()
@@ -317,6 +372,11 @@ def validate_update(request: pb.UpdateTaskRequest) -> TaskPatch:
             _time_zone(task.time_zone, "task.time_zone", violations)
             if "time_zone" in selected
             else ""
+        ),
+        reminders=(
+            _reminders(task.reminders, "task.reminders", violations)
+            if "reminders" in selected
+            else ()
         ),
     )
     violations.raise_if_any()

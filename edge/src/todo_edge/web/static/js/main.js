@@ -4,6 +4,7 @@
 import { ApiError, Session } from "./session.js";
 import { TaskFeed, TasksPanel } from "./tasks.js";
 import { ChatPanel } from "./chat.js";
+import { ReminderNotices } from "./reminders.js";
 
 const config = JSON.parse(document.getElementById("todo-config").textContent);
 const session = new Session();
@@ -20,6 +21,9 @@ let mode = "signin"; // or "signup"
 let noticeTimer = null;
 
 const tasks = new TasksPanel(session, $("#tasks-panel"));
+const reminders = new ReminderNotices($("#reminder-notices"));
+// Choosing a reminder is the gesture that may ask for permission to notify.
+$("#new-task-remind").addEventListener("change", () => ReminderNotices.ask());
 // Every change, from this tab or any other source, arrives here while the feed is live; a
 // fresh (not resumed) stream may have missed some, so the list is fetched again then.
 const feed = new TaskFeed(session, {
@@ -28,6 +32,7 @@ const feed = new TaskFeed(session, {
     if (!resumed) tasks.reload();
   },
   onEvent: (change) => tasks.applyEvent(change),
+  onReminder: (reminder) => reminders.show(reminder),
 });
 const chat = new ChatPanel({
   session,
@@ -151,6 +156,7 @@ session.addEventListener("signedout", (event) => {
   feed.stop();
   delete document.body.dataset.feed;
   tasks.clear();
+  reminders.clear();
   chat.stop();
   const { message, reason } = event.detail;
   setMode("signin");

@@ -77,10 +77,11 @@ const FEED_MAX_RETRY_MS = 15_000;
  * `onEvent(change)` for every change.
  */
 export class TaskFeed {
-  constructor(session, { onReady, onEvent }) {
+  constructor(session, { onReady, onEvent, onReminder }) {
     this.session = session;
     this.onReady = onReady;
     this.onEvent = onEvent;
+    this.onReminder = onReminder;
     this.lastId = null;
     this.live = false;
     this.running = false;
@@ -119,6 +120,8 @@ export class TaskFeed {
             this.onReady(resumed);
           } else if (frame.event === "task") {
             this.onEvent(frame.data);
+          } else if (frame.event === "reminder") {
+            this.onReminder?.(frame.data);
           }
         }
       } catch (error) {
@@ -373,6 +376,8 @@ export class TasksPanel {
     if (priority) body.priority = priority;
     const tags = parseTags(form.querySelector("#new-task-tags").value);
     if (tags.length) body.tags = tags;
+    const remind = form.querySelector("#new-task-remind").value;
+    if (remind) body.reminders = [{ before: remind }];
     const submit = form.querySelector("#task-add-submit");
     submit.disabled = true;
     try {
