@@ -25,45 +25,53 @@ _sym_db = _symbol_database.Default()
 from todo.tasks.v1 import tasks_service_pb2 as todo_dot_tasks_dot_v1_dot_tasks__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!todo/agent/v1/agent_service.proto\x12\rtodo.agent.v1\x1a!todo/tasks/v1/tasks_service.proto\"3\n\x13SuggestTitleRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"%\n\x14SuggestTitleResponse\x12\r\n\x05title\x18\x01 \x01(\t\"F\n\x13\x43onversationMessage\x12!\n\x04role\x18\x01 \x01(\x0e\x32\x13.todo.agent.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xa1\x01\n\x0eRespondRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x33\n\x07history\x18\x03 \x03(\x0b\x32\".todo.agent.v1.ConversationMessage\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x15\n\rinput_item_id\x18\x06 \x01(\t\"8\n\x0eMessageStarted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\".\n\tTextDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\"/\n\x0bMessageDone\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"H\n\x0fToolCallStarted\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"\x92\x01\n\x10ToolCallFinished\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\"\n\x05tasks\x18\x05 \x03(\x0b\x32\x13.todo.tasks.v1.Task\x12\x18\n\x10\x64\x65leted_task_ids\x18\x06 \x03(\t\"6\n\x0e\x41gentHandedOff\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x10\n\x08to_agent\x18\x02 \x01(\t\"Y\n\x05Usage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x11\n\testimated\x18\x04 \x01(\x08\"U\n\x0bRunFinished\x12#\n\x05usage\x18\x01 \x01(\x0b\x32\x14.todo.agent.v1.Usage\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x12\n\nlast_agent\x18\x03 \x01(\t\"Y\n\tRunFailed\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.todo.agent.v1.FailureCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xd0\x03\n\x0cRespondEvent\x12\x38\n\x0fmessage_started\x18\x01 \x01(\x0b\x32\x1d.todo.agent.v1.MessageStartedH\x00\x12.\n\ntext_delta\x18\x02 \x01(\x0b\x32\x18.todo.agent.v1.TextDeltaH\x00\x12\x32\n\x0cmessage_done\x18\x03 \x01(\x0b\x32\x1a.todo.agent.v1.MessageDoneH\x00\x12;\n\x11tool_call_started\x18\x04 \x01(\x0b\x32\x1e.todo.agent.v1.ToolCallStartedH\x00\x12=\n\x12tool_call_finished\x18\x05 \x01(\x0b\x32\x1f.todo.agent.v1.ToolCallFinishedH\x00\x12\x39\n\x10\x61gent_handed_off\x18\x06 \x01(\x0b\x32\x1d.todo.agent.v1.AgentHandedOffH\x00\x12\x32\n\x0crun_finished\x18\x07 \x01(\x0b\x32\x1a.todo.agent.v1.RunFinishedH\x00\x12.\n\nrun_failed\x18\x08 \x01(\x0b\x32\x18.todo.agent.v1.RunFailedH\x00\x42\x07\n\x05\x65vent*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02*\xaa\x01\n\x0b\x46\x61ilureCode\x12\x1c\n\x18\x46\x41ILURE_CODE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41ILURE_CODE_MODEL_UNAVAILABLE\x10\x01\x12\x1d\n\x19\x46\x41ILURE_CODE_RATE_LIMITED\x10\x02\x12\x1f\n\x1b\x46\x41ILURE_CODE_LIMIT_EXCEEDED\x10\x03\x12\x19\n\x15\x46\x41ILURE_CODE_INTERNAL\x10\x04\x32\xb0\x01\n\x0c\x41gentService\x12G\n\x07Respond\x12\x1d.todo.agent.v1.RespondRequest\x1a\x1b.todo.agent.v1.RespondEvent0\x01\x12W\n\x0cSuggestTitle\x12\".todo.agent.v1.SuggestTitleRequest\x1a#.todo.agent.v1.SuggestTitleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!todo/agent/v1/agent_service.proto\x12\rtodo.agent.v1\x1a!todo/tasks/v1/tasks_service.proto\"\x13\n\x11ListModelsRequest\"M\n\nAgentModel\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\x08\"?\n\x12ListModelsResponse\x12)\n\x06models\x18\x01 \x03(\x0b\x32\x19.todo.agent.v1.AgentModel\"6\n\x07TaskRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08position\x18\x03 \x01(\x05\"3\n\x13SuggestTitleRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"%\n\x14SuggestTitleResponse\x12\r\n\x05title\x18\x01 \x01(\t\"m\n\x13\x43onversationMessage\x12!\n\x04role\x18\x01 \x01(\x0e\x32\x13.todo.agent.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\x12%\n\x05tasks\x18\x03 \x03(\x0b\x32\x16.todo.agent.v1.TaskRef\"\xdd\x01\n\x0eRespondRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x33\n\x07history\x18\x03 \x03(\x0b\x32\".todo.agent.v1.ConversationMessage\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x15\n\rinput_item_id\x18\x06 \x01(\t\x12+\n\x0binput_tasks\x18\x07 \x03(\x0b\x32\x16.todo.agent.v1.TaskRef\x12\r\n\x05model\x18\x08 \x01(\t\"8\n\x0eMessageStarted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\".\n\tTextDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\"V\n\x0bMessageDone\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12%\n\x05tasks\x18\x03 \x03(\x0b\x32\x16.todo.agent.v1.TaskRef\"H\n\x0fToolCallStarted\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"\x92\x01\n\x10ToolCallFinished\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\"\n\x05tasks\x18\x05 \x03(\x0b\x32\x13.todo.tasks.v1.Task\x12\x18\n\x10\x64\x65leted_task_ids\x18\x06 \x03(\t\"6\n\x0e\x41gentHandedOff\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x10\n\x08to_agent\x18\x02 \x01(\t\"Y\n\x05Usage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x11\n\testimated\x18\x04 \x01(\x08\"U\n\x0bRunFinished\x12#\n\x05usage\x18\x01 \x01(\x0b\x32\x14.todo.agent.v1.Usage\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x12\n\nlast_agent\x18\x03 \x01(\t\"Y\n\tRunFailed\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.todo.agent.v1.FailureCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xd0\x03\n\x0cRespondEvent\x12\x38\n\x0fmessage_started\x18\x01 \x01(\x0b\x32\x1d.todo.agent.v1.MessageStartedH\x00\x12.\n\ntext_delta\x18\x02 \x01(\x0b\x32\x18.todo.agent.v1.TextDeltaH\x00\x12\x32\n\x0cmessage_done\x18\x03 \x01(\x0b\x32\x1a.todo.agent.v1.MessageDoneH\x00\x12;\n\x11tool_call_started\x18\x04 \x01(\x0b\x32\x1e.todo.agent.v1.ToolCallStartedH\x00\x12=\n\x12tool_call_finished\x18\x05 \x01(\x0b\x32\x1f.todo.agent.v1.ToolCallFinishedH\x00\x12\x39\n\x10\x61gent_handed_off\x18\x06 \x01(\x0b\x32\x1d.todo.agent.v1.AgentHandedOffH\x00\x12\x32\n\x0crun_finished\x18\x07 \x01(\x0b\x32\x1a.todo.agent.v1.RunFinishedH\x00\x12.\n\nrun_failed\x18\x08 \x01(\x0b\x32\x18.todo.agent.v1.RunFailedH\x00\x42\x07\n\x05\x65vent*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02*\xaa\x01\n\x0b\x46\x61ilureCode\x12\x1c\n\x18\x46\x41ILURE_CODE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41ILURE_CODE_MODEL_UNAVAILABLE\x10\x01\x12\x1d\n\x19\x46\x41ILURE_CODE_RATE_LIMITED\x10\x02\x12\x1f\n\x1b\x46\x41ILURE_CODE_LIMIT_EXCEEDED\x10\x03\x12\x19\n\x15\x46\x41ILURE_CODE_INTERNAL\x10\x04\x32\x83\x02\n\x0c\x41gentService\x12G\n\x07Respond\x12\x1d.todo.agent.v1.RespondRequest\x1a\x1b.todo.agent.v1.RespondEvent0\x01\x12W\n\x0cSuggestTitle\x12\".todo.agent.v1.SuggestTitleRequest\x1a#.todo.agent.v1.SuggestTitleResponse\x12Q\n\nListModels\x12 .todo.agent.v1.ListModelsRequest\x1a!.todo.agent.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'todo.agent.v1.agent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1585
-  _globals['_ROLE']._serialized_end=1648
-  _globals['_FAILURECODE']._serialized_start=1651
-  _globals['_FAILURECODE']._serialized_end=1821
-  _globals['_SUGGESTTITLEREQUEST']._serialized_start=87
-  _globals['_SUGGESTTITLEREQUEST']._serialized_end=138
-  _globals['_SUGGESTTITLERESPONSE']._serialized_start=140
-  _globals['_SUGGESTTITLERESPONSE']._serialized_end=177
-  _globals['_CONVERSATIONMESSAGE']._serialized_start=179
-  _globals['_CONVERSATIONMESSAGE']._serialized_end=249
-  _globals['_RESPONDREQUEST']._serialized_start=252
-  _globals['_RESPONDREQUEST']._serialized_end=413
-  _globals['_MESSAGESTARTED']._serialized_start=415
-  _globals['_MESSAGESTARTED']._serialized_end=471
-  _globals['_TEXTDELTA']._serialized_start=473
-  _globals['_TEXTDELTA']._serialized_end=519
-  _globals['_MESSAGEDONE']._serialized_start=521
-  _globals['_MESSAGEDONE']._serialized_end=568
-  _globals['_TOOLCALLSTARTED']._serialized_start=570
-  _globals['_TOOLCALLSTARTED']._serialized_end=642
-  _globals['_TOOLCALLFINISHED']._serialized_start=645
-  _globals['_TOOLCALLFINISHED']._serialized_end=791
-  _globals['_AGENTHANDEDOFF']._serialized_start=793
-  _globals['_AGENTHANDEDOFF']._serialized_end=847
-  _globals['_USAGE']._serialized_start=849
-  _globals['_USAGE']._serialized_end=938
-  _globals['_RUNFINISHED']._serialized_start=940
-  _globals['_RUNFINISHED']._serialized_end=1025
-  _globals['_RUNFAILED']._serialized_start=1027
-  _globals['_RUNFAILED']._serialized_end=1116
-  _globals['_RESPONDEVENT']._serialized_start=1119
-  _globals['_RESPONDEVENT']._serialized_end=1583
-  _globals['_AGENTSERVICE']._serialized_start=1824
-  _globals['_AGENTSERVICE']._serialized_end=2000
+  _globals['_ROLE']._serialized_start=1944
+  _globals['_ROLE']._serialized_end=2007
+  _globals['_FAILURECODE']._serialized_start=2010
+  _globals['_FAILURECODE']._serialized_end=2180
+  _globals['_LISTMODELSREQUEST']._serialized_start=87
+  _globals['_LISTMODELSREQUEST']._serialized_end=106
+  _globals['_AGENTMODEL']._serialized_start=108
+  _globals['_AGENTMODEL']._serialized_end=185
+  _globals['_LISTMODELSRESPONSE']._serialized_start=187
+  _globals['_LISTMODELSRESPONSE']._serialized_end=250
+  _globals['_TASKREF']._serialized_start=252
+  _globals['_TASKREF']._serialized_end=306
+  _globals['_SUGGESTTITLEREQUEST']._serialized_start=308
+  _globals['_SUGGESTTITLEREQUEST']._serialized_end=359
+  _globals['_SUGGESTTITLERESPONSE']._serialized_start=361
+  _globals['_SUGGESTTITLERESPONSE']._serialized_end=398
+  _globals['_CONVERSATIONMESSAGE']._serialized_start=400
+  _globals['_CONVERSATIONMESSAGE']._serialized_end=509
+  _globals['_RESPONDREQUEST']._serialized_start=512
+  _globals['_RESPONDREQUEST']._serialized_end=733
+  _globals['_MESSAGESTARTED']._serialized_start=735
+  _globals['_MESSAGESTARTED']._serialized_end=791
+  _globals['_TEXTDELTA']._serialized_start=793
+  _globals['_TEXTDELTA']._serialized_end=839
+  _globals['_MESSAGEDONE']._serialized_start=841
+  _globals['_MESSAGEDONE']._serialized_end=927
+  _globals['_TOOLCALLSTARTED']._serialized_start=929
+  _globals['_TOOLCALLSTARTED']._serialized_end=1001
+  _globals['_TOOLCALLFINISHED']._serialized_start=1004
+  _globals['_TOOLCALLFINISHED']._serialized_end=1150
+  _globals['_AGENTHANDEDOFF']._serialized_start=1152
+  _globals['_AGENTHANDEDOFF']._serialized_end=1206
+  _globals['_USAGE']._serialized_start=1208
+  _globals['_USAGE']._serialized_end=1297
+  _globals['_RUNFINISHED']._serialized_start=1299
+  _globals['_RUNFINISHED']._serialized_end=1384
+  _globals['_RUNFAILED']._serialized_start=1386
+  _globals['_RUNFAILED']._serialized_end=1475
+  _globals['_RESPONDEVENT']._serialized_start=1478
+  _globals['_RESPONDEVENT']._serialized_end=1942
+  _globals['_AGENTSERVICE']._serialized_start=2183
+  _globals['_AGENTSERVICE']._serialized_end=2442
 # @@protoc_insertion_point(module_scope)

@@ -88,6 +88,115 @@ FAILURE_CODE_INTERNAL: FailureCode.ValueType  # 4
 Global___FailureCode: _TypeAlias = FailureCode  # noqa: Y015
 
 @_typing.final
+class ListModelsRequest(_message.Message):
+    """Request for ListModels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsRequest: _TypeAlias = ListModelsRequest  # noqa: Y015
+
+@_typing.final
+class AgentModel(_message.Message):
+    """A model the agent can run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    DEFAULT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """What RespondRequest.model names it by, for example `offline` or `gpt-4o-mini`."""
+    label: _builtins.str
+    """A short name to show people."""
+    description: _builtins.str
+    """One sentence on what it is, to show people."""
+    default: _builtins.bool
+    """True for the model a Respond call without `model` runs."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        description: _builtins.str = ...,
+        default: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default", b"default", "description", b"description", "id", b"id", "label", b"label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgentModel: _TypeAlias = AgentModel  # noqa: Y015
+
+@_typing.final
+class ListModelsResponse(_message.Message):
+    """Response for ListModels."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgentModel]:
+        """The models, the default first."""
+
+    def __init__(
+        self,
+        *,
+        models: _abc.Iterable[Global___AgentModel] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListModelsResponse: _TypeAlias = ListModelsResponse  # noqa: Y015
+
+@_typing.final
+class TaskRef(_message.Message):
+    """A task that a message showed, changed or mentioned, carried beside the text so the model
+    can resolve "the second one" or "the milk one" without ids in text people read.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    POSITION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The task's id in the tasks service: 1 to 128 characters."""
+    title: _builtins.str
+    """The task's title as the message showed it: at most 500 characters."""
+    position: _builtins.int
+    """The task's 1-based position in the numbered list the message showed; 0 when the message
+    showed no numbered list.
+    """
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        position: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "position", b"position", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskRef: _TypeAlias = TaskRef  # noqa: Y015
+
+@_typing.final
 class SuggestTitleRequest(_message.Message):
     """Request for SuggestTitle."""
 
@@ -143,19 +252,27 @@ class ConversationMessage(_message.Message):
 
     ROLE_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
     role: Global___Role.ValueType
     """Who said it."""
     text: _builtins.str
-    """What was said."""
+    """What was said, as people read it (no task ids in it)."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskRef]:
+        """The tasks the message showed or changed (an assistant message or task card), or that the
+        user @-mentioned (a user message), in the order shown. At most 100.
+        """
+
     def __init__(
         self,
         *,
         role: Global___Role.ValueType = ...,
         text: _builtins.str = ...,
+        tasks: _abc.Iterable[Global___TaskRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "tasks", b"tasks", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -173,6 +290,8 @@ class RespondRequest(_message.Message):
     LOCALE_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     INPUT_ITEM_ID_FIELD_NUMBER: _builtins.int
+    INPUT_TASKS_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The caller's conversation id, used only for logs and tracing. At most 128 characters."""
     input: _builtins.str
@@ -191,10 +310,20 @@ class RespondRequest(_message.Message):
     same message again (a retry) finds the tasks the first run created instead of adding
     them twice.
     """
+    model: _builtins.str
+    """The model to answer with: an `id` from ListModels. Empty runs the default model; a name
+    not in ListModels is INVALID_ARGUMENT and nothing runs.
+    """
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConversationMessage]:
         """Earlier messages, oldest first, not including `input`. At most 50 messages of at most
         8,000 characters each; send the newest ones.
+        """
+
+    @_builtins.property
+    def input_tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskRef]:
+        """The tasks the user @-mentioned in `input`, checked by the caller to be theirs: the model
+        acts on these ids instead of guessing from the titles. At most 100.
         """
 
     def __init__(
@@ -206,10 +335,12 @@ class RespondRequest(_message.Message):
         locale: _builtins.str = ...,
         time_zone: _builtins.str = ...,
         input_item_id: _builtins.str = ...,
+        input_tasks: _abc.Iterable[Global___TaskRef] | None = ...,
+        model: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "input_tasks", b"input_tasks", "locale", b"locale", "model", b"model", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -275,19 +406,27 @@ class MessageDone(_message.Message):
 
     MESSAGE_ID_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    TASKS_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     """The message that finished."""
     text: _builtins.str
     """The whole text of the message."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskRef]:
+        """The tasks the message named, in order (the model marks them; the marks are taken out of
+        `text` and the deltas), with their list positions.
+        """
+
     def __init__(
         self,
         *,
         message_id: _builtins.str = ...,
         text: _builtins.str = ...,
+        tasks: _abc.Iterable[Global___TaskRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message_id", b"message_id", "tasks", b"tasks", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -46,6 +46,11 @@ class AgentServiceStub:
                 request_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.SerializeToString,
                 response_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/todo.agent.v1.AgentService/ListModels',
+                request_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -74,6 +79,14 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """Lists the models a Respond call may name in `model`: the offline model and the
+        configured ones, the default first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -86,6 +99,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.SuggestTitle,
                     request_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.FromString,
                     response_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsRequest.FromString,
+                    response_serializer=todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -144,6 +162,33 @@ class AgentService:
             '/todo.agent.v1.AgentService/SuggestTitle',
             todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleRequest.SerializeToString,
             todo_dot_agent_dot_v1_dot_agent__service__pb2.SuggestTitleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/todo.agent.v1.AgentService/ListModels',
+            todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsRequest.SerializeToString,
+            todo_dot_agent_dot_v1_dot_agent__service__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,10 @@ class AgentServiceStub:
     deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
     UNAVAILABLE.
     """
+    ListModels: _grpc.UnaryUnaryMultiCallable[_agent_service_pb2.ListModelsRequest, _agent_service_pb2.ListModelsResponse]
+    """Lists the models a Respond call may name in `model`: the offline model and the
+    configured ones, the default first.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -71,6 +75,10 @@ class AgentServiceAsyncStub(AgentServiceStub):
     model. The offline model writes none (an empty `title`): the caller keeps its own
     deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
     UNAVAILABLE.
+    """
+    ListModels: _aio.UnaryUnaryMultiCallable[_agent_service_pb2.ListModelsRequest, _agent_service_pb2.ListModelsResponse]  # type: ignore[assignment]
+    """Lists the models a Respond call may name in `model`: the offline model and the
+    configured ones, the default first.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,6 +109,16 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         model. The offline model writes none (an empty `title`): the caller keeps its own
         deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
         UNAVAILABLE.
+        """
+
+    @_abc_1.abstractmethod
+    def ListModels(
+        self,
+        request: _agent_service_pb2.ListModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_service_pb2.ListModelsResponse, _abc.Awaitable[_agent_service_pb2.ListModelsResponse]]:
+        """Lists the models a Respond call may name in `model`: the offline model and the
+        configured ones, the default first.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
