@@ -119,9 +119,7 @@ async def test_a_mention_acts_on_that_task_even_with_a_twin_title(
     assert_no_ids(stream, twin.id, first.id)
 
 
-async def test_two_mentions_in_one_message(
-    alice_chat: ChatClient, alice_tasks: TaskCaller
-) -> None:
+async def test_two_mentions_in_one_message(alice_chat: ChatClient, alice_tasks: TaskCaller) -> None:
     milk = await alice_tasks.create("Buy milk")
     dog = await alice_tasks.create("Walk the dog")
     keep = await alice_tasks.create("Buy milk again")

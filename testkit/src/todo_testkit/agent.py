@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
     from agents import Agent
     from agents.models.interface import Model
+    from agents.testing import ModelStep
     from todo_agent.service import Clock
 
 
@@ -91,6 +92,24 @@ async def agent_service(
     `tasks_service` and trusting the module's `auth_service`."""
     async with running_agent_service(auth_service, tasks_service.address) as handle:
         yield handle
+
+
+def scripted_reply(text: str) -> ModelStep:
+    """A `ScriptedModel` step: one model turn that answers `text` (no tool call)."""
+    from agents.testing import ModelStep
+    from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+
+    return ModelStep(
+        output=[
+            ResponseOutputMessage(
+                id="msg_scripted",
+                type="message",
+                role="assistant",
+                status="completed",
+                content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+            )
+        ]
+    )
 
 
 ZONE = "Europe/London"

@@ -27,9 +27,9 @@ MAX_REF_TITLE_CHARS = 500
 
 # A mark, with the spaces before it (they go with it when it is taken out).
 MARK = re.compile(r"[ \t]*\[id:\s*([^\]\s]+)\s*\]")
-# The end of streamed text that may still become a mark: a cut-off "[id: …". (Spaces before
-# it are not held back, so text streams as before; one left at a line's end is invisible.)
-_OPEN_TAIL = re.compile(r"\[(?:i(?:d(?::[^\]\n]{0,140})?)?)?$")
+# The end of streamed text that may still become a mark: spaces (they go with a mark), then a
+# cut-off "[id: …". A space at the end of a delta so waits for the next one.
+_OPEN_TAIL = re.compile(r"[ \t]*(?:\[(?:i(?:d(?::[^\]\n]{0,140})?)?)?)?$")
 # A numbered line: "2. Buy milk".
 _NUMBERED = re.compile(r"^\s*(\d{1,4})\.\s")
 
@@ -91,7 +91,7 @@ class MarkStripper:
     """Takes `[id: …]` marks out of one message's streamed text, as the text streams.
 
     `feed` returns the text that can be shown now; a tail that may still turn into a mark
-    (`[`, `[id: 01a…`) is held until the next delta or `finish`. Refs keep the order of
+    (spaces, `[`, `[id: 01a…`) is held until the next delta or `finish`. Refs keep the order of
     first mention; a ref's position is the number of the numbered line its mark ends.
     """
 
