@@ -27,9 +27,23 @@ MAX_REF_TITLE_CHARS = 500
 
 # A mark, with the spaces before it (they go with it when it is taken out).
 MARK = re.compile(r"[ \t]*\[id:\s*([^\]\s]+)\s*\]")
-# The end of streamed text that may still become a mark: spaces (they go with a mark), then a
-# cut-off "[id: …". A space at the end of a delta so waits for the next one.
-_OPEN_TAIL = re.compile(r"[ \t]*(?:\[(?:i(?:d(?::[^\]\n]{0,140})?)?)?)?$")
+# A cut-off mark at the end of streamed text: "[", "[i", "[id", "[id: 01a…".
+_CUT_MARK = re.compile(r"\[(?:i(?:d(?::[^\]\n]{0,140})?)?)?")
+_CUT_MARK_MAX = 150
+
+
+def _held_from(text: str) -> int:
+    """Where the end of `text` that may still become a mark starts: a cut-off mark with the
+    spaces before it (they go with a mark), or the trailing spaces alone (so a space at the
+    end of a delta waits for the next one). A plain scan from the end: a regex anchored at
+    `$` tries every start position, 16 µs on a list line against 1 µs here."""
+    start = len(text)
+    bracket = text.rfind("[", max(0, start - _CUT_MARK_MAX))
+    if bracket >= 0 and _CUT_MARK.fullmatch(text, bracket):
+        start = bracket
+    while start > 0 and text[start - 1] in " \t":
+        start -= 1
+    return start
 # A numbered line: "2. Buy milk".
 _NUMBERED = re.compile(r"^\s*(\d{1,4})\.\s")
 
@@ -107,8 +121,7 @@ class MarkStripper:
     def feed(self, delta: str) -> str:
         """The part of the text so far that can be shown now."""
         text = self._held + delta
-        tail = _OPEN_TAIL.search(text)
-        cut = tail.start() if tail is not None else len(text)
+        cut = _held_from(text)
         self._held = text[cut:]
         return self._take_marks(text[:cut])
 
