@@ -44,6 +44,8 @@ def _held_from(text: str) -> int:
     while start > 0 and text[start - 1] in " \t":
         start -= 1
     return start
+
+
 # A numbered line: "2. Buy milk".
 _NUMBERED = re.compile(r"^\s*(\d{1,4})\.\s")
 
