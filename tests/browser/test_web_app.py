@@ -689,3 +689,83 @@ async def test_a_reminder_arrives_once_as_a_notice_in_the_page(
         listed = await http.get("/api/tasks", headers=headers, params={"query": "passport"})
         [renew] = listed.json()["tasks"]
         assert renew["reminders"] == [{"before": "PT1H"}]
+
+
+async def test_an_at_mention_names_a_task_and_the_chat_acts_on_it(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    await sign_up(page, new_email())
+    panel = page.locator("#tasks-panel")
+    for title in ("Feed the parrot", "Water the ferns"):
+        await panel.get_by_label("New task").fill(title)
+        await panel.get_by_label("New task").press("Enter")
+        await expect(task_row(page, title)).to_be_visible()
+    chat = page.locator("#chat-panel")
+    await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "builtin")
+
+    # "@parr" searches the person's tasks; picking one puts "@Feed the parrot" in the message.
+    composer = chat.get_by_label("Message", exact=True)
+    await composer.press_sequentially("complete @parr")
+    suggestion = chat.get_by_role("listbox", name="Tasks").get_by_role("button")
+    await expect(suggestion).to_have_text(["@Feed the parrot"])
+    await shot("mention-suggestions")
+    await suggestion.click()
+    await expect(composer).to_have_value("complete @Feed the parrot ")
+    await composer.press("Enter")
+
+    log = chat.get_by_role("log")
+    await expect(log.locator(".msg.user .mention-tag")).to_have_text("@Feed the parrot")
+    await expect(log.get_by_role("group", name="Task card")).to_contain_text("Task completed")
+    await expect(log).to_have_attribute("aria-busy", "false")
+    # The assistant's text shows no task id.
+    reply = await log.locator(".msg.assistant").last.inner_text()
+    assert "[id" not in reply and not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", reply)
+    await expect(task_row(page, "Feed the parrot")).to_have_count(0)  # done: off the Open list
+    await expect(task_row(page, "Water the ferns")).to_be_visible()
+
+    # A mention in the chat leads to the task in the panel.
+    await composer.press_sequentially("show @fer")
+    await chat.get_by_role("listbox", name="Tasks").get_by_role("button").click()
+    await composer.press("Enter")
+    tag = log.locator(".msg.user .mention-tag").last
+    await expect(tag).to_have_text("@Water the ferns")
+    await tag.click()
+    await expect(task_row(page, "Water the ferns")).to_have_class(re.compile("highlighted"))
+    await shot("mention-opens-the-task")
+
+
+async def test_the_chatkit_component_gets_task_entities_and_the_model_list(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP, chatkit_script=FAKE_CHATKIT_SCRIPT)
+    page = session.page
+    await sign_up(page, new_email())
+    await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "chatkit")
+    panel = page.locator("#tasks-panel")
+    await panel.get_by_label("New task").fill("Feed the parrot")
+    await panel.get_by_label("New task").press("Enter")
+    await expect(task_row(page, "Feed the parrot")).to_be_visible()
+
+    found = await page.evaluate(
+        """async () => {
+          const entities = window.chatkitOptions.entities;
+          const [hit] = await entities.onTagSearch("parrot");
+          const none = await entities.onTagSearch("no such words here");
+          const preview = await entities.onRequestPreview(hit);
+          entities.onClick(hit);
+          return {title: hit.title, type: hit.data.type, none: none.length,
+                  preview: preview.preview.children[0].value,
+                  models: window.chatkitOptions.composer.models || null};
+        }"""
+    )
+    assert found == {
+        "title": "Feed the parrot",
+        "type": "task",
+        "none": 0,
+        "preview": "Feed the parrot",
+        # One model (offline) runs: no picker is shown.
+        "models": None,
+    }
+    await expect(task_row(page, "Feed the parrot")).to_have_class(re.compile("highlighted"))

@@ -141,5 +141,6 @@ async def test_buffered_text_is_flushed_while_the_model_pauses(
                     received.append(event.text_delta.delta)
                     if len(received) == 2:
                         release.set()
-    assert received[:2] == ["Hello there my ", "friend, the pause "]
+    # (A space at a delta's end waits for the next delta: it may precede a task mark.)
+    assert received[:2] == ["Hello there my", " friend, the pause"]
     assert "".join(received) == text

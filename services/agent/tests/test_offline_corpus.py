@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_agent.offline.grammar import is_urdu
-from todo_agent.offline.replies import TASK_LINE
 from todo_testkit.agent import AgentServiceHandle, respond
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
@@ -307,12 +307,14 @@ async def test_utterance(
         ids[title] = task.id
         if title in case.completed:
             await caller.complete(task.id)
-    history: list[tuple[str, str]] = []
+    history: list[tuple[str, str] | pb.ConversationMessage] = []
     listed: list[str] = []
     if case.list_first:
         shown = await respond(fixed_agent.stub, user.metadata, "list my tasks")
-        history = [("user", "list my tasks"), ("assistant", shown.reply)]
-        listed = [task_id for _, task_id in TASK_LINE.findall(shown.reply)]
+        history = [("user", "list my tasks"), *shown.as_history()]
+        # The reply names the tasks as typed refs, not in its text.
+        listed = [ref.id for ref in sorted(shown.tasks, key=lambda ref: ref.position)]
+        assert "[id" not in shown.reply
         assert len(listed) == len(case.tasks)
     text = case.text
     for title, task_id in ids.items():
@@ -335,7 +337,7 @@ async def test_utterance(
             ("Todo Assistant", "Urdu Assistant")
         ]
         assert run.run_finished.last_agent == "Urdu Assistant"
-        assert is_urdu(run.reply.split("[id:")[0])
+        assert is_urdu(run.reply.splitlines()[0])  # the words; task titles stay English
     else:
         assert run.handoffs == []
 
@@ -372,7 +374,7 @@ async def test_it_refers_to_the_task_just_mentioned(
     user = await sign_up()
     added = await respond(fixed_agent.stub, user.metadata, "add renew the car insurance")
     [task] = added.finished[0].tasks
-    history = [("user", "add renew the car insurance"), ("assistant", added.reply)]
+    history = [("user", "add renew the car insurance"), *added.as_history()]
 
     run = await respond(fixed_agent.stub, user.metadata, "mark it as done", history)
 
@@ -383,6 +385,6 @@ async def test_it_refers_to_the_task_just_mentioned(
         fixed_agent.stub,
         user.metadata,
         "reopen it",
-        [*history, ("user", "mark it as done"), ("assistant", run.reply)],
+        [*history, ("user", "mark it as done"), *run.as_history()],
     )
     assert run.calls == [("reopen_task", {"task_id": task.id})]

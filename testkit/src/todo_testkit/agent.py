@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     # The Agents SDK takes seconds to import; only suites that start an agent pay for it.
     from agents import Agent
     from agents.models.interface import Model
+    from agents.testing import ModelStep
     from todo_agent.service import Clock
 
 
@@ -93,6 +94,24 @@ async def agent_service(
         yield handle
 
 
+def scripted_reply(text: str) -> ModelStep:
+    """A `ScriptedModel` step: one model turn that answers `text` (no tool call)."""
+    from agents.testing import ModelStep
+    from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+
+    return ModelStep(
+        output=[
+            ResponseOutputMessage(
+                id="msg_scripted",
+                type="message",
+                role="assistant",
+                status="completed",
+                content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
+            )
+        ]
+    )
+
+
 ZONE = "Europe/London"
 # Wednesday 15 January 2031, 09:00 in London: every relative date in the corpus is counted
 # from here.
@@ -112,6 +131,8 @@ class Run:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     finished: list[pb.ToolCallFinished] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    # The task refs of each message (`MessageDone.tasks`), in the order of `messages`.
+    message_tasks: list[list[pb.TaskRef]] = field(default_factory=list)
     handoffs: list[pb.AgentHandedOff] = field(default_factory=list)
     run_finished: pb.RunFinished | None = None
     run_failed: pb.RunFailed | None = None
@@ -120,6 +141,18 @@ class Run:
     def reply(self) -> str:
         """All assistant text of the run."""
         return "\n".join(self.messages)
+
+    @property
+    def tasks(self) -> list[pb.TaskRef]:
+        """The task refs of all the run's messages, in order."""
+        return [ref for refs in self.message_tasks for ref in refs]
+
+    def as_history(self) -> list[pb.ConversationMessage]:
+        """The run's messages as the caller sends them back as history (text and refs)."""
+        return [
+            pb.ConversationMessage(role=pb.ROLE_ASSISTANT, text=text, tasks=refs)
+            for text, refs in zip(self.messages, self.message_tasks, strict=True)
+        ]
 
 
 def _arguments(text: str) -> dict[str, Any]:
@@ -151,6 +184,7 @@ def sort_events(events: list[pb.RespondEvent]) -> Run:
         elif kind == "message_done":
             assert deltas.get(event.message_done.message_id, "") == event.message_done.text
             run.messages.append(event.message_done.text)
+            run.message_tasks.append(list(event.message_done.tasks))
         elif kind == "agent_handed_off":
             run.handoffs.append(event.agent_handed_off)
         elif kind == "run_finished":
@@ -166,22 +200,28 @@ async def respond(
     stub: agent_service_pb2_grpc.AgentServiceAsyncStub,
     metadata: tuple[tuple[str, str], ...],
     text: str,
-    history: list[tuple[str, str]] | None = None,
+    history: Sequence[tuple[str, str] | pb.ConversationMessage] | None = None,
     deadline_seconds: float = 20.0,
     locale: str = "",
+    **fields: Any,
 ) -> Run:
-    """One Respond call with the corpus time zone; returns its sorted events."""
+    """One Respond call with the corpus time zone; returns its sorted events. `history` holds
+    (role, text) pairs or whole messages (`Run.as_history()`); `fields` are more
+    RespondRequest fields (`input_tasks`, `model`)."""
     request = pb.RespondRequest(
         thread_id="thread-test",
         input=text,
         time_zone=ZONE,
         locale=locale,
         history=[
-            pb.ConversationMessage(
-                role=pb.ROLE_USER if role == "user" else pb.ROLE_ASSISTANT, text=message
+            message
+            if isinstance(message, pb.ConversationMessage)
+            else pb.ConversationMessage(
+                role=pb.ROLE_USER if message[0] == "user" else pb.ROLE_ASSISTANT, text=message[1]
             )
-            for role, message in history or []
+            for message in history or []
         ],
+        **fields,
     )
     call = stub.Respond(request, metadata=metadata, timeout=deadline_seconds)
     return sort_events([event async for event in call])

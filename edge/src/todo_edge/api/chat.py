@@ -448,3 +448,51 @@ async def list_messages(
     )
     messages = [m for m in map(_message_out, page["data"]) if m is not None]
     return MessageListOut.model_validate({"messages": messages, "next_cursor": _next_cursor(page)})
+
+
+class ChatModelOut(BaseModel):
+    """A model a message may pick (ChatKit's `composer.models` option takes these as is)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "offline",
+                    "label": "Offline assistant",
+                    "description": "Built in, no network: understands plain task commands.",
+                    "default": True,
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="What a message's `inference_options.model` names.")
+    label: str
+    description: str
+    default: bool
+
+
+class ChatModelListOut(BaseModel):
+    """The models the assistant can run, the default first."""
+
+    models: list[ChatModelOut]
+
+
+@router.get(
+    "/models",
+    response_model=ChatModelListOut,
+    summary="List the models a message may pick",
+    responses=problem_responses(401, 429, 503),
+)
+async def list_models(context: Context, state: State) -> ChatModelListOut:
+    """The agent's models (cached for a few seconds): pass one's `id` as a ChatKit message's
+    `inference_options.model` to answer that message with it; any other name is refused."""
+    models = await state.chat_server.models.models(context.token)
+    return ChatModelListOut(
+        models=[
+            ChatModelOut(
+                id=model.id, label=model.label, description=model.description, default=model.default
+            )
+            for model in models
+        ]
+    )

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from chatkit.widgets import DynamicWidgetRoot
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo_common.errors import parse_rpc_error
 
+from todo_edge.chatkit.task_refs import ref_annotations
 from todo_edge.chatkit.widgets import (
     BulkChange,
     bulk_preview_card,
@@ -143,7 +144,7 @@ class RunTranslator:
             done = event.message_done
             if done.message_id not in self._open:
                 yield from self._message_started(done.message_id)
-            yield from self._message_done(done.message_id, done.text)
+            yield from self._message_done(done.message_id, done.text, done.tasks)
         elif kind == "tool_call_started":
             name = event.tool_call_started.name
             text, icon = _PROGRESS.get(name, ("Working…", "sparkle"))
@@ -199,9 +200,12 @@ class RunTranslator:
             ),
         )
 
-    def _message_done(self, message_id: str, text: str) -> Iterator[ThreadStreamEvent]:
+    def _message_done(
+        self, message_id: str, text: str, refs: Iterable[agent_pb.TaskRef] = ()
+    ) -> Iterator[ThreadStreamEvent]:
         item = self._open.pop(message_id)
-        item.content = [AssistantMessageContent(text=text)]
+        # The tasks the message named ride on it as entity annotations (`task_refs`).
+        item.content = [AssistantMessageContent(text=text, annotations=ref_annotations(refs))]
         yield ThreadItemUpdatedEvent(
             item_id=item.id,
             update=AssistantMessageContentPartDone(

@@ -2,7 +2,9 @@
 
 The store is the only memory: every turn loads the newest items (`desc`, then reversed), so a
 retried, stopped or deleted exchange is simply what the store holds now. Widgets become their
-copy text (what the card said), assistant messages their text; hidden and client-tool items
+copy text (what the card said), assistant messages their text, and each message carries the
+tasks it showed, changed or @-mentioned as typed refs (`task_refs.item_refs`), so no id has
+to be in text people read; hidden and client-tool items
 carry nothing the model needs and are left out, except the SDK's "stream cancelled" note,
 which tells the model not to continue a reply the user stopped.
 """
@@ -24,6 +26,7 @@ from chatkit.types import (
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 
 from todo_edge.chatkit.context import ChatContext
+from todo_edge.chatkit.task_refs import item_refs
 
 # What the model is told in place of a reply the user stopped.
 STOPPED_NOTE = "(The user stopped this reply.)"
@@ -57,7 +60,7 @@ def item_message(item: ThreadItem, max_chars: int) -> agent_pb.ConversationMessa
     text = text.strip()
     if not text:
         return None
-    return agent_pb.ConversationMessage(role=role, text=text[:max_chars])
+    return agent_pb.ConversationMessage(role=role, text=text[:max_chars], tasks=item_refs(item))
 
 
 def _created_by_this_request(thread: ThreadMetadata) -> bool:

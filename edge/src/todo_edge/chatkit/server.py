@@ -52,9 +52,11 @@ from todo_edge.chatkit.admission import TurnSlots
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
 from todo_edge.chatkit.history import load_history, user_text
+from todo_edge.chatkit.model_choice import ModelCatalog, unknown_model_message
 from todo_edge.chatkit.requests import parse_request
 from todo_edge.chatkit.run_lock import ThreadRunLocks
 from todo_edge.chatkit.store import TodoChatKitStore
+from todo_edge.chatkit.task_refs import check_mentions
 from todo_edge.chatkit.titles import model_title
 from todo_edge.settings import EdgeSettings
 
@@ -97,6 +99,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         )
         # One reply at a time per thread, across edge replicas (`run_lock`: 409 when busy).
         self.run_locks = ThreadRunLocks(settings.database_url)
+        # What `inference_options.model` may name (the agent's ListModels, cached).
+        self.models = ModelCatalog(agent, timeout_seconds=settings.grpc_timeout_seconds)
 
     # ---- requests ----
 
@@ -135,6 +139,29 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             # neither, so there is nothing to continue.
             return
         settings = self._settings
+        model = input_user_message.inference_options.model or ""
+        if model:
+            try:
+                known = await self.models.is_known(model, context.token)
+            except grpc.aio.AioRpcError as error:
+                yield rpc_error_event(error)
+                return
+            if not known:
+                # Nothing runs and no reply is stored; the message stays, as after any failure.
+                yield ErrorEvent(
+                    code="custom", message=unknown_model_message(model), allow_retry=False
+                )
+                return
+        # @-mentioned tasks become typed refs; a mention of no task of the caller's becomes
+        # plain text, in the stored message too (`task_refs.check_mentions`).
+        mentions, rewritten = await check_mentions(
+            self._tasks,
+            input_user_message,
+            token=context.token,
+            deadline_seconds=settings.grpc_timeout_seconds,
+        )
+        if rewritten:
+            yield ThreadItemReplacedEvent(item=input_user_message)
         text = user_text(input_user_message)
         history = await load_history(
             self.store,
@@ -153,6 +180,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             history=history,
             locale=locale,
             time_zone=zone.key,
+            input_tasks=mentions,
+            model=model,
         )
         translator = RunTranslator(
             thread.id, lambda: self.store.generate_item_id("message", thread, context), zone

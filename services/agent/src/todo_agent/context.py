@@ -64,6 +64,9 @@ class AgentContext:
     # Tasks the run has asked to create so far: a creation's position in the run.
     creations: int = 0
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)
+    # Every task id this run knows (the request's refs, what the tools returned) → its title:
+    # the only ids a reply's refs may name (`todo_agent.task_refs`).
+    task_titles: dict[str, str] = field(default_factory=dict, repr=False)
     # Set when the caller cancelled or the run hit its deadline: tools refuse to start.
     cancelled: bool = False
     # Every task a tool ran in, so the service can wait for them after a cancellation.

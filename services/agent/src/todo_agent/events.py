@@ -5,6 +5,9 @@ text), later ones are buffered until ~30 ms have passed (the service flushes on 
 `flush_due_in`) or ~64 characters are waiting, and the buffer is always flushed before any
 other event. Each gRPC message costs tens of microseconds
 in Python, so per-token messages would dominate the service's own cost.
+
+Task marks (`[id: …]`) are taken out of the text before it is buffered (`MarkStripper`) and
+sent as the message's typed refs (`MessageDone.tasks`), so no id reaches text people read.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from agents import (
 from todo.agent.v1 import agent_service_pb2 as pb
 
 from todo_agent.context import AgentContext
+from todo_agent.task_refs import MarkStripper
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class EventMapper:
         self._buffered = 0
         self._last_flush = float("-inf")
         self._tool_names: dict[str, str] = {}
+        self._marks: MarkStripper | None = None
 
     def map(self, event: StreamEvent) -> Iterator[pb.RespondEvent]:
         """The RespondEvents one SDK event produces (often none)."""
@@ -96,6 +101,9 @@ class EventMapper:
                     error_message="The tool failed unexpectedly.",
                 )
             else:
+                titles = self._context.task_titles
+                for task in (*outcome.tasks, *outcome.deleted):
+                    titles[task.id] = task.title
                 finished = pb.ToolCallFinished(
                     call_id=call_id,
                     name=name,
@@ -124,6 +132,10 @@ class EventMapper:
                 return
             if self._message_id is None:
                 yield from self._start()
+            assert self._marks is not None
+            delta = self._marks.feed(delta)
+            if not delta:
+                return
             self._text.append(delta)
             self._buffer.append(delta)
             self._buffered += len(delta)
@@ -139,6 +151,7 @@ class EventMapper:
         self._messages += 1
         self._message_id = f"msg_{self._messages}"
         self._text = []
+        self._marks = MarkStripper(self._context.task_titles)
         self._last_flush = float("-inf")
         yield _event(
             message_started=pb.MessageStarted(
@@ -162,12 +175,19 @@ class EventMapper:
             yield _event(text_delta=pb.TextDelta(message_id=self._message_id, delta=text))
 
     def _finish(self) -> Iterator[pb.RespondEvent]:
+        assert self._message_id is not None and self._marks is not None
+        rest = self._marks.finish()
+        if rest:
+            self._text.append(rest)
+            self._buffer.append(rest)
         yield from self.flush()
-        assert self._message_id is not None
         yield _event(
-            message_done=pb.MessageDone(message_id=self._message_id, text="".join(self._text))
+            message_done=pb.MessageDone(
+                message_id=self._message_id, text="".join(self._text), tasks=self._marks.refs
+            )
         )
         self._message_id = None
+        self._marks = None
         self._text = []
 
     def close(self) -> Iterator[pb.RespondEvent]:

@@ -305,6 +305,21 @@ def build_models(settings: AgentSettings) -> list[Model]:
     return [build_model(settings, connections=per_client) for _ in range(count)]
 
 
+def build_model_choices(
+    settings: AgentSettings, default: Sequence[Model] | None = None
+) -> dict[str, list[Model]]:
+    """The models a turn may pick (`AgentSettings.model_names`) → the model objects each is
+    spread over; the default first, as `default` when given (tests script it)."""
+    names = settings.model_names
+    choices: dict[str, list[Model]] = {}
+    for name in names:
+        if name == names[0] and default is not None:
+            choices[name] = list(default)
+        else:
+            choices[name] = build_models(settings.for_model(name))
+    return choices
+
+
 class LeastBusy(Generic[T]):
     """Hands each turn the item (a model's run configuration) with the fewest turns running on
     it, so the turns in flight spread evenly over the models' connection pools."""

@@ -17,7 +17,7 @@ from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_agent.context import AgentContext
-from todo_agent.models import build_models
+from todo_agent.models import build_model_choices
 from todo_agent.service import AgentService, Clock, system_clock
 from todo_agent.settings import AgentSettings
 
@@ -40,7 +40,8 @@ async def start_agent_server(
     Tokens are verified with the auth service's public keys (fetched from
     `token_settings.auth_address`); the tools call the tasks service at
     `settings.tasks_address` with the caller's token. `model` overrides the model chosen by
-    `settings.model` (tests script one); `clock` gives the user's local time (tests fix it);
+    `settings.model` (tests script one; the offline model and `settings.extra_models` can still
+    be picked per turn); `clock` gives the user's local time (tests fix it);
     `tasks_interceptors` wrap the channel to the tasks service (tests slow it down); `agent`
     replaces the assistant's agents (tests force a tool call with its model settings).
     """
@@ -48,7 +49,7 @@ async def start_agent_server(
     if not settings.tracing_enabled:
         # No trace export, and no network, unless asked for.
         set_tracing_disabled(True)
-    models = [model] if model is not None else build_models(settings)
+    choices = build_model_choices(settings, default=[model] if model is not None else None)
     balancing = settings.grpc_load_balancing
     auth_channel = open_channel(token_settings.auth_address, load_balancing=balancing)
     tasks_channel = open_channel(
@@ -59,7 +60,7 @@ async def start_agent_server(
         "tasks_service_pb2_grpc.TaskServiceAsyncStub",
         tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),
     )
-    servicer = AgentService(settings, models, tasks_stub, clock=clock, agent=agent)
+    servicer = AgentService(settings, choices, tasks_stub, clock=clock, agent=agent)
     try:
         running = await create_server(
             settings.address,
@@ -84,8 +85,9 @@ async def start_agent_server(
         await verifier.aclose()
         await tasks_channel.close()
         await auth_channel.close()
-        for each in models:
-            await each.close()
+        for models in choices.values():
+            for each in models:
+                await each.close()
 
     running.on_stop.append(close_channels)
     return running

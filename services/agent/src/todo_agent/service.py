@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +42,14 @@ from todo_agent.events import EventMapper
 from todo_agent.failures import failure_for, limit_failure
 from todo_agent.history_budget import HistoryBudget
 from todo_agent.models import LeastBusy
-from todo_agent.settings import AgentSettings
+from todo_agent.settings import OFFLINE_MODEL, AgentSettings
+from todo_agent.task_refs import (
+    MAX_REF_ID_CHARS,
+    MAX_REF_TITLE_CHARS,
+    MAX_REFS_PER_MESSAGE,
+    render_for_model,
+    render_user_text,
+)
 from todo_agent.titles import suggest_title
 from todo_agent.usage import track_run_usage, usage_message
 
@@ -95,40 +102,85 @@ class AgentPool:
             self._free.append(agent)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model a turn may run: its run configurations (one per model object; each turn
+    takes the least busy, see todo_agent.models) and its history budget."""
+
+    name: str
+    run_configs: LeastBusy[RunConfig]
+    history_budget: HistoryBudget
+    offline: bool
+
+
+def _model_entry(name: str, default: bool) -> pb.AgentModel:
+    """How ListModels describes a model."""
+    if name == OFFLINE_MODEL:
+        return pb.AgentModel(
+            id=name,
+            label="Offline assistant",
+            description="Built in, no network: understands plain task commands.",
+            default=default,
+        )
+    return pb.AgentModel(id=name, label=name, description="A language model.", default=default)
+
+
 class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
     """Runs the assistant for one user turn per call."""
 
     def __init__(
         self,
         settings: AgentSettings,
-        models: Model | Sequence[Model],
+        models: Model | Sequence[Model] | Mapping[str, Sequence[Model]],
         tasks: tasks_service_pb2_grpc.TaskServiceAsyncStub,
         *,
         clock: Clock = system_clock,
         agent: Agent[AgentContext] | None = None,
     ) -> None:
+        """`models`: the model objects of each model a turn may pick, the default first
+        (`todo_agent.models.build_model_choices`), or those of the default model alone."""
         self._settings = settings
         self._tasks = tasks
         self._clock = clock
         self._agents = AgentPool(agent or build_agents())
-        self._history_budget = HistoryBudget.for_model(settings, self._agents.agent)
-        # One run configuration per model; each turn takes the least busy (todo_agent.models).
-        self._run_configs = LeastBusy(
-            [
-                RunConfig(
-                    model=model,
-                    tracing_disabled=not settings.tracing_enabled,
-                    trace_include_sensitive_data=False,
-                    workflow_name="todo-assistant",
-                )
-                for model in ([models] if isinstance(models, Model) else models)
-            ]
+        if isinstance(models, Model):
+            models = [models]
+        if not isinstance(models, Mapping):
+            models = {settings.model_names[0]: models}
+        self._choices = {
+            name: ModelChoice(
+                name=name,
+                run_configs=LeastBusy(
+                    [
+                        RunConfig(
+                            model=model,
+                            tracing_disabled=not settings.tracing_enabled,
+                            trace_include_sensitive_data=False,
+                            workflow_name="todo-assistant",
+                        )
+                        for model in objects
+                    ]
+                ),
+                history_budget=HistoryBudget.for_model(
+                    settings.for_model(name), self._agents.agent
+                ),
+                offline=settings.for_model(name).is_offline,
+            )
+            for name, objects in models.items()
+        }
+        self._default = next(iter(self._choices.values()))
+        self._model_list = pb.ListModelsResponse(
+            models=[_model_entry(name, name == self._default.name) for name in self._choices]
         )
         self._turns = 0
 
-    def _validate(self, request: pb.RespondRequest) -> ZoneInfo:
+    def _validate(self, request: pb.RespondRequest) -> tuple[ZoneInfo, ModelChoice]:
         s = self._settings
         violations: list[FieldViolation] = []
+        choice = self._choices.get(request.model) if request.model else self._default
+        if choice is None:
+            violations.append(FieldViolation("model", "must be a model ListModels lists"))
+        violations.extend(_ref_violations("input_tasks", request.input_tasks))
         if not request.input.strip():
             violations.append(FieldViolation("input", "must contain text, not only white space"))
         elif len(request.input) > s.max_input_chars:
@@ -154,6 +206,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                         f"must be at most {s.max_history_message_chars} characters",
                     )
                 )
+            violations.extend(_ref_violations(f"history[{index}].tasks", message.tasks))
         if len(request.thread_id) > MAX_THREAD_ID_CHARS:
             violations.append(
                 FieldViolation("thread_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
@@ -172,25 +225,36 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 violations.append(
                     FieldViolation("time_zone", "must be an IANA time zone such as Europe/London")
                 )
-        if violations:
+        if violations or choice is None:
             raise InvalidArgument("The request is not valid.", field_violations=violations)
-        return zone
+        return zone, choice
 
     @staticmethod
     def _input_items(request: pb.RespondRequest) -> list[Any]:
+        """The conversation as the model reads it: each message with its task refs written
+        in (`todo_agent.task_refs`)."""
         items: list[Any] = []
         for message in request.history:
             if not message.text.strip():
                 continue
             role = "user" if message.role == pb.ROLE_USER else "assistant"
-            items.append({"role": role, "content": message.text})
-        items.append({"role": "user", "content": request.input})
+            items.append({"role": role, "content": render_for_model(message)})
+        items.append(
+            {"role": "user", "content": render_user_text(request.input, request.input_tasks)}
+        )
         return items
+
+    @staticmethod
+    def _known_titles(request: pb.RespondRequest) -> dict[str, str]:
+        """The tasks the request names → their titles (the ids a reply may refer to)."""
+        titles = {ref.id: ref.title for message in request.history for ref in message.tasks}
+        titles.update((ref.id, ref.title) for ref in request.input_tasks)
+        return titles
 
     async def Respond(
         self, request: pb.RespondRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.RespondEvent]:
-        zone = self._validate(request)
+        zone, choice = self._validate(request)
         if self._turns >= self._settings.max_concurrent_turns:
             log.warning("turn refused: busy", extra={"running": self._turns})
             raise ResourceExhausted(
@@ -200,10 +264,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             )
         self._turns += 1
         try:
-            with self._run_configs.acquire() as run_config, self._agents.acquire() as agent:
+            with choice.run_configs.acquire() as run_config, self._agents.acquire() as agent:
                 # aclosing: if the RPC ends while an event is being sent, the run's own clean-up
                 # (`_respond`'s finally) runs now, not when the generator is collected.
-                run = self._respond(request, context, zone, run_config, agent)
+                run = self._respond(request, context, zone, choice, run_config, agent)
                 async with aclosing(run) as events:
                     async for event in events:
                         yield event
@@ -214,17 +278,25 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         self, request: pb.SuggestTitleRequest, context: grpc.aio.ServicerContext
     ) -> pb.SuggestTitleResponse:
         """A short thread title from the configured model (`todo_agent.titles`)."""
-        with self._run_configs.acquire() as run_config:
-            model = None if self._settings.is_offline else cast(Model, run_config.model)
+        choice = self._default
+        with choice.run_configs.acquire() as run_config:
+            model = None if choice.offline else cast(Model, run_config.model)
             return await suggest_title(
                 model, request, max_input_chars=self._settings.max_input_chars
             )
+
+    async def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListModelsResponse:
+        """The models a Respond call may pick, the default first."""
+        return self._model_list
 
     async def _respond(
         self,
         request: pb.RespondRequest,
         context: grpc.aio.ServicerContext,
         zone: ZoneInfo,
+        choice: ModelChoice,
         run_config: RunConfig,
         agent: Agent[AgentContext],
     ) -> AsyncGenerator[pb.RespondEvent, None]:
@@ -248,6 +320,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             locale=request.locale,
             thread_id=request.thread_id,
             input_item_id=request.input_item_id,
+            task_titles=self._known_titles(request),
         )
         log.info(
             "run started",
@@ -255,12 +328,13 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 "thread_id": request.thread_id,
                 "history": len(request.history),
                 "input_chars": len(request.input),
+                "model": choice.name,
             },
         )
         usage_tally = track_run_usage()  # before the run's task starts: it inherits the tally
         result = Runner.run_streamed(
             agent,
-            self._history_budget.fit(self._input_items(request)),
+            choice.history_budget.fit(self._input_items(request)),
             context=run_context,
             max_turns=settings.max_turns,
             run_config=run_config,
@@ -345,6 +419,22 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             if not finished:
                 stop("abandoned")
             await _settle(result, run_context, pump)
+
+
+def _ref_violations(field: str, refs: Sequence[pb.TaskRef]) -> list[FieldViolation]:
+    """What is wrong with a message's task refs (too many, an empty or long id or title)."""
+    if len(refs) > MAX_REFS_PER_MESSAGE:
+        return [FieldViolation(field, f"must hold at most {MAX_REFS_PER_MESSAGE} tasks")]
+    for index, ref in enumerate(refs):
+        if not 0 < len(ref.id) <= MAX_REF_ID_CHARS:
+            return [FieldViolation(f"{field}[{index}].id", "must be 1 to 128 characters")]
+        if len(ref.title) > MAX_REF_TITLE_CHARS or ref.position < 0:
+            return [
+                FieldViolation(
+                    f"{field}[{index}]", "needs a title of at most 500 characters, position >= 0"
+                )
+            ]
+    return []
 
 
 def _unexpected(exc: BaseException) -> bool:

@@ -33,6 +33,10 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     # `offline` (the built-in deterministic model) or a model name served by OpenAI or by the
     # OpenAI-compatible server at OPENAI_BASE_URL.
     model: str = OFFLINE_MODEL
+    # More model names a caller may pick per turn (`RespondRequest.model`, listed by
+    # ListModels), comma-separated, served by the same provider as `model`. The offline model
+    # can always be picked.
+    extra_models: str = ""
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "AGENT_OPENAI_API_KEY")
     )
@@ -87,3 +91,20 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     def is_offline(self) -> bool:
         """True when the built-in deterministic model answers."""
         return self.model.strip().lower() == OFFLINE_MODEL
+
+    @property
+    def model_names(self) -> list[str]:
+        """The models a turn may run: the default (`model`) first, then the offline model,
+        then `extra_models`, each once."""
+        names = [OFFLINE_MODEL if self.is_offline else self.model.strip(), OFFLINE_MODEL]
+        names += [name.strip() for name in self.extra_models.split(",")]
+        unique: dict[str, None] = {}
+        for name in names:
+            key = OFFLINE_MODEL if name.lower() == OFFLINE_MODEL else name
+            if key:
+                unique.setdefault(key, None)
+        return list(unique)
+
+    def for_model(self, name: str) -> AgentSettings:
+        """These settings with `name` as the model."""
+        return self.model_copy(update={"model": name})

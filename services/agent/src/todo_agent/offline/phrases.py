@@ -373,6 +373,8 @@ _ID = re.compile(
     re.I,
 )
 _EXPLICIT_ID = re.compile(r"^(?:task\s+)?(?:with\s+)?id\s*[:=#]?\s*(\S+)$", re.I)
+# "Feed the parrot [id 01a2…]": a task the user @-mentioned, as the service writes it in.
+_MENTION_ID = re.compile(r"\[id\s+([^\]\s]+)\]$")
 _TASK_PREFIX = re.compile(r"^(?:the\s+)?(?:task|todo|item)\s+(?=\S{8,}$)", re.I)
 _POSITION = re.compile(
     r"^(?:the\s+)?(?:(?P<ord>"
@@ -399,6 +401,9 @@ def parse_ref(text: str) -> TaskRef | None:
     text = text.strip(" ,.;:!?\"'“”")
     if not text:
         return None
+    mention = _MENTION_ID.search(text)
+    if mention is not None:
+        return TaskRef("id", mention.group(1))
     explicit = _EXPLICIT_ID.match(text)
     if explicit is not None:
         return TaskRef("id", explicit.group(1).strip(" .,"))

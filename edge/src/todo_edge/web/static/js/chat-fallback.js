@@ -9,6 +9,7 @@ import { ApiError, readProblem } from "./session.js";
 import { announce, h, icon, ICONS } from "./dom.js";
 import { readEvents } from "./sse.js";
 import { renderWidget } from "./widgets.js";
+import { searchTaskEntities, TASK_ENTITY } from "./task-entities.js";
 
 const THREAD_PAGE = 30;
 const ITEM_PAGE = 100;
@@ -47,8 +48,10 @@ export class FallbackChat {
    * @param {HTMLElement} options.root   where the chat UI goes
    * @param {string} options.apiUrl      the ChatKit endpoint (/chatkit)
    * @param {(name: string, data: object) => void} options.onEffect  client effects
+   * @param {Array<{id: string, label: string, default?: boolean}>} [options.models]  the picker
+   * @param {(taskId: string) => void} [options.onOpenTask]  a task mention was clicked
    */
-  constructor({ session, root, apiUrl, onEffect }) {
+  constructor({ session, root, apiUrl, onEffect, models, onOpenTask }) {
     this.session = session;
     this.root = root;
     this.apiUrl = apiUrl;
@@ -60,7 +63,11 @@ export class FallbackChat {
     this.streaming = null; // { controller, stopped }
     this.lastUserItemId = null;
     this.loadGeneration = 0;
+    this.models = models || [];
+    this.onOpenTask = onOpenTask || (() => {});
+    this.mentions = []; // { id, title } picked from the @-suggestions for the next message
     this._build();
+    this._buildMentionsAndModels();
   }
 
   get storageKey() {
@@ -453,7 +460,7 @@ export class FallbackChat {
           "div",
           { class: "msg user", dataset: { itemId: item.id } },
           h("span", { class: "visually-hidden" }, "You said: "),
-          h("div", { class: "bubble" }, userText(item)),
+          h("div", { class: "bubble" }, this._userContent(item)),
         );
       case "assistant_message": {
         const el = h(
@@ -572,10 +579,11 @@ export class FallbackChat {
     this._updateStart();
     this._scrollToEnd();
     const input = {
-      content: [{ type: "input_text", text: message }],
+      content: this._messageContent(message),
       attachments: [],
-      inference_options: {},
+      inference_options: this._inferenceOptions(),
     };
+    this.mentions = [];
     if (this.threadId) {
       await this._stream("threads.add_user_message", { thread_id: this.threadId, input }, { pendingEl: pending });
     } else {
@@ -740,5 +748,120 @@ export class FallbackChat {
       }
       return false;
     }
+  }
+
+  // ---- @-mentions of tasks and the model picker ----
+
+  _buildMentionsAndModels() {
+    this.suggestions = h("ul", { class: "mention-suggestions", role: "listbox", "aria-label": "Tasks", hidden: true });
+    this.composer.before(this.suggestions);
+    let timer = null;
+    this.input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this._suggestMentions(), 150);
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !this.suggestions.hidden) {
+        event.stopPropagation();
+        this.suggestions.hidden = true;
+      }
+    });
+    this.modelPicker = null;
+    if (this.models.length > 1) {
+      this.modelPicker = h(
+        "select",
+        { class: "model-picker", "aria-label": "Model", title: "Model" },
+        this.models.map((model) =>
+          h("option", { value: model.id, title: model.description || "", selected: model.default || undefined }, model.label),
+        ),
+      );
+      this.sendButton.before(this.modelPicker);
+    }
+  }
+
+  /** The "@words" being typed just before the caret, or null. */
+  _mentionQuery() {
+    const before = this.input.value.slice(0, this.input.selectionStart ?? this.input.value.length);
+    const match = /(?:^|\s)@([^@\n]{0,40})$/.exec(before);
+    return match ? { query: match[1], start: before.length - match[1].length - 1 } : null;
+  }
+
+  async _suggestMentions() {
+    const typed = this._mentionQuery();
+    if (!typed) {
+      this.suggestions.hidden = true;
+      return;
+    }
+    const found = await searchTaskEntities(this.session, typed.query);
+    if (this._mentionQuery()?.query !== typed.query) return; // typed on meanwhile
+    this.suggestions.replaceChildren(
+      ...found.map((entity) =>
+        h(
+          "li",
+          { role: "option" },
+          h(
+            "button",
+            { type: "button", class: "button ghost small", onclick: () => this._pickMention(entity, typed) },
+            `@${entity.title}`,
+          ),
+        ),
+      ),
+    );
+    this.suggestions.hidden = found.length === 0;
+  }
+
+  _pickMention(entity, typed) {
+    const value = this.input.value;
+    const end = typed.start + 1 + typed.query.length;
+    const inserted = `@${entity.title} `;
+    this.input.value = value.slice(0, typed.start) + inserted + value.slice(end);
+    this.mentions.push({ id: entity.id, title: entity.title });
+    this.suggestions.hidden = true;
+    const caret = typed.start + inserted.length;
+    this.input.focus();
+    this.input.setSelectionRange(caret, caret);
+  }
+
+  /** The message as ChatKit content: text, with each picked "@Title" as a task tag. */
+  _messageContent(message) {
+    const content = [];
+    let rest = message;
+    while (rest) {
+      let next = null;
+      for (const mention of this.mentions) {
+        const at = rest.indexOf(`@${mention.title}`);
+        if (at >= 0 && (next === null || at < next.at)) next = { at, mention };
+      }
+      if (!next) {
+        content.push({ type: "input_text", text: rest });
+        break;
+      }
+      if (next.at > 0) content.push({ type: "input_text", text: rest.slice(0, next.at) });
+      const { id, title } = next.mention;
+      content.push({ type: "input_tag", id, text: title, data: { type: TASK_ENTITY }, interactive: true });
+      rest = rest.slice(next.at + title.length + 1);
+    }
+    return content;
+  }
+
+  _inferenceOptions() {
+    const picked = this.modelPicker?.value;
+    const fallback = this.models.find((model) => model.default)?.id;
+    return picked && picked !== fallback ? { model: picked } : {};
+  }
+
+  /** A user message's text, its task tags shown as "@Title" (a click opens the task). */
+  _userContent(item) {
+    return (item.content || []).map((part) => {
+      if (part.type !== "input_tag") return part.text || "";
+      const tag = h("span", { class: "mention-tag", role: "link", tabindex: "0" }, `@${part.text}`);
+      if (part.data?.type === TASK_ENTITY) {
+        tag.addEventListener("click", () => this.onOpenTask(part.id));
+        tag.addEventListener("keydown", (event) => {
+          if (event.key === "Enter") this.onOpenTask(part.id);
+        });
+      }
+      return tag;
+    });
   }
 }

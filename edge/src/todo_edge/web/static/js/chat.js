@@ -4,6 +4,7 @@
 // protocol. `?chat=builtin` in the page URL forces the fallback.
 
 import { FallbackChat, START_PROMPTS } from "./chat-fallback.js";
+import { fetchChatModels, searchTaskEntities, taskPreview, TASK_ENTITY } from "./task-entities.js";
 
 const SCRIPT_TIMEOUT_MS = 5000;
 const ACCENT = "#2563eb";
@@ -40,13 +41,14 @@ function prefersDark() {
 }
 
 export class ChatPanel {
-  constructor({ session, root, modeLabel, config, onEffect, onNotice }) {
+  constructor({ session, root, modeLabel, config, onEffect, onNotice, onOpenTask }) {
     this.session = session;
     this.root = root;
     this.modeLabel = modeLabel;
     this.config = config;
     this.onEffect = onEffect;
     this.onNotice = onNotice;
+    this.onOpenTask = onOpenTask || (() => {});
     this.client = null;
     this.element = null;
     this.mode = null;
@@ -57,7 +59,11 @@ export class ChatPanel {
     this.stop();
     const generation = ++this.generation;
     const forced = new URLSearchParams(location.search).get("chat") === "builtin";
-    const official = !forced && (await loadComponent(this.config.scriptUrl));
+    const [official, models] = await Promise.all([
+      !forced && loadComponent(this.config.scriptUrl),
+      fetchChatModels(this.session),
+    ]);
+    this.models = models;
     // Signed out (or out and in again) while the script was loading: that start is void.
     if (!this.session.signedIn || generation !== this.generation) return;
     if (official) {
@@ -83,6 +89,24 @@ export class ChatPanel {
     this.modeLabel.textContent = label;
   }
 
+  /** The composer, with the model picker when the agent runs more than one model. */
+  _composerOptions() {
+    const composer = { placeholder: "Message the assistant… (@ names a task)" };
+    if (this.models?.length > 1) composer.models = this.models;
+    return composer;
+  }
+
+  /** Tasks as @-mentions: search, a preview on hover, a click opens it in the tasks panel. */
+  _entityOptions() {
+    return {
+      onTagSearch: (query) => searchTaskEntities(this.session, query),
+      onRequestPreview: (entity) => taskPreview(this.session, entity),
+      onClick: (entity) => {
+        if (entity?.data?.type === TASK_ENTITY) this.onOpenTask(entity.id);
+      },
+    };
+  }
+
   _startFallback() {
     this._setMode("builtin", "Built-in chat (offline mode)");
     this.client = new FallbackChat({
@@ -90,6 +114,8 @@ export class ChatPanel {
       root: this.root,
       apiUrl: this.config.apiUrl,
       onEffect: this.onEffect,
+      models: this.models,
+      onOpenTask: this.onOpenTask,
     });
     this.client.startChat();
   }
@@ -129,7 +155,8 @@ export class ChatPanel {
           icon: { "Add a task": "plus", Help: "circle-question" }[p.label] || "calendar",
         })),
       },
-      composer: { placeholder: "Message the assistant…" },
+      composer: this._composerOptions(),
+      entities: this._entityOptions(),
       threadItemActions: { feedback: true, retry: true },
     });
     element.addEventListener("chatkit.effect", (event) => {

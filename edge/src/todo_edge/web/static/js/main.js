@@ -44,6 +44,7 @@ const chat = new ChatPanel({
     if (name === "tasks.changed" && !feed.live) tasks.reload();
   },
   onNotice: showNotice,
+  onOpenTask: (taskId) => tasks.highlight(taskId),
 });
 
 function showNotice(text) {

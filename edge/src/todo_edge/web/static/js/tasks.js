@@ -210,6 +210,24 @@ export class TasksPanel {
     this.nextPageToken = null;
   }
 
+  /**
+   * Brings a task into view and marks it for a moment (a chat @-mention or task source was
+   * clicked). A task the current filter hides is not shown; the panel says so.
+   */
+  highlight(taskId) {
+    const row = this.list.querySelector(`li[data-task-id="${CSS.escape(taskId)}"]`);
+    if (!row) {
+      this.status.textContent = "That task is not in the list as filtered.";
+      return false;
+    }
+    row.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    row.classList.add("highlighted");
+    row.querySelector("input[type=checkbox]")?.focus({ preventScroll: true });
+    clearTimeout(this.highlightTimer);
+    this.highlightTimer = setTimeout(() => row.classList.remove("highlighted"), 2500);
+    return true;
+  }
+
   reload() {
     if (this.list.querySelector(".task-rename:not(:disabled)")) {
       // Someone is typing a new title: reloading now would throw their edit away.
