@@ -71,7 +71,26 @@ INABILITY = (
     "ممکن نہیں",
     "سہولت نہیں",
 )
-FIELDS = ("title", "due", "priority", "tags", "notes")
+FIELDS = ("title", "due", "priority", "tags", "notes", "recurrence")
+# Features the tasks service and the tools on main have; the others are scored at planner level.
+SUPPORTED_ON_MAIN = "recurrence"
+
+
+def norm_rule(rule: str | None) -> frozenset[str]:
+    """An RRULE as the README compares it: a set of KEY=VALUE parts, BYDAY as a set, no
+    INTERVAL=1 (empty for no rule)."""
+    if not rule:
+        return frozenset()
+    parts: set[str] = set()
+    for part in rule.upper().removeprefix("RRULE:").split(";"):
+        key, _, value = part.partition("=")
+        if key == "INTERVAL" and value == "1":
+            continue
+        if key == "BYDAY":
+            parts |= {f"BYDAY={day}" for day in value.split(",")}
+        else:
+            parts.add(f"{key}={value}")
+    return frozenset(parts)
 
 
 def norm_title(text: str) -> str:
@@ -113,6 +132,7 @@ def fields_of(task: tasks_pb.Task) -> dict[str, Any]:
         "priority": PRIORITY_NAME.get(task.priority, "medium"),
         "tags": frozenset(t.lower() for t in task.tags),
         "notes": task.notes.strip().casefold(),
+        "recurrence": norm_rule(task.recurrence),
         "state": "completed" if task.state == tasks_pb.TASK_STATE_COMPLETED else "open",
     }
 
@@ -173,6 +193,7 @@ def created_matches(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
         and actual["priority"] == expected.get("priority", "medium")
         and actual["tags"] == frozenset(t.lower() for t in expected.get("tags", []))
         and actual["notes"] == expected.get("notes", "").strip().casefold()
+        and actual["recurrence"] == norm_rule(expected.get("recurrence"))
     )
 
 
@@ -183,6 +204,8 @@ def set_matches(key: str, wanted: Any, actual: Any) -> bool:
         return frozenset(actual) == frozenset(t.lower() for t in wanted)
     if key == "notes":
         return str(actual) == str(wanted).strip().casefold()
+    if key == "recurrence":
+        return bool(actual == norm_rule(wanted))
     return bool(actual == wanted)
 
 
@@ -386,7 +409,11 @@ def report(name: str, results: list[Result], show_failures: bool, verbose: bool)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("set", choices=["dev", "fresh", "holdout"], nargs="?", default="dev")
-    parser.add_argument("--supports", default="", help="features that exist, e.g. bulk,undo")
+    parser.add_argument(
+        "--supports",
+        default=SUPPORTED_ON_MAIN,
+        help=f"features that exist end to end (default {SUPPORTED_ON_MAIN}), e.g. recurrence,undo",
+    )
     parser.add_argument("--only", default="", help="score only these categories (comma list)")
     parser.add_argument("--id", default="", help="score only the cases whose id starts so")
     parser.add_argument("--verbose", action="store_true", help="also print damage details")

@@ -23,6 +23,7 @@ from todo_agent.offline.commands import (
     ListTasks,
     State,
     TaskRef,
+    Undo,
     Update,
 )
 from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
@@ -93,7 +94,6 @@ _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<ne
 # A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
 _TO_DO = re.compile(r"(?:نا|نی|نے)(?:\s+(?:ہے|ہیں))?(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?$")
 _TAIL_AUX = re.compile(r"(?:\s*[،,]?\s*(?:بہت\s*)?(?:ضروری\s*)?(?:ہے|ہیں))*\s*[،,]?\s*(?:بہت)?\s*$")
-CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 
 
 def _ref(text: str) -> TaskRef | None:
@@ -195,19 +195,21 @@ def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
     priority, rest = extract_priority(text)
     rest = _TAIL_AUX.sub("", rest.strip()).strip(" ،,")
     every = _EVERY.search(rest)
-    notice = ""
+    rule = ""
     if every is not None and every.group(1) in URDU_WEEKDAYS:
         rest = f"{rest[: every.start()]} {rest[every.end() :]}"
-        day = first_weekday(utterance.now, URDU_WEEKDAYS[every.group(1)])
-        notice = CANNOT_REPEAT_UR
+        weekday = URDU_WEEKDAYS[every.group(1)]
+        day = first_weekday(utterance.now, weekday)
+        rule = f"FREQ=WEEKLY;BYDAY={('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')[weekday]}"
     tasks = parse_add_items(rest, utterance.now, split=False)
     if not tasks or not tasks[0].title:
         return None
-    if notice:
+    if rule:
         tasks[0].due = tasks[0].due or Due(day)
+        tasks[0].recurrence = rule
     tasks[0].priority = tasks[0].priority or priority
     tasks[0].tags = tasks[0].tags + [t for t in tags if t not in tasks[0].tags]
-    return Add(tasks, notice=notice)
+    return Add(tasks)
 
 
 def _dated(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -244,11 +246,7 @@ RULES: tuple[Rule, ...] = (
         at_start(_GREETING),
         lambda _match, utterance: Greeting(thanks="شکریہ" in utterance.text),
     ),
-    Rule(
-        "cannot: undo",
-        anywhere(_UNDO),
-        lambda _m, _u: Decline("میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"),
-    ),
+    Rule("undo", anywhere(_UNDO), lambda _m, _u: Undo()),
     Rule(
         "cannot: share or send",
         anywhere(_CANNOT_SHARE),
