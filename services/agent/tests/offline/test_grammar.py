@@ -41,7 +41,12 @@ from todo_agent.offline.commands import (
 from todo_agent.offline.dates import Due
 from todo_agent.offline.english import ENGLISH
 from todo_agent.offline.grammar import explain, is_urdu, normalize, parse
-from todo_agent.offline.replies import BULK_FILTER_UNCLEAR, CANNOT_REMIND, ONE_AT_A_TIME
+from todo_agent.offline.replies import (
+    BULK_FILTER_UNCLEAR,
+    CANNOT_REMIND,
+    ONE_AT_A_TIME,
+    ONE_AT_A_TIME_UR,
+)
 from todo_agent.offline.rules import (
     Grammar,
     Parse,
@@ -510,6 +515,11 @@ TALK: list[tuple[str, Command]] = [
 ]
 
 URDU_CASES: list[tuple[str, Command]] = [
+    ("سب کام مکمل کر دو", Decline(ONE_AT_A_TIME_UR)),
+    ("آج کے سارے کام کل پر کر دو", Decline(ONE_AT_A_TIME_UR)),
+    ("کیا میں نے بل جمع کروا دیا؟", Search("بل")),
+    ("کیا میں نے امی کو فون کیا؟", Search("امی کو فون")),
+    ("ہر روز ورزش کرنی ہے", Add([task("ورزش کرنی", "2031-01-15", rule="FREQ=DAILY")])),
     ("دودھ خریدنا شامل کریں", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کریں۔", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کر دیں", add("دودھ خریدنا")),

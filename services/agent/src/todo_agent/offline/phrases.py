@@ -80,12 +80,23 @@ def first_window(windows: Sequence[tuple[re.Pattern[str], DueWindow]], text: str
 # New tasks.
 
 _TITLE_NOISE_END = re.compile(
-    r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+)?(?:list|tasks|todos|to-dos)"
+    r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+|shopping\s+|grocery\s+)?(?:list|tasks|todos|to-dos)"
     r"|\s+as\s+a\s+(?:task|todo|to-do)|\s+(?:with|and|,)\s*$|\s+please)+\s*$",
     re.I,
 )
 _TITLE_NOISE_START = re.compile(
     r"^(?:(?:a|an)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?:to\s+|:\s*|called\s+|named\s+)?",
+    re.I,
+)
+
+
+# Date words left in a title mean its date was misread ("Ring the council thursday lunchtime"):
+# the planner asks rather than add a task with a wrong title or due date.
+DATE_LEFT_IN_TITLE = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tmrw|today|tonight|"
+    r"january|february|april|june|july|august|september|october|november|december|"
+    r"next\s+(?:week|month)|end\s+of|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
+    r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)",
     re.I,
 )
 

@@ -38,6 +38,7 @@ from todo_agent.offline.commands import (
 )
 from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import ToolCall, Turn
+from todo_agent.offline.phrases import DATE_LEFT_IN_TITLE
 
 # A title reference is matched against this many of the user's tasks.
 LOOKUP_LIMIT = 100
@@ -403,6 +404,9 @@ class Planner:
 
     def _add(self, command: Add) -> Decision:
         done = [c for c in self.calls if c.name == contract.ADD_TASK]
+        doubtful = [t for t in command.tasks if DATE_LEFT_IN_TITLE.search(t.title)]
+        if not done and doubtful:
+            return Decision.say(replies.doubtful_add(doubtful[0], self.lang))
         if not done:
             calls: list[tuple[str, dict[str, Any]]] = []
             for task in command.tasks:

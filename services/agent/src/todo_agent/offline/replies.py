@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from todo_agent.offline.commands import Bulk, ListTasks
+from todo_agent.offline.commands import Bulk, ListTasks, NewTask
 
 Lang = str  # "en" or "ur"
 
@@ -260,4 +260,16 @@ def bulk_preview(command: Bulk, output: dict[str, Any], now: datetime) -> str:
     return (
         f"This would {verb} {count}{change}:\n{numbered(tasks, now)}\n"
         "Nothing has changed yet: press Confirm on the card to do it, or Cancel to leave them."
+    )
+
+
+def doubtful_add(task: NewTask, lang: Lang) -> str:
+    """An add whose title still holds date words: say what was read and ask, add nothing."""
+    due = f" due {task.due.iso()}" if task.due is not None else ""
+    if lang == "ur":
+        return f'کیا آپ کا مطلب ہے "{task.title}"{due}؟ تاریخ الگ سے لکھیں، میں نے ابھی کچھ شامل نہیں کیا۔'
+    return (
+        f'I read that as "{task.title}"{due}, but part of the title looks like a date I couldn\'t '
+        "place, so I haven't added anything. Could you say it again with the date on its own, "
+        'for example "add call the council on thursday at 12pm"?'
     )

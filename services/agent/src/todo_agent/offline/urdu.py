@@ -21,6 +21,7 @@ from todo_agent.offline.commands import (
     Greeting,
     Help,
     ListTasks,
+    Search,
     State,
     TaskRef,
     Undo,
@@ -36,6 +37,7 @@ from todo_agent.offline.phrases import (
     parse_ref,
 )
 from todo_agent.offline.recurrence import first_weekday
+from todo_agent.offline.replies import ONE_AT_A_TIME_UR
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
 
@@ -79,6 +81,14 @@ _CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھی�
 _STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
+_DAILY = re.compile(r"(?<!\S)(روزانہ)(?!\S)")
+_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+REPEAT_UNCLEAR_UR = "معاف کیجیے، میں سمجھ نہیں سکا کہ یہ کام کتنی بار دہرانا ہے۔ مثلاً لکھیں: ہر پیر کو پودوں کو پانی دینا ہے"
+# "سب کام مکمل کر دو", "آج کے سارے کام کل پر کر دو": a change to many tasks at once.
+_ALL_TASKS = re.compile(r"(?<!\S)(?:سب|سارے|ساری|تمام)(?!\S)")
+_CHANGE_VERB = re.compile(r"(?:مکمل|ہٹا|نکال|مٹا|ڈیلیٹ|ختم|پر\s+کر|تک\s+کر|ٹیگ|بدل)")
+# "کیا میں نے بل جمع کروا دیا؟": a question about a task that may be done.
+_DID_I = re.compile(r"^کیا\s+(?:میں\s+نے|میں)\s+(?P<q>.+)$")
 _DID = re.compile(
     r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا|لیا|لی)(?:\s+ہے)?[\s۔!]*$"
 )
@@ -111,6 +121,16 @@ def _ref(text: str) -> TaskRef | None:
     if text in ("یہ", "وہ", "اسے", "اس"):
         return TaskRef("last")
     return parse_ref(text)
+
+
+def _did_i(match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "کیا میں نے بل جمع کروا دیا؟" → find the bill task in any state (a done one too)."""
+    query = _DID.sub("", match.group("q")).strip(" ؟?")
+    for _ in range(2):
+        query = re.sub(
+            r"(?<!\S)(?:جمع|کر|کروا|لے|دے|ہو|کیا|کی|کیے|کئے)(?!\S)\s*$", "", query
+        ).strip()
+    return Search(query) if query else None
 
 
 def _list(_match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -194,13 +214,26 @@ def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
     tags, text = extract_tags(utterance.text)
     priority, rest = extract_priority(text)
     rest = _TAIL_AUX.sub("", rest.strip()).strip(" ،,")
-    every = _EVERY.search(rest)
+    every = _EVERY.search(rest) or _DAILY.search(rest)
     rule = ""
-    if every is not None and every.group(1) in URDU_WEEKDAYS:
+    if every is not None:
+        word = every.group(1)
+        today = utterance.now.date()
+        day = today
+        if word in URDU_WEEKDAYS:
+            weekday = URDU_WEEKDAYS[word]
+            day = first_weekday(utterance.now, weekday)
+            rule = f"FREQ=WEEKLY;BYDAY={_RRULE_DAYS[weekday]}"
+        elif word in ("روز", "دن", "روزانہ"):
+            rule = "FREQ=DAILY"
+        elif word in ("ہفتے", "ہفتہ"):
+            rule = f"FREQ=WEEKLY;BYDAY={_RRULE_DAYS[today.weekday()]}"
+        elif word in ("مہینے", "ماہ", "مہینہ"):
+            rule = f"FREQ=MONTHLY;BYMONTHDAY={today.day}"
+        else:
+            # "ہر …" said of something this cannot read: no junk task titled with it.
+            return Decline(REPEAT_UNCLEAR_UR)
         rest = f"{rest[: every.start()]} {rest[every.end() :]}"
-        weekday = URDU_WEEKDAYS[every.group(1)]
-        day = first_weekday(utterance.now, weekday)
-        rule = f"FREQ=WEEKLY;BYDAY={('MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU')[weekday]}"
     tasks = parse_add_items(rest, utterance.now, split=False)
     if not tasks or not tasks[0].title:
         return None
@@ -247,6 +280,12 @@ RULES: tuple[Rule, ...] = (
         lambda _match, utterance: Greeting(thanks="شکریہ" in utterance.text),
     ),
     Rule("undo", anywhere(_UNDO), lambda _m, _u: Undo()),
+    Rule(
+        "cannot: many tasks at once",
+        anywhere(_ALL_TASKS),
+        lambda _m, u: Decline(ONE_AT_A_TIME_UR) if _CHANGE_VERB.search(u.text) else None,
+    ),
+    Rule("search: did I do X?", at_start(_DID_I), _did_i),
     Rule(
         "cannot: share or send",
         anywhere(_CANNOT_SHARE),
