@@ -265,3 +265,28 @@ def test_several_tasks_in_one_update_are_one_call_each() -> None:
         (contract.COMPLETE_TASK, {"task_id": "t-milk"}),
         (contract.COMPLETE_TASK, {"task_id": "t-eggs"}),
     ]
+
+
+WORK: dict[str, Any] = {
+    "id": "t-deck",
+    "title": "Finish slide deck",
+    "state": "open",
+    "due": "2031-01-16T12:00",
+    "tags": ["work"],
+}
+GYM_TODAY: dict[str, Any] = {**GYM, "due": "2031-01-15T18:00"}
+
+
+def test_a_tag_and_a_window_list_only_that_tags_tasks_in_that_window() -> None:
+    step = plan("work tasks due this week")
+    assert step.calls == [("list_tasks", {"state": "open", "limit": LOOKUP_LIMIT})]
+    listed = {"ok": True, "tasks": [GYM_TODAY, WORK]}
+    reply = plan("work tasks due this week", [("list_tasks", {}, listed)]).reply or ""
+    assert "Finish slide deck" in reply and "Gym session" not in reply
+    assert reply.startswith("You have 1 open task due this week and tagged #work")
+
+
+def test_a_word_no_task_has_as_a_tag_lists_by_title_words() -> None:
+    listed = {"ok": True, "tasks": [GYM_TODAY, WORK]}
+    reply = plan("gym tasks due this week", [("list_tasks", {}, listed)]).reply or ""
+    assert "Gym session" in reply and "Finish slide deck" not in reply

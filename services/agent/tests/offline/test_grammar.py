@@ -837,7 +837,7 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("mvoe parents evening friday", NOT_UNDERSTOOD),
     ("gym all done for today", Act("complete", [title("gym")])),
     ("I reviewed Tom's PR", Act("complete", [title("Tom's PR")])),
-    ("work tasks due this week", ListTasks(due="this_week")),
+    ("work tasks due this week", ListTasks(due="this_week", tag_hint="work")),
     ("add meet Jo at the station at half 6", add("Meet Jo at the station", "2031-01-15T18:30")),
     ("add call mum at quarter to 7", add("Call mum", "2031-01-15T18:45")),
     (

@@ -66,6 +66,9 @@ class ListTasks:
     overdue_too: bool = False
     # How the user named the window, for the reply's heading ("due this weekend").
     label: str = ""
+    # "work tasks due this week": a word that names a tag when some task has that tag (the
+    # planner checks), else words of the titles.
+    tag_hint: str | None = None
 
 
 @dataclass

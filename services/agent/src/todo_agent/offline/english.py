@@ -308,8 +308,71 @@ def _state_filter(text: str) -> State:
     return "open"
 
 
+# "work tasks due this week", "what are my home things for tomorrow": a word before "tasks".
+_SOFT_TAG = re.compile(
+    r"(?:^|\b(?:my|the|any|all|show|list|see|what\s+are)\s+)(?P<t>[a-z][\w-]*)\s+(?:tasks|stuff|things|jobs|todos)\b",
+    re.I,
+)
+_NOT_A_TAG_WORD = frozenset(
+    [
+        "my",
+        "the",
+        "all",
+        "any",
+        "open",
+        "done",
+        "completed",
+        "finished",
+        "overdue",
+        "late",
+        "high",
+        "low",
+        "medium",
+        "urgent",
+        "important",
+        "today's",
+        "tomorrow's",
+        "todays",
+        "today",
+        "tomorrow",
+        "tonight",
+        "this",
+        "next",
+        "week's",
+        "weekend's",
+        "remaining",
+        "pending",
+        "other",
+        "outstanding",
+        "old",
+        "new",
+        "upcoming",
+        "these",
+        "those",
+        "which",
+        "what",
+        "priority",
+        "due",
+        "undated",
+        "recurring",
+        "repeating",
+        "some",
+        "few",
+    ]
+)
+
+
 def parse_list(text: str, now: datetime) -> ListTasks:
     """Filters from a request to see tasks."""
+    command = _parse_list(text, now)
+    if command.tag is None:
+        soft = _SOFT_TAG.search(text)
+        if soft is not None and soft.group("t").lower() not in _NOT_A_TAG_WORD:
+            command.tag_hint = soft.group("t").lower()
+    return command
+
+
+def _parse_list(text: str, now: datetime) -> ListTasks:
     tags, rest = extract_tags(text)
     tag = tags[0] if tags else None
     if tag is None:
@@ -959,7 +1022,8 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"^(?:email|e-mail|text|sms|whatsapp|send|message|mail)\s+(?:me\s+|it\s+to\s+me\s+)?(?:this|my|the)\s+(?:list|tasks?|todos?)\b"
             r"|^(?:send|text|message|whatsapp|email)\s+(?:a\s+)?(?:whatsapp|text|message|sms|email)\s+to\b"
-            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b",
+            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b"
+            r"|^(?:email|e-mail|text|message|whatsapp|sms)\s+(?!me\b)(?:my\s+|the\s+)?\w+(?:\s+\w+)?\s+(?:that|saying|to\s+say|and\s+(?:say|tell))\b",
             re.I,
         ),
         "I can't send emails, messages or notifications.",

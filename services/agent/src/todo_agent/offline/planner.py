@@ -71,7 +71,8 @@ def title_score(query: str, title: str) -> float:
         return 0.0
     if " ".join(q) == " ".join(t):
         return 2.0
-    if " ".join(q) in " ".join(t):
+    if f" {' '.join(q)} " in f" {' '.join(t)} ":
+        # Whole words only: "car" is part of "Car service", not of "Birthday card".
         return 1.0 + len(" ".join(q)) / max(1, len(" ".join(t))) * 0.5
     # Each meaningful word must look like a word of the title: "call the plumber" is no match
     # for "Call the electrician", however well "call the" matches.
@@ -475,6 +476,16 @@ class Planner:
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
         tasks = [t for t in output.get("tasks", []) if in_window(t, command, self.now)]
+        if command.tag_hint:
+            hint = command.tag_hint
+            tagged = [t for t in output.get("tasks", []) if hint in t.get("tags", [])]
+            if tagged:
+                command.tag = hint
+                tasks = [t for t in tasks if hint in t.get("tags", [])]
+            else:
+                tasks = [t for t in tasks if words_match(hint, str(t.get("title", "")))]
+                window = replies.window_text(command)
+                command.label = (window + " " if window else "") + f'about "{hint}"'
         if self.lang == "ur":
             heading = replies.list_heading_ur(command, len(tasks))
             return Decision.say(

@@ -80,6 +80,18 @@ def numbered(tasks: list[dict[str, Any]], now: datetime, lang: Lang = "en") -> s
     return "\n".join(task_line(i, t, now, lang) for i, t in enumerate(tasks, start=1))
 
 
+def window_text(filters: ListTasks) -> str:
+    """How a list names its window: "due today", "due at the weekend", "" for none."""
+    return filters.label or {
+        "overdue": "that are overdue",
+        "today": "due today",
+        "tomorrow": "due tomorrow",
+        "this_week": "due this week",
+        "next_week": "due next week",
+        "undated": "with no due date",
+    }.get(filters.due, "")
+
+
 def list_heading(filters: ListTasks, count: int) -> str:
     """ "Your open tasks due today" / "You have no completed tasks tagged #work"."""
     state = {"open": "open ", "completed": "completed ", "all": ""}[filters.state]
@@ -88,14 +100,7 @@ def list_heading(filters: ListTasks, count: int) -> str:
         words.append(f"{filters.priority}-priority")
     noun = f"{state}{' '.join(words) + ' ' if words else ''}tasks"
     qualifiers = []
-    window = filters.label or {
-        "overdue": "that are overdue",
-        "today": "due today",
-        "tomorrow": "due tomorrow",
-        "this_week": "due this week",
-        "next_week": "due next week",
-        "undated": "with no due date",
-    }.get(filters.due)
+    window = window_text(filters)
     if window:
         qualifiers.append(window)
     if filters.tag:
