@@ -27,7 +27,7 @@ _WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 )
 # "all", "everything" — or a plural with a filter ("clear out my finished tasks").
 _ALL = re.compile(
-    r"\b(?:tasks|ones|todos|items)\b|\b(?:everything|all|every\s+(?:task|one|single\s+(?:task|one)|item)|each\s+(?:task|one)|"
+    r"\b(?:tasks|ones|todos|items)\b|\b(?:everything|all|every|each\s+(?:task|one)|"
     r"whole\s+list|entire\s+list)\b",
     re.I,
 )

@@ -396,7 +396,9 @@ _LAST_MENTIONED = re.compile(
 )
 _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
-    r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$"
+    # "emailed the landlord back", "rang the garage again": the task is "the landlord".
+    r"|\s+(?:back|again)$",
     re.I,
 )
 

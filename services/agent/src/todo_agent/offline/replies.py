@@ -193,7 +193,7 @@ ONE_AT_A_TIME = (
     "I can't change several tasks at once yet: I change one task at a time. Name one task "
     '(for example "move buy milk to tomorrow") and I\'ll do that one.'
 )
-ONE_AT_A_TIME_UR = "میں ابھی ایک ساتھ کئی کام نہیں بدل سکتا، ایک وقت میں ایک کام بتائیں۔"
+ONE_AT_A_TIME_UR = "میں ابھی ایک ساتھ کئی کام تبدیل نہیں کر سکتا، ایک وقت میں ایک کام بتائیں۔"
 BULK_FILTER_UNCLEAR = (
     "I can't pick those tasks out in one go. I can change every task due today, tomorrow, "
     "this week, next week or overdue, or with a tag, a priority or some words, for example "
