@@ -290,3 +290,15 @@ def test_a_word_no_task_has_as_a_tag_lists_by_title_words() -> None:
     listed = {"ok": True, "tasks": [GYM_TODAY, WORK]}
     reply = plan("gym tasks due this week", [("list_tasks", {}, listed)]).reply or ""
     assert "Gym session" in reply and "Finish slide deck" not in reply
+
+
+def test_both_means_the_two_tasks_of_the_last_list() -> None:
+    two = [("user", "what's due today?"), ("assistant", "2 tasks:\n" + numbered([MILK, EGGS], NOW))]
+    step = plan("move both to next week", history=two)
+    assert step.calls == [
+        (contract.UPDATE_TASK, {"task_id": "t-milk", "due": "2031-01-20"}),
+        (contract.UPDATE_TASK, {"task_id": "t-eggs", "due": "2031-01-20"}),
+    ]
+    three = [("user", "list"), ("assistant", "3:\n" + numbered([MILK, EGGS, GYM], NOW))]
+    asked = plan("complete both", history=three)
+    assert asked.calls == [] and "Which ones?" in (asked.reply or "")

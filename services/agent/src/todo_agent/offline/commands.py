@@ -107,6 +107,8 @@ class Update:
     # A new time alone keeps the task's day; a shift moves its due date by so many days.
     keep_day: bool = False
     shift_days: int = 0
+    # More tasks to change the same way ("move both to next week", "the first and the last").
+    also: list[TaskRef] = field(default_factory=list)
     # A new RRULE ("make it repeat every monday"), or stop repeating.
     recurrence: str | None = None
     stop_repeating: bool = False

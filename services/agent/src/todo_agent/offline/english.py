@@ -431,8 +431,12 @@ def _edit(make: Edit) -> Builder:
         target = match.group("target")
         if _NOT_A_TARGET.match(target.strip()):
             return None
-        ref = parse_ref(target)
-        return None if ref is None else make(ref, match, utterance)
+        refs = parse_refs(target)
+        ref = refs[0] if len(refs) > 1 else parse_ref(target)
+        update = None if ref is None else make(ref, match, utterance)
+        if update is not None and len(refs) > 1:
+            update.also = refs[1:]
+        return update
 
     return build
 

@@ -431,8 +431,18 @@ def parse_ref(text: str) -> TaskRef | None:
     return TaskRef("title", title) if title else None
 
 
+_BOTH = re.compile(
+    r"^(?:both|both\s+of\s+them|them\s+both|the\s+two\s+of\s+them|both\s+tasks)$", re.I
+)
+
+
 def parse_refs(text: str) -> list[TaskRef]:
-    """ "1 and 3", "the first and the second" → several refs; anything else is one ref."""
+    """ "1 and 3", "the first and the second", "both" → several refs; anything else is one ref."""
+    text = text.strip(" ,.!?")
+    if _BOTH.match(text):
+        # The two tasks of the last list (the planner asks when it held more or fewer).
+        return [TaskRef("position", position=1), TaskRef("position", position=2, value="both")]
+    text = re.sub(r"^both\s+(?=.+\s+and\s+)", "", text, flags=re.I)
     pieces = [
         p for p in re.split(r"\s*(?:,|\s+and\s+|&|\s+اور\s+)\s*", text.strip(), flags=re.I) if p
     ]

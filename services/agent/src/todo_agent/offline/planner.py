@@ -221,6 +221,11 @@ class Planner:
                     if self.lang == "ur"
                     else 'I don\'t have a recent numbered list to count from. Say "list my tasks" first.'
                 )
+            if ref.value == "both" and len(ids) != 2:
+                return None, (
+                    f"The last list had {len(ids)} tasks, so I'm not sure which two you mean. "
+                    "Which ones?"
+                )
             index = len(ids) - 1 if ref.position == -1 else ref.position - 1
             if not 0 <= index < len(ids):
                 return None, (
@@ -564,7 +569,7 @@ class Planner:
             return Decision.say(missing)
         done = [c for c in self.calls if c.name == contract.UPDATE_TASK]
         if not done:
-            ids, first = self._resolve_all([command.target], "update")
+            ids, first = self._resolve_all([command.target, *command.also], "update")
             if first is not None:
                 return first
             assert ids
