@@ -294,7 +294,8 @@ def test_a_word_no_task_has_as_a_tag_lists_by_title_words() -> None:
 
 def test_both_means_the_two_tasks_of_the_last_list() -> None:
     two = [("user", "what's due today?"), ("assistant", "2 tasks:\n" + numbered([MILK, EGGS], NOW))]
-    step = plan("move both to next week", history=two)
+    assert plan("move both to next week", history=two).calls == [LOOKUP_ALL]
+    step = plan("move both to next week", [(*LOOKUP_ALL, ok(MILK, EGGS))], history=two)
     assert step.calls == [
         (contract.UPDATE_TASK, {"task_id": "t-milk", "due": "2031-01-20"}),
         (contract.UPDATE_TASK, {"task_id": "t-eggs", "due": "2031-01-20"}),
