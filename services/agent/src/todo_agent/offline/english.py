@@ -467,6 +467,9 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
     """A re-date whose <when> is a date or time and nothing else ("change the haircut to 4pm";
     "change X to Y" with other words is a rename). A time alone keeps the task's day."""
     when = match.group("when").strip()
+    if extract_recurrence(utterance.text, utterance.now) is not None:
+        # "put the recycling out every other thursday": a repeat, never a one-off re-date.
+        return None
     due, rest = extract_due(when, utterance.now)
     if due is None or rest.strip(" ,.") or (ref.kind == "title" and not ref.value):
         return None
@@ -489,6 +492,8 @@ def _clear_due(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | No
 
 
 def _redate(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    if extract_recurrence(utterance.text, utterance.now) is not None:
+        return None
     due, _ = extract_due(match.group("when"), utterance.now)
     # A new day for a timed task keeps its time.
     return Update(ref, due=due, keep_time=True) if due is not None else None
@@ -1143,7 +1148,9 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
     lead = _ADD.match(rest)
     # "remind me every monday to water the plants": the lead words come back once the
     # repeating phrase is out.
-    rest = lead.group("rest") if lead is not None else rest
+    # "put the recycling out every other thursday": "put" opens an add only with "on my list".
+    if lead is not None and not re.match(r"^(?:put|make|new)\b", rest, re.I):
+        rest = lead.group("rest")
     tasks = parse_add_items(rest, utterance.now, split=False)
     if len(tasks) != 1 or not tasks[0].title:
         return Decline('I couldn\'t tell which task should repeat; say it as "add X every monday".')
@@ -1402,7 +1409,7 @@ def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
 
 
 _ADD_LEAD = re.compile(
-    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|put)\s+",
+    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must)\s+",
     re.I,
 )
 

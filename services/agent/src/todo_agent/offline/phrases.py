@@ -95,7 +95,7 @@ _TITLE_NOISE_START = re.compile(
 DATE_LEFT_IN_TITLE = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tmrw|today|tonight|"
     r"january|february|april|june|july|august|september|october|november|december|"
-    r"next\s+(?:week|month)|end\s+of|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
+    r"next\s+(?:week|month)|end\s+of|every|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
     r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)",
     re.I,
 )
@@ -398,7 +398,7 @@ _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
     r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$"
     # "emailed the landlord back", "rang the garage again": the task is "the landlord".
-    r"|\s+(?:back|again)$",
+    r"|\s+(?:back|again|forward)$",
     re.I,
 )
 

@@ -28,8 +28,12 @@ _MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
 
 # Order matters: the most specific phrase is tried first.
 _LAST_WEEKDAY = re.compile(
-    r"\b(?:on\s+)?(?:the\s+)?last\s+(" + _DAY + r")\s+of\s+(?:every|each|the)\s+month\b", re.I
+    r"\b(?:every\s+|each\s+)?(?:on\s+)?(?:the\s+)?(?P<nth>last|first|second|third|fourth|1st|2nd|3rd|4th)\s+("
+    + _DAY
+    + r")\s+(?:of|in)\s+(?:every|each|the)\s+month\b",
+    re.I,
 )
+_NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _MONTH_DAY = re.compile(
     r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\s+of\s+(?:every|each)\s+month\b"
     r"|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b"
@@ -84,6 +88,22 @@ class Recurrence:
     first: Due | None
     rest: str
     rule: str = ""
+
+
+def _nth_weekday(today: date, weekday: int, nth: int) -> date:
+    """The first day on or after today that is the nth (-1: last) such weekday of its month."""
+    month = today.replace(day=1)
+    for _ in range(3):
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if nth == -1:
+            end = following - timedelta(days=1)
+            day = end - timedelta(days=(end.weekday() - weekday) % 7)
+        else:
+            day = month + timedelta(days=(weekday - month.weekday()) % 7 + 7 * (nth - 1))
+        if day >= today and day.month == month.month:
+            return day
+        month = following
+    return today
 
 
 def _byday(weekdays: list[int]) -> str:
@@ -155,14 +175,14 @@ def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
 
     match = _LAST_WEEKDAY.search(text)
     if match is not None:
-        weekday = _names(match.group(1))[0]
+        weekday = _names(match.group(2))[0]
+        nth = _NTH.get(match.group("nth").lower(), -1)
         due, rest = rest_of(match)
-        month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        day = month_end - timedelta(days=(month_end.weekday() - weekday) % 7)
+        day = _nth_weekday(today, weekday, nth)
         return Recurrence(
             Due(day, due.at if due else None),
             rest,
-            _rule("MONTHLY", BYDAY=f"-1{_RRULE_DAYS[weekday]}"),
+            _rule("MONTHLY", BYDAY=f"{nth}{_RRULE_DAYS[weekday]}"),
         )
     match = _MONTH_DAY.search(text)
     if match is not None:

@@ -207,7 +207,7 @@ CANNOT_UNDO_UR = "میں ابھی تبدیلی واپس نہیں کر سکتا۔
 CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
 CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 REPEAT_UNCLEAR = (
-    "I couldn't tell how often it repeats, so I added it once, for its first date. Say "
+    "I can't tell how often it repeats, so I added it once, for its first date. Say "
     '"every monday", "every other week" or "on the 1st of every month" to make it repeat.'
 )
 CANNOT_REMIND = (
