@@ -39,6 +39,7 @@ from todo_agent.offline.commands import (
 from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import ToolCall, Turn
 from todo_agent.offline.phrases import DATE_LEFT_IN_TITLE
+from todo_agent.offline.recurrence import RRULE_DAYS
 
 # A title reference is matched against this many of the user's tasks.
 LOOKUP_LIMIT = 100
@@ -656,12 +657,9 @@ class Planner:
         return args
 
 
-_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-
-
 def repeat_on(rule: str, first: date) -> str:
     """A rule whose day was taken from today, moved to the day of the task's due date ("make
     the gym session repeat every week" repeats on the gym session's weekday)."""
-    rule = re.sub(r"BYDAY=[A-Z,]+", f"BYDAY={_RRULE_DAYS[first.weekday()]}", rule)
+    rule = re.sub(r"BYDAY=[A-Z,]+", f"BYDAY={RRULE_DAYS[first.weekday()]}", rule)
     rule = re.sub(r"BYMONTHDAY=\d+", f"BYMONTHDAY={first.day}", rule)
     return re.sub(r"BYMONTH=\d+", f"BYMONTH={first.month}", rule)

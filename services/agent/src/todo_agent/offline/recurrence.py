@@ -76,7 +76,8 @@ _ANY = re.compile(
     r"work\s*days|working\s+days)\b|\bmonday\s+to\s+friday\b",
     re.I,
 )
-_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# RFC 5545 weekday codes, Monday first (as `date.weekday()` counts).
+RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _COUNT_WORDS = {"other": 2, "second": 2, "two": 2, "three": 3, "four": 4, "six": 6}
 
 
@@ -107,7 +108,7 @@ def _nth_weekday(today: date, weekday: int, nth: int) -> date:
 
 
 def _byday(weekdays: list[int]) -> str:
-    return ",".join(_RRULE_DAYS[d] for d in sorted(set(weekdays)))
+    return ",".join(RRULE_DAYS[d] for d in sorted(set(weekdays)))
 
 
 def _rule(freq: str, interval: int = 1, **parts: str) -> str:
@@ -182,7 +183,7 @@ def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
         return Recurrence(
             Due(day, due.at if due else None),
             rest,
-            _rule("MONTHLY", BYDAY=f"{nth}{_RRULE_DAYS[weekday]}"),
+            _rule("MONTHLY", BYDAY=f"{nth}{RRULE_DAYS[weekday]}"),
         )
     match = _MONTH_DAY.search(text)
     if match is not None:
@@ -230,7 +231,7 @@ def extract_recurrence(text: str, now: datetime) -> Recurrence | None:
 def _plain_rule(pattern: re.Pattern[str], match: re.Match[str], first: date) -> str:
     """The RRULE of a phrase that names no day ("daily", "every 3 days", "every other week",
     "monthly"): a weekly or monthly rule repeats on the first occurrence's weekday or day."""
-    weekday = _RRULE_DAYS[first.weekday()]
+    weekday = RRULE_DAYS[first.weekday()]
     if pattern is _EVERY_N:
         if match.group("fortnight"):
             return _rule("WEEKLY", 2, BYDAY=weekday)

@@ -33,7 +33,7 @@ _REMINDER = re.compile(
 )
 _WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10,
-    "fifteen": 15, "twenty": 20, "thirty": 30, "forty-five": 45, "forty five": 45,
+    "fifteen": 15, "twenty": 20, "thirty": 30, "forty five": 45,
 }  # fmt: skip
 
 
@@ -64,8 +64,6 @@ def _minutes(amount: str, unit: str) -> int:
     if amount == "a couple of":
         return 2 * per
     count = int(amount) if amount.isdigit() else _WORDS.get(amount.replace("-", " "), 0)
-    if amount == "forty-five":
-        count = 45
     return count * per
 
 

@@ -36,7 +36,7 @@ from todo_agent.offline.phrases import (
     parse_add_items,
     parse_ref,
 )
-from todo_agent.offline.recurrence import first_weekday
+from todo_agent.offline.recurrence import RRULE_DAYS, first_weekday
 from todo_agent.offline.replies import ONE_AT_A_TIME_UR
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
@@ -82,7 +82,6 @@ _STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
 _DAILY = re.compile(r"(?<!\S)(روزانہ)(?!\S)")
-_RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 REPEAT_UNCLEAR_UR = "معاف کیجیے، میں سمجھ نہیں سکا کہ یہ کام کتنی بار دہرانا ہے۔ مثلاً لکھیں: ہر پیر کو پودوں کو پانی دینا ہے"
 # "سب کام مکمل کر دو", "آج کے سارے کام کل پر کر دو": a change to many tasks at once.
 _ALL_TASKS = re.compile(r"(?<!\S)(?:سب|سارے|ساری|تمام)(?!\S)")
@@ -223,11 +222,11 @@ def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
         if word in URDU_WEEKDAYS:
             weekday = URDU_WEEKDAYS[word]
             day = first_weekday(utterance.now, weekday)
-            rule = f"FREQ=WEEKLY;BYDAY={_RRULE_DAYS[weekday]}"
+            rule = f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[weekday]}"
         elif word in ("روز", "دن", "روزانہ"):
             rule = "FREQ=DAILY"
         elif word in ("ہفتے", "ہفتہ"):
-            rule = f"FREQ=WEEKLY;BYDAY={_RRULE_DAYS[today.weekday()]}"
+            rule = f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[today.weekday()]}"
         elif word in ("مہینے", "ماہ", "مہینہ"):
             rule = f"FREQ=MONTHLY;BYMONTHDAY={today.day}"
         else:
