@@ -516,6 +516,10 @@ TALK: list[tuple[str, Command]] = [
 
 URDU_CASES: list[tuple[str, Command]] = [
     ("سب کام مکمل کر دو", Decline(ONE_AT_A_TIME_UR)),
+    (
+        "آج شام امی کو فون کرنا اور دوائی لینا",
+        Add([task("امی کو فون کرنا", "2031-01-15"), task("دوائی لینا", "2031-01-15")]),
+    ),
     ("آج کے سارے کام کل پر کر دو", Decline(ONE_AT_A_TIME_UR)),
     ("کیا میں نے بل جمع کروا دیا؟", Search("بل")),
     ("کیا میں نے امی کو فون کیا؟", Search("امی کو فون")),
@@ -597,6 +601,7 @@ EVERYDAY: list[tuple[str, Command]] = [
     ),
     ("yes please", Confirm()),
     ("can I get a notification before the meeting?", Decline(CANNOT_REMIND)),
+    ("add call the school back re Tuesday's trip", add("Call the school back re Tuesday's trip")),
     (
         "move all of this weekend's tasks to next week",
         Decline(ONE_AT_A_TIME, with_bulk=BULK_FILTER_UNCLEAR),

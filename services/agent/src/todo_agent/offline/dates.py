@@ -186,7 +186,8 @@ _WEEKDAY = re.compile(
     + "|"
     + "|".join(WEEKDAY_ABBREVIATIONS)
     + r")"
-    + _END,
+    # "Tuesday's trip" names a thing, not a due date.
+    + r"(?![\w']|\u2019)",
     re.I,
 )
 _NEXT_WEEK = re.compile(

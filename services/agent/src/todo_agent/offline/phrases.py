@@ -95,7 +95,7 @@ _TITLE_NOISE_START = re.compile(
 DATE_LEFT_IN_TITLE = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tmrw|today|tonight|"
     r"january|february|april|june|july|august|september|october|november|december|"
-    r"next\s+(?:week|month)|end\s+of|every|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
+    r"next\s+(?:week|month)|end\s+of|every|(?<=\s)'s|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
     r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)",
     re.I,
 )
@@ -318,6 +318,15 @@ def parse_add_items(text: str, now: datetime, *, split: bool = True) -> list[New
         # Urdu puts the verb last: "دودھ خریدنا، انڈے خریدنا" is two infinitives, two tasks.
         several = several or len(quoted) > 1
         several = several or (len(titled) > 1 and all(_URDU_INFINITIVE.search(p) for p in titled))
+        # "امی کو فون کرنا اور دوائی لینا": two infinitives joined by "اور" are two tasks (one
+        # verb after a list of things, "دودھ اور انڈے خریدنا", stays one).
+        joined = [p.strip() for p in re.split(r"\s+اور\s+", text) if p.strip()]
+        if (
+            not several
+            and len(joined) > 1
+            and all(_URDU_INFINITIVE.search(p) and len(p.split()) > 1 for p in joined)
+        ):
+            several, soft = True, joined
         pieces = soft if several else [text]
     tasks: list[NewTask] = []
     for piece in pieces:

@@ -233,7 +233,14 @@ def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
             # "ہر …" said of something this cannot read: no junk task titled with it.
             return Decline(REPEAT_UNCLEAR_UR)
         rest = f"{rest[: every.start()]} {rest[every.end() :]}"
-    tasks = parse_add_items(rest, utterance.now, split=False)
+    if rule:
+        tasks = parse_add_items(rest, utterance.now, split=False)
+    else:
+        # One date for the whole message; then "X کرنا اور Y لینا" may be two tasks.
+        due, body = extract_due(rest, utterance.now)
+        tasks = parse_add_items(body, utterance.now)
+        for task in tasks:
+            task.due = task.due or due
     if not tasks or not tasks[0].title:
         return None
     if rule:
