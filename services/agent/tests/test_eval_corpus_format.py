@@ -37,8 +37,10 @@ FEATURES = {"recurrence", "bulk", "undo", "reminders"}
 PRIORITIES = {"low", "medium", "high"}
 STATES = {"open", "completed"}
 
-CASE_KEYS = {"id", "category", "lang", "text", "tasks", "history", "expect"}
-REQUIRED_CASE_KEYS = CASE_KEYS - {"history"}
+# `plan` (fresh.jsonl only): the calls the model must make to tools not on main yet, scored at
+# planner level: a list of {"tool": name, "arguments": {...}}, "@Title" standing for an id.
+CASE_KEYS = {"id", "category", "lang", "text", "tasks", "history", "expect", "plan"}
+REQUIRED_CASE_KEYS = CASE_KEYS - {"history", "plan"}
 TASK_KEYS = {"title", "due", "priority", "tags", "state", "notes"}
 CREATED_KEYS = {"title", "title_alts", "due", "priority", "tags", "notes", "recurrence", "reminder"}
 SET_KEYS = {"title", "due", "priority", "tags", "notes", "recurrence", "reminder"}
@@ -290,6 +292,20 @@ def history_errors(history: object, where: str) -> list[str]:
     return errors
 
 
+def plan_errors(plan: object, where: str) -> list[str]:
+    """A planner-level expectation: a list of {"tool": name, "arguments": object}."""
+    if not isinstance(plan, list):
+        return [f"{where}: plan must be a list of calls"]
+    return [
+        f"{where}: plan[{i}] must be {{'tool': str, 'arguments': object}}"
+        for i, step in enumerate(plan)
+        if not isinstance(step, dict)
+        or set(step) != {"tool", "arguments"}
+        or not isinstance(step["tool"], str)
+        or not isinstance(step["arguments"], dict)
+    ]
+
+
 def case_errors(case: object) -> list[str]:
     """Every rule one case breaks, as readable messages (empty when the case is well-formed)."""
     if not isinstance(case, dict):
@@ -306,6 +322,8 @@ def case_errors(case: object) -> list[str]:
         errors.append(f"{where}: id must be '<category with dashes>-NNN'")
     if case["lang"] not in {"en", "ur"} or (case["lang"] == "ur") != (category == "urdu"):
         errors.append(f"{where}: lang must be 'ur' exactly for the urdu category, else 'en'")
+    if "plan" in case:
+        errors += plan_errors(case["plan"], where)
     text = case["text"]
     if not isinstance(text, str) or not text.strip() or len(text) > 2000:
         errors.append(f"{where}: text must be a non-empty string of at most 2000 characters")

@@ -22,8 +22,10 @@ from todo_agent.offline.commands import (
     Act,
     Action,
     Add,
+    Bulk,
     Chat,
     Command,
+    Confirm,
     Decline,
     Greeting,
     Help,
@@ -32,18 +34,19 @@ from todo_agent.offline.commands import (
     Priority,
     Search,
     TaskRef,
+    Undo,
     Unknown,
     Update,
 )
 from todo_agent.offline.dates import Due
-from todo_agent.offline.english import (
-    CANNOT_REMIND,
-    CANNOT_REPEAT,
-    CANNOT_UNDO,
-    ENGLISH,
-    ONE_AT_A_TIME,
-)
+from todo_agent.offline.english import ENGLISH
 from todo_agent.offline.grammar import explain, is_urdu, normalize, parse
+from todo_agent.offline.replies import (
+    BULK_FILTER_UNCLEAR,
+    CANNOT_REMIND,
+    ONE_AT_A_TIME,
+    ONE_AT_A_TIME_UR,
+)
 from todo_agent.offline.rules import (
     Grammar,
     Parse,
@@ -71,8 +74,11 @@ def task(
     when: str | None = None,
     priority: Priority | None = None,
     tags: list[str] | None = None,
+    *,
+    rule: str | None = None,
+    remind: str | None = None,
 ) -> NewTask:
-    return NewTask(title, due(when) if when else None, priority, tags or [])
+    return NewTask(title, due(when) if when else None, priority, tags or [], rule, remind)
 
 
 def add(
@@ -392,8 +398,8 @@ def _action_cases() -> list[tuple[str, Command]]:
         for words, ref in REFERENCES:
             command: Command = Act(action, [ref])
             if phrasing == "undo {}" and ref.kind == "last":
-                # "undo it" asks to undo the last change, which the offline model cannot.
-                command = Decline(CANNOT_UNDO)
+                # "undo it" asks to undo the last change.
+                command = Undo()
             cases.append((phrasing.format(words), command))
     for phrasing in SHOW_PHRASINGS:
         for words, ref in REFERENCES:
@@ -509,6 +515,15 @@ TALK: list[tuple[str, Command]] = [
 ]
 
 URDU_CASES: list[tuple[str, Command]] = [
+    ("سب کام مکمل کر دو", Decline(ONE_AT_A_TIME_UR)),
+    (
+        "آج شام امی کو فون کرنا اور دوائی لینا",
+        Add([task("امی کو فون کرنا", "2031-01-15"), task("دوائی لینا", "2031-01-15")]),
+    ),
+    ("آج کے سارے کام کل پر کر دو", Decline(ONE_AT_A_TIME_UR)),
+    ("کیا میں نے بل جمع کروا دیا؟", Search("بل")),
+    ("کیا میں نے امی کو فون کیا؟", Search("امی کو فون")),
+    ("ہر روز ورزش کرنی ہے", Add([task("ورزش کرنی", "2031-01-15", rule="FREQ=DAILY")])),
     ("دودھ خریدنا شامل کریں", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کریں۔", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کر دیں", add("دودھ خریدنا")),
@@ -573,13 +588,28 @@ EVERYDAY: list[tuple[str, Command]] = [
         "share my list with my wife",
         Decline("I can't share or assign tasks: your list is yours only."),
     ),
-    ("remind me 30 minutes before the dentist", Decline(CANNOT_REMIND)),
-    ("delete all my completed tasks", ONE_AT_A_TIME_),
-    ("push everything due today to tomorrow", ONE_AT_A_TIME_),
-    ("yes please", ONE_AT_A_TIME_),
+    ("remind me 30 minutes before the dentist", Update(title("dentist"), remind_before="PT30M")),
+    ("delete all my completed tasks", Bulk("delete", "completed", label="all my completed tasks")),
+    (
+        "push everything due today to tomorrow",
+        Bulk(
+            "reschedule",
+            due="today",
+            new_due=due("2031-01-16"),
+            label="everything due today",
+        ),
+    ),
+    ("yes please", Confirm()),
+    ("can I get a notification before the meeting?", Decline(CANNOT_REMIND)),
+    ("add call the school back re Tuesday's trip", add("Call the school back re Tuesday's trip")),
+    (
+        "move all of this weekend's tasks to next week",
+        Decline(ONE_AT_A_TIME, with_bulk=BULK_FILTER_UNCLEAR),
+    ),
+    ("stop the gym session repeating", Update(title("gym session"), stop_repeating=True)),
     ("no, leave it", Chat("OK, I've left everything as it is.")),
-    ("undo that", Decline(CANNOT_UNDO)),
-    ("oops, wrong one, undo", Decline(CANNOT_UNDO)),
+    ("undo that", Undo()),
+    ("oops, wrong one, undo", Undo()),
     (
         "change 'call mum' to 'call mum about lunch'",
         Update(title("call mum"), title="Call mum about lunch"),
@@ -653,19 +683,19 @@ EVERYDAY: list[tuple[str, Command]] = [
     ("tag it car", Update(IT, add_tags=["car"])),
     (
         "every monday water the plants",
-        Add([task("Water the plants", "2031-01-20")], notice=CANNOT_REPEAT),
+        Add([task("Water the plants", "2031-01-20", rule="FREQ=WEEKLY;BYDAY=MO")]),
     ),
     (
         "gym every mon, wed and fri at 7am",
-        Add([task("Gym", "2031-01-17T07:00")], notice=CANNOT_REPEAT),
+        Add([task("Gym", "2031-01-17T07:00", rule="FREQ=WEEKLY;BYDAY=MO,WE,FR")]),
     ),
     (
         "pay rent on the 1st of every month",
-        Add([task("Pay rent", "2031-02-01")], notice=CANNOT_REPEAT),
+        Add([task("Pay rent", "2031-02-01", rule="FREQ=MONTHLY;BYMONTHDAY=1")]),
     ),
     (
         "every evening at 10 take my medication",
-        Add([task("Take my medication", "2031-01-15T22:00")], notice=CANNOT_REPEAT),
+        Add([task("Take my medication", "2031-01-15T22:00", rule="FREQ=DAILY")]),
     ),
     ("done", Act("complete", [IT])),
     ("scratch the dentist one", Act("delete", [title("dentist")])),
@@ -793,11 +823,14 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("I haven't actually fixed the bike yet", Act("reopen", [title("bike")])),
     ("cross the dry cleaning off", Act("complete", [title("dry cleaning")])),
     ("no need to water the plants any more", Act("delete", [title("water the plants")])),
-    ("make the gym session repeat every week", Decline(english.CANNOT_REPEAT_EXISTING)),
+    (
+        "make the gym session repeat every week",
+        Update(title("gym session"), recurrence="FREQ=WEEKLY;BYDAY=WE", repeat_from_due=True),
+    ),
     ("put call the bank on my list for monday", add("Call the bank", "2031-01-20")),
     (
         "remind me every monday to water the plants",
-        Add([task("Water the plants", "2031-01-20")], notice=CANNOT_REPEAT),
+        Add([task("Water the plants", "2031-01-20", rule="FREQ=WEEKLY;BYDAY=MO")]),
     ),
     (
         "the party task needs a new name: Maya's party",
@@ -809,7 +842,7 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("mvoe parents evening friday", NOT_UNDERSTOOD),
     ("gym all done for today", Act("complete", [title("gym")])),
     ("I reviewed Tom's PR", Act("complete", [title("Tom's PR")])),
-    ("work tasks due this week", ListTasks(due="this_week")),
+    ("work tasks due this week", ListTasks(due="this_week", tag_hint="work")),
     ("add meet Jo at the station at half 6", add("Meet Jo at the station", "2031-01-15T18:30")),
     ("add call mum at quarter to 7", add("Call mum", "2031-01-15T18:45")),
     (

@@ -355,9 +355,18 @@ def test_that_one_among_several_asks_which() -> None:
     assert "Which one" in reply and "Buy milk" in reply and "Call mom" in reply
 
 
-def test_a_repeating_task_is_added_once_and_said_so() -> None:
-    added = plan("every monday water the plants", [("add_task", {}, ok(MILK))]).reply or ""
-    assert "can't repeat tasks yet" in added
+def test_a_repeating_task_is_added_with_its_rule() -> None:
+    step = plan("every monday water the plants")
+    assert step.calls == [
+        (
+            "add_task",
+            {
+                "title": "Water the plants",
+                "due": "2031-01-20",
+                "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+            },
+        )
+    ]
 
 
 def test_urdu_replies_are_in_urdu() -> None:

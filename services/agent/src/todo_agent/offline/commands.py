@@ -36,6 +36,10 @@ class NewTask:
     due: Due | None = None
     priority: Priority | None = None
     tags: list[str] = field(default_factory=list)
+    # An RRULE when the task repeats ("FREQ=WEEKLY;BYDAY=MO"); `due` is its first occurrence.
+    recurrence: str | None = None
+    # How long before the due time to remind, an ISO 8601 duration ("PT30M").
+    remind_before: str | None = None
 
 
 @dataclass
@@ -62,6 +66,9 @@ class ListTasks:
     overdue_too: bool = False
     # How the user named the window, for the reply's heading ("due this weekend").
     label: str = ""
+    # "work tasks due this week": a word that names a tag when some task has that tag (the
+    # planner checks), else words of the titles.
+    tag_hint: str | None = None
 
 
 @dataclass
@@ -100,12 +107,54 @@ class Update:
     # A new time alone keeps the task's day; a shift moves its due date by so many days.
     keep_day: bool = False
     shift_days: int = 0
+    # More tasks to change the same way ("move both to next week", "the first and the last").
+    also: list[TaskRef] = field(default_factory=list)
+    # A new RRULE ("make it repeat every monday"), or stop repeating.
+    recurrence: str | None = None
+    stop_repeating: bool = False
+    # The rule's day comes from the task's due date ("make it repeat every week").
+    repeat_from_due: bool = False
+    # How long before the due time to remind, an ISO 8601 duration ("PT1H").
+    remind_before: str | None = None
 
     def needs_current(self) -> bool:
         """True when the new values depend on the task's current ones."""
         return bool(
-            self.add_tags or self.remove_tags or self.keep_time or self.keep_day or self.shift_days
+            self.add_tags
+            or self.remove_tags
+            or self.keep_time
+            or self.keep_day
+            or self.shift_days
+            or self.repeat_from_due
         )
+
+
+@dataclass
+class Undo:
+    """Revert the user's last change ("undo that")."""
+
+
+@dataclass
+class Confirm:
+    """ "yes", "go ahead": a yes to a bulk preview (which the user confirms on its card)."""
+
+
+@dataclass
+class Bulk:
+    """One change to every task a filter chooses ("push everything due today to tomorrow").
+    The tool only previews it; the user confirms on a card. `due` is a `list_tasks` window."""
+
+    action: Literal["complete", "delete", "reschedule", "tag"]
+    state: State = "open"
+    priority: Priority | None = None
+    tag: str | None = None
+    due: DueWindow = "any"
+    query: str | None = None
+    new_due: Due | None = None
+    add_tags: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    # What the user called the tasks ("everything due today"), for the reply.
+    label: str = ""
 
 
 @dataclass
@@ -114,6 +163,8 @@ class Decline:
     statistics …): `reason` is the honest sentence that says so."""
 
     reason: str
+    # The answer instead once the run offers bulk previews ("I can't pick those tasks out").
+    with_bulk: str = ""
 
 
 @dataclass
@@ -143,4 +194,18 @@ class Unknown:
     missing_title: bool = False
 
 
-Command = Add | ListTasks | Search | Act | Update | Help | Greeting | Decline | Chat | Unknown
+Command = (
+    Add
+    | ListTasks
+    | Search
+    | Act
+    | Update
+    | Undo
+    | Bulk
+    | Confirm
+    | Help
+    | Greeting
+    | Decline
+    | Chat
+    | Unknown
+)

@@ -186,14 +186,16 @@ _WEEKDAY = re.compile(
     + "|"
     + "|".join(WEEKDAY_ABBREVIATIONS)
     + r")"
-    + _END,
+    # "Tuesday's trip" names a thing, not a due date.
+    + r"(?![\w']|\u2019)",
     re.I,
 )
 _NEXT_WEEK = re.compile(
     _WORD + r"(?:by\s+|for\s+|due\s+)?(next|this)\s+(week|weekend|month)" + _END, re.I
 )
 _END_OF = re.compile(
-    _WORD + r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+)?(day|week|month)" + _END, re.I
+    _WORD + r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(next\s+)?(day|week|month)" + _END,
+    re.I,
 )
 _IN_N = re.compile(
     _WORD
@@ -225,7 +227,8 @@ _SPOKEN_TIME = re.compile(
 _AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
 _PART = re.compile(
     _WORD
-    + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight)"
+    + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight|"
+    + r"lunchtime|lunch\s+time|teatime)"
     + _END,
     re.I,
 )
@@ -492,12 +495,15 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
         return today, None, None, rest
     match, rest = _sub_once(_END_OF, text)
     if match is not None:
-        unit = match.group(1).lower()
+        later = 1 if match.group(1) else 0
+        unit = match.group(2).lower()
         if unit == "day":
-            return today, None, None, rest
+            return today + timedelta(days=later), None, None, rest
         if unit == "week":
-            return today + timedelta(days=(4 - today.weekday()) % 7), None, None, rest
-        return _add_months(today.replace(day=1), 1) - timedelta(days=1), None, None, rest
+            friday = today + timedelta(days=(4 - today.weekday()) % 7)
+            return friday + timedelta(weeks=later), None, None, rest
+        first = _add_months(today.replace(day=1), 1 + later)
+        return first - timedelta(days=1), None, None, rest
     match, rest = _sub_once(_NEXT_WEEK, text)
     if match is not None:
         which, unit = match.group(1).lower(), match.group(2).lower()

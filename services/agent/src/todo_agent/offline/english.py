@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from todo_agent.offline.bulk import parse_bulk
 from todo_agent.offline.commands import (
     Act,
     Action,
     Add,
     Chat,
     Command,
+    Confirm,
     Decline,
     DueWindow,
     Greeting,
@@ -29,6 +31,7 @@ from todo_agent.offline.commands import (
     Search,
     State,
     TaskRef,
+    Undo,
     Unknown,
     Update,
 )
@@ -45,6 +48,13 @@ from todo_agent.offline.phrases import (
     parse_refs,
 )
 from todo_agent.offline.recurrence import extract_recurrence
+from todo_agent.offline.reminders import find_reminder
+from todo_agent.offline.replies import (
+    BULK_FILTER_UNCLEAR,
+    CANNOT_REMIND,
+    ONE_AT_A_TIME,
+    REPEAT_UNCLEAR,
+)
 from todo_agent.offline.rules import (
     Builder,
     Grammar,
@@ -298,8 +308,71 @@ def _state_filter(text: str) -> State:
     return "open"
 
 
+# "work tasks due this week", "what are my home things for tomorrow": a word before "tasks".
+_SOFT_TAG = re.compile(
+    r"(?:^|\b(?:my|the|any|all|show|list|see|what\s+are)\s+)(?P<t>[a-z][\w-]*)\s+(?:tasks|stuff|things|jobs|todos)\b",
+    re.I,
+)
+_NOT_A_TAG_WORD = frozenset(
+    [
+        "my",
+        "the",
+        "all",
+        "any",
+        "open",
+        "done",
+        "completed",
+        "finished",
+        "overdue",
+        "late",
+        "high",
+        "low",
+        "medium",
+        "urgent",
+        "important",
+        "today's",
+        "tomorrow's",
+        "todays",
+        "today",
+        "tomorrow",
+        "tonight",
+        "this",
+        "next",
+        "week's",
+        "weekend's",
+        "remaining",
+        "pending",
+        "other",
+        "outstanding",
+        "old",
+        "new",
+        "upcoming",
+        "these",
+        "those",
+        "which",
+        "what",
+        "priority",
+        "due",
+        "undated",
+        "recurring",
+        "repeating",
+        "some",
+        "few",
+    ]
+)
+
+
 def parse_list(text: str, now: datetime) -> ListTasks:
     """Filters from a request to see tasks."""
+    command = _parse_list(text, now)
+    if command.tag is None:
+        soft = _SOFT_TAG.search(text)
+        if soft is not None and soft.group("t").lower() not in _NOT_A_TAG_WORD:
+            command.tag_hint = soft.group("t").lower()
+    return command
+
+
+def _parse_list(text: str, now: datetime) -> ListTasks:
     tags, rest = extract_tags(text)
     tag = tags[0] if tags else None
     if tag is None:
@@ -358,8 +431,12 @@ def _edit(make: Edit) -> Builder:
         target = match.group("target")
         if _NOT_A_TARGET.match(target.strip()):
             return None
-        ref = parse_ref(target)
-        return None if ref is None else make(ref, match, utterance)
+        refs = parse_refs(target)
+        ref = refs[0] if len(refs) > 1 else parse_ref(target)
+        update = None if ref is None else make(ref, match, utterance)
+        if update is not None and len(refs) > 1:
+            update.also = refs[1:]
+        return update
 
     return build
 
@@ -390,6 +467,9 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
     """A re-date whose <when> is a date or time and nothing else ("change the haircut to 4pm";
     "change X to Y" with other words is a rename). A time alone keeps the task's day."""
     when = match.group("when").strip()
+    if extract_recurrence(utterance.text, utterance.now) is not None:
+        # "put the recycling out every other thursday": a repeat, never a one-off re-date.
+        return None
     due, rest = extract_due(when, utterance.now)
     if due is None or rest.strip(" ,.") or (ref.kind == "title" and not ref.value):
         return None
@@ -412,6 +492,8 @@ def _clear_due(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | No
 
 
 def _redate(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
+    if extract_recurrence(utterance.text, utterance.now) is not None:
+        return None
     due, _ = extract_due(match.group("when"), utterance.now)
     # A new day for a timed task keeps its time.
     return Update(ref, due=due, keep_time=True) if due is not None else None
@@ -541,14 +623,41 @@ _DONE_TASKS = re.compile(
     re.I,
 )
 _MAKE_REPEAT = re.compile(
-    r"^(?:make|set|have)\s+.+?\s+(?:repeat|recur|recurring|repeating|happen\s+every)\b"
-    r"|^.+?\s+should\s+(?:repeat|recur)\b",
+    r"^(?:make|set|have)\s+(?P<target>.+?)\s+(?:to\s+)?(?:repeat|recur|recurring|repeating|happen)\b(?P<how>.*)$"
+    r"|^(?P<target2>.+?)\s+should\s+(?:repeat|recur|happen)\b(?P<how2>.*)$",
+    re.I,
+)
+_STOP_REPEAT = re.compile(
+    r"^(?:stop|don't|do\s+not)\s+(?:repeating\s+|making\s+)?(?P<target>.+?)\s+(?:from\s+)?(?:repeat|repeating|recur|recurring)(?:\s+any\s*more)?$"
+    r"|^(?:stop\s+repeating|make\s+(?P<target2>.+?)\s+(?:a\s+)?one[\s-]off)\b\s*(?P<target3>.*)$",
     re.I,
 )
 CANNOT_REPEAT_EXISTING = (
-    "I can't make tasks repeat yet. I can give the task its next due date, for example "
-    '"move the gym session to next wednesday".'
+    "I couldn't tell how often it should repeat. Say it like "
+    '"make the gym session repeat every monday".'
 )
+
+
+def _make_repeat(match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "make the gym session repeat every week": the rule, its day from the task's due date
+    when the phrase names none."""
+    groups = match.groupdict()
+    target = groups.get("target") or groups.get("target2") or ""
+    how = (groups.get("how") or groups.get("how2") or "").strip()
+    ref = parse_ref(target)
+    if ref is None or _NOT_A_TARGET.match(target.strip()):
+        return None
+    found = extract_recurrence(how, utterance.now) if how else None
+    if found is None or not found.rule or clean_title(found.rest):
+        return Decline(CANNOT_REPEAT_EXISTING)
+    names_day = bool(re.search(r"BYDAY=|BYMONTHDAY=\d", found.rule)) and bool(
+        re.search(r"\b(?:mon|tue|wed|thu|fri|sat|sun|weekday|weekend|the\s+\d)", how, re.I)
+    )
+    return Update(ref, recurrence=found.rule, repeat_from_due=not names_day)
+
+
+def _stop_repeating(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
+    return Update(ref, stop_repeating=True)
 
 
 def _add(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -905,18 +1014,6 @@ _LISTISH = re.compile(
 # ---------------------------------------------------------------------------------------------
 # What the offline model cannot do yet, answered honestly (never a junk task).
 
-ONE_AT_A_TIME = (
-    "I can't change several tasks at once yet: I change one task at a time. Name one task "
-    '(for example "move buy milk to tomorrow") and I\'ll do that one.'
-)
-CANNOT_UNDO = (
-    "I can't undo changes yet. Tell me the change to make instead, for example "
-    '"reopen buy milk" or "move the report back to friday".'
-)
-CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
-CANNOT_REMIND = (
-    "I can't send reminders or notifications yet; I can give the task a due date and time."
-)
 _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
@@ -934,7 +1031,8 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"^(?:email|e-mail|text|sms|whatsapp|send|message|mail)\s+(?:me\s+|it\s+to\s+me\s+)?(?:this|my|the)\s+(?:list|tasks?|todos?)\b"
             r"|^(?:send|text|message|whatsapp|email)\s+(?:a\s+)?(?:whatsapp|text|message|sms|email)\s+to\b"
-            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b",
+            r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b"
+            r"|^(?:email|e-mail|text|message|whatsapp|sms)\s+(?!me\b)(?:my\s+|the\s+)?\w+(?:\s+\w+)?\s+(?:that|saying|to\s+say|and\s+(?:say|tell))\b",
             re.I,
         ),
         "I can't send emails, messages or notifications.",
@@ -1002,6 +1100,40 @@ def _refuse(_match: re.Match[str], utterance: Utterance) -> Command | None:
     return None
 
 
+def _reminder(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "remind me an hour before" (the task in hand), "… 30 minutes before the dentist", or an
+    add that asks for one ("add call mom tomorrow 5pm, remind me 30 minutes before")."""
+    found = find_reminder(utterance.text)
+    if found is None:
+        return None
+    if found.head:
+        if found.about:
+            return None
+        head = Utterance(raw=found.head, text=found.head, now=utterance.now)
+        command = next(
+            (c for rule in RULES if rule.name.startswith("add") for c in [rule.apply(head)] if c),
+            None,
+        )
+        if isinstance(command, Add) and len(command.tasks) == 1:
+            if command.tasks[0].due is None or command.tasks[0].due.at is None:
+                return Decline(REMIND_NEEDS_TIME)
+            command.tasks[0].remind_before = found.before
+            return command
+        return None
+    ref = parse_ref(found.about) if found.about else TaskRef("last")
+    return Update(ref, remind_before=found.before) if ref is not None else None
+
+
+REMIND_NEEDS_TIME = (
+    "A reminder needs a due time to count back from; say when it is due, for example "
+    '"add call mom tomorrow at 5pm, remind me 30 minutes before".'
+)
+
+
+def _bulk(_match: re.Match[str], utterance: Utterance) -> Command | None:
+    return parse_bulk(utterance.text, utterance.now)
+
+
 def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     """ "every monday water the plants" → the first occurrence as a one-off task, said so."""
     text = _ADD_LEAD.sub("", utterance.text)
@@ -1016,14 +1148,19 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
     lead = _ADD.match(rest)
     # "remind me every monday to water the plants": the lead words come back once the
     # repeating phrase is out.
-    rest = lead.group("rest") if lead is not None else rest
+    # "put the recycling out every other thursday": "put" opens an add only with "on my list".
+    if lead is not None and not re.match(r"^(?:put|make|new)\b", rest, re.I):
+        rest = lead.group("rest")
     tasks = parse_add_items(rest, utterance.now, split=False)
     if len(tasks) != 1 or not tasks[0].title:
-        return Decline("I can't repeat tasks yet.")
+        return Decline('I couldn\'t tell which task should repeat; say it as "add X every monday".')
     task = tasks[0]
     # The first occurrence wins over a date read again from what is left.
     task.due = task.due or found.first
-    return Add([task], notice=CANNOT_REPEAT)
+    if not found.rule:
+        return Add([task], notice=REPEAT_UNCLEAR)
+    task.recurrence = found.rule
+    return Add([task])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1272,7 +1409,7 @@ def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
 
 
 _ADD_LEAD = re.compile(
-    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|put)\s+",
+    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must)\s+",
     re.I,
 )
 
@@ -1314,22 +1451,25 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("chat: how do I …", at_start(_HOW_TO), _always(Help)),
     # What the offline model cannot do: said honestly, before any rule could misread it.
-    Rule("cannot: undo", anywhere(_UNDO), _always(lambda: Decline(CANNOT_UNDO))),
+    Rule("undo", anywhere(_UNDO), _always(Undo)),
     Rule("cannot: refusals", at_start(_NOTHING_OR_ANY), _refuse),
+    Rule("reminder: remind me N before", at_start(_NOTHING_OR_ANY), _reminder),
     Rule("cannot: reminders", anywhere(_REMINDER), _always(lambda: Decline(CANNOT_REMIND))),
-    Rule("cannot: bulk change", at_start(_BULK), _always(lambda: Decline(ONE_AT_A_TIME))),
-    Rule("bulk: a confirmation", at_start(_CONFIRM), _always(lambda: Decline(ONE_AT_A_TIME))),
+    Rule("bulk: a change to every task a filter chooses", at_start(_NOTHING_OR_ANY), _bulk),
+    Rule(
+        "cannot: bulk change",
+        at_start(_BULK),
+        _always(lambda: Decline(ONE_AT_A_TIME, with_bulk=BULK_FILTER_UNCLEAR)),
+    ),
+    Rule("bulk: a confirmation", at_start(_CONFIRM), _always(Confirm)),
     Rule(
         "bulk: no", at_start(_REJECT), _always(lambda: Chat("OK, I've left everything as it is."))
     ),
     # Edits of one task.
     Rule("add: put X on my list", at_start(_ON_MY_LIST), _on_my_list),
     Rule("list: completed tasks", at_start(_DONE_TASKS), lambda _m, u: parse_list(u.text, u.now)),
-    Rule(
-        "cannot: make X repeat",
-        at_start(_MAKE_REPEAT),
-        _always(lambda: Decline(CANNOT_REPEAT_EXISTING)),
-    ),
+    Rule("recurrence: stop X repeating", at_start(_STOP_REPEAT), _edit(_stop_repeating)),
+    Rule("recurrence: make X repeat every …", at_start(_MAKE_REPEAT), _make_repeat),
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
     *(

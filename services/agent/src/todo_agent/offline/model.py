@@ -18,6 +18,7 @@ from agents.models.interface import Model
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from todo_agent.offline import stream
+from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import read_turn
 from todo_agent.offline.grammar import is_urdu, parse
 from todo_agent.offline.planner import Decision, Planner
@@ -82,8 +83,9 @@ class OfflineModel(Model):
             if target is not None:
                 return [stream.function_call(target.tool_name, {}, turn.call_count + 1)]
         lang = "ur" if urdu else "en"
-        decision = Planner(parse(turn.user_text, turn.now), turn, lang).decide()
-        available = {getattr(tool, "name", "") for tool in tools}
+        offered = Offered.from_tools(tools)
+        decision = Planner(parse(turn.user_text, turn.now), turn, lang, offered).decide()
+        available = set(offered.tools)
         if decision.calls and all(name in available for name, _ in decision.calls):
             return [
                 stream.function_call(name, arguments, turn.call_count + index)

@@ -80,12 +80,23 @@ def first_window(windows: Sequence[tuple[re.Pattern[str], DueWindow]], text: str
 # New tasks.
 
 _TITLE_NOISE_END = re.compile(
-    r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+)?(?:list|tasks|todos|to-dos)"
+    r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+|shopping\s+|grocery\s+)?(?:list|tasks|todos|to-dos)"
     r"|\s+as\s+a\s+(?:task|todo|to-do)|\s+(?:with|and|,)\s*$|\s+please)+\s*$",
     re.I,
 )
 _TITLE_NOISE_START = re.compile(
     r"^(?:(?:a|an)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?:to\s+|:\s*|called\s+|named\s+)?",
+    re.I,
+)
+
+
+# Date words left in a title mean its date was misread ("Ring the council thursday lunchtime"):
+# the planner asks rather than add a task with a wrong title or due date.
+DATE_LEFT_IN_TITLE = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tmrw|today|tonight|"
+    r"january|february|april|june|july|august|september|october|november|december|"
+    r"next\s+(?:week|month)|end\s+of|every|(?<=\s)'s|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
+    r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)",
     re.I,
 )
 
@@ -307,6 +318,15 @@ def parse_add_items(text: str, now: datetime, *, split: bool = True) -> list[New
         # Urdu puts the verb last: "دودھ خریدنا، انڈے خریدنا" is two infinitives, two tasks.
         several = several or len(quoted) > 1
         several = several or (len(titled) > 1 and all(_URDU_INFINITIVE.search(p) for p in titled))
+        # "امی کو فون کرنا اور دوائی لینا": two infinitives joined by "اور" are two tasks (one
+        # verb after a list of things, "دودھ اور انڈے خریدنا", stays one).
+        joined = [p.strip() for p in re.split(r"\s+اور\s+", text) if p.strip()]
+        if (
+            not several
+            and len(joined) > 1
+            and all(_URDU_INFINITIVE.search(p) and len(p.split()) > 1 for p in joined)
+        ):
+            several, soft = True, joined
         pieces = soft if several else [text]
     tasks: list[NewTask] = []
     for piece in pieces:
@@ -387,7 +407,9 @@ _LAST_MENTIONED = re.compile(
 )
 _REF_NOISE = re.compile(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
-    r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$",
+    r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$"
+    # "emailed the landlord back", "rang the garage again": the task is "the landlord".
+    r"|\s+(?:back|again|forward)$",
     re.I,
 )
 
@@ -423,8 +445,18 @@ def parse_ref(text: str) -> TaskRef | None:
     return TaskRef("title", title) if title else None
 
 
+_BOTH = re.compile(
+    r"^(?:both|both\s+of\s+them|them\s+both|the\s+two\s+of\s+them|both\s+tasks)$", re.I
+)
+
+
 def parse_refs(text: str) -> list[TaskRef]:
-    """ "1 and 3", "the first and the second" → several refs; anything else is one ref."""
+    """ "1 and 3", "the first and the second", "both" → several refs; anything else is one ref."""
+    text = text.strip(" ,.!?")
+    if _BOTH.match(text):
+        # The two tasks of the last list (the planner asks when it held more or fewer).
+        return [TaskRef("position", position=1), TaskRef("position", position=2, value="both")]
+    text = re.sub(r"^both\s+(?=.+\s+and\s+)", "", text, flags=re.I)
     pieces = [
         p for p in re.split(r"\s*(?:,|\s+and\s+|&|\s+اور\s+)\s*", text.strip(), flags=re.I) if p
     ]

@@ -18,22 +18,28 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from todo_agent.offline import replies
+from todo_agent.offline import contract, replies
 from todo_agent.offline.commands import (
     Act,
     Add,
+    Bulk,
     Chat,
     Command,
+    Confirm,
     Decline,
     Greeting,
     Help,
     ListTasks,
     Search,
     TaskRef,
+    Undo,
     Unknown,
     Update,
 )
+from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import ToolCall, Turn
+from todo_agent.offline.phrases import DATE_LEFT_IN_TITLE
+from todo_agent.offline.recurrence import RRULE_DAYS
 
 # A title reference is matched against this many of the user's tasks.
 LOOKUP_LIMIT = 100
@@ -66,7 +72,8 @@ def title_score(query: str, title: str) -> float:
         return 0.0
     if " ".join(q) == " ".join(t):
         return 2.0
-    if " ".join(q) in " ".join(t):
+    if f" {' '.join(q)} " in f" {' '.join(t)} ":
+        # Whole words only: "car" is part of "Car service", not of "Birthday card".
         return 1.0 + len(" ".join(q)) / max(1, len(" ".join(t))) * 0.5
     # Each meaningful word must look like a word of the title: "call the plumber" is no match
     # for "Call the electrician", however well "call the" matches.
@@ -163,13 +170,23 @@ def in_window(task: dict[str, Any], command: ListTasks, now: datetime) -> bool:
 class Planner:
     """Decides the next step for one user message given this turn's tool calls so far."""
 
-    def __init__(self, command: Command, turn: Turn, lang: str) -> None:
+    def __init__(
+        self, command: Command, turn: Turn, lang: str, offered: Offered | None = None
+    ) -> None:
         self.command = command
         self.calls = turn.calls
         self.history = turn.history
         self.now = turn.now
         self.lang = lang
+        # None: every tool of the contract, with every argument (what the grammar means).
+        self.offered = offered
         self._prefer_open = isinstance(command, Update)
+
+    def _has(self, tool: str) -> bool:
+        return self.offered is None or self.offered.has(tool)
+
+    def _accepts(self, tool: str, argument: str) -> bool:
+        return self.offered is None or self.offered.accepts(tool, argument)
 
     # -- references ------------------------------------------------------------------------
 
@@ -204,6 +221,11 @@ class Planner:
                     'میرے پاس کوئی حالیہ فہرست نہیں۔ پہلے "میرے کام دکھائیں" لکھیں۔'
                     if self.lang == "ur"
                     else 'I don\'t have a recent numbered list to count from. Say "list my tasks" first.'
+                )
+            if ref.value == "both" and len(ids) != 2:
+                return None, (
+                    f"The last list had {len(ids)} tasks, so I'm not sure which two you mean. "
+                    "Which ones?"
                 )
             index = len(ids) - 1 if ref.position == -1 else ref.position - 1
             if not 0 <= index < len(ids):
@@ -298,7 +320,7 @@ class Planner:
             if lookup.output is None or not lookup.output.get("ok"):
                 return None, Decision.say(replies.error_text(lookup.output or {}, self.lang))
             tasks = list(lookup.output.get("tasks", []))
-            several = self._match_each(ref.value, tasks) if action != "update" else None
+            several = self._match_each(ref.value, tasks)
             if several is not None:
                 ids.extend(several)
                 continue
@@ -315,6 +337,8 @@ class Planner:
         """The next step: the tool calls still needed, or the reply once their outputs are in."""
         command = self.command
         if isinstance(command, Decline):
+            if command.with_bulk and self._has(contract.PREVIEW_BULK_CHANGE):
+                return Decision.say(command.with_bulk)
             return Decision.say(command.reason)
         if isinstance(command, Chat):
             return Decision.say(command.reply)
@@ -334,6 +358,16 @@ class Planner:
             if command.missing_title:
                 return Decision.say(replies.ADD_NEEDS_TITLE_EN)
             return Decision.say(replies.UNKNOWN_UR if self.lang == "ur" else replies.UNKNOWN_EN)
+        if isinstance(command, Undo):
+            return self._undo()
+        if isinstance(command, Bulk):
+            return self._bulk(command)
+        if isinstance(command, Confirm):
+            if self._has(contract.PREVIEW_BULK_CHANGE):
+                return Decision.say(replies.CONFIRM_ON_CARD)
+            return Decision.say(
+                replies.ONE_AT_A_TIME_UR if self.lang == "ur" else replies.ONE_AT_A_TIME
+            )
         if isinstance(command, Add):
             return self._add(command)
         if isinstance(command, ListTasks):
@@ -344,8 +378,42 @@ class Planner:
             return self._act(command)
         return self._update(command)
 
+    def _undo(self) -> Decision:
+        if not self._has(contract.UNDO_LAST_CHANGE):
+            return Decision.say(
+                replies.CANNOT_UNDO_UR if self.lang == "ur" else replies.CANNOT_UNDO
+            )
+        done = [c for c in self.calls if c.name == contract.UNDO_LAST_CHANGE]
+        if not done:
+            return Decision(calls=[(contract.UNDO_LAST_CHANGE, {})])
+        return Decision.say(replies.undo_summary(done[0].output or {}, self.now, self.lang))
+
+    def _bulk(self, command: Bulk) -> Decision:
+        if not self._has(contract.PREVIEW_BULK_CHANGE):
+            return Decision.say(
+                replies.ONE_AT_A_TIME_UR if self.lang == "ur" else replies.ONE_AT_A_TIME
+            )
+        done = [c for c in self.calls if c.name == contract.PREVIEW_BULK_CHANGE]
+        if not done:
+            args: dict[str, Any] = {"action": command.action, "state": command.state}
+            optional: dict[str, Any] = {
+                "priority": command.priority,
+                "tag": command.tag,
+                "due": None if command.due == "any" else command.due,
+                "query": command.query,
+                "new_due": command.new_due.iso() if command.new_due else None,
+                "add_tags": command.add_tags or None,
+                "remove_tags": command.remove_tags or None,
+            }
+            args.update({key: value for key, value in optional.items() if value is not None})
+            return Decision(calls=[(contract.PREVIEW_BULK_CHANGE, args)])
+        return Decision.say(replies.bulk_preview(command, done[0].output or {}, self.now))
+
     def _add(self, command: Add) -> Decision:
-        done = [c for c in self.calls if c.name == "add_task"]
+        done = [c for c in self.calls if c.name == contract.ADD_TASK]
+        doubtful = [t for t in command.tasks if DATE_LEFT_IN_TITLE.search(t.title)]
+        if not done and doubtful:
+            return Decision.say(replies.doubtful_add(doubtful[0], self.lang))
         if not done:
             calls: list[tuple[str, dict[str, Any]]] = []
             for task in command.tasks:
@@ -356,7 +424,11 @@ class Planner:
                     args["priority"] = task.priority
                 if task.tags:
                     args["tags"] = task.tags
-                calls.append(("add_task", args))
+                if task.recurrence and self._accepts(contract.ADD_TASK, contract.RECURRENCE):
+                    args[contract.RECURRENCE] = task.recurrence
+                if task.remind_before and self._accepts(contract.ADD_TASK, contract.REMIND_BEFORE):
+                    args[contract.REMIND_BEFORE] = task.remind_before
+                calls.append((contract.ADD_TASK, args))
             return Decision(calls=calls)
         added = [
             t for c in done if c.output and c.output.get("ok") for t in c.output.get("tasks", [])
@@ -376,8 +448,17 @@ class Planner:
             lines.append("Added " + replies.task_line(None, added[0], self.now))
         elif added:
             lines.append(f"Added {len(added)} tasks:\n" + replies.numbered(added, self.now))
-        if command.notice and added:
-            lines.append(command.notice)
+        notices = [command.notice] if command.notice else []
+        if any(t.recurrence for t in command.tasks) and not self._accepts(
+            contract.ADD_TASK, contract.RECURRENCE
+        ):
+            notices.append(replies.CANNOT_REPEAT_UR if self.lang == "ur" else replies.CANNOT_REPEAT)
+        if any(t.remind_before for t in command.tasks) and not self._accepts(
+            contract.ADD_TASK, contract.REMIND_BEFORE
+        ):
+            notices.append(replies.REMIND_NOT_SET)
+        if added:
+            lines.extend(notices)
         for call in failed:
             title = call.arguments.get("title", "")
             reason = replies.error_text(call.output or {}, self.lang)
@@ -401,6 +482,16 @@ class Planner:
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
         tasks = [t for t in output.get("tasks", []) if in_window(t, command, self.now)]
+        if command.tag_hint:
+            hint = command.tag_hint
+            tagged = [t for t in output.get("tasks", []) if hint in t.get("tags", [])]
+            if tagged:
+                command.tag = hint
+                tasks = [t for t in tasks if hint in t.get("tags", [])]
+            else:
+                tasks = [t for t in tasks if words_match(hint, str(t.get("title", "")))]
+                window = replies.window_text(command)
+                command.label = (window + " " if window else "") + f'about "{hint}"'
         if self.lang == "ur":
             heading = replies.list_heading_ur(command, len(tasks))
             return Decision.say(
@@ -474,55 +565,101 @@ class Planner:
         return next((t for t in tasks if t.get("id") == task_id), None)
 
     def _update(self, command: Update) -> Decision:
-        done = [c for c in self.calls if c.name == "update_task"]
+        missing = self._update_unsupported(command)
+        if missing is not None:
+            return Decision.say(missing)
+        done = [c for c in self.calls if c.name == contract.UPDATE_TASK]
         if not done:
-            ids, first = self._resolve_all([command.target], "update")
+            ids, first = self._resolve_all([command.target, *command.also], "update")
             if first is not None:
                 return first
             assert ids
-            current: dict[str, Any] | None = None
-            if command.needs_current():
-                current = self._current(ids[0])
-                if current is None:
-                    if not any(c.name == "list_tasks" for c in self.calls):
-                        return Decision(
-                            calls=[("list_tasks", {"state": "all", "limit": LOOKUP_LIMIT})]
-                        )
-                    return Decision.say(replies.error_text({"error": "not_found"}, self.lang))
-            args: dict[str, Any] = {"task_id": ids[0]}
-            if command.title is not None:
-                args["title"] = command.title
-            old_due = (current or {}).get("due")
-            old = datetime.fromisoformat(old_due) if old_due else None
-            timed = old is not None and (old.hour, old.minute) != (23, 59)
-            if command.due is not None:
-                args["due"] = command.due.iso()
-                if old is not None and command.keep_day and command.due.at is not None:
-                    args["due"] = f"{old.date().isoformat()}T{command.due.at:%H:%M}"
-                elif old is not None and timed and command.keep_time and command.due.at is None:
-                    args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
-            if command.shift_days:
-                if old is None:
-                    return Decision.say("That task has no due date to move; tell me the new date.")
-                moved = old + timedelta(days=command.shift_days)
-                args["due"] = (
-                    moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
-                )
-            if command.clear_due:
-                args["clear_due"] = True
-            if command.priority is not None:
-                args["priority"] = command.priority
-            tags = command.tags
-            if command.add_tags or command.remove_tags:
-                have = [t for t in (current or {}).get("tags", []) if t not in command.remove_tags]
-                tags = have + [t for t in command.add_tags if t not in have]
-            if tags is not None:
-                args["tags"] = tags
-            if command.notes is not None:
-                args["notes"] = command.notes
-            return Decision(calls=[("update_task", args)])
-        output = done[0].output or {}
-        if not output.get("ok"):
-            return Decision.say(replies.error_text(output, self.lang))
-        task = (output.get("tasks") or [{}])[0]
-        return Decision.say("Updated " + replies.task_line(None, task, self.now))
+            ids = list(dict.fromkeys(ids))
+            calls: list[tuple[str, dict[str, Any]]] = []
+            for task_id in ids:
+                step = self._update_args(command, task_id)
+                if isinstance(step, Decision):
+                    return step
+                calls.append((contract.UPDATE_TASK, step))
+            return Decision(calls=calls)
+        lines: list[str] = []
+        for call in done:
+            output = call.output or {}
+            if not output.get("ok"):
+                lines.append(replies.error_text(output, self.lang))
+                continue
+            task = (output.get("tasks") or [{}])[0]
+            lines.append("Updated " + replies.task_line(None, task, self.now))
+        return Decision.say("\n".join(lines))
+
+    def _update_unsupported(self, command: Update) -> str | None:
+        """The honest answer when this run's update tool cannot make the change asked for."""
+        if command.remind_before and not self._accepts(
+            contract.UPDATE_TASK, contract.REMIND_BEFORE
+        ):
+            return replies.CANNOT_REMIND
+        repeating = command.recurrence is not None or command.stop_repeating
+        if repeating and not self._accepts(contract.UPDATE_TASK, contract.RECURRENCE):
+            return replies.CANNOT_REPEAT_EXISTING
+        return None
+
+    def _update_args(self, command: Update, task_id: str) -> dict[str, Any] | Decision:
+        """The `update_task` arguments for one task, or the step to take first (a lookup of the
+        task's current values, or a reply when they cannot be had)."""
+        current: dict[str, Any] | None = None
+        if command.needs_current():
+            current = self._current(task_id)
+            if current is None:
+                if not any(c.name == contract.LIST_TASKS for c in self.calls):
+                    return Decision(
+                        calls=[(contract.LIST_TASKS, {"state": "all", "limit": LOOKUP_LIMIT})]
+                    )
+                return Decision.say(replies.error_text({"error": "not_found"}, self.lang))
+        args: dict[str, Any] = {"task_id": task_id}
+        if command.title is not None:
+            args["title"] = command.title
+        old_due = (current or {}).get("due")
+        old = datetime.fromisoformat(old_due) if old_due else None
+        timed = old is not None and (old.hour, old.minute) != (23, 59)
+        if command.due is not None:
+            args["due"] = command.due.iso()
+            if old is not None and command.keep_day and command.due.at is not None:
+                args["due"] = f"{old.date().isoformat()}T{command.due.at:%H:%M}"
+            elif old is not None and timed and command.keep_time and command.due.at is None:
+                args["due"] = f"{command.due.day.isoformat()}T{old:%H:%M}"
+        if command.shift_days:
+            if old is None:
+                return Decision.say("That task has no due date to move; tell me the new date.")
+            moved = old + timedelta(days=command.shift_days)
+            args["due"] = moved.strftime("%Y-%m-%dT%H:%M") if timed else moved.date().isoformat()
+        if command.clear_due:
+            args["clear_due"] = True
+        if command.priority is not None:
+            args["priority"] = command.priority
+        tags = command.tags
+        if command.add_tags or command.remove_tags:
+            have = [t for t in (current or {}).get("tags", []) if t not in command.remove_tags]
+            tags = have + [t for t in command.add_tags if t not in have]
+        if tags is not None:
+            args["tags"] = tags
+        if command.notes is not None:
+            args["notes"] = command.notes
+        if command.recurrence is not None:
+            args[contract.RECURRENCE] = (
+                repeat_on(command.recurrence, old.date())
+                if command.repeat_from_due and old
+                else command.recurrence
+            )
+        if command.stop_repeating:
+            args[contract.STOP_REPEATING] = True
+        if command.remind_before is not None:
+            args[contract.REMIND_BEFORE] = command.remind_before
+        return args
+
+
+def repeat_on(rule: str, first: date) -> str:
+    """A rule whose day was taken from today, moved to the day of the task's due date ("make
+    the gym session repeat every week" repeats on the gym session's weekday)."""
+    rule = re.sub(r"BYDAY=[A-Z,]+", f"BYDAY={RRULE_DAYS[first.weekday()]}", rule)
+    rule = re.sub(r"BYMONTHDAY=\d+", f"BYMONTHDAY={first.day}", rule)
+    return re.sub(r"BYMONTH=\d+", f"BYMONTH={first.month}", rule)

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from todo_agent.offline.commands import ListTasks
+from todo_agent.offline.commands import Bulk, ListTasks, NewTask
 
 Lang = str  # "en" or "ur"
 
@@ -80,6 +80,18 @@ def numbered(tasks: list[dict[str, Any]], now: datetime, lang: Lang = "en") -> s
     return "\n".join(task_line(i, t, now, lang) for i, t in enumerate(tasks, start=1))
 
 
+def window_text(filters: ListTasks) -> str:
+    """How a list names its window: "due today", "due at the weekend", "" for none."""
+    return filters.label or {
+        "overdue": "that are overdue",
+        "today": "due today",
+        "tomorrow": "due tomorrow",
+        "this_week": "due this week",
+        "next_week": "due next week",
+        "undated": "with no due date",
+    }.get(filters.due, "")
+
+
 def list_heading(filters: ListTasks, count: int) -> str:
     """ "Your open tasks due today" / "You have no completed tasks tagged #work"."""
     state = {"open": "open ", "completed": "completed ", "all": ""}[filters.state]
@@ -88,14 +100,7 @@ def list_heading(filters: ListTasks, count: int) -> str:
         words.append(f"{filters.priority}-priority")
     noun = f"{state}{' '.join(words) + ' ' if words else ''}tasks"
     qualifiers = []
-    window = filters.label or {
-        "overdue": "that are overdue",
-        "today": "due today",
-        "tomorrow": "due tomorrow",
-        "this_week": "due this week",
-        "next_week": "due next week",
-        "undated": "with no due date",
-    }.get(filters.due)
+    window = window_text(filters)
     if window:
         qualifiers.append(window)
     if filters.tag:
@@ -181,3 +186,95 @@ def error_text(output: dict[str, Any], lang: Lang) -> str:
     if code == "invalid_argument" and message:
         return f"That didn't work: {message}"
     return "Something went wrong with that request; nothing was changed."
+
+
+# What this run cannot do, said honestly: the tool it needs is not offered (yet).
+ONE_AT_A_TIME = (
+    "I can't change several tasks at once yet: I change one task at a time. Name one task "
+    '(for example "move buy milk to tomorrow") and I\'ll do that one.'
+)
+ONE_AT_A_TIME_UR = "میں ابھی ایک ساتھ کئی کام تبدیل نہیں کر سکتا، ایک وقت میں ایک کام بتائیں۔"
+BULK_FILTER_UNCLEAR = (
+    "I can't pick those tasks out in one go. I can change every task due today, tomorrow, "
+    "this week, next week or overdue, or with a tag, a priority or some words, for example "
+    '"push everything due today to tomorrow".'
+)
+CANNOT_UNDO = (
+    "I can't undo changes yet. Tell me the change to make instead, for example "
+    '"reopen buy milk" or "move the report back to friday".'
+)
+CANNOT_UNDO_UR = "میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"
+CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
+CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
+REPEAT_UNCLEAR = (
+    "I can't tell how often it repeats, so I added it once, for its first date. Say "
+    '"every monday", "every other week" or "on the 1st of every month" to make it repeat.'
+)
+CANNOT_REMIND = (
+    "I can't send reminders or notifications yet; I can give the task a due date and time."
+)
+REMIND_NOT_SET = "I can't set reminders yet, so it has no reminder."
+CONFIRM_ON_CARD = (
+    "Nothing has changed yet: press Confirm on the preview card to make the change, or Cancel "
+    "to leave your tasks as they are."
+)
+CANNOT_REPEAT_EXISTING = (
+    "I can't make tasks repeat yet. I can give the task its next due date, for example "
+    '"move the gym session to next wednesday".'
+)
+
+
+def undo_summary(output: dict[str, Any], now: datetime, lang: Lang) -> str:
+    """What `undo_last_change` did, in the words of its output."""
+    message = str(output.get("message", "")).strip()
+    if not output.get("ok"):
+        if output.get("error") in ("not_found", "failed_precondition") or not message:
+            return (
+                "کوئی تبدیلی واپس کرنے کو نہیں۔" if lang == "ur" else "There's nothing I can undo."
+            )
+        return message if lang != "ur" else "یہ تبدیلی واپس نہیں ہو سکی۔"
+    tasks = list(output.get("tasks") or [])
+    head = "تبدیلی واپس کر دی گئی۔" if lang == "ur" else (message or "Undone.")
+    return head + ("\n" + numbered(tasks, now, lang) if tasks else "")
+
+
+_BULK_VERBS = {
+    "complete": "mark as done",
+    "delete": "delete",
+    "reschedule": "move",
+    "tag": "re-tag",
+}
+
+
+def bulk_preview(command: Bulk, output: dict[str, Any], now: datetime) -> str:
+    """The reply to a bulk preview: every task it would change, and that nothing has yet."""
+    if not output.get("ok"):
+        return error_text(output, "en")
+    tasks = list(output.get("tasks") or [])
+    if not tasks:
+        return "No tasks match that, so there is nothing to change."
+    verb = _BULK_VERBS[command.action]
+    change = ""
+    if command.action == "reschedule" and command.new_due is not None:
+        change = f" to {_due_text(command.new_due.iso(), now, 'en')}"
+    elif command.action == "tag":
+        added = " ".join(f"#{t}" for t in command.add_tags)
+        removed = " ".join(f"#{t}" for t in command.remove_tags)
+        change = (f" (add {added})" if added else "") + (f" (remove {removed})" if removed else "")
+    count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    return (
+        f"This would {verb} {count}{change}:\n{numbered(tasks, now)}\n"
+        "Nothing has changed yet: press Confirm on the card to do it, or Cancel to leave them."
+    )
+
+
+def doubtful_add(task: NewTask, lang: Lang) -> str:
+    """An add whose title still holds date words: say what was read and ask, add nothing."""
+    due = f" due {task.due.iso()}" if task.due is not None else ""
+    if lang == "ur":
+        return f'کیا آپ کا مطلب ہے "{task.title}"{due}؟ تاریخ الگ سے لکھیں، میں نے ابھی کچھ شامل نہیں کیا۔'
+    return (
+        f'I read that as "{task.title}"{due}, but part of the title looks like a date I couldn\'t '
+        "place, so I haven't added anything. Could you say it again with the date on its own, "
+        'for example "add call the council on thursday at 12pm"?'
+    )

@@ -21,8 +21,10 @@ from todo_agent.offline.commands import (
     Greeting,
     Help,
     ListTasks,
+    Search,
     State,
     TaskRef,
+    Undo,
     Update,
 )
 from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
@@ -34,7 +36,8 @@ from todo_agent.offline.phrases import (
     parse_add_items,
     parse_ref,
 )
-from todo_agent.offline.recurrence import first_weekday
+from todo_agent.offline.recurrence import RRULE_DAYS, first_weekday
+from todo_agent.offline.replies import ONE_AT_A_TIME_UR
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
 
@@ -78,6 +81,13 @@ _CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھی�
 _STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
+_DAILY = re.compile(r"(?<!\S)(روزانہ)(?!\S)")
+REPEAT_UNCLEAR_UR = "معاف کیجیے، میں سمجھ نہیں سکا کہ یہ کام کتنی بار دہرانا ہے۔ مثلاً لکھیں: ہر پیر کو پودوں کو پانی دینا ہے"
+# "سب کام مکمل کر دو", "آج کے سارے کام کل پر کر دو": a change to many tasks at once.
+_ALL_TASKS = re.compile(r"(?<!\S)(?:سب|سارے|ساری|تمام)(?!\S)")
+_CHANGE_VERB = re.compile(r"(?:مکمل|ہٹا|نکال|مٹا|ڈیلیٹ|ختم|پر\s+کر|تک\s+کر|ٹیگ|بدل)")
+# "کیا میں نے بل جمع کروا دیا؟": a question about a task that may be done.
+_DID_I = re.compile(r"^کیا\s+(?:میں\s+نے|میں)\s+(?P<q>.+)$")
 _DID = re.compile(
     r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا|لیا|لی)(?:\s+ہے)?[\s۔!]*$"
 )
@@ -93,7 +103,6 @@ _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<ne
 # A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
 _TO_DO = re.compile(r"(?:نا|نی|نے)(?:\s+(?:ہے|ہیں))?(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?$")
 _TAIL_AUX = re.compile(r"(?:\s*[،,]?\s*(?:بہت\s*)?(?:ضروری\s*)?(?:ہے|ہیں))*\s*[،,]?\s*(?:بہت)?\s*$")
-CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 
 
 def _ref(text: str) -> TaskRef | None:
@@ -111,6 +120,16 @@ def _ref(text: str) -> TaskRef | None:
     if text in ("یہ", "وہ", "اسے", "اس"):
         return TaskRef("last")
     return parse_ref(text)
+
+
+def _did_i(match: re.Match[str], utterance: Utterance) -> Command | None:
+    """ "کیا میں نے بل جمع کروا دیا؟" → find the bill task in any state (a done one too)."""
+    query = _DID.sub("", match.group("q")).strip(" ؟?")
+    for _ in range(2):
+        query = re.sub(
+            r"(?<!\S)(?:جمع|کر|کروا|لے|دے|ہو|کیا|کی|کیے|کئے)(?!\S)\s*$", "", query
+        ).strip()
+    return Search(query) if query else None
 
 
 def _list(_match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -194,20 +213,42 @@ def _to_do(match: re.Match[str], utterance: Utterance) -> Command | None:
     tags, text = extract_tags(utterance.text)
     priority, rest = extract_priority(text)
     rest = _TAIL_AUX.sub("", rest.strip()).strip(" ،,")
-    every = _EVERY.search(rest)
-    notice = ""
-    if every is not None and every.group(1) in URDU_WEEKDAYS:
+    every = _EVERY.search(rest) or _DAILY.search(rest)
+    rule = ""
+    if every is not None:
+        word = every.group(1)
+        today = utterance.now.date()
+        day = today
+        if word in URDU_WEEKDAYS:
+            weekday = URDU_WEEKDAYS[word]
+            day = first_weekday(utterance.now, weekday)
+            rule = f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[weekday]}"
+        elif word in ("روز", "دن", "روزانہ"):
+            rule = "FREQ=DAILY"
+        elif word in ("ہفتے", "ہفتہ"):
+            rule = f"FREQ=WEEKLY;BYDAY={RRULE_DAYS[today.weekday()]}"
+        elif word in ("مہینے", "ماہ", "مہینہ"):
+            rule = f"FREQ=MONTHLY;BYMONTHDAY={today.day}"
+        else:
+            # "ہر …" said of something this cannot read: no junk task titled with it.
+            return Decline(REPEAT_UNCLEAR_UR)
         rest = f"{rest[: every.start()]} {rest[every.end() :]}"
-        day = first_weekday(utterance.now, URDU_WEEKDAYS[every.group(1)])
-        notice = CANNOT_REPEAT_UR
-    tasks = parse_add_items(rest, utterance.now, split=False)
+    if rule:
+        tasks = parse_add_items(rest, utterance.now, split=False)
+    else:
+        # One date for the whole message; then "X کرنا اور Y لینا" may be two tasks.
+        due, body = extract_due(rest, utterance.now)
+        tasks = parse_add_items(body, utterance.now)
+        for task in tasks:
+            task.due = task.due or due
     if not tasks or not tasks[0].title:
         return None
-    if notice:
+    if rule:
         tasks[0].due = tasks[0].due or Due(day)
+        tasks[0].recurrence = rule
     tasks[0].priority = tasks[0].priority or priority
     tasks[0].tags = tasks[0].tags + [t for t in tags if t not in tasks[0].tags]
-    return Add(tasks, notice=notice)
+    return Add(tasks)
 
 
 def _dated(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -244,11 +285,13 @@ RULES: tuple[Rule, ...] = (
         at_start(_GREETING),
         lambda _match, utterance: Greeting(thanks="شکریہ" in utterance.text),
     ),
+    Rule("undo", anywhere(_UNDO), lambda _m, _u: Undo()),
     Rule(
-        "cannot: undo",
-        anywhere(_UNDO),
-        lambda _m, _u: Decline("میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"),
+        "cannot: many tasks at once",
+        anywhere(_ALL_TASKS),
+        lambda _m, u: Decline(ONE_AT_A_TIME_UR) if _CHANGE_VERB.search(u.text) else None,
     ),
+    Rule("search: did I do X?", at_start(_DID_I), _did_i),
     Rule(
         "cannot: share or send",
         anywhere(_CANNOT_SHARE),

@@ -1,0 +1,214 @@
+"""Bulk requests in English: one change to every task a filter chooses.
+
+"push everything due today to tomorrow", "complete all my work tasks", "delete everything
+tagged old", "tag all of today's tasks urgent" → a `Bulk` command: the action, the filter (state,
+priority, tag, a `list_tasks` due window, words to find) and the change (new due date, tags).
+`parse_bulk` reads only what it can state exactly; anything else in the filter ("everything
+this weekend", "all the ones I added yesterday") returns None, so the grammar answers honestly
+instead of previewing the wrong tasks.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from todo_agent.offline.commands import Bulk, DueWindow, Priority, State
+from todo_agent.offline.dates import extract_due
+from todo_agent.offline.phrases import extract_priority, extract_tags
+
+# The due windows `list_tasks` (and so the bulk tool) takes.
+_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
+    (re.compile(r"\b(?:overdue|late|past\s+due)\b", re.I), "overdue"),
+    (re.compile(r"\b(?:today's|todays|today|tonight)(?!\w)", re.I), "today"),
+    (re.compile(r"\b(?:tomorrow's|tomorrows|tomorrow)(?!\w)", re.I), "tomorrow"),
+    (re.compile(r"\bnext\s+week(?:'s)?\b", re.I), "next_week"),
+    (re.compile(r"\b(?:this\s+week(?:'s)?|my\s+week)\b", re.I), "this_week"),
+)
+# "all", "everything" — or a plural with a filter ("clear out my finished tasks").
+_ALL = re.compile(
+    r"\b(?:tasks|ones|todos|items)\b|\b(?:everything|all|every|each\s+(?:task|one)|"
+    r"whole\s+list|entire\s+list)\b",
+    re.I,
+)
+_COMPLETE = re.compile(
+    r"^(?:mark|set|tick|check)\s+(?P<f>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off)$"
+    r"|^(?:complete|finish|tick\s+off|check\s+off|cross\s+off|close)\s+(?P<f2>.+)$",
+    re.I,
+)
+_DELETE = re.compile(
+    r"^(?:delete|remove|clear(?:\s+out)?|get\s+rid\s+of|drop|erase|trash|bin|wipe|scrap)\s+(?P<f>.+)$",
+    re.I,
+)
+_RESCHEDULE = re.compile(
+    r"^(?:move|push|shift|postpone|reschedule|bump|delay|put\s+off)\s+(?P<f>.+?)\s+"
+    r"(?:over\s+|back\s+|forward\s+)?(?:to|until|till|for)\s+(?P<when>.+)$",
+    re.I,
+)
+_UNTAG = re.compile(
+    r"^(?:remove|take|drop|delete)\s+(?:the\s+)?(?P<tags>#?[\w-]+)\s+tag\s+(?:from|off|on)\s+(?P<f>.+)$",
+    re.I,
+)
+_TAG = re.compile(
+    r"^(?:tag|label|mark)\s+(?P<f>.+?)\s+(?:with\s+|as\s+)?(?:the\s+tag\s+)?(?P<tags>#?[\w-]+)$",
+    re.I,
+)
+_QUERY = re.compile(
+    r"\b(?:about|mentioning|containing|matching)\s+(?P<q>['\"]?[\w'-]+(?:\s+[\w'-]+)?['\"]?)"
+    r"|\bwith\s+(?P<q2>['\"][^'\"]+['\"]|\w+)\s+in\s+(?:it|them|the\s+title)\b",
+    re.I,
+)
+_TAGGED = re.compile(
+    r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?(?P<t>[\w-]+)", re.I
+)
+_STATE_DONE = re.compile(r"\b(?:completed|done|finished|ticked[\s-]off|closed)\b", re.I)
+_STATE_OPEN = re.compile(r"\b(?:open|pending|unfinished|outstanding|remaining)\b", re.I)
+# Words a filter may hold that choose nothing.
+_FILLER = re.compile(
+    r"\b(?:everything|all|every|each|single|whole|entire|list|of|the|my|these|those|tasks?|ones?|"
+    r"stuff|things?|items?|todos?|jobs?|that's|thats|that|which|are|is|were|due|i\s+have|i've\s+got|"
+    r"on|in|from|for|set|with|a|an|in\s+it|in\s+them|it|them|also|now|please|s|priority|prio)\b"
+    r"|[#'\",.!?:;]",
+    re.I,
+)
+# "complete all my work tasks": a word before "tasks"/"ones"/"stuff" names a tag.
+_WORD_TASKS = re.compile(
+    r"\b(?P<t>[a-z][\w-]*)\s+(?:tasks|ones|stuff|things|items|jobs|todos)\b", re.I
+)
+_NOT_A_TAG = frozenset(
+    [
+        "all",
+        "my",
+        "the",
+        "of",
+        "every",
+        "each",
+        "open",
+        "pending",
+        "done",
+        "completed",
+        "finished",
+        "overdue",
+        "late",
+        "today's",
+        "todays",
+        "tomorrow's",
+        "today",
+        "tomorrow",
+        "week's",
+        "week",
+        "these",
+        "those",
+        "other",
+        "remaining",
+        "outstanding",
+        "high",
+        "low",
+        "medium",
+        "urgent",
+        "important",
+        "priority",
+        "my",
+        "own",
+        "old",
+        "new",
+    ]
+)
+
+
+def _filters(
+    text: str, action: str
+) -> tuple[State, Priority | None, str | None, DueWindow, str | None] | None:
+    """(state, priority, tag, window, query) of a filter, or None when some of it is unread."""
+    tags, rest = extract_tags(text)
+    tag = tags[0] if len(tags) == 1 else None
+    if len(tags) > 1:
+        return None
+    query: str | None = None
+    found = _QUERY.search(rest)
+    if found is not None:
+        query = (found.group("q") or found.group("q2")).strip("'\" ")
+        rest = f"{rest[: found.start()]} {rest[found.end() :]}"
+    if tag is None:
+        tagged = _TAGGED.search(rest)
+        if tagged is not None:
+            tag = tagged.group("t").lower()
+            rest = f"{rest[: tagged.start()]} {rest[tagged.end() :]}"
+    priority, rest = extract_priority(rest)
+    window: DueWindow = "any"
+    for pattern, name in _WINDOWS:
+        hit = pattern.search(rest)
+        if hit is not None:
+            window = name
+            rest = f"{rest[: hit.start()]} {rest[hit.end() :]}"
+            break
+    state: State = "open"
+    if _STATE_DONE.search(rest):
+        if action == "complete":
+            return None
+        state = "completed"
+        rest = _STATE_DONE.sub(" ", rest)
+    rest = _STATE_OPEN.sub(" ", rest)
+    if tag is None:
+        word = _WORD_TASKS.search(rest)
+        if word is not None and word.group("t").lower() not in _NOT_A_TAG:
+            tag = word.group("t").lower()
+            rest = f"{rest[: word.start()]} {rest[word.start() + len(word.group('t')) :]}"
+    leftover = _FILLER.sub(" ", rest).split()
+    if leftover:
+        return None
+    return state, priority, tag, window, query
+
+
+def parse_bulk(text: str, now: datetime) -> Bulk | None:
+    """The bulk change a message asks for, or None when it is not one this can state exactly."""
+    if not _ALL.search(text):
+        return None
+    match = _RESCHEDULE.match(text)
+    if match is not None:
+        due, rest = extract_due(match.group("when"), now)
+        if due is None or rest.strip(" ,.!"):
+            return None
+        found = _filters(match.group("f"), "reschedule")
+        if found is None:
+            return None
+        state, priority, tag, window, query = found
+        return Bulk(
+            "reschedule", state, priority, tag, window, query, new_due=due, label=match.group("f")
+        )
+    match = _UNTAG.match(text)
+    if match is not None:
+        found = _filters(match.group("f"), "tag")
+        if found is None:
+            return None
+        state, priority, tag, window, query = found
+        old = match.group("tags").lstrip("#").lower()
+        return Bulk(
+            "tag", state, priority, tag, window, query, remove_tags=[old], label=match.group("f")
+        )
+    match = _COMPLETE.match(text)
+    if match is not None:
+        target = match.group("f") or match.group("f2")
+        found = _filters(target, "complete")
+        if found is None:
+            return None
+        state, priority, tag, window, query = found
+        return Bulk("complete", state, priority, tag, window, query, label=target)
+    match = _DELETE.match(text)
+    if match is not None:
+        found = _filters(match.group("f"), "delete")
+        if found is None:
+            return None
+        state, priority, tag, window, query = found
+        return Bulk("delete", state, priority, tag, window, query, label=match.group("f"))
+    match = _TAG.match(text)
+    if match is not None:
+        new = match.group("tags").lstrip("#").lower()
+        found = _filters(match.group("f"), "tag")
+        if found is None or new in ("done", "complete", "completed", "finished"):
+            return None
+        state, priority, tag, window, query = found
+        return Bulk(
+            "tag", state, priority, tag, window, query, add_tags=[new], label=match.group("f")
+        )
+    return None
