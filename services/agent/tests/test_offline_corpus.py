@@ -284,15 +284,28 @@ CASES = [
     ),
     Case("مدد", [], urdu=True, reply_contains="شامل کریں"),
     Case("جمعہ کو بل ادا کرنا شامل کریں", [add("بل ادا کرنا", due="2031-01-17")], urdu=True),
-    # Repeating tasks carry their RRULE; tools main does not have yet get the honest answer.
+    # Repeating tasks carry their RRULE; undo, bulk previews and reminders call their tools.
     Case(
         "add yoga every monday",
         [add("Yoga", due="2031-01-20", recurrence="FREQ=WEEKLY;BYDAY=MO")],
         reply_contains="Yoga",
     ),
-    Case("undo that", [], reply_contains="can't undo changes yet"),
-    Case("push everything due today to tomorrow", [], reply_contains="one task at a time"),
-    Case("remind me 30 minutes before the report", [], reply_contains="can't send reminders"),
+    Case("undo that", [("undo_last_change", {})], tasks=["Buy milk"], reply_contains="Undone"),
+    Case(
+        "push everything due today to tomorrow",
+        [
+            (
+                "preview_bulk_change",
+                {"action": "reschedule", "state": "open", "due": "today", "new_due": "2031-01-16"},
+            )
+        ],
+        reply_contains="nothing to change",
+    ),
+    Case(
+        "remind me 30 minutes before the report",
+        [LOOKUP_ALL],
+        reply_contains="couldn't find",
+    ),
 ]
 
 
