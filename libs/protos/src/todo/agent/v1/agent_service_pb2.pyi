@@ -47,6 +47,36 @@ ROLE_ASSISTANT: Role.ValueType  # 2
 """The assistant."""
 Global___Role: _TypeAlias = Role  # noqa: Y015
 
+class _Intent:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IntentEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Intent.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INTENT_UNSPECIFIED: _Intent.ValueType  # 0
+    """No choice: the model reads the message as it is."""
+    INTENT_ADD_MANY: _Intent.ValueType  # 1
+    """Add every item of the message as its own task ("brain dump")."""
+    INTENT_PLAN_DAY: _Intent.ValueType  # 2
+    """Show what is due today and what is overdue, to plan the day."""
+    INTENT_SEARCH: _Intent.ValueType  # 3
+    """Find tasks by the words of the message."""
+
+class Intent(_Intent, metaclass=_IntentEnumTypeWrapper):
+    """A kind of request the user chose explicitly (a composer tool), not left to the model to
+    read from the text.
+    """
+
+INTENT_UNSPECIFIED: Intent.ValueType  # 0
+"""No choice: the model reads the message as it is."""
+INTENT_ADD_MANY: Intent.ValueType  # 1
+"""Add every item of the message as its own task ("brain dump")."""
+INTENT_PLAN_DAY: Intent.ValueType  # 2
+"""Show what is due today and what is overdue, to plan the day."""
+INTENT_SEARCH: Intent.ValueType  # 3
+"""Find tasks by the words of the message."""
+Global___Intent: _TypeAlias = Intent  # noqa: Y015
+
 class _FailureCode:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -173,6 +203,7 @@ class RespondRequest(_message.Message):
     LOCALE_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     INPUT_ITEM_ID_FIELD_NUMBER: _builtins.int
+    INTENT_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The caller's conversation id, used only for logs and tracing. At most 128 characters."""
     input: _builtins.str
@@ -191,6 +222,13 @@ class RespondRequest(_message.Message):
     same message again (a retry) finds the tasks the first run created instead of adding
     them twice.
     """
+    intent: Global___Intent.ValueType
+    """What the user asked for by picking a tool in the client's composer, if anything. The
+    agent steers the model with it (the tool it must call first, and a line of
+    instructions); the offline model reads it as the matching command. An unknown value is
+    INVALID_ARGUMENT. (Numbered apart from the fields above so that parallel additions to
+    this message do not collide.)
+    """
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConversationMessage]:
         """Earlier messages, oldest first, not including `input`. At most 50 messages of at most
@@ -206,14 +244,43 @@ class RespondRequest(_message.Message):
         locale: _builtins.str = ...,
         time_zone: _builtins.str = ...,
         input_item_id: _builtins.str = ...,
+        intent: Global___Intent.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "intent", b"intent", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RespondRequest: _TypeAlias = RespondRequest  # noqa: Y015
+
+@_typing.final
+class RunStarted(_message.Message):
+    """The run began. Always the first event of a run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    OFFLINE_FIELD_NUMBER: _builtins.int
+    model: _builtins.str
+    """The model answering this run: `offline` for the built-in offline model, else the model's
+    name as configured.
+    """
+    offline: _builtins.bool
+    """True when the built-in offline model answers: it understands task commands only."""
+    def __init__(
+        self,
+        *,
+        model: _builtins.str = ...,
+        offline: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "offline", b"offline"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunStarted: _TypeAlias = RunStarted  # noqa: Y015
 
 @_typing.final
 class MessageStarted(_message.Message):
@@ -507,6 +574,7 @@ class RespondEvent(_message.Message):
     AGENT_HANDED_OFF_FIELD_NUMBER: _builtins.int
     RUN_FINISHED_FIELD_NUMBER: _builtins.int
     RUN_FAILED_FIELD_NUMBER: _builtins.int
+    RUN_STARTED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def message_started(self) -> Global___MessageStarted:
         """A message began."""
@@ -539,6 +607,10 @@ class RespondEvent(_message.Message):
     def run_failed(self) -> Global___RunFailed:
         """The run failed."""
 
+    @_builtins.property
+    def run_started(self) -> Global___RunStarted:
+        """The run began (which model answers)."""
+
     def __init__(
         self,
         *,
@@ -550,12 +622,13 @@ class RespondEvent(_message.Message):
         agent_handed_off: Global___AgentHandedOff | None = ...,
         run_finished: Global___RunFinished | None = ...,
         run_failed: Global___RunFailed | None = ...,
+        run_started: Global___RunStarted | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_handed_off", b"agent_handed_off", "event", b"event", "message_done", b"message_done", "message_started", b"message_started", "run_failed", b"run_failed", "run_finished", b"run_finished", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["agent_handed_off", b"agent_handed_off", "event", b"event", "message_done", b"message_done", "message_started", b"message_started", "run_failed", b"run_failed", "run_finished", b"run_finished", "run_started", b"run_started", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_handed_off", b"agent_handed_off", "event", b"event", "message_done", b"message_done", "message_started", b"message_started", "run_failed", b"run_failed", "run_finished", b"run_finished", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_handed_off", b"agent_handed_off", "event", b"event", "message_done", b"message_done", "message_started", b"message_started", "run_failed", b"run_failed", "run_finished", b"run_finished", "run_started", b"run_started", "text_delta", b"text_delta", "tool_call_finished", b"tool_call_finished", "tool_call_started", b"tool_call_started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["message_started", "text_delta", "message_done", "tool_call_started", "tool_call_finished", "agent_handed_off", "run_finished", "run_failed"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["message_started", "text_delta", "message_done", "tool_call_started", "tool_call_finished", "agent_handed_off", "run_finished", "run_failed", "run_started"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
