@@ -104,9 +104,7 @@ async def test_the_workflow_is_kept_on_reload_in_its_place(alice_chat: ChatClien
 
     # Stored as streamed; in creation order, so the workflow (done last) comes before the
     # cards and the reply of its turn, as it appeared live.
-    streamed = sorted(
-        [*first.done_items(), *second.done_items()], key=lambda item: item["created_at"]
-    )
+    streamed = [*first.stored_items(), *second.stored_items()]
     page = await alice_chat.items(thread_id)
     assert page["data"] == streamed
     assert [item["type"] for item in page["data"]] == [
@@ -221,7 +219,11 @@ async def test_the_brain_dump_tool_adds_every_line(
 ) -> None:
     stream = await alice_chat.stream(
         "threads.create",
-        {"input": _with_tool("buy milk tomorrow\n- call mom, high priority\npay rent", "brain_dump")},
+        {
+            "input": _with_tool(
+                "buy milk tomorrow\n- call mom, high priority\npay rent", "brain_dump"
+            )
+        },
     )
     assert stream.of("error") == []
     workflow = _the_workflow(stream)

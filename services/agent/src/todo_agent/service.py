@@ -363,8 +363,9 @@ def _run_started(run_config: RunConfig, settings: AgentSettings) -> pb.RunStarte
     """The first event of a run: which model answers it."""
     if isinstance(run_config.model, OfflineModel):
         return pb.RunStarted(model=OFFLINE_MODEL, offline=True)
-    name = run_config.model if isinstance(run_config.model, str) else settings.model
-    return pb.RunStarted(model=name)
+    # An SDK model object carries its name (`OpenAIChatCompletionsModel.model`, …).
+    name = getattr(run_config.model, "model", None)
+    return pb.RunStarted(model=name if isinstance(name, str) and name else settings.model)
 
 
 def _unexpected(exc: BaseException) -> bool:
