@@ -57,6 +57,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
         ),
         ({"input": "hi", "history": [pb.ConversationMessage(text="no role")]}, "history[0].role"),
         ({"input": "hi", "locale": "not a locale!"}, "locale"),
+        ({"input": "hi", "intent": 99}, "intent"),
     ],
     ids=[
         "empty",
@@ -68,6 +69,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
         "history-text",
         "history-role",
         "locale",
+        "intent",
     ],
 )
 async def test_invalid_requests_are_invalid_argument(
