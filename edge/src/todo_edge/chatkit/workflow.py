@@ -236,13 +236,16 @@ class TurnWorkflow:
                 created_at=self._now(),
                 workflow=Workflow(type="custom", tasks=[task], expanded=True),
             )
-            yield ThreadItemAddedEvent(item=self.item.model_copy(deep=True))
+            # The event's own item and task list (shallow: tasks are replaced, never changed
+            # in place), so a later step cannot alter what the event says before it is sent.
+            workflow = self.item.workflow.model_copy(update={"tasks": [task]})
+            yield ThreadItemAddedEvent(item=self.item.model_copy(update={"workflow": workflow}))
             return 0
         tasks = self.item.workflow.tasks
         tasks.append(task)
         yield ThreadItemUpdatedEvent(
             item_id=self.item.id,
-            update=WorkflowTaskAdded(task_index=len(tasks) - 1, task=task.model_copy()),
+            update=WorkflowTaskAdded(task_index=len(tasks) - 1, task=task),
         )
         return len(tasks) - 1
 
@@ -251,7 +254,7 @@ class TurnWorkflow:
         self.item.workflow.tasks[index] = task
         yield ThreadItemUpdatedEvent(
             item_id=self.item.id,
-            update=WorkflowTaskUpdated(task_index=index, task=task.model_copy()),
+            update=WorkflowTaskUpdated(task_index=index, task=task),
         )
 
     def _finished_task(self, step: _Step, finished: agent_pb.ToolCallFinished) -> CustomTask:
