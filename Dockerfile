@@ -34,7 +34,16 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     packages=""; for s in $SERVICE; do packages="$packages --package todo-$s"; done; \
     uv sync --frozen --no-dev --no-install-workspace $packages
 
-# Layer 2: our own packages (generated protos are committed under libs/protos).
+# Layer 2: the gRPC code, generated from protos/ as `make setup` does (it is not committed),
+# by the codegen tools in a throw-away environment of their own, so none of them ships.
+COPY protos protos
+COPY scripts/gen_protos.py scripts/gen_protos.py
+RUN --mount=type=cache,target=/root/.cache/uv \
+    UV_PROJECT_ENVIRONMENT=/tmp/codegen uv sync --frozen --only-group codegen --no-install-workspace \
+ && /tmp/codegen/bin/python scripts/gen_protos.py \
+ && rm -rf /tmp/codegen
+
+# Layer 3: our own packages.
 COPY libs libs
 COPY services services
 COPY edge edge

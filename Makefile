@@ -18,8 +18,14 @@ UV_BOOTSTRAP := $(if $(shell command -v uv 2>/dev/null),,$(TOOLS_UV))
 # versions (uv.lock). So `make token` in a second terminal does not run protoc at all while
 # `make run` imports that code, and when protos/ did change the generator swaps in only the
 # files that differ, atomically (scripts/gen_protos.py).
+# The code is not committed: a fresh clone generates it here, and so does the image build.
 PROTO_INPUTS := $(shell find protos -name '*.proto') scripts/gen_protos.py uv.lock
 PROTO_STAMP := libs/protos/.generated.stamp
+# A checkout whose generated code went away (a pull that untracked it, a manual delete) has
+# nothing the stamp vouches for: forget the stamp so `setup` generates again.
+ifeq ($(wildcard libs/protos/src/todo/py.typed),)
+$(shell rm -f $(PROTO_STAMP))
+endif
 
 # Test suites, one per package; `make test` runs them all.
 SUITES := libs/common/tests testkit/tests services/auth/tests services/tasks/tests services/agent/tests edge/tests tests
@@ -81,14 +87,13 @@ test-replicas: setup ## Proofs on the replicated stack under load (make run-repl
 eval-offline: setup ## Score the offline model on its evaluation corpus (SET=holdout for the final check)
 	$(UV) run --frozen python services/agent/eval/offline/score.py $(or $(SET),dev)
 
-# proto-check first: before `setup` regenerates, so committed stale code fails here.
 check: proto-check lint test ## What CI runs: proto-check, lint, then every test suite
 
 proto: sync ## Regenerate libs/protos from protos/ now (writes only the files that differ)
 	$(UV) run --frozen python scripts/gen_protos.py
 	@touch $(PROTO_STAMP)
 
-proto-check: sync ## Fail when the generated gRPC code is stale
+proto-check: setup ## Fail when libs/protos/src/todo differs from a fresh generation (e.g. a hand edit)
 	$(UV) run --frozen python scripts/gen_protos.py --check
 
 lint: setup typecheck ## ruff (lint + format check) and mypy strict

@@ -1,7 +1,8 @@
 """The web page in a real browser, the way a person uses it, against real processes (offline):
 sign up, chat a task into existence, see it in the tasks panel, complete it with the card's
 button, reload and find the conversation intact, sign out; the tasks panel on its own at phone
-width; and a rejected token sending the person back to sign in."""
+width; a deleted task brought back with Undo; and a rejected token sending the person back
+to sign in."""
 
 from __future__ import annotations
 
@@ -252,6 +253,32 @@ async def test_tasks_panel_add_complete_rename_delete_at_phone_width(
     await chat.get_by_role("log").scroll_into_view_if_needed()
     await assert_buttons_inside(card)
     await shot("chat-card-phone")
+
+
+async def test_a_task_deleted_in_the_panel_comes_back_with_undo(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page = session.page
+    await sign_up(page, new_email(), name="Una")
+    panel = page.locator("#tasks-panel")
+    await panel.get_by_label("New task").fill("Buy bread")
+    await panel.get_by_label("New task").press("Enter")
+    row = task_row(page, "Buy bread")
+    await expect(row).to_be_visible()
+
+    await row.get_by_role("button", name="Delete “Buy bread”").click()
+    await expect(row).to_have_count(0)
+    notice = panel.locator("#tasks-undo")
+    await expect(notice).to_contain_text("Deleted “Buy bread”.")
+    await session.shot("undo-offered")
+    await notice.get_by_role("button", name="Undo").click()
+
+    await expect(task_row(page, "Buy bread")).to_be_visible()
+    await expect(notice).to_be_hidden()
+    # The server has it back, not just the page.
+    await reload(page)
+    await expect(task_row(page, "Buy bread")).to_be_visible()
 
 
 async def test_a_rejected_token_sends_the_person_back_to_sign_in(

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from todo_edge.api import auth, chat, chatkit, events, ops, tasks, web
+from todo_edge.api import auth, chat, chatkit, events, ops, tasks, undo, web
 from todo_edge.mcp.endpoint import MCP_PATH, McpEndpoint, metadata_router
 from todo_edge.mcp.tools import build_mcp_server
 from todo_edge.metrics import EdgeMetrics, MetricsServer
@@ -67,6 +67,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(auth.jwks_router)
     app.include_router(tasks.router)
+    app.include_router(undo.router)
     app.include_router(events.router)
     app.include_router(ops.router)
     app.include_router(chatkit.router)

@@ -125,10 +125,54 @@ class TaskOut(BaseModel):
     previous_occurrence_id: str | None
 
 
-class TaskCompleteOut(TaskOut):
+# What every REST mutation answers besides its task(s).
+UNDO_HELP = (
+    "Pass to `POST /api/undo` to revert this change (for a few minutes, once); null when the "
+    "call changed nothing."
+)
+
+
+class TaskChangeOut(TaskOut):
+    """A task as a change (create, update, reopen) left it, and the change's undo token."""
+
+    undo_token: str | None = Field(default=None, description=UNDO_HELP)
+
+
+class TaskCompleteOut(TaskChangeOut):
     """The completed task, and the next occurrence its completion created (repeating tasks)."""
 
     next_task: TaskOut | None = None
+
+
+class TaskDeleteOut(BaseModel):
+    """What a delete answers: the token that restores the task."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"undo_token": "q3V9c1xZ0kHh2mT8YpA4bw"}]}
+    )
+
+    undo_token: str | None = Field(default=None, description=UNDO_HELP)
+
+
+class UndoBody(_Body):
+    """Which change to revert."""
+
+    model_config = _body_examples({"undo_token": "q3V9c1xZ0kHh2mT8YpA4bw"}, {})
+
+    undo_token: Annotated[
+        str,
+        StringConstraints(max_length=256, pattern=NO_NUL),
+        Field(
+            description="The `undo_token` of a task change's response. Empty or absent: the "
+            "caller's most recent change that can still be undone."
+        ),
+    ] = ""
+
+
+class UndoOut(BaseModel):
+    """The tasks as the undo left them (a task the undo deleted is not listed)."""
+
+    tasks: list[TaskOut]
 
 
 class TaskListOut(BaseModel):
@@ -335,6 +379,13 @@ def task_to_json(task: tasks_service_pb2.Task) -> dict[str, Any]:
         "repeats": describe_recurrence(task.recurrence),
         "previous_occurrence_id": task.previous_occurrence_id or None,
     }
+
+
+def change_to_json(task: tasks_service_pb2.Task, undo_token: str) -> dict[str, Any]:
+    """The REST form of a task a change left, with the change's undo token."""
+    body = task_to_json(task)
+    body["undo_token"] = undo_token or None
+    return body
 
 
 def user_to_json(user: auth_service_pb2.User) -> dict[str, Any]:

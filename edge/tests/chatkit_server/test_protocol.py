@@ -197,7 +197,11 @@ async def test_sync_action_completes_and_reopens_without_the_model(
     assert response.status_code == 200, response.text
     updated = response.json()["updated_item"]
     assert updated["id"] == widget["id"]
-    assert [a["type"] for a in widget_actions(updated)] == ["task.reopen", "task.delete"]
+    assert [a["type"] for a in widget_actions(updated)] == [
+        "task.reopen",
+        "task.delete",
+        "task.undo",
+    ]
     assert "Done" in updated["copy_text"]
     assert (await alice_tasks.get(task_id)).state == tasks_pb.TASK_STATE_COMPLETED
     # The redrawn card is what a reload shows.
@@ -226,7 +230,7 @@ async def test_streaming_action_replaces_the_card_and_signals_the_change(
     assert result.types == ["stream_options", "thread.item.replaced", "client_effect"]
     replaced = result.of("thread.item.replaced")[0]["item"]
     assert replaced["id"] == widget["id"]
-    assert widget_actions(replaced) == []
+    assert [a["type"] for a in widget_actions(replaced)] == ["task.undo"]
     assert "Deleted" in replaced["copy_text"]
     assert result.of("client_effect")[0] == {
         "type": "client_effect",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import jwt
@@ -231,9 +232,11 @@ class RevocationFeed:
         self.entries: list[tuple[str, float]] = []
         self.down = False
         self.fetches = 0
+        self.progress = asyncio.Event()  # set after each fetch
 
     async def fetch(self, page_token: str) -> tuple[list[tuple[str, float]], str]:
         self.fetches += 1
+        asyncio.get_running_loop().call_soon(self.progress.set)  # once the caller has it
         if self.down:
             raise ConnectionError("auth is down")
         start = int(page_token or 0)
@@ -310,3 +313,66 @@ async def test_expired_revocations_are_forgotten() -> None:
     await revocations.refresh()
     assert not revocations.is_revoked("gone-soon")
     assert revocations.is_revoked("still-valid")
+
+
+class DrivenWatch:
+    """A revocation watch (WatchRevokedSessions as a stream) the test drives: `None` put in
+    `messages` is one message, an exception ends the stream with it."""
+
+    def __init__(self, progress: asyncio.Event) -> None:
+        self.messages: asyncio.Queue[Exception | None] = asyncio.Queue()
+        self.connections = 0
+        self.progress = progress  # set at each connection
+
+    async def stream(self) -> AsyncIterator[None]:
+        self.connections += 1
+        self.progress.set()
+        while True:
+            message = await self.messages.get()
+            if message is not None:
+                raise message
+            yield None
+
+
+async def until(condition: Callable[[], bool], progress: asyncio.Event) -> None:
+    """Returns once `condition()` holds, looking again each time `progress` is set (libs tests
+    cannot use the testkit's `eventually`)."""
+    async with asyncio.timeout(10):
+        while not condition():
+            await progress.wait()
+            progress.clear()
+
+
+async def test_a_watch_message_makes_the_verifier_read_the_feed_at_once() -> None:
+    keys = KeySet()
+    kid = keys.add()
+    feed = RevocationFeed()
+    watch = DrivenWatch(feed.progress)
+    # No polling to speak of: only the watch can bring the revocation in.
+    revocations = SessionRevocations(feed.fetch, watch=watch.stream, interval_seconds=3600)
+    verifier = make_verifier(keys, revocations=revocations)
+    token = keys.sign(kid, sid="session-1")
+    assert (await verifier.verify(token)).session_id == "session-1"
+    await until(lambda: watch.connections == 1, feed.progress)
+    feed.entries.append(("session-1", time.time() + 900))
+    watch.messages.put_nowait(None)
+    await until(lambda: revocations.is_revoked("session-1"), feed.progress)
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)
+    await verifier.aclose()
+
+
+async def test_a_lost_watch_is_caught_up_by_a_read_and_reconnected() -> None:
+    keys = KeySet()
+    feed = RevocationFeed()
+    watch = DrivenWatch(feed.progress)
+    revocations = SessionRevocations(feed.fetch, watch=watch.stream, interval_seconds=0.01)
+    verifier = make_verifier(keys, revocations=revocations)
+    await revocations.ready()
+    await until(lambda: watch.connections == 1, feed.progress)
+    feed.entries.append(("session-1", time.time() + 900))
+    watch.messages.put_nowait(ConnectionError("auth restarted"))
+    await until(
+        lambda: revocations.is_revoked("session-1") and watch.connections == 2, feed.progress
+    )
+    await verifier.aclose()

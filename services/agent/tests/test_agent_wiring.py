@@ -26,6 +26,7 @@ TOOLS = {
     "complete_task",
     "reopen_task",
     "delete_task",
+    "undo_last_change",
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_common.tokens import REVOCATION_POLL_TASK
+from todo_common.tokens import REVOCATION_TASK
 from todo_testkit.agent import (
     AgentServiceHandle,
     AskOwnAgent,
@@ -195,10 +195,26 @@ def _idle_grpc_server_task(task: asyncio.Task[Any]) -> bool:
     return any(f.f_code.co_name == "_request_registered_call" for f in task.get_stack())
 
 
+async def _tasks_once_following(agent: Any, user: SignedUpUser) -> set[asyncio.Task[Any]]:
+    """The process's tasks once the agent's token verifier follows the auth server's revocation
+    watch (which lasts the service's whole life): a first verified call, refused for its empty
+    input, starts it, and the in-process auth server then serves one more watch stream."""
+
+    def watch_streams() -> int:
+        return sum(t.get_name().endswith("/WatchRevokedSessions]") for t in asyncio.all_tasks())
+
+    served = watch_streams()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        async for _ in agent.stub.Respond(pb.RespondRequest(), metadata=user.metadata, timeout=5):
+            pass
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    await eventually(lambda: watch_streams() > served, what="the agent following revocations")
+    return set(asyncio.all_tasks())
+
+
 def _run_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
     """Tasks started since `before` that are still running (the test's own excepted, and the
-    token verifier's revocation poll, which the first verified call starts for the service's
-    whole life)."""
+    token verifier's revocation follower, which `_tasks_once_following` waits for)."""
     current = asyncio.current_task()
     return {
         t
@@ -207,7 +223,7 @@ def _run_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
         and t is not current
         and not t.done()
         and not _idle_grpc_server_task(t)
-        and t.get_name() != REVOCATION_POLL_TASK
+        and t.get_name() != REVOCATION_TASK
     }
 
 
@@ -222,7 +238,7 @@ async def test_cancel_during_slow_tool_call_stops_everything(
     async with running_agent_service(
         auth_service, tasks_service.address, tasks_interceptors=[hook]
     ) as agent:
-        before = set(asyncio.all_tasks())
+        before = await _tasks_once_following(agent, user)
         call = agent.stub.Respond(
             pb.RespondRequest(input="mark the milk one done"), metadata=user.metadata, timeout=20
         )
@@ -270,7 +286,7 @@ async def test_wall_clock_cap_fails_the_run_with_limit_exceeded(
         custom_model=_stuck_model(entered),
         run_timeout_seconds=0.5,
     ) as agent:
-        before = set(asyncio.all_tasks())
+        before = await _tasks_once_following(agent, user)
         run = await respond(agent.stub, user.metadata, "list my tasks")
         await eventually(lambda: not _run_tasks(before), what="the run's tasks to end")
     assert entered.is_set()

@@ -283,11 +283,7 @@ async def test_provider_errors_become_safe_run_failed_events(
 ) -> None:
     user = await sign_up()
     provider.replies = [Reply(status=status)]
-    run = await ask_own_agent(
-        user.metadata,
-        "list my tasks",
-        agent=_llm_settings(provider),
-    )
+    run = await ask_own_agent(user.metadata, "list my tasks", agent=_llm_settings(provider))
     assert run.run_failed is not None
     assert run.run_failed.code == code
     assert run.run_failed.retryable is retryable

@@ -12,16 +12,19 @@ clear message when the cut is switched off).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import pytest
 from agents import Agent, ModelSettings
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo_agent.assistant import build_agents
 from todo_agent.failures import EMPTY_REPLY_MESSAGE
 from todo_edge.chatkit.server import derive_title
-from todo_testkit.agent import fixed_clock, respond, running_agent_service
+from todo_testkit.agent import AgentServiceHandle, Run, fixed_clock, respond, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import chatting_with_own_agent
+from todo_testkit.chatkit import ChatClient, chatting_with_own_agent
 from todo_testkit.databases import IsolatedDatabase
 from todo_testkit.llm_server import ModelServer
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
@@ -44,18 +47,63 @@ def assistant(**settings: Any) -> Agent[Any]:
     )
 
 
-async def test_text_streams_from_the_real_server(
+AgentAt = Callable[..., AbstractAsyncContextManager[AgentServiceHandle]]
+ChatWith = Callable[..., AbstractAsyncContextManager[tuple[AgentServiceHandle, ChatClient]]]
+
+
+@pytest.fixture
+def agent_on_the_model(
+    model_server: ModelServer, auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle
+) -> AgentAt:
+    """`agent_on_the_model(agent, **settings)`: an agent service running `agent` against the
+    real model server (`settings` are AgentSettings overrides)."""
+
+    def start(
+        agent: Agent[Any], **settings: Any
+    ) -> AbstractAsyncContextManager[AgentServiceHandle]:
+        return running_agent_service(
+            auth_service,
+            tasks_service.address,
+            agent=agent,
+            **model_server.agent_settings(**settings),
+        )
+
+    return start
+
+
+@pytest.fixture
+def chat_on_the_model(
     model_server: ModelServer,
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+    alice: SignedUpUser,
+) -> ChatWith:
+    """`chat_on_the_model(agent, **options)`: alice's ChatKit client on an edge whose agent runs
+    `agent` against the real model server (`options` go to `chatting_with_own_agent`)."""
+
+    def start(
+        agent: Agent[Any], **options: Any
+    ) -> AbstractAsyncContextManager[tuple[AgentServiceHandle, ChatClient]]:
+        return chatting_with_own_agent(
+            auth_service,
+            tasks_service,
+            edge_database,
+            alice,
+            client_timeout=DEADLINE,
+            agent=agent,
+            **options,
+            **model_server.agent_settings(),
+        )
+
+    return start
+
+
+async def test_text_streams_from_the_real_server(
+    agent_on_the_model: AgentAt,
     alice: SignedUpUser,
 ) -> None:
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(),
-    ) as agent:
+    async with agent_on_the_model(assistant(tool_choice="none")) as agent:
         run = await respond(
             agent.stub,
             alice.metadata,
@@ -74,17 +122,12 @@ async def test_text_streams_from_the_real_server(
 
 
 async def test_a_forced_tool_call_runs_through_the_real_tool_loop(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
+    agent_on_the_model: AgentAt,
     alice: SignedUpUser,
     alice_tasks: TaskCaller,
 ) -> None:
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS),
-        **model_server.agent_settings(),
+    async with agent_on_the_model(
+        assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS)
     ) as agent:
         run = await respond(agent.stub, alice.metadata, ADD_MILK, deadline_seconds=DEADLINE)
     print(f"calls: {run.calls}; finished: {[(f.ok, f.error_message) for f in run.finished]}")
@@ -106,21 +149,9 @@ async def test_a_forced_tool_call_runs_through_the_real_tool_loop(
 
 
 async def test_history_goes_back_to_the_model_turn_after_turn(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
+    chat_on_the_model: ChatWith,
 ) -> None:
-    async with chatting_with_own_agent(
-        auth_service,
-        tasks_service,
-        edge_database,
-        alice,
-        client_timeout=DEADLINE,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(),
-    ) as (_, chat):
+    async with chat_on_the_model(assistant(tool_choice="none")) as (_, chat):
         first = await chat.create(FIRST_MESSAGE)
         assert first.of("error") == [] and first.reply.strip()
         second = await chat.say(first.thread_id, "What did I say my name was?")
@@ -137,24 +168,14 @@ async def test_history_goes_back_to_the_model_turn_after_turn(
 
 
 async def test_a_retried_tool_turn_does_not_add_the_task_twice(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
+    chat_on_the_model: ChatWith,
     alice_tasks: TaskCaller,
 ) -> None:
-    async with chatting_with_own_agent(
-        auth_service,
-        tasks_service,
-        edge_database,
-        alice,
-        client_timeout=DEADLINE,
-        agent=assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS),
+    async with chat_on_the_model(
+        assistant(tool_choice="add_task", max_tokens=TOOL_CALL_TOKENS),
         # The same instructions (clock included) and temperature 0: the retry's model call
         # is the first one's again.
         clock=fixed_clock,
-        **model_server.agent_settings(),
     ) as (_, chat):
         first = await chat.create(ADD_MILK)
         assert first.of("error") == []
@@ -171,21 +192,9 @@ async def test_a_retried_tool_turn_does_not_add_the_task_twice(
 
 
 async def test_a_reply_stopped_mid_way_keeps_its_text_and_the_thread_goes_on(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
+    chat_on_the_model: ChatWith,
 ) -> None:
-    async with chatting_with_own_agent(
-        auth_service,
-        tasks_service,
-        edge_database,
-        alice,
-        client_timeout=DEADLINE,
-        agent=assistant(tool_choice="none", max_tokens=600),
-        **model_server.agent_settings(),
-    ) as (_, chat):
+    async with chat_on_the_model(assistant(tool_choice="none", max_tokens=600)) as (_, chat):
         async with chat.open_create("Tell me a long story about a lighthouse keeper.") as stream:
             received = await stream.read_until(lambda got: got.count(b'"delta"') >= 3)
         thread_id = json.loads(received.split(b"\n\n")[0][len(b"data: ") :])["thread"]["id"]
@@ -213,43 +222,36 @@ def _long_history(messages: int, chars: int) -> list[tuple[str, str]]:
     ]
 
 
+async def _respond_after_a_long_thread(
+    agent_on_the_model: AgentAt,
+    alice: SignedUpUser,
+    **settings: Any,
+) -> Run:
+    """One text-only turn after about 8,000 tokens of history (the context holds 4,096)."""
+    async with agent_on_the_model(assistant(tool_choice="none"), **settings) as agent:
+        return await respond(
+            agent.stub,
+            alice.metadata,
+            "Say OK.",
+            history=_long_history(40, 800),
+            deadline_seconds=DEADLINE,
+        )
+
+
 async def test_a_thread_longer_than_the_context_is_cut_to_fit(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
+    agent_on_the_model: AgentAt,
     alice: SignedUpUser,
 ) -> None:
-    # About 8,000 tokens of history against a 4,096-token context.
-    history = _long_history(40, 800)
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(),
-    ) as agent:
-        run = await respond(
-            agent.stub, alice.metadata, "Say OK.", history=history, deadline_seconds=DEADLINE
-        )
+    run = await _respond_after_a_long_thread(agent_on_the_model, alice)
     assert run.run_failed is None, run.run_failed
     assert run.reply.strip()
 
 
 async def test_without_the_cut_an_overflowing_thread_fails_clearly(
-    model_server: ModelServer,
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
+    agent_on_the_model: AgentAt,
     alice: SignedUpUser,
 ) -> None:
-    history = _long_history(40, 800)
-    async with running_agent_service(
-        auth_service,
-        tasks_service.address,
-        agent=assistant(tool_choice="none"),
-        **model_server.agent_settings(model_context_tokens=0),
-    ) as agent:
-        run = await respond(
-            agent.stub, alice.metadata, "Say OK.", history=history, deadline_seconds=DEADLINE
-        )
+    run = await _respond_after_a_long_thread(agent_on_the_model, alice, model_context_tokens=0)
     assert run.run_failed == pb.RunFailed(
         code=pb.FAILURE_CODE_MODEL_UNAVAILABLE, message=EMPTY_REPLY_MESSAGE, retryable=False
     )

@@ -4,11 +4,26 @@ within seconds, not when it expires."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import grpc
 import jwt
+import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
+from todo.auth.v1.auth_service_pb2_grpc import AuthServiceStub
+from todo_auth.server import start_auth_server
 from todo_common.channels import caller_metadata
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
+from todo_common.grpc_server import RunningServer
+from todo_common.notify import NotifyHub
+from todo_testkit.auth import (
+    AuthServiceHandle,
+    SignedUpUser,
+    SignUp,
+    running_auth_service,
+    sign_up_user,
+)
 from todo_testkit.rpc_errors import expect_rpc_error, rpc_error
 from todo_testkit.waiting import eventually
 
@@ -150,3 +165,68 @@ async def test_revocation_feed_pages_and_rejects_bad_requests(
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+def _watch_hub(running: RunningServer) -> NotifyHub:
+    """The hub behind a running auth server's WatchRevokedSessions (the drain closes it)."""
+    [close] = running.on_drain
+    hub = getattr(close, "__self__", None)
+    assert isinstance(hub, NotifyHub)
+    return hub
+
+
+async def _next_message(stream: Any) -> None:
+    """The stream's next message (a deadline, not a wait: it normally comes in milliseconds)."""
+    async with asyncio.timeout(10):
+        await stream.read()
+
+
+async def test_the_watch_says_at_once_when_a_session_is_revoked(
+    tmp_path: Path,
+) -> None:
+    # A heartbeat far beyond the test: any message after the first is the revocation's.
+    async with running_auth_service(tmp_path, revocation_watch_heartbeat_seconds=3600) as auth:
+        user = await sign_up_user(auth.stub)
+        watch = auth.stub.WatchRevokedSessions(pb.WatchRevokedSessionsRequest())
+        await _next_message(watch)  # at once: "read the list now"
+        await auth.stub.SignOut(pb.SignOutRequest(), metadata=user.metadata, timeout=5)
+        await _next_message(watch)
+        assert session_of(user.access_token) in await revoked_session_ids(auth)
+        watch.cancel()
+
+
+async def test_a_revocation_on_one_auth_replica_reaches_the_watchers_of_another(
+    tmp_path: Path,
+) -> None:
+    async with running_auth_service(tmp_path, revocation_watch_heartbeat_seconds=3600) as first:
+        if not first.database.is_postgres:
+            pytest.skip("replicas hear each other through PostgreSQL NOTIFY (TEST_DATABASE_URL)")
+        second = await start_auth_server(first.settings)
+        try:
+            hub = _watch_hub(second)
+            await eventually(hub.listening.is_set, what="the second replica listening")
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{second.port}") as channel:
+                watch = AuthServiceStub(channel).WatchRevokedSessions(
+                    pb.WatchRevokedSessionsRequest()
+                )
+                await _next_message(watch)
+                user = await sign_up_user(first.stub)
+                await first.stub.SignOut(pb.SignOutRequest(), metadata=user.metadata, timeout=5)
+                await _next_message(watch)
+                watch.cancel()
+        finally:
+            await second.stop(grace=1)
+
+
+async def test_draining_ends_the_watch_without_waiting_for_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    async with running_auth_service(tmp_path) as auth:
+        running = await start_auth_server(auth.settings)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            watch = AuthServiceStub(channel).WatchRevokedSessions(pb.WatchRevokedSessionsRequest())
+            await _next_message(watch)
+            stopping = asyncio.create_task(running.stop(grace=3600))
+            assert await watch.read() is grpc.aio.EOF  # ended by the drain, not cancelled
+            await asyncio.wait_for(stopping, 30)
+            assert await watch.code() is grpc.StatusCode.OK

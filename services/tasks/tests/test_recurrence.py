@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -18,6 +19,10 @@ from todo_testkit.tasks import TaskCaller, running_tasks_service
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
+def utc(*fields: int) -> datetime:
+    return datetime(*fields, tzinfo=UTC)
+
+
 def stamp(moment: datetime) -> Timestamp:
     value = Timestamp()
     value.FromDatetime(moment)
@@ -26,6 +31,11 @@ def stamp(moment: datetime) -> Timestamp:
 
 def due_of(task: pb.Task) -> datetime:
     return task.due_time.ToDatetime(tzinfo=UTC)
+
+
+async def repeating(caller: TaskCaller, rule: str, due: datetime, **fields: Any) -> pb.Task:
+    """A task of `caller`'s that repeats by `rule`, first due at `due`."""
+    return await caller.create(due_time=stamp(due), recurrence=rule, **fields)
 
 
 async def complete(caller: TaskCaller, task_id: str) -> pb.CompleteTaskResponse:
@@ -37,7 +47,7 @@ async def complete(caller: TaskCaller, task_id: str) -> pb.CompleteTaskResponse:
 
 async def test_completing_a_weekly_task_creates_the_next_occurrence(new_task_caller):
     alice = await new_task_caller()
-    monday = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    monday = utc(2027, 1, 4, 9, 0)
     task = await alice.create(
         title="Team sync",
         notes="room 2",
@@ -69,17 +79,15 @@ async def test_completing_a_weekly_task_creates_the_next_occurrence(new_task_cal
 
 async def test_completing_again_or_after_reopening_makes_no_second_occurrence(new_task_caller):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="water plants",
-        due_time=stamp(datetime(2027, 1, 4, 9, 0, tzinfo=UTC)),
-        recurrence="FREQ=DAILY;INTERVAL=3",
+    task = await repeating(
+        alice, "FREQ=DAILY;INTERVAL=3", utc(2027, 1, 4, 9, 0), title="water plants"
     )
     first = await complete(alice, task.id)
     again = await complete(alice, task.id)
     await alice.reopen(task.id)
     after_reopen = await complete(alice, task.id)
     assert first.next_task.id == again.next_task.id == after_reopen.next_task.id
-    assert due_of(first.next_task) == datetime(2027, 1, 7, 9, 0, tzinfo=UTC)
+    assert due_of(first.next_task) == utc(2027, 1, 7, 9, 0)
     assert len(await alice.list_all()) == 2
 
 
@@ -100,11 +108,8 @@ async def test_the_next_occurrence_keeps_the_local_time_across_daylight_saving(
     new_task_caller, zone, due, next_due
 ):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="standup",
-        due_time=stamp(due.replace(tzinfo=UTC)),
-        recurrence="FREQ=WEEKLY",
-        time_zone=zone,
+    task = await repeating(
+        alice, "FREQ=WEEKLY", due.replace(tzinfo=UTC), title="standup", time_zone=zone
     )
     assert task.time_zone == zone
     following = (await complete(alice, task.id)).next_task
@@ -114,11 +119,7 @@ async def test_the_next_occurrence_keeps_the_local_time_across_daylight_saving(
 
 async def test_count_ends_the_series_and_counts_from_the_first_occurrence(new_task_caller):
     alice = await new_task_caller()
-    first = await alice.create(
-        title="three doses",
-        due_time=stamp(datetime(2027, 2, 1, 8, 0, tzinfo=UTC)),
-        recurrence="FREQ=DAILY;COUNT=3",
-    )
+    first = await repeating(alice, "FREQ=DAILY;COUNT=3", utc(2027, 2, 1, 8, 0), title="three doses")
     second = (await complete(alice, first.id)).next_task
     third = (await complete(alice, second.id)).next_task
     assert [due_of(t).day for t in (first, second, third)] == [1, 2, 3]
@@ -130,34 +131,26 @@ async def test_count_ends_the_series_and_counts_from_the_first_occurrence(new_ta
 
 async def test_until_ends_the_series(new_task_caller):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="until friday",
-        due_time=stamp(datetime(2027, 2, 4, 8, 0, tzinfo=UTC)),
-        recurrence="FREQ=DAILY;UNTIL=20270205",
+    task = await repeating(
+        alice, "FREQ=DAILY;UNTIL=20270205", utc(2027, 2, 4, 8, 0), title="until friday"
     )
     second = (await complete(alice, task.id)).next_task
-    assert due_of(second) == datetime(2027, 2, 5, 8, 0, tzinfo=UTC)
+    assert due_of(second) == utc(2027, 2, 5, 8, 0)
     assert not (await complete(alice, second.id)).HasField("next_task")
 
 
 async def test_monthly_on_the_31st_skips_shorter_months(new_task_caller):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="pay rent",
-        due_time=stamp(datetime(2027, 1, 31, 12, 0, tzinfo=UTC)),
-        recurrence="FREQ=MONTHLY;BYMONTHDAY=31",
-    )
-    following = (await complete(alice, task.id)).next_task
-    assert due_of(following) == datetime(2027, 3, 31, 12, 0, tzinfo=UTC)
+    rent = await repeating(alice, "FREQ=MONTHLY;BYMONTHDAY=31", utc(2027, 1, 31, 12, 0))
+    following = (await complete(alice, rent.id)).next_task
+    assert due_of(following) == utc(2027, 3, 31, 12, 0)
 
 
 async def test_weekdays_skip_the_weekend(new_task_caller):
     alice = await new_task_caller()
-    friday = datetime(2027, 1, 8, 7, 30, tzinfo=UTC)
-    task = await alice.create(
-        title="check mail",
-        due_time=stamp(friday),
-        recurrence="rrule:freq=weekly;byday=mo,tu,we,th,fr",
+    friday = utc(2027, 1, 8, 7, 30)
+    task = await repeating(
+        alice, "rrule:freq=weekly;byday=mo,tu,we,th,fr", friday, title="check mail"
     )
     assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
     following = (await complete(alice, task.id)).next_task
@@ -166,7 +159,7 @@ async def test_weekdays_skip_the_weekend(new_task_caller):
 
 async def test_a_late_completion_comes_back_at_the_next_future_occurrence(new_task_caller):
     alice = await new_task_caller()
-    long_ago = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+    long_ago = utc(2026, 1, 5, 9, 0)  # a Monday
     task = await alice.create(
         title="weekly review", due_time=stamp(long_ago), recurrence="FREQ=WEEKLY"
     )
@@ -192,7 +185,7 @@ async def test_a_repeating_task_without_a_due_time_is_due_at_its_first_occurrenc
 
 async def test_recurrence_can_be_set_changed_and_cleared_with_the_update_mask(new_task_caller):
     alice = await new_task_caller()
-    due = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)
+    due = utc(2027, 5, 3, 9, 0)
     task = await alice.create(title="gym", due_time=stamp(due))
     weekly = await alice.update(pb.Task(id=task.id, recurrence="FREQ=WEEKLY"), "recurrence")
     assert weekly.recurrence == "FREQ=WEEKLY"
@@ -208,11 +201,7 @@ async def test_recurrence_can_be_set_changed_and_cleared_with_the_update_mask(ne
 
 async def test_concurrent_completes_create_exactly_one_next_occurrence(new_task_caller):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="contended",
-        due_time=stamp(datetime(2027, 6, 7, 9, 0, tzinfo=UTC)),
-        recurrence="FREQ=WEEKLY",
-    )
+    task = await repeating(alice, "FREQ=WEEKLY", utc(2027, 6, 7, 9, 0), title="contended")
     results = await asyncio.gather(*(complete(alice, task.id) for _ in range(10)))
     assert {r.next_task.id for r in results} == {results[0].next_task.id}
     tasks = await alice.list_all()

@@ -3,7 +3,8 @@
 Every call forwards the caller's token; the tasks service takes the owner from it, so another
 user's task id is 404 exactly like a missing one. Responses carry the task's `ETag`; `If-Match`
 on PATCH/DELETE/complete/reopen makes the write conditional (stale → 412). `Idempotency-Key` on
-POST makes a retried create return the first task instead of a duplicate.
+POST makes a retried create return the first task instead of a duplicate. Every change answers
+an `undo_token` for `POST /api/undo` (`api/undo.py`); a delete answers it in a 200 body.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from todo_edge.schemas import (
     STATE_TO_PROTO,
     OrderBy,
     PriorityName,
+    TaskChangeOut,
     TaskCompleteOut,
     TaskCreate,
+    TaskDeleteOut,
     TaskJSONResponse,
     TaskListOut,
     TaskOut,
     TaskPatch,
     TaskStateName,
+    change_to_json,
     task_from_create,
     task_from_patch,
     task_to_json,
@@ -65,11 +69,15 @@ def _etag_header(etag: str) -> str:
     return f'"{etag}"'
 
 
-def _task_response(task: tasks_service_pb2.Task, status_code: int = 200) -> JSONResponse:
+def _task_response(
+    task: tasks_service_pb2.Task, status_code: int = 200, *, undo_token: str | None = None
+) -> JSONResponse:
+    """A task with its ETag; a change's response (`undo_token` given) carries the token."""
     headers = {"ETag": _etag_header(task.etag)}
     if status_code == 201:
         headers["Location"] = f"/api/tasks/{task.id}"
-    return TaskJSONResponse(task_to_json(task), status_code=status_code, headers=headers)
+    body = task_to_json(task) if undo_token is None else change_to_json(task, undo_token)
+    return TaskJSONResponse(body, status_code=status_code, headers=headers)
 
 
 def _precondition(request: Request, if_match: str | None) -> str:
@@ -151,7 +159,7 @@ async def list_tasks(
 @router.post(
     "",
     status_code=201,
-    response_model=TaskOut,
+    response_model=TaskChangeOut,
     summary="Create a task",
     responses=problem_responses(400, 401, 409, 422, 429, 503, 504),
 )
@@ -175,7 +183,7 @@ async def create_task(
             task=task_from_create(body), request_id=idempotency_key or ""
         )
     )
-    return _task_response(reply.task, status_code=201)
+    return _task_response(reply.task, status_code=201, undo_token=reply.undo_token)
 
 
 @router.get(
@@ -192,7 +200,7 @@ async def get_task(task_id: TaskId, tasks: TasksClient) -> Response:
 
 @router.patch(
     "/{task_id}",
-    response_model=TaskOut,
+    response_model=TaskChangeOut,
     summary="Change a task",
     responses=problem_responses(400, 412, *_COMMON_ERRORS),
 )
@@ -210,12 +218,12 @@ async def update_task(
     reply = await tasks.UpdateTask(
         tasks_service_pb2.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths))
     )
-    return _task_response(reply.task)
+    return _task_response(reply.task, undo_token=reply.undo_token)
 
 
 @router.delete(
     "/{task_id}",
-    status_code=204,
+    response_model=TaskDeleteOut,
     summary="Delete a task",
     responses=problem_responses(412, *_COMMON_ERRORS),
 )
@@ -225,11 +233,12 @@ async def delete_task(
     tasks: TasksClient,
     if_match: IfMatch = None,
 ) -> Response:
-    """Deletes a task for good."""
-    await tasks.DeleteTask(
+    """Deletes a task. `POST /api/undo` with the answered `undo_token` restores it for a few
+    minutes; after that it is gone for good."""
+    reply = await tasks.DeleteTask(
         tasks_service_pb2.DeleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
-    return Response(status_code=204)
+    return TaskJSONResponse({"undo_token": reply.undo_token or None})
 
 
 @router.post(
@@ -250,14 +259,14 @@ async def complete_task(
     reply = await tasks.CompleteTask(
         tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
-    body = task_to_json(reply.task)
+    body = change_to_json(reply.task, reply.undo_token)
     body["next_task"] = task_to_json(reply.next_task) if reply.HasField("next_task") else None
     return TaskJSONResponse(body, headers={"ETag": _etag_header(reply.task.etag)})
 
 
 @router.post(
     "/{task_id}/reopen",
-    response_model=TaskOut,
+    response_model=TaskChangeOut,
     summary="Mark a task open again",
     responses=problem_responses(412, *_COMMON_ERRORS),
 )
@@ -271,4 +280,4 @@ async def reopen_task(
     reply = await tasks.ReopenTask(
         tasks_service_pb2.ReopenTaskRequest(id=task_id, etag=_precondition(request, if_match))
     )
-    return _task_response(reply.task)
+    return _task_response(reply.task, undo_token=reply.undo_token)

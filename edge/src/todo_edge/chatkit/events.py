@@ -64,6 +64,7 @@ _PROGRESS: dict[str, tuple[str, str]] = {
     "complete_task": ("Completing task…", "check-circle"),
     "reopen_task": ("Reopening task…", "reload"),
     "delete_task": ("Deleting task…", "write"),
+    "undo_last_change": ("Undoing…", "reload"),
 }
 _CARD_HEADING = {
     "add_task": "Task added",
@@ -71,10 +72,11 @@ _CARD_HEADING = {
     "complete_task": "Task completed",
     "reopen_task": "Task reopened",
     "get_task": "Task",
+    "undo_last_change": "Change undone",
 }
 _LIST_HEADING = {"list_tasks": "Your tasks", "search_tasks": "Matching tasks"}
 _MUTATING_TOOLS = frozenset(
-    {"add_task", "update_task", "complete_task", "reopen_task", "delete_task"}
+    {"add_task", "update_task", "complete_task", "reopen_task", "delete_task", "undo_last_change"}
 )
 
 # gRPC failures of the agent call where trying again may help.
@@ -249,9 +251,12 @@ class RunTranslator:
         if name in _LIST_HEADING:
             card = task_list_card(list(finished.tasks), _LIST_HEADING[name], self._zone)
         elif finished.deleted_task_ids:
-            card = deleted_card(len(finished.deleted_task_ids))
+            card = deleted_card(
+                len(finished.deleted_task_ids), finished.deleted_tasks, finished.undo_token
+            )
         elif len(finished.tasks) == 1:
-            card = task_card(finished.tasks[0], _CARD_HEADING.get(name, "Task"), self._zone)
+            heading = _CARD_HEADING.get(name, "Task")
+            card = task_card(finished.tasks[0], heading, self._zone, finished.undo_token)
         elif finished.tasks:
             card = task_list_card(list(finished.tasks), "Tasks", self._zone)
         if card is None:

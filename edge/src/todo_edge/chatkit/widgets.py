@@ -8,7 +8,9 @@ tests validate each card against the SDK's strict component types.
 Each task is one row whose `id` is `task-<task id>`, so a widget action can replace exactly that
 row (see `replace_task_row`). Buttons send `task.complete` / `task.reopen` / `task.delete` with
 `{"task_id": …}` to the server without streaming (`threads.sync_custom_action`), so they work
-even while a reply is streaming and need no model round trip.
+even while a reply is streaming and need no model round trip. A row drawn after a change (by
+the chat or by one of its buttons) also has an Undo button: `task.undo` with
+`{"task_id": …, "undo_token": …}`, the token of that change.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from todo_edge.recurrence import describe_recurrence
 ACTION_COMPLETE = "task.complete"
 ACTION_REOPEN = "task.reopen"
 ACTION_DELETE = "task.delete"
-TASK_ACTIONS = frozenset({ACTION_COMPLETE, ACTION_REOPEN, ACTION_DELETE})
+ACTION_UNDO = "task.undo"
+TASK_ACTIONS = frozenset({ACTION_COMPLETE, ACTION_REOPEN, ACTION_DELETE, ACTION_UNDO})
+# What a card's caption says once its change was undone.
+UNDONE_CAPTION = "Change undone"
 
 # The most rows one list card shows; the caption says how many more there are.
 MAX_LIST_ROWS = 25
@@ -49,10 +54,10 @@ def title_id(task_id: str) -> str:
     return f"title-{task_id}"
 
 
-def _action(kind: str, task_id: str) -> dict[str, Any]:
+def _action(kind: str, task_id: str, **extra: str) -> dict[str, Any]:
     return {
         "type": kind,
-        "payload": {"task_id": task_id},
+        "payload": {"task_id": task_id, **extra},
         "handler": "server",
         "loadingBehavior": "self",
         "streaming": False,
@@ -110,8 +115,20 @@ def task_summary(task: tasks_pb.Task, zone: ZoneInfo) -> str:
     return f"[{state}] {task.title}{suffix}"
 
 
-def task_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
-    """A task's row: its title, badges (due, priority, tags) and its buttons."""
+def _undo_button(task_id: str, undo_token: str) -> dict[str, Any]:
+    """The button that reverts the change that drew the row."""
+    return {
+        "type": "Button",
+        "label": "Undo",
+        "size": "sm",
+        "variant": "outline",
+        "onClickAction": _action(ACTION_UNDO, task_id, undo_token=undo_token),
+    }
+
+
+def task_row(task: tasks_pb.Task, zone: ZoneInfo, undo_token: str = "") -> dict[str, Any]:
+    """A task's row: its title, badges (due, priority, tags) and its buttons (with Undo when
+    `undo_token` is the change that just drew it)."""
     done = _is_done(task)
     badges: list[dict[str, Any]] = []
     due = _due(task)
@@ -170,6 +187,9 @@ def task_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
         "color": "danger",
         "onClickAction": _action(ACTION_DELETE, task.id),
     }
+    buttons = [toggle, delete]
+    if undo_token:
+        buttons.append(_undo_button(task.id, undo_token))
     return {
         "type": "Row",
         "id": row_id(task.id),
@@ -188,13 +208,17 @@ def task_row(task: tasks_pb.Task, zone: ZoneInfo) -> dict[str, Any]:
             },
             # The buttons keep their width ("0 0 auto"); the title and badges give way
             # (they wrap), so the buttons never spill past the card's edge.
-            {"type": "Row", "gap": 2, "flex": "0 0 auto", "children": [toggle, delete]},
+            {"type": "Row", "gap": 2, "flex": "0 0 auto", "children": buttons},
         ],
     }
 
 
-def deleted_row(task_id: str, title: str) -> dict[str, Any]:
-    """What a task's row becomes once the task is deleted: the title struck out, no buttons."""
+def deleted_row(task_id: str, title: str, undo_token: str = "") -> dict[str, Any]:
+    """What a task's row becomes once the task is deleted: the title struck out, and only an
+    Undo button (when `undo_token` is the deletion's)."""
+    trailing: list[dict[str, Any]] = [_badge("Deleted", "secondary")]
+    if undo_token:
+        trailing.append(_undo_button(task_id, undo_token))
     return {
         "type": "Row",
         "id": row_id(task_id),
@@ -211,7 +235,7 @@ def deleted_row(task_id: str, title: str) -> dict[str, Any]:
                 "color": "secondary",
             },
             {"type": "Spacer"},
-            _badge("Deleted", "secondary"),
+            *trailing,
         ],
     }
 
@@ -243,17 +267,33 @@ def task_list_card(
     return _card(children, "md"), "\n".join(lines)
 
 
-def task_card(task: tasks_pb.Task, heading: str, zone: ZoneInfo) -> tuple[DynamicWidgetRoot, str]:
-    """A compact card for one created or changed task, and its plain-text copy."""
-    children = [{"type": "Caption", "value": heading}, task_row(task, zone)]
+def task_card(
+    task: tasks_pb.Task, heading: str, zone: ZoneInfo, undo_token: str = ""
+) -> tuple[DynamicWidgetRoot, str]:
+    """A compact card for one created or changed task (with Undo when `undo_token` is that
+    change's), and its plain-text copy."""
+    children = [{"type": "Caption", "value": heading}, task_row(task, zone, undo_token)]
     return _card(children, "sm"), f"{heading}: {task_summary(task, zone)}"
 
 
-def deleted_card(count: int) -> tuple[DynamicWidgetRoot, str]:
-    """A compact card saying tasks were deleted (the service returns only their ids)."""
+def deleted_card(
+    count: int, deleted: Sequence[tasks_pb.Task] = (), undo_token: str = ""
+) -> tuple[DynamicWidgetRoot, str]:
+    """A compact card saying tasks were deleted: a struck-out row per deleted task known (with
+    Undo when `undo_token` is the deletion's)."""
     text = "Task deleted" if count == 1 else f"{count} tasks deleted"
-    children = [{"type": "Caption", "value": text}]
+    children: list[dict[str, Any]] = [{"type": "Caption", "value": text}]
+    children.extend(deleted_row(task.id, task.title, undo_token) for task in deleted)
     return _card(children, "sm"), text
+
+
+def mark_undone(widget: DynamicWidgetRoot | Any) -> DynamicWidgetRoot:
+    """A copy of a card whose caption now says its change was undone."""
+    data = widget.model_dump(mode="json")
+    for node in data.get("children") or []:
+        if isinstance(node, dict) and node.get("type") == "Caption":
+            node["value"] = UNDONE_CAPTION
+    return DynamicWidgetRoot.model_validate(data)
 
 
 def _walk(node: Any) -> Iterable[dict[str, Any]]:

@@ -287,6 +287,16 @@ async def delete_task(ctx: Context[Any, Any], task_id: TaskId) -> DeletedTask:
     return DeletedTask(deleted=True, task=_task(got.task))
 
 
+async def undo_last_change(ctx: Context[Any, Any]) -> TaskPage:
+    """Undo the user's most recent change to their tasks (an add, change, completion,
+    reopening or deletion) within a few minutes of it: a deleted task comes back, an added
+    one goes away. Answers the tasks as the undo left them."""
+    response = await _call(
+        caller_of(ctx), lambda tasks: tasks.UndoChange(pb.UndoChangeRequest(undo_token=""))
+    )
+    return TaskPage(tasks=[_task(task) for task in response.tasks], next_page_token=None)
+
+
 _TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
     (add_task, _write(destructive=False, idempotent=False)),
     (list_tasks, _READ),
@@ -296,6 +306,7 @@ _TOOLS: list[tuple[Callable[..., Any], ToolAnnotations]] = [
     (complete_task, _write(destructive=False, idempotent=True)),
     (reopen_task, _write(destructive=False, idempotent=True)),
     (delete_task, _write(destructive=True, idempotent=True)),
+    (undo_last_change, _write(destructive=True, idempotent=False)),
 ]
 
 

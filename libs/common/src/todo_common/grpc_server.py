@@ -268,10 +268,16 @@ class RunningServer:
     health: health.aio.HealthServicer
     service_names: list[str]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run as the drain starts: ends streams that never finish by themselves (watches), so the
+    # drain waits only for real work; their clients reconnect to another replica.
+    on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Graceful shutdown: health → NOT_SERVING, refuse new calls, let in-flight ones finish."""
+        """Graceful shutdown: health → NOT_SERVING, refuse new calls, end watch streams, let
+        in-flight calls finish."""
         await self.health.enter_graceful_shutdown()
+        for end in self.on_drain:
+            await end()
         await self.server.stop(grace)
         for close in self.on_stop:
             await close()

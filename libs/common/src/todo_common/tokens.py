@@ -6,11 +6,14 @@ per cooldown period. The algorithm is pinned: a token whose header names any oth
 (`none`, HS256 signed with a public key, …) is rejected before any key is chosen.
 
 Sessions end at once: an access token's `sid` claim names its session (the refresh-token
-family). `SessionRevocations` keeps the set of revoked session ids fresh by polling
-`AuthService.ListRevokedSessions` every `JWT_REVOCATION_POLL_SECONDS` (1 s), so a token of a
-signed-out, reused or deleted session is refused everywhere within about that long, while each
-verification stays a dictionary lookup. Polling over the auth RPC works the same with SQLite
-(`make run`) and PostgreSQL; when auth cannot be reached the last known set is kept.
+family). `SessionRevocations` keeps the set of revoked session ids in memory, so each
+verification stays a dictionary lookup, and fresh by following `AuthService.WatchRevokedSessions`:
+a stream that says when to read `AuthService.ListRevokedSessions` again, at once after a
+revocation commits (PostgreSQL NOTIFY reaches every auth replica) and at least every few
+seconds. A token of a signed-out, reused or deleted session is therefore refused everywhere
+within milliseconds, and within the auth service's heartbeat (5 s) even if a notification is
+lost. When the stream breaks, the verifier reads the list every `JWT_REVOCATION_POLL_SECONDS`
+(1 s) until it reconnects; when auth cannot be reached the last known set is kept.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ MAX_TOKEN_CHARS = 4096
 JwksFetcher = Callable[[], Awaitable[Sequence[dict[str, Any]]]]
 # page token -> ([(session id, unix time its tokens stop mattering)], next page token)
 RevocationFetcher = Callable[[str], Awaitable[tuple[list[tuple[str, float]], str]]]
+# A stream that yields whenever sessions may have been revoked (and ends or raises when lost).
+RevocationWatch = Callable[[], AsyncIterator[None]]
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,29 @@ def grpc_revocation_fetcher(channel: grpc.aio.Channel, timeout: float = 3.0) -> 
     return fetch
 
 
+def grpc_revocation_watch(channel: grpc.aio.Channel) -> RevocationWatch:
+    """A revocation watch that follows `AuthService.WatchRevokedSessions` over `channel`."""
+    from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+
+    stub = auth_service_pb2_grpc.AuthServiceStub(channel)
+
+    async def watch() -> AsyncIterator[None]:
+        call = stub.WatchRevokedSessions(auth_service_pb2.WatchRevokedSessionsRequest())
+        try:
+            async for _ in call:
+                yield None
+        finally:
+            call.cancel()
+
+    return watch
+
+
 def remote_token_verifier(
     settings: TokenSettings, auth_channel: grpc.aio.Channel, *, jwks_timeout: float = 3.0
 ) -> TokenVerifier:
     """The verifier of a process that is not the auth service: the issuer and audience from
     `settings`, the signing keys from `AuthService.GetJwks` and the revoked sessions from
-    `AuthService.ListRevokedSessions` over `auth_channel`."""
+    `AuthService.ListRevokedSessions`, as `WatchRevokedSessions` says, over `auth_channel`."""
     return TokenVerifier(
         grpc_jwks_fetcher(auth_channel, timeout=jwks_timeout),
         issuer=settings.issuer,
@@ -126,32 +148,37 @@ def remote_token_verifier(
         refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
         revocations=SessionRevocations(
             grpc_revocation_fetcher(auth_channel, timeout=jwks_timeout),
+            watch=grpc_revocation_watch(auth_channel),
             interval_seconds=settings.revocation_poll_seconds,
         ),
     )
 
 
-# The name of the task that polls the revocation feed for a verifier's whole life (so a
+# The name of the task that follows the revocation feed for a verifier's whole life (so a
 # process, or a test counting what a request left running, can tell it from per-request work).
-REVOCATION_POLL_TASK = "session-revocations-poll"
+REVOCATION_TASK = "session-revocations"
 
 
 class SessionRevocations:
-    """The revoked session ids, refreshed by polling a revocation feed in a task of its own.
+    """The revoked session ids, refreshed in a task of its own: each time `watch` yields (a
+    revocation may have happened), and every `interval_seconds` while there is no watch or it
+    is lost (then it is reconnected).
 
     The first verification waits for one fetch (so a process just started does not accept a
-    session revoked before it started); after that, lookups never wait. A failed poll keeps the
-    last known set and is retried at the next interval.
+    session revoked before it started); after that, lookups never wait. A failed fetch keeps
+    the last known set and is retried at the next interval.
     """
 
     def __init__(
         self,
         fetch: RevocationFetcher,
         *,
+        watch: RevocationWatch | None = None,
         interval_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
+        self._watch = watch
         self._interval = interval_seconds
         self._clock = clock
         # session id -> when its tokens stop mattering (then the entry can go).
@@ -162,17 +189,19 @@ class SessionRevocations:
         # True once the first poll answered or failed: lookups stop waiting.
         self.is_ready = False
         self.poll_count = 0
+        # True while the watch stream is delivering (tests wait for it).
+        self.watch_connected = False
 
     def is_revoked(self, session_id: str) -> bool:
-        """Whether the session was revoked (as of the last poll)."""
+        """Whether the session was revoked (as of the last fetch)."""
         return session_id in self._revoked
 
     async def ready(self) -> None:
-        """Starts polling on first use and waits for the first answer (or its failure)."""
+        """Starts following the feed on first use and waits for the first answer (or its failure)."""
         if self._task is None:
             self._first = asyncio.ensure_future(self.refresh())
             self._task = asyncio.get_running_loop().create_task(
-                self._poll(), name=REVOCATION_POLL_TASK
+                self._follow(), name=REVOCATION_TASK
             )
         if self._first is not None:
             first = self._first
@@ -183,7 +212,7 @@ class SessionRevocations:
                 self.is_ready = True
 
     async def refresh(self) -> None:
-        """One poll: adds what was revoked since the last one, drops what has expired."""
+        """One fetch: adds what was revoked since the last one, drops what has expired."""
         try:
             revoked, next_token = await self._fetch(self._page_token)
         except Exception as exc:
@@ -198,13 +227,21 @@ class SessionRevocations:
         if any(expire_time <= now for expire_time in self._revoked.values()):
             self._revoked = {s: e for s, e in self._revoked.items() if e > now}
 
-    async def _poll(self) -> None:
+    async def _follow(self) -> None:
         while True:
+            if self._watch is not None:
+                try:
+                    async for _ in self._watch():
+                        self.watch_connected = True
+                        await self.refresh()
+                except Exception as exc:
+                    log.info("revocation watch lost", extra={"error": type(exc).__name__})
+                self.watch_connected = False
             await asyncio.sleep(self._interval)
             await self.refresh()
 
     async def aclose(self) -> None:
-        """Stops polling."""
+        """Stops following the feed."""
         for task in (self._task, self._first):
             if task is not None and not task.done():
                 task.cancel()

@@ -28,8 +28,10 @@ class ToolOutcome:
     error_message: str = ""
     tasks: list[tasks_service_pb2.Task] = field(default_factory=list)
     deleted_task_ids: list[str] = field(default_factory=list)
-    # The deleted tasks as they were, so the reply can name them (not part of the event).
+    # The deleted tasks as they were, so the reply (and the chat's card) can name them.
     deleted: list[tasks_service_pb2.Task] = field(default_factory=list)
+    # The token that undoes what the call changed ("" when it changed nothing).
+    undo_token: str = ""
 
 
 @dataclass

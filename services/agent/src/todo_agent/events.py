@@ -103,6 +103,8 @@ class EventMapper:
                     error_message=outcome.error_message,
                     tasks=outcome.tasks,
                     deleted_task_ids=outcome.deleted_task_ids,
+                    undo_token=outcome.undo_token,
+                    deleted_tasks=outcome.deleted,
                 )
             yield _event(tool_call_finished=finished)
         elif event.name == "handoff_occured" and isinstance(item, HandoffOutputItem):

@@ -246,7 +246,8 @@ async def _run_tool(
 
 
 class _OneTaskResponse(Protocol):
-    """What the create, get, update, complete and reopen RPCs answer: the task as it now is."""
+    """What the create, get, update, complete and reopen RPCs answer: the task as it now is
+    (and, for the changes, an `undo_token`)."""
 
     @property
     def task(self) -> pb.Task: ...
@@ -261,7 +262,8 @@ async def _run_task_call(
 
     async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
         response = await call(c, tasks)
-        return ToolOutcome(True, tasks=[response.task])
+        undo_token = str(getattr(response, "undo_token", ""))
+        return ToolOutcome(True, tasks=[response.task], undo_token=undo_token)
 
     return await _run_tool(wrapper, name, operation)
 
@@ -591,8 +593,8 @@ reopen_task = _task_id_tool(
 
 @_task_tool
 async def delete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str:
-    """Delete one of the user's tasks for good. Only when the user clearly asked to delete or
-    remove it.
+    """Delete one of the user's tasks. Only when the user clearly asked to delete or remove
+    it. (It can be brought back with undo_last_change for a few minutes.)
 
     Args:
         task_id: The task's id, exactly as a list or search returned it.
@@ -602,10 +604,47 @@ async def delete_task(ctx: RunContextWrapper[AgentContext], task_id: str) -> str
         task_id_clean = task_id.strip()
         # Read it first so the reply can name what was deleted.
         got = await tasks.GetTask(pb.GetTaskRequest(id=task_id_clean))
-        await tasks.DeleteTask(pb.DeleteTaskRequest(id=task_id_clean, etag=got.task.etag))
-        return ToolOutcome(True, deleted_task_ids=[task_id_clean], deleted=[got.task])
+        deleted = await tasks.DeleteTask(pb.DeleteTaskRequest(id=task_id_clean, etag=got.task.etag))
+        return ToolOutcome(
+            True,
+            deleted_task_ids=[task_id_clean],
+            deleted=[got.task],
+            undo_token=deleted.undo_token,
+        )
 
     return await _run_tool(ctx, "delete_task", operation)
+
+
+# What the model is told when there is nothing it can undo, by the tasks service's reason.
+_UNDO_REFUSALS = {
+    "NOTHING_TO_UNDO": "There is no recent change to undo.",
+    "UNDO_TOKEN_NOT_FOUND": "There is no recent change to undo.",
+    "ALREADY_UNDONE": "That change has already been undone.",
+    "UNDO_CONFLICT": "The task has changed again since; that change can no longer be undone.",
+}
+
+
+@_task_tool
+async def undo_last_change(ctx: RunContextWrapper[AgentContext]) -> str:
+    """Undo the user's most recent change to their tasks (an add, change, completion,
+    reopening or deletion, made here, on a card or anywhere else) when the user says "undo",
+    "undo that" or "put it back". A deleted task comes back, an added one goes away, a change
+    is reverted. Changes can be undone for a few minutes after they were made. Takes no
+    arguments."""
+
+    async def operation(c: AgentContext, tasks: TasksStub) -> ToolOutcome:
+        try:
+            undone = await tasks.UndoChange(pb.UndoChangeRequest(undo_token=""))
+        except grpc.aio.AioRpcError as error:
+            info = parse_rpc_error(error)
+            if info.code not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+                raise
+            # The tasks service's own sentences (the expiry one names the window) are
+            # written for people.
+            return ToolOutcome(False, _UNDO_REFUSALS.get(info.reason, info.message))
+        return ToolOutcome(True, tasks=list(undone.tasks))
+
+    return await _run_tool(ctx, "undo_last_change", operation)
 
 
 TASK_TOOLS: list[FunctionTool] = [
@@ -617,4 +656,5 @@ TASK_TOOLS: list[FunctionTool] = [
     complete_task,
     reopen_task,
     delete_task,
+    undo_last_change,
 ]

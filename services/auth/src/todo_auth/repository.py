@@ -11,6 +11,7 @@ from enum import Enum
 import sqlalchemy.exc
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from todo_common.notify import notify_on_commit
 
 from todo_auth.keys import generate_signing_key
 from todo_auth.models import (
@@ -256,8 +257,13 @@ class RefreshTokenRepository:
         return list(result.scalars())
 
 
+# The PostgreSQL channel every auth replica listens on (WatchRevokedSessions); the payload is
+# the auth schema, so the watchers of each deployment sharing a database hear only their own.
+REVOCATION_CHANNEL = "todo_session_revocations"
+
+
 class SessionRevocationRepository:
-    """The feed of revoked sessions that verifiers poll (ListRevokedSessions)."""
+    """The feed of revoked sessions that verifiers read (ListRevokedSessions)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -270,6 +276,7 @@ class SessionRevocationRepository:
                 SessionRevocation(session_id=session_id, revoke_time=now, expire_time=expire_time)
             )
             await self._session.flush()
+            await notify_on_commit(self._session, REVOCATION_CHANNEL, None)
 
     async def since(self, since: datetime, now: datetime, limit: int) -> list[SessionRevocation]:
         """Unexpired revocations at or after `since`, oldest first."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ PUBLIC_METHODS = frozenset(
         "GetJwks",
         "ExchangeToken",
         "ListRevokedSessions",
+        "WatchRevokedSessions",
     )
 )
 
@@ -96,6 +97,12 @@ async def start_auth_server(
             ]
             return revoked, response.next_page_token
 
+        async def local_revocation_watch() -> AsyncIterator[None]:
+            # The stream other services follow, without a call to itself.
+            request = auth_service_pb2.WatchRevokedSessionsRequest()
+            async for _ in service.WatchRevokedSessions(request, None):
+                yield None
+
         verifier = TokenVerifier(
             local_jwks,
             issuer=settings.token.issuer,
@@ -103,7 +110,9 @@ async def start_auth_server(
             refetch_cooldown_seconds=settings.jwks_refetch_cooldown_seconds,
             clock=clock,
             revocations=SessionRevocations(
-                local_revocations, interval_seconds=settings.token.revocation_poll_seconds
+                local_revocations,
+                watch=local_revocation_watch,
+                interval_seconds=settings.token.revocation_poll_seconds,
             ),
         )
         service.token_verifier = verifier
@@ -133,5 +142,7 @@ async def start_auth_server(
         await external.close()
         await database.dispose()
 
+    service.revocation_hub.start()
+    running.on_drain.append(service.revocation_hub.close)
     running.on_stop.append(close)
     return running

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ from todo_common.errors import (
     Unauthenticated,
 )
 from todo_common.grpc_server import metadata_value
+from todo_common.notify import NotifyHub
 from todo_common.tokens import AUTHORIZATION_KEY, TokenVerifier, bearer_token, current_principal
 
 from todo_auth.external import ExternalIdentityClaims, ExternalTokenVerifier
@@ -39,6 +40,7 @@ from todo_auth.keys import AccessToken, AccessTokenIssuer, public_jwk
 from todo_auth.models import User
 from todo_auth.passwords import PasswordService
 from todo_auth.repository import (
+    REVOCATION_CHANNEL,
     EmailTakenError,
     ExternalIdentityRepository,
     RefreshTokenRepository,
@@ -121,8 +123,13 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
         issuer: AccessTokenIssuer,
         external: ExternalTokenVerifier,
         clock: Clock,
+        revocation_hub: NotifyHub | None = None,
     ) -> None:
         self._settings = settings
+        # Wakes WatchRevokedSessions streams (started and closed by the server bootstrap).
+        self.revocation_hub = revocation_hub or NotifyHub(
+            database, REVOCATION_CHANNEL, poll_seconds=settings.revocation_watch_heartbeat_seconds
+        )
         self._db = database
         self._passwords = passwords
         self._issuer = issuer
@@ -137,6 +144,10 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), tz=UTC)
+
+    def _revoked_sessions_committed(self) -> None:
+        """Wakes this process's revocation watchers (other replicas hear the NOTIFY)."""
+        self.revocation_hub.wake(self._settings.database_schema)
 
     # --- RPCs ---------------------------------------------------------------------------
 
@@ -252,6 +263,8 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
                     session, rotation.user_id, now, family_id=rotation.family_id
                 )
         # Raised after the session committed: a reuse must leave its family revoked.
+        if rotation.outcome is RotationOutcome.REUSED:
+            self._revoked_sessions_committed()
         if tokens is not None:
             return pb.RefreshResponse(tokens=tokens)
         if rotation.outcome is RotationOutcome.REUSED:
@@ -295,6 +308,7 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             if session_ids:
                 await SessionRevocationRepository(session).prune(now)
         if session_ids:
+            self._revoked_sessions_committed()
             log.info("signed out", extra={"sessions": len(session_ids)})
         return pb.SignOutResponse()
 
@@ -341,6 +355,17 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
             next_page_token=_encode_feed_token(cursor),
         )
 
+    async def WatchRevokedSessions(
+        self, request: pb.WatchRevokedSessionsRequest, context: grpc.aio.ServicerContext | None
+    ) -> AsyncIterator[pb.WatchRevokedSessionsResponse]:
+        hub = self.revocation_hub
+        with hub.subscribe(self._settings.database_schema) as woken:
+            yield pb.WatchRevokedSessionsResponse()
+            while not hub.closed:
+                await hub.wait(woken, hub.poll_seconds)
+                if not hub.closed:
+                    yield pb.WatchRevokedSessionsResponse()
+
     async def DeleteAccount(
         self, request: pb.DeleteAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteAccountResponse:
@@ -359,6 +384,7 @@ class AuthService(auth_service_pb2_grpc.AuthServiceServicer):
                     tokens_expire=now + self._key_retention,
                 )
             deleted = await UserRepository(session).delete(principal.user_id)
+        self._revoked_sessions_committed()
         if not deleted:
             raise NotFound("The account does not exist.", reason="USER_NOT_FOUND")
         log.info("account deleted", extra={"user_id": principal.user_id})

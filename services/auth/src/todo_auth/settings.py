@@ -71,6 +71,10 @@ class AuthSettings(GrpcServerSettings, DatabaseSettings):
     # How often GetMe's local verifier may re-read the keys on an unknown `kid` (a DB read).
     jwks_refetch_cooldown_seconds: float = Field(default=1.0, ge=0)
 
+    # WatchRevokedSessions tells every verifier to re-read the revocations at least this often,
+    # even when no notification arrived (the bound on a revocation lost in transit).
+    revocation_watch_heartbeat_seconds: float = Field(default=5.0, gt=0)
+
     # Sign-in throttling per (normalised) email: this many failures within the window lock the
     # account for `sign_in_lockout_seconds` after the latest failure.
     sign_in_max_failures: int = Field(default=5, ge=1)

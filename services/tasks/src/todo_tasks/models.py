@@ -1,5 +1,5 @@
-"""The tasks service's tables: tasks, their tags (for filtering), idempotency records and the
-change outbox (`task_events`).
+"""The tasks service's tables: tasks, their tags (for filtering), idempotency records, the
+change outbox (`task_events`) and the undo records (`task_undo_records`).
 
 Tables are declared without a schema: on PostgreSQL the connection's search_path selects the
 service's schema, on SQLite the service has its own file.
@@ -35,6 +35,7 @@ TAG_MAX = 32
 REQUEST_ID_MAX = 128
 RECURRENCE_MAX = 500
 TIME_ZONE_MAX = 64
+UNDO_TOKEN_MAX = 64
 
 
 class Base(DeclarativeBase):
@@ -76,6 +77,9 @@ class TaskRow(Base):
     previous_occurrence_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), nullable=True, unique=True
     )
+    # Set when the task was deleted: a deleted task is kept, invisible to every read and
+    # write, for the undo window (UndoChange restores it), then purged (`undo.py`).
+    deleted_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     # One index per order_by key: the owner first (every query is scoped to one owner), then
     # the sort key, then the id tie-breaker used by keyset pagination.
@@ -135,3 +139,26 @@ class TaskEventRow(Base):
     event_time: Mapped[datetime] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index(None, "owner_id", "id"), Index(None, "event_time"))
+
+
+class UndoRecordRow(Base):
+    """What UndoChange needs to revert one mutation: the state before it of every task it
+    changed (one, or several for a batch change), usable once before `expire_time`."""
+
+    __tablename__ = "task_undo_records"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    # The random token clients pass back; unique across owners.
+    token: Mapped[str] = mapped_column(String(UNDO_TOKEN_MAX), unique=True)
+    # A JSON list, one entry per task: {"task_id", "before": the task's columns before the
+    # change (null when the change created it), "after": after it (null: it deleted it)}.
+    snapshots: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    expire_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When it was undone (a record is used once); NULL while it can still be.
+    use_time: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (Index(None, "owner_id", "id"), Index(None, "expire_time"))

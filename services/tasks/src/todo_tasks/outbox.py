@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from todo_common.db import Database, is_postgres
+from todo_common.notify import notify_on_commit
 
 from todo_tasks.models import TaskEventRow
 
@@ -26,7 +27,6 @@ task_events = cast(Table, TaskEventRow.__table__)
 NOTIFY_CHANNEL = "todo_task_events"
 
 _LOCK_OWNER = text("SELECT pg_advisory_xact_lock(hashtextextended(:owner, 0))")
-_NOTIFY = text("SELECT pg_notify(:channel, :owner)")
 
 _AFTER = (
     select(task_events)
@@ -55,8 +55,7 @@ async def append_event(
             owner_id=owner, task_id=task_id, kind=kind, task=task, event_time=now
         )
     )
-    if postgres:
-        await session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "owner": owner})
+    await notify_on_commit(session, NOTIFY_CHANNEL, owner)
 
 
 async def purge_events(session: AsyncSession, owner: str) -> None:

@@ -4,6 +4,9 @@ Reads use Core statements with named parameters and return rows (no ORM identity
 ListTasks turns rows straight into protos; a page is one query. The hot reads outside a unit of
 work (`TaskReads`) run as prepared statements on asyncpg when the database is PostgreSQL. Writes that must not lose a concurrent change
 are compare-and-set on `version`, which works the same on SQLite and PostgreSQL.
+
+Deletes are soft (`deleted_time`, so UndoChange can restore a task): every statement here
+treats a deleted task exactly as a missing one; `undo.py` alone reads them, and purges them.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
@@ -88,7 +91,9 @@ class TaskRepository:
         """The occurrence created when `task_id` (a repeating task) was completed, if any."""
         result = await self._session.execute(
             select(*task_columns).where(
-                tasks.c.owner_id == self._owner, tasks.c.previous_occurrence_id == task_id
+                tasks.c.owner_id == self._owner,
+                tasks.c.previous_occurrence_id == task_id,
+                tasks.c.deleted_time.is_(None),
             )
         )
         return result.first()
@@ -138,21 +143,31 @@ class TaskRepository:
             await self._insert_tags(task_id, values["tags"])
         return True
 
-    async def delete_if_version(self, task_id: str, version: int) -> bool:
-        """Deletes the task (and its tags) if it is still at `version`; False otherwise."""
+    async def delete_if_version(
+        self, task_id: str, version: int, now: datetime | None = None
+    ) -> bool:
+        """Deletes the task if it is still at `version` (bumping it); False otherwise.
+
+        The delete is soft: the row stays, invisible, until the undo window has passed
+        (`undo.purge_expired`). It gives up its place in its series (`previous_occurrence_id`,
+        unique), so completing the previous occurrence again creates a new next one; the
+        undo record keeps the old value.
+        """
         result = await self._session.execute(
-            delete(tasks).where(
+            update(tasks)
+            .where(
                 tasks.c.id == task_id,
                 tasks.c.owner_id == self._owner,
                 tasks.c.version == version,
+                tasks.c.deleted_time.is_(None),
+            )
+            .values(
+                version=version + 1,
+                deleted_time=now or datetime.now(UTC),
+                previous_occurrence_id=None,
             )
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult for DML
-            return False
-        # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
-        # the connection enabled foreign keys.
-        await self._session.execute(delete(task_tags).where(task_tags.c.task_id == task_id))
-        return True
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult for DML
 
     async def find_create_request(self, request_id: str) -> Row[Any] | None:
         """The record of an earlier CreateTask with this request id, if any."""
@@ -183,7 +198,9 @@ class TaskRepository:
 # The reads are built once with named parameters (`bindparam`), so each has one SQL text: a
 # prepared statement on PostgreSQL (`TaskReads`), one compiled-cache entry in SQLAlchemy.
 GET_TASK = select(*task_columns).where(
-    tasks.c.id == bindparam("id"), tasks.c.owner_id == bindparam("owner")
+    tasks.c.id == bindparam("id"),
+    tasks.c.owner_id == bindparam("owner"),
+    tasks.c.deleted_time.is_(None),
 )
 GET_TASK_FOR_UPDATE = GET_TASK.with_for_update()
 
@@ -252,7 +269,10 @@ def list_statement(shape: ListShape) -> Select[Any]:
     `(:after_key, :after_id)` when the shape has one. Ties on the sort key are broken by id,
     ascending. One statement object per shape (there are a few hundred at most)."""
     due_time = tasks.c.due_time
-    conditions: list[ColumnElement[bool]] = [tasks.c.owner_id == bindparam("owner")]
+    conditions: list[ColumnElement[bool]] = [
+        tasks.c.owner_id == bindparam("owner"),
+        tasks.c.deleted_time.is_(None),
+    ]
     if shape.state:
         conditions.append(tasks.c.state == bindparam("state"))
     if shape.priority:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
@@ -14,8 +15,9 @@ from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
 from todo_tasks.feed import ChangeFeed
 from todo_tasks.page_tokens import PageTokenCodec
-from todo_tasks.service import SERVICE_NAME, TaskService
+from todo_tasks.service import SERVICE_NAME, TaskService, utc_now
 from todo_tasks.settings import TasksSettings
+from todo_tasks.undo import UndoPurger
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,13 @@ async def start_tasks_server(
         PageTokenCodec(settings.page_token_key),
         feed,
         heartbeat_seconds=settings.feed_heartbeat_seconds,
+        undo_window=timedelta(seconds=settings.undo_window_seconds),
+    )
+    purger = UndoPurger(
+        database,
+        timedelta(seconds=settings.undo_window_seconds),
+        settings.undo_purge_seconds,
+        clock=utc_now,
     )
     try:
         running = await create_server(
@@ -76,11 +85,12 @@ async def start_tasks_server(
         await database.dispose()
         raise
     feed.start()
+    purger.start()
 
     async def close_auth_channel() -> None:
         await verifier.aclose()
         await auth_channel.close()
 
-    # The feed closes before the database: its listener holds a pooled connection.
-    running.on_stop.extend([close_auth_channel, feed.close, database.dispose])
+    # The feed and the purger stop before the database: they hold pooled connections.
+    running.on_stop.extend([close_auth_channel, feed.close, purger.close, database.dispose])
     return running

@@ -6,6 +6,8 @@ two hot reads, GetTask and ListTasks, are single statements outside any (`TaskRe
 Every write appends its change to the outbox (`outbox.py`) in the same unit of work and wakes
 this process's WatchTaskEvents streams after the commit (`feed.py`). Completing an occurrence
 of a repeating task creates the next occurrence in the same unit of work, exactly once.
+Every write that changes something also leaves an undo record in its unit of work and answers
+its token; UndoChange reverts one (`undo.py`).
 
 Ids: an empty id is INVALID_ARGUMENT (the field is required); a malformed id is NOT_FOUND with
 the same message as a missing task or another user's task, because no such task can exist and
@@ -18,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import grpc
@@ -43,6 +45,7 @@ from todo_tasks.page_tokens import Cursor, PageTokenCodec, invalid_page_token
 from todo_tasks.purge import purge_owner
 from todo_tasks.recurrence import first_occurrence, next_occurrence
 from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
+from todo_tasks.undo import Snapshot, UndoLog
 from todo_tasks.validation import (
     OrderBy,
     TaskFields,
@@ -64,6 +67,8 @@ WrittenT = TypeVar("WrittenT")
 EVENT_BATCH = 100
 # Cursors are outbox ids: decimal, at most a BIGINT.
 CURSOR_MAX_DIGITS = 19
+# How long a change can be undone unless the settings say otherwise.
+DEFAULT_UNDO_WINDOW = timedelta(minutes=10)
 
 
 def utc_now() -> datetime:
@@ -268,6 +273,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         feed: ChangeFeed | None = None,
         *,
         heartbeat_seconds: float = 15.0,
+        undo_window: timedelta = DEFAULT_UNDO_WINDOW,
     ) -> None:
         self._db = database
         self._reads = TaskReads(database)
@@ -275,6 +281,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
         self._feed = feed or ChangeFeed(database, poll_seconds=0.5)
         self._events = EventReads(database)
         self._heartbeat_seconds = heartbeat_seconds
+        self._undo = UndoLog(undo_window)
 
     async def CreateTask(
         self, request: pb.CreateTaskRequest, context: grpc.aio.ServicerContext
@@ -297,6 +304,9 @@ class TaskService(pb_grpc.TaskServiceServicer):
                     )
                 await repository.insert(values)
                 await self._record(session, owner, pb.TASK_EVENT_KIND_CREATED, values, now)
+                undo_token = await self._undo.record(
+                    session, owner, [Snapshot.created(values)], now
+                )
         except IntegrityError:
             if not request_id:
                 raise
@@ -309,7 +319,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
             return pb.CreateTaskResponse(task=task_to_proto(earlier))
         self._feed.wake(owner)
         log.info("task created", extra={"task_id": values["id"]})
-        return pb.CreateTaskResponse(task=task_to_proto(values))
+        return pb.CreateTaskResponse(task=task_to_proto(values), undo_token=undo_token)
 
     @staticmethod
     async def _replay(
@@ -385,13 +395,13 @@ class TaskService(pb_grpc.TaskServiceServicer):
     ) -> pb.UpdateTaskResponse:
         task_id = require_task_id(request.task.id, "task.id")
         patch = validate_update(request)
-        values = await self._change(
+        values, undo_token = await self._change(
             task_id,
             request.task.etag,
             pb.TASK_EVENT_KIND_UPDATED,
             lambda current: patch_values(current, patch),
         )
-        return pb.UpdateTaskResponse(task=task_to_proto(values))
+        return pb.UpdateTaskResponse(task=task_to_proto(values), undo_token=undo_token)
 
     async def CompleteTask(
         self, request: pb.CompleteTaskRequest, context: grpc.aio.ServicerContext
@@ -405,40 +415,56 @@ class TaskService(pb_grpc.TaskServiceServicer):
 
         async def complete(
             repository: TaskRepository, row: Row[Any]
-        ) -> tuple[Values, Values | None] | None:
+        ) -> tuple[Values, Values | None, str] | None:
             current: Values = dict(row._mapping)
-            if current["state"] != pb.TASK_STATE_COMPLETED:
-                changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
-                applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
-                if applied is None:
-                    return None
-                current = applied
-            if not current["recurrence"]:
-                return current, None
-            return current, await self._next_of(repository, current)
+            if current["state"] == pb.TASK_STATE_COMPLETED:
+                # Already completed: nothing changes, nothing to undo.
+                next_task = None
+                if current["recurrence"]:
+                    next_task, _ = await self._next_of(repository, current)
+                return current, next_task, ""
+            changes = {"state": pb.TASK_STATE_COMPLETED, "complete_time": utc_now()}
+            applied = await self._apply(repository, row, changes, pb.TASK_EVENT_KIND_COMPLETED)
+            if applied is None:
+                return None
+            snapshots = [Snapshot.changed(row._mapping, applied)]
+            next_task, created = None, False
+            if applied["recurrence"]:
+                next_task, created = await self._next_of(repository, applied)
+            if next_task is not None and created:
+                # Undoing this completion removes the occurrence it created.
+                snapshots.append(Snapshot.created(next_task))
+            undo_token = await self._undo.record(
+                repository.session, repository.owner, snapshots, utc_now()
+            )
+            return applied, next_task, undo_token
 
         try:
-            task, next_task = await self._compare_and_set(task_id, request.etag, complete)
+            task, next_task, undo_token = await self._compare_and_set(
+                task_id, request.etag, complete
+            )
         except IntegrityError:
             # Another replica created the next occurrence between our read and our insert
             # (the unique previous_occurrence_id refused ours): the task is completed now,
             # so the repeat finds that occurrence.
-            task, next_task = await self._compare_and_set(task_id, "", complete)
-        response = pb.CompleteTaskResponse(task=task_to_proto(task))
+            task, next_task, undo_token = await self._compare_and_set(task_id, "", complete)
+        response = pb.CompleteTaskResponse(task=task_to_proto(task), undo_token=undo_token)
         if next_task is not None:
             response.next_task.CopyFrom(task_to_proto(next_task))
         return response
 
-    async def _next_of(self, repository: TaskRepository, current: Values) -> Values | None:
+    async def _next_of(
+        self, repository: TaskRepository, current: Values
+    ) -> tuple[Values | None, bool]:
         """The next occurrence of a completed repeating task: the one already created, or a
-        new one (None when the rule has ended)."""
+        new one (None when the rule has ended), and whether this call created it."""
         existing = await repository.next_occurrence_of(current["id"])
         if existing is not None:
-            return existing._mapping
+            return existing._mapping, False
         now = utc_now()
         values = next_occurrence_values(current, now)
         if values is None:
-            return None
+            return None, False
         await repository.insert(values)
         await self._record(
             repository.session, repository.owner, pb.TASK_EVENT_KIND_CREATED, values, now
@@ -447,7 +473,7 @@ class TaskService(pb_grpc.TaskServiceServicer):
             "next occurrence created",
             extra={"task_id": values["id"], "previous_task_id": current["id"]},
         )
-        return values
+        return values, True
 
     async def ReopenTask(
         self, request: pb.ReopenTaskRequest, context: grpc.aio.ServicerContext
@@ -461,8 +487,10 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 return {}
             return {"state": pb.TASK_STATE_OPEN, "complete_time": None}
 
-        values = await self._change(task_id, request.etag, pb.TASK_EVENT_KIND_REOPENED, reopen)
-        return pb.ReopenTaskResponse(task=task_to_proto(values))
+        values, undo_token = await self._change(
+            task_id, request.etag, pb.TASK_EVENT_KIND_REOPENED, reopen
+        )
+        return pb.ReopenTaskResponse(task=task_to_proto(values), undo_token=undo_token)
 
     async def DeleteTask(
         self, request: pb.DeleteTaskRequest, context: grpc.aio.ServicerContext
@@ -470,7 +498,8 @@ class TaskService(pb_grpc.TaskServiceServicer):
         task_id = require_task_id(request.id, "id")
 
         async def delete(repository: TaskRepository, row: Row[Any]) -> pb.DeleteTaskResponse | None:
-            if not await repository.delete_if_version(task_id, row.version):
+            now = utc_now()
+            if not await repository.delete_if_version(task_id, row.version, now):
                 return None
             await append_event(
                 repository.session,
@@ -478,10 +507,13 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 kind=pb.TASK_EVENT_KIND_DELETED,
                 task_id=task_id,
                 task=None,
-                now=utc_now(),
+                now=now,
+            )
+            undo_token = await self._undo.record(
+                repository.session, repository.owner, [Snapshot.deleted(row._mapping)], now
             )
             log.info("task deleted", extra={"task_id": task_id})
-            return pb.DeleteTaskResponse()
+            return pb.DeleteTaskResponse(undo_token=undo_token)
 
         return await self._compare_and_set(task_id, request.etag, delete)
 
@@ -500,15 +532,25 @@ class TaskService(pb_grpc.TaskServiceServicer):
         etag: str,
         kind: pb.TaskEventKind.ValueType,
         change: Callable[[Values], dict[str, Any]],
-    ) -> Values:
+    ) -> tuple[Values, str]:
         """Read-modify-write of one task: `change` gets the task as it is and says what to
-        set. A change that changes nothing returns the task untouched (same etag)."""
+        set. Returns the task and the change's undo token. A change that changes nothing
+        returns the task untouched (same etag) and no token."""
 
-        async def update(repository: TaskRepository, row: Row[Any]) -> Values | None:
+        async def update(repository: TaskRepository, row: Row[Any]) -> tuple[Values, str] | None:
             changes = change(row._mapping)
             if not changes:
-                return dict(row._mapping)
-            return await self._apply(repository, row, changes, kind)
+                return dict(row._mapping), ""
+            applied = await self._apply(repository, row, changes, kind)
+            if applied is None:
+                return None
+            undo_token = await self._undo.record(
+                repository.session,
+                repository.owner,
+                [Snapshot.changed(row._mapping, applied)],
+                utc_now(),
+            )
+            return applied, undo_token
 
         return await self._compare_and_set(task_id, etag, update)
 
@@ -575,6 +617,28 @@ class TaskService(pb_grpc.TaskServiceServicer):
                 raise _busy()
         self._feed.wake(owner)
         return written
+
+    async def UndoChange(
+        self, request: pb.UndoChangeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UndoChangeResponse:
+        """Reverts one mutation, once (see `undo.py`), in one unit of work that also writes
+        the reverted tasks' changes to the outbox."""
+        owner = current_principal().user_id
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                async with self._db.session() as session:
+                    repository = TaskRepository(session, owner)
+                    restored = await self._undo.undo(
+                        repository, request.undo_token, utc_now(), self._record
+                    )
+                break
+            except IntegrityError:
+                # A restored occurrence's place in its series was taken between the check and
+                # the write (a concurrent complete): the next attempt sees it taken.
+                if attempt == MAX_WRITE_ATTEMPTS - 1:
+                    raise _busy() from None
+        self._feed.wake(owner)
+        return pb.UndoChangeResponse(tasks=[task_to_proto(values) for values in restored])
 
     async def WatchTaskEvents(
         self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext

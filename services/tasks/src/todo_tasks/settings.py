@@ -38,6 +38,10 @@ class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings)
     feed_poll_seconds: float = Field(default=0.5, gt=0)
     feed_postgres_poll_seconds: float = Field(default=10.0, gt=0)
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Undo: how long a change can be undone (UndoChange), which is also how long a deleted
+    # task is kept before it is purged, and how often this process purges what has expired.
+    undo_window_seconds: float = Field(default=600.0, gt=0)
+    undo_purge_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _require_secret_outside_development(self) -> Self:

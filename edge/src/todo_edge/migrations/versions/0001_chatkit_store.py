@@ -1,19 +1,10 @@
-"""Create the ChatKit store: chat_threads, chat_items, chat_item_feedback, chat_attachments.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21
-"""
-
-from collections.abc import Sequence
+"""Create the ChatKit store: chat_threads, chat_items, chat_item_feedback, chat_attachments."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # 64-bit auto-increment; SQLite only auto-increments an INTEGER PRIMARY KEY.
 SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

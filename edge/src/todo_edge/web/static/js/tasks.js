@@ -9,6 +9,8 @@ import { announce, h, icon, ICONS } from "./dom.js";
 import { readFrames } from "./sse.js";
 
 const PAGE_SIZE = 50;
+// How long the "Deleted … Undo" notice stays (the server allows undo for longer).
+const UNDO_NOTICE_MS = 30_000;
 
 /** A date without a time means "by the end of that day", like the assistant says it. */
 const END_OF_DAY = { hours: 23, minutes: 59 };
@@ -143,6 +145,10 @@ export class TasksPanel {
     this.status = root.querySelector("#tasks-status");
     this.addForm = root.querySelector("#task-add-form");
     this.tagInput = root.querySelector("#tag-filter");
+    // After a delete: "Deleted “…”. Undo" until the next delete, an undo, or a while passes.
+    this.undoNotice = h("p", { class: "undo-notice", id: "tasks-undo", role: "status", hidden: true });
+    this.error.after(this.undoNotice);
+    this.undoTimer = null;
     this.tasks = new Map();
     this.nextPageToken = null;
     this.generation = 0;
@@ -251,6 +257,46 @@ export class TasksPanel {
       }
     } finally {
       if (generation === this.generation) this.list.setAttribute("aria-busy", "false");
+    }
+  }
+
+  /** Shows "Deleted “…”. Undo" for a while; Undo restores the task (POST /api/undo). */
+  _offerUndo(task, token) {
+    clearTimeout(this.undoTimer);
+    const button = h("button", { type: "button", class: "button ghost undo-button" }, "Undo");
+    button.addEventListener("click", () => this._undo(task, token, button));
+    this.undoNotice.replaceChildren(`Deleted “${task.title}”. `, button);
+    this.undoNotice.hidden = false;
+    // The server keeps a change undoable for minutes; the notice goes sooner, like a toast.
+    this.undoTimer = setTimeout(() => this._hideUndo(), UNDO_NOTICE_MS);
+  }
+
+  _hideUndo() {
+    clearTimeout(this.undoTimer);
+    this.undoNotice.hidden = true;
+    this.undoNotice.replaceChildren();
+  }
+
+  async _undo(task, token, button) {
+    button.disabled = true;
+    try {
+      const { body } = await this.session.json("/api/undo", { method: "POST", body: { undo_token: token } });
+      this.mutations += 1;
+      this._hideUndo();
+      this.error.textContent = "";
+      for (const restored of body.tasks) {
+        if (this.tasks.has(restored.id)) {
+          this._replace(restored); // the live feed was quicker
+        } else if (this._matches(restored)) {
+          this.tasks.set(restored.id, restored);
+          this.list.prepend(this._row(restored));
+        }
+      }
+      this.empty.hidden = this.tasks.size > 0;
+      announce(this.status, `Restored “${task.title}”.`);
+    } catch (error) {
+      this._hideUndo();
+      this.error.textContent = `Could not undo. ${problemText(error)}`;
     }
   }
 
@@ -378,9 +424,12 @@ export class TasksPanel {
       el.disabled = true;
     });
     try {
-      await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}`, { method: "DELETE" });
+      const { body } = await this.session.json(`/api/tasks/${encodeURIComponent(task.id)}`, {
+        method: "DELETE",
+      });
       this.mutations += 1;
       announce(this.status, `Deleted “${task.title}”.`);
+      if (body?.undo_token) this._offerUndo(task, body.undo_token);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) {
         this.error.textContent = `Could not delete the task. ${problemText(error)}`;

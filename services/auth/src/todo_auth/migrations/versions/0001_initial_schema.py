@@ -1,19 +1,10 @@
-"""Initial schema: users, signing keys, refresh-token families, sign-in failures, external ids.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21 20:27:49.923319
-"""
-
-from collections.abc import Sequence
+"""Initial schema: users, signing keys, refresh-token families, sign-in failures, external ids."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

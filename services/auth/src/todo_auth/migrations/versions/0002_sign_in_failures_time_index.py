@@ -1,18 +1,9 @@
-"""Index sign_in_failures.fail_time, so pruning every expired failure stays cheap.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21 21:00:00
-"""
-
-from collections.abc import Sequence
+"""Index sign_in_failures.fail_time, so pruning every expired failure stays cheap."""
 
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

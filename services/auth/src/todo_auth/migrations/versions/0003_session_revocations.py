@@ -1,19 +1,10 @@
-"""session_revocations: the revoked sessions whose access tokens may still be unexpired.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01 21:40:00
-"""
-
-from collections.abc import Sequence
+"""session_revocations: the revoked sessions whose access tokens may still be unexpired."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""Create tasks, task_tags and create_requests.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-21
-"""
-
-from collections.abc import Sequence
+"""Create tasks, task_tags and create_requests."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from todo_common.tables import UtcDateTime
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

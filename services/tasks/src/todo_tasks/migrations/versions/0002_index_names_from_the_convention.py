@@ -2,20 +2,12 @@
 
 Every constraint and index name now follows one rule (`todo_common.tables`), so later
 migrations can name them from their columns. PostgreSQL renames in place; SQLite re-creates.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 from todo_common.migrations import rename_index
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # (table, the name 0001 gave by hand, the columns). The rule names an index
 # ix_<table>_<every column> (written out here: a migration must not change with the code).

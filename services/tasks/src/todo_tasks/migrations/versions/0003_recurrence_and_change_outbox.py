@@ -1,11 +1,4 @@
-"""Recurring tasks (rule, time zone, series start, previous occurrence) and the change outbox.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
-"""
-
-from collections.abc import Sequence
+"""Recurring tasks (rule, time zone, series start, previous occurrence) and the change outbox."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from todo_common.tables import UtcDateTime
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,1 +1,0 @@
-"""Generated protobuf and gRPC code for the Todo Assistant APIs (see protos/)."""
