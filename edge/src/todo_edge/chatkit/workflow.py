@@ -109,6 +109,13 @@ _TOOLS: dict[str, _Verbs] = {
         "write",
         summary="Deleted",
     ),
+    "undo_last_change": _Verbs(
+        "Undoing the last change…",
+        "Undid the last change",
+        "Couldn't undo the last change",
+        "reload",
+        summary="Changed",
+    ),
 }
 _OTHER_TOOL = _Verbs("Working…", "Done", "A step failed", "sparkle")
 
@@ -276,7 +283,9 @@ class TurnWorkflow:
             title=_quoted(named) if named else _count(len(tasks)),
             tasks=_count(len(tasks)),
             query=query,
-            deleted=_count(len(finished.deleted_task_ids)),
+            deleted=_quoted(finished.deleted_tasks[0].title)
+            if len(finished.deleted_tasks) == 1
+            else _count(len(finished.deleted_task_ids)),
         )
         if verbs.summary:
             for task in tasks:
