@@ -286,3 +286,16 @@ async def test_an_unknown_composer_tool_is_refused_and_nothing_is_stored(
     )
     assert response.status_code == 400
     assert await alice_chat.item_types(thread.thread_id) == ["user_message", "assistant_message"]
+
+
+async def test_a_delete_step_names_the_task(
+    alice_chat: ChatClient, alice_tasks: TaskCaller
+) -> None:
+    await alice_tasks.create("Buy milk")
+    stream = await alice_chat.create("delete the milk one")
+    workflow = _the_workflow(stream)
+    assert _steps(workflow) == [
+        ("Listed 1 task", "complete"),
+        ("Deleted 'Buy milk'", "complete"),
+    ]
+    assert workflow["workflow"]["summary"]["title"] == "Deleted 1 task"
