@@ -41,11 +41,19 @@ async def test_page_has_its_own_csp_that_allows_the_chatkit_script(
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-request-id"]
     config = _inline_config(response.text)
-    assert config["chatkit"] == {
+    chatkit = config["chatkit"]
+    assert {key: chatkit[key] for key in ("apiUrl", "domainKey", "scriptUrl")} == {
         "apiUrl": "/chatkit",
         "domainKey": "domain_pk_local_placeholder",
         "scriptUrl": CHATKIT_SCRIPT_URL,
     }
+    # The start screen's prompts and the composer's tools come from the edge's one list.
+    assert [p["label"] for p in chatkit["startPrompts"]] == [
+        "Plan my day",
+        "What's overdue?",
+        "Brain dump",
+    ]
+    assert [t["id"] for t in chatkit["composerTools"]] == ["brain_dump", "plan_day", "find_tasks"]
 
 
 async def test_api_responses_keep_the_strict_api_csp(http: httpx.AsyncClient) -> None:

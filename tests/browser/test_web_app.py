@@ -318,6 +318,62 @@ async def test_a_rejected_token_sends_the_person_back_to_sign_in(
     await shot("signed-in-again")
 
 
+async def test_the_built_in_chat_shows_the_assistants_steps(
+    open_page: OpenPage, new_email: Callable[[], str]
+) -> None:
+    session = await open_page(viewport=DESKTOP)
+    page, shot = session.page, session.shot
+    await sign_up(page, new_email())
+    chat = page.locator("#chat-panel")
+    await expect(page.locator("#chat-host")).to_have_attribute("data-mode", "builtin")
+    composer = chat.get_by_label("Message", exact=True)
+    log = chat.get_by_role("log")
+
+    await composer.fill("add buy milk and call mom")
+    await composer.press("Enter")
+    await expect(log.locator(".msg.assistant").last).to_contain_text("Call mom")
+    # The offline model says what it is, once.
+    await expect(log.get_by_role("note")).to_have_text([re.compile("built-in offline assistant")])
+    steps = log.get_by_role("group", name="Assistant steps")
+    await expect(steps).to_have_count(1)
+    # Done: collapsed to its summary; opening it lists the steps with their marks.
+    summary = steps.locator("summary")
+    await expect(summary).to_have_text("Added 2 tasks")
+    await expect(steps.locator("details")).not_to_have_attribute("open", "")
+    await summary.click()
+    items = steps.get_by_role("listitem")
+    await expect(items).to_have_text(
+        [re.compile("✓\\s*Added 'Buy milk'"), re.compile("✓\\s*Added 'Call mom'")]
+    )
+    await expect(items.nth(0)).to_have_attribute("data-state", "done")
+    await shot("workflow-done")
+
+    # A failed call is marked failed, with the reason.
+    await composer.fill("add " + "x" * 250)
+    await composer.press("Enter")
+    await expect(steps).to_have_count(2)
+    failed = steps.nth(1)
+    await expect(failed.locator("summary")).to_contain_text("Couldn't add")
+    await failed.locator("summary").click()
+    step = failed.get_by_role("listitem")
+    await expect(step).to_have_attribute("data-state", "failed")
+    await expect(step).to_contain_text("✗")
+    await expect(step).to_contain_text("200 characters")
+    await expect(log.get_by_role("note")).to_have_count(1)
+    await shot("workflow-failed")
+
+    # The steps survive a reload.
+    await reload(page)
+    log = page.locator("#chat-panel").get_by_role("log")
+    steps = log.get_by_role("group", name="Assistant steps")
+    await expect(steps.locator("summary")).to_have_text(
+        ["Added 2 tasks", re.compile("Couldn't add")]
+    )
+    await steps.nth(0).locator("summary").click()
+    await expect(steps.nth(0).get_by_role("listitem")).to_have_count(2)
+    await shot("workflow-reloaded")
+
+
 # A stand-in for OpenAI's `<openai-chatkit>` (its CDN is unreachable here): it records the
 # options the page configures, so the test can drive them like the real component would.
 FAKE_CHATKIT_SCRIPT = """
@@ -347,6 +403,7 @@ async def test_the_chatkit_web_component_is_configured_for_our_backend(
             url: o.api.url, domainKey: o.api.domainKey, hasFetch: typeof o.api.fetch,
             accent: o.theme.color.accent.primary, scheme: o.theme.colorScheme,
             prompts: o.startScreen.prompts.map((p) => p.label),
+            tools: o.composer.tools.map((t) => t.id),
           };
         }"""
     )
@@ -356,7 +413,8 @@ async def test_the_chatkit_web_component_is_configured_for_our_backend(
         "hasFetch": "function",
         "accent": "#2563eb",
         "scheme": "light",
-        "prompts": ["Add a task", "What's due this week?", "Help"],
+        "prompts": ["Plan my day", "What's overdue?", "Brain dump"],
+        "tools": ["brain_dump", "plan_day", "find_tasks"],
     }
 
     # The component calls the backend through the page's fetch, which adds the bearer token:

@@ -69,13 +69,14 @@ async def test_new_thread_streams_in_protocol_order(alice_chat: ChatClient) -> N
     # Ids are the edge's and unique.
     ids = [item["id"] for item in stream.done_items()]
     assert len(set(ids)) == len(ids)
-    assert all(item_id.startswith("msg_") for item_id in ids)
+    # Messages and cards are `msg_…`; the turn's steps one `wf_…` workflow (test_workflow).
+    assert sorted(item_id.split("_", 1)[0] for item_id in ids) == ["msg", "msg", "msg", "wf"]
 
 
 async def test_reload_returns_exactly_the_streamed_items(alice_chat: ChatClient) -> None:
     stream = await alice_chat.create("add water the plants")
     thread_id = stream.thread_id
-    streamed = stream.done_items()
+    streamed = stream.stored_items()
 
     response = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
     assert response.status_code == 200
@@ -104,9 +105,11 @@ async def test_second_message_sees_history_and_lists_tasks(
     assert second.of("thread.updated") == []
     assert await alice_chat.item_types(stream.thread_id) == [
         "user_message",
+        "workflow",
         "widget",
         "assistant_message",
         "user_message",
+        "workflow",
         "widget",
         "assistant_message",
     ]

@@ -70,7 +70,8 @@ async def test_agent_down_then_back(
         chat = ChatClient(http)
         down = await chat.create("add buy milk")
         error = _retryable_failure(down)
-        assert down.types[3:] == ["error", "thread.updated"]
+        # A warning notice that the assistant cannot be reached, then the error.
+        assert down.types[3:] == ["notice", "error", "thread.updated"]
         assert "unavailable" in error["message"]
         # The user's message is kept, and the thread got its title.
         assert await chat.item_types(down.thread_id) == ["user_message"]
@@ -83,6 +84,7 @@ async def test_agent_down_then_back(
         assert await chat.item_types(down.thread_id) == [
             "user_message",
             "user_message",
+            "workflow",
             "widget",
             "assistant_message",
         ]
@@ -116,8 +118,10 @@ async def test_agent_dying_mid_stream_ends_with_an_error_event(
         stream = await asyncio.wait_for(reply, 10)
         item_types = await chat.item_types(stream.thread_id)
     _retryable_failure(stream)
-    assert stream.types[3] == "progress_update"
-    assert item_types == ["user_message"]
+    # The offline model's notice, then the lookup's progress.
+    assert stream.types[3:5] == ["notice", "progress_update"]
+    # The lookup that never finished is a failed step of the stored workflow.
+    assert item_types == ["user_message", "workflow"]
     assert (await alice_tasks.list_all())[0].state == tasks_pb.TASK_STATE_OPEN
 
 
@@ -140,12 +144,18 @@ async def test_client_disconnect_stops_the_agent_run(
         # abandoned (cancelled), never answered, so the run cannot go on to CompleteTask.
         await asyncio.wait_for(lookup.abandoned.wait(), 10)
         lookup.release()
-        item_types = await chat.item_types(thread_id)
+
+        async def stored_types() -> list[str]:
+            types = await chat.item_types(thread_id)
+            assert types == ["user_message", "workflow"]
+            return types
+
+        await eventually(stored_types, what="the stopped turn's items stored")
 
     assert hook.methods == ["ListTasks"]
     assert (await alice_tasks.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
-    # The user's message stays; the SDK's cancel note is stored but hidden from the client.
-    assert item_types == ["user_message"]
+    # The user's message stays, and the stopped turn's steps (test_workflow); the SDK's cancel
+    # note is stored but hidden from the client.
 
 
 async def test_heartbeats_keep_a_silent_stream_open(own_agent_chat: OwnAgentChat) -> None:

@@ -110,7 +110,7 @@ async def test_retry_after_item_replaces_the_answer(alice_chat: ChatClient) -> N
     [answer] = retried.done_items("assistant_message")
     assert answer["id"] != old_answer
     items = (await alice_chat.items(thread_id))["data"]
-    assert [i["id"] for i in items] == [user["id"]] + [i["id"] for i in retried.done_items()]
+    assert [i["id"] for i in items] == [user["id"]] + [i["id"] for i in retried.stored_items()]
 
 
 async def test_feedback_is_persisted(

@@ -57,6 +57,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
         ),
         ({"input": "hi", "history": [pb.ConversationMessage(text="no role")]}, "history[0].role"),
         ({"input": "hi", "locale": "not a locale!"}, "locale"),
+        ({"input": "hi", "intent": 99}, "intent"),
     ],
     ids=[
         "empty",
@@ -68,6 +69,7 @@ async def _events(call: Any) -> list[pb.RespondEvent]:
         "history-text",
         "history-role",
         "locale",
+        "intent",
     ],
 )
 async def test_invalid_requests_are_invalid_argument(
@@ -246,7 +248,8 @@ async def test_cancel_during_slow_tool_call_stops_everything(
         async def read() -> None:
             async for event in call:
                 seen.append(event.WhichOneof("event"))
-                started.set()
+                if seen[-1] == "tool_call_started":
+                    started.set()
 
         reader = asyncio.create_task(read())
         await asyncio.wait_for(asyncio.gather(lookup.entered.wait(), started.wait()), 10)
@@ -258,7 +261,7 @@ async def test_cancel_during_slow_tool_call_stops_everything(
         await eventually(lambda: not _run_tasks(before), what="the run's tasks to end")
         assert lookup.abandoned.is_set()
 
-    assert seen == ["tool_call_started"]
+    assert seen == ["run_started", "tool_call_started"]
     assert hook.methods == ["ListTasks"]
     assert (await caller.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
 

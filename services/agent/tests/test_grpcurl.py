@@ -22,6 +22,9 @@ async def test_respond_through_grpcurl(agent_service: AgentServiceHandle, sign_u
     )
     events = json_documents(stdout)
     kinds = [next(iter(event)) for event in events]
+    # The run says which model answers, first.
+    assert events[0] == {"run_started": {"model": "offline", "offline": True}}
+    events, kinds = events[1:], kinds[1:]
     assert kinds[0] == "tool_call_started"
     assert events[0]["tool_call_started"]["name"] == "add_task"
     assert kinds[1] == "tool_call_finished"

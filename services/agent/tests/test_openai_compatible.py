@@ -206,8 +206,11 @@ async def test_streamed_tool_call_and_answer_through_the_real_client(
     )
 
     kinds = [e.WhichOneof("event") for e in run.events]
-    assert kinds[:2] == ["tool_call_started", "tool_call_finished"]
-    assert kinds[2] == "message_started"
+    # The run names the configured model (not the offline one) first.
+    assert run.events[0].run_started.model == "test-model"
+    assert run.events[0].run_started.offline is False
+    assert kinds[1:3] == ["tool_call_started", "tool_call_finished"]
+    assert kinds[3] == "message_started"
     assert kinds[-2:] == ["message_done", "run_finished"]
     assert run.calls == [
         (
@@ -288,7 +291,7 @@ async def test_provider_errors_become_safe_run_failed_events(
     assert "test-key" not in run.run_failed.message
     assert "Traceback" not in run.run_failed.message
     assert run.run_failed.message.endswith(".")
-    assert [e.WhichOneof("event") for e in run.events] == ["run_failed"]
+    assert [e.WhichOneof("event") for e in run.events] == ["run_started", "run_failed"]
 
 
 async def test_provider_read_timeout_is_retryable_and_not_called_unreachable(

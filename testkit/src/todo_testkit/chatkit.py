@@ -65,6 +65,11 @@ class Stream:
         items = [event["item"] for event in self.of("thread.item.done")]
         return [item for item in items if item_type is None or item["type"] == item_type]
 
+    def stored_items(self) -> list[dict[str, Any]]:
+        """The done items in the order the store keeps them: by creation, so a turn's
+        workflow (done when the run ends) comes before the cards and reply of its turn."""
+        return sorted(self.done_items(), key=lambda item: str(item["created_at"]))
+
     @property
     def thread_id(self) -> str:
         """The thread created by this stream."""

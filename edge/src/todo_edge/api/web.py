@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from starlette.responses import FileResponse, HTMLResponse, Response
 
+from todo_edge.chatkit.composer import client_options
 from todo_edge.problems import Problem, problem_response
 from todo_edge.settings import EdgeSettings
 
@@ -72,6 +73,8 @@ def page_config(settings: EdgeSettings) -> dict[str, object]:
             "apiUrl": "/chatkit",
             "domainKey": settings.chatkit_domain_key,
             "scriptUrl": CHATKIT_SCRIPT_URL,
+            # Start-screen prompts and composer tools (`chatkit/composer.py`).
+            **client_options(),
         },
     }
 

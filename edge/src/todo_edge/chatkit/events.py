@@ -3,7 +3,11 @@
 - message started / text delta / message done → an assistant message item (`thread.item.added`,
   content part added, text deltas, part done, `thread.item.done`). Item ids come from the
   store, so they are unique whatever ids the model produced.
-- tool call started → a `progress_update` ("Adding task…").
+- run started on the offline model → an info notice, once per thread; the model out of
+  reach → a warning notice before the error (`notices.py`).
+- tool call started → a `progress_update` ("Adding task…"), and a step of the turn's
+  workflow item (`workflow.py`: one per turn, tool calls and handoffs as its tasks, stored
+  when the run ends).
 - tool call finished → a widget item: a list card for reads, a compact card for a created or
   changed task, a small card for deletions, a Confirm / Cancel card for a bulk change preview
   (`bulk_preview_item`). Failed calls show no card (the assistant says why).
@@ -39,6 +43,12 @@ from chatkit.widgets import DynamicWidgetRoot
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo_common.errors import parse_rpc_error
 
+from todo_edge.chatkit.notices import (
+    is_unreachable_call,
+    is_unreachable_failure,
+    offline_notice,
+    unreachable_notice,
+)
 from todo_edge.chatkit.task_refs import ref_annotations
 from todo_edge.chatkit.widgets import (
     BulkChange,
@@ -47,6 +57,7 @@ from todo_edge.chatkit.widgets import (
     task_card,
     task_list_card,
 )
+from todo_edge.chatkit.workflow import TurnWorkflow
 from todo_edge.problems import problem_from_rpc
 
 # The client effect a host page listens for to refresh its task list.
@@ -112,6 +123,9 @@ class RunTranslator:
         new_message_id: Callable[[], str],
         zone: ZoneInfo,
         now: Callable[[], datetime] = datetime.now,
+        *,
+        new_workflow_id: Callable[[], str] | None = None,
+        offline_notice_shown: bool = False,
     ) -> None:
         self._thread_id = thread_id
         self._new_message_id = new_message_id
@@ -124,6 +138,11 @@ class RunTranslator:
         self.deleted_task_ids: list[str] = []
         self.mutated = False
         self.ended = False
+        # The turn's tool calls and handoffs as one workflow item (`workflow.py`).
+        self.workflow = TurnWorkflow(thread_id, new_workflow_id or new_message_id, now)
+        # True once the thread has shown (or this run sent) the offline-model notice.
+        self.offline_notice_shown = offline_notice_shown
+        self.sent_offline_notice = False
 
     def translate(self, event: agent_pb.RespondEvent) -> Iterator[ThreadStreamEvent]:
         """The ChatKit events one agent event produces."""
@@ -149,29 +168,34 @@ class RunTranslator:
             name = event.tool_call_started.name
             text, icon = _PROGRESS.get(name, ("Working…", "sparkle"))
             yield ProgressUpdateEvent(text=text, icon=icon)
+            yield from self.workflow.tool_started(event.tool_call_started)
         elif kind == "tool_call_finished":
+            yield from self.workflow.tool_finished(event.tool_call_finished)
             yield from self._tool_finished(event.tool_call_finished)
+        elif kind == "agent_handed_off":
+            yield from self.workflow.handed_off(event.agent_handed_off)
+        elif kind == "run_started":
+            if event.run_started.offline and not self.offline_notice_shown:
+                self.offline_notice_shown = self.sent_offline_notice = True
+                yield offline_notice()
         elif kind == "run_finished":
-            self.ended = True
-            yield from self._close_open_messages()
-            yield from self._effects()
+            yield from self._finish_turn()
         elif kind == "run_failed":
-            self.ended = True
             failed = event.run_failed
-            yield from self._close_open_messages()
-            yield from self._effects()
+            yield from self._finish_turn()
+            if is_unreachable_failure(failed):
+                yield unreachable_notice()
             yield ErrorEvent(
                 code="custom",
                 message=failed.message or INCOMPLETE_REPLY,
                 allow_retry=failed.retryable,
             )
-        # agent_handed_off: nothing to show; the next message says who answers.
 
     def call_failed(self, error: grpc.aio.AioRpcError) -> Iterator[ThreadStreamEvent]:
         """Events for an agent call that failed (agent down, deadline, bad token)."""
-        self.ended = True
-        yield from self._close_open_messages()
-        yield from self._effects()
+        yield from self._finish_turn()
+        if is_unreachable_call(error):
+            yield unreachable_notice()
         yield rpc_error_event(error)
 
     def stream_ended(self) -> Iterator[ThreadStreamEvent]:
@@ -179,10 +203,15 @@ class RunTranslator:
         it ended)."""
         if self.ended:
             return
+        yield from self._finish_turn()
+        yield ErrorEvent(code="custom", message=INCOMPLETE_REPLY, allow_retry=True)
+
+    def _finish_turn(self) -> Iterator[ThreadStreamEvent]:
+        """The end of the run: open messages finished, the workflow done, the effects."""
         self.ended = True
         yield from self._close_open_messages()
+        yield from self.workflow.end()
         yield from self._effects()
-        yield ErrorEvent(code="custom", message=INCOMPLETE_REPLY, allow_retry=True)
 
     def _message_started(self, message_id: str) -> Iterator[ThreadStreamEvent]:
         item = AssistantMessageItem(

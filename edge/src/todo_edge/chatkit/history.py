@@ -6,7 +6,10 @@ copy text (what the card said), assistant messages their text, and each message 
 tasks it showed, changed or @-mentioned as typed refs (`task_refs.item_refs`), so no id has
 to be in text people read; hidden and client-tool items
 carry nothing the model needs and are left out, except the SDK's "stream cancelled" note,
-which tells the model not to continue a reply the user stopped.
+which tells the model not to continue a reply the user stopped. Workflow items (the turn's
+steps, `workflow.py`) are left out too: what a step did is already in the history twice —
+the task card's copy text and the assistant's reply, which also says why a call failed — so
+their text would only spend the model's context.
 """
 
 from __future__ import annotations

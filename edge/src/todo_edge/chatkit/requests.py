@@ -2,7 +2,8 @@
 runs, so that it is a 400/404 problem and never a 500 or an empty stream:
 
 - not JSON, an unknown `type`, missing or mistyped params → 400 (`INVALID_CHATKIT_REQUEST`);
-- an empty or too long message, attachments, a title that is too long → 400;
+- an empty or too long message, attachments, a title that is too long, a composer tool the
+  page does not offer → 400;
 - attachments and dictation (`attachments.*`, `input.transcribe`) → 400 `FEATURE_NOT_ENABLED`;
 - a thread or item id that is unknown or another user's → 404 (the same answer for both);
 - an item of the wrong kind for the op (retrying an answer, a button not on a widget,
@@ -48,6 +49,7 @@ from todo_common.errors import FieldViolation, InvalidArgument, NotFound
 from todo_common.logs import request_id_var
 from todo_common.tokens import Principal
 
+from todo_edge.chatkit.composer import check_tool_choice
 from todo_edge.chatkit.context import ChatContext, zone_or_utc
 from todo_edge.chatkit.read_cache import ReadCache
 from todo_edge.chatkit.store import TodoChatKitStore
@@ -273,6 +275,7 @@ def _check_input(message: UserMessageInput, settings: EdgeSettings) -> None:
     _check_text(text, "params.input.content", settings.chatkit_max_input_chars)
     if message.quoted_text is not None:
         _check_text(message.quoted_text, "params.input.quoted_text", MAX_QUOTED_CHARS)
+    check_tool_choice(message.inference_options)
 
 
 def _check_id(value: str | None, missing: str) -> None:

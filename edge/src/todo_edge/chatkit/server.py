@@ -28,11 +28,13 @@ from chatkit.types import (
     ErrorEvent,
     FeedbackKind,
     SyncCustomActionResponse,
+    ThreadItem,
     ThreadItemReplacedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
+    WorkflowItem,
     is_streaming_req,
 )
 from todo.agent.v1 import agent_service_pb2 as agent_pb
@@ -49,15 +51,18 @@ from todo_edge.chatkit.actions import (
     run_task_action,
 )
 from todo_edge.chatkit.admission import TurnSlots
+from todo_edge.chatkit.composer import composer_intent
 from todo_edge.chatkit.context import ChatContext
 from todo_edge.chatkit.events import RunTranslator, rpc_error_event, tasks_changed_effect
 from todo_edge.chatkit.history import load_history, user_text
 from todo_edge.chatkit.model_choice import ModelCatalog, unknown_model_message
+from todo_edge.chatkit.notices import note_offline_notice, offline_notice_shown
 from todo_edge.chatkit.requests import parse_request
 from todo_edge.chatkit.run_lock import ThreadRunLocks
 from todo_edge.chatkit.store import TodoChatKitStore
 from todo_edge.chatkit.task_refs import check_mentions
 from todo_edge.chatkit.titles import model_title
+from todo_edge.chatkit.workflow import stopped_workflow
 from todo_edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -182,9 +187,14 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             time_zone=zone.key,
             input_tasks=mentions,
             model=model,
+            intent=composer_intent(input_user_message.inference_options),
         )
         translator = RunTranslator(
-            thread.id, lambda: self.store.generate_item_id("message", thread, context), zone
+            thread.id,
+            lambda: self.store.generate_item_id("message", thread, context),
+            zone,
+            new_workflow_id=lambda: self.store.generate_item_id("workflow", thread, context),
+            offline_notice_shown=offline_notice_shown(thread),
         )
         # The channel sends the caller's token and the request id.
         agent = bind_caller(
@@ -208,6 +218,9 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             # A no-op once the call has ended; on a client abort (CancelledError here) it
             # cancels the RPC, which cancels the agent's run.
             call.cancel()
+        if translator.sent_offline_notice:
+            # Saved by the SDK with the title, in the thread's one end-of-turn write.
+            note_offline_notice(thread)
         if thread.title is None:
             # The SDK saves the thread and sends `thread.updated` when it changed.
             thread.title = await model_title(
@@ -217,6 +230,17 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
                 locale=locale,
                 max_chars=settings.chatkit_max_input_chars,
             ) or derive_title(text)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: ChatContext
+    ) -> None:
+        """The SDK's handling (the partial answer and its "stopped" note are stored), and the
+        turn's workflow as it was, its running steps marked stopped: the SDK keeps no
+        workflow, and the steps that did run must survive a reload."""
+        for item in pending_items:
+            if isinstance(item, WorkflowItem):
+                await self.store.add_thread_item(thread.id, stopped_workflow(item), context)
+        await super().handle_stream_cancelled(thread, pending_items, context)
 
     # ---- widget actions ----
 

@@ -11,6 +11,7 @@ from typing import Any
 from agents import Agent, RunContextWrapper, handoff
 
 from todo_agent.context import AgentContext
+from todo_agent.intents import instruction_line
 from todo_agent.tools import TASK_TOOLS
 
 MAIN_AGENT_NAME = "Todo Assistant"
@@ -45,7 +46,7 @@ def _clock(context: AgentContext) -> str:
     )
     if context.locale:
         clock += f"\nThe user's preferred language (BCP 47): {context.locale}."
-    return clock
+    return clock + instruction_line(context.intent)
 
 
 def main_instructions(wrapper: RunContextWrapper[AgentContext], _agent: Agent[Any]) -> str:

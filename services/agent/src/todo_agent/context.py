@@ -61,6 +61,8 @@ class AgentContext:
     # tools' creations are idempotent across runs of the same message (todo_agent.tools).
     thread_id: str = ""
     input_item_id: str = ""
+    # The composer tool the user picked (`todo.agent.v1.Intent`; `todo_agent.intents`).
+    intent: int = 0
     # Tasks the run has asked to create so far: a creation's position in the run.
     creations: int = 0
     outcomes: dict[str, ToolOutcome] = field(default_factory=dict)

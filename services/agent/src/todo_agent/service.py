@@ -17,6 +17,7 @@ Lifecycle of a run, and why:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -41,7 +42,9 @@ from todo_agent.context import AgentContext
 from todo_agent.events import EventMapper
 from todo_agent.failures import failure_for, limit_failure
 from todo_agent.history_budget import HistoryBudget
+from todo_agent.intents import is_known, model_settings
 from todo_agent.models import LeastBusy
+from todo_agent.offline.model import OfflineModel
 from todo_agent.settings import OFFLINE_MODEL, AgentSettings
 from todo_agent.task_refs import (
     MAX_REF_ID_CHARS,
@@ -215,6 +218,8 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             violations.append(
                 FieldViolation("input_item_id", f"must be at most {MAX_THREAD_ID_CHARS} characters")
             )
+        if not is_known(request.intent):
+            violations.append(FieldViolation("intent", "must be a known Intent"))
         if request.locale and not _LOCALE.match(request.locale):
             violations.append(FieldViolation("locale", "must be a BCP 47 tag such as en or ur-PK"))
         zone = ZoneInfo("UTC")
@@ -321,7 +326,13 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             thread_id=request.thread_id,
             input_item_id=request.input_item_id,
             task_titles=self._known_titles(request),
+            intent=request.intent,
         )
+        if request.intent:
+            # A copy for this run: the configurations are shared by every run.
+            run_config = dataclasses.replace(
+                run_config, model_settings=model_settings(request.intent, run_config.model_settings)
+            )
         log.info(
             "run started",
             extra={
@@ -368,6 +379,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         pump = asyncio.create_task(_pump(result, queue), name="agent-run-stream")
         finished = False
         try:
+            yield pb.RespondEvent(run_started=_run_started(run_config, settings))
             failure: pb.RunFailed | None = None
             while True:
                 wait = mapper.flush_due_in()
@@ -435,6 +447,15 @@ def _ref_violations(field: str, refs: Sequence[pb.TaskRef]) -> list[FieldViolati
                 )
             ]
     return []
+
+
+def _run_started(run_config: RunConfig, settings: AgentSettings) -> pb.RunStarted:
+    """The first event of a run: which model answers it."""
+    if isinstance(run_config.model, OfflineModel):
+        return pb.RunStarted(model=OFFLINE_MODEL, offline=True)
+    # An SDK model object carries its name (`OpenAIChatCompletionsModel.model`, …).
+    name = getattr(run_config.model, "model", None)
+    return pb.RunStarted(model=name if isinstance(name, str) and name else settings.model)
 
 
 def _unexpected(exc: BaseException) -> bool:

@@ -4,7 +4,8 @@ The runner passes what an LLM would get: the instructions and the input items (h
 newest user message, then this turn's tool calls and their outputs). `read_turn` turns those
 into plain data: the newest user text, the earlier messages, this turn's calls so far, and the
 user's clock (from the "Current local time: …" line of the instructions, the same line a real
-LLM reads, so dates are relative to the user's time zone and tests can fix the clock).
+LLM reads, so dates are relative to the user's time zone and tests can fix the clock), and the
+composer tool the user picked, if any (the instructions' intent line).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agents.items import TResponseInputItem
 
+from todo_agent.intents import INTENT_NAMES, INTENT_PREFIX
+
 CLOCK_LINE = re.compile(r"Current local time:\s*(\S+)")
 ZONE_LINE = re.compile(r"[Tt]ime zone:\s*([A-Za-z0-9_+\-/]+)")
+INTENT_LINE = re.compile(re.escape(INTENT_PREFIX) + r"\s*(\w+)")
 # Handoff tools are named `transfer_to_<agent>` by the SDK.
 HANDOFF_PREFIX = "transfer_to_"
 
@@ -49,6 +53,8 @@ class Turn:
     call_count: int
     # The user's local time.
     now: datetime
+    # The composer tool the user picked (`todo_agent.intents` names), "" for none.
+    intent: str = ""
 
 
 def _get(item: Any, key: str) -> Any:
@@ -92,6 +98,13 @@ def clock_from_instructions(instructions: str | None) -> datetime:
                     else moment.astimezone(zone)
                 )
     return datetime.now(zone)
+
+
+def intent_from_instructions(instructions: str | None) -> str:
+    """The intent the instructions name (`todo_agent.intents.instruction_line`), or ""."""
+    found = INTENT_LINE.search(instructions or "")
+    name = found.group(1) if found else ""
+    return name if name in INTENT_NAMES else ""
 
 
 def _turn_calls(items: list[Any]) -> tuple[list[ToolCall], bool]:
@@ -145,4 +158,5 @@ def read_turn(instructions: str | None, input: str | list[TResponseInputItem]) -
         handed_off=handed_off,
         call_count=call_count,
         now=clock_from_instructions(instructions),
+        intent=intent_from_instructions(instructions),
     )

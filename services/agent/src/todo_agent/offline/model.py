@@ -4,7 +4,9 @@ Each call reads the conversation the runner passes in (`conversation.read_turn`:
 items an LLM would get), understands the newest user message (`grammar.parse`), lets the planner
 choose the next step, and returns it as the Responses API would (`stream`): tool calls, or —
 once this turn's tool outputs are in the input — one message that summarises them. Urdu
-messages are first handed off to the Urdu agent through the SDK handoff it is offered.
+messages are first handed off to the Urdu agent through the SDK handoff it is offered. A
+composer tool the user picked (the instructions' intent line) decides the command instead
+(`intents`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from todo_agent.offline import stream
 from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import read_turn
 from todo_agent.offline.grammar import is_urdu, parse
+from todo_agent.offline.intents import implied_intent, intent_command
 from todo_agent.offline.planner import Decision, Planner
 
 # The Urdu agent's handoff tool is `transfer_to_urdu_assistant`.
@@ -84,7 +87,11 @@ class OfflineModel(Model):
                 return [stream.function_call(target.tool_name, {}, turn.call_count + 1)]
         lang = "ur" if urdu else "en"
         offered = Offered.from_tools(tools)
-        decision = Planner(parse(turn.user_text, turn.now), turn, lang, offered).decide()
+        intent = turn.intent or implied_intent(turn.user_text)
+        command = intent_command(intent, turn.user_text, turn.now) if intent else None
+        if command is None:
+            command = parse(turn.user_text, turn.now)
+        decision = Planner(command, turn, lang, offered).decide()
         available = set(offered.tools)
         if decision.calls and all(name in available for name, _ in decision.calls):
             return [

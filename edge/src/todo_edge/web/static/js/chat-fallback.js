@@ -2,8 +2,9 @@
 // blocked). It speaks the same ChatKit protocol to /chatkit: threads.list / get_by_id /
 // items.list for history, threads.create / add_user_message for messages (SSE), retry after an
 // error (threads.retry_after_item), widget buttons (threads.sync_custom_action or
-// threads.custom_action, as each button's action asks), and a Stop button that aborts the
-// streaming request (the server keeps the partial answer).
+// threads.custom_action, as each button's action asks), a Stop button that aborts the
+// streaming request (the server keeps the partial answer), the assistant's steps (workflow
+// items: a collapsible list, live and on reload) and notices.
 
 import { ApiError, readProblem } from "./session.js";
 import { announce, h, icon, ICONS } from "./dom.js";
@@ -21,6 +22,56 @@ export const START_PROMPTS = [
   { label: "What's due this week?", prompt: "What's due this week?", send: true },
   { label: "Help", prompt: "help", send: true },
 ];
+
+// ---- workflows (the assistant's steps; `chatkit/workflow.py` on the edge) ----
+
+// ChatKit tasks have no "failed" state: the edge marks a failed step with this icon.
+const FAILED_STEP_ICON = "lucide:circle-x";
+const STEP_MARKS = { running: "…", done: "✓", failed: "✗" };
+const STEP_LABELS = { running: "in progress", done: "done", failed: "failed" };
+
+function stepState(task) {
+  if (task.status_indicator === "loading") return "running";
+  return task.icon === FAILED_STEP_ICON ? "failed" : "done";
+}
+
+/** A workflow item: its summary (or the running step) over a list of steps with marks. */
+function renderWorkflow(item, streaming) {
+  const workflow = item.workflow || {};
+  const tasks = workflow.tasks || [];
+  const states = tasks.map(stepState);
+  const running = tasks.filter((_, i) => states[i] === "running").pop();
+  const heading = workflow.summary?.title || running?.title || tasks[tasks.length - 1]?.title || "Working…";
+  const failed = states.includes("failed");
+  const steps = h(
+    "ol",
+    { class: "workflow-steps" },
+    tasks.map((task, index) =>
+      h(
+        "li",
+        { class: `workflow-step ${states[index]}`, dataset: { state: states[index] } },
+        h("span", { class: "workflow-mark", "aria-hidden": "true" }, STEP_MARKS[states[index]]),
+        h(
+          "span",
+          { class: "workflow-step-text" },
+          h("span", { class: "workflow-step-title" }, task.title || ""),
+          h("span", { class: "visually-hidden" }, ` (${STEP_LABELS[states[index]]})`),
+          states[index] === "failed" && task.content ? h("span", { class: "workflow-reason" }, task.content) : null,
+        ),
+      ),
+    ),
+  );
+  return h(
+    "div",
+    { class: `msg workflow${failed ? " has-failed" : ""}`, dataset: { itemId: item.id }, role: "group", "aria-label": "Assistant steps" },
+    h(
+      "details",
+      { class: "workflow-box", open: streaming || Boolean(workflow.expanded) },
+      h("summary", { class: "workflow-summary" }, heading),
+      steps,
+    ),
+  );
+}
 
 function timeZone() {
   try {
@@ -403,7 +454,7 @@ export class FallbackChat {
         this.stopButton.disabled = event.stream_options?.allow_cancel === false;
         break;
       default:
-        break; // events this client does not show (workflow, images…)
+        break; // events this client does not show (images…)
     }
   }
 
@@ -482,11 +533,7 @@ export class FallbackChat {
       case "task":
         return h("div", { class: "msg assistant task-note", dataset: { itemId: item.id } }, item.task?.title || item.task?.content || "");
       case "workflow":
-        return h(
-          "div",
-          { class: "msg assistant task-note", dataset: { itemId: item.id } },
-          item.workflow?.summary?.title || "Worked on your request.",
-        );
+        return renderWorkflow(item, streaming);
       default:
         return null;
     }
@@ -533,7 +580,24 @@ export class FallbackChat {
     } else if (item.type === "widget" && update.type === "widget.root.updated") {
       item.widget = update.widget;
       this._upsertItem(item, { streaming: true });
+    } else if (item.type === "workflow") {
+      this._workflowUpdated(item, update);
     }
+  }
+
+  /** A step added to or changed in a workflow that is still streaming. */
+  _workflowUpdated(item, update) {
+    const tasks = (item.workflow = item.workflow || { type: "custom", tasks: [] }).tasks || [];
+    item.workflow.tasks = tasks;
+    if (update.type === "workflow.task.added") {
+      tasks.splice(update.task_index ?? tasks.length, 0, update.task);
+    } else if (update.type === "workflow.task.updated") {
+      tasks[update.task_index] = update.task;
+    } else {
+      return;
+    }
+    const open = this.items.get(item.id)?.el.querySelector("details")?.open;
+    this._upsertItem(item, { streaming: open !== false });
   }
 
   _removeItem(itemId) {

@@ -3,7 +3,7 @@
 // that script cannot load (offline, blocked) — the built-in fallback client speaking the same
 // protocol. `?chat=builtin` in the page URL forces the fallback.
 
-import { FallbackChat, START_PROMPTS } from "./chat-fallback.js";
+import { FallbackChat } from "./chat-fallback.js";
 import { fetchChatModels, searchTaskEntities, taskPreview, TASK_ENTITY } from "./task-entities.js";
 
 const SCRIPT_TIMEOUT_MS = 5000;
@@ -34,6 +34,34 @@ function loadComponent(scriptUrl) {
     document.head.append(script);
   });
   return componentReady;
+}
+
+/**
+ * The start screen's prompts and the composer's tools, as the edge lists them
+ * (`chatkit/composer.py`, in the page configuration): a tool the person picks arrives with the
+ * message as `inference_options.tool_choice` and steers the assistant ("Brain dump" adds every
+ * line as a task).
+ */
+function startScreenAndComposer(config, models) {
+  return {
+    startScreen: {
+      greeting: "Hi! What needs doing?",
+      prompts: (config.startPrompts || []).map((p) => ({ label: p.label, prompt: p.prompt, icon: p.icon })),
+    },
+    composer: {
+      placeholder: "Message the assistant… (@ names a task)",
+      // The model picker shows only when there is a choice.
+      ...(models?.length > 1 ? { models } : {}),
+      tools: (config.composerTools || []).map((t) => ({
+        id: t.id,
+        label: t.label,
+        shortLabel: t.shortLabel,
+        icon: t.icon,
+        placeholderOverride: t.placeholderOverride,
+        pinned: false,
+      })),
+    },
+  };
 }
 
 function prefersDark() {
@@ -90,12 +118,6 @@ export class ChatPanel {
   }
 
   /** The composer, with the model picker when the agent runs more than one model. */
-  _composerOptions() {
-    const composer = { placeholder: "Message the assistant… (@ names a task)" };
-    if (this.models?.length > 1) composer.models = this.models;
-    return composer;
-  }
-
   /** Tasks as @-mentions: search, a preview on hover, a click opens it in the tasks panel. */
   _entityOptions() {
     return {
@@ -146,16 +168,7 @@ export class ChatPanel {
         typography: { baseSize: 16 },
       },
       history: { enabled: true, showDelete: true, showRename: true },
-      startScreen: {
-        greeting: "Hi! What needs doing?",
-        prompts: START_PROMPTS.map((p) => ({
-          label: p.label,
-          // The component sends a prompt at once (the fallback lets the person finish it).
-          prompt: p.send ? p.prompt : "I'd like to add a task",
-          icon: { "Add a task": "plus", Help: "circle-question" }[p.label] || "calendar",
-        })),
-      },
-      composer: this._composerOptions(),
+      ...startScreenAndComposer(this.config, this.models),
       entities: this._entityOptions(),
       threadItemActions: { feedback: true, retry: true },
     });
