@@ -169,6 +169,7 @@ async def respond(
     history: list[tuple[str, str]] | None = None,
     deadline_seconds: float = 20.0,
     locale: str = "",
+    suggest_title: bool = False,
 ) -> Run:
     """One Respond call with the corpus time zone; returns its sorted events."""
     request = pb.RespondRequest(
@@ -176,6 +177,7 @@ async def respond(
         input=text,
         time_zone=ZONE,
         locale=locale,
+        suggest_title=suggest_title,
         history=[
             pb.ConversationMessage(
                 role=pb.ROLE_USER if role == "user" else pb.ROLE_ASSISTANT, text=message

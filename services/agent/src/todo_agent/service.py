@@ -33,7 +33,7 @@ from agents.result import RunResultStreaming
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from todo_common.errors import DomainError, FieldViolation, InvalidArgument, ResourceExhausted
 from todo_common.tokens import current_principal
 
 from todo_agent.assistant import build_agents
@@ -215,10 +215,15 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
     ) -> pb.SuggestTitleResponse:
         """A short thread title from the configured model (`todo_agent.titles`)."""
         with self._run_configs.acquire() as run_config:
-            model = None if self._settings.is_offline else cast(Model, run_config.model)
             return await suggest_title(
-                model, request, max_input_chars=self._settings.max_input_chars
+                self._title_model(run_config),
+                request,
+                max_input_chars=self._settings.max_input_chars,
             )
+
+    def _title_model(self, run_config: RunConfig) -> Model | None:
+        """The model that writes titles (None: the offline model, which writes none)."""
+        return None if self._settings.is_offline else cast(Model, run_config.model)
 
     async def _respond(
         self,
@@ -257,6 +262,9 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 "input_chars": len(request.input),
             },
         )
+        # The title (first turns: `suggest_title`) is written while the run goes on, by its own
+        # model request; started before the usage tally, so its tokens are not the run's.
+        title = _start_title(self._title_model(run_config), request, settings.max_input_chars)
         usage_tally = track_run_usage()  # before the run's task starts: it inherits the tally
         result = Runner.run_streamed(
             agent,
@@ -330,6 +338,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                         usage=usage_message(result.context_wrapper.usage, usage_tally),
                         turns=result.current_turn,
                         last_agent=mapper.agent_name,
+                        title=await _title(title, run_context.deadline - loop.time()),
                     )
                 )
             finished = True
@@ -342,9 +351,36 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             )
         finally:
             timer.cancel()
+            if title is not None:
+                title.cancel()  # a no-op once it is done
             if not finished:
                 stop("abandoned")
             await _settle(result, run_context, pump)
+
+
+def _start_title(
+    model: Model | None, request: pb.RespondRequest, max_input_chars: int
+) -> asyncio.Task[pb.SuggestTitleResponse] | None:
+    """The title request of a first turn, running (None when none is asked for, or the model
+    is the offline one, which writes none)."""
+    if not request.suggest_title or model is None:
+        return None
+    ask = pb.SuggestTitleRequest(text=request.input, locale=request.locale)
+    return asyncio.create_task(
+        suggest_title(model, ask, max_input_chars=max_input_chars), name="agent-run-title"
+    )
+
+
+async def _title(task: asyncio.Task[pb.SuggestTitleResponse] | None, within: float) -> str:
+    """The title the model wrote, or "" when it wrote none, failed, or is not done `within`
+    seconds (the run's deadline: the answer is not held back for a title)."""
+    if task is None:
+        return ""
+    try:
+        response = await asyncio.wait_for(task, max(0.0, within))
+    except (DomainError, TimeoutError):
+        return ""  # suggest_title logged a model failure
+    return response.title
 
 
 def _unexpected(exc: BaseException) -> bool:

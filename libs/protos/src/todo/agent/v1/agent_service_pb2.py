@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from todo.tasks.v1 import tasks_service_pb2 as todo_dot_tasks_dot_v1_dot_tasks__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!todo/agent/v1/agent_service.proto\x12\rtodo.agent.v1\x1a!todo/tasks/v1/tasks_service.proto\"3\n\x13SuggestTitleRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"%\n\x14SuggestTitleResponse\x12\r\n\x05title\x18\x01 \x01(\t\"F\n\x13\x43onversationMessage\x12!\n\x04role\x18\x01 \x01(\x0e\x32\x13.todo.agent.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xa1\x01\n\x0eRespondRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x33\n\x07history\x18\x03 \x03(\x0b\x32\".todo.agent.v1.ConversationMessage\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x15\n\rinput_item_id\x18\x06 \x01(\t\"8\n\x0eMessageStarted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\".\n\tTextDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\"/\n\x0bMessageDone\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"H\n\x0fToolCallStarted\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"\x92\x01\n\x10ToolCallFinished\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\"\n\x05tasks\x18\x05 \x03(\x0b\x32\x13.todo.tasks.v1.Task\x12\x18\n\x10\x64\x65leted_task_ids\x18\x06 \x03(\t\"6\n\x0e\x41gentHandedOff\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x10\n\x08to_agent\x18\x02 \x01(\t\"Y\n\x05Usage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x11\n\testimated\x18\x04 \x01(\x08\"U\n\x0bRunFinished\x12#\n\x05usage\x18\x01 \x01(\x0b\x32\x14.todo.agent.v1.Usage\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x12\n\nlast_agent\x18\x03 \x01(\t\"Y\n\tRunFailed\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.todo.agent.v1.FailureCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xd0\x03\n\x0cRespondEvent\x12\x38\n\x0fmessage_started\x18\x01 \x01(\x0b\x32\x1d.todo.agent.v1.MessageStartedH\x00\x12.\n\ntext_delta\x18\x02 \x01(\x0b\x32\x18.todo.agent.v1.TextDeltaH\x00\x12\x32\n\x0cmessage_done\x18\x03 \x01(\x0b\x32\x1a.todo.agent.v1.MessageDoneH\x00\x12;\n\x11tool_call_started\x18\x04 \x01(\x0b\x32\x1e.todo.agent.v1.ToolCallStartedH\x00\x12=\n\x12tool_call_finished\x18\x05 \x01(\x0b\x32\x1f.todo.agent.v1.ToolCallFinishedH\x00\x12\x39\n\x10\x61gent_handed_off\x18\x06 \x01(\x0b\x32\x1d.todo.agent.v1.AgentHandedOffH\x00\x12\x32\n\x0crun_finished\x18\x07 \x01(\x0b\x32\x1a.todo.agent.v1.RunFinishedH\x00\x12.\n\nrun_failed\x18\x08 \x01(\x0b\x32\x18.todo.agent.v1.RunFailedH\x00\x42\x07\n\x05\x65vent*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02*\xaa\x01\n\x0b\x46\x61ilureCode\x12\x1c\n\x18\x46\x41ILURE_CODE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41ILURE_CODE_MODEL_UNAVAILABLE\x10\x01\x12\x1d\n\x19\x46\x41ILURE_CODE_RATE_LIMITED\x10\x02\x12\x1f\n\x1b\x46\x41ILURE_CODE_LIMIT_EXCEEDED\x10\x03\x12\x19\n\x15\x46\x41ILURE_CODE_INTERNAL\x10\x04\x32\xb0\x01\n\x0c\x41gentService\x12G\n\x07Respond\x12\x1d.todo.agent.v1.RespondRequest\x1a\x1b.todo.agent.v1.RespondEvent0\x01\x12W\n\x0cSuggestTitle\x12\".todo.agent.v1.SuggestTitleRequest\x1a#.todo.agent.v1.SuggestTitleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!todo/agent/v1/agent_service.proto\x12\rtodo.agent.v1\x1a!todo/tasks/v1/tasks_service.proto\"3\n\x13SuggestTitleRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06locale\x18\x02 \x01(\t\"%\n\x14SuggestTitleResponse\x12\r\n\x05title\x18\x01 \x01(\t\"F\n\x13\x43onversationMessage\x12!\n\x04role\x18\x01 \x01(\x0e\x32\x13.todo.agent.v1.Role\x12\x0c\n\x04text\x18\x02 \x01(\t\"\xb8\x01\n\x0eRespondRequest\x12\x11\n\tthread_id\x18\x01 \x01(\t\x12\r\n\x05input\x18\x02 \x01(\t\x12\x33\n\x07history\x18\x03 \x03(\x0b\x32\".todo.agent.v1.ConversationMessage\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12\x15\n\rinput_item_id\x18\x06 \x01(\t\x12\x15\n\rsuggest_title\x18\n \x01(\x08\"8\n\x0eMessageStarted\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x12\n\nagent_name\x18\x02 \x01(\t\".\n\tTextDelta\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\r\n\x05\x64\x65lta\x18\x02 \x01(\t\"/\n\x0bMessageDone\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"H\n\x0fToolCallStarted\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x16\n\x0e\x61rguments_json\x18\x03 \x01(\t\"\x92\x01\n\x10ToolCallFinished\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x15\n\rerror_message\x18\x04 \x01(\t\x12\"\n\x05tasks\x18\x05 \x03(\x0b\x32\x13.todo.tasks.v1.Task\x12\x18\n\x10\x64\x65leted_task_ids\x18\x06 \x03(\t\"6\n\x0e\x41gentHandedOff\x12\x12\n\nfrom_agent\x18\x01 \x01(\t\x12\x10\n\x08to_agent\x18\x02 \x01(\t\"Y\n\x05Usage\x12\x10\n\x08requests\x18\x01 \x01(\x05\x12\x14\n\x0cinput_tokens\x18\x02 \x01(\x03\x12\x15\n\routput_tokens\x18\x03 \x01(\x03\x12\x11\n\testimated\x18\x04 \x01(\x08\"d\n\x0bRunFinished\x12#\n\x05usage\x18\x01 \x01(\x0b\x32\x14.todo.agent.v1.Usage\x12\r\n\x05turns\x18\x02 \x01(\x05\x12\x12\n\nlast_agent\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\"Y\n\tRunFailed\x12(\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1a.todo.agent.v1.FailureCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xd0\x03\n\x0cRespondEvent\x12\x38\n\x0fmessage_started\x18\x01 \x01(\x0b\x32\x1d.todo.agent.v1.MessageStartedH\x00\x12.\n\ntext_delta\x18\x02 \x01(\x0b\x32\x18.todo.agent.v1.TextDeltaH\x00\x12\x32\n\x0cmessage_done\x18\x03 \x01(\x0b\x32\x1a.todo.agent.v1.MessageDoneH\x00\x12;\n\x11tool_call_started\x18\x04 \x01(\x0b\x32\x1e.todo.agent.v1.ToolCallStartedH\x00\x12=\n\x12tool_call_finished\x18\x05 \x01(\x0b\x32\x1f.todo.agent.v1.ToolCallFinishedH\x00\x12\x39\n\x10\x61gent_handed_off\x18\x06 \x01(\x0b\x32\x1d.todo.agent.v1.AgentHandedOffH\x00\x12\x32\n\x0crun_finished\x18\x07 \x01(\x0b\x32\x1a.todo.agent.v1.RunFinishedH\x00\x12.\n\nrun_failed\x18\x08 \x01(\x0b\x32\x18.todo.agent.v1.RunFailedH\x00\x42\x07\n\x05\x65vent*?\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tROLE_USER\x10\x01\x12\x12\n\x0eROLE_ASSISTANT\x10\x02*\xaa\x01\n\x0b\x46\x61ilureCode\x12\x1c\n\x18\x46\x41ILURE_CODE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41ILURE_CODE_MODEL_UNAVAILABLE\x10\x01\x12\x1d\n\x19\x46\x41ILURE_CODE_RATE_LIMITED\x10\x02\x12\x1f\n\x1b\x46\x41ILURE_CODE_LIMIT_EXCEEDED\x10\x03\x12\x19\n\x15\x46\x41ILURE_CODE_INTERNAL\x10\x04\x32\xb0\x01\n\x0c\x41gentService\x12G\n\x07Respond\x12\x1d.todo.agent.v1.RespondRequest\x1a\x1b.todo.agent.v1.RespondEvent0\x01\x12W\n\x0cSuggestTitle\x12\".todo.agent.v1.SuggestTitleRequest\x1a#.todo.agent.v1.SuggestTitleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'todo.agent.v1.agent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1585
-  _globals['_ROLE']._serialized_end=1648
-  _globals['_FAILURECODE']._serialized_start=1651
-  _globals['_FAILURECODE']._serialized_end=1821
+  _globals['_ROLE']._serialized_start=1623
+  _globals['_ROLE']._serialized_end=1686
+  _globals['_FAILURECODE']._serialized_start=1689
+  _globals['_FAILURECODE']._serialized_end=1859
   _globals['_SUGGESTTITLEREQUEST']._serialized_start=87
   _globals['_SUGGESTTITLEREQUEST']._serialized_end=138
   _globals['_SUGGESTTITLERESPONSE']._serialized_start=140
@@ -43,27 +43,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONVERSATIONMESSAGE']._serialized_start=179
   _globals['_CONVERSATIONMESSAGE']._serialized_end=249
   _globals['_RESPONDREQUEST']._serialized_start=252
-  _globals['_RESPONDREQUEST']._serialized_end=413
-  _globals['_MESSAGESTARTED']._serialized_start=415
-  _globals['_MESSAGESTARTED']._serialized_end=471
-  _globals['_TEXTDELTA']._serialized_start=473
-  _globals['_TEXTDELTA']._serialized_end=519
-  _globals['_MESSAGEDONE']._serialized_start=521
-  _globals['_MESSAGEDONE']._serialized_end=568
-  _globals['_TOOLCALLSTARTED']._serialized_start=570
-  _globals['_TOOLCALLSTARTED']._serialized_end=642
-  _globals['_TOOLCALLFINISHED']._serialized_start=645
-  _globals['_TOOLCALLFINISHED']._serialized_end=791
-  _globals['_AGENTHANDEDOFF']._serialized_start=793
-  _globals['_AGENTHANDEDOFF']._serialized_end=847
-  _globals['_USAGE']._serialized_start=849
-  _globals['_USAGE']._serialized_end=938
-  _globals['_RUNFINISHED']._serialized_start=940
-  _globals['_RUNFINISHED']._serialized_end=1025
-  _globals['_RUNFAILED']._serialized_start=1027
-  _globals['_RUNFAILED']._serialized_end=1116
-  _globals['_RESPONDEVENT']._serialized_start=1119
-  _globals['_RESPONDEVENT']._serialized_end=1583
-  _globals['_AGENTSERVICE']._serialized_start=1824
-  _globals['_AGENTSERVICE']._serialized_end=2000
+  _globals['_RESPONDREQUEST']._serialized_end=436
+  _globals['_MESSAGESTARTED']._serialized_start=438
+  _globals['_MESSAGESTARTED']._serialized_end=494
+  _globals['_TEXTDELTA']._serialized_start=496
+  _globals['_TEXTDELTA']._serialized_end=542
+  _globals['_MESSAGEDONE']._serialized_start=544
+  _globals['_MESSAGEDONE']._serialized_end=591
+  _globals['_TOOLCALLSTARTED']._serialized_start=593
+  _globals['_TOOLCALLSTARTED']._serialized_end=665
+  _globals['_TOOLCALLFINISHED']._serialized_start=668
+  _globals['_TOOLCALLFINISHED']._serialized_end=814
+  _globals['_AGENTHANDEDOFF']._serialized_start=816
+  _globals['_AGENTHANDEDOFF']._serialized_end=870
+  _globals['_USAGE']._serialized_start=872
+  _globals['_USAGE']._serialized_end=961
+  _globals['_RUNFINISHED']._serialized_start=963
+  _globals['_RUNFINISHED']._serialized_end=1063
+  _globals['_RUNFAILED']._serialized_start=1065
+  _globals['_RUNFAILED']._serialized_end=1154
+  _globals['_RESPONDEVENT']._serialized_start=1157
+  _globals['_RESPONDEVENT']._serialized_end=1621
+  _globals['_AGENTSERVICE']._serialized_start=1862
+  _globals['_AGENTSERVICE']._serialized_end=2038
 # @@protoc_insertion_point(module_scope)

@@ -173,6 +173,7 @@ class RespondRequest(_message.Message):
     LOCALE_FIELD_NUMBER: _builtins.int
     TIME_ZONE_FIELD_NUMBER: _builtins.int
     INPUT_ITEM_ID_FIELD_NUMBER: _builtins.int
+    SUGGEST_TITLE_FIELD_NUMBER: _builtins.int
     thread_id: _builtins.str
     """The caller's conversation id, used only for logs and tracing. At most 128 characters."""
     input: _builtins.str
@@ -191,6 +192,11 @@ class RespondRequest(_message.Message):
     same message again (a retry) finds the tasks the first run created instead of adding
     them twice.
     """
+    suggest_title: _builtins.bool
+    """Also write a short title for the conversation, from `input`, as SuggestTitle does (set it
+    on a conversation's first turn). The model writes it while the run goes on; it arrives in
+    `RunFinished.title` (empty when the model writes none, or the offline model answers).
+    """
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConversationMessage]:
         """Earlier messages, oldest first, not including `input`. At most 50 messages of at most
@@ -206,10 +212,11 @@ class RespondRequest(_message.Message):
         locale: _builtins.str = ...,
         time_zone: _builtins.str = ...,
         input_item_id: _builtins.str = ...,
+        suggest_title: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "locale", b"locale", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history", b"history", "input", b"input", "input_item_id", b"input_item_id", "locale", b"locale", "suggest_title", b"suggest_title", "thread_id", b"thread_id", "time_zone", b"time_zone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -440,10 +447,15 @@ class RunFinished(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     TURNS_FIELD_NUMBER: _builtins.int
     LAST_AGENT_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
     turns: _builtins.int
     """How many model turns the run took."""
     last_agent: _builtins.str
     """The name of the agent that gave the final answer."""
+    title: _builtins.str
+    """With `RespondRequest.suggest_title`: the model's title for the conversation (at most 60
+    characters), or empty when it wrote none or could not; the caller keeps its own then.
+    """
     @_builtins.property
     def usage(self) -> Global___Usage:
         """What the run consumed."""
@@ -454,10 +466,11 @@ class RunFinished(_message.Message):
         usage: Global___Usage | None = ...,
         turns: _builtins.int = ...,
         last_agent: _builtins.str = ...,
+        title: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_agent", b"last_agent", "turns", b"turns", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_agent", b"last_agent", "title", b"title", "turns", b"turns", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -68,7 +68,8 @@ class AgentServiceServicer:
         """Writes a short title for a conversation from its first message, with the configured
         model. The offline model writes none (an empty `title`): the caller keeps its own
         deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
-        UNAVAILABLE.
+        UNAVAILABLE. (Respond writes the title itself with `suggest_title`; this call stays for
+        callers that title a conversation on their own.)
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,8 @@ class AgentServiceStub:
     """Writes a short title for a conversation from its first message, with the configured
     model. The offline model writes none (an empty `title`): the caller keeps its own
     deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
-    UNAVAILABLE.
+    UNAVAILABLE. (Respond writes the title itself with `suggest_title`; this call stays for
+    callers that title a conversation on their own.)
     """
 
 @_typing.type_check_only
@@ -70,7 +71,8 @@ class AgentServiceAsyncStub(AgentServiceStub):
     """Writes a short title for a conversation from its first message, with the configured
     model. The offline model writes none (an empty `title`): the caller keeps its own
     deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
-    UNAVAILABLE.
+    UNAVAILABLE. (Respond writes the title itself with `suggest_title`; this call stays for
+    callers that title a conversation on their own.)
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -100,7 +102,8 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Writes a short title for a conversation from its first message, with the configured
         model. The offline model writes none (an empty `title`): the caller keeps its own
         deterministic title. Empty or oversized text is INVALID_ARGUMENT; a model failure is
-        UNAVAILABLE.
+        UNAVAILABLE. (Respond writes the title itself with `suggest_title`; this call stays for
+        callers that title a conversation on their own.)
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
