@@ -63,7 +63,8 @@ async def test_an_unknown_model_is_refused_before_anything_runs(
 async def test_the_picked_model_answers_that_turn(
     own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
 ) -> None:
-    scripted = ScriptedModel([scripted_reply("Hello from the scripted model.")])
+    # Twice: the first turn also asks the picked (default) model for the thread's title.
+    scripted = ScriptedModel([scripted_reply("Hello from the scripted model.")] * 2)
     async with own_agent_chat(custom_model=scripted, model="scripted-model") as (_, chat):
         listed = (await chat.http.get("/api/chat/models")).json()["models"]
         assert [(m["id"], m["default"]) for m in listed] == [

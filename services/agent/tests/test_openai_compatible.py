@@ -19,7 +19,7 @@ from todo_agent.failures import EMPTY_REPLY_MESSAGE
 from todo_agent.history_budget import CUT_NOTE
 from todo_agent.titles import clean_title
 from todo_agent.tools import argument_problem
-from todo_testkit.agent import AgentServiceHandle, AskOwnAgent, running_agent_service
+from todo_testkit.agent import AgentServiceHandle, AskOwnAgent, respond, running_agent_service
 from todo_testkit.auth import AuthServiceHandle
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
@@ -96,6 +96,9 @@ class Reply:
     hang: bool = False
     # A whole (not streamed) completion, for requests without `stream`.
     completion: dict[str, Any] | None = None
+    # Answers only a streamed ("stream") or only a whole ("whole") request; None: the next
+    # request either way (replies are otherwise taken in order).
+    only: str | None = None
 
 
 @dataclass
@@ -107,6 +110,13 @@ class FakeProvider:
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
 
+    def _take(self, kind: str) -> Reply:
+        """The first scripted reply for a request of this kind ("stream" or "whole")."""
+        for index, reply in enumerate(self.replies):
+            if reply.only in (None, kind):
+                return self.replies.pop(index)
+        return Reply(status=500)
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -117,15 +127,9 @@ class FakeProvider:
                 for k, _, v in (line.partition(":") for line in lines[1:] if line)
             }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(
-                {
-                    "method": method,
-                    "path": path,
-                    "headers": headers,
-                    "json": json.loads(body or b"{}"),
-                }
-            )
-            reply = self.replies.pop(0) if self.replies else Reply(status=500)
+            sent = json.loads(body or b"{}")
+            self.requests.append({"method": method, "path": path, "headers": headers, "json": sent})
+            reply = self._take("stream" if sent.get("stream") else "whole")
             if reply.hang:
                 # Never answer: the client's own time limit must end the call.
                 await asyncio.Event().wait()
@@ -520,6 +524,49 @@ async def test_the_configured_model_writes_the_thread_title(
     assert message == {"role": "user", "content": "add milk, eggs and bread for this week"}
 
 
+async def test_a_first_turn_gets_its_title_in_the_same_call(
+    ask_own_agent: AskOwnAgent, provider: FakeProvider, sign_up: Any
+) -> None:
+    """`suggest_title`: the model writes the title beside the answer (its own request, not
+    counted in the run's usage), and it arrives in `run_finished`."""
+    user = await sign_up()
+    provider.replies = [
+        Reply(chunks=text_stream("Hello! ", "What needs doing?"), only="stream"),
+        Reply(completion=_completion("Title: Weekly groceries."), only="whole"),
+    ]
+    run = await ask_own_agent(
+        user.metadata, "hi there", agent=_llm_settings(provider), suggest_title=True
+    )
+    assert run.messages == ["Hello! What needs doing?"]
+    assert run.run_finished is not None
+    assert run.run_finished.title == "Weekly groceries"
+    assert run.run_finished.usage.requests == 1
+    [titled] = [r["json"] for r in provider.requests if "stream" not in r["json"]]
+    assert titled["messages"][-1] == {"role": "user", "content": "hi there"}
+    assert "tools" not in titled
+
+
+async def test_a_title_the_model_fails_to_write_leaves_the_answer_alone(
+    ask_own_agent: AskOwnAgent, provider: FakeProvider, sign_up: Any
+) -> None:
+    user = await sign_up()
+    provider.replies = [
+        Reply(chunks=text_stream("Done."), only="stream"),
+        Reply(status=500, only="whole"),
+    ]
+    run = await ask_own_agent(
+        user.metadata, "hi", agent=_llm_settings(provider), suggest_title=True
+    )
+    assert run.messages == ["Done."]
+    assert run.run_finished is not None and run.run_finished.title == ""
+    # Without `suggest_title` no title is asked for.
+    provider.requests.clear()
+    provider.replies = [Reply(chunks=text_stream("Again."))]
+    plain = await ask_own_agent(user.metadata, "hi", agent=_llm_settings(provider))
+    assert plain.run_finished is not None and plain.run_finished.title == ""
+    assert [r["json"].get("stream") for r in provider.requests] == [True]
+
+
 async def test_a_failing_model_writes_no_title(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
@@ -552,6 +599,10 @@ async def test_the_offline_model_leaves_the_title_to_the_caller(
             pb.SuggestTitleRequest(text="  "), metadata=user.metadata, timeout=10
         )
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # Asked for beside a first turn, it is empty too, and the turn is answered.
+    run = await respond(agent_service.stub, user.metadata, "add milk", suggest_title=True)
+    assert run.run_finished is not None and run.run_finished.title == ""
+    assert run.messages
 
 
 @pytest.mark.parametrize(

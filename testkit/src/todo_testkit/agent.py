@@ -207,7 +207,7 @@ async def respond(
 ) -> Run:
     """One Respond call with the corpus time zone; returns its sorted events. `history` holds
     (role, text) pairs or whole messages (`Run.as_history()`); `fields` are more
-    RespondRequest fields (`input_tasks`, `model`)."""
+    RespondRequest fields (`input_tasks`, `model`, `suggest_title`)."""
     request = pb.RespondRequest(
         thread_id="thread-test",
         input=text,

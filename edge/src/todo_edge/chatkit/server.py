@@ -8,9 +8,10 @@ cancels the call, and the agent service then cancels the run. The SDK itself kee
 partial answer and notes the stop in the thread.
 
 Widget actions (task cards' buttons) run without the model (`actions.run_task_action`).
-The thread title is written when the first exchange ends, by the configured model through the
-agent service (`titles.model_title`: the edge has no model of its own); with the offline
-model, or when the agent cannot write one, it is derived from the first message.
+The thread title is written when the first exchange ends: the agent's configured model writes
+it while it answers (`RespondRequest.suggest_title`, the title in `RunFinished`: the edge has no
+model of its own and makes no second call for it); with the offline model, or when the model
+wrote none, it is derived from the first message.
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ from todo_edge.chatkit.requests import parse_request
 from todo_edge.chatkit.run_lock import ThreadRunLocks
 from todo_edge.chatkit.store import TodoChatKitStore
 from todo_edge.chatkit.task_refs import check_mentions
-from todo_edge.chatkit.titles import model_title
 from todo_edge.chatkit.workflow import stopped_workflow
 from todo_edge.settings import EdgeSettings
 
@@ -188,6 +188,8 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             input_tasks=mentions,
             model=model,
             intent=composer_intent(input_user_message.inference_options),
+            # A first exchange: the agent's model writes the title while it answers.
+            suggest_title=thread.title is None,
         )
         translator = RunTranslator(
             thread.id,
@@ -201,9 +203,12 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             self._agent, token=context.token, timeout=settings.agent_timeout_seconds
         )
         call = agent.Respond(request)
+        title = ""
         try:
             try:
                 async for event in call:
+                    if event.HasField("run_finished"):
+                        title = event.run_finished.title.strip()
                     for out in translator.translate(event):
                         yield out
                 for out in translator.stream_ended():
@@ -223,13 +228,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             note_offline_notice(thread)
         if thread.title is None:
             # The SDK saves the thread and sends `thread.updated` when it changed.
-            thread.title = await model_title(
-                self._agent,
-                text,
-                token=context.token,
-                locale=locale,
-                max_chars=settings.chatkit_max_input_chars,
-            ) or derive_title(text)
+            thread.title = title or derive_title(text)
 
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: ChatContext

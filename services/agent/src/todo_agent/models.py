@@ -65,6 +65,7 @@ from todo_common.cli import ConfigurationError
 
 from todo_agent.failures import EmptyModelReply
 from todo_agent.offline.model import OfflineModel
+from todo_agent.request_body import install as install_plain_body
 from todo_agent.settings import AgentSettings
 from todo_agent.usage import estimate_tokens, note_estimated_request
 
@@ -272,6 +273,7 @@ def build_model(settings: AgentSettings, *, connections: int = CONNECTIONS_PER_C
             f"AGENT_MODEL={settings.model!r} needs OPENAI_API_KEY (or OPENAI_BASE_URL for an "
             "OpenAI-compatible server); use AGENT_MODEL=offline to run without one."
         )
+    install_plain_body()  # the body's type walk skipped where it changes nothing
     client = StreamingClient(
         base_url=settings.openai_base_url,
         # Local servers (Ollama, vLLM) accept any key; the client insists on one.

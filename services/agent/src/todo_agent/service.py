@@ -34,7 +34,7 @@ from agents.result import RunResultStreaming
 from todo.agent.v1 import agent_service_pb2 as pb
 from todo.agent.v1 import agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
-from todo_common.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from todo_common.errors import DomainError, FieldViolation, InvalidArgument, ResourceExhausted
 from todo_common.tokens import current_principal
 
 from todo_agent.assistant import build_agents
@@ -285,9 +285,10 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
         """A short thread title from the configured model (`todo_agent.titles`)."""
         choice = self._default
         with choice.run_configs.acquire() as run_config:
-            model = None if choice.offline else cast(Model, run_config.model)
             return await suggest_title(
-                model, request, max_input_chars=self._settings.max_input_chars
+                self._title_model(choice, run_config),
+                request,
+                max_input_chars=self._settings.max_input_chars,
             )
 
     async def ListModels(
@@ -295,6 +296,11 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
     ) -> pb.ListModelsResponse:
         """The models a Respond call may pick, the default first."""
         return self._model_list
+
+    @staticmethod
+    def _title_model(choice: ModelChoice, run_config: RunConfig) -> Model | None:
+        """The model that writes titles (None: the offline model, which writes none)."""
+        return None if choice.offline else cast(Model, run_config.model)
 
     async def _respond(
         self,
@@ -341,6 +347,11 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                 "input_chars": len(request.input),
                 "model": choice.name,
             },
+        )
+        # The title (first turns: `suggest_title`) is written while the run goes on, by its own
+        # model request; started before the usage tally, so its tokens are not the run's.
+        title = _start_title(
+            self._title_model(choice, run_config), request, settings.max_input_chars
         )
         usage_tally = track_run_usage()  # before the run's task starts: it inherits the tally
         result = Runner.run_streamed(
@@ -416,6 +427,7 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
                         usage=usage_message(result.context_wrapper.usage, usage_tally),
                         turns=result.current_turn,
                         last_agent=mapper.agent_name,
+                        title=await _title(title, run_context.deadline - loop.time()),
                     )
                 )
             finished = True
@@ -428,6 +440,8 @@ class AgentService(agent_service_pb2_grpc.AgentServiceServicer):
             )
         finally:
             timer.cancel()
+            if title is not None:
+                title.cancel()  # a no-op once it is done
             if not finished:
                 stop("abandoned")
             await _settle(result, run_context, pump)
@@ -456,6 +470,31 @@ def _run_started(run_config: RunConfig, settings: AgentSettings) -> pb.RunStarte
     # An SDK model object carries its name (`OpenAIChatCompletionsModel.model`, …).
     name = getattr(run_config.model, "model", None)
     return pb.RunStarted(model=name if isinstance(name, str) and name else settings.model)
+
+
+def _start_title(
+    model: Model | None, request: pb.RespondRequest, max_input_chars: int
+) -> asyncio.Task[pb.SuggestTitleResponse] | None:
+    """The title request of a first turn, running (None when none is asked for, or the model
+    is the offline one, which writes none)."""
+    if not request.suggest_title or model is None:
+        return None
+    ask = pb.SuggestTitleRequest(text=request.input, locale=request.locale)
+    return asyncio.create_task(
+        suggest_title(model, ask, max_input_chars=max_input_chars), name="agent-run-title"
+    )
+
+
+async def _title(task: asyncio.Task[pb.SuggestTitleResponse] | None, within: float) -> str:
+    """The title the model wrote, or "" when it wrote none, failed, or is not done `within`
+    seconds (the run's deadline: the answer is not held back for a title)."""
+    if task is None:
+        return ""
+    try:
+        response = await asyncio.wait_for(task, max(0.0, within))
+    except (DomainError, TimeoutError):
+        return ""  # suggest_title logged a model failure
+    return response.title
 
 
 def _unexpected(exc: BaseException) -> bool:
