@@ -651,8 +651,9 @@ async def test_kill_9_of_one_replica_per_tier_costs_no_request(
     replicas: Replicas, user: User, load_with_unkeyed_writes: Load
 ) -> None:
     """REST reads and creates with an Idempotency-Key all succeed (HAProxy retries them on
-    the other edge); a create without one succeeds or is a 503 problem, never a 502 or a cut
-    connection."""
+    the other edge); a create without one succeeds or is a 503 problem, never a 502, and is
+    cut (its connection closed unanswered) only when the edge killed was handling it, then
+    carried out at most once."""
     load = load_with_unkeyed_writes
     for tier in REPLICATED:
         label = replicas.labels(tier)[0]
