@@ -8,13 +8,16 @@ test_replicas.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -158,24 +161,61 @@ def test_haproxy_error_files_are_problems() -> None:
         assert problem["type"].startswith("urn:todo-assistant:problem:")
 
 
-async def _dies_mid_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A stand-in edge: healthy for HAProxy's /readyz checks, and gone (the connection closed,
-    no answer) for every other request, as an edge killed while handling it."""
-    request = await reader.readuntil(b"\r\n\r\n")
-    if request.startswith(b"GET /readyz "):
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-    writer.close()
+@dataclass
+class StandInEdge:
+    """A stand-in edge behind the real HAProxy: healthy for HAProxy's /readyz checks, and
+    answering (or not) every other request as `answer` says; `requests` lists the request
+    lines it was sent, health checks aside."""
+
+    answer: Callable[[int], bytes | None]
+    requests: list[bytes] = field(default_factory=list)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection: request after request, until it is closed, by either side."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            for number_on_connection in itertools.count(1):
+                head = await reader.readuntil(b"\r\n\r\n")
+                for line in head.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        await reader.readexactly(int(value))
+                request_line = head.split(b"\r\n", 1)[0]
+                if request_line.startswith(b"GET /readyz "):
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    await writer.drain()
+                    continue
+                self.requests.append(request_line)
+                response = self.answer(number_on_connection)
+                if response is None:
+                    break
+                writer.write(response)
+                await writer.drain()
+        writer.close()
 
 
-@pytest.fixture
-async def haproxy_before_dying_edge(tmp_path: Path) -> AsyncIterator[str]:
-    """The shared HAProxy configuration in front of one stand-in edge that dies mid-request;
-    yields HAProxy's URL once it has found the edge healthy."""
+def _dies_mid_request(_: int) -> None:
+    """Gone (the connection closed, no answer) for every request, as an edge killed while
+    handling it."""
+    return None
+
+
+def _answers_once_per_connection(number_on_connection: int) -> bytes | None:
+    """Answers the first request of a connection and keeps the connection open, then closes
+    it without an answer when another request comes on it: an edge closing a kept-alive
+    connection just as the next request arrives (its idle timeout, a SIGTERM, a kill)."""
+    if number_on_connection > 1:
+        return None
+    return b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+@contextlib.asynccontextmanager
+async def _haproxy_before(edge: StandInEdge, tmp_path: Path) -> AsyncIterator[str]:
+    """The shared HAProxy configuration in front of one stand-in edge; yields HAProxy's URL
+    once it has found the edge healthy."""
     if not HAPROXY.exists():
         pytest.skip("haproxy is not installed (apt-get install haproxy)")
     balancer, edge_port = free_ports(2)
-    edge = await asyncio.start_server(_dies_mid_request, "127.0.0.1", edge_port)
+    server = await asyncio.start_server(edge.serve, "127.0.0.1", edge_port)
     backend = tmp_path / "haproxy-edges.cfg"
     backend.write_text(f"backend edges\n    server edge-1 127.0.0.1:{edge_port} check\n")
     process = await asyncio.create_subprocess_exec(
@@ -206,12 +246,15 @@ async def haproxy_before_dying_edge(tmp_path: Path) -> AsyncIterator[str]:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             await process.wait()
-        edge.close()
-        await edge.wait_closed()
+        server.close()
+        await server.wait_closed()
 
 
-async def test_a_write_cut_by_a_dying_edge_is_a_503_problem(haproxy_before_dying_edge: str) -> None:
-    async with httpx.AsyncClient(base_url=haproxy_before_dying_edge) as http:
+async def test_a_write_cut_by_a_dying_edge_is_a_503_problem(tmp_path: Path) -> None:
+    """The first request of a client connection, cut by the edge: a 503 problem, not HAProxy's
+    HTML 502."""
+    edge = StandInEdge(_dies_mid_request)
+    async with _haproxy_before(edge, tmp_path) as url, httpx.AsyncClient(base_url=url) as http:
         # A write without Idempotency-Key is never retried (it may have happened).
         response = await http.post("/api/tasks", json={"title": "buy milk"})
         assert response.status_code == 503, response.text
@@ -220,3 +263,35 @@ async def test_a_write_cut_by_a_dying_edge_is_a_503_problem(haproxy_before_dying
         problem = response.json()
         assert problem["type"] == "urn:todo-assistant:problem:edge-unavailable"
         assert "may or may not have been carried out" in problem["detail"]
+    assert edge.requests == [b"POST /api/tasks HTTP/1.1"]
+
+
+async def test_a_write_cut_on_a_kept_alive_connection_is_closed_unanswered_and_sent_once(
+    tmp_path: Path,
+) -> None:
+    """The same cut on a client connection that already carried a request: HAProxy 2.6 closes
+    the client's connection without an answer (http_ana.c `abort_keep_alive`, by design: "the
+    client is required to retry"), which says what the 503 says, "may or may not have
+    happened". What matters holds either way: the write was sent to an edge once, never
+    repeated. (Why the kill -9 proof accepts either answer for a write without a key.)"""
+    edge = StandInEdge(_dies_mid_request)
+    async with _haproxy_before(edge, tmp_path) as url, httpx.AsyncClient(base_url=url) as http:
+        assert (await http.get("/readyz")).status_code == 200  # the connection is kept alive
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.post("/api/tasks", json={"title": "buy milk"})
+    assert edge.requests == [b"POST /api/tasks HTTP/1.1"]
+
+
+async def test_no_request_is_sent_on_a_connection_the_edge_may_be_closing(
+    tmp_path: Path,
+) -> None:
+    """Every request goes to the edge on a new connection (`option http-server-close`): an
+    edge that closes a kept-alive connection as the next request arrives costs nothing, even
+    for writes HAProxy may not retry. Kept-alive edge connections were the cause of the
+    writes and chat turns closed without an answer after an edge kill (bench/README.md)."""
+    edge = StandInEdge(_answers_once_per_connection)
+    async with _haproxy_before(edge, tmp_path) as url, httpx.AsyncClient(base_url=url) as http:
+        for n in range(5):
+            response = await http.post("/api/tasks", json={"title": f"task {n}"})
+            assert response.status_code == 201, response.text
+    assert edge.requests == [b"POST /api/tasks HTTP/1.1"] * 5

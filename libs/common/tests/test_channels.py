@@ -62,8 +62,7 @@ class Recorder(tasks_grpc.TaskServiceServicer, agent_grpc.AgentServiceServicer):
             yield agent_pb.RespondEvent(text_delta=agent_pb.TextDelta(delta=text))
 
 
-@pytest.fixture
-async def recorder() -> AsyncIterator[tuple[Recorder, RunningServer]]:
+async def _recording_server() -> tuple[Recorder, RunningServer]:
     servicer = Recorder()
     running = await create_server(
         "127.0.0.1:0",
@@ -78,6 +77,12 @@ async def recorder() -> AsyncIterator[tuple[Recorder, RunningServer]]:
             ),
         ],
     )
+    return servicer, running
+
+
+@pytest.fixture
+async def recorder() -> AsyncIterator[tuple[Recorder, RunningServer]]:
+    servicer, running = await _recording_server()
     yield servicer, running
     await running.stop(0)
 
@@ -254,3 +259,44 @@ def test_no_process_opens_a_channel_any_other_way() -> None:
         if "secure_channel(" in path.read_text()  # insecure_channel( or secure_channel(
     ]
     assert opening == ["libs/common/src/todo_common/channels.py"]
+
+
+async def test_round_robin_sends_no_new_call_to_a_draining_replica() -> None:
+    """A replica that drains says NOT_SERVING and goes on serving for the drain delay; the
+    callers' round_robin sees it (client-side health checking) and sends every new call to
+    the other replica, none failing. Without `healthCheckConfig` round_robin would keep
+    alternating until the draining server stops, and a call reaching it just then is
+    cancelled (seen in a rolling restart of the agents)."""
+    (draining, draining_server), (other, other_server) = [await _recording_server() for _ in "ab"]
+    target = f"ipv4:127.0.0.1:{draining_server.port},127.0.0.1:{other_server.port}"
+    stopping: asyncio.Future[None] | None = None
+    try:
+        async with open_channel(target, load_balancing="round_robin") as channel:
+            stub = tasks_grpc.TaskServiceStub(channel)
+
+            async def calls_reach(servicer: Recorder, *, only: bool) -> bool:
+                before = len(servicer.metadata)
+                for _ in range(4):
+                    await stub.GetTask(tasks_pb.GetTaskRequest(id="t"), timeout=5)
+                reached = len(servicer.metadata) - before
+                return reached == 4 if only else reached > 0
+
+            await _until(lambda: calls_reach(draining, only=False), seconds=10)
+            stopping = asyncio.ensure_future(draining_server.stop(5, drain_delay=60))
+            await _until(lambda: calls_reach(other, only=True), seconds=10)
+            before = len(draining.metadata)
+            for _ in range(20):
+                await stub.GetTask(tasks_pb.GetTaskRequest(id="t"), timeout=5)
+            assert len(draining.metadata) == before
+        # Meanwhile the draining replica still serves a call that reaches it.
+        async with open_channel(f"127.0.0.1:{draining_server.port}") as direct:
+            reply = await tasks_grpc.TaskServiceStub(direct).GetTask(
+                tasks_pb.GetTaskRequest(id="late"), timeout=5
+            )
+            assert reply.task.id == "late"
+        assert not stopping.done()
+    finally:
+        if stopping is not None:
+            stopping.cancel()
+        await draining_server.server.stop(0)
+        await other_server.stop(0)

@@ -265,3 +265,23 @@ async def _get(stub: Any, task_id: str, request_id: str) -> Any:
     return await stub.GetTask(
         pb.GetTaskRequest(id=task_id), metadata=(("x-request-id", request_id),), timeout=5
     )
+
+
+async def test_health_watch_streams_statuses_through_the_interceptors() -> None:
+    """Health.Watch (a streaming handler that writes with `context.write`, not a generator) is
+    served through the request-context interceptor: the callers' round_robin health checks
+    call it on every replica."""
+    running = await start(BootstrapProbe())
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=""), timeout=10
+            )
+            first = await watch.read()
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            await running.health.enter_graceful_shutdown()
+            second = await watch.read()
+            assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            watch.cancel()
+    finally:
+        await running.stop(0)

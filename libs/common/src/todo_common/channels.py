@@ -6,9 +6,10 @@ channel with `open_channel`, so every channel has the same:
 - short reconnect back-off: gRPC's default grows to two minutes, so after a long outage a
   restarted backend would stay unreachable for up to that long; here a reconnect is attempted
   at least every `MAX_RECONNECT_BACKOFF_MS` (plus gRPC's 20 % jitter) whatever the outage;
-- a service config with the load-balancing policy and a retry policy for idempotent reads
-  (writes are never retried by the channel: CreateTask is idempotent only with a request id,
-  and a retried UpdateTask could apply twice);
+- a service config with the load-balancing policy, client-side health checking (round_robin
+  skips a replica that reports NOT_SERVING, e.g. while it drains) and a retry policy for
+  idempotent reads (writes are never retried by the channel: CreateTask is idempotent only
+  with a request id, and a retried UpdateTask could apply twice);
 - one client interceptor, on unary and streaming calls alike, that sends the request id of the
   current request (`x-request-id`, from `request_id_var`) and the caller's bearer token.
 
@@ -69,9 +70,13 @@ StubT = TypeVar("StubT")
 
 
 def service_config(load_balancing: LoadBalancing) -> dict[str, Any]:
-    """The channel's service config: the load-balancing policy and the retry policy of reads."""
+    """The channel's service config: the load-balancing policy, the retry policy of reads and
+    client-side health checking: round_robin watches each replica's `grpc.health.v1` status
+    (the server's overall one, service "") and sends no new call to a replica that reports
+    NOT_SERVING, as a draining one does (grpc_server.DRAIN_DELAY_SECONDS). pick_first ignores it."""
     return {
         "loadBalancingConfig": [{load_balancing: {}}],
+        "healthCheckConfig": {"serviceName": ""},
         "methodConfig": [{"name": IDEMPOTENT_READS, "retryPolicy": READ_RETRY_POLICY}],
     }
 

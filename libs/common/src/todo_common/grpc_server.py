@@ -4,13 +4,15 @@
 the request-context interceptor (request id, access log, domain errors → rich status) and any
 service interceptors (behaviour interceptors such as auth folded with it into one interception
 per call, `OnePassInterceptor`), bound to an address (port 0 in tests). `serve_until_signalled` runs it
-until SIGINT/SIGTERM, then flips health to NOT_SERVING and drains in-flight calls.
+until SIGINT/SIGTERM, then flips health to NOT_SERVING, keeps serving for a moment while callers
+move their new calls to other replicas, and drains in-flight calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import re
 import signal
@@ -18,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -225,6 +227,11 @@ class RequestContextInterceptor(BehaviorInterceptor):
         return wrapped
 
     def _stream(self, behavior: StreamBehavior, method: str) -> StreamBehavior:
+        if not inspect.isasyncgenfunction(behavior):
+            # A streaming handler that writes with `context.write` and returns nothing, as
+            # grpc.health.v1's Watch does (which callers' round_robin health checks call).
+            return cast(StreamBehavior, self._unary(cast(UnaryBehavior, behavior), method))
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with self._observed(context, method):
                 async for response in behavior(request, context):
@@ -259,23 +266,43 @@ class ServiceRegistration:
     register: Callable[[grpc.aio.Server], None]
 
 
+class WatchedHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
+    """grpc.health.v1 that knows how many callers are watching it (`Watch` streams open):
+    round_robin callers with client-side health checking each keep one per replica."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watchers = 0
+
+    async def Watch(self, request: Any, context: grpc.aio.ServicerContext) -> None:
+        self.watchers += 1
+        try:
+            await super().Watch(request, context)
+        finally:
+            self.watchers -= 1
+
+
 @dataclass
 class RunningServer:
     """A started server, the port it bound, its health servicer and what to close on stop."""
 
     server: grpc.aio.Server
     port: int
-    health: health.aio.HealthServicer
+    health: WatchedHealthServicer
     service_names: list[str]
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Run as the drain starts: ends streams that never finish by themselves (watches), so the
     # drain waits only for real work; their clients reconnect to another replica.
     on_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Graceful shutdown: health → NOT_SERVING, refuse new calls, end watch streams, let
-        in-flight calls finish."""
+    async def stop(self, grace: float = 5.0, *, drain_delay: float = 0.0) -> None:
+        """Graceful shutdown: health → NOT_SERVING; `drain_delay` seconds later (still serving
+        every call meanwhile, see DRAIN_DELAY_SECONDS; no pause when no caller watches the
+        health) end the watch streams (`on_drain`), refuse new calls and let in-flight ones
+        finish within `grace` seconds."""
         await self.health.enter_graceful_shutdown()
+        if drain_delay > 0 and self.health.watchers:
+            await asyncio.sleep(drain_delay)
         for end in self.on_drain:
             await end()
         await self.server.stop(grace)
@@ -318,7 +345,7 @@ async def create_server(
             ("grpc.max_connection_age_ms", round(max_connection_age_seconds * 1000)),
         ],
     )
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = WatchedHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [s.full_name for s in services]
     for service in services:
@@ -333,13 +360,26 @@ async def create_server(
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
 
 
-async def serve_until_signalled(running: RunningServer, *, grace: float = 5.0) -> None:
-    """Serves until SIGINT or SIGTERM, then shuts down gracefully."""
+# How long a server that got SIGTERM goes on taking calls after it reports NOT_SERVING. Its
+# callers watch each replica's health (channels.py, `healthCheckConfig`) and, once they see
+# NOT_SERVING, send their new calls to the other replicas; a call already on its way meanwhile
+# is served. Without the pause the server stops at once, and gRPC cancels a call that reached
+# it just then, before its handler started (seen in a rolling restart: a chat turn's Respond
+# ended CANCELLED, which no client may retry). Callers see the change within milliseconds;
+# the rest is headroom for a busy machine. (Kubernetes' preStop pause comes before this.)
+DRAIN_DELAY_SECONDS = 1.0
+
+
+async def serve_until_signalled(
+    running: RunningServer, *, grace: float = 5.0, drain_delay: float = DRAIN_DELAY_SECONDS
+) -> None:
+    """Serves until SIGINT or SIGTERM, then drains: NOT_SERVING for `drain_delay` seconds,
+    then no new calls and `grace` seconds for those in flight to finish."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    log.info("shutting down", extra={"grace_seconds": grace})
-    await running.stop(grace)
+    log.info("shutting down", extra={"grace_seconds": grace, "drain_delay_seconds": drain_delay})
+    await running.stop(grace, drain_delay=drain_delay)
     log.info("stopped")
