@@ -382,3 +382,37 @@ async def test_a_restart_neither_loses_nor_repeats_a_reminder(
     events = await reminder_events(target, owner)
     assert [e.task_id for e in events] == [missed.id, barrier.id]
     assert events[0].reminder_time == moment
+
+
+async def test_undo_brings_a_deleted_tasks_reminders_back_and_takes_an_undone_adds_away(
+    tasks_service, new_task_caller
+) -> None:
+    alice = await new_task_caller()
+    db = tasks_service.database
+    due = datetime(2027, 1, 4, 17, tzinfo=UTC)
+    task = await alice.create(title="dentist", due_time=stamp(due), reminders=[before("PT1H")])
+    pending = [(due - timedelta(hours=1), False)]
+
+    async def undo(token: str) -> None:
+        await alice.stub.UndoChange(
+            pb.UndoChangeRequest(undo_token=token), metadata=alice.metadata, timeout=10
+        )
+
+    deleted: pb.DeleteTaskResponse = await alice.stub.DeleteTask(
+        pb.DeleteTaskRequest(id=task.id), metadata=alice.metadata, timeout=10
+    )
+    assert await reminder_rows(db, task.id) == []
+    await undo(deleted.undo_token)
+    assert await reminder_rows(db, task.id) == pending
+
+    # Undoing the add itself: the task goes, and so do its reminders.
+    added: pb.CreateTaskResponse = await alice.stub.CreateTask(
+        pb.CreateTaskRequest(
+            task=pb.Task(title="haircut", due_time=stamp(due), reminders=[before("PT1H")])
+        ),
+        metadata=alice.metadata,
+        timeout=10,
+    )
+    assert await reminder_rows(db, added.task.id) == pending
+    await undo(added.undo_token)
+    assert await reminder_rows(db, added.task.id) == []

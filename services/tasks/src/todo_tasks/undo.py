@@ -32,6 +32,7 @@ from todo_common.errors import FailedPrecondition, NotFound
 
 from todo_tasks.models import UNDO_TOKEN_MAX, UndoRecordRow
 from todo_tasks.outbox import append_event
+from todo_tasks.reminders import forget_reminders, schedule_reminders
 from todo_tasks.repository import TaskRepository, Values, search_text, task_tags, tasks
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,12 @@ class UndoLog:
         restored: list[Values] = []
         for entry in record.snapshots:
             values = await self._revert(repository, entry, now, record_event)
+            # The task's pending reminders follow it back (a restored task's come back, an
+            # undone create's go), as every other write keeps them.
+            if values is None:
+                await forget_reminders(session, owner, str(entry["task_id"]))
+            else:
+                await schedule_reminders(session, owner, values, now)
             if values is not None:
                 restored.append(values)
         log.info("change undone", extra={"count": len(record.snapshots)})
