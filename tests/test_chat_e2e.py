@@ -80,7 +80,9 @@ async def test_add_by_chat_complete_by_button_and_reload(edge_url: str) -> None:
 
         # Reload: the thread and its items are exactly what was streamed, with the card as the
         # button left it.
-        expected = [updated if item["id"] == card["id"] else item for item in created.done_items()]
+        expected = [
+            updated if item["id"] == card["id"] else item for item in created.stored_items()
+        ]
         thread = (await chat.post("threads.get_by_id", {"thread_id": thread_id})).json()
         assert thread["title"] == "Add buy milk tomorrow, high priority #errands"
         assert thread["items"]["data"] == expected

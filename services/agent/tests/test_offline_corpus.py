@@ -290,7 +290,13 @@ CASES = [
         [add("Yoga", due="2031-01-20", recurrence="FREQ=WEEKLY;BYDAY=MO")],
         reply_contains="Yoga",
     ),
-    Case("undo that", [("undo_last_change", {})], tasks=["Buy milk"], reply_contains="Undone"),
+    Case(
+        "undo that",
+        [("undo_last_change", {})],
+        tasks=["Buy milk"],
+        list_first=True,
+        reply_contains="Undone",
+    ),
     Case(
         "push everything due today to tomorrow",
         [

@@ -76,7 +76,7 @@ INABILITY = (
 )
 FIELDS = ("title", "due", "priority", "tags", "notes", "recurrence")
 # Features the tasks service and the tools on main have; the others are scored at planner level.
-SUPPORTED_ON_MAIN = "recurrence"
+SUPPORTED_ON_MAIN = "recurrence,undo"
 
 
 def norm_rule(rule: str | None) -> frozenset[str]:
@@ -328,20 +328,74 @@ def grade(case: dict[str, Any], observed: Observed, reply: str, supports: set[st
     return Result(case, result, intent or right, observed, reply)
 
 
+def task_fields(task: dict[str, Any]) -> dict[str, Any]:
+    """The Task fields (other than the title) of a corpus task."""
+    fields: dict[str, Any] = {
+        "notes": task.get("notes", ""),
+        "priority": PRIORITY_PB[task.get("priority", "medium")],
+        "tags": task.get("tags", []),
+    }
+    if task.get("due"):
+        fields["due_time"] = due_stamp(task["due"])
+    return fields
+
+
 async def seed(caller: TaskCaller, tasks: list[dict[str, Any]]) -> dict[str, str]:
     ids: dict[str, str] = {}
     for task in tasks:
-        fields: dict[str, Any] = {
-            "notes": task.get("notes", ""),
-            "priority": PRIORITY_PB[task.get("priority", "medium")],
-            "tags": task.get("tags", []),
-        }
-        if task.get("due"):
-            fields["due_time"] = due_stamp(task["due"])
-        created = await caller.create(task["title"], **fields)
+        created = await caller.create(task["title"], **task_fields(task))
         ids[task["title"]] = created.id
         if task.get("state") == "completed":
             await caller.complete(created.id)
+    return ids
+
+
+async def seed_for_undo(
+    caller: TaskCaller, tasks: list[dict[str, Any]], expect: dict[str, Any]
+) -> dict[str, str]:
+    """Seeds an undo case so that the change its history describes is the tasks service's most
+    recent one, made for real last ("undo that" reverts the latest change, whatever the
+    history's text says). The change is read back from what undoing it must do: `deleted` X
+    (undo of an add: X is created last), `reopened` X (of a completion: X completed last),
+    `completed` X (of a reopening), `created` X (of a deletion: X created and deleted last),
+    `updated` T with `set` (of an edit: T created as `set` says, then edited to how it is)."""
+    last = {
+        norm_title(t) for key in ("deleted", "reopened", "completed") for t in expect.get(key, [])
+    }
+    edited = {norm_title(u["title"]): u["set"] for u in expect.get("updated", [])}
+    first = [t for t in tasks if norm_title(t["title"]) not in last | set(edited)]
+    ids = await seed(caller, first)
+    for task in tasks:
+        key = norm_title(task["title"])
+        if key in edited:
+            before = {**task, **edited[key]}
+            created = await caller.create(before["title"], **task_fields(before))
+            await caller.update(
+                tasks_pb.Task(id=created.id, title=task["title"], **task_fields(task)),
+                "title",
+                "notes",
+                "priority",
+                "tags",
+                "due_time",
+            )
+        elif key in last:
+            if norm_title(task["title"]) in {norm_title(t) for t in expect.get("reopened", [])}:
+                created = await caller.create(task["title"], **task_fields(task))
+                await caller.complete(created.id)
+            elif norm_title(task["title"]) in {norm_title(t) for t in expect.get("completed", [])}:
+                created = await caller.create(task["title"], **task_fields(task))
+                await caller.complete(created.id)
+                await caller.reopen(created.id)
+            else:
+                created = await caller.create(task["title"], **task_fields(task))
+                if task.get("state") == "completed":
+                    await caller.complete(created.id)
+        else:
+            continue
+        ids[task["title"]] = created.id
+    for gone in expect.get("created", []):
+        created = await caller.create(gone["title"], **task_fields(gone))
+        await caller.delete(created.id)
     return ids
 
 
@@ -378,7 +432,10 @@ async def run_cases(cases: list[dict[str, Any]], supports: set[str]) -> list[Res
             for case in cases:
                 user = await sign_up_user(auth.stub)
                 caller = TaskCaller(user=user, stub=tasks.stub)
-                ids = await seed(caller, case["tasks"])
+                if case["category"] == "undo" and "undo" in supports:
+                    ids = await seed_for_undo(caller, case["tasks"], case["expect"])
+                else:
+                    ids = await seed(caller, case["tasks"])
                 before = {t.id: fields_of(t) for t in await caller.list_all()}
                 run = await respond(agent.stub, user.metadata, case["text"], history_of(case, ids))
                 after = {t.id: fields_of(t) for t in await caller.list_all()}

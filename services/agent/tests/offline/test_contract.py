@@ -20,6 +20,7 @@ from todo_agent.offline.replies import (
     CANNOT_REPEAT,
     CANNOT_UNDO,
     CONFIRM_ON_CARD,
+    NOTHING_TO_UNDO_HERE,
     ONE_AT_A_TIME,
     numbered,
 )
@@ -77,11 +78,17 @@ def ok(*tasks: dict[str, Any]) -> dict[str, Any]:
     "text", ["undo that", "undo", "revert the last change", "oops, undo", "اسے واپس کر دو"]
 )
 def test_undo_calls_undo_last_change_with_no_arguments(text: str) -> None:
-    assert plan(text).calls == [(contract.UNDO_LAST_CHANGE, {})]
+    after_a_change = [("user", "delete buy milk"), ("assistant", "Deleted Buy milk.")]
+    assert plan(text, history=after_a_change).calls == [(contract.UNDO_LAST_CHANGE, {})]
+
+
+def test_undo_at_the_start_of_a_conversation_changes_nothing() -> None:
+    step = plan("undo")
+    assert step.calls == [] and step.reply == NOTHING_TO_UNDO_HERE
 
 
 def test_undo_without_the_tool_says_it_cannot() -> None:
-    step = plan("undo that", offered=MAIN)
+    step = plan("undo that", history=[("assistant", "Added Buy milk.")], offered=MAIN)
     assert step.calls == [] and step.reply == CANNOT_UNDO
 
 

@@ -384,6 +384,14 @@ class Planner:
                 replies.CANNOT_UNDO_UR if self.lang == "ur" else replies.CANNOT_UNDO
             )
         done = [c for c in self.calls if c.name == contract.UNDO_LAST_CHANGE]
+        if not done and not any(role == "assistant" for role, _ in self.history):
+            # "Undo" reverts the user's latest change from anywhere; at the start of a
+            # conversation nothing the user can see says what that is, so none is undone.
+            return Decision.say(
+                replies.NOTHING_TO_UNDO_HERE_UR
+                if self.lang == "ur"
+                else replies.NOTHING_TO_UNDO_HERE
+            )
         if not done:
             return Decision(calls=[(contract.UNDO_LAST_CHANGE, {})])
         return Decision.say(replies.undo_summary(done[0].output or {}, self.now, self.lang))

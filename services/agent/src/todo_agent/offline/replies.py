@@ -204,6 +204,11 @@ CANNOT_UNDO = (
     '"reopen buy milk" or "move the report back to friday".'
 )
 CANNOT_UNDO_UR = "میں ابھی تبدیلی واپس نہیں کر سکتا۔ بتائیں کیا تبدیل کرنا ہے۔"
+NOTHING_TO_UNDO_HERE = (
+    "Nothing has changed in this conversation yet, so there is nothing here to undo. (A "
+    "change made in the task panel has its own Undo there.)"
+)
+NOTHING_TO_UNDO_HERE_UR = "اس گفتگو میں ابھی کچھ تبدیل نہیں ہوا، اس لیے واپس کرنے کو کچھ نہیں۔"
 CANNOT_REPEAT = "I can't repeat tasks yet, so I added it once, for its first date."
 CANNOT_REPEAT_UR = "میں ابھی کام دہرا نہیں سکتا، اس لیے پہلی تاریخ کے لیے ایک بار شامل کر دیا۔"
 REPEAT_UNCLEAR = (
