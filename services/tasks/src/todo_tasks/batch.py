@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
-from google.protobuf.message import Message
 from sqlalchemy import Row, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from todo.tasks.v1 import tasks_service_pb2 as pb
@@ -55,7 +54,12 @@ MAX_BATCH_ATTEMPTS = 3
 BATCH_UPDATE_PATHS = ("due_time", "priority")
 
 batch_requests = cast(Table, BatchRequestRow.__table__)
-ResponseT = TypeVar("ResponseT", bound=Message)
+ResponseT = TypeVar(
+    "ResponseT",
+    pb.BatchUpdateTasksResponse,
+    pb.BatchDeleteTasksResponse,
+    pb.BatchCompleteTasksResponse,
+)
 
 
 class TaskWrites(Protocol):
@@ -227,9 +231,8 @@ class BatchWrites:
 
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
-        ) -> pb.BatchUpdateTasksResponse:
-            response = pb.BatchUpdateTasksResponse()
-            snapshots: list[Snapshot] = []
+        ) -> tuple[pb.BatchUpdateTasksResponse, list[Snapshot]]:
+            response, snapshots = pb.BatchUpdateTasksResponse(), []
             for row in rows:
                 written = await self._writes.write_patch(
                     repository, row, change.patch_for(row._mapping)
@@ -238,8 +241,7 @@ class BatchWrites:
                     raise LostRace
                 response.tasks.append(self._to_proto(written[0]))
                 snapshots += written[1]
-            response.undo_token = await self._writes.record_undo(repository, snapshots)
-            return response
+            return response, snapshots
 
         return await self._run(
             ("update", change.canonical()),
@@ -255,17 +257,15 @@ class BatchWrites:
 
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
-        ) -> pb.BatchDeleteTasksResponse:
-            response = pb.BatchDeleteTasksResponse()
-            snapshots: list[Snapshot] = []
+        ) -> tuple[pb.BatchDeleteTasksResponse, list[Snapshot]]:
+            response, snapshots = pb.BatchDeleteTasksResponse(), []
             for row in rows:
                 deleted = await self._writes.delete_row(repository, row)
                 if deleted is None:
                     raise LostRace
                 response.tasks.append(self._to_proto(row._mapping))
                 snapshots += deleted
-            response.undo_token = await self._writes.record_undo(repository, snapshots)
-            return response
+            return response, snapshots
 
         return await self._run(
             ("delete", None), ids, request.request_id, write, pb.BatchDeleteTasksResponse
@@ -279,9 +279,8 @@ class BatchWrites:
 
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
-        ) -> pb.BatchCompleteTasksResponse:
-            response = pb.BatchCompleteTasksResponse()
-            snapshots: list[Snapshot] = []
+        ) -> tuple[pb.BatchCompleteTasksResponse, list[Snapshot]]:
+            response, snapshots = pb.BatchCompleteTasksResponse(), []
             for row in rows:
                 completed = await self._writes.complete_row(repository, row)
                 if completed is None:
@@ -291,8 +290,7 @@ class BatchWrites:
                 if next_task is not None:
                     response.next_tasks.append(self._to_proto(next_task))
                 snapshots += undo
-            response.undo_token = await self._writes.record_undo(repository, snapshots)
-            return response
+            return response, snapshots
 
         return await self._run(
             ("complete", None), ids, request.request_id, write, pb.BatchCompleteTasksResponse
@@ -303,12 +301,14 @@ class BatchWrites:
         call: tuple[str, dict[str, object] | None],
         ids: list[str],
         request_id: str,
-        write: Callable[[TaskRepository, list[Row[Any]]], Awaitable[ResponseT]],
+        write: Callable[
+            [TaskRepository, list[Row[Any]]], Awaitable[tuple[ResponseT, list[Snapshot]]]
+        ],
         response_type: type[ResponseT],
     ) -> ResponseT:
         """One batch (`call`: the method and its change) as one unit of work: replay an
         earlier call with the same request id, or lock every task, `write` them in the
-        request's order and record the response."""
+        request's order, record one undo token for them all and record the response."""
         violations = Violations()
         check_request_id(request_id, violations)
         violations.raise_if_any()
@@ -327,7 +327,11 @@ class BatchWrites:
                     rows = {row.id: row for row in await repository.get_many(ids, lock=True)}
                     if len(rows) != len(ids):
                         raise batch_not_found()
-                    response = await write(repository, [rows[task_id] for task_id in ids])
+                    response, snapshots = await write(
+                        repository, [rows[task_id] for task_id in ids]
+                    )
+                    # One undo record of every task the batch changed: one token undoes it all.
+                    response.undo_token = await self._writes.record_undo(repository, snapshots)
                     if request_id:
                         await session.execute(
                             insert(batch_requests).values(
