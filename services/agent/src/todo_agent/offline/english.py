@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from todo_agent.offline.bulk import parse_bulk
@@ -696,29 +696,44 @@ _RENAME_TO = rx(
 # should be Y", "call the X task Y instead".
 _TO = r"(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)"
 _QUOTED_NEW = r"(?P<new>'[^']+'|\"[^\"]+\")"
-_RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
-    rx(
-        r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
-        r"(?:of|for|on)\s+(?P<target>.+?)(?:",
-        _TO,
-        r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+",
-        _QUOTED_NEW,
-        r")$",
+_RENAME_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "update the title of X: Y",
+        rx(
+            r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
+            r"(?:of|for|on)\s+(?P<target>.+?)(?:",
+            _TO,
+            r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+",
+            _QUOTED_NEW,
+            r")$",
+        ),
     ),
-    rx(
-        r"^(?:change|update|edit|fix|set|correct|amend)\s+(?P<target>.+?)(?:'s)?\s+(?:title|name|wording)",
-        _TO,
-        r"(?P<new>.+)$",
+    (
+        "edit the X title to Y",
+        rx(
+            r"^(?:change|update|edit|fix|set|correct|amend)\s+(?P<target>.+?)(?:'s)?\s+(?:title|name|wording)",
+            _TO,
+            r"(?P<new>.+)$",
+        ),
     ),
-    rx(
-        r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
-        r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$"
+    (
+        "typo in X, it should be Y",
+        rx(
+            r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
+            r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$"
+        ),
     ),
-    rx(
-        r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$"
+    (
+        "X needs a new name: Y",
+        rx(
+            r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$"
+        ),
     ),
-    rx(
-        r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$"
+    (
+        "call the X task Y",
+        rx(
+            r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$"
+        ),
     ),
 )
 # "change buy milk to buy milk and bread": a rename once no re-date, priority or tag read it.
@@ -728,14 +743,34 @@ _CHANGE_TO = rx(
 _CHANGE_TITLE = rx(
     r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$"
 )
-_RENAMES: tuple[re.Pattern[str], ...] = (
-    rx(r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$"),
-    rx(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$"),
-    rx(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$"),
-    rx(r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$"),
-    rx(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$"),
-    rx(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$"),
-    rx(r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$"),
+_RENAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "change 'A' to 'B'",
+        rx(r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$"),
+    ),
+    (
+        "X should be called Y",
+        rx(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$"),
+    ),
+    (
+        "call X 'Y' instead",
+        rx(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$"),
+    ),
+    (
+        "fix the name of X: Y",
+        rx(
+            r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$"
+        ),
+    ),
+    ("edit X, make it Y", rx(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$")),
+    (
+        "change the X task name to Y",
+        rx(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$"),
+    ),
+    (
+        "I'd like X to say Y",
+        rx(r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$"),
+    ),
 )
 _CHANGE_TO_SAY = rx(r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$")
 _CLEAR_DUE = rx(
@@ -794,29 +829,47 @@ _SHIFT_PRIORITY = rx(
     r"^(?P<dir>raise|increase|bump|lower|decrease|reduce)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+)$"
 )
 _PRIO_WORD = r"(?P<prio>high|low|medium|normal|top|urgent|important)"
-_PRIORITY_EVERYDAY: tuple[re.Pattern[str], ...] = (
-    rx(
-        r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?",
-        _PRIO_WORD,
-        r"(?:\s+priority)?$",
+_PRIORITY_EVERYDAY: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "X is urgent",
+        rx(
+            r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?",
+            _PRIO_WORD,
+            r"(?:\s+priority)?$",
+        ),
     ),
-    rx(r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+", _PRIO_WORD, r"(?:\s+priority)?$"),
-    rx(
-        r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?",
-        _PRIO_WORD,
-        r"\s+(?:on|for|of)\s+(?P<target>.+)$",
+    (
+        "bump X up to high",
+        rx(r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+", _PRIO_WORD, r"(?:\s+priority)?$"),
     ),
-    rx(
-        r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?",
-        _PRIO_WORD,
-        r"(?:\s+(?:priority|prio))?$",
+    (
+        "set priority P on X",
+        rx(
+            r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?",
+            _PRIO_WORD,
+            r"\s+(?:on|for|of)\s+(?P<target>.+)$",
+        ),
     ),
-    rx(r"^", _PRIO_WORD, r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$"),
+    (
+        "flag X as important",
+        rx(
+            r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?",
+            _PRIO_WORD,
+            r"(?:\s+(?:priority|prio))?$",
+        ),
+    ),
+    (
+        "top priority: X",
+        rx(r"^", _PRIO_WORD, r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$"),
+    ),
 )
-_LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
-    rx(r"^(?P<target>.+?)\s+can\s+wait\b.*$"),
-    rx(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$"),
-    rx(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$"),
+_LOW_EVERYDAY: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("X can wait", rx(r"^(?P<target>.+?)\s+can\s+wait\b.*$")),
+    (
+        "X isn't urgent",
+        rx(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$"),
+    ),
+    ("de-prioritise X", rx(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$")),
 )
 # Priority in other everyday words: "put the plants on low priority", "give the milk a high
 # priority", "dentist: high priority", "the passport is top priority now".
@@ -825,28 +878,37 @@ _PRIO_PHRASE = (
     r"(?:[\s-]+(?:priority|prio|pri))?"
 )
 _PRIO_NAMED = r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal)[\s-]+(?:priority|prio|pri)"
-_PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
-    rx(
-        r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
-        r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
-        r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*",
-        _PRIO_PHRASE,
-        r"(?:\s+now|\s+instead)?$",
+_PRIORITY_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "put X on P",
+        rx(
+            r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
+            r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
+            r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*",
+            _PRIO_PHRASE,
+            r"(?:\s+now|\s+instead)?$",
+        ),
     ),
-    rx(r"^give\s+(?P<target>.+?)\s+", _PRIO_NAMED, r"$"),
-    rx(r"^(?P<target>[^:]+?)\s*:\s*", _PRIO_NAMED, r"$"),
-    rx(
-        r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?",
-        _PRIO_PHRASE,
-        r"(?:\s+now)?$",
+    ("give X a P priority", rx(r"^give\s+(?P<target>.+?)\s+", _PRIO_NAMED, r"$")),
+    ("X: P priority", rx(r"^(?P<target>[^:]+?)\s*:\s*", _PRIO_NAMED, r"$")),
+    (
+        "X is P now",
+        rx(
+            r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?",
+            _PRIO_PHRASE,
+            r"(?:\s+now)?$",
+        ),
     ),
 )
-_LOW_GENERAL: tuple[re.Pattern[str], ...] = (
-    rx(
-        r"^(?P<target>.+?)\s+(?:isn't|is\s+not|is\s+no\s+longer|aren't|are\s+not|are\s+no\s+longer)\s+"
-        r"(?:that\s+|very\s+|so\s+)?(?:urgent|important|a\s+priority|high\s+priority)(?:\s+any\s*more)?$"
+_LOW_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "X isn't urgent any more",
+        rx(
+            r"^(?P<target>.+?)\s+(?:isn't|is\s+not|is\s+no\s+longer|aren't|are\s+not|are\s+no\s+longer)\s+"
+            r"(?:that\s+|very\s+|so\s+)?(?:urgent|important|a\s+priority|high\s+priority)(?:\s+any\s*more)?$"
+        ),
     ),
-    rx(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$"),
+    ("no rush on X", rx(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$")),
 )
 _A_PRIORITY = rx(r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$")
 _PRIORITIZE = rx(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$")
@@ -1292,6 +1354,12 @@ _ADD_LEAD = rx(
     r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must)\s+"
 )
 
+
+def _each(kind: str, family: Sequence[tuple[str, re.Pattern[str]]], build: Builder) -> list[Rule]:
+    """One rule per (name, pattern) of a family of phrasings that mean the same edit."""
+    return [Rule(f"{kind}: {name}", at_start(pattern), build) for name, pattern in family]
+
+
 RULES: tuple[Rule, ...] = (
     # Small talk. "Thanks" is read before courtesy words come off, since they include it.
     Rule("thanks, as typed", raw_at_start(_THANKS), _always(lambda: Greeting(thanks=True))),
@@ -1348,37 +1416,9 @@ RULES: tuple[Rule, ...] = (
     Rule("recurrence: make X repeat every …", at_start(_MAKE_REPEAT), _make_repeat),
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
-    *(
-        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
-        for name, p in zip(
-            (
-                "change 'A' to 'B'",
-                "X should be called Y",
-                "call X 'Y' instead",
-                "fix the name of X: Y",
-                "edit X, make it Y",
-                "change the X task name to Y",
-                "I'd like X to say Y",
-            ),
-            _RENAMES,
-            strict=True,
-        )
-    ),
+    *_each("rename", _RENAMES, _edit(_rename_edit)),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
-    *(
-        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
-        for name, p in zip(
-            (
-                "update the title of X: Y",
-                "edit the X title to Y",
-                "typo in X, it should be Y",
-                "X needs a new name: Y",
-                "call the X task Y",
-            ),
-            _RENAME_GENERAL,
-            strict=True,
-        )
-    ),
+    *_each("rename", _RENAME_GENERAL, _edit(_rename_edit)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
     Rule("due: no due date for X", at_start(_NO_DUE), _edit(_clear_due)),
@@ -1394,43 +1434,10 @@ RULES: tuple[Rule, ...] = (
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
-        for name, p in zip(
-            (
-                "X is urgent",
-                "bump X up to high",
-                "set priority P on X",
-                "flag X as important",
-                "top priority: X",
-            ),
-            _PRIORITY_EVERYDAY,
-            strict=True,
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_lower))
-        for name, p in zip(
-            ("X can wait", "X isn't urgent", "de-prioritise X"), _LOW_EVERYDAY, strict=True
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
-        for name, p in zip(
-            (
-                "put X on P",
-                "give X a P priority",
-                "X: P priority",
-                "X is P now",
-            ),
-            _PRIORITY_GENERAL,
-            strict=True,
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_lower))
-        for name, p in zip(("X isn't urgent any more", "no rush on X"), _LOW_GENERAL, strict=True)
-    ),
+    *_each("priority", _PRIORITY_EVERYDAY, _edit(_set_priority)),
+    *_each("priority", _LOW_EVERYDAY, _edit(_lower)),
+    *_each("priority", _PRIORITY_GENERAL, _edit(_set_priority)),
+    *_each("priority", _LOW_GENERAL, _edit(_lower)),
     Rule("priority: make X a priority", at_start(_A_PRIORITY), _edit(_prioritize)),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
