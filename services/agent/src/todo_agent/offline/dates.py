@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from todo_agent.offline.patterns import rx
+from todo_agent.offline.patterns import rx, word
 
 WEEKDAYS = {
     "monday": 0,
@@ -254,24 +254,20 @@ URDU_NUMBERS = {
 }
 _UR_NUMBER = r"(\d{1,2}|" + "|".join(URDU_NUMBERS) + r")"
 # "5 بجے", "شام 5 بجے", "ساڑھے چھ بجے" (half past six).
-_URDU_TIME = re.compile(
-    r"(?<!\S)(?:(صبح|دوپہر|شام|رات)\s+)?(?:(ساڑھے)\s+)?" + _UR_NUMBER + r"\s+بجے(?:\s+کو)?(?!\S)"
-)
-_URDU_PM = re.compile(r"(?<!\S)(?:دوپہر|شام|رات)(?!\S)")
-_URDU_MONTH_DAY = re.compile(r"(?<!\S)(\d{1,2})\s+(" + "|".join(URDU_MONTHS) + r")(?:\s+کو)?(?!\S)")
-_URDU_AFTER = re.compile(r"(?<!\S)" + _UR_NUMBER + r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)(?!\S)")
-_URDU_END_OF_MONTH = re.compile(r"(?<!\S)مہینے\s+کے\s+آخر(?:\s+تک)?(?!\S)")
-_URDU_NEXT_MONTH_DAY = re.compile(r"(?<!\S)اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?(?!\S)")
-_URDU_NEXT_WEEKDAY = re.compile(
-    r"(?<!\S)اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?(?!\S)"
-)
-_URDU_TODAY = re.compile(r"(?<!\S)آج(?!\S)")
-_URDU_TOMORROW = re.compile(r"(?<!\S)کل(?!\S)")
-_URDU_DAY_AFTER = re.compile(r"(?<!\S)پرسوں(?!\S)")
-_URDU_NEXT_WEEK = re.compile(r"(?<!\S)اگلے\s+ہفتے(?!\S)")
-_URDU_WEEKDAY = re.compile(r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو|\s+تک)?(?!\S)")
-_URDU_PART = re.compile(r"(?<!\S)(صبح|دوپہر|شام|رات)(?:\s+کو)?(?!\S)")
-_URDU_IN_DAYS = re.compile(r"(?<!\S)(\d+)\s+دن\s+(?:میں|بعد)(?!\S)")
+_URDU_TIME = word(r"(?:(صبح|دوپہر|شام|رات)\s+)?(?:(ساڑھے)\s+)?", _UR_NUMBER, r"\s+بجے(?:\s+کو)?")
+_URDU_PM = word(r"(?:دوپہر|شام|رات)")
+_URDU_MONTH_DAY = word(r"(\d{1,2})\s+(", "|".join(URDU_MONTHS), r")(?:\s+کو)?")
+_URDU_AFTER = word(_UR_NUMBER, r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)")
+_URDU_END_OF_MONTH = word(r"مہینے\s+کے\s+آخر(?:\s+تک)?")
+_URDU_NEXT_MONTH_DAY = word(r"اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?")
+_URDU_NEXT_WEEKDAY = word(r"اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?")
+_URDU_TODAY = word(r"آج")
+_URDU_TOMORROW = word(r"کل")
+_URDU_DAY_AFTER = word(r"پرسوں")
+_URDU_NEXT_WEEK = word(r"اگلے\s+ہفتے")
+_URDU_WEEKDAY = word(r"(", "|".join(URDU_WEEKDAYS), r")(?:\s+کو|\s+تک)?")
+_URDU_PART = word(r"(صبح|دوپہر|شام|رات)(?:\s+کو)?")
+_URDU_IN_DAYS = word(r"(\d+)\s+دن\s+(?:میں|بعد)")
 _DANGLING = rx(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$")
 
 

@@ -13,3 +13,9 @@ import re
 def rx(*parts: str) -> re.Pattern[str]:
     """The case-insensitive pattern that `parts`, joined in order, spell."""
     return re.compile("".join(parts), re.IGNORECASE)
+
+
+def word(*parts: str) -> re.Pattern[str]:
+    """The pattern `parts` spell, standing only between spaces (or the ends of the text): a
+    whole word in Urdu, where `\\b` also stops inside a word at its combining marks."""
+    return re.compile(r"(?<!\S)" + "".join(parts) + r"(?!\S)")

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from todo_agent.offline.commands import DueWindow, NewTask, Priority, TaskRef
 from todo_agent.offline.dates import Due, extract_due
-from todo_agent.offline.patterns import rx
+from todo_agent.offline.patterns import rx, word
 
 # ---------------------------------------------------------------------------------------------
 # Tags and priorities.
@@ -32,7 +32,7 @@ _PRIORITY_PATTERNS: list[tuple[re.Pattern[str], Priority | None]] = [
     (rx(r"(?<!\w)(?:not\s+urgent|whenever|someday|no\s+rush)(?!\w)"), "low"),
     (rx(r"(?<!\w)(urgent|urgently|asap|important|critical)(?!\w)"), "high"),
     (rx(r"(?<!\w)p([123])(?!\w)"), None),
-    (re.compile(r"(?<!\S)(?:اہم|ضروری|فوری)(?!\S)"), "high"),
+    (word(r"(?:اہم|ضروری|فوری)"), "high"),
 ]
 PRIORITY_WORDS: dict[str, Priority] = {
     "high": "high",
