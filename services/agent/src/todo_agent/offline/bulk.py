@@ -14,7 +14,8 @@ import re
 from datetime import datetime
 
 from todo_agent.offline.commands import Bulk, DueWindow, Priority, State
-from todo_agent.offline.dates import extract_due
+from todo_agent.offline.contract import BulkAction
+from todo_agent.offline.dates import Due, extract_due
 from todo_agent.offline.patterns import rx
 from todo_agent.offline.phrases import extract_priority, extract_tags
 
@@ -149,55 +150,55 @@ def _filters(
     return state, priority, tag, window, query
 
 
+def _bulk(
+    action: BulkAction,
+    words: str,
+    *,
+    new_due: Due | None = None,
+    add_tags: tuple[str, ...] = (),
+    remove_tags: tuple[str, ...] = (),
+) -> Bulk | None:
+    """The bulk `action` on the tasks `words` choose, or None when the filter is not all read."""
+    found = _filters(words, action)
+    if found is None:
+        return None
+    state, priority, tag, window, query = found
+    return Bulk(
+        action,
+        state,
+        priority,
+        tag,
+        window,
+        query,
+        new_due=new_due,
+        add_tags=list(add_tags),
+        remove_tags=list(remove_tags),
+        label=words,
+    )
+
+
+def _tag_named(match: re.Match[str]) -> str:
+    return match.group("tags").lstrip("#").lower()
+
+
 def parse_bulk(text: str, now: datetime) -> Bulk | None:
     """The bulk change a message asks for, or None when it is not one this can state exactly."""
     if not _ALL.search(text):
         return None
-    match = _RESCHEDULE.match(text)
-    if match is not None:
+    if (match := _RESCHEDULE.match(text)) is not None:
         due, rest = extract_due(match.group("when"), now)
         if due is None or rest.strip(" ,.!"):
             return None
-        found = _filters(match.group("f"), "reschedule")
-        if found is None:
+        return _bulk("reschedule", match.group("f"), new_due=due)
+    if (match := _UNTAG.match(text)) is not None:
+        return _bulk("tag", match.group("f"), remove_tags=(_tag_named(match),))
+    if (match := _COMPLETE.match(text)) is not None:
+        return _bulk("complete", match.group("f") or match.group("f2"))
+    if (match := _DELETE.match(text)) is not None:
+        return _bulk("delete", match.group("f"))
+    if (match := _TAG.match(text)) is not None:
+        new = _tag_named(match)
+        if new in ("done", "complete", "completed", "finished"):
             return None
-        state, priority, tag, window, query = found
-        return Bulk(
-            "reschedule", state, priority, tag, window, query, new_due=due, label=match.group("f")
-        )
-    match = _UNTAG.match(text)
-    if match is not None:
-        found = _filters(match.group("f"), "tag")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        old = match.group("tags").lstrip("#").lower()
-        return Bulk(
-            "tag", state, priority, tag, window, query, remove_tags=[old], label=match.group("f")
-        )
-    match = _COMPLETE.match(text)
-    if match is not None:
-        target = match.group("f") or match.group("f2")
-        found = _filters(target, "complete")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        return Bulk("complete", state, priority, tag, window, query, label=target)
-    match = _DELETE.match(text)
-    if match is not None:
-        found = _filters(match.group("f"), "delete")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        return Bulk("delete", state, priority, tag, window, query, label=match.group("f"))
-    match = _TAG.match(text)
-    if match is not None:
-        new = match.group("tags").lstrip("#").lower()
-        found = _filters(match.group("f"), "tag")
-        if found is None or new in ("done", "complete", "completed", "finished"):
-            return None
-        state, priority, tag, window, query = found
-        return Bulk(
-            "tag", state, priority, tag, window, query, add_tags=[new], label=match.group("f")
-        )
+        return _bulk("tag", match.group("f"), add_tags=(new,))
     return None
