@@ -42,25 +42,21 @@ from todo_agent.offline.replies import ONE_AT_A_TIME_UR
 from todo_agent.offline.rules import Grammar, Rule, Utterance, anywhere, at_start
 
 
-def closing(*parts: str) -> re.Pattern[str]:
-    """The words `parts` spell, closing the message (but for stops and spaces after them): an
-    Urdu sentence ends with its verb ("… مکمل کر دو")."""
-    return re.compile("".join(parts) + r"[\s۔!]*$")
-
-
 def prepare(text: str) -> str:
     """Takes the full stop, question and exclamation marks off the ends of a message."""
     return text.strip(" ۔؟!?")
 
 
 _HELP = re.compile(r"(?:مدد|ہیلپ|آپ کیا کر سکتے)")
-_GREETING = closing(r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ|اللہ حافظ|خدا حافظ)")
-_LIST = re.compile(r"(?:دکھا|فہرست|لسٹ|کون سے کام|کیا کام|میرے کام\s*(?:کیا|؟|$)|بتائیں|بتاؤ)")
-_COMPLETE = closing(
-    r"\s*(?:کو\s+)?(?:مکمل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کر\s+دیا|ہو\s+گیا|ہوگیا|ہو\s+گئی|ہوگئی)|ہو\s+گیا|ہوگیا|ختم\s+(?:کر\s+دیا|ہو\s+گیا|کریں))"
+_GREETING = re.compile(
+    r"^(?:السلام علیکم|سلام|آداب|ہیلو|شکریہ|بہت شکریہ|اللہ حافظ|خدا حافظ)[\s۔!]*$"
 )
-_ADD = closing(
-    r"\s*(?:کو\s+)?(?:(?:فہرست|لسٹ)\s+میں\s+)?(?:شامل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کرنا)|ایڈ\s+(?:کریں|کرو|کر\s+دیں)|لکھ\s+(?:لیں|لو|دیں))"
+_LIST = re.compile(r"(?:دکھا|فہرست|لسٹ|کون سے کام|کیا کام|میرے کام\s*(?:کیا|؟|$)|بتائیں|بتاؤ)")
+_COMPLETE = re.compile(
+    r"\s*(?:کو\s+)?(?:مکمل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کر\s+دیا|ہو\s+گیا|ہوگیا|ہو\s+گئی|ہوگئی)|ہو\s+گیا|ہوگیا|ختم\s+(?:کر\s+دیا|ہو\s+گیا|کریں))[\s۔!]*$"
+)
+_ADD = re.compile(
+    r"\s*(?:کو\s+)?(?:(?:فہرست|لسٹ)\s+میں\s+)?(?:شامل\s+(?:کر\s+دیں|کر\s+دو|کریں|کرو|کرنا)|ایڈ\s+(?:کریں|کرو|کر\s+دیں)|لکھ\s+(?:لیں|لو|دیں))[\s۔!]*$"
 )
 _ADD_START = re.compile(r"^(?:نیا\s+کام|کام\s+شامل\s+کریں|یاد\s+دلائیں|یاد\s+دلانا)\s*[:：]?\s*")
 _REF_NOISE = re.compile(
@@ -93,17 +89,17 @@ _ALL_TASKS = word(r"(?:سب|سارے|ساری|تمام)")
 _CHANGE_VERB = re.compile(r"(?:مکمل|ہٹا|نکال|مٹا|ڈیلیٹ|ختم|پر\s+کر|تک\s+کر|ٹیگ|بدل)")
 # "کیا میں نے بل جمع کروا دیا؟": a question about a task that may be done.
 _DID_I = re.compile(r"^کیا\s+(?:میں\s+نے|میں)\s+(?P<q>.+)$")
-_DID = closing(
-    r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا|لیا|لی)(?:\s+ہے)?"
+_DID = re.compile(
+    r"\s*(?:لے\s+آیا\s+ہوں|لے\s+آئی\s+ہوں|لے\s+آیا|ہو\s+گئی|ہو\s+گیا|ہوگیا|ہوگئی|کروا\s+دیا|کر\s+دیا|کر\s+لیا|دے\s+دیا|لیا|لی)(?:\s+ہے)?[\s۔!]*$"
 )
-_DELETE = closing(
-    r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))"
+_DELETE = re.compile(
+    r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))[\s۔!]*$"
 )
 _REOPEN = re.compile(r"\s*(?:دوبارہ\s+کھول\s+(?:دو|دیں)|دوبارہ\s+کھولو)")
-_REDATE = closing(
-    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)"
+_REDATE = re.compile(
+    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$"
 )
-_TAG = closing(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(?:دو|دیں)")
+_TAG = re.compile(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(?:دو|دیں)[\s۔!]*$")
 _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<new>.+?)\s+کر\s+(?:دو|دیں)$")
 # A task said as something to do: an infinitive, often closed by "ہے" ("دودھ خریدنا ہے").
 _TO_DO = re.compile(r"(?:نا|نی|نے)(?:\s+(?:ہے|ہیں))?(?:[،,]\s*(?:بہت\s+)?ضروری\s+ہے)?$")
