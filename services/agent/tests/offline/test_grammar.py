@@ -32,7 +32,6 @@ from todo_agent.offline.commands import (
     Help,
     ListTasks,
     NewTask,
-    Priority,
     Search,
     TaskRef,
     Undo,
@@ -70,25 +69,14 @@ def due(when: str) -> Due:
     return Due(date.fromisoformat(day), time.fromisoformat(at) if at else None)
 
 
-def task(
-    title: str,
-    when: str | None = None,
-    priority: Priority | None = None,
-    tags: list[str] | None = None,
-    *,
-    rule: str | None = None,
-    remind: str | None = None,
-) -> NewTask:
-    return NewTask(title, due(when) if when else None, priority, tags or [], rule, remind)
+def task(title: str, when: str | None = None, *rest: Any, **fields: Any) -> NewTask:
+    """A task to add: the due date written as `due` takes it, the rest as `NewTask` does."""
+    return NewTask(title, due(when) if when else None, *rest, **fields)
 
 
-def add(
-    title: str,
-    when: str | None = None,
-    priority: Priority | None = None,
-    tags: list[str] | None = None,
-) -> Add:
-    return Add([task(title, when, priority, tags)])
+def add(*args: Any, **fields: Any) -> Add:
+    """A message adding the one task `task(*args, **fields)`."""
+    return Add([task(*args, **fields)])
 
 
 def title(value: str) -> TaskRef:
@@ -518,7 +506,7 @@ URDU_CASES: list[tuple[str, Command]] = [
     ("آج کے سارے کام کل پر کر دو", Decline(ONE_AT_A_TIME_UR)),
     ("کیا میں نے بل جمع کروا دیا؟", Search("بل")),
     ("کیا میں نے امی کو فون کیا؟", Search("امی کو فون")),
-    ("ہر روز ورزش کرنی ہے", Add([task("ورزش کرنی", "2031-01-15", rule="FREQ=DAILY")])),
+    ("ہر روز ورزش کرنی ہے", Add([task("ورزش کرنی", "2031-01-15", recurrence="FREQ=DAILY")])),
     ("دودھ خریدنا شامل کریں", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کریں۔", add("دودھ خریدنا")),
     ("دودھ خریدنا شامل کر دیں", add("دودھ خریدنا")),
@@ -660,19 +648,19 @@ EVERYDAY: list[tuple[str, Command]] = [
     ("tag it car", Update(IT, add_tags=["car"])),
     (
         "every monday water the plants",
-        Add([task("Water the plants", "2031-01-20", rule="FREQ=WEEKLY;BYDAY=MO")]),
+        Add([task("Water the plants", "2031-01-20", recurrence="FREQ=WEEKLY;BYDAY=MO")]),
     ),
     (
         "gym every mon, wed and fri at 7am",
-        Add([task("Gym", "2031-01-17T07:00", rule="FREQ=WEEKLY;BYDAY=MO,WE,FR")]),
+        Add([task("Gym", "2031-01-17T07:00", recurrence="FREQ=WEEKLY;BYDAY=MO,WE,FR")]),
     ),
     (
         "pay rent on the 1st of every month",
-        Add([task("Pay rent", "2031-02-01", rule="FREQ=MONTHLY;BYMONTHDAY=1")]),
+        Add([task("Pay rent", "2031-02-01", recurrence="FREQ=MONTHLY;BYMONTHDAY=1")]),
     ),
     (
         "every evening at 10 take my medication",
-        Add([task("Take my medication", "2031-01-15T22:00", rule="FREQ=DAILY")]),
+        Add([task("Take my medication", "2031-01-15T22:00", recurrence="FREQ=DAILY")]),
     ),
     ("done", Act("complete", [IT])),
     ("scratch the dentist one", act("delete", "dentist")),
@@ -798,7 +786,7 @@ IN_OTHER_WORDS: list[tuple[str, Command]] = [
     ("put call the bank on my list for monday", add("Call the bank", "2031-01-20")),
     (
         "remind me every monday to water the plants",
-        Add([task("Water the plants", "2031-01-20", rule="FREQ=WEEKLY;BYDAY=MO")]),
+        Add([task("Water the plants", "2031-01-20", recurrence="FREQ=WEEKLY;BYDAY=MO")]),
     ),
     ("the party task needs a new name: Maya's party", edit("party", title="Maya's party")),
     ("the library books weren't returned actually", act("reopen", "library books")),
