@@ -30,7 +30,10 @@ _WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
 # "all", "everything" — or a plural with a filter ("clear out my finished tasks").
 _ALL = rx(
     r"\b(?:tasks|ones|todos|items)\b|\b(?:everything|all|every|each\s+(?:task|one)|"
-    r"whole\s+list|entire\s+list)\b"
+    r"whole\s+list|entire\s+list)\b",
+    # "move my overdue stuff to friday": a state or window before "stuff"/"things" is a filter.
+    r"|\b(?:overdue|late|today's|tomorrow's|week's|completed|finished|done|ticked[\s-]off)\s+"
+    r"(?:stuff|things|jobs)\b",
 )
 _COMPLETE = rx(
     r"^(?:mark|set|tick|check)\s+(?P<f>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off)$"
@@ -60,7 +63,8 @@ _STATE_OPEN = rx(r"\b(?:open|pending|unfinished|outstanding|remaining)\b")
 _FILLER = rx(
     r"\b(?:everything|all|every|each|single|whole|entire|list|of|the|my|these|those|tasks?|ones?|"
     r"stuff|things?|items?|todos?|jobs?|that's|thats|that|which|are|is|were|due|i\s+have|i've\s+got|"
-    r"on|in|from|for|set|with|a|an|in\s+it|in\s+them|it|them|also|now|please|s|priority|prio)\b"
+    r"on|in|from|for|set|with|a|an|in\s+it|in\s+them|it|them|also|now|please|s|priority|prio|"
+    r"i've|i\s+have|i'd|i\s+had|i|already|ve)\b"
     r"|[#'\",.!?:;]"
 )
 # "complete all my work tasks": a word before "tasks"/"ones"/"stuff" names a tag.

@@ -1050,9 +1050,15 @@ _BULK = rx(
     r"get\s+rid\s+of|postpone|reschedule|bump|drop|erase|set|make|change)\b.*"
     r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b"
 )
+# "yes", "yep go ahead", "ok, do it", "sure, move them", "go for it", "that's fine".
 _CONFIRM = rx(
-    r"^(?:yes|yep|yeah|yup|sure|ok|okay|go\s+ahead|do\s+it|confirm(?:ed)?|please\s+do|y)"
-    r"(?:[\s,]+(?:please|go\s+ahead|do\s+it|thanks))*[.!]*$"
+    r"^(?:yes|yep|yeah|yea|yup|ya|sure|ok|okay|k|alright|all\s+right|right|fine|correct|absolutely|"
+    r"definitely|of\s+course|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|confirm(?:ed)?|please\s+do|"
+    r"(?:that's|thats|that\s+is|sounds)\s+(?:good|fine|great|right|correct|perfect)|y)"
+    r"(?:[\s,.!]+(?:please|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|do\s+that|thanks|thank\s+you|"
+    r"that's\s+(?:fine|right|correct)|sure|ok|okay|yes|confirm(?:ed)?|all\s+of\s+them|"
+    r"(?:move|push|delete|remove|complete|mark|tick|tag|change|do|clear|bin)\s+(?:them|those|it|all|"
+    r"them\s+all|all\s+of\s+them|both)(?:\s+(?:off|done|please))?))*[.!]*$"
 )
 _REJECT = rx(
     r"^(?:no|nope|nah)(?:[\s,.!]+(?:thanks|thank\s+you|leave\s+(?:it|them)|don't|do\s+not|keep\s+(?:it|them)|stop|cancel)\b.*)?[.!]*$"
