@@ -18,9 +18,14 @@ from todo_agent.offline.grammar import is_urdu
 from todo_testkit.agent import AgentServiceHandle, respond
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
-LOOKUP_OPEN = ("list_tasks", {"state": "open", "limit": 100})
-LOOKUP_DONE = ("list_tasks", {"state": "completed", "limit": 100})
-LOOKUP_ALL = ("list_tasks", {"state": "all", "limit": 100})
+Call = tuple[str, dict[str, Any]]
+
+# The planner's look-ups (and lists): a complete looks among open tasks, a reopen among
+# completed ones, any other change among all.
+LIST_OPEN: Call = ("list_tasks", {"state": "open", "limit": 100})
+LIST_DONE: Call = ("list_tasks", {"state": "completed", "limit": 100})
+LIST_ALL: Call = ("list_tasks", {"state": "all", "limit": 100})
+_LOOKUP = {"complete_task": LIST_OPEN, "reopen_task": LIST_DONE}
 TASKS = ["Buy milk", "Call mom", "Write report"]
 
 
@@ -29,7 +34,7 @@ class Case:
     """One utterance and what it must do."""
 
     text: str
-    calls: list[tuple[str, dict[str, Any]]]
+    calls: list[Call]
     tasks: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     # Show the user a list first ("list my tasks") and send that exchange as history.
@@ -38,8 +43,34 @@ class Case:
     urdu: bool = False
 
 
-def add(title: str, **args: Any) -> tuple[str, dict[str, Any]]:
+def add(title: str, **args: Any) -> Call:
     return ("add_task", {"title": title, **args})
+
+
+def by_title(tool: str, task: str, /, **args: Any) -> list[Call]:
+    """The look-up, then `tool` on the set-up task titled `task`."""
+    return [_LOOKUP.get(tool, LIST_ALL), (tool, {"task_id": f"@{task}", **args})]
+
+
+def complete(title: str) -> list[Call]:
+    return by_title("complete_task", title)
+
+
+def reopen(title: str) -> list[Call]:
+    return by_title("reopen_task", title)
+
+
+def delete(title: str) -> list[Call]:
+    return by_title("delete_task", title)
+
+
+def update(task: str, /, **fields: Any) -> list[Call]:
+    return by_title("update_task", task, **fields)
+
+
+def at_line(tool: str, line: int, **args: Any) -> Call:
+    """`tool` on the task on `line` of the list shown in the history."""
+    return (tool, {"task_id": f"@#{line}", **args})
 
 
 CASES = [
@@ -95,25 +126,20 @@ CASES = [
         [add("quoted title, with comma", due="2031-01-16")],
     ),
     # Listing with filters.
-    Case(
-        "list my tasks",
-        [("list_tasks", {"state": "open", "limit": 100})],
-        tasks=TASKS,
-        reply_contains="3 open tasks",
-    ),
-    Case("what's due today?", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("show overdue tasks", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("what do I have this week", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("what is due this week?", [("list_tasks", {"state": "open", "limit": 100})]),
+    Case("list my tasks", [LIST_OPEN], tasks=TASKS, reply_contains="3 open tasks"),
+    Case("what's due today?", [LIST_OPEN]),
+    Case("show overdue tasks", [LIST_OPEN]),
+    Case("what do I have this week", [LIST_OPEN]),
+    Case("what is due this week?", [LIST_OPEN]),
     # The wish to add with nothing to add: ask, do not list or add "a task".
     Case("add a task", []),
     Case("Create a new todo", []),
-    Case("What's due this week?", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("what's due tomorrow", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("anything due next week?", [("list_tasks", {"state": "open", "limit": 100})]),
-    Case("show my completed tasks", [("list_tasks", {"state": "completed", "limit": 100})]),
-    Case("list all tasks", [("list_tasks", {"state": "all", "limit": 100})]),
-    Case("what's next?", [("list_tasks", {"state": "open", "limit": 100})]),
+    Case("What's due this week?", [LIST_OPEN]),
+    Case("what's due tomorrow", [LIST_OPEN]),
+    Case("anything due next week?", [LIST_OPEN]),
+    Case("show my completed tasks", [LIST_DONE]),
+    Case("list all tasks", [LIST_ALL]),
+    Case("what's next?", [LIST_OPEN]),
     Case(
         "show high priority tasks",
         [("list_tasks", {"state": "open", "priority": "high", "limit": 100})],
@@ -122,118 +148,65 @@ CASES = [
         "show tasks tagged #work", [("list_tasks", {"state": "open", "tag": "work", "limit": 100})]
     ),
     # Search.
-    Case("search for dentist", [LOOKUP_ALL], reply_contains="dentist"),
-    Case("find milk", [LOOKUP_ALL], tasks=TASKS, reply_contains="Buy milk"),
+    Case("search for dentist", [LIST_ALL], reply_contains="dentist"),
+    Case("find milk", [LIST_ALL], tasks=TASKS, reply_contains="Buy milk"),
     # By (fuzzy) title: look the tasks up first, then act on the match.
     Case(
-        "mark the milk one done",
-        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Buy milk"})],
-        tasks=TASKS,
-        reply_contains="Marked as done",
+        "mark the milk one done", complete("Buy milk"), tasks=TASKS, reply_contains="Marked as done"
     ),
-    Case(
-        "I finished the report",
-        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Write report"})],
-        tasks=TASKS,
-    ),
-    Case(
-        "complete call mom", [LOOKUP_OPEN, ("complete_task", {"task_id": "@Call mom"})], tasks=TASKS
-    ),
-    Case(
-        "mark the mlik one done",
-        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Buy milk"})],
-        tasks=TASKS,
-    ),
+    Case("I finished the report", complete("Write report"), tasks=TASKS),
+    Case("complete call mom", complete("Call mom"), tasks=TASKS),
+    Case("mark the mlik one done", complete("Buy milk"), tasks=TASKS),
     Case(
         "delete the report",
-        [LOOKUP_ALL, ("delete_task", {"task_id": "@Write report"})],
+        delete("Write report"),
         tasks=TASKS,
         reply_contains='Deleted "Write report"',
     ),
-    Case(
-        "remove call mom from my list",
-        [LOOKUP_ALL, ("delete_task", {"task_id": "@Call mom"})],
-        tasks=TASKS,
-    ),
+    Case("remove call mom from my list", delete("Call mom"), tasks=TASKS),
     Case(
         "reopen the milk task",
-        [LOOKUP_DONE, ("reopen_task", {"task_id": "@Buy milk"})],
+        reopen("Buy milk"),
         tasks=TASKS,
         completed=["Buy milk"],
         reply_contains="Reopened",
     ),
     Case(
         "rename the milk one to buy oat milk",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Buy milk", "title": "Buy oat milk"})],
+        update("Buy milk", title="Buy oat milk"),
         tasks=TASKS,
         reply_contains="Buy oat milk",
     ),
-    Case(
-        "move the report to friday",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "due": "2031-01-17"})],
-        tasks=TASKS,
-    ),
-    Case(
-        "make the report high priority",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "priority": "high"})],
-        tasks=TASKS,
-    ),
+    Case("move the report to friday", update("Write report", due="2031-01-17"), tasks=TASKS),
+    Case("make the report high priority", update("Write report", priority="high"), tasks=TASKS),
     Case(
         "change the priority of the report to low",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "priority": "low"})],
+        update("Write report", priority="low"),
         tasks=TASKS,
     ),
-    Case(
-        "I'm done with the report",
-        [LOOKUP_OPEN, ("complete_task", {"task_id": "@Write report"})],
-        tasks=TASKS,
-    ),
-    Case(
-        "tag call mom with #family",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Call mom", "tags": ["family"]})],
-        tasks=TASKS,
-    ),
-    Case(
-        "the report is due next monday",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "due": "2031-01-20"})],
-        tasks=TASKS,
-    ),
-    Case(
-        "clear the due date of the report",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "clear_due": True})],
-        tasks=TASKS,
-    ),
+    Case("I'm done with the report", complete("Write report"), tasks=TASKS),
+    Case("tag call mom with #family", update("Call mom", tags=["family"]), tasks=TASKS),
+    Case("the report is due next monday", update("Write report", due="2031-01-20"), tasks=TASKS),
+    Case("clear the due date of the report", update("Write report", clear_due=True), tasks=TASKS),
     Case(
         "add a note to the report: include Q3 numbers",
-        [LOOKUP_ALL, ("update_task", {"task_id": "@Write report", "notes": "include Q3 numbers"})],
+        update("Write report", notes="include Q3 numbers"),
         tasks=TASKS,
     ),
     # By position in the last list shown (read back from the history).
-    Case(
-        "complete the second one",
-        [("complete_task", {"task_id": "@#2"})],
-        tasks=TASKS,
-        list_first=True,
-    ),
-    Case(
-        "mark the first one as done",
-        [("complete_task", {"task_id": "@#1"})],
-        tasks=TASKS,
-        list_first=True,
-    ),
+    Case("complete the second one", [at_line("complete_task", 2)], tasks=TASKS, list_first=True),
+    Case("mark the first one as done", [at_line("complete_task", 1)], tasks=TASKS, list_first=True),
     Case(
         "complete 1 and 3",
-        [("complete_task", {"task_id": "@#1"}), ("complete_task", {"task_id": "@#3"})],
+        [at_line("complete_task", 1), at_line("complete_task", 3)],
         tasks=TASKS,
         list_first=True,
     ),
-    Case(
-        "delete the last one", [("delete_task", {"task_id": "@#3"})], tasks=TASKS, list_first=True
-    ),
-    Case("show the second one", [("get_task", {"task_id": "@#2"})], tasks=TASKS, list_first=True),
+    Case("delete the last one", [at_line("delete_task", 3)], tasks=TASKS, list_first=True),
+    Case("show the second one", [at_line("get_task", 2)], tasks=TASKS, list_first=True),
     Case(
         "rename the second one to call dad",
-        [("update_task", {"task_id": "@#2", "title": "Call dad"})],
+        [at_line("update_task", 2, title="Call dad")],
         tasks=TASKS,
         list_first=True,
     ),
@@ -246,7 +219,7 @@ CASES = [
     Case("hello", [], reply_contains="help"),
     Case("what is the meaning of life", [], reply_contains="didn't understand"),
     Case("complete the second one", [], tasks=TASKS, reply_contains="list my tasks"),
-    Case("mark the spaceship one done", [LOOKUP_OPEN], tasks=TASKS, reply_contains="couldn't find"),
+    Case("mark the spaceship one done", [LIST_OPEN], tasks=TASKS, reply_contains="couldn't find"),
     # Urdu: handed off to the Urdu agent, which answers in Urdu.
     Case("دودھ خریدنا شامل کریں", [add("دودھ خریدنا")], urdu=True, reply_contains="شامل"),
     Case(
@@ -259,18 +232,12 @@ CASES = [
         "پرسوں ڈاکٹر کے پاس جانا شامل کریں", [add("ڈاکٹر کے پاس جانا", due="2031-01-17")], urdu=True
     ),
     Case("دودھ خریدنا، انڈے خریدنا شامل کریں", [add("دودھ خریدنا"), add("انڈے خریدنا")], urdu=True),
-    Case(
-        "میرے کام دکھائیں",
-        [("list_tasks", {"state": "open", "limit": 100})],
-        tasks=TASKS,
-        urdu=True,
-        reply_contains="آپ کے 3",
-    ),
-    Case("آج کے کام دکھائیں", [("list_tasks", {"state": "open", "limit": 100})], urdu=True),
-    Case("مکمل شدہ کام دکھائیں", [("list_tasks", {"state": "completed", "limit": 100})], urdu=True),
+    Case("میرے کام دکھائیں", [LIST_OPEN], tasks=TASKS, urdu=True, reply_contains="آپ کے 3"),
+    Case("آج کے کام دکھائیں", [LIST_OPEN], urdu=True),
+    Case("مکمل شدہ کام دکھائیں", [LIST_DONE], urdu=True),
     Case(
         "پہلا کام مکمل کریں",
-        [("complete_task", {"task_id": "@#1"})],
+        [at_line("complete_task", 1)],
         tasks=TASKS,
         list_first=True,
         urdu=True,
@@ -278,7 +245,7 @@ CASES = [
     ),
     Case(
         "دودھ والا کام مکمل کریں",
-        [LOOKUP_OPEN, ("complete_task", {"task_id": "@دودھ خریدنا"})],
+        complete("دودھ خریدنا"),
         tasks=["دودھ خریدنا", "Call mom"],
         urdu=True,
     ),
@@ -307,11 +274,7 @@ CASES = [
         ],
         reply_contains="nothing to change",
     ),
-    Case(
-        "remind me 30 minutes before the report",
-        [LOOKUP_ALL],
-        reply_contains="couldn't find",
-    ),
+    Case("remind me 30 minutes before the report", [LIST_ALL], reply_contains="couldn't find"),
 ]
 
 

@@ -16,22 +16,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import todo_tasks.service
 from google.protobuf import timestamp_pb2
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_agent.offline.conversation import ToolCall, Turn
 from todo_agent.offline.grammar import is_urdu, parse
 from todo_agent.offline.planner import Planner
-from todo_testkit.agent import fixed_clock, respond, running_agent_service
+from todo_testkit.agent import FIXED_NOW, fixed_clock, respond, running_agent_service
 from todo_testkit.auth import running_auth_service, sign_up_user
 from todo_testkit.tasks import TaskCaller, running_tasks_service
 
@@ -421,9 +425,29 @@ def history_of(case: dict[str, Any], ids: dict[str, str]) -> list[tuple[str, str
     return history
 
 
+@contextmanager
+def corpus_clock_in_tasks_service() -> Iterator[None]:
+    """The tasks service (in this process) reads the corpus clock too, as "The fixed world"
+    asks: its `overdue` filter (what a bulk preview of "everything overdue" selects) compares
+    due times with it. Each reading is a microsecond after the last, so creation times still
+    come in order."""
+    ticks = itertools.count()
+    real = todo_tasks.service.utc_now
+    todo_tasks.service.utc_now = lambda: (
+        FIXED_NOW.astimezone(UTC) + timedelta(microseconds=next(ticks))
+    )
+    try:
+        yield
+    finally:
+        todo_tasks.service.utc_now = real
+
+
 async def run_cases(cases: list[dict[str, Any]], supports: set[str]) -> list[Result]:
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="eval-offline-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="eval-offline-") as folder,
+        corpus_clock_in_tasks_service(),
+    ):
         async with (
             running_auth_service(Path(folder)) as auth,
             running_tasks_service(Path(folder), auth) as tasks,

@@ -26,22 +26,17 @@ from todo_agent.offline.replies import (
 )
 
 NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
-DENTIST: dict[str, Any] = {
-    "id": "t-dentist",
-    "title": "Dentist appointment",
-    "state": "open",
-    "due": "2031-01-20T09:30",
-    "tags": [],
-}
-GYM: dict[str, Any] = {
-    "id": "t-gym",
-    "title": "Gym session",
-    "state": "open",
-    "due": "2031-01-17T18:00",
-    "tags": [],
-}
-MILK: dict[str, Any] = {"id": "t-milk", "title": "Buy milk", "state": "open", "tags": []}
-EGGS: dict[str, Any] = {"id": "t-eggs", "title": "Buy eggs", "state": "open", "tags": ["shop"]}
+
+
+def task(key: str, title: str, state: str = "open", **fields: Any) -> dict[str, Any]:
+    """A task as the tools return it."""
+    return {"id": f"t-{key}", "title": title, "state": state, **fields}
+
+
+DENTIST = task("dentist", "Dentist appointment", due="2031-01-20T09:30", tags=[])
+GYM = task("gym", "Gym session", due="2031-01-17T18:00", tags=[])
+MILK = task("milk", "Buy milk", tags=[])
+EGGS = task("eggs", "Buy eggs", tags=["shop"])
 # What main offers today: the task tools, with recurrence but no reminders, no undo, no bulk.
 MAIN = Offered(
     {
@@ -274,13 +269,7 @@ def test_several_tasks_in_one_update_are_one_call_each() -> None:
     ]
 
 
-WORK: dict[str, Any] = {
-    "id": "t-deck",
-    "title": "Finish slide deck",
-    "state": "open",
-    "due": "2031-01-16T12:00",
-    "tags": ["work"],
-}
+WORK = task("deck", "Finish slide deck", due="2031-01-16T12:00", tags=["work"])
 GYM_TODAY: dict[str, Any] = {**GYM, "due": "2031-01-15T18:00"}
 
 

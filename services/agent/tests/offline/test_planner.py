@@ -21,27 +21,18 @@ from todo_agent.offline.planner import LOOKUP_LIMIT, MATCH_THRESHOLD, Decision, 
 from todo_agent.offline.replies import numbered
 
 NOW = datetime(2031, 1, 15, 9, 0, tzinfo=ZoneInfo("Europe/London"))
-MILK: dict[str, Any] = {
-    "id": "t-milk",
-    "title": "Buy milk",
-    "state": "open",
-    "priority": "high",
-    "tags": [],
-}
-OAT: dict[str, Any] = {"id": "t-oat", "title": "Buy oat milk", "state": "open", "tags": []}
-GET: dict[str, Any] = {"id": "t-get", "title": "Get milk", "state": "open", "tags": []}
-MOM: dict[str, Any] = {
-    "id": "t-mom",
-    "title": "Call mom",
-    "state": "open",
-    "due": "2031-01-16T23:59",
-}
-REPORT: dict[str, Any] = {
-    "id": "t-report",
-    "title": "Write report",
-    "state": "completed",
-    "notes": "Q3 numbers",
-}
+
+
+def task(key: str, title: str, state: str = "open", **fields: Any) -> dict[str, Any]:
+    """A task as the tools return it."""
+    return {"id": f"t-{key}", "title": title, "state": state, **fields}
+
+
+MILK = task("milk", "Buy milk", priority="high", tags=[])
+OAT = task("oat", "Buy oat milk", tags=[])
+GET = task("get", "Get milk", tags=[])
+MOM = task("mom", "Call mom", due="2031-01-16T23:59")
+REPORT = task("report", "Write report", "completed", notes="Q3 numbers")
 LISTED = [MILK, MOM, REPORT]
 # The history after "list my tasks": the numbered lines carry the ids.
 AFTER_LIST = [
@@ -276,30 +267,10 @@ def test_summary_once_the_outputs_are_in(
     assert decision.reply is not None and reply in decision.reply
 
 
-LATE: dict[str, Any] = {
-    "id": "t-late",
-    "title": "Pay the fine",
-    "state": "open",
-    "due": "2031-01-10T23:59",
-}
-TODAY_TIMED: dict[str, Any] = {
-    "id": "t-tt",
-    "title": "Dentist",
-    "state": "open",
-    "due": "2031-01-15T16:00",
-}
-TODAY_DAY: dict[str, Any] = {
-    "id": "t-td",
-    "title": "Buy stamps",
-    "state": "open",
-    "due": "2031-01-15T23:59",
-}
-FRIDAY: dict[str, Any] = {
-    "id": "t-fri",
-    "title": "Haircut",
-    "state": "open",
-    "due": "2031-01-17T11:00",
-}
+LATE = task("late", "Pay the fine", due="2031-01-10T23:59")
+TODAY_TIMED = task("tt", "Dentist", due="2031-01-15T16:00")
+TODAY_DAY = task("td", "Buy stamps", due="2031-01-15T23:59")
+FRIDAY = task("fri", "Haircut", due="2031-01-17T11:00")
 WINDOWED = [LATE, TODAY_TIMED, TODAY_DAY, FRIDAY, MILK]
 
 

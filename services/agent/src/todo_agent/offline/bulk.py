@@ -14,67 +14,61 @@ import re
 from datetime import datetime
 
 from todo_agent.offline.commands import Bulk, DueWindow, Priority, State
-from todo_agent.offline.dates import extract_due
+from todo_agent.offline.contract import BulkAction
+from todo_agent.offline.dates import Due, extract_due
+from todo_agent.offline.patterns import rx
 from todo_agent.offline.phrases import extract_priority, extract_tags
 
 # The due windows `list_tasks` (and so the bulk tool) takes.
 _WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
-    (re.compile(r"\b(?:overdue|late|past\s+due)\b", re.I), "overdue"),
-    (re.compile(r"\b(?:today's|todays|today|tonight)(?!\w)", re.I), "today"),
-    (re.compile(r"\b(?:tomorrow's|tomorrows|tomorrow)(?!\w)", re.I), "tomorrow"),
-    (re.compile(r"\bnext\s+week(?:'s)?\b", re.I), "next_week"),
-    (re.compile(r"\b(?:this\s+week(?:'s)?|my\s+week)\b", re.I), "this_week"),
+    (rx(r"\b(?:overdue|late|past\s+due)\b"), "overdue"),
+    (rx(r"\b(?:today's|todays|today|tonight)(?!\w)"), "today"),
+    (rx(r"\b(?:tomorrow's|tomorrows|tomorrow)(?!\w)"), "tomorrow"),
+    (rx(r"\bnext\s+week(?:'s)?\b"), "next_week"),
+    (rx(r"\b(?:this\s+week(?:'s)?|my\s+week)\b"), "this_week"),
 )
 # "all", "everything" — or a plural with a filter ("clear out my finished tasks").
-_ALL = re.compile(
+_ALL = rx(
     r"\b(?:tasks|ones|todos|items)\b|\b(?:everything|all|every|each\s+(?:task|one)|"
     r"whole\s+list|entire\s+list)\b",
-    re.I,
+    # "move my overdue stuff to friday": a state or window before "stuff"/"things" is a filter.
+    r"|\b(?:overdue|late|today's|tomorrow's|week's|completed|finished|done|ticked[\s-]off)\s+"
+    r"(?:stuff|things|jobs)\b",
 )
-_COMPLETE = re.compile(
+_COMPLETE = rx(
     r"^(?:mark|set|tick|check)\s+(?P<f>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off)$"
-    r"|^(?:complete|finish|tick\s+off|check\s+off|cross\s+off|close)\s+(?P<f2>.+)$",
-    re.I,
+    r"|^(?:complete|finish|tick\s+off|check\s+off|cross\s+off|close)\s+(?P<f2>.+)$"
 )
-_DELETE = re.compile(
-    r"^(?:delete|remove|clear(?:\s+out)?|get\s+rid\s+of|drop|erase|trash|bin|wipe|scrap)\s+(?P<f>.+)$",
-    re.I,
+_DELETE = rx(
+    r"^(?:delete|remove|clear(?:\s+out)?|get\s+rid\s+of|drop|erase|trash|bin|wipe|scrap)\s+(?P<f>.+)$"
 )
-_RESCHEDULE = re.compile(
+_RESCHEDULE = rx(
     r"^(?:move|push|shift|postpone|reschedule|bump|delay|put\s+off)\s+(?P<f>.+?)\s+"
-    r"(?:over\s+|back\s+|forward\s+)?(?:to|until|till|for)\s+(?P<when>.+)$",
-    re.I,
+    r"(?:over\s+|back\s+|forward\s+)?(?:to|until|till|for)\s+(?P<when>.+)$"
 )
-_UNTAG = re.compile(
-    r"^(?:remove|take|drop|delete)\s+(?:the\s+)?(?P<tags>#?[\w-]+)\s+tag\s+(?:from|off|on)\s+(?P<f>.+)$",
-    re.I,
+_UNTAG = rx(
+    r"^(?:remove|take|drop|delete)\s+(?:the\s+)?(?P<tags>#?[\w-]+)\s+tag\s+(?:from|off|on)\s+(?P<f>.+)$"
 )
-_TAG = re.compile(
-    r"^(?:tag|label|mark)\s+(?P<f>.+?)\s+(?:with\s+|as\s+)?(?:the\s+tag\s+)?(?P<tags>#?[\w-]+)$",
-    re.I,
+_TAG = rx(
+    r"^(?:tag|label|mark)\s+(?P<f>.+?)\s+(?:with\s+|as\s+)?(?:the\s+tag\s+)?(?P<tags>#?[\w-]+)$"
 )
-_QUERY = re.compile(
+_QUERY = rx(
     r"\b(?:about|mentioning|containing|matching)\s+(?P<q>['\"]?[\w'-]+(?:\s+[\w'-]+)?['\"]?)"
-    r"|\bwith\s+(?P<q2>['\"][^'\"]+['\"]|\w+)\s+in\s+(?:it|them|the\s+title)\b",
-    re.I,
+    r"|\bwith\s+(?P<q2>['\"][^'\"]+['\"]|\w+)\s+in\s+(?:it|them|the\s+title)\b"
 )
-_TAGGED = re.compile(
-    r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?(?P<t>[\w-]+)", re.I
-)
-_STATE_DONE = re.compile(r"\b(?:completed|done|finished|ticked[\s-]off|closed)\b", re.I)
-_STATE_OPEN = re.compile(r"\b(?:open|pending|unfinished|outstanding|remaining)\b", re.I)
+_TAGGED = rx(r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?(?P<t>[\w-]+)")
+_STATE_DONE = rx(r"\b(?:completed|done|finished|ticked[\s-]off|closed)\b")
+_STATE_OPEN = rx(r"\b(?:open|pending|unfinished|outstanding|remaining)\b")
 # Words a filter may hold that choose nothing.
-_FILLER = re.compile(
+_FILLER = rx(
     r"\b(?:everything|all|every|each|single|whole|entire|list|of|the|my|these|those|tasks?|ones?|"
     r"stuff|things?|items?|todos?|jobs?|that's|thats|that|which|are|is|were|due|i\s+have|i've\s+got|"
-    r"on|in|from|for|set|with|a|an|in\s+it|in\s+them|it|them|also|now|please|s|priority|prio)\b"
-    r"|[#'\",.!?:;]",
-    re.I,
+    r"on|in|from|for|set|with|a|an|in\s+it|in\s+them|it|them|also|now|please|s|priority|prio|"
+    r"i've|i\s+have|i'd|i\s+had|i|already|ve)\b"
+    r"|[#'\",.!?:;]"
 )
 # "complete all my work tasks": a word before "tasks"/"ones"/"stuff" names a tag.
-_WORD_TASKS = re.compile(
-    r"\b(?P<t>[a-z][\w-]*)\s+(?:tasks|ones|stuff|things|items|jobs|todos)\b", re.I
-)
+_WORD_TASKS = rx(r"\b(?P<t>[a-z][\w-]*)\s+(?:tasks|ones|stuff|things|items|jobs|todos)\b")
 _NOT_A_TAG = frozenset(
     [
         "all",
@@ -160,55 +154,55 @@ def _filters(
     return state, priority, tag, window, query
 
 
+def _bulk(
+    action: BulkAction,
+    words: str,
+    *,
+    new_due: Due | None = None,
+    add_tags: tuple[str, ...] = (),
+    remove_tags: tuple[str, ...] = (),
+) -> Bulk | None:
+    """The bulk `action` on the tasks `words` choose, or None when the filter is not all read."""
+    found = _filters(words, action)
+    if found is None:
+        return None
+    state, priority, tag, window, query = found
+    return Bulk(
+        action,
+        state,
+        priority,
+        tag,
+        window,
+        query,
+        new_due=new_due,
+        add_tags=list(add_tags),
+        remove_tags=list(remove_tags),
+        label=words,
+    )
+
+
+def _tag_named(match: re.Match[str]) -> str:
+    return match.group("tags").lstrip("#").lower()
+
+
 def parse_bulk(text: str, now: datetime) -> Bulk | None:
     """The bulk change a message asks for, or None when it is not one this can state exactly."""
     if not _ALL.search(text):
         return None
-    match = _RESCHEDULE.match(text)
-    if match is not None:
+    if (match := _RESCHEDULE.match(text)) is not None:
         due, rest = extract_due(match.group("when"), now)
         if due is None or rest.strip(" ,.!"):
             return None
-        found = _filters(match.group("f"), "reschedule")
-        if found is None:
+        return _bulk("reschedule", match.group("f"), new_due=due)
+    if (match := _UNTAG.match(text)) is not None:
+        return _bulk("tag", match.group("f"), remove_tags=(_tag_named(match),))
+    if (match := _COMPLETE.match(text)) is not None:
+        return _bulk("complete", match.group("f") or match.group("f2"))
+    if (match := _DELETE.match(text)) is not None:
+        return _bulk("delete", match.group("f"))
+    if (match := _TAG.match(text)) is not None:
+        new = _tag_named(match)
+        if new in ("done", "complete", "completed", "finished"):
             return None
-        state, priority, tag, window, query = found
-        return Bulk(
-            "reschedule", state, priority, tag, window, query, new_due=due, label=match.group("f")
-        )
-    match = _UNTAG.match(text)
-    if match is not None:
-        found = _filters(match.group("f"), "tag")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        old = match.group("tags").lstrip("#").lower()
-        return Bulk(
-            "tag", state, priority, tag, window, query, remove_tags=[old], label=match.group("f")
-        )
-    match = _COMPLETE.match(text)
-    if match is not None:
-        target = match.group("f") or match.group("f2")
-        found = _filters(target, "complete")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        return Bulk("complete", state, priority, tag, window, query, label=target)
-    match = _DELETE.match(text)
-    if match is not None:
-        found = _filters(match.group("f"), "delete")
-        if found is None:
-            return None
-        state, priority, tag, window, query = found
-        return Bulk("delete", state, priority, tag, window, query, label=match.group("f"))
-    match = _TAG.match(text)
-    if match is not None:
-        new = match.group("tags").lstrip("#").lower()
-        found = _filters(match.group("f"), "tag")
-        if found is None or new in ("done", "complete", "completed", "finished"):
-            return None
-        state, priority, tag, window, query = found
-        return Bulk(
-            "tag", state, priority, tag, window, query, add_tags=[new], label=match.group("f")
-        )
+        return _bulk("tag", match.group("f"), add_tags=(new,))
     return None

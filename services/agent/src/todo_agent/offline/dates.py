@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from todo_agent.offline.patterns import rx, word
+
 WEEKDAYS = {
     "monday": 0,
     "tuesday": 1,
@@ -125,115 +127,97 @@ def _sub_once(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None
     return match, f"{text[: match.start()]} {text[match.end() :]}"
 
 
-_ISO = re.compile(
-    _WORD + r"(?:on\s+|by\s+|due\s+)?(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2}))?" + _END,
-    re.I,
-)
-_DAY_AFTER_TOMORROW = re.compile(_WORD + r"(?:the\s+)?day\s+after\s+tomorrow" + _END, re.I)
-_TODAY = re.compile(
-    _WORD
-    + r"(?:by\s+|for\s+|due\s+|later\s+)?(today|tonight|this\s+(?:evening|afternoon|morning)|eod|"
-    + r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+)?day)"
-    + _END,
-    re.I,
+_ISO = rx(_WORD, r"(?:on\s+|by\s+|due\s+)?(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2}))?", _END)
+_DAY_AFTER_TOMORROW = rx(_WORD, r"(?:the\s+)?day\s+after\s+tomorrow", _END)
+_TODAY = rx(
+    _WORD,
+    r"(?:by\s+|for\s+|due\s+|later\s+)?(today|tonight|this\s+(?:evening|afternoon|morning)|eod|",
+    r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+)?day)",
+    _END,
 )
 # A count as people say it: a digit run or a small number word ("3", "a", "three").
 _COUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)"
 # "in 3 days", "3 days from now", "after 3 days", "a week from today", "in a fortnight".
-_FROM_NOW = re.compile(
-    _WORD
-    + r"(?:(?:in|after)\s+)?"
-    + _COUNT
-    + r"\s+"
-    + r"(days?|weeks?|months?|fortnights?)\s+(?:from\s+(?:now|today)|later|after\s+today)"
-    + r"|"
-    + _WORD
-    + r"after\s+"
-    + _COUNT
-    + r"\s+(days?|weeks?|months?)"
-    + r"|"
-    + _WORD
-    + r"in\s+a\s+(fortnight)"
-    + _END,
-    re.I,
+_FROM_NOW = rx(
+    _WORD,
+    r"(?:(?:in|after)\s+)?",
+    _COUNT,
+    r"\s+",
+    r"(days?|weeks?|months?|fortnights?)\s+(?:from\s+(?:now|today)|later|after\s+today)",
+    r"|",
+    _WORD,
+    r"after\s+",
+    _COUNT,
+    r"\s+(days?|weeks?|months?)",
+    r"|",
+    _WORD,
+    r"in\s+a\s+(fortnight)",
+    _END,
 )
-_NEXT_DAY = re.compile(_WORD + r"(?:the\s+)?next\s+day" + _END, re.I)
+_NEXT_DAY = rx(_WORD, r"(?:the\s+)?next\s+day", _END)
 # Day/month, as a UK user writes it: "12/10" is 12 October.
 _NUMERIC_DATE = re.compile(
     _WORD + r"(?:on\s+|by\s+|due\s+|for\s+)?(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?" + _END
 )
-_WEEKEND = re.compile(
-    _WORD + r"(?:by\s+|for\s+|on\s+|over\s+|at\s+)?(?:sometime\s+)?(?:this|the)\s+weekend" + _END,
-    re.I,
+_WEEKEND = rx(
+    _WORD, r"(?:by\s+|for\s+|on\s+|over\s+|at\s+)?(?:sometime\s+)?(?:this|the)\s+weekend", _END
 )
-_EOM = re.compile(_WORD + r"(?:by\s+)?eom" + _END, re.I)
-_TOMORROW = re.compile(
-    _WORD
-    + r"(?:by\s+|for\s+|due\s+)?(tomorrow|tmrw|tmr)(\s+(?:morning|afternoon|evening|night))?"
-    + _END,
-    re.I,
+_EOM = rx(_WORD, r"(?:by\s+)?eom", _END)
+_TOMORROW = rx(
+    _WORD,
+    r"(?:by\s+|for\s+|due\s+)?(tomorrow|tmrw|tmr)(\s+(?:morning|afternoon|evening|night))?",
+    _END,
 )
-_DAY_OF_MONTH = re.compile(
-    _WORD
-    + r"(?:(?:on|by|due|for|before)\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)(?:\s+of\s+(?:the|this)\s+month)?"
-    + _END,
-    re.I,
+_DAY_OF_MONTH = rx(
+    _WORD,
+    r"(?:(?:on|by|due|for|before)\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)(?:\s+of\s+(?:the|this)\s+month)?",
+    _END,
 )
-_WEEKDAY = re.compile(
-    _WORD
-    + r"(?:(on|next|this|coming|by|due|for|until|till)\s+(?:(?:next|this|coming)\s+)?)?("
-    + "|".join(WEEKDAYS)
-    + "|"
-    + "|".join(WEEKDAY_ABBREVIATIONS)
-    + r")"
-    # "Tuesday's trip" names a thing, not a due date.
-    + r"(?![\w']|\u2019)",
-    re.I,
+_WEEKDAY = rx(
+    _WORD,
+    r"(?:(on|next|this|coming|by|due|for|until|till)\s+(?:(?:next|this|coming)\s+)?)?(",
+    "|".join(WEEKDAYS),
+    "|",
+    "|".join(WEEKDAY_ABBREVIATIONS),
+    r")",
+    r"(?![\w']|\u2019)",
 )
-_NEXT_WEEK = re.compile(
-    _WORD + r"(?:by\s+|for\s+|due\s+)?(next|this)\s+(week|weekend|month)" + _END, re.I
+_NEXT_WEEK = rx(_WORD, r"(?:by\s+|for\s+|due\s+)?(next|this)\s+(week|weekend|month)", _END)
+_END_OF = rx(
+    _WORD, r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(next\s+)?(day|week|month)", _END
 )
-_END_OF = re.compile(
-    _WORD + r"(?:by\s+)?(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(next\s+)?(day|week|month)" + _END,
-    re.I,
+_IN_N = rx(
+    _WORD,
+    r"in\s+(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+couple\s+of|a\s+few)\s+",
+    r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?)",
+    _END,
 )
-_IN_N = re.compile(
-    _WORD
-    + r"in\s+(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a\s+couple\s+of|a\s+few)\s+"
-    + r"(minutes?|mins?|hours?|hrs?|days?|weeks?|months?)"
-    + _END,
-    re.I,
+_MONTH_DAY = rx(
+    _WORD,
+    r"(?:on\s+|by\s+|due\s+|for\s+)?(?:the\s+)?(?:(",
+    "|".join(MONTHS),
+    r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(",
+    "|".join(MONTHS),
+    r"))(?:,?\s+(\d{4}))?",
+    _END,
 )
-_MONTH_DAY = re.compile(
-    _WORD
-    + r"(?:on\s+|by\s+|due\s+|for\s+)?(?:the\s+)?(?:("
-    + "|".join(MONTHS)
-    + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
-    + "|".join(MONTHS)
-    + r"))(?:,?\s+(\d{4}))?"
-    + _END,
-    re.I,
+_TIME = rx(
+    _WORD,
+    r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)",
+    _END,
 )
-_TIME = re.compile(
-    _WORD
-    + r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)"
-    + _END,
-    re.I,
+_SPOKEN_TIME = rx(
+    _WORD, r"(?:at\s+|by\s+)?(half(?:\s+past)?|quarter\s+past|quarter\s+to)\s+(\d{1,2})(?![\w:/])"
 )
-_SPOKEN_TIME = re.compile(
-    _WORD + r"(?:at\s+|by\s+)?(half(?:\s+past)?|quarter\s+past|quarter\s+to)\s+(\d{1,2})(?![\w:/])",
-    re.I,
-)
-_AT_HOUR = re.compile(_WORD + r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])", re.I)
-_PART = re.compile(
-    _WORD
-    + r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight|"
-    + r"lunchtime|lunch\s+time|teatime)"
-    + _END,
-    re.I,
+_AT_HOUR = rx(_WORD, r"(?:at|by|before|@)\s+(\d{1,2})(?![\w:/])")
+_PART = rx(
+    _WORD,
+    r"(?:(?:in\s+the|this|at|by)\s+)?(morning|afternoon|evening|night|noon|midday|midnight|",
+    r"lunchtime|lunch\s+time|teatime)",
+    _END,
 )
 # A part of the day that makes a bare hour pm ("every evening at 10" is 22:00).
-_PM_HINT = re.compile(_WORD + r"(?:evening|night|tonight|afternoon)" + _END, re.I)
+_PM_HINT = rx(_WORD, r"(?:evening|night|tonight|afternoon)", _END)
 URDU_MONTHS = {
     name: number
     for number, name in enumerate(
@@ -270,25 +254,21 @@ URDU_NUMBERS = {
 }
 _UR_NUMBER = r"(\d{1,2}|" + "|".join(URDU_NUMBERS) + r")"
 # "5 بجے", "شام 5 بجے", "ساڑھے چھ بجے" (half past six).
-_URDU_TIME = re.compile(
-    r"(?<!\S)(?:(صبح|دوپہر|شام|رات)\s+)?(?:(ساڑھے)\s+)?" + _UR_NUMBER + r"\s+بجے(?:\s+کو)?(?!\S)"
-)
-_URDU_PM = re.compile(r"(?<!\S)(?:دوپہر|شام|رات)(?!\S)")
-_URDU_MONTH_DAY = re.compile(r"(?<!\S)(\d{1,2})\s+(" + "|".join(URDU_MONTHS) + r")(?:\s+کو)?(?!\S)")
-_URDU_AFTER = re.compile(r"(?<!\S)" + _UR_NUMBER + r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)(?!\S)")
-_URDU_END_OF_MONTH = re.compile(r"(?<!\S)مہینے\s+کے\s+آخر(?:\s+تک)?(?!\S)")
-_URDU_NEXT_MONTH_DAY = re.compile(r"(?<!\S)اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?(?!\S)")
-_URDU_NEXT_WEEKDAY = re.compile(
-    r"(?<!\S)اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?(?!\S)"
-)
-_URDU_TODAY = re.compile(r"(?<!\S)آج(?!\S)")
-_URDU_TOMORROW = re.compile(r"(?<!\S)کل(?!\S)")
-_URDU_DAY_AFTER = re.compile(r"(?<!\S)پرسوں(?!\S)")
-_URDU_NEXT_WEEK = re.compile(r"(?<!\S)اگلے\s+ہفتے(?!\S)")
-_URDU_WEEKDAY = re.compile(r"(?<!\S)(" + "|".join(URDU_WEEKDAYS) + r")(?:\s+کو|\s+تک)?(?!\S)")
-_URDU_PART = re.compile(r"(?<!\S)(صبح|دوپہر|شام|رات)(?:\s+کو)?(?!\S)")
-_URDU_IN_DAYS = re.compile(r"(?<!\S)(\d+)\s+دن\s+(?:میں|بعد)(?!\S)")
-_DANGLING = re.compile(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$", re.I)
+_URDU_TIME = word(r"(?:(صبح|دوپہر|شام|رات)\s+)?(?:(ساڑھے)\s+)?", _UR_NUMBER, r"\s+بجے(?:\s+کو)?")
+_URDU_PM = word(r"(?:دوپہر|شام|رات)")
+_URDU_MONTH_DAY = word(r"(\d{1,2})\s+(", "|".join(URDU_MONTHS), r")(?:\s+کو)?")
+_URDU_AFTER = word(_UR_NUMBER, r"\s+(دن|ہفتے|ہفتوں)\s+(?:میں|بعد)")
+_URDU_END_OF_MONTH = word(r"مہینے\s+کے\s+آخر(?:\s+تک)?")
+_URDU_NEXT_MONTH_DAY = word(r"اگلے\s+مہینے\s+کی\s+(\d{1,2})\s+تاریخ(?:\s+کو)?")
+_URDU_NEXT_WEEKDAY = word(r"اگلے\s+(پیر|منگل|بدھ|جمعرات|جمعہ|جمعے|اتوار)(?:\s+کو)?")
+_URDU_TODAY = word(r"آج")
+_URDU_TOMORROW = word(r"کل")
+_URDU_DAY_AFTER = word(r"پرسوں")
+_URDU_NEXT_WEEK = word(r"اگلے\s+ہفتے")
+_URDU_WEEKDAY = word(r"(", "|".join(URDU_WEEKDAYS), r")(?:\s+کو|\s+تک)?")
+_URDU_PART = word(r"(صبح|دوپہر|شام|رات)(?:\s+کو)?")
+_URDU_IN_DAYS = word(r"(\d+)\s+دن\s+(?:میں|بعد)")
+_DANGLING = rx(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$")
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -417,9 +397,7 @@ def _extract_time(text: str, pm: bool) -> tuple[time | None, str]:
     return None, text
 
 
-_PART_WITH_LEAD = re.compile(
-    _WORD + r"(?:in\s+the|this|at|by)\s+(?:morning|afternoon|evening|night)" + _END, re.I
-)
+_PART_WITH_LEAD = rx(_WORD, r"(?:in\s+the|this|at|by)\s+(?:morning|afternoon|evening|night)", _END)
 
 
 def _strip_part(text: str) -> str:
@@ -622,19 +600,18 @@ def _tidy(text: str) -> str:
     return _DANGLING.sub("", text).strip(" ,;")
 
 
-_BY_DAY = re.compile(_WORD + r"(by|before|until|till)\s+(.+)$", re.I)
-_IN_MONTH = re.compile(_WORD + r"(?:in|during)\s+(" + "|".join(MONTHS) + r")" + _END, re.I)
+_BY_DAY = rx(_WORD, r"(by|before|until|till)\s+(.+)$")
+_IN_MONTH = rx(_WORD, r"(?:in|during)\s+(", "|".join(MONTHS), r")", _END)
 # "in the next 3 days": today and the three days after it.
-_NEXT_DAYS = re.compile(
-    _WORD + r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+" + _COUNT + r"\s+days?" + _END, re.I
+_NEXT_DAYS = rx(
+    _WORD, r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+", _COUNT, r"\s+days?", _END
 )
 # "in the next week": the seven days from today, not next calendar week.
-_ROLLING_WEEK = re.compile(
-    _WORD + r"(?:in|within|over|during)\s+the\s+(?:next|coming)\s+(?:week|seven\s+days)" + _END,
-    re.I,
+_ROLLING_WEEK = rx(
+    _WORD, r"(?:in|within|over|during)\s+the\s+(?:next|coming)\s+(?:week|seven\s+days)", _END
 )
-_TODAY_OR_TOMORROW = re.compile(_WORD + r"today\s+(?:or|and|&)\s+tomorrow" + _END, re.I)
-_LIST_WEEKEND = re.compile(_WORD + r"(next\s+)?(?:this\s+|the\s+)?weekend" + _END, re.I)
+_TODAY_OR_TOMORROW = rx(_WORD, r"today\s+(?:or|and|&)\s+tomorrow", _END)
+_LIST_WEEKEND = rx(_WORD, r"(next\s+)?(?:this\s+|the\s+)?weekend", _END)
 
 
 def extract_window(text: str, now: datetime) -> tuple[tuple[date, date] | None, bool, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from todo_agent.offline.bulk import parse_bulk
@@ -36,6 +36,7 @@ from todo_agent.offline.commands import (
     Update,
 )
 from todo_agent.offline.dates import NUMBER_WORDS, extract_due, extract_window
+from todo_agent.offline.patterns import rx
 from todo_agent.offline.phrases import (
     ACTION_VERBS,
     PRIORITY_WORDS,
@@ -68,11 +69,10 @@ from todo_agent.offline.rules import (
 # ---------------------------------------------------------------------------------------------
 # Courtesy words, taken off before the rules read a message.
 
-_POLITE_START = re.compile(
-    r"^(?:please|pls|plz|can\s+you|could\s+you|would\s+you|will\s+you|kindly|hey|hi|ok|okay|so|and|also|now|then|assistant)[\s,]+",
-    re.I,
+_POLITE_START = rx(
+    r"^(?:please|pls|plz|can\s+you|could\s+you|would\s+you|will\s+you|kindly|hey|hi|ok|okay|so|and|also|now|then|assistant)[\s,]+"
 )
-_POLITE_END = re.compile(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?[\s.!?]*$", re.I)
+_POLITE_END = rx(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?[\s.!?]*$")
 
 
 # Words the rules key on, so a typo in one still reads ("delet", "tomorow", "overdeu").
@@ -231,12 +231,11 @@ def fix_typos(text: str) -> str:
 
 
 # Openers that carry no meaning ("actually make it friday", "I want to rename …").
-_FILLER_START = re.compile(
+_FILLER_START = rx(
     r"^(?:actually|oh|um+|hmm+|wait|right|sorry|oops|ah|erm)[\s,]+"
     r"|^(?:i\s+want\s+to|i'd\s+like\s+to|i\s+would\s+like\s+to|let's|lets|can\s+we|could\s+we|i\s+need\s+you\s+to)\s+"
     r"(?=(?:rename|retitle|change|move|push|delete|remove|mark|complete|tick|reschedule|postpone|"
-    r"set|make|update|edit|tag|untag|call|see|show|list|check|do|have|bump|lower|raise|get\s+rid)\b)",
-    re.I,
+    r"set|make|update|edit|tag|untag|call|see|show|list|check|do|have|bump|lower|raise|get\s+rid)\b)"
 )
 
 
@@ -251,41 +250,35 @@ def prepare(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Listing: which tasks a request to see them asks for.
 
-_TAGGED = re.compile(
-    r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?([\w-]+)", re.I
-)
+_TAGGED = rx(r"\b(?:tagged|labelled|labeled|with\s+(?:the\s+)?tag|under)\s+#?([\w-]+)")
 # "show work stuff": a tag named before "stuff"/"things".
-_STUFF = re.compile(
+_STUFF = rx(
     r"^(?:show|list|see)\s+(?:me\s+)?(?:my\s+|the\s+|all\s+)?(?!(?:my|the|all|open|done|urgent|important|other|"
     r"completed|finished|overdue|late|high|low|medium|pending|today's|tomorrow's|today|tomorrow|tonight|weekend|"
-    r"week|next|this|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$",
-    re.I,
+    r"week|next|this|old|new|remaining)\b)([\w-]+)\s+(?:stuff|things|tasks)$"
 )
-_ALL_STATES = re.compile(r"\b(?:all|everything|every|both|any\s+state)\b", re.I)
+_ALL_STATES = rx(r"\b(?:all|everything|every|both|any\s+state)\b")
 # "all open tasks" is about open tasks, not every state.
-_ALL_OF_ONE_STATE = re.compile(r"\ball\s+(?:open|pending|done|completed|finished)\b", re.I)
-_COMPLETED = re.compile(
+_ALL_OF_ONE_STATE = rx(r"\ball\s+(?:open|pending|done|completed|finished)\b")
+_COMPLETED = rx(
     r"\b(?:done|completed|finished|closed|ticked\s+(?:\w+\s+)?off|checked\s+off|crossed\s+off|got\s+done|"
-    r"did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off|manage)|have\s+i\s+(?:done|finished|completed))\b",
-    re.I,
+    r"did\s+i\s+(?:do|get\s+done|finish|complete|tick\s+off|manage)|have\s+i\s+(?:done|finished|completed))\b"
 )
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (
-        re.compile(
-            r"\b(?:without|with\s+no|no|missing)\s+(?:a\s+)?(?:due\s+date|deadline|date)s?\b|\bundated\b",
-            re.I,
+        rx(
+            r"\b(?:without|with\s+no|no|missing)\s+(?:a\s+)?(?:due\s+date|deadline|date)s?\b|\bundated\b"
         ),
         "undated",
     ),
-    (re.compile(r"\b(?:overdue|late|past\s+due|missed|behind)\b", re.I), "overdue"),
-    (re.compile(r"\b(?:today|today's|tonight|my\s+day)\b", re.I), "today"),
-    (re.compile(r"\btomorrow\b", re.I), "tomorrow"),
-    (re.compile(r"\bnext\s+week\b", re.I), "next_week"),
+    (rx(r"\b(?:overdue|late|past\s+due|missed|behind)\b"), "overdue"),
+    (rx(r"\b(?:today|today's|tonight|my\s+day)\b"), "today"),
+    (rx(r"\btomorrow\b"), "tomorrow"),
+    (rx(r"\bnext\s+week\b"), "next_week"),
     (
-        re.compile(
-            r"\b(?:this\s+week|this\s+week's|my\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b",
-            re.I,
+        rx(
+            r"\b(?:this\s+week|this\s+week's|my\s+week|the\s+week|within\s+(?:a|the)\s+week|this\s+coming\s+week)\b"
         ),
         "this_week",
     ),
@@ -309,9 +302,8 @@ def _state_filter(text: str) -> State:
 
 
 # "work tasks due this week", "what are my home things for tomorrow": a word before "tasks".
-_SOFT_TAG = re.compile(
-    r"(?:^|\b(?:my|the|any|all|show|list|see|what\s+are)\s+)(?P<t>[a-z][\w-]*)\s+(?:tasks|stuff|things|jobs|todos)\b",
-    re.I,
+_SOFT_TAG = rx(
+    r"(?:^|\b(?:my|the|any|all|show|list|see|what\s+are)\s+)(?P<t>[a-z][\w-]*)\s+(?:tasks|stuff|things|jobs|todos)\b"
 )
 _NOT_A_TAG_WORD = frozenset(
     [
@@ -442,10 +434,9 @@ def _edit(make: Edit) -> Builder:
 
 
 # What a question or a filter starts with, never a task ("which tasks are high priority").
-_NOT_A_TARGET = re.compile(
+_NOT_A_TARGET = rx(
     r"^(?:what|what's|whats|which|who|how|anything|everything|all|any|every|my\s+tasks|tasks|"
-    r"the\s+tasks|stuff|things)\b",
-    re.I,
+    r"the\s+tasks|stuff|things)\b"
 )
 
 
@@ -458,9 +449,7 @@ def _rename(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
     return Update(ref, title=new) if new else None
 
 
-_ONLY_TIME = re.compile(
-    r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$", re.I
-)
+_ONLY_TIME = rx(r"^(?:at\s+)?\d{1,2}(?::\d{2})?\s*(?:am|pm)?$|^(?:at\s+)?(?:noon|midday)$")
 
 
 def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | None:
@@ -572,13 +561,12 @@ def _tag(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> Update | N
     return _tag_more(ref, match, utterance)
 
 
-_SEARCH_LEAD = re.compile(
-    r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+|^(?:anything\s+)?with\s+(?:the\s+word\s+)?|^the\s+word\s+",
-    re.I,
+_SEARCH_LEAD = rx(
+    r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+|^(?:anything\s+)?with\s+(?:the\s+word\s+)?|^the\s+word\s+"
 )
-_SEARCH_TAIL = re.compile(r"\s+in\s+(?:them|it)$", re.I)
-_SEARCH_DONE = re.compile(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for\s+", re.I)
-_SEARCH_ARTICLE = re.compile(r"^(?:the|a|an|my)\s+", re.I)
+_SEARCH_TAIL = rx(r"\s+in\s+(?:them|it)$")
+_SEARCH_DONE = rx(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for\s+")
+_SEARCH_ARTICLE = rx(r"^(?:the|a|an|my)\s+")
 
 
 def _search(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -610,27 +598,23 @@ def _is_window(text: str, now: datetime) -> bool:
 
 
 # After "make", "put", "set" or "give", words that edit a task rather than name a new one.
-_EDIT_NOT_ADD = re.compile(
+_EDIT_NOT_ADD = rx(
     r"^(?:make|put|set|give|mark|change)\s+(?:(?:it|that|this|them|both)\b|(?:the|my)\s+.+?\s+(?:"
     r"due|priority|prio|urgent|important|high|low|medium|normal|title|name|repeat|recurring|"
     r"to|as|on|off|for|until|till|back|forward|under)\b)"
-    r"|^put\s+off\b",
-    re.I,
+    r"|^put\s+off\b"
 )
-_DONE_TASKS = re.compile(
+_DONE_TASKS = rx(
     r"^(?:show\s+(?:me\s+)?)?(?:my\s+|the\s+|all\s+)?(?:completed|finished|done|ticked[\s-]off)\s+"
-    r"(?:tasks|ones|items|stuff|things|todos|jobs)\b",
-    re.I,
+    r"(?:tasks|ones|items|stuff|things|todos|jobs)\b"
 )
-_MAKE_REPEAT = re.compile(
+_MAKE_REPEAT = rx(
     r"^(?:make|set|have)\s+(?P<target>.+?)\s+(?:to\s+)?(?:repeat|recur|recurring|repeating|happen)\b(?P<how>.*)$"
-    r"|^(?P<target2>.+?)\s+should\s+(?:repeat|recur|happen)\b(?P<how2>.*)$",
-    re.I,
+    r"|^(?P<target2>.+?)\s+should\s+(?:repeat|recur|happen)\b(?P<how2>.*)$"
 )
-_STOP_REPEAT = re.compile(
+_STOP_REPEAT = rx(
     r"^(?:stop|don't|do\s+not)\s+(?:repeating\s+|making\s+)?(?P<target>.+?)\s+(?:from\s+)?(?:repeat|repeating|recur|recurring)(?:\s+any\s*more)?$"
-    r"|^(?:stop\s+repeating|make\s+(?P<target2>.+?)\s+(?:a\s+)?one[\s-]off)\b\s*(?P<target3>.*)$",
-    re.I,
+    r"|^(?:stop\s+repeating|make\s+(?P<target2>.+?)\s+(?:a\s+)?one[\s-]off)\b\s*(?P<target3>.*)$"
 )
 CANNOT_REPEAT_EXISTING = (
     "I couldn't tell how often it should repeat. Say it like "
@@ -690,195 +674,202 @@ def _always(command: Callable[[], Command]) -> Builder:
 # ---------------------------------------------------------------------------------------------
 # Patterns. `(?P<target>…)` is a task reference, read by `phrases.parse_ref(s)`.
 
-_HELP = re.compile(
+_HELP = rx(
     r"^(?:help|\?+|what\s+can\s+you\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
     r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions|"
-    r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b",
-    re.I,
+    r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b"
 )
-_GREETING = re.compile(
+_GREETING = rx(
     r"^(?:hi|hello|hey|hiya|yo|howdy|(?:good\s+)?(?:morning|afternoon|evening)|good\s+day|greetings|salam|salaam|assalam\w*)"
-    r"(?:\s+(?:there|all|again|mate|friend|buddy|everyone|you))?$",
-    re.I,
+    r"(?:\s+(?:there|all|again|mate|friend|buddy|everyone|you))?$"
 )
-_THANKS = re.compile(
-    r"^(?:thanks|thank\s+you|thx|ty|cheers|great|perfect|cool|nice|awesome)\b.*$", re.I
-)
+_THANKS = rx(r"^(?:thanks|thank\s+you|thx|ty|cheers|great|perfect|cool|nice|awesome)\b.*$")
 _NOTHING = re.compile(r"^$")
 _NOTHING_OR_ANY = re.compile(r"^")
-_NOTE = re.compile(
-    r"^(?:add\s+(?:a\s+)?note\s+(?:to|on|for)|note\s+on|annotate)\s+(?P<target>.+?)\s*(?::|-|saying|that)\s*(?P<note>.+)$",
-    re.I,
+_NOTE = rx(
+    r"^(?:add\s+(?:a\s+)?note\s+(?:to|on|for)|note\s+on|annotate)\s+(?P<target>.+?)\s*(?::|-|saying|that)\s*(?P<note>.+)$"
 )
-_RENAME_TO = re.compile(
-    r"^(?:rename|retitle)\s+(?P<target>.+?)(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)(?P<new>.+)$",
-    re.I,
+_RENAME_TO = rx(
+    r"^(?:rename|retitle)\s+(?P<target>.+?)(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)(?P<new>.+)$"
 )
 # Renames in other words: "update the title of X: Y", "edit the X title to Y", "typo in X, it
 # should be Y", "call the X task Y instead".
 _TO = r"(?:\s+(?:to|as|into)\s+|\s*(?::|→|->|=>)\s*)"
 _QUOTED_NEW = r"(?P<new>'[^']+'|\"[^\"]+\")"
-_RENAME_GENERAL: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
-        r"(?:of|for|on)\s+(?P<target>.+?)(?:"
-        + _TO
-        + r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+"
-        + _QUOTED_NEW
-        + r")$",
-        re.I,
+_RENAME_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "update the title of X: Y",
+        rx(
+            r"^(?:change|update|edit|fix|set|make|correct|amend|swap)\s+(?:the\s+)?(?:title|name|wording|text|description)\s+"
+            r"(?:of|for|on)\s+(?P<target>.+?)(?:",
+            _TO,
+            r"(?P<new2>.+)|\s+(?:for|with)\s+(?P<new3>.+)|\s+",
+            _QUOTED_NEW,
+            r")$",
+        ),
     ),
-    re.compile(
-        r"^(?:change|update|edit|fix|set|correct|amend)\s+(?P<target>.+?)(?:'s)?\s+(?:title|name|wording)"
-        + _TO
-        + r"(?P<new>.+)$",
-        re.I,
+    (
+        "edit the X title to Y",
+        rx(
+            r"^(?:change|update|edit|fix|set|correct|amend)\s+(?P<target>.+?)(?:'s)?\s+(?:title|name|wording)",
+            _TO,
+            r"(?P<new>.+)$",
+        ),
     ),
-    re.compile(
-        r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
-        r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$",
-        re.I,
+    (
+        "typo in X, it should be Y",
+        rx(
+            r"^(?:there's\s+a\s+|there\s+is\s+a\s+)?(?:typo|mistake|spelling\s+mistake)\s+in\s+(?P<target>.+?)"
+            r"\s*[,;:\-\u2013]\s*(?:it\s+)?should\s+(?:be|say|read)\s+(?P<new>.+)$"
+        ),
     ),
-    re.compile(
-        r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$",
-        re.I,
+    (
+        "X needs a new name: Y",
+        rx(
+            r"^(?P<target>.+?)\s+needs\s+(?:a\s+)?(?:new\s+|different\s+)?(?:name|title)\s*(?::|-|\u2013)\s*(?P<new>.+)$"
+        ),
     ),
-    re.compile(
-        r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$",
-        re.I,
+    (
+        "call the X task Y",
+        rx(
+            r"^call\s+(?P<target>(?:the|my|that)\s+.+?\s+(?:task|one|thing|item))\s+(?P<new>.+?)(?:\s+instead)?$"
+        ),
     ),
 )
 # "change buy milk to buy milk and bread": a rename once no re-date, priority or tag read it.
-_CHANGE_TO = re.compile(
-    r"^(?:change|update|switch|amend|correct)\s+(?P<target>.+?)(?:\s+(?:to|into)\s+|\s*(?:→|->|=>)\s*)(?P<new>.+)$",
-    re.I,
+_CHANGE_TO = rx(
+    r"^(?:change|update|switch|amend|correct)\s+(?P<target>.+?)(?:\s+(?:to|into)\s+|\s*(?:→|->|=>)\s*)(?P<new>.+)$"
 )
-_CHANGE_TITLE = re.compile(
-    r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$",
-    re.I,
+_CHANGE_TITLE = rx(
+    r"^(?:change|update|set)\s+(?:the\s+)?(?:title|name|text)\s+(?:of|for)\s+(?P<target>.+?)\s+to\s+(?P<new>.+)$"
 )
-_RENAMES: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$", re.I
+_RENAMES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "change 'A' to 'B'",
+        rx(r"^(?:change|rename)\s+(?P<target>'[^']+'|\"[^\"]+\")\s+(?:to|into)\s+(?P<new>.+)$"),
     ),
-    re.compile(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$", re.I),
-    re.compile(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$", re.I),
-    re.compile(
-        r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$",
-        re.I,
+    (
+        "X should be called Y",
+        rx(r"^(?P<target>.+?)\s+should\s+(?:be\s+called|read|say)\s+(?P<new>.+)$"),
     ),
-    re.compile(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$", re.I),
-    re.compile(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$", re.I),
-    re.compile(
-        r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$", re.I
+    (
+        "call X 'Y' instead",
+        rx(r"^call\s+(?P<target>.+?)\s+(?P<new>'[^']+'|\"[^\"]+\")(?:\s+instead)?$"),
+    ),
+    (
+        "fix the name of X: Y",
+        rx(
+            r"^(?:fix|change|correct)\s+the\s+(?:name|title)\s+of\s+(?P<target>.+?)\s*:\s*(?P<new>.+)$"
+        ),
+    ),
+    ("edit X, make it Y", rx(r"^edit\s+(?P<target>.+?),?\s+(?:make\s+it|to)\s+(?P<new>.+)$")),
+    (
+        "change the X task name to Y",
+        rx(r"^(?:change|set)\s+(?P<target>.+?)\s+(?:name|title)\s+to\s+(?P<new>.+)$"),
+    ),
+    (
+        "I'd like X to say Y",
+        rx(r"^i'd\s+like\s+(?P<target>.+?)\s+to\s+(?:say|read|be\s+called)\s+(?P<new>.+)$"),
     ),
 )
-_CHANGE_TO_SAY = re.compile(
-    r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$", re.I
+_CHANGE_TO_SAY = rx(r"^(?:change|update)\s+(?P<target>.+?)\s+to\s+(?:say|read)\s+(?P<new>.+)$")
+_CLEAR_DUE = rx(
+    r"^(?:clear|remove|delete|drop|take|get\s+rid\s+of|scrap|lose)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on|off)\s+(?P<target>.+)$"
 )
-_CLEAR_DUE = re.compile(
-    r"^(?:clear|remove|delete|drop|take|get\s+rid\s+of|scrap|lose)\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for|from|on|off)\s+(?P<target>.+)$",
-    re.I,
-)
-_NO_DUE = re.compile(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<target>.+)$", re.I)
+_NO_DUE = rx(r"^no\s+(?:due\s+date|deadline|date)\s+(?:for|on)\s+(?P<target>.+)$")
 # Re-dates in everyday words; the builder takes them only when <when> is a date and no more.
-_RESCHEDULE = re.compile(
+_RESCHEDULE = rx(
     r"^(?:change|bring|make|set|put|can)\s+(?P<target>.+?)\s+(?:forward\s+|back\s+)?(?:to|till|until|for|wait\s+(?:till|until))?\s*"
     r"(?P<when>(?:(?:on|at|by)\s+)?(?:\d|today|tomorrow|tonight|next\b|this\b|mon|tue|wed|thu|fri|sat|sun|"
-    r"noon|midday|the\s+\d|end\b|eod\b|in\s+\d)[\w:/ ]*?)(?:\s+instead)?$",
-    re.I,
+    r"noon|midday|the\s+\d|end\b|eod\b|in\s+\d)[\w:/ ]*?)(?:\s+instead)?$"
 )
-_DEADLINE_FOR = re.compile(
-    r"^(?:set|give|put)\s+(?:a\s+|the\s+)?(?:deadline|due\s+date)\s+(?:of\s+)?(?P<when>.+?)\s+(?:for|on)\s+(?P<target>.+)$",
-    re.I,
+_DEADLINE_FOR = rx(
+    r"^(?:set|give|put)\s+(?:a\s+|the\s+)?(?:deadline|due\s+date)\s+(?:of\s+)?(?P<when>.+?)\s+(?:for|on)\s+(?P<target>.+)$"
 )
-_MOVE_FROM = re.compile(
-    r"^(?:move|push|shift)\s+(?P<target>.+?)\s+from\s+\w+\s+to\s+(?P<when>.+)$", re.I
-)
-_SHIFT = re.compile(
+_MOVE_FROM = rx(r"^(?:move|push|shift)\s+(?P<target>.+?)\s+from\s+\w+\s+to\s+(?P<when>.+)$")
+_SHIFT = rx(
     r"^(?:give\s+me|i\s+need|add)\s+(?P<n>\d+|a|an|one|two|three|four|five|six|seven)\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
-    r"|^(?:push|move|shift|put|delay|postpone|bump)\s+(?P<target2>.+?)\s+(?:(?:back|on)\s+(?:by\s+)?|by\s+)(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)(?:\s+later)?$",
-    re.I,
+    r"|^(?:push|move|shift|put|delay|postpone|bump)\s+(?P<target2>.+?)\s+(?:(?:back|on)\s+(?:by\s+)?|by\s+)(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)(?:\s+later)?$"
 )
-_MOVE_TO = re.compile(
+_MOVE_TO = rx(
     r"^(?:move|reschedule|postpone|push|delay|shift|put\s+off|change\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for)|"
-    r"set\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for))\s+(?P<target>.+?)\s+(?:to|until|till|for)\s+(?P<when>.+)$",
-    re.I,
+    r"set\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for))\s+(?P<target>.+?)\s+(?:to|until|till|for)\s+(?P<when>.+)$"
 )
 # "do the plants on sunday instead", "have the report done by friday".
-_DO_INSTEAD = re.compile(
-    r"^(?:do|have)\s+(?P<target>.+?)\s+(?P<when>(?:on|at|by|for)\s+.+?)\s+instead$", re.I
-)
+_DO_INSTEAD = rx(r"^(?:do|have)\s+(?P<target>.+?)\s+(?P<when>(?:on|at|by|for)\s+.+?)\s+instead$")
 # "I haven't actually fixed the bike yet": a completed task is open again.
-_NOT_DONE_YET = re.compile(
+_NOT_DONE_YET = rx(
     r"^i\s+(?:haven't|have\s+not|didn't|did\s+not|never)\s+(?:actually\s+|really\s+|yet\s+)?"
-    r"(?!got\b|any\b)[a-z]+\s+(?P<target>.+?)(?:\s+(?:yet|after\s+all|actually|at\s+all))*$",
-    re.I,
+    r"(?!got\b|any\b)[a-z]+\s+(?P<target>.+?)(?:\s+(?:yet|after\s+all|actually|at\s+all))*$"
 )
 # "the library books weren't returned actually": a completed task is open again.
-_WAS_NOT_DONE = re.compile(
+_WAS_NOT_DONE = rx(
     r"^(?P<target>.+?)\s+(?:wasn't|weren't|isn't|aren't|was\s+not|were\s+not|hasn't\s+been|haven't\s+been)\s+"
-    r"(?:actually\s+|really\s+)?(?:done|finished|completed|[a-z]+ed)(?:\s+(?:yet|after\s+all|actually))*$",
-    re.I,
+    r"(?:actually\s+|really\s+)?(?:done|finished|completed|[a-z]+ed)(?:\s+(?:yet|after\s+all|actually))*$"
 )
-_CROSS_OFF = re.compile(
-    r"^(?:cross|tick|check|mark)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
-)
+_CROSS_OFF = rx(r"^(?:cross|tick|check|mark)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$")
 # "put call the bank on my list for monday": an add, whatever the words look like.
-_ON_MY_LIST = re.compile(
+_ON_MY_LIST = rx(
     r"^(?:put|add|stick|pop|write|get)\s+(?P<rest>.+?)\s+(?:on|to|onto|in)\s+(?:my|the)\s+"
-    r"(?:todo\s+|to-do\s+|to\s+do\s+|task\s+)?list\b(?P<tail>.*)$",
-    re.I,
+    r"(?:todo\s+|to-do\s+|to\s+do\s+|task\s+)?list\b(?P<tail>.*)$"
 )
-_MAKE_DUE = re.compile(r"^(?:make|set)\s+(?P<target>.+?)\s+due\s+(?P<when>.+)$", re.I)
+_MAKE_DUE = rx(r"^(?:make|set)\s+(?P<target>.+?)\s+due\s+(?P<when>.+)$")
 # "<task> is due friday" — but not questions like "what is due this week?".
-_IS_DUE = re.compile(
+_IS_DUE = rx(
     r"^(?!(?:what|which|who|anything|something|everything|nothing)\b)"
-    r"(?P<target>.+?)\s+(?:is|should\s+be)\s+(?:now\s+)?due\s+(?P<when>.+)$",
-    re.I,
+    r"(?P<target>.+?)\s+(?:is|should\s+be)\s+(?:now\s+)?due\s+(?P<when>.+)$"
 )
-_SET_PRIORITY_OF = re.compile(
-    r"^(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+?)\s+to\s+(?P<prio>high|low|medium|normal|top)$",
-    re.I,
+_SET_PRIORITY_OF = rx(
+    r"^(?:set|change|update)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+?)\s+to\s+(?P<prio>high|low|medium|normal|top)$"
 )
-_MAKE_PRIORITY = re.compile(
-    r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$",
-    re.I,
+_MAKE_PRIORITY = rx(
+    r"^(?:make|set|mark|change)\s+(?P<target>.+?)\s+(?:back\s+)?(?:to\s+|as\s+)?(?:a\s+)?(?P<prio>high|low|medium|normal|top|urgent|important)(?:\s+priority)?$"
 )
-_SHIFT_PRIORITY = re.compile(
-    r"^(?P<dir>raise|increase|bump|lower|decrease|reduce)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+)$",
-    re.I,
+_SHIFT_PRIORITY = rx(
+    r"^(?P<dir>raise|increase|bump|lower|decrease|reduce)\s+(?:the\s+)?priority\s+(?:of|for|on)\s+(?P<target>.+)$"
 )
 _PRIO_WORD = r"(?P<prio>high|low|medium|normal|top|urgent|important)"
-_PRIORITY_EVERYDAY: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?"
-        + _PRIO_WORD
-        + r"(?:\s+priority)?$",
-        re.I,
+_PRIORITY_EVERYDAY: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "X is urgent",
+        rx(
+            r"^(?P<target>.+?)\s+(?:is|are)\s+(?:now\s+|really\s+|very\s+)?",
+            _PRIO_WORD,
+            r"(?:\s+priority)?$",
+        ),
     ),
-    re.compile(
-        r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+" + _PRIO_WORD + r"(?:\s+priority)?$",
-        re.I,
+    (
+        "bump X up to high",
+        rx(r"^(?:bump|move|put)\s+(?P<target>.+?)\s+up\s+to\s+", _PRIO_WORD, r"(?:\s+priority)?$"),
     ),
-    re.compile(
-        r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?"
-        + _PRIO_WORD
-        + r"\s+(?:on|for|of)\s+(?P<target>.+)$",
-        re.I,
+    (
+        "set priority P on X",
+        rx(
+            r"^(?:set|change)\s+(?:the\s+)?priority\s+(?:to\s+)?",
+            _PRIO_WORD,
+            r"\s+(?:on|for|of)\s+(?P<target>.+)$",
+        ),
     ),
-    re.compile(
-        r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?"
-        + _PRIO_WORD
-        + r"(?:\s+(?:priority|prio))?$",
-        re.I,
+    (
+        "flag X as important",
+        rx(
+            r"^(?:flag|mark|set)\s+(?P<target>.+?)\s+as\s+(?:a\s+)?",
+            _PRIO_WORD,
+            r"(?:\s+(?:priority|prio))?$",
+        ),
     ),
-    re.compile(r"^" + _PRIO_WORD + r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$", re.I),
+    (
+        "top priority: X",
+        rx(r"^", _PRIO_WORD, r"\s+(?:priority|prio)\s*(?::|for|on)\s*(?P<target>.+)$"),
+    ),
 )
-_LOW_EVERYDAY: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^(?P<target>.+?)\s+can\s+wait\b.*$", re.I),
-    re.compile(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$", re.I),
-    re.compile(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$", re.I),
+_LOW_EVERYDAY: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("X can wait", rx(r"^(?P<target>.+?)\s+can\s+wait\b.*$")),
+    (
+        "X isn't urgent",
+        rx(r"^(?P<target>.+?)\s+(?:is\s+not|isn't)\s+(?:urgent|important|a\s+priority)$"),
+    ),
+    ("de-prioritise X", rx(r"^(?:de-?prioriti[sz]e|deprioriti[sz]e)\s+(?P<target>.+)$")),
 )
 # Priority in other everyday words: "put the plants on low priority", "give the milk a high
 # priority", "dentist: high priority", "the passport is top priority now".
@@ -887,127 +878,112 @@ _PRIO_PHRASE = (
     r"(?:[\s-]+(?:priority|prio|pri))?"
 )
 _PRIO_NAMED = r"(?:a\s+|an\s+)?(?P<prio>high|top|low|medium|normal)[\s-]+(?:priority|prio|pri)"
-_PRIORITY_GENERAL: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
-        r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
-        r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*"
-        + _PRIO_PHRASE
-        + r"(?:\s+now|\s+instead)?$",
-        re.I,
+_PRIORITY_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "put X on P",
+        rx(
+            r"^(?:make|set|mark|put|bump|move|change|switch|turn|flag|drop|lower|raise|reduce|increase|"
+            r"downgrade|upgrade)\s+(?P<target>.+?)\s+"
+            r"(?:(?:up|down|back)\s+)?(?:to|as|on|at|into)?\s*",
+            _PRIO_PHRASE,
+            r"(?:\s+now|\s+instead)?$",
+        ),
     ),
-    re.compile(r"^give\s+(?P<target>.+?)\s+" + _PRIO_NAMED + r"$", re.I),
-    re.compile(r"^(?P<target>[^:]+?)\s*:\s*" + _PRIO_NAMED + r"$", re.I),
-    re.compile(
-        r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?"
-        + _PRIO_PHRASE
-        + r"(?:\s+now)?$",
-        re.I,
+    ("give X a P priority", rx(r"^give\s+(?P<target>.+?)\s+", _PRIO_NAMED, r"$")),
+    ("X: P priority", rx(r"^(?P<target>[^:]+?)\s*:\s*", _PRIO_NAMED, r"$")),
+    (
+        "X is P now",
+        rx(
+            r"^(?P<target>.+?)\s+(?:is|are|'s)\s+(?:now\s+|really\s+|very\s+|super\s+|actually\s+)?",
+            _PRIO_PHRASE,
+            r"(?:\s+now)?$",
+        ),
     ),
 )
-_LOW_GENERAL: tuple[re.Pattern[str], ...] = (
-    re.compile(
-        r"^(?P<target>.+?)\s+(?:isn't|is\s+not|is\s+no\s+longer|aren't|are\s+not|are\s+no\s+longer)\s+"
-        r"(?:that\s+|very\s+|so\s+)?(?:urgent|important|a\s+priority|high\s+priority)(?:\s+any\s*more)?$",
-        re.I,
+_LOW_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "X isn't urgent any more",
+        rx(
+            r"^(?P<target>.+?)\s+(?:isn't|is\s+not|is\s+no\s+longer|aren't|are\s+not|are\s+no\s+longer)\s+"
+            r"(?:that\s+|very\s+|so\s+)?(?:urgent|important|a\s+priority|high\s+priority)(?:\s+any\s*more)?$"
+        ),
     ),
-    re.compile(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$", re.I),
+    ("no rush on X", rx(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$")),
 )
-_A_PRIORITY = re.compile(
-    r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$", re.I
-)
-_PRIORITIZE = re.compile(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$", re.I)
+_A_PRIORITY = rx(r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$")
+_PRIORITIZE = rx(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$")
 # The last "with"/"as" splits, so a title may hold one ("tag dinner with priya as social").
-_TAG_WITH = re.compile(
-    r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$", re.I
+_TAG_WITH = rx(
+    r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$"
 )
-_PUT_UNDER = re.compile(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$", re.I)
-_TAG_IT = re.compile(
-    r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$",
-    re.I,
+_PUT_UNDER = rx(r"^(?:put|file)\s+(?P<target>.+?)\s+under\s+(?P<tags>.+)$")
+_TAG_IT = rx(
+    r"^(?:also\s+)?(?:tag|label)\s+(?P<target>it|that|this|the\s+.+?\s+one|.+?)\s+(?:as\s+)?(?P<tags>#?[\w-]+(?:\s+and\s+#?[\w-]+)?)$"
 )
-_MARK_TAGS = re.compile(r"^(?:mark|tag)\s+(?P<target>.+?)\s+(?P<tags>(?:#[\w-]+\s*)+)$", re.I)
-_ADD_A_TAG = re.compile(r"^add\s+(?:a|the)\s+(?P<tags>[\w-]+)\s+tag\s+to\s+(?P<target>.+)$", re.I)
-_REMOVE_TAG = re.compile(
+_MARK_TAGS = rx(r"^(?:mark|tag)\s+(?P<target>.+?)\s+(?P<tags>(?:#[\w-]+\s*)+)$")
+_ADD_A_TAG = rx(r"^add\s+(?:a|the)\s+(?P<tags>[\w-]+)\s+tag\s+to\s+(?P<target>.+)$")
+_REMOVE_TAG = rx(
     r"^(?:remove|delete|drop)\s+the\s+(?P<tags>#?[\w-]+)\s+tag\s+from\s+(?P<target>.+)$"
-    r"|^take\s+the\s+(?P<tags2>#?[\w-]+)\s+tag\s+off\s+(?P<target2>.+)$",
-    re.I,
+    r"|^take\s+the\s+(?P<tags2>#?[\w-]+)\s+tag\s+off\s+(?P<target2>.+)$"
 )
-_CHANGE_TAG = re.compile(
-    r"^(?:change|switch|swap)\s+the\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+from\s+#?(?P<old>[\w-]+)\s+to\s+#?(?P<new>[\w-]+)$",
-    re.I,
+_CHANGE_TAG = rx(
+    r"^(?:change|switch|swap)\s+the\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+from\s+#?(?P<old>[\w-]+)\s+to\s+#?(?P<new>[\w-]+)$"
 )
-_ADD_TAG_TO = re.compile(
-    r"^(?:add|put)\s+(?P<tags>(?:#[\w-]+[\s,]*(?:and\s+)?)+)\s+(?:to|on)\s+(?P<target>.+)$",
-    re.I,
+_ADD_TAG_TO = rx(
+    r"^(?:add|put)\s+(?P<tags>(?:#[\w-]+[\s,]*(?:and\s+)?)+)\s+(?:to|on)\s+(?P<target>.+)$"
 )
-_REOPEN = re.compile(
-    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore|un-?tick|un-?check)\s+(?P<target>.+)$",
-    re.I,
+_REOPEN = rx(
+    r"^(?:reopen|re-open|unfinish|uncomplete|un-complete|undo|unmark|restore|un-?tick|un-?check)\s+(?P<target>.+)$"
 )
-_MARK_NOT_DONE = re.compile(
-    r"^(?:mark|set)\s+(?P<target>.+?)\s+(?:as\s+)?(?:not\s+done|undone|open|incomplete|not\s+complete(?:d)?|to\s*do|pending|unfinished)(?:\s+again)?$",
-    re.I,
+_MARK_NOT_DONE = rx(
+    r"^(?:mark|set)\s+(?P<target>.+?)\s+(?:as\s+)?(?:not\s+done|undone|open|incomplete|not\s+complete(?:d)?|to\s*do|pending|unfinished)(?:\s+again)?$"
 )
-_IS_NOT_DONE = re.compile(
-    r"^(?P<target>.+?)\s+(?:is|isn't|is\s+not)\s+(?:not\s+)?(?:done|finished)\s+(?:yet|after\s+all)$",
-    re.I,
+_IS_NOT_DONE = rx(
+    r"^(?P<target>.+?)\s+(?:is|isn't|is\s+not)\s+(?:not\s+)?(?:done|finished)\s+(?:yet|after\s+all)$"
 )
-_MARK_DONE = re.compile(
+_MARK_DONE = rx(
     r"^(?:mark|set|tick|check)\s+(?P<target>.+?)\s+(?:as\s+)?(?:done|complete|completed|finished|off|bought|paid|"
-    r"sent|booked|called|sorted|cleaned|returned|collected|submitted|handled|fixed|posted)$",
-    re.I,
+    r"sent|booked|called|sorted|cleaned|returned|collected|submitted|handled|fixed|posted)$"
 )
-_COMPLETE = re.compile(
-    r"^(?:complete|finish|done(?:\s+with)?|check\s+off|tick\s+off|cross\s+off|close|completed|finished)\s*:?\s+(?P<target>.+)$",
-    re.I,
+_COMPLETE = rx(
+    r"^(?:complete|finish|done(?:\s+with)?|check\s+off|tick\s+off|cross\s+off|close|completed|finished)\s*:?\s+(?P<target>.+)$"
 )
-_I_FINISHED = re.compile(
-    r"^i(?:'ve|\s+have|\s+just|\s+already)*\s+(?:finished|completed|done|did)\s+(?P<target>.+)$",
-    re.I,
+_I_FINISHED = rx(
+    r"^i(?:'ve|\s+have|\s+just|\s+already)*\s+(?:finished|completed|done|did)\s+(?P<target>.+)$"
 )
-_I_AM_DONE_WITH = re.compile(
-    r"^i(?:'m|\s+am)\s+(?:done|finished)\s+(?:with\s+)?(?P<target>.+)$", re.I
+_I_AM_DONE_WITH = rx(r"^i(?:'m|\s+am)\s+(?:done|finished)\s+(?:with\s+)?(?P<target>.+)$")
+_IS_DONE = rx(
+    r"^(?P<target>.+?)\s+(?:is|are|was)\s+(?:now\s+)?(?:done|complete|completed|finished)$"
 )
-_IS_DONE = re.compile(
-    r"^(?P<target>.+?)\s+(?:is|are|was)\s+(?:now\s+)?(?:done|complete|completed|finished)$",
-    re.I,
+_DELETE = rx(
+    r"^(?:delete|remove|drop(?!\s+off\b)|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$"
 )
-_DELETE = re.compile(
-    r"^(?:delete|remove|drop(?!\s+off\b)|erase|trash|discard|get\s+rid\s+of|cancel|forget(?:\s+about)?)\s+(?P<target>.+?)(?:\s+from\s+(?:my|the)\s+(?:list|tasks))?$",
-    re.I,
-)
-_SEARCH = re.compile(
+_SEARCH = rx(
     r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
     r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with|on)|"
     r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|(?:tasks|anything|ones)\s+with(?=\s+\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
-    r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$",
-    re.I,
+    r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$"
 )
-_SHOW = re.compile(
-    r"^(?:show|get|open|describe|details?|what\s+is|what's|tell\s+me\s+about)\s+(?:me\s+)?(?:the\s+)?(?:details\s+(?:of|for|on)\s+)?(?P<target>.+)$",
-    re.I,
+_SHOW = rx(
+    r"^(?:show|get|open|describe|details?|what\s+is|what's|tell\s+me\s+about)\s+(?:me\s+)?(?:the\s+)?(?:details\s+(?:of|for|on)\s+)?(?P<target>.+)$"
 )
-_ADD = re.compile(
+_ADD = rx(
     r"^(?:add|create|new|make|put|insert|remind\s+me\s+(?:to\s+)?|remember\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must|need\s+to|i\s+gotta|gotta|i\s+should(?:\s+really)?|don't\s+let\s+me\s+forget\s+to|create\s+a\s+task\s+to|"
-    r"i\s+should|don't\s+forget\s+to|do\s+not\s+forget\s+to|todo|to-do|task)\b\s*:?\s*(?P<rest>.+)$",
-    re.I,
+    r"i\s+should|don't\s+forget\s+to|do\s+not\s+forget\s+to|todo|to-do|task)\b\s*:?\s*(?P<rest>.+)$"
 )
 # "add a task", "create a new todo": the wish to add, with nothing to add yet.
-_BARE_ADD = re.compile(
-    r"^(?:add|create|new|make)\s+(?:a\s+|an\s+|one\s+)?(?:new\s+)?(?:task|todo|to-do|item|reminder)s?[.!]?$",
-    re.I,
+_BARE_ADD = rx(
+    r"^(?:add|create|new|make)\s+(?:a\s+|an\s+|one\s+)?(?:new\s+)?(?:task|todo|to-do|item|reminder)s?[.!]?$"
 )
-_LISTISH = re.compile(
+_LISTISH = rx(
     r"\b(?:list|tasks?|todos?|to-dos?|agenda|overdue|due|pending|outstanding|left|remaining|everything|"
     r"my\s+day|plate|what\s+do\s+i\s+have|what(?:'s|\s+is)\s+(?:on|next|planned)|next\s+up|what\s+should\s+i\s+(?:do|be\s+doing)|"
     r"got\s+on|on\s+for|planned|look\s+like|what\s+have\s+i|what\s+did\s+i|anything\s+(?:for|on|due|this|next|tomorrow|today)|"
     r"do\s+i\s+have\s+anything|ticked|what\s+do\s+i\s+need\s+to|things|stuff|tagged|under|open|happening|"
     r"coming\s+up|upcoming|plans?\s+for|looking\s+like|(?:still|left)\s+to\s+do|^what(?:'s|\s+is|s)\s+(?:for|on)\b|behind|late|missed|schedule|agenda|urgent|important|priority|prio|"
     r"been\s+done|already\s+done|needs?\s+doing|undated|finished|completed|done|next\s+\w+\s+days?)\b|^(?:anything|any)\b|^(?:show|list|display)\s+(?:me\s+)?(?:the\s+|my\s+)?(?:weekend|tomorrow|today|this|next)\b|^(?:show|list|display)(?:\s+(?:me|my|all|them|it\s+all))*$|"
-    r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)",
-    re.I,
+    r"^(?:show|list|display|view|see)\s+(?:me\s+)?(?:my\s+|all\s+|the\s+)*(?:open|done|completed|finished|high|low|urgent|important|#)"
 )
 
 
@@ -1016,80 +992,77 @@ _LISTISH = re.compile(
 
 _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(
+        rx(
             r"^how\s+many\b|\b(?:statistics|stats|productivity|average\s+time|streak|completion\s+rate|"
-            r"success\s+rate|percentage|how\s+productive|how\s+often)\b",
-            re.I,
+            r"success\s+rate|percentage|how\s+productive|how\s+often)\b"
         ),
         "I can't give statistics about your tasks yet; I can list them (open, done, overdue).",
     ),
     (
-        re.compile(r"^(?:share|assign|invite|delegate)\b|\bshare\b.*\b(?:list|tasks?)\b", re.I),
+        rx(r"^(?:share|assign|invite|delegate)\b|\bshare\b.*\b(?:list|tasks?)\b"),
         "I can't share or assign tasks: your list is yours only.",
     ),
     (
-        re.compile(
+        rx(
             r"^(?:email|e-mail|text|sms|whatsapp|send|message|mail)\s+(?:me\s+|it\s+to\s+me\s+)?(?:this|my|the)\s+(?:list|tasks?|todos?)\b"
             r"|^(?:send|text|message|whatsapp|email)\s+(?:a\s+)?(?:whatsapp|text|message|sms|email)\s+to\b"
             r"|\bsend\s+(?:me\s+)?(?:a|an)\s+(?:whatsapp|sms|text|message|email|e-mail|notification)\b"
-            r"|^(?:email|e-mail|text|message|whatsapp|sms)\s+(?!me\b)(?:my\s+|the\s+)?\w+(?:\s+\w+)?\s+(?:that|saying|to\s+say|and\s+(?:say|tell))\b",
-            re.I,
+            r"|^(?:email|e-mail|text|message|whatsapp|sms)\s+(?!me\b)(?:my\s+|the\s+)?\w+(?:\s+\w+)?\s+(?:that|saying|to\s+say|and\s+(?:say|tell))\b"
         ),
         "I can't send emails, messages or notifications.",
     ),
     (
-        re.compile(
-            r"^(?:sync|export|print|attach|chart|graph)\b|\b(?:google|outlook|apple)\s+calendar\b|\bcsv\b",
-            re.I,
+        rx(
+            r"^(?:sync|export|print|attach|chart|graph)\b|\b(?:google|outlook|apple)\s+calendar\b|\bcsv\b"
         ),
         "I can't sync, export, print or attach anything; I only keep your task list.",
     ),
     (
-        re.compile(r"\b(?:weather|forecast)\b", re.I),
+        rx(r"\b(?:weather|forecast)\b"),
         "I can't tell the weather; I only keep tasks.",
     ),
-    (re.compile(r"^translate\b", re.I), "I can't translate; I only keep tasks."),
+    (rx(r"^translate\b"), "I can't translate; I only keep tasks."),
     (
-        re.compile(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b", re.I),
+        rx(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b"),
         "I can't set alarms; I can add a task with a due time.",
     ),
     (
-        re.compile(
-            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^(?:book|order|get|buy|fetch)\s+me\b",
-            re.I,
+        rx(
+            r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^(?:book|order|get|buy|fetch)\s+me\b"
         ),
         "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
     ),
 )
-_REMINDER = re.compile(
+_REMINDER = rx(
     r"\b(?:remind\s+me|notify\s+me|ping\s+me|alert\s+me)\s+(?:\d+|an?|one|two|half\s+an)\s+"
-    r"(?:minutes?|mins?|hours?|hrs?|days?)\s+before\b|\bnotification\b.*\bbefore\b",
-    re.I,
+    r"(?:minutes?|mins?|hours?|hrs?|days?)\s+before\b|\bnotification\b.*\bbefore\b"
 )
 # "undo" about the last change ("undo that", "undo the rename"); "undo the milk one" reopens.
-_UNDO = re.compile(
+_UNDO = rx(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
     r"|\bundo\s+(?:the\s+)?last\s+(?:thing|step|action)\b"
-    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b",
-    re.I,
+    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b"
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
-_BULK = re.compile(
+_BULK = rx(
     r"^(?!(?:did|have|has|what|which|is|are|do|does|how|when|who)\b)(?:\w+\s+){0,3}?(?:move|push|shift|delete|remove|clear|complete|finish|mark|tag|untag|"
     r"get\s+rid\s+of|postpone|reschedule|bump|drop|erase|set|make|change)\b.*"
-    r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b",
-    re.I,
+    r"\b(?:everything|all|every\s+(?:task|one|single)|whole\s+list|each\s+(?:task|one))\b"
 )
-_CONFIRM = re.compile(
-    r"^(?:yes|yep|yeah|yup|sure|ok|okay|go\s+ahead|do\s+it|confirm(?:ed)?|please\s+do|y)"
-    r"(?:[\s,]+(?:please|go\s+ahead|do\s+it|thanks))*[.!]*$",
-    re.I,
+# "yes", "yep go ahead", "ok, do it", "sure, move them", "go for it", "that's fine".
+_CONFIRM = rx(
+    r"^(?:yes|yep|yeah|yea|yup|ya|sure|ok|okay|k|alright|all\s+right|right|fine|correct|absolutely|"
+    r"definitely|of\s+course|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|confirm(?:ed)?|please\s+do|"
+    r"(?:that's|thats|that\s+is|sounds)\s+(?:good|fine|great|right|correct|perfect)|y)"
+    r"(?:[\s,.!]+(?:please|go\s+ahead|go\s+on|go\s+for\s+it|do\s+it|do\s+that|thanks|thank\s+you|"
+    r"that's\s+(?:fine|right|correct)|sure|ok|okay|yes|confirm(?:ed)?|all\s+of\s+them|"
+    r"(?:move|push|delete|remove|complete|mark|tick|tag|change|do|clear|bin)\s+(?:them|those|it|all|"
+    r"them\s+all|all\s+of\s+them|both)(?:\s+(?:off|done|please))?))*[.!]*$"
 )
-_REJECT = re.compile(
+_REJECT = rx(
     r"^(?:no|nope|nah)(?:[\s,.!]+(?:thanks|thank\s+you|leave\s+(?:it|them)|don't|do\s+not|keep\s+(?:it|them)|stop|cancel)\b.*)?[.!]*$"
-    r"|^(?:leave\s+it|never\s+mind|forget\s+it|don't\s+do\s+it)\b|^cancel$",
-    re.I,
+    r"|^(?:leave\s+it|never\s+mind|forget\s+it|don't\s+do\s+it)\b|^cancel$"
 )
 
 
@@ -1166,9 +1139,8 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 # ---------------------------------------------------------------------------------------------
 # Small talk that needs its own sentence.
 
-_FAREWELL = re.compile(
-    r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)",
-    re.I,
+_FAREWELL = rx(
+    r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)"
 )
 CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
 CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
@@ -1180,70 +1152,59 @@ CHAT_GOT_IT = "OK! Tell me when you want to add or change a task."
 _SMALL_TALK: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (
         "a laugh",
-        re.compile(
+        rx(
             r"^(?:ha(?:ha)+|he(?:he)+|lol|lmao|rofl)[!.]*(?:\s+(?:nice|good|funny|brilliant)(?:\s+one)?)?[!.]*$"
-            r"|^(?:nice|good)\s+one[!.]*$",
-            re.I,
+            r"|^(?:nice|good)\s+one[!.]*$"
         ),
         CHAT_LAUGH,
     ),
     (
         "a joke",
-        re.compile(r"^(?:tell\s+me\s+a\s+joke|say\s+something\s+funny|make\s+me\s+laugh)\b", re.I),
+        rx(r"^(?:tell\s+me\s+a\s+joke|say\s+something\s+funny|make\s+me\s+laugh)\b"),
         CHAT_JOKE,
     ),
     (
         "a mood",
-        re.compile(
+        rx(
             r"^i(?:'m|\s+am|\s+feel)\s+(?:so\s+|really\s+|very\s+|a\s+bit\s+|quite\s+)?"
-            r"(?:stressed|tired|busy|overwhelmed|exhausted|bored|sad|anxious|swamped)\b",
-            re.I,
+            r"(?:stressed|tired|busy|overwhelmed|exhausted|bored|sad|anxious|swamped)\b"
         ),
         CHAT_MOOD,
     ),
     (
         "who made you",
-        re.compile(
-            r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b",
-            re.I,
-        ),
+        rx(r"^(?:who|what)\s+(?:made|built|created|wrote|programmed)\s+you\b|^what\s+are\s+you\b"),
         CHAT_WHO,
     ),
     (
         "sorry",
-        re.compile(
+        rx(
             r"^(?:sorry|oops|my\s+bad)(?:[\s,]+(?:wrong\s+(?:chat|window|person|thread|app)|my\s+mistake|"
-            r"ignore\s+that|never\s*mind))?[.!]*$|^(?:nvm|ignore\s+that|wrong\s+(?:chat|window|app))[.!]*$",
-            re.I,
+            r"ignore\s+that|never\s*mind))?[.!]*$|^(?:nvm|ignore\s+that|wrong\s+(?:chat|window|app))[.!]*$"
         ),
         CHAT_SORRY,
     ),
     (
         "got it",
-        re.compile(
-            r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$", re.I
-        ),
+        rx(r"^(?:got\s+it|understood|sounds\s+good|noted|fair\s+enough|alright\s+then)[.!]*$"),
         CHAT_GOT_IT,
     ),
 )
-_COMPLIMENT = re.compile(
+_COMPLIMENT = rx(
     r"^(?:you(?:'re|\s+are)\s+(?:so\s+|really\s+)?(?:great|awesome|amazing|the\s+best|brilliant|helpful|a\s+star|"
     r"a\s+lifesaver|a\s+life\s+saver|a\s+legend|a\s+genius|a\s+gem|fab|fantastic|wonderful)|"
-    r"(?:good|great|nice)\s+(?:job|work|bot)|love\s+(?:it|you|this))\b",
-    re.I,
+    r"(?:good|great|nice)\s+(?:job|work|bot)|love\s+(?:it|you|this))\b"
 )
-_HOW_ARE_YOU = re.compile(
+_HOW_ARE_YOU = rx(
     r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup|"
     r"how's\s+(?:your\s+day|things|life)|how\s+(?:is|was)\s+your\s+day|how\s+have\s+you\s+been)\b"
-    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b",
-    re.I,
+    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b"
 )
-_DATE_QUESTION = re.compile(
-    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)",
-    re.I,
+_DATE_QUESTION = rx(
+    r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)"
 )
-_LANGUAGE = re.compile(r"\b(?:urdu|english|languages?)\b", re.I)
-_HOW_TO = re.compile(r"^how\s+(?:do|can|should)\s+i\b", re.I)
+_LANGUAGE = rx(r"\b(?:urdu|english|languages?)\b")
+_HOW_TO = rx(r"^how\s+(?:do|can|should)\s+i\b")
 
 
 def _date_reply(_match: re.Match[str], utterance: Utterance) -> Command:
@@ -1254,7 +1215,7 @@ def _date_reply(_match: re.Match[str], utterance: Utterance) -> Command:
 # Everyday phrasings of a change to one task.
 
 # Past tenses that say a task is done ("paid the rent", "got milk", "I've booked the MOT").
-_DID = re.compile(
+_DID = rx(
     r"^(?:ok\s+|so\s+|yay\s+|finally\s+)?(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)?"
     r"(?P<verb>paid|got|bought|did|made|sent|took|went\s+to|rang|phoned|called|wrote|booked|"
     r"picked\s+up|collected|returned|posted|cleaned|washed|watered|fed|fixed|emailed|texted|"
@@ -1265,71 +1226,59 @@ _DID = re.compile(
     r"organised|organized|practised|practiced|studied|vacuumed|dusted|painted|mopped|defrosted|serviced|"
     r"recycled|donated|messaged|charged|emptied|cleared|baked|chased|rang\s+up|topped\s+up|proofread)\s+"
     r"(?P<target>.+?)(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?"
-    r"(?:,?\s+(?:finally|that's\s+done|done))?$",
-    re.I,
+    r"(?:,?\s+(?:finally|that's\s+done|done))?$"
 )
 # "<task> is done / sorted / wrapped / paid", "the bins are out", "the plumber has been called".
-_STATE_DONE = re.compile(
+_STATE_DONE = rx(
     r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s|got)\s+)?"
     r"(?:all\s+)?(?:now\s+)?(?P<state>done|sorted|out|paid|called|booked|sent|wrapped|renewed|"
     r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off|submitted|returned|"
     r"collected|picked\s+up|bought|washed|watered|emailed|filed|ordered|tidied|dealt\s+with|"
     r"taken\s+care\s+of|sorted\s+out|handed\s+in|taken\s+out|put\s+out)"
-    r"(?:\s+(?:for\s+)?(?:today|now|finally|at\s+last|the\s+day|the\s+week))?(?:,?\s+finally)?$",
-    re.I,
+    r"(?:\s+(?:for\s+)?(?:today|now|finally|at\s+last|the\s+day|the\s+week))?(?:,?\s+finally)?$"
 )
-_DONE_COLON = re.compile(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$", re.I)
-_NO_LONGER = re.compile(
+_DONE_COLON = rx(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$")
+_NO_LONGER = rx(
     r"^(?:i\s+)?(?:don't|do\s+not|no\s+longer)\s+(?:need|have|want)\s+to\s+(?P<target>.+?)(?:\s+any\s*more)?$"
     r"|^no\s+need\s+(?:to\s+|for\s+)?(?P<target3>.+?)(?:\s+any\s*more)?$"
-    r"|^no\s+longer\s+need\s+to\s+(?P<target2>.+)$",
-    re.I,
+    r"|^no\s+longer\s+need\s+to\s+(?P<target2>.+)$"
 )
-_CANCELLED = re.compile(
+_CANCELLED = rx(
     r"^(?P<target>.+?)\s+(?:is|was|got|has\s+been)\s+(?:cancelled|canceled|called\s+off|off)"
-    r"(?:,?\s+(?:(?:take|get|remove|delete|drop|bin)\s+it(?:\s+off.*)?|so\s+.*))?$",
-    re.I,
+    r"(?:,?\s+(?:(?:take|get|remove|delete|drop|bin)\s+it(?:\s+off.*)?|so\s+.*))?$"
 )
-_TAKE_OFF = re.compile(
-    r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$", re.I
-)
-_SCRATCH = re.compile(
+_TAKE_OFF = rx(r"^(?:take|strike|knock)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$")
+_SCRATCH = rx(
     r"^(?:scratch|bin(?!\s+(?:day|night|collection)\b)|nix|kill|ditch|axe|scrap|lose|delete|remove|erase|trash|"
     r"drop(?!\s+off\b))\s+(?P<target>.+?)"
-    r"(?:,\s+.*)?$",
-    re.I,
+    r"(?:,\s+.*)?$"
 )
-_DID_I = re.compile(
+_DID_I = rx(
     r"^(?:did|have|has)\s+i\s+(?:already\s+|actually\s+|ever\s+)?(?!got\b|any\b|anything\b)[a-z]+\s+"
     r"(?!(?:anything|something|any|everything|all|my\s+tasks)\b)(?P<q>.+?)(?:\s+(?:yet|already))?$"
     r"|^is\s+(?P<q2>.+?)\s+(?:done|finished|complete|completed|high\s+priority|urgent|due\s+\w+)$"
-    r"|^when\s+is\s+(?P<q3>.+?)\s+due$",
-    re.I,
+    r"|^when\s+is\s+(?P<q3>.+?)\s+due$"
 )
-_NOUN_ADD_BLOCK = re.compile(
+_NOUN_ADD_BLOCK = rx(
     r"^(?:what|which|when|where|who|why|how|is|are|do|does|did|have|has|any|show|list|"
     r"display|see|view|find|search|can|could|should|will|would|anything|everything|change|"
     r"set|make|move|push|bring|give|edit|rename|mark|tag|label|flag|shift|delay|postpone|"
-    r"reschedule|put|untag|remove|delete|update|complete|reopen)\b|\?\s*$",
-    re.I,
+    r"reschedule|put|untag|remove|delete|update|complete|reopen)\b|\?\s*$"
 )
 # What is left of a list request once its date is read ("todays tasks", "urgent things").
-_ONLY_LIST_WORDS = re.compile(
+_ONLY_LIST_WORDS = rx(
     r"^(?:(?:'s|my|the|all|any|tasks?|things?|stuff|todos?|jobs?|urgent|important|open|due|"
     r"left|remaining|else|on|for|me|agenda|schedule|plans?|happening|coming|up|upcoming|what|what's|"
     r"whats|wats|anything|everything|still|late|overdue|in|the|next|this|rest|of|week|day|list|todo|"
-    r"to-do|to\s+do|show|see|view|check|get|got|have|i|do|is|are|there|any|and|or)\s*)+$",
-    re.I,
+    r"to-do|to\s+do|show|see|view|check|get|got|have|i|do|is|are|there|any|and|or)\s*)+$"
 )
-_LEAD_DATE_FILLER = re.compile(
-    r"^(?P<when>.+?)\s+(?:i\s+need\s+to|i\s+have\s+to|i\s+must|i\s+gotta|i\s+should)\s+(?P<rest>.+)$",
-    re.I,
+_LEAD_DATE_FILLER = rx(
+    r"^(?P<when>.+?)\s+(?:i\s+need\s+to|i\s+have\s+to|i\s+must|i\s+gotta|i\s+should)\s+(?P<rest>.+)$"
 )
 
 
-_NOT_A_TASK = re.compile(
-    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are|i|i'm|you|we)\b",
-    re.I,
+_NOT_A_TASK = rx(
+    r"^(?:show|list|what|which|who|me|everything|anything|all|nothing|have|did|do|is|are|i|i'm|you|we)\b"
 )
 
 
@@ -1369,9 +1318,8 @@ _COMMAND_WORDS = (
 
 # What is left of "work tasks due this week" or "gym all done for today": a list or a done
 # task, never a new task.
-_NOT_A_NOUN_ADD = re.compile(
-    r"\b(?:tasks|todos|to-dos|stuff|things|jobs|items)$|\b(?:done|finished|completed|sorted|ticked\s+off)\b",
-    re.I,
+_NOT_A_NOUN_ADD = rx(
+    r"\b(?:tasks|todos|to-dos|stuff|things|jobs|items)$|\b(?:done|finished|completed|sorted|ticked\s+off)\b"
 )
 
 
@@ -1408,10 +1356,15 @@ def _noun_add(_match: re.Match[str], utterance: Utterance) -> Command | None:
     return Add(tasks) if tasks and all(t.title for t in tasks) else None
 
 
-_ADD_LEAD = re.compile(
-    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must)\s+",
-    re.I,
+_ADD_LEAD = rx(
+    r"^(?:add|create|new\s+task:?|remind\s+me\s+to|i\s+need\s+to|i\s+have\s+to|i\s+must)\s+"
 )
+
+
+def _each(kind: str, family: Sequence[tuple[str, re.Pattern[str]]], build: Builder) -> list[Rule]:
+    """One rule per (name, pattern) of a family of phrasings that mean the same edit."""
+    return [Rule(f"{kind}: {name}", at_start(pattern), build) for name, pattern in family]
+
 
 RULES: tuple[Rule, ...] = (
     # Small talk. "Thanks" is read before courtesy words come off, since they include it.
@@ -1440,10 +1393,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "chat: languages",
         raw_at_start(
-            re.compile(
-                r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b",
-                re.I,
-            )
+            rx(r"^(?:can|do)\s+you\s+(?:understand|speak|read)\b.*\b(?:urdu|english|languages?)\b")
         ),
         _always(
             lambda: Chat("Yes: write in English or in Urdu (اردو), and I'll answer in the same.")
@@ -1472,37 +1422,9 @@ RULES: tuple[Rule, ...] = (
     Rule("recurrence: make X repeat every …", at_start(_MAKE_REPEAT), _make_repeat),
     Rule("note: add a note to X: …", at_start(_NOTE), _edit(_note)),
     Rule("rename: rename X to Y", at_start(_RENAME_TO), _edit(_rename_edit)),
-    *(
-        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
-        for name, p in zip(
-            (
-                "change 'A' to 'B'",
-                "X should be called Y",
-                "call X 'Y' instead",
-                "fix the name of X: Y",
-                "edit X, make it Y",
-                "change the X task name to Y",
-                "I'd like X to say Y",
-            ),
-            _RENAMES,
-            strict=True,
-        )
-    ),
+    *_each("rename", _RENAMES, _edit(_rename_edit)),
     Rule("rename: change the title of X to Y", at_start(_CHANGE_TITLE), _edit(_rename)),
-    *(
-        Rule(f"rename: {name}", at_start(p), _edit(_rename_edit))
-        for name, p in zip(
-            (
-                "update the title of X: Y",
-                "edit the X title to Y",
-                "typo in X, it should be Y",
-                "X needs a new name: Y",
-                "call the X task Y",
-            ),
-            _RENAME_GENERAL,
-            strict=True,
-        )
-    ),
+    *_each("rename", _RENAME_GENERAL, _edit(_rename_edit)),
     Rule("rename: change X to say Y", at_start(_CHANGE_TO_SAY), _edit(_rename)),
     Rule("due: clear the due date of X", at_start(_CLEAR_DUE), _edit(_clear_due)),
     Rule("due: no due date for X", at_start(_NO_DUE), _edit(_clear_due)),
@@ -1518,43 +1440,10 @@ RULES: tuple[Rule, ...] = (
     Rule("priority: make X P", at_start(_MAKE_PRIORITY), _edit(_set_priority)),
     Rule("priority: raise the priority of X", at_start(_SHIFT_PRIORITY), _edit(_shift_priority)),
     Rule("priority: prioritize X", at_start(_PRIORITIZE), _edit(_prioritize)),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
-        for name, p in zip(
-            (
-                "X is urgent",
-                "bump X up to high",
-                "set priority P on X",
-                "flag X as important",
-                "top priority: X",
-            ),
-            _PRIORITY_EVERYDAY,
-            strict=True,
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_lower))
-        for name, p in zip(
-            ("X can wait", "X isn't urgent", "de-prioritise X"), _LOW_EVERYDAY, strict=True
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_set_priority))
-        for name, p in zip(
-            (
-                "put X on P",
-                "give X a P priority",
-                "X: P priority",
-                "X is P now",
-            ),
-            _PRIORITY_GENERAL,
-            strict=True,
-        )
-    ),
-    *(
-        Rule(f"priority: {name}", at_start(p), _edit(_lower))
-        for name, p in zip(("X isn't urgent any more", "no rush on X"), _LOW_GENERAL, strict=True)
-    ),
+    *_each("priority", _PRIORITY_EVERYDAY, _edit(_set_priority)),
+    *_each("priority", _LOW_EVERYDAY, _edit(_lower)),
+    *_each("priority", _PRIORITY_GENERAL, _edit(_set_priority)),
+    *_each("priority", _LOW_GENERAL, _edit(_lower)),
     Rule("priority: make X a priority", at_start(_A_PRIORITY), _edit(_prioritize)),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
@@ -1575,7 +1464,7 @@ RULES: tuple[Rule, ...] = (
     Rule("reopen: X is not done yet", at_start(_IS_NOT_DONE), _act("reopen")),
     Rule(
         "complete: done (the task just named)",
-        at_start(re.compile(r"^(?:done|did\s+it|that's\s+done|finished)$", re.I)),
+        at_start(rx(r"^(?:done|did\s+it|that's\s+done|finished)$")),
         _always(lambda: Act("complete", [TaskRef("last")])),
     ),
     Rule("complete: mark X done", at_start(_MARK_DONE), _act("complete")),

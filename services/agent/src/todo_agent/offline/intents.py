@@ -18,14 +18,15 @@ from datetime import datetime
 
 from todo_agent.offline.commands import Add, Chat, Command, ListTasks, NewTask, Search
 from todo_agent.offline.grammar import normalize, parse
+from todo_agent.offline.patterns import rx
 
 # Items of a brain dump: one per line, bullet or semicolon.
 _ITEM_BREAK = re.compile(r"\s*(?:\r?\n|;|•)\s*")
 # A list marker at the start of an item: "- ", "* ", "1. ", "2) ".
 _MARKER = re.compile(r"^(?:[-*]+|\d{1,3}[.)])\s+")
-_LEAD_IN = re.compile(r"^(?:brain\s*dump|add|todo|to do)\s*[:\-\u2013\u2014]?\s*", re.IGNORECASE)
-_SEARCH_LEAD_IN = re.compile(r"^(?:find|search(?:\s+for)?|look\s+for)\s+", re.IGNORECASE)
-_BRAIN_DUMP = re.compile(r"^\s*brain\s*dump\b", re.IGNORECASE)
+_LEAD_IN = rx(r"^(?:brain\s*dump|add|todo|to do)\s*[:\-\u2013\u2014]?\s*")
+_SEARCH_LEAD_IN = rx(r"^(?:find|search(?:\s+for)?|look\s+for)\s+")
+_BRAIN_DUMP = rx(r"^\s*brain\s*dump\b")
 BRAIN_DUMP_HOW = (
     "Go ahead: write everything on your mind, one item per line (or separated by commas), "
     'after "brain dump:" — or pick the Brain dump tool — and I\'ll add each one as a task.'

@@ -11,13 +11,13 @@ composer tool the user picked (the instructions' intent line) decides the comman
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
-from agents import Handoff, ModelResponse, ModelSettings, ModelTracing, Tool, Usage
-from agents.agent_output import AgentOutputSchemaBase
+from agents import Handoff, ModelResponse, Tool, Usage
 from agents.items import TResponseInputItem, TResponseOutputItem, TResponseStreamEvent
 from agents.models.interface import Model
-from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from todo_agent.offline import stream
 from todo_agent.offline.contract import Offered
@@ -26,6 +26,9 @@ from todo_agent.offline.grammar import is_urdu, parse
 from todo_agent.offline.intents import implied_intent, intent_command
 from todo_agent.offline.planner import Decision, Planner
 
+# How the SDK calls a model (`get_response` and `stream_response` take the same arguments): the
+# offline model reads the few it needs from the call as the SDK declares it.
+_SDK_CALL = inspect.signature(Model.get_response)
 # The Urdu agent's handoff tool is `transfer_to_urdu_assistant`.
 URDU_AGENT_MARKER = "transfer_to_urdu"
 
@@ -36,40 +39,27 @@ class OfflineModel(Model):
     def __init__(self, *, words_per_delta: int = stream.WORDS_PER_DELTA) -> None:
         self._words_per_delta = max(1, words_per_delta)
 
-    async def get_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
-    ) -> ModelResponse:
-        output = self.respond(system_instructions, input, tools, handoffs)
+    async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        """`Model.get_response`: the whole step at once."""
+        output = self._respond_to(args, kwargs)
         return ModelResponse(output=output, usage=Usage(requests=1), response_id=None)
 
     async def stream_response(
-        self,
-        system_instructions: str | None,
-        input: str | list[TResponseInputItem],
-        model_settings: ModelSettings,
-        tools: list[Tool],
-        output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],
-        tracing: ModelTracing,
-        *,
-        previous_response_id: str | None,
-        conversation_id: str | None,
-        prompt: ResponsePromptParam | None,
+        self, *args: Any, **kwargs: Any
     ) -> AsyncIterator[TResponseStreamEvent]:
-        output = self.respond(system_instructions, input, tools, handoffs)
+        """`Model.stream_response`: the same step, as the events of a streamed response."""
+        output = self._respond_to(args, kwargs)
         for event in stream.stream_events(output, self._words_per_delta):
             yield event
+
+    def _respond_to(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[TResponseOutputItem]:
+        """The output for one SDK model call, its arguments read by the SDK's own signature."""
+        call = _SDK_CALL.bind(self, *args, **kwargs).arguments
+        return self.respond(
+            call["system_instructions"], call["input"], call["tools"], call["handoffs"]
+        )
 
     def respond(
         self,

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from todo_agent.offline.commands import DueWindow, NewTask, Priority, TaskRef
 from todo_agent.offline.dates import Due, extract_due
+from todo_agent.offline.patterns import rx, word
 
 # ---------------------------------------------------------------------------------------------
 # Tags and priorities.
@@ -19,22 +20,19 @@ from todo_agent.offline.dates import Due, extract_due
 _TAG = re.compile(r"(?<![\w#])#([^\W\d_][\w-]{0,31}|\d+[^\W\d][\w-]{0,30})", re.UNICODE)
 _PRIORITY_PATTERNS: list[tuple[re.Pattern[str], Priority | None]] = [
     (
-        re.compile(
-            r"(?<!\w)(?:(?:with|at|as|in|set\s+to|is)\s+)?(?:a\s+)?(high|top|low|medium|normal|med)[\s-]*(?:priority|prio|pri)(?!\w)",
-            re.I,
+        rx(
+            r"(?<!\w)(?:(?:with|at|as|in|set\s+to|is)\s+)?(?:a\s+)?(high|top|low|medium|normal|med)[\s-]*(?:priority|prio|pri)(?!\w)"
         ),
         None,
     ),
     (
-        re.compile(
-            r"(?<!\w)priority\s*(?:is|:|=|of|to)?\s*(high|low|medium|normal|top)(?!\w)", re.I
-        ),
+        rx(r"(?<!\w)priority\s*(?:is|:|=|of|to)?\s*(high|low|medium|normal|top)(?!\w)"),
         None,
     ),
-    (re.compile(r"(?<!\w)(?:not\s+urgent|whenever|someday|no\s+rush)(?!\w)", re.I), "low"),
-    (re.compile(r"(?<!\w)(urgent|urgently|asap|important|critical)(?!\w)", re.I), "high"),
-    (re.compile(r"(?<!\w)p([123])(?!\w)", re.I), None),
-    (re.compile(r"(?<!\S)(?:اہم|ضروری|فوری)(?!\S)"), "high"),
+    (rx(r"(?<!\w)(?:not\s+urgent|whenever|someday|no\s+rush)(?!\w)"), "low"),
+    (rx(r"(?<!\w)(urgent|urgently|asap|important|critical)(?!\w)"), "high"),
+    (rx(r"(?<!\w)p([123])(?!\w)"), None),
+    (word(r"(?:اہم|ضروری|فوری)"), "high"),
 ]
 PRIORITY_WORDS: dict[str, Priority] = {
     "high": "high",
@@ -79,25 +77,22 @@ def first_window(windows: Sequence[tuple[re.Pattern[str], DueWindow]], text: str
 # ---------------------------------------------------------------------------------------------
 # New tasks.
 
-_TITLE_NOISE_END = re.compile(
+_TITLE_NOISE_END = rx(
     r"(?:\s+(?:to|on|in|into|onto)\s+(?:my|the)\s+(?:todo\s+|to-do\s+|task\s+|shopping\s+|grocery\s+)?(?:list|tasks|todos|to-dos)"
-    r"|\s+as\s+a\s+(?:task|todo|to-do)|\s+(?:with|and|,)\s*$|\s+please)+\s*$",
-    re.I,
+    r"|\s+as\s+a\s+(?:task|todo|to-do)|\s+(?:with|and|,)\s*$|\s+please)+\s*$"
 )
-_TITLE_NOISE_START = re.compile(
-    r"^(?:(?:a|an)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?:to\s+|:\s*|called\s+|named\s+)?",
-    re.I,
+_TITLE_NOISE_START = rx(
+    r"^(?:(?:a|an)\s+)?(?:new\s+)?(?:task|todo|to-do|reminder|item)s?\s*(?:to\s+|:\s*|called\s+|named\s+)?"
 )
 
 
 # Date words left in a title mean its date was misread ("Ring the council thursday lunchtime"):
 # the planner asks rather than add a task with a wrong title or due date.
-DATE_LEFT_IN_TITLE = re.compile(
+DATE_LEFT_IN_TITLE = rx(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|tmrw|today|tonight|"
     r"january|february|april|june|july|august|september|october|november|december|"
     r"next\s+(?:week|month)|end\s+of|every|(?<=\s)'s|\d{1,2}(?::\d{2})?\s*(?:am|pm)|at\s+\d{1,2}(?::\d{2})?)\b"
-    r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)",
-    re.I,
+    r"|(?<!\S)(?:آج|کل|پرسوں|بجے|جنوری|فروری|مارچ|اپریل|جون|جولائی|اگست|ستمبر|اکتوبر|نومبر|دسمبر)(?!\S)"
 )
 
 
@@ -121,9 +116,8 @@ def clean_title(text: str) -> str:
 _QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]|(?:(?<=\s)|^)['‘]([^'’]+)['’](?=\s|$|[,.!?])")
 
 
-_TAG_WORDS = re.compile(
-    r",?\s*\b(?:tagged|tag\s+it|with\s+the\s+tags?|labell?ed)\s+(?:as\s+)?([\w-]+(?:\s+and\s+[\w-]+)?)\b",
-    re.I,
+_TAG_WORDS = rx(
+    r",?\s*\b(?:tagged|tag\s+it|with\s+the\s+tags?|labell?ed)\s+(?:as\s+)?([\w-]+(?:\s+and\s+[\w-]+)?)\b"
 )
 
 
@@ -151,20 +145,16 @@ def parse_new_task(text: str, now: datetime) -> NewTask:
 
 # Urdu "اور" (and) is not a separator: in "دودھ اور انڈے خریدنا" (buy milk and eggs) the verb
 # comes last, so splitting would cut the task in two. Urdu lists use the Urdu comma.
-_SPLIT_ITEMS = re.compile(r"\s*(?:,|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*", re.I)
+_SPLIT_ITEMS = rx(r"\s*(?:,|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*")
 # Separators that always mean one task per line: new lines, bullets, semicolons.
 _HARD_SPLIT = re.compile(r"\s*(?:\n\s*(?:[-*•]\s*)?|;|^\s*[-*•]\s*|\s+[-*•]\s+)\s*")
-_LIST_LEAD = re.compile(
-    r"^(?:these|the\s+following|\d+\s+(?:tasks|things|items)|tasks|need\s+to|some\s+tasks)\s*:\s*",
-    re.I,
+_LIST_LEAD = rx(
+    r"^(?:these|the\s+following|\d+\s+(?:tasks|things|items)|tasks|need\s+to|some\s+tasks)\s*:\s*"
 )
-_PIECE_LEAD = re.compile(
-    r"^(?:then|and|also|to|(?:also\s+)?remember\s+to|don't\s+forget\s+to|i\s+need\s+to|i\s+have\s+to)\s+",
-    re.I,
+_PIECE_LEAD = rx(
+    r"^(?:then|and|also|to|(?:also\s+)?remember\s+to|don't\s+forget\s+to|i\s+need\s+to|i\s+have\s+to)\s+"
 )
-_SEPARATE = re.compile(
-    r"\s+as\s+(?:separate|individual|different)\s+(?:tasks|items|todos)\s*$", re.I
-)
+_SEPARATE = rx(r"\s+as\s+(?:separate|individual|different)\s+(?:tasks|items|todos)\s*$")
 # Words that open an action: several pieces each opening with one are several tasks.
 ACTION_VERBS = frozenset(
     [
@@ -387,30 +377,25 @@ ORDINALS = {
     "پانچویں": 5,
     "آخری": -1,
 }
-_ID = re.compile(
+_ID = rx(
     r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9A-HJKMNP-TV-Z]{26}|"
-    r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{12,64})$",
-    re.I,
+    r"(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{12,64})$"
 )
-_EXPLICIT_ID = re.compile(r"^(?:task\s+)?(?:with\s+)?id\s*[:=#]?\s*(\S+)$", re.I)
+_EXPLICIT_ID = rx(r"^(?:task\s+)?(?:with\s+)?id\s*[:=#]?\s*(\S+)$")
 # "Feed the parrot [id 01a2…]": a task the user @-mentioned, as the service writes it in.
 _MENTION_ID = re.compile(r"\[id\s+([^\]\s]+)\]$")
-_TASK_PREFIX = re.compile(r"^(?:the\s+)?(?:task|todo|item)\s+(?=\S{8,}$)", re.I)
-_POSITION = re.compile(
-    r"^(?:the\s+)?(?:(?P<ord>"
-    + "|".join(k for k in ORDINALS if k.isascii())
-    + r")(?:\s+(?:one|task|item|todo))?|(?:number|no\.?|#|task|item)\s*(?P<num>\d{1,3})|(?P<bare>\d{1,3}))$",
-    re.I,
+_TASK_PREFIX = rx(r"^(?:the\s+)?(?:task|todo|item)\s+(?=\S{8,}$)")
+_POSITION = rx(
+    r"^(?:the\s+)?(?:(?P<ord>",
+    "|".join(k for k in ORDINALS if k.isascii()),
+    r")(?:\s+(?:one|task|item|todo))?|(?:number|no\.?|#|task|item)\s*(?P<num>\d{1,3})|(?P<bare>\d{1,3}))$",
 )
-_LAST_MENTIONED = re.compile(
-    r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task)$", re.I
-)
-_REF_NOISE = re.compile(
+_LAST_MENTIONED = rx(r"^(?:it|that|this|that\s+one|this\s+one|that\s+task|this\s+task)$")
+_REF_NOISE = rx(
     r"^(?:the\s+|my\s+|a\s+|task\s+|todo\s+|item\s+|one\s+(?:about|for)\s+|about\s+|called\s+|named\s+)+|"
     r"(?:\s+(?:one|task|todo|item|thing|reminder|title|name|wording|deadline|due\s+date)(?:'s)?)+$|\s+(?:from|on|off)\s+(?:my|the)\s+(?:list|tasks)$"
     # "emailed the landlord back", "rang the garage again": the task is "the landlord".
-    r"|\s+(?:back|again|forward)$",
-    re.I,
+    r"|\s+(?:back|again|forward)$"
 )
 
 
@@ -445,9 +430,7 @@ def parse_ref(text: str) -> TaskRef | None:
     return TaskRef("title", title) if title else None
 
 
-_BOTH = re.compile(
-    r"^(?:both|both\s+of\s+them|them\s+both|the\s+two\s+of\s+them|both\s+tasks)$", re.I
-)
+_BOTH = rx(r"^(?:both|both\s+of\s+them|them\s+both|the\s+two\s+of\s+them|both\s+tasks)$")
 
 
 def parse_refs(text: str) -> list[TaskRef]:

@@ -38,9 +38,12 @@ from todo_agent.offline.commands import (
 )
 from todo_agent.offline.contract import Offered
 from todo_agent.offline.conversation import ToolCall, Turn
+from todo_agent.offline.grammar import parse
 from todo_agent.offline.phrases import DATE_LEFT_IN_TITLE
 from todo_agent.offline.recurrence import RRULE_DAYS
 
+# The id a client writes after an @-mentioned title in a user message ("[id t1]").
+_MENTION = re.compile(r"\s*\[id:?\s*[^\]\s]+\s*\]")
 # A title reference is matched against this many of the user's tasks.
 LOOKUP_LIMIT = 100
 # How close (see `title_score`) a task's title must be to what the user said to count as a match.
@@ -363,11 +366,7 @@ class Planner:
         if isinstance(command, Bulk):
             return self._bulk(command)
         if isinstance(command, Confirm):
-            if self._has(contract.PREVIEW_BULK_CHANGE):
-                return Decision.say(replies.CONFIRM_ON_CARD)
-            return Decision.say(
-                replies.ONE_AT_A_TIME_UR if self.lang == "ur" else replies.ONE_AT_A_TIME
-            )
+            return self._confirm()
         if isinstance(command, Add):
             return self._add(command)
         if isinstance(command, ListTasks):
@@ -395,6 +394,59 @@ class Planner:
         if not done:
             return Decision(calls=[(contract.UNDO_LAST_CHANGE, {})])
         return Decision.say(replies.undo_summary(done[0].output or {}, self.now, self.lang))
+
+    def _confirm(self) -> Decision:
+        """A typed yes. When the newest assistant message put a change to many tasks to the
+        user in words and asked ("That would move 3 tasks to Thu 16 Jan: A, B and C. Shall I
+        go ahead?"), it is carried out on exactly the tasks that message named, one call per
+        task. A preview card waits for its own Confirm button instead."""
+        asked = self._asked_bulk()
+        if asked is not None:
+            return self._carry_out(*asked)
+        if self._has(contract.PREVIEW_BULK_CHANGE):
+            return Decision.say(
+                replies.CONFIRM_ON_CARD_UR if self.lang == "ur" else replies.CONFIRM_ON_CARD
+            )
+        return Decision.say(
+            replies.ONE_AT_A_TIME_UR if self.lang == "ur" else replies.ONE_AT_A_TIME
+        )
+
+    def _asked_bulk(self) -> tuple[Bulk, list[str]] | None:
+        """The bulk change the newest assistant message asked about, and the ids of the tasks
+        it named: None unless that message asks (a "?"), names tasks by id, shows no preview
+        card, and answers a user message that reads as a bulk change."""
+        last = max(
+            (i for i, (role, _) in enumerate(self.history) if role == "assistant"), default=0
+        )
+        if last == 0 or self.history[last - 1][0] != "user":
+            return None
+        text = self.history[last][1]
+        # The words people read: the lines that carry no task id.
+        words = "\n".join(line for line in text.splitlines() if not replies.ANY_ID.search(line))
+        if replies.CARD_WAITING in words.casefold() or not any(q in words for q in "?؟"):
+            return None
+        ids = list(dict.fromkeys(cast(list[str], replies.ANY_ID.findall(text))))
+        request = parse(_MENTION.sub("", self.history[last - 1][1]), self.now)
+        if not ids or not isinstance(request, Bulk):
+            return None
+        if request.action == "reschedule" and request.new_due is None:
+            return None
+        return request, ids
+
+    def _carry_out(self, bulk: Bulk, ids: list[str]) -> Decision:
+        refs = [TaskRef("id", task_id) for task_id in ids]
+        if bulk.action in ("complete", "delete"):
+            return self._act(Act(bulk.action, refs))
+        return self._update(
+            Update(
+                refs[0],
+                due=bulk.new_due,
+                keep_time=bulk.new_due is not None,
+                add_tags=bulk.add_tags,
+                remove_tags=bulk.remove_tags,
+                also=refs[1:],
+            )
+        )
 
     def _bulk(self, command: Bulk) -> Decision:
         if not self._has(contract.PREVIEW_BULK_CHANGE):

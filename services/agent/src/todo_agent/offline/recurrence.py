@@ -20,6 +20,7 @@ from todo_agent.offline.dates import (
     extract_due,
     next_month_day,
 )
+from todo_agent.offline.patterns import rx
 
 _DAY_NAMES = {**WEEKDAYS, **WEEKDAY_ABBREVIATIONS}
 _DAY = r"(?:" + "|".join(sorted(_DAY_NAMES, key=len, reverse=True)) + r")s?"
@@ -27,54 +28,50 @@ _DAY_LIST = _DAY + r"(?:\s*(?:,|and|&)\s*" + _DAY + r")*"
 _MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")"
 
 # Order matters: the most specific phrase is tried first.
-_LAST_WEEKDAY = re.compile(
-    r"\b(?:every\s+|each\s+)?(?:on\s+)?(?:the\s+)?(?P<nth>last|first|second|third|fourth|1st|2nd|3rd|4th)\s+("
-    + _DAY
-    + r")\s+(?:of|in)\s+(?:every|each|the)\s+month\b",
-    re.I,
+_LAST_WEEKDAY = rx(
+    r"\b(?:every\s+|each\s+)?(?:on\s+)?(?:the\s+)?(?P<nth>last|first|second|third|fourth|1st|2nd|3rd|4th)\s+(",
+    _DAY,
+    r")\s+(?:of|in)\s+(?:every|each|the)\s+month\b",
 )
 _NTH = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
-_MONTH_DAY = re.compile(
+_MONTH_DAY = rx(
     r"\b(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)\s+of\s+(?:every|each)\s+month\b"
     r"|\b(?:every|each)\s+month\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b"
-    r"|\bmonthly\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b",
-    re.I,
+    r"|\bmonthly\s+on\s+the\s+(\d{1,2})(?:st|nd|rd|th)\b"
 )
-_YEARLY = re.compile(
-    r"\b(?:every|each)\s+year\s+on\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?("
-    + _MONTH
-    + r")\b|\b(?:yearly|annually)\b",
-    re.I,
+_YEARLY = rx(
+    r"\b(?:every|each)\s+year\s+on\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(",
+    _MONTH,
+    r")\b|\b(?:yearly|annually)\b",
 )
-_WEEKDAYS = re.compile(
-    r"\b(?:every|each)\s+(?:other\s+|second\s+|\d+\s+weeks?\s+on\s+)?(" + _DAY_LIST + r")\b"
-    r"|\b(?:weekly|every\s+week|each\s+week|every\s+\d+\s+weeks)\s+on\s+(" + _DAY_LIST + r")\b",
-    re.I,
+_WEEKDAYS = rx(
+    r"\b(?:every|each)\s+(?:other\s+|second\s+|\d+\s+weeks?\s+on\s+)?(",
+    _DAY_LIST,
+    r")\b"
+    r"|\b(?:weekly|every\s+week|each\s+week|every\s+\d+\s+weeks)\s+on\s+(",
+    _DAY_LIST,
+    r")\b",
 )
-_WORKDAYS = re.compile(
+_WORKDAYS = rx(
     r"\b(?:every|each)\s+(?:weekday|work\s*day|working\s+day)s?\b"
-    r"|\b(?:on\s+)?(?:weekdays|work\s*days|working\s+days)\b|\bmonday\s+to\s+friday\b",
-    re.I,
+    r"|\b(?:on\s+)?(?:weekdays|work\s*days|working\s+days)\b|\bmonday\s+to\s+friday\b"
 )
-_WEEKENDS = re.compile(r"\b(?:every|each)\s+weekend\b|\b(?:on\s+)?weekends\b", re.I)
+_WEEKENDS = rx(r"\b(?:every|each)\s+weekend\b|\b(?:on\s+)?weekends\b")
 # "every other week", "fortnightly", "every 3 months": a count of weeks or months, no day named.
-_EVERY_N = re.compile(
+_EVERY_N = rx(
     r"\b(?:every|each)\s+(?P<n>other|second|\d+|two|three|four|six)\s+(?P<unit>weeks?|months?)\b"
-    r"|\b(?P<fortnight>fortnightly|every\s+fortnight)\b",
-    re.I,
+    r"|\b(?P<fortnight>fortnightly|every\s+fortnight)\b"
 )
-_DAILY = re.compile(
+_DAILY = rx(
     r"\b(?:every|each)\s+(?:single\s+)?(?:day|morning|evening|night|afternoon)\b|\bdaily\b"
-    r"|\bevery\s+\d+\s+days\b",
-    re.I,
+    r"|\bevery\s+\d+\s+days\b"
 )
-_WEEKLY = re.compile(r"\b(?:weekly|every\s+week|each\s+week)\b", re.I)
-_MONTHLY = re.compile(r"\b(?:monthly|every\s+month|each\s+month)\b", re.I)
-_PART_AFTER = re.compile(r"\s+(morning|afternoon|evening|night)s?\b", re.I)
-_ANY = re.compile(
+_WEEKLY = rx(r"\b(?:weekly|every\s+week|each\s+week)\b")
+_MONTHLY = rx(r"\b(?:monthly|every\s+month|each\s+month)\b")
+_PART_AFTER = rx(r"\s+(morning|afternoon|evening|night)s?\b")
+_ANY = rx(
     r"\b(?:every|each|daily|weekly|monthly|yearly|annually|fortnightly|weekdays|weekends|"
-    r"work\s*days|working\s+days)\b|\bmonday\s+to\s+friday\b",
-    re.I,
+    r"work\s*days|working\s+days)\b|\bmonday\s+to\s+friday\b"
 )
 # RFC 5545 weekday codes, Monday first (as `date.weekday()` counts).
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

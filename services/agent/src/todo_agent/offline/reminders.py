@@ -7,10 +7,10 @@ it is about: the task named after "before", or (said alone, or after an add) the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from todo_agent.offline.contract import iso_duration
+from todo_agent.offline.patterns import rx
 
 _AMOUNT = (
     r"(?P<n>\d+|a|an|one|two|three|four|five|six|ten|fifteen|twenty|thirty|forty[\s-]five|"
@@ -19,17 +19,16 @@ _AMOUNT = (
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h|days?|weeks?)"
 # "remind me 30 minutes before", "notify me an hour before the call", "a reminder 1 day before",
 # "send me a notification an hour before …"; the task, if named, follows "before".
-_REMINDER = re.compile(
+_REMINDER = rx(
     r"(?P<lead>[\s,;.]*(?:and\s+|then\s+|also\s+)?(?:please\s+)?"
     r"(?:(?:remind|notify|ping|alert|nudge|warn)\s+me|(?:set|add|give\s+me|send\s+me)\s+(?:a\s+|an\s+)?"
     r"(?:reminder|notification|alert|ping|nudge)|(?:with\s+)?(?:a\s+|an\s+)?(?:reminder|notification|alert))"
-    r"(?:\s+for\s+it)?\s+)"
-    + _AMOUNT
-    + r"\s*"
-    + _UNIT
-    + r"\s+(?:before|ahead(?:\s+of)?|prior(?:\s+to)?|earlier(?:\s+than)?)(?:\s+(?:it|that|then))?"
+    r"(?:\s+for\s+it)?\s+)",
+    _AMOUNT,
+    r"\s*",
+    _UNIT,
+    r"\s+(?:before|ahead(?:\s+of)?|prior(?:\s+to)?|earlier(?:\s+than)?)(?:\s+(?:it|that|then))?"
     r"(?P<about>\s+(?:the\s+|my\s+)?\S.*?)?[\s.!?]*$",
-    re.I,
 )
 _WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10,

@@ -223,6 +223,9 @@ CONFIRM_ON_CARD = (
     "Nothing has changed yet: press Confirm on the preview card to make the change, or Cancel "
     "to leave your tasks as they are."
 )
+CONFIRM_ON_CARD_UR = "ابھی کچھ نہیں بدلا: تبدیلی کے لیے کارڈ پر Confirm دبائیں، یا Cancel۔"
+# In a reply that shows a preview card (casefolded): the card's own button confirms it.
+CARD_WAITING = "press confirm"
 CANNOT_REPEAT_EXISTING = (
     "I can't make tasks repeat yet. I can give the task its next due date, for example "
     '"move the gym session to next wednesday".'

@@ -28,6 +28,7 @@ from todo_agent.offline.commands import (
     Update,
 )
 from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
+from todo_agent.offline.patterns import word
 from todo_agent.offline.phrases import (
     ORDINALS,
     extract_priority,
@@ -67,24 +68,24 @@ _COMPLETED = re.compile(r"مکمل\s+(?:شدہ|ہو\s+چکے|کام|ہونے\s+�
 _ALL_STATES = re.compile(r"(?:تمام|سارے|سب)")
 # The first window named wins.
 LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
-    (re.compile(r"(?<!\S)آج(?!\S)"), "today"),
-    (re.compile(r"(?<!\S)کل(?!\S)"), "tomorrow"),
+    (word(r"آج"), "today"),
+    (word(r"کل"), "tomorrow"),
     (re.compile(r"اس\s+ہفتے"), "this_week"),
     (re.compile(r"(?:تاخیر|گزر\s+چکے|لیٹ|تاریخ\s+نکل)"), "overdue"),
     (re.compile(r"اگلے\s+ہفتے"), "next_week"),
 )
 _WEEKEND = re.compile(r"(?:ویک\s*اینڈ|ہفتے\s+کے\s+آخر)")
 # A question about the list: "آج کیا کیا کرنا ہے؟", "کل کے لیے کیا ہے؟", "ویک اینڈ پر کچھ ہے؟".
-_QUESTION = re.compile(r"(?<!\S)(?:کیا|کون|کچھ|کوئی)(?!\S)")
+_QUESTION = word(r"(?:کیا|کون|کچھ|کوئی)")
 _DONE_STATE = re.compile(r"(?:ہو\s+چکے|ہو\s+گئے\s+ہیں|مکمل\s+ہو\s+چکے)")
 _CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھیج)")
-_STATS = re.compile(r"(?<!\S)(?:کتنے|کتنا|کتنی)(?!\S)")
+_STATS = word(r"(?:کتنے|کتنا|کتنی)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
-_EVERY = re.compile(r"(?<!\S)ہر\s+(\S+)(?:\s+کو)?(?!\S)")
-_DAILY = re.compile(r"(?<!\S)(روزانہ)(?!\S)")
+_EVERY = word(r"ہر\s+(\S+)(?:\s+کو)?")
+_DAILY = word(r"(روزانہ)")
 REPEAT_UNCLEAR_UR = "معاف کیجیے، میں سمجھ نہیں سکا کہ یہ کام کتنی بار دہرانا ہے۔ مثلاً لکھیں: ہر پیر کو پودوں کو پانی دینا ہے"
 # "سب کام مکمل کر دو", "آج کے سارے کام کل پر کر دو": a change to many tasks at once.
-_ALL_TASKS = re.compile(r"(?<!\S)(?:سب|سارے|ساری|تمام)(?!\S)")
+_ALL_TASKS = word(r"(?:سب|سارے|ساری|تمام)")
 _CHANGE_VERB = re.compile(r"(?:مکمل|ہٹا|نکال|مٹا|ڈیلیٹ|ختم|پر\s+کر|تک\s+کر|ٹیگ|بدل)")
 # "کیا میں نے بل جمع کروا دیا؟": a question about a task that may be done.
 _DID_I = re.compile(r"^کیا\s+(?:میں\s+نے|میں)\s+(?P<q>.+)$")
