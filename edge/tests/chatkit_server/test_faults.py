@@ -14,20 +14,18 @@ from agents.testing import ModelStep, ScriptedModel
 from openai.types.responses import ResponseTextDeltaEvent
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_edge.chatkit.transport import HEARTBEAT
-from todo_testkit.agent import running_agent_service
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.auth import SignedUpUser
 from todo_testkit.chatkit import (
     ChatClient,
+    ChatStack,
     OwnAgentChat,
     Stream,
-    chat_edge_settings,
     parse_sse,
 )
-from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
-from todo_testkit.edge import EdgeHandle, running_edge
+from todo_testkit.edge import EdgeHandle
 from todo_testkit.interceptors import CallGate, CallHook
 from todo_testkit.ports import free_port
-from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.tasks import TaskCaller
 from todo_testkit.waiting import eventually
 
 
@@ -52,21 +50,12 @@ async def _wait_ready(edge: EdgeHandle) -> None:
         await eventually(ready, what="the edge to see the agent come back")
 
 
-async def test_agent_down_then_back(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
+async def test_agent_down_then_back(chat_stack: ChatStack, alice: SignedUpUser) -> None:
     port = free_port()
-    settings = chat_edge_settings(
-        auth_service,
-        tasks_service,
-        f"127.0.0.1:{port}",
-        edge_database,
-        readiness_backends=["auth", "tasks", "agent"],
-    )
-    async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
+    async with (
+        chat_stack.edge(f"127.0.0.1:{port}", readiness_backends=["auth", "tasks", "agent"]) as edge,
+        edge.client(alice.access_token) as http,
+    ):
         chat = ChatClient(http)
         down = await chat.create("add buy milk")
         error = _retryable_failure(down)
@@ -76,7 +65,7 @@ async def test_agent_down_then_back(
         # The user's message is kept, and the thread got its title.
         assert await chat.item_types(down.thread_id) == ["user_message"]
 
-        async with running_agent_service(auth_service, tasks_service.address, port=port):
+        async with chat_stack.agent(port=port):
             await _wait_ready(edge)
             back = await chat.say(down.thread_id, "add buy milk")
         assert back.of("error") == []

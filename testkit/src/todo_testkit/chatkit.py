@@ -243,15 +243,37 @@ async def chatting_with_own_agent(
     model, interceptors on its tasks channel), an edge chatting with it, and `user`'s ChatKit
     client on that edge (reads time out after `client_timeout` seconds of silence); all
     stopped after the block."""
-    async with running_agent_service(auth, tasks.address, **agent_options) as agent:
-        settings = chat_edge_settings(
-            auth, tasks, agent.address, database, **(edge_overrides or {})
-        )
-        async with (
-            running_edge(settings) as edge,
-            edge.client(user.access_token, timeout=client_timeout) as http,
-        ):
-            yield agent, ChatClient(http)
+    stack = ChatStack(auth, tasks, database)
+    async with (
+        stack.agent(**agent_options) as agent,
+        stack.edge(agent, **(edge_overrides or {})) as edge,
+        edge.client(user.access_token, timeout=client_timeout) as http,
+    ):
+        yield agent, ChatClient(http)
+
+
+@dataclass
+class ChatStack:
+    """The module's auth and tasks servers and an edge database, from which a test starts an
+    agent and edges of its own: `async with stack.agent(custom_model=…) as agent,
+    stack.edge(agent, **edge_overrides) as edge:`."""
+
+    auth: AuthServiceHandle
+    tasks: TasksServiceHandle
+    database: IsolatedDatabase
+
+    def agent(self, **agent_options: Any) -> AbstractAsyncContextManager[AgentServiceHandle]:
+        """An agent server of the test's own (`agent_options` go to `running_agent_service`)."""
+        return running_agent_service(self.auth, self.tasks.address, **agent_options)
+
+    def edge(
+        self, agent: AgentServiceHandle | str, **overrides: Any
+    ) -> AbstractAsyncContextManager[EdgeHandle]:
+        """An edge chatting with `agent` (a server or an address), `overrides` on its
+        settings (`chat_edge_settings`)."""
+        address = agent if isinstance(agent, str) else agent.address
+        settings = chat_edge_settings(self.auth, self.tasks, address, self.database, **overrides)
+        return running_edge(settings)
 
 
 # `chatting_with_own_agent` with everything but the agent options bound (a suite's fixture).
