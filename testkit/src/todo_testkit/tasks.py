@@ -187,6 +187,18 @@ class TaskCaller:
         await self._call(self.stub.DeleteTask, pb.DeleteTaskRequest(id=task_id, etag=etag))
 
 
+@pytest.fixture
+def alice_tasks(tasks_service: TasksServiceHandle, alice: SignedUpUser) -> TaskCaller:
+    """alice's tasks, straight from the module's tasks service."""
+    return TaskCaller(user=alice, stub=tasks_service.stub)
+
+
+@pytest.fixture
+def bob_tasks(tasks_service: TasksServiceHandle, bob: SignedUpUser) -> TaskCaller:
+    """bob's tasks, straight from the module's tasks service."""
+    return TaskCaller(user=bob, stub=tasks_service.stub)
+
+
 NewTaskCaller = Callable[[], Awaitable[TaskCaller]]
 
 
