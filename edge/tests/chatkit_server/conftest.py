@@ -19,8 +19,10 @@ from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import (
     ChatClient,
     ChatStack,
+    HeldLookupChat,
     OwnAgentChat,
     chat_edge_settings,
+    chatting_with_a_held_lookup,
     chatting_with_own_agent,
 )
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
@@ -93,3 +95,10 @@ def own_agent_chat(
     return functools.partial(
         chatting_with_own_agent, auth_service, tasks_service, edge_database, alice
     )
+
+
+@pytest.fixture
+def held_lookup_chat(own_agent_chat: OwnAgentChat) -> HeldLookupChat:
+    """`async with held_lookup_chat(**options) as (agent, chat, lookup, hook)`: alice chatting
+    to an agent of her own whose ListTasks calls wait until `lookup.release()`."""
+    return functools.partial(chatting_with_a_held_lookup, own_agent_chat)

@@ -13,8 +13,14 @@ import openai
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from todo_edge.chatkit.notices import OFFLINE_NOTICE, UNREACHABLE_NOTICE
 from todo_edge.chatkit.workflow import FAILED_ICON, STOPPED_REASON
-from todo_testkit.chatkit import ChatClient, OwnAgentChat, Stream, user_message
-from todo_testkit.interceptors import CallGate, CallHook
+from todo_testkit.chatkit import (
+    CARD_TURN,
+    ChatClient,
+    HeldLookupChat,
+    OwnAgentChat,
+    Stream,
+    user_message,
+)
 from todo_testkit.tasks import TaskCaller
 from todo_testkit.waiting import eventually
 
@@ -107,16 +113,7 @@ async def test_the_workflow_is_kept_on_reload_in_its_place(alice_chat: ChatClien
     streamed = [*first.stored_items(), *second.stored_items()]
     page = await alice_chat.items(thread_id)
     assert page["data"] == streamed
-    assert [item["type"] for item in page["data"]] == [
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-    ]
+    assert [item["type"] for item in page["data"]] == [*CARD_TURN, *CARD_TURN]
     response = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
     assert response.status_code == 200
     assert response.json()["items"]["data"] == streamed
@@ -187,11 +184,10 @@ async def test_an_unreachable_model_is_a_warning_notice(own_agent_chat: OwnAgent
 
 
 async def test_a_stopped_turn_keeps_its_steps(
-    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
+    held_lookup_chat: HeldLookupChat, alice_tasks: TaskCaller
 ) -> None:
     await alice_tasks.create("Buy milk")
-    lookup = CallGate("ListTasks")
-    async with own_agent_chat(tasks_interceptors=[CallHook(lookup)]) as (_, chat):
+    async with held_lookup_chat() as (_, chat, lookup, _):
         async with chat.open_create("mark the milk one done") as opened:
             await opened.read_until(lambda seen: b"workflow" in seen)
             await asyncio.wait_for(lookup.entered.wait(), 10)

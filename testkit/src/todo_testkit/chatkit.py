@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from todo_edge.db import migrate_async
@@ -21,7 +21,12 @@ from todo_testkit.agent import AgentServiceHandle, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.edge import EdgeHandle, edge_settings_for, running_edge
+from todo_testkit.interceptors import CallGate, CallHook
 from todo_testkit.tasks import TasksServiceHandle
+
+# The items one answered turn whose tool call shows a card stores, in order: the user's
+# message, the workflow of its steps, the card, the reply.
+CARD_TURN = ["user_message", "workflow", "widget", "assistant_message"]
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -278,3 +283,28 @@ class ChatStack:
 
 # `chatting_with_own_agent` with everything but the agent options bound (a suite's fixture).
 OwnAgentChat = Callable[..., AbstractAsyncContextManager[tuple[AgentServiceHandle, ChatClient]]]
+
+
+class HeldLookup(NamedTuple):
+    """A chat with an agent of the test's own whose task lookups (ListTasks) wait at `lookup`
+    until it is released; `hook.methods` are the calls the agent made to the tasks service."""
+
+    agent: AgentServiceHandle
+    chat: ChatClient
+    lookup: CallGate
+    hook: CallHook
+
+
+@asynccontextmanager
+async def chatting_with_a_held_lookup(
+    own_agent_chat: OwnAgentChat, **options: Any
+) -> AsyncIterator[HeldLookup]:
+    """`own_agent_chat(**options)` with the agent's ListTasks calls held (`HeldLookup`)."""
+    lookup = CallGate("ListTasks")
+    hook = CallHook(lookup)
+    async with own_agent_chat(tasks_interceptors=[hook], **options) as (agent, chat):
+        yield HeldLookup(agent, chat, lookup, hook)
+
+
+# `chatting_with_a_held_lookup` with the suite's `own_agent_chat` bound (a suite's fixture).
+HeldLookupChat = Callable[..., AbstractAsyncContextManager[HeldLookup]]
