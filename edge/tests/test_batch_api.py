@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import httpx
 from todo_testkit.edge import assert_problem
+from todo_testkit.rest import create_task
 
 MISSING_ID = "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10"
 
 
 async def create(http: httpx.AsyncClient, title: str, **fields: object) -> dict:
     """A new task as GET shows it (the create's `undo_token` set aside)."""
-    response = await http.post("/api/tasks", json={"title": title, **fields})
-    assert response.status_code == 201, response.text
-    task = response.json()
+    task = await create_task(http, title=title, **fields)
     assert task.pop("undo_token")
     return task
 

@@ -8,6 +8,7 @@ import asyncio
 from todo_testkit.auth import SignedUpUser
 from todo_testkit.edge import EdgeHandle, assert_problem, edge_settings_for, running_edge
 from todo_testkit.feeds import open_feed
+from todo_testkit.rest import create_task
 
 
 async def test_a_second_client_sees_every_rest_change(
@@ -18,15 +19,9 @@ async def test_a_second_client_sees_every_rest_change(
         edge_service.client(alice.access_token) as writer,
         open_feed(watcher) as feed,
     ):
-        created = await writer.post(
-            "/api/tasks",
-            json={
-                "title": "Water plants",
-                "due_time": "2027-01-04T09:00:00Z",
-                "recurrence": "FREQ=WEEKLY",
-            },
+        task = await create_task(
+            writer, title="Water plants", due_time="2027-01-04T09:00:00Z", recurrence="FREQ=WEEKLY"
         )
-        task = created.json()
         del task["undo_token"]  # the change's, not the task's
         first = await feed.next_task_event()
         assert first.data["type"] == "task.created"

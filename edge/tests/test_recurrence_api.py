@@ -7,20 +7,17 @@ import httpx
 import pytest
 from todo_edge.recurrence import describe_recurrence
 from todo_testkit.edge import assert_problem
+from todo_testkit.rest import assert_create_refused, create_task
 
 
 async def test_a_weekly_task_comes_back_after_completion(alice_http: httpx.AsyncClient) -> None:
-    response = await alice_http.post(
-        "/api/tasks",
-        json={
-            "title": "Team sync",
-            "due_time": "2027-03-22T09:00:00Z",
-            "recurrence": "FREQ=WEEKLY;BYDAY=MO",
-            "time_zone": "Europe/London",
-        },
+    task = await create_task(
+        alice_http,
+        title="Team sync",
+        due_time="2027-03-22T09:00:00Z",
+        recurrence="FREQ=WEEKLY;BYDAY=MO",
+        time_zone="Europe/London",
     )
-    assert response.status_code == 201, response.text
-    task = response.json()
     assert task["recurrence"] == "FREQ=WEEKLY;BYDAY=MO"
     assert task["time_zone"] == "Europe/London"
     assert task["repeats"] == "repeats weekly on Mon"
@@ -44,7 +41,7 @@ async def test_a_weekly_task_comes_back_after_completion(alice_http: httpx.Async
 
 
 async def test_recurrence_is_patched_and_cleared_with_null(alice_http: httpx.AsyncClient) -> None:
-    task = (await alice_http.post("/api/tasks", json={"title": "gym"})).json()
+    task = await create_task(alice_http, title="gym")
     assert (task["recurrence"], task["repeats"]) == (None, None)
     patched = await alice_http.patch(
         f"/api/tasks/{task['id']}", json={"recurrence": "FREQ=DAILY;INTERVAL=2"}
@@ -70,11 +67,7 @@ async def test_recurrence_is_patched_and_cleared_with_null(alice_http: httpx.Asy
 async def test_a_bad_rule_or_zone_is_400_naming_the_field(
     alice_http: httpx.AsyncClient, fields: dict[str, str], field: str
 ) -> None:
-    before = (await alice_http.get("/api/tasks")).json()["tasks"]
-    response = await alice_http.post("/api/tasks", json={"title": "bad", **fields})
-    body = assert_problem(response, 400)
-    assert [e["field"] for e in body["errors"]] == [field]
-    assert (await alice_http.get("/api/tasks")).json()["tasks"] == before
+    await assert_create_refused(alice_http, fields, field)
 
 
 async def test_an_oversized_rule_is_422(alice_http: httpx.AsyncClient) -> None:

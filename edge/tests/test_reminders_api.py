@@ -10,6 +10,7 @@ import pytest
 from todo_testkit.auth import SignedUpUser
 from todo_testkit.edge import EdgeHandle, assert_problem
 from todo_testkit.feeds import open_feed
+from todo_testkit.rest import assert_create_refused, create_task
 
 
 def iso(moment: datetime) -> str:
@@ -19,16 +20,12 @@ def iso(moment: datetime) -> str:
 async def test_reminders_are_set_on_create_and_replaced_or_cleared_by_patch(
     alice_http: httpx.AsyncClient,
 ) -> None:
-    created = await alice_http.post(
-        "/api/tasks",
-        json={
-            "title": "Dentist",
-            "due_time": "2027-03-02T10:00:00Z",
-            "reminders": [{"before": "PT60M"}, {"at": "2027-03-01T18:00:00+01:00"}],
-        },
+    task = await create_task(
+        alice_http,
+        title="Dentist",
+        due_time="2027-03-02T10:00:00Z",
+        reminders=[{"before": "PT60M"}, {"at": "2027-03-01T18:00:00+01:00"}],
     )
-    assert created.status_code == 201, created.text
-    task = created.json()
     assert task.pop("undo_token")  # the create's; GET shows the task alone
     assert task["reminders"] == [{"before": "PT1H"}, {"at": "2027-03-01T17:00:00Z"}]
     assert (await alice_http.get(f"/api/tasks/{task['id']}")).json() == task
@@ -39,7 +36,7 @@ async def test_reminders_are_set_on_create_and_replaced_or_cleared_by_patch(
     assert patched.json()["reminders"] == [{"before": "P1D"}]
     cleared = await alice_http.patch(f"/api/tasks/{task['id']}", json={"reminders": None})
     assert cleared.json()["reminders"] == []
-    plain = (await alice_http.post("/api/tasks", json={"title": "no reminders"})).json()
+    plain = await create_task(alice_http, title="no reminders")
     assert plain["reminders"] == []
 
 
@@ -71,26 +68,18 @@ async def test_reminders_are_set_on_create_and_replaced_or_cleared_by_patch(
 async def test_a_bad_reminder_is_400_naming_the_field(
     alice_http: httpx.AsyncClient, fields: dict[str, object], field: str
 ) -> None:
-    before = (await alice_http.get("/api/tasks")).json()["tasks"]
-    response = await alice_http.post("/api/tasks", json={"title": "bad", **fields})
-    body = assert_problem(response, 400)
-    assert [e["field"] for e in body["errors"]] == [field]
-    assert (await alice_http.get("/api/tasks")).json()["tasks"] == before
+    await assert_create_refused(alice_http, fields, field)
 
 
 async def test_moving_the_due_time_before_a_fixed_reminder_is_400(
     alice_http: httpx.AsyncClient,
 ) -> None:
-    task = (
-        await alice_http.post(
-            "/api/tasks",
-            json={
-                "title": "Pay rent",
-                "due_time": "2027-03-02T10:00:00Z",
-                "reminders": [{"at": "2027-03-02T09:00:00Z"}],
-            },
-        )
-    ).json()
+    task = await create_task(
+        alice_http,
+        title="Pay rent",
+        due_time="2027-03-02T10:00:00Z",
+        reminders=[{"at": "2027-03-02T09:00:00Z"}],
+    )
     response = await alice_http.patch(
         f"/api/tasks/{task['id']}", json={"due_time": "2027-03-02T08:00:00Z"}
     )
@@ -126,16 +115,12 @@ async def test_a_due_reminder_arrives_once_on_the_feed(
         edge_service.client(alice.access_token) as http,
         open_feed(http) as feed,
     ):
-        task = (
-            await http.post(
-                "/api/tasks",
-                json={
-                    "title": "Stretch",
-                    "due_time": iso(moment + timedelta(minutes=5)),
-                    "reminders": [{"at": iso(moment)}],
-                },
-            )
-        ).json()
+        task = await create_task(
+            http,
+            title="Stretch",
+            due_time=iso(moment + timedelta(minutes=5)),
+            reminders=[{"at": iso(moment)}],
+        )
         task.pop("undo_token")
         frame = await feed.next_event("reminder", within=20)
         assert frame.data["type"] == "reminder"

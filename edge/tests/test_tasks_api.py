@@ -6,26 +6,17 @@ import uuid
 
 import httpx
 from todo_testkit.edge import assert_problem
-
-
-async def create(http: httpx.AsyncClient, **fields: object) -> dict:
-    response = await http.post("/api/tasks", json={"title": "Buy milk", **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
+from todo_testkit.rest import create_task, post_task
 
 
 async def test_create_returns_201_with_location_and_etag(alice_http: httpx.AsyncClient) -> None:
-    response = await alice_http.post(
-        "/api/tasks",
-        json={
-            "title": "Buy milk",
-            "notes": "2 litres",
-            "priority": "high",
-            "due_time": "2030-01-02T17:00:00+01:00",
-            "tags": ["Errands", "home"],
-        },
+    response = await post_task(
+        alice_http,
+        notes="2 litres",
+        priority="high",
+        due_time="2030-01-02T17:00:00+01:00",
+        tags=["Errands", "home"],
     )
-    assert response.status_code == 201, response.text
     task = response.json()
     assert response.headers["location"] == f"/api/tasks/{task['id']}"
     assert response.headers["etag"] == f'"{task["etag"]}"'
@@ -40,7 +31,7 @@ async def test_create_returns_201_with_location_and_etag(alice_http: httpx.Async
 
 
 async def test_defaults_on_create(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     assert task["priority"] == "medium"
     assert task["notes"] == ""
     assert task["tags"] == []
@@ -48,7 +39,7 @@ async def test_defaults_on_create(alice_http: httpx.AsyncClient) -> None:
 
 
 async def test_get_returns_the_task_with_etag(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     response = await alice_http.get(f"/api/tasks/{task['id']}")
     assert response.status_code == 200
     del task["undo_token"]  # only a change answers one
@@ -57,7 +48,7 @@ async def test_get_returns_the_task_with_etag(alice_http: httpx.AsyncClient) -> 
 
 
 async def test_patch_changes_only_the_fields_sent(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http, notes="keep me", due_time="2030-01-01T00:00:00Z")
+    task = await create_task(alice_http, notes="keep me", due_time="2030-01-01T00:00:00Z")
     response = await alice_http.patch(
         f"/api/tasks/{task['id']}", json={"title": "Buy oat milk", "priority": "low"}
     )
@@ -72,7 +63,7 @@ async def test_patch_changes_only_the_fields_sent(alice_http: httpx.AsyncClient)
 
 
 async def test_patch_null_clears_due_time_notes_and_tags(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http, notes="n", tags=["x"], due_time="2030-01-01T00:00:00Z")
+    task = await create_task(alice_http, notes="n", tags=["x"], due_time="2030-01-01T00:00:00Z")
     response = await alice_http.patch(
         f"/api/tasks/{task['id']}",
         json={"due_time": None, "notes": None, "tags": None},
@@ -86,7 +77,7 @@ async def test_patch_null_clears_due_time_notes_and_tags(alice_http: httpx.Async
 async def test_patch_with_current_if_match_succeeds_and_stale_is_412(
     alice_http: httpx.AsyncClient,
 ) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     first = await alice_http.patch(
         f"/api/tasks/{task['id']}",
         json={"title": "v2"},
@@ -104,7 +95,7 @@ async def test_patch_with_current_if_match_succeeds_and_stale_is_412(
 
 
 async def test_if_match_star_means_any_version(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     response = await alice_http.patch(
         f"/api/tasks/{task['id']}", json={"title": "v2"}, headers={"If-Match": "*"}
     )
@@ -114,7 +105,7 @@ async def test_if_match_star_means_any_version(alice_http: httpx.AsyncClient) ->
 async def test_stale_if_match_on_complete_and_delete_is_412(
     alice_http: httpx.AsyncClient,
 ) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     await alice_http.patch(f"/api/tasks/{task['id']}", json={"title": "changed"})
     stale = {"If-Match": f'"{task["etag"]}"'}
     assert_problem(await alice_http.post(f"/api/tasks/{task['id']}/complete", headers=stale), 412)
@@ -123,7 +114,7 @@ async def test_stale_if_match_on_complete_and_delete_is_412(
 
 
 async def test_complete_and_reopen(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     done = await alice_http.post(
         f"/api/tasks/{task['id']}/complete", headers={"If-Match": f'"{task["etag"]}"'}
     )
@@ -137,7 +128,7 @@ async def test_complete_and_reopen(alice_http: httpx.AsyncClient) -> None:
 
 
 async def test_delete_then_get_is_404(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     response = await alice_http.delete(f"/api/tasks/{task['id']}")
     assert response.status_code == 200
     assert response.json()["undo_token"]
@@ -162,7 +153,7 @@ async def test_idempotency_key_with_another_body_is_409(alice_http: httpx.AsyncC
 
 
 async def test_list_paginates_with_next_page_token(alice_http: httpx.AsyncClient) -> None:
-    created = {(await create(alice_http, title=f"Task {i}"))["id"] for i in range(5)}
+    created = {(await create_task(alice_http, title=f"Task {i}"))["id"] for i in range(5)}
     seen: list[str] = []
     token = None
     pages = 0
@@ -185,12 +176,12 @@ async def test_list_paginates_with_next_page_token(alice_http: httpx.AsyncClient
 
 
 async def test_list_filters(alice_http: httpx.AsyncClient) -> None:
-    high = await create(alice_http, title="Call the plumber", priority="high", tags=["home"])
-    low = await create(
+    high = await create_task(alice_http, title="Call the plumber", priority="high", tags=["home"])
+    low = await create_task(
         alice_http, title="Read a book", priority="low", due_time="2031-05-01T00:00:00Z"
     )
-    overdue = await create(alice_http, title="Pay rent", due_time="2001-01-01T00:00:00Z")
-    done = await create(alice_http, title="Water plants")
+    overdue = await create_task(alice_http, title="Pay rent", due_time="2001-01-01T00:00:00Z")
+    done = await create_task(alice_http, title="Water plants")
     await alice_http.post(f"/api/tasks/{done['id']}/complete")
 
     async def ids(**params: object) -> list[str]:
@@ -213,5 +204,5 @@ async def test_list_filters(alice_http: httpx.AsyncClient) -> None:
 async def test_users_see_only_their_own_tasks(
     alice_http: httpx.AsyncClient, bob_http: httpx.AsyncClient
 ) -> None:
-    await create(alice_http, title="Alice's secret")
+    await create_task(alice_http, title="Alice's secret")
     assert (await bob_http.get("/api/tasks")).json() == {"tasks": [], "next_page_token": None}

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import httpx
 from todo_testkit.edge import assert_problem
-
-
-async def create(http: httpx.AsyncClient, **fields: object) -> dict:
-    response = await http.post("/api/tasks", json={"title": "Buy milk", **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
+from todo_testkit.rest import create_task
 
 
 async def undo(http: httpx.AsyncClient, token: str) -> list[dict]:
@@ -22,7 +17,7 @@ async def undo(http: httpx.AsyncClient, token: str) -> list[dict]:
 
 
 async def test_undo_restores_a_deleted_task(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http, tags=["errands"], priority="high")
+    task = await create_task(alice_http, tags=["errands"], priority="high")
     deleted = await alice_http.delete(f"/api/tasks/{task['id']}")
     assert deleted.status_code == 200
     assert_problem(await alice_http.get(f"/api/tasks/{task['id']}"), 404)
@@ -41,7 +36,7 @@ async def test_undo_restores_a_deleted_task(alice_http: httpx.AsyncClient) -> No
 
 
 async def test_every_change_answers_a_token_that_reverts_it(alice_http: httpx.AsyncClient) -> None:
-    created = await create(alice_http, title="Draft")
+    created = await create_task(alice_http, title="Draft")
     assert created["undo_token"]
     task_url = f"/api/tasks/{created['id']}"
 
@@ -63,7 +58,7 @@ async def test_every_change_answers_a_token_that_reverts_it(alice_http: httpx.As
 async def test_undoing_a_weekly_completion_removes_the_next_occurrence(
     alice_http: httpx.AsyncClient,
 ) -> None:
-    task = await create(
+    task = await create_task(
         alice_http, title="Team sync", due_time="2027-01-04T09:00:00Z", recurrence="FREQ=WEEKLY"
     )
     done = (await alice_http.post(f"/api/tasks/{task['id']}/complete")).json()
@@ -76,7 +71,7 @@ async def test_undoing_a_weekly_completion_removes_the_next_occurrence(
 
 
 async def test_an_empty_body_undoes_the_most_recent_change(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http, title="Latest")
+    task = await create_task(alice_http, title="Latest")
     await alice_http.delete(f"/api/tasks/{task['id']}")
 
     response = await alice_http.post("/api/undo", json={})
@@ -86,7 +81,7 @@ async def test_an_empty_body_undoes_the_most_recent_change(alice_http: httpx.Asy
 
 
 async def test_a_token_works_once(alice_http: httpx.AsyncClient) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     token = (await alice_http.delete(f"/api/tasks/{task['id']}")).json()["undo_token"]
     await undo(alice_http, token)
 
@@ -98,7 +93,7 @@ async def test_a_token_works_once(alice_http: httpx.AsyncClient) -> None:
 async def test_another_users_token_is_404_like_a_missing_one(
     alice_http: httpx.AsyncClient, bob_http: httpx.AsyncClient
 ) -> None:
-    task = await create(alice_http)
+    task = await create_task(alice_http)
     token = (await alice_http.delete(f"/api/tasks/{task['id']}")).json()["undo_token"]
 
     foreign = assert_problem(await bob_http.post("/api/undo", json={"undo_token": token}), 404)

@@ -18,13 +18,16 @@ from todo_testkit.agent import AgentServiceHandle
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.chatkit import (
     ChatClient,
+    ChatStack,
+    HeldLookupChat,
     OwnAgentChat,
     chat_edge_settings,
+    chatting_with_a_held_lookup,
     chatting_with_own_agent,
 )
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.edge import EdgeHandle, running_edge
-from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.tasks import TasksServiceHandle
 
 # The SDK stamps items with naive local time; the edge runs in UTC (its CLI sets TZ).
 os.environ["TZ"] = "UTC"
@@ -70,9 +73,14 @@ async def bob_chat(chat_edge: EdgeHandle, bob: SignedUpUser) -> AsyncIterator[Ch
 
 
 @pytest.fixture
-def alice_tasks(tasks_service: TasksServiceHandle, alice: SignedUpUser) -> TaskCaller:
-    """alice's tasks, straight from the tasks service."""
-    return TaskCaller(user=alice, stub=tasks_service.stub)
+def chat_stack(
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    edge_database: IsolatedDatabase,
+) -> ChatStack:
+    """The module's auth and tasks and the edge database, for agents and edges of the test's
+    own (`async with chat_stack.agent(…) as agent, chat_stack.edge(agent) as edge:`)."""
+    return ChatStack(auth_service, tasks_service, edge_database)
 
 
 @pytest.fixture
@@ -87,3 +95,10 @@ def own_agent_chat(
     return functools.partial(
         chatting_with_own_agent, auth_service, tasks_service, edge_database, alice
     )
+
+
+@pytest.fixture
+def held_lookup_chat(own_agent_chat: OwnAgentChat) -> HeldLookupChat:
+    """`async with held_lookup_chat(**options) as (agent, chat, lookup, hook)`: alice chatting
+    to an agent of her own whose ListTasks calls wait until `lookup.release()`."""
+    return functools.partial(chatting_with_a_held_lookup, own_agent_chat)

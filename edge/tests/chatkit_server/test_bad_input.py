@@ -9,11 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, chat_edge_settings, user_message
-from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
-from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
-from todo_testkit.tasks import TasksServiceHandle
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, ChatStack, user_message
+from todo_testkit.edge import EdgeHandle, assert_problem
 
 MIB = 1024 * 1024
 
@@ -114,16 +112,11 @@ async def test_session_needs_a_token(chat_edge: EdgeHandle) -> None:
         assert_problem(await http.post("/api/chatkit/session"), 401)
 
 
-async def test_session_is_rate_limited(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
-    settings = chat_edge_settings(
-        auth_service, tasks_service, "127.0.0.1:1", edge_database, chatkit_sessions_per_user=2
-    )
-    async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
+async def test_session_is_rate_limited(chat_stack: ChatStack, alice: SignedUpUser) -> None:
+    async with (
+        chat_stack.edge("127.0.0.1:1", chatkit_sessions_per_user=2) as edge,
+        edge.client(alice.access_token) as http,
+    ):
         statuses = [(await http.post("/api/chatkit/session")).status_code for _ in range(3)]
         limited = await http.post("/api/chatkit/session")
     assert statuses == [200, 200, 429]

@@ -9,7 +9,7 @@ from chatkit.types import Thread, ThreadItem
 from chatkit.widgets import StrictWidgetRoot
 from pydantic import TypeAdapter
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testkit.chatkit import ChatClient
+from todo_testkit.chatkit import CARD_TURN, ChatClient
 from todo_testkit.tasks import TaskCaller
 
 ITEMS: TypeAdapter[list[ThreadItem]] = TypeAdapter(list[ThreadItem])
@@ -103,16 +103,7 @@ async def test_second_message_sees_history_and_lists_tasks(
     # Reading changes nothing: no tasks.changed effect, and the title stays.
     assert second.of("client_effect") == []
     assert second.of("thread.updated") == []
-    assert await alice_chat.item_types(stream.thread_id) == [
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-    ]
+    assert await alice_chat.item_types(stream.thread_id) == [*CARD_TURN, *CARD_TURN]
 
 
 async def test_time_zone_header_formats_due_dates(alice_chat: ChatClient) -> None:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
-from todo_testkit.auth import SignedUpUser
 from todo_testkit.chatkit import ChatClient, Stream
-from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.tasks import TaskCaller
 
 
 def mention(*parts: str | tuple[str, str]) -> dict[str, Any]:
@@ -136,19 +135,15 @@ async def test_two_mentions_in_one_message(alice_chat: ChatClient, alice_tasks: 
 
 
 async def test_a_mention_of_another_users_task_is_plain_text(
-    alice_chat: ChatClient,
-    alice_tasks: TaskCaller,
-    bob: SignedUpUser,
-    tasks_service: TasksServiceHandle,
+    alice_chat: ChatClient, alice_tasks: TaskCaller, bob_tasks: TaskCaller
 ) -> None:
-    bobs = TaskCaller(user=bob, stub=tasks_service.stub)
-    secret = await bobs.create("Bob's secret plan")
+    secret = await bob_tasks.create("Bob's secret plan")
 
     stream = await alice_chat.stream(
         "threads.create", {"input": mention("complete ", (secret.id, "Bob's secret plan"))}
     )
 
-    assert (await bobs.get(secret.id)).state == tasks_pb.TASK_STATE_OPEN
+    assert (await bob_tasks.get(secret.id)).state == tasks_pb.TASK_STATE_OPEN
     # Past the echo of what the client sent, the id is never seen again (not used, not shown).
     assert secret.id not in str(stream.events[2:])
     [replaced] = [e["item"] for e in stream.of("thread.item.replaced")]

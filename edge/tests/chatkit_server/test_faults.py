@@ -14,20 +14,19 @@ from agents.testing import ModelStep, ScriptedModel
 from openai.types.responses import ResponseTextDeltaEvent
 from todo.tasks.v1 import tasks_service_pb2 as tasks_pb
 from todo_edge.chatkit.transport import HEARTBEAT
-from todo_testkit.agent import running_agent_service
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
+from todo_testkit.auth import SignedUpUser
 from todo_testkit.chatkit import (
+    CARD_TURN,
     ChatClient,
+    ChatStack,
+    HeldLookupChat,
     OwnAgentChat,
     Stream,
-    chat_edge_settings,
     parse_sse,
 )
-from todo_testkit.databases import IsolatedDatabase as EdgeDatabase
-from todo_testkit.edge import EdgeHandle, running_edge
-from todo_testkit.interceptors import CallGate, CallHook
+from todo_testkit.edge import EdgeHandle
 from todo_testkit.ports import free_port
-from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.tasks import TaskCaller
 from todo_testkit.waiting import eventually
 
 
@@ -52,21 +51,12 @@ async def _wait_ready(edge: EdgeHandle) -> None:
         await eventually(ready, what="the edge to see the agent come back")
 
 
-async def test_agent_down_then_back(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: EdgeDatabase,
-    alice: SignedUpUser,
-) -> None:
+async def test_agent_down_then_back(chat_stack: ChatStack, alice: SignedUpUser) -> None:
     port = free_port()
-    settings = chat_edge_settings(
-        auth_service,
-        tasks_service,
-        f"127.0.0.1:{port}",
-        edge_database,
-        readiness_backends=["auth", "tasks", "agent"],
-    )
-    async with running_edge(settings) as edge, edge.client(alice.access_token) as http:
+    async with (
+        chat_stack.edge(f"127.0.0.1:{port}", readiness_backends=["auth", "tasks", "agent"]) as edge,
+        edge.client(alice.access_token) as http,
+    ):
         chat = ChatClient(http)
         down = await chat.create("add buy milk")
         error = _retryable_failure(down)
@@ -76,18 +66,13 @@ async def test_agent_down_then_back(
         # The user's message is kept, and the thread got its title.
         assert await chat.item_types(down.thread_id) == ["user_message"]
 
-        async with running_agent_service(auth_service, tasks_service.address, port=port):
+        async with chat_stack.agent(port=port):
             await _wait_ready(edge)
             back = await chat.say(down.thread_id, "add buy milk")
         assert back.of("error") == []
         assert "milk" in back.reply.lower()
-        assert await chat.item_types(down.thread_id) == [
-            "user_message",
-            "user_message",
-            "workflow",
-            "widget",
-            "assistant_message",
-        ]
+        # The message of the failed turn, then the retried one's whole turn.
+        assert await chat.item_types(down.thread_id) == ["user_message", *CARD_TURN]
 
 
 async def test_model_failure_is_an_error_event_with_retry(own_agent_chat: OwnAgentChat) -> None:
@@ -106,11 +91,10 @@ async def test_model_failure_is_an_error_event_with_retry(own_agent_chat: OwnAge
 
 
 async def test_agent_dying_mid_stream_ends_with_an_error_event(
-    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
+    held_lookup_chat: HeldLookupChat, alice_tasks: TaskCaller
 ) -> None:
     await alice_tasks.create("Buy milk")
-    lookup = CallGate("ListTasks")
-    async with own_agent_chat(tasks_interceptors=[CallHook(lookup)]) as (agent, chat):
+    async with held_lookup_chat() as (agent, chat, lookup, _):
         reply = asyncio.create_task(chat.create("mark the milk one done"))
         await asyncio.wait_for(lookup.entered.wait(), 10)
         await agent.running.stop(0)
@@ -126,12 +110,10 @@ async def test_agent_dying_mid_stream_ends_with_an_error_event(
 
 
 async def test_client_disconnect_stops_the_agent_run(
-    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
+    held_lookup_chat: HeldLookupChat, alice_tasks: TaskCaller
 ) -> None:
     milk = await alice_tasks.create("Buy milk")
-    lookup = CallGate("ListTasks")
-    hook = CallHook(lookup)
-    async with own_agent_chat(tasks_interceptors=[hook]) as (_, chat):
+    async with held_lookup_chat() as (_, chat, lookup, hook):
         async with chat.open_create("mark the milk one done") as stream:
             assert stream.response.status_code == 200
             received = await stream.read_until(lambda got: b"progress_update" in got)
@@ -158,19 +140,16 @@ async def test_client_disconnect_stops_the_agent_run(
     # note is stored but hidden from the client.
 
 
-async def test_heartbeats_keep_a_silent_stream_open(own_agent_chat: OwnAgentChat) -> None:
+async def test_heartbeats_keep_a_silent_stream_open(held_lookup_chat: HeldLookupChat) -> None:
     # The lookup is held (the stream goes silent) until the client has had two heartbeats.
-    lookup = CallGate("ListTasks")
-    async with own_agent_chat(
-        tasks_interceptors=[CallHook(lookup)],
-        edge_overrides={"chatkit_heartbeat_seconds": 0.05},
-    ) as (_, chat):
-        async with chat.open_create("what are my tasks?") as opened:
+    heartbeats = {"chatkit_heartbeat_seconds": 0.05}
+    async with held_lookup_chat(edge_overrides=heartbeats) as held:
+        async with held.chat.open_create("what are my tasks?") as opened:
             await opened.read_until(lambda got: got.count(HEARTBEAT) >= 2)
-            lookup.release()
+            held.lookup.release()
             await opened.read_until()
         stream = opened.parsed()
-    assert lookup.entered.is_set()
+    assert held.lookup.entered.is_set()
     assert stream.heartbeats >= 2
     assert ": keep-alive\n\n" in stream.text
     assert stream.of("error") == []

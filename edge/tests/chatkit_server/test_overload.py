@@ -12,38 +12,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from todo_testkit.agent import running_agent_service
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, chat_edge_settings, user_message
-from todo_testkit.databases import IsolatedDatabase
-from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, ChatStack, user_message
+from todo_testkit.edge import EdgeHandle, assert_problem
 from todo_testkit.model_gate import ModelGate
-from todo_testkit.tasks import TasksServiceHandle
 from todo_testkit.waiting import eventually
 
 CREATE = {"type": "threads.create", "params": {"input": user_message("hello")}}
 
 
 @contextlib.asynccontextmanager
-async def _busy_edge(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    gate: ModelGate,
-) -> AsyncIterator[EdgeHandle]:
+async def _busy_edge(stack: ChatStack, gate: ModelGate) -> AsyncIterator[EdgeHandle]:
+    """An edge that runs one turn at a time, in front of an agent whose model is `gate`."""
     async with (
-        running_agent_service(
-            auth_service, tasks_service.address, custom_model=gate.model
-        ) as agent,
-        running_edge(
-            chat_edge_settings(
-                auth_service,
-                tasks_service,
-                agent.address,
-                edge_database,
-                chatkit_max_concurrent_turns=1,
-                chatkit_busy_retry_after_seconds=3,
-            )
+        stack.agent(custom_model=gate.model) as agent,
+        stack.edge(
+            agent, chatkit_max_concurrent_turns=1, chatkit_busy_retry_after_seconds=3
         ) as edge,
     ):
         yield edge
@@ -61,15 +45,11 @@ def _pool_checked_out(edge: EdgeHandle) -> int:
 
 
 async def test_a_turn_past_the_limit_is_refused_with_429_and_nothing_is_stored(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
-    bob: SignedUpUser,
+    chat_stack: ChatStack, alice: SignedUpUser, bob: SignedUpUser
 ) -> None:
     gate = ModelGate(calls=2)
     async with (
-        _busy_edge(auth_service, tasks_service, edge_database, gate) as edge,
+        _busy_edge(chat_stack, gate) as edge,
         edge.client(alice.access_token) as alice_http,
         edge.client(bob.access_token) as bob_http,
     ):
@@ -98,14 +78,11 @@ async def test_a_turn_past_the_limit_is_refused_with_429_and_nothing_is_stored(
 
 
 async def test_the_slot_comes_back_when_the_client_goes_away(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
+    chat_stack: ChatStack, alice: SignedUpUser
 ) -> None:
     gate = ModelGate(calls=2)
     async with (
-        _busy_edge(auth_service, tasks_service, edge_database, gate) as edge,
+        _busy_edge(chat_stack, gate) as edge,
         edge.client(alice.access_token) as http,
     ):
         running = asyncio.create_task(_read_all(http))
@@ -125,22 +102,15 @@ async def test_the_slot_comes_back_when_the_client_goes_away(
 
 
 async def test_an_agent_that_is_busy_after_the_stream_started_is_an_error_event(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
-    alice: SignedUpUser,
+    chat_stack: ChatStack, alice: SignedUpUser
 ) -> None:
     # The edge admits the turn (its own limit is far away) and has sent `thread.created`
     # when the agent refuses it (AGENT_BUSY, RESOURCE_EXHAUSTED): the stream is already 200,
     # so the refusal reaches the user as a retryable `error` event, not a broken stream.
     gate = ModelGate(calls=2)
     async with (
-        running_agent_service(
-            auth_service, tasks_service.address, custom_model=gate.model, max_concurrent_turns=1
-        ) as agent,
-        running_edge(
-            chat_edge_settings(auth_service, tasks_service, agent.address, edge_database)
-        ) as edge,
+        chat_stack.agent(custom_model=gate.model, max_concurrent_turns=1) as agent,
+        chat_stack.edge(agent) as edge,
         edge.client(alice.access_token) as http,
     ):
         running = asyncio.create_task(_read_all(http))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import openai
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
-from todo_testkit.chatkit import OwnAgentChat
+from todo_testkit.chatkit import ChatClient, OwnAgentChat, Stream
 from todo_testkit.tasks import TaskCaller
 
 ADD_MILK = {"title": "Buy milk", "due": None, "priority": "high", "tags": None, "notes": None}
@@ -20,14 +20,28 @@ def _overloaded() -> openai.APIStatusError:
     )
 
 
+def _added_then_failed(call_id: str) -> list[ModelStep]:
+    """A first run that adds the milk, then fails at the model before it can answer."""
+    return [
+        ModelStep(output=[function_call("add_task", ADD_MILK, call_id=call_id)]),
+        ModelStep.raise_error(_overloaded()),
+    ]
+
+
+async def _retry(chat: ChatClient, first: Stream) -> Stream:
+    """`threads.retry_after_item` on the user's message of the thread `first` created."""
+    [user] = first.done_items("user_message")
+    return await chat.stream(
+        "threads.retry_after_item", {"thread_id": first.thread_id, "item_id": user["id"]}
+    )
+
+
 async def test_retry_after_add_task_succeeded_does_not_add_it_twice(
     own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
 ) -> None:
     model = ScriptedModel(
         [
-            # First run: the task is added, then the model fails before it can answer.
-            ModelStep(output=[function_call("add_task", ADD_MILK, call_id="call_first")]),
-            ModelStep.raise_error(_overloaded()),
+            *_added_then_failed("call_first"),
             # The retry: the model adds the same task again (a new call id), then answers.
             ModelStep(output=[function_call("add_task", ADD_MILK, call_id="call_retry")]),
             ModelStep(output=[assistant_message("Added Buy milk.")]),
@@ -43,10 +57,7 @@ async def test_retry_after_add_task_succeeded_does_not_add_it_twice(
         [created] = await alice_tasks.list_all()
         assert created.title == "Buy milk"
 
-        [user] = first.done_items("user_message")
-        retried = await chat.stream(
-            "threads.retry_after_item", {"thread_id": first.thread_id, "item_id": user["id"]}
-        )
+        retried = await _retry(chat, first)
         assert retried.of("error") == []
         assert "Added Buy milk." in retried.reply
         # The retry's add_task answered with the task the first run created.
@@ -64,8 +75,7 @@ async def test_a_retry_that_asks_for_a_different_task_gets_it(
 ) -> None:
     model = ScriptedModel(
         [
-            ModelStep(output=[function_call("add_task", ADD_MILK, call_id="c1")]),
-            ModelStep.raise_error(_overloaded()),
+            *_added_then_failed("c1"),
             # The retry's model worded the task otherwise: that is a task of its own.
             ModelStep(
                 output=[
@@ -77,9 +87,6 @@ async def test_a_retry_that_asks_for_a_different_task_gets_it(
     )
     async with own_agent_chat(custom_model=model) as (_, chat):
         first = await chat.create("add buy milk")
-        [user] = first.done_items("user_message")
-        retried = await chat.stream(
-            "threads.retry_after_item", {"thread_id": first.thread_id, "item_id": user["id"]}
-        )
+        retried = await _retry(chat, first)
         assert retried.of("error") == []
     assert sorted(t.title for t in await alice_tasks.list_all()) == ["Buy milk", "Buy oat milk"]

@@ -7,42 +7,16 @@ running reply is held at the model by a gate, never by a sleep."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
-import pytest
-from sqlalchemy.engine import make_url
 from todo_edge.chatkit.run_lock import REPLY_IN_PROGRESS_REASON, ThreadRunLocks
-from todo_testkit.agent import AgentServiceHandle, running_agent_service
-from todo_testkit.auth import AuthServiceHandle, SignedUpUser
-from todo_testkit.chatkit import ChatClient, OpenStream, chat_edge_settings, user_message
-from todo_testkit.databases import IsolatedDatabase
-from todo_testkit.edge import EdgeHandle, assert_problem, running_edge
+from todo_testkit.auth import SignedUpUser
+from todo_testkit.chatkit import ChatClient, ChatStack, OpenStream, user_message
+from todo_testkit.databases import connect_postgres
+from todo_testkit.edge import EdgeHandle, assert_problem
 from todo_testkit.model_gate import ModelGate
-from todo_testkit.tasks import TasksServiceHandle
 from todo_testkit.waiting import eventually
-
-
-@contextlib.asynccontextmanager
-async def _agent(
-    auth: AuthServiceHandle, tasks: TasksServiceHandle, model: ModelGate
-) -> AsyncIterator[AgentServiceHandle]:
-    async with running_agent_service(auth, tasks.address, custom_model=model.model) as agent:
-        yield agent
-
-
-@contextlib.asynccontextmanager
-async def _edge(
-    auth: AuthServiceHandle,
-    tasks: TasksServiceHandle,
-    agent: AgentServiceHandle,
-    database: IsolatedDatabase,
-) -> AsyncIterator[EdgeHandle]:
-    async with running_edge(chat_edge_settings(auth, tasks, agent.address, database)) as edge:
-        yield edge
 
 
 async def _first_reply_running(stream: OpenStream, model: ModelGate) -> str:
@@ -65,19 +39,16 @@ async def _say(chat: ChatClient, thread_id: str, text: str) -> httpx.Response:
 
 
 async def test_a_second_tab_through_another_edge_waits_its_turn(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
+    chat_stack: ChatStack,
     alice: SignedUpUser,
     bob: SignedUpUser,
 ) -> None:
-    if not edge_database.is_postgres:
-        pytest.skip("two edges share a lock only on PostgreSQL (TEST_DATABASE_URL)")
+    chat_stack.database.require_postgres("two edges share a lock")
     model = ModelGate(calls=2)
     async with (
-        _agent(auth_service, tasks_service, model) as agent,
-        _edge(auth_service, tasks_service, agent, edge_database) as first_edge,
-        _edge(auth_service, tasks_service, agent, edge_database) as second_edge,
+        chat_stack.agent(custom_model=model.model) as agent,
+        chat_stack.edge(agent) as first_edge,
+        chat_stack.edge(agent) as second_edge,
         first_edge.client(alice.access_token, timeout=30.0) as first_tab,
         second_edge.client(alice.access_token, timeout=30.0) as second_tab,
         second_edge.client(bob.access_token, timeout=30.0) as bob_http,
@@ -109,15 +80,13 @@ async def test_a_second_tab_through_another_edge_waits_its_turn(
 
 
 async def test_the_lock_is_given_back_when_the_client_goes_away(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
+    chat_stack: ChatStack,
     alice: SignedUpUser,
 ) -> None:
     model = ModelGate(calls=2)
     async with (
-        _agent(auth_service, tasks_service, model) as agent,
-        _edge(auth_service, tasks_service, agent, edge_database) as edge,
+        chat_stack.agent(custom_model=model.model) as agent,
+        chat_stack.edge(agent) as edge,
         edge.client(alice.access_token, timeout=30.0) as http,
     ):
         chat = ChatClient(http)
@@ -134,18 +103,15 @@ async def test_the_lock_is_given_back_when_the_client_goes_away(
 
 
 async def test_a_lost_lock_connection_is_made_again(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    edge_database: IsolatedDatabase,
+    chat_stack: ChatStack,
     alice: SignedUpUser,
 ) -> None:
-    if not edge_database.is_postgres:
-        pytest.skip("the lock connection exists only on PostgreSQL (TEST_DATABASE_URL)")
+    chat_stack.database.require_postgres("the lock connection exists")
     model = ModelGate(calls=3)
     model.release()
     async with (
-        _agent(auth_service, tasks_service, model) as agent,
-        _edge(auth_service, tasks_service, agent, edge_database) as edge,
+        chat_stack.agent(custom_model=model.model) as agent,
+        chat_stack.edge(agent) as edge,
         edge.client(alice.access_token, timeout=30.0) as http,
     ):
         chat = ChatClient(http)
@@ -154,14 +120,7 @@ async def test_a_lost_lock_connection_is_made_again(
         locks = _run_locks(edge)
         pid = locks.session_pid
         assert pid is not None
-        url = make_url(edge_database.url)
-        admin = await asyncpg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-        )
+        admin = await connect_postgres(chat_stack.database.url)
         try:
             assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
         finally:

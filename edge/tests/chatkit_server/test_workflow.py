@@ -10,11 +10,18 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from todo_edge.chatkit.notices import OFFLINE_NOTICE, UNREACHABLE_NOTICE
 from todo_edge.chatkit.workflow import FAILED_ICON, STOPPED_REASON
-from todo_testkit.chatkit import ChatClient, OwnAgentChat, Stream, user_message
-from todo_testkit.interceptors import CallGate, CallHook
+from todo_testkit.chatkit import (
+    CARD_TURN,
+    ChatClient,
+    HeldLookupChat,
+    OwnAgentChat,
+    Stream,
+    user_message,
+)
 from todo_testkit.tasks import TaskCaller
 from todo_testkit.waiting import eventually
 
@@ -107,16 +114,7 @@ async def test_the_workflow_is_kept_on_reload_in_its_place(alice_chat: ChatClien
     streamed = [*first.stored_items(), *second.stored_items()]
     page = await alice_chat.items(thread_id)
     assert page["data"] == streamed
-    assert [item["type"] for item in page["data"]] == [
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-        "user_message",
-        "workflow",
-        "widget",
-        "assistant_message",
-    ]
+    assert [item["type"] for item in page["data"]] == [*CARD_TURN, *CARD_TURN]
     response = await alice_chat.post("threads.get_by_id", {"thread_id": thread_id})
     assert response.status_code == 200
     assert response.json()["items"]["data"] == streamed
@@ -139,18 +137,36 @@ async def test_a_failed_call_is_marked_failed_with_the_reason(alice_chat: ChatCl
     assert (await alice_chat.items(stream.thread_id))["data"][1] == workflow
 
 
-async def test_the_urdu_handoff_is_a_step_of_its_own(
-    alice_chat: ChatClient, alice_tasks: TaskCaller
+@pytest.mark.parametrize(
+    ("text", "steps", "summary"),
+    [
+        # The Urdu handoff is a step of its own.
+        (
+            "میرے کام دکھائیں",
+            [("Handed over to the Urdu Assistant", "agent"), ("Listed 1 task", "search")],
+            "Listed 1 task",
+        ),
+        # A delete step names the task.
+        (
+            "delete the milk one",
+            [("Listed 1 task", "search"), ("Deleted 'Buy milk'", "write")],
+            "Deleted 1 task",
+        ),
+    ],
+    ids=["urdu-handoff", "delete"],
+)
+async def test_each_step_of_a_turn_is_named_and_complete(
+    alice_chat: ChatClient,
+    alice_tasks: TaskCaller,
+    text: str,
+    steps: list[tuple[str, str]],
+    summary: str,
 ) -> None:
     await alice_tasks.create("Buy milk")
-    stream = await alice_chat.create("میرے کام دکھائیں")
-    workflow = _the_workflow(stream)
-    assert _steps(workflow) == [
-        ("Handed over to the Urdu Assistant", "complete"),
-        ("Listed 1 task", "complete"),
-    ]
-    assert workflow["workflow"]["tasks"][0]["icon"] == "agent"
-    assert workflow["workflow"]["summary"]["title"] == "Listed 1 task"
+    workflow = _the_workflow(await alice_chat.create(text))
+    assert _steps(workflow) == [(title, "complete") for title, _ in steps]
+    assert [task["icon"] for task in workflow["workflow"]["tasks"]] == [icon for _, icon in steps]
+    assert workflow["workflow"]["summary"]["title"] == summary
 
 
 async def test_a_turn_without_tool_calls_has_no_workflow(alice_chat: ChatClient) -> None:
@@ -187,11 +203,10 @@ async def test_an_unreachable_model_is_a_warning_notice(own_agent_chat: OwnAgent
 
 
 async def test_a_stopped_turn_keeps_its_steps(
-    own_agent_chat: OwnAgentChat, alice_tasks: TaskCaller
+    held_lookup_chat: HeldLookupChat, alice_tasks: TaskCaller
 ) -> None:
     await alice_tasks.create("Buy milk")
-    lookup = CallGate("ListTasks")
-    async with own_agent_chat(tasks_interceptors=[CallHook(lookup)]) as (_, chat):
+    async with held_lookup_chat() as (_, chat, lookup, _):
         async with chat.open_create("mark the milk one done") as opened:
             await opened.read_until(lambda seen: b"workflow" in seen)
             await asyncio.wait_for(lookup.entered.wait(), 10)
@@ -286,16 +301,3 @@ async def test_an_unknown_composer_tool_is_refused_and_nothing_is_stored(
     )
     assert response.status_code == 400
     assert await alice_chat.item_types(thread.thread_id) == ["user_message", "assistant_message"]
-
-
-async def test_a_delete_step_names_the_task(
-    alice_chat: ChatClient, alice_tasks: TaskCaller
-) -> None:
-    await alice_tasks.create("Buy milk")
-    stream = await alice_chat.create("delete the milk one")
-    workflow = _the_workflow(stream)
-    assert _steps(workflow) == [
-        ("Listed 1 task", "complete"),
-        ("Deleted 'Buy milk'", "complete"),
-    ]
-    assert workflow["workflow"]["summary"]["title"] == "Deleted 1 task"

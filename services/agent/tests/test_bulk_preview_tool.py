@@ -9,45 +9,40 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agents.testing import ScriptedModel, assistant_message, function_call
 from todo.agent.v1 import agent_service_pb2 as agent_pb
 from todo.tasks.v1 import tasks_service_pb2 as pb
-from todo_testkit.agent import ZONE, AskOwnAgent
+from todo_testkit.agent import ZONE, AskOwnAgent, ask_one_tool_call
+from todo_testkit.auth import SignedUpUser
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 
-def tool_output(model: ScriptedModel) -> dict[str, Any]:
-    output = next(i for i in model.calls[1].input if i.get("type") == "function_call_output")
-    parsed: dict[str, Any] = json.loads(output["output"])
-    return parsed
-
-
 async def preview(ask_own_agent: AskOwnAgent, user: Any, **arguments: Any) -> tuple[Any, dict]:
-    model = ScriptedModel(
-        [
-            [function_call("preview_bulk_change", arguments, call_id="p1")],
-            [assistant_message("Confirm on the card.")],
-        ]
+    """One preview_bulk_change call: the tool's event and what it told the model (parsed)."""
+    turn = await ask_one_tool_call(
+        ask_own_agent,
+        user.metadata,
+        "bulk",
+        "preview_bulk_change",
+        arguments,
+        reply="Confirm on the card.",
+        call_id="p1",
     )
-    run = await ask_own_agent(user.metadata, "bulk", agent={"custom_model": model})
-    model.assert_complete()
-    [finished] = run.finished
-    return finished, tool_output(model)
+    [finished] = turn.run.finished
+    output: dict[str, Any] = json.loads(turn.told_model)
+    return finished, output
 
 
 async def test_a_reschedule_preview_lists_the_matching_tasks_and_changes_nothing(
-    ask_own_agent: AskOwnAgent, tasks_service: TasksServiceHandle, sign_up: Any
+    ask_own_agent: AskOwnAgent, alice: SignedUpUser, alice_tasks: TaskCaller
 ) -> None:
-    user = await sign_up()
-    caller = TaskCaller(user=user, stub=tasks_service.stub)
-    errand = await caller.create("post letter", tags=["errands"])
-    other = await caller.create("buy stamps", tags=["errands"])
-    await caller.create("write report", tags=["work"])
-    done = await caller.create("old errand", tags=["errands"])
-    await caller.complete(done.id)
+    errand = await alice_tasks.create("post letter", tags=["errands"])
+    other = await alice_tasks.create("buy stamps", tags=["errands"])
+    await alice_tasks.create("write report", tags=["work"])
+    done = await alice_tasks.create("old errand", tags=["errands"])
+    await alice_tasks.complete(done.id)
 
     finished, output = await preview(
-        ask_own_agent, user, action="reschedule", tag="#errands", new_due="2031-01-20"
+        ask_own_agent, alice, action="reschedule", tag="#errands", new_due="2031-01-20"
     )
 
     assert finished.ok
@@ -61,20 +56,18 @@ async def test_a_reschedule_preview_lists_the_matching_tasks_and_changes_nothing
     assert output["preview"] == {"action": "reschedule", "new_due": "2031-01-20T23:59+00:00"}
     assert "Confirm" in output["message"]
     # Nothing changed.
-    assert not (await caller.get(errand.id)).HasField("due_time")
+    assert not (await alice_tasks.get(errand.id)).HasField("due_time")
 
 
 async def test_a_tag_preview_carries_the_cleaned_tags_and_the_query_filter(
-    ask_own_agent: AskOwnAgent, tasks_service: TasksServiceHandle, sign_up: Any
+    ask_own_agent: AskOwnAgent, alice: SignedUpUser, alice_tasks: TaskCaller
 ) -> None:
-    user = await sign_up()
-    caller = TaskCaller(user=user, stub=tasks_service.stub)
-    dentist = await caller.create("call the dentist")
-    await caller.create("buy milk")
+    dentist = await alice_tasks.create("call the dentist")
+    await alice_tasks.create("buy milk")
 
     finished, _ = await preview(
         ask_own_agent,
-        user,
+        alice,
         action="tag",
         query="dentist",
         add_tags=["#Health", "health"],
@@ -88,7 +81,7 @@ async def test_a_tag_preview_carries_the_cleaned_tags_and_the_query_filter(
         ["health"],
         ["old"],
     )
-    assert list((await caller.get(dentist.id)).tags) == []
+    assert list((await alice_tasks.get(dentist.id)).tags) == []
 
 
 async def test_an_action_missing_its_arguments_is_an_error_the_model_reads(

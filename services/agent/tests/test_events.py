@@ -8,12 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agents import RawResponsesStreamEvent
-from openai.types.responses import (
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseOutputText,
-    ResponseTextDeltaEvent,
-)
+from agents.testing import assistant_message
+from openai.types.responses import ResponseOutputItemDoneEvent, ResponseTextDeltaEvent
 from todo_agent.context import AgentContext
 from todo_agent.events import EventMapper
 
@@ -45,13 +41,7 @@ def _delta(text: str) -> RawResponsesStreamEvent:
 
 
 def _done(text: str) -> RawResponsesStreamEvent:
-    message = ResponseOutputMessage(
-        id="m",
-        type="message",
-        role="assistant",
-        status="completed",
-        content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
-    )
+    message = assistant_message(text, item_id="m")
     return RawResponsesStreamEvent(
         data=ResponseOutputItemDoneEvent(
             type="response.output_item.done", item=message, output_index=0, sequence_number=1

@@ -112,12 +112,10 @@ async def test_forged_token_is_unauthenticated(agent_service: AgentServiceHandle
 
 async def test_another_users_task_id_is_not_found_and_nothing_leaks(
     agent_service: AgentServiceHandle,
-    tasks_service: TasksServiceHandle,
     alice: SignedUpUser,
-    bob: SignedUpUser,
+    bob_tasks: TaskCaller,
 ) -> None:
-    bobs = TaskCaller(user=bob, stub=tasks_service.stub)
-    secret = await bobs.create("Bob's secret surprise party")
+    secret = await bob_tasks.create("Bob's secret surprise party")
 
     for text in (
         f"complete task {secret.id}",
@@ -132,7 +130,7 @@ async def test_another_users_task_id_is_not_found_and_nothing_leaks(
         assert "surprise" not in run.reply
         assert run.run_finished is not None
 
-    assert (await bobs.get(secret.id)).state == tasks_pb.TASK_STATE_OPEN
+    assert (await bob_tasks.get(secret.id)).state == tasks_pb.TASK_STATE_OPEN
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,19 +236,20 @@ def _run_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
 
 
 async def test_cancel_during_slow_tool_call_stops_everything(
-    auth_service: AuthServiceHandle, tasks_service: TasksServiceHandle, sign_up: Any
+    auth_service: AuthServiceHandle,
+    tasks_service: TasksServiceHandle,
+    alice: SignedUpUser,
+    alice_tasks: TaskCaller,
 ) -> None:
-    user = await sign_up()
-    caller = TaskCaller(user=user, stub=tasks_service.stub)
-    milk = await caller.create("Buy milk")
+    milk = await alice_tasks.create("Buy milk")
     lookup = CallGate("ListTasks")
     hook = CallHook(lookup)
     async with running_agent_service(
         auth_service, tasks_service.address, tasks_interceptors=[hook]
     ) as agent:
-        before = await _tasks_once_following(agent, user)
+        before = await _tasks_once_following(agent, alice)
         call = agent.stub.Respond(
-            pb.RespondRequest(input="mark the milk one done"), metadata=user.metadata, timeout=20
+            pb.RespondRequest(input="mark the milk one done"), metadata=alice.metadata, timeout=20
         )
         seen: list[str] = []
         started = asyncio.Event()
@@ -273,7 +272,7 @@ async def test_cancel_during_slow_tool_call_stops_everything(
 
     assert seen == ["run_started", "tool_call_started"]
     assert hook.methods == ["ListTasks"]
-    assert (await caller.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
+    assert (await alice_tasks.get(milk.id)).state == tasks_pb.TASK_STATE_OPEN
 
 
 def _stuck_model(entered: asyncio.Event) -> ScriptedModel:

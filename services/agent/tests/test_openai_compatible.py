@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from todo_agent.history_budget import CUT_NOTE
 from todo_agent.titles import clean_title
 from todo_agent.tools import argument_problem
 from todo_testkit.agent import AgentServiceHandle, AskOwnAgent, respond, running_agent_service
-from todo_testkit.auth import AuthServiceHandle
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.tasks import TaskCaller, TasksServiceHandle
 
 PROVIDER_SECRET = "provider-internal-detail-sk-live-123"
@@ -500,22 +500,36 @@ def _completion(text: str) -> dict[str, Any]:
     }
 
 
-async def test_the_configured_model_writes_the_thread_title(
+SuggestTitle = Callable[..., Awaitable[pb.SuggestTitleResponse]]
+
+
+@pytest.fixture
+def suggest_title(
     auth_service: AuthServiceHandle,
     tasks_service: TasksServiceHandle,
     provider: FakeProvider,
-    sign_up: Any,
+    alice: SignedUpUser,
+) -> SuggestTitle:
+    """`await suggest_title(text, locale=…)`: alice's SuggestTitle call to an agent of the
+    test's own on the `provider`'s model."""
+
+    async def call(text: str, **fields: Any) -> pb.SuggestTitleResponse:
+        async with running_agent_service(
+            auth_service, tasks_service.address, **_llm_settings(provider)
+        ) as agent:
+            response: pb.SuggestTitleResponse = await agent.stub.SuggestTitle(
+                pb.SuggestTitleRequest(text=text, **fields), metadata=alice.metadata, timeout=20
+            )
+            return response
+
+    return call
+
+
+async def test_the_configured_model_writes_the_thread_title(
+    provider: FakeProvider, suggest_title: SuggestTitle
 ) -> None:
-    user = await sign_up()
     provider.replies = [Reply(completion=_completion('Title: "Weekly groceries."\nDone.'))]
-    async with running_agent_service(
-        auth_service, tasks_service.address, **_llm_settings(provider)
-    ) as agent:
-        response = await agent.stub.SuggestTitle(
-            pb.SuggestTitleRequest(text="add milk, eggs and bread for this week", locale="en"),
-            metadata=user.metadata,
-            timeout=20,
-        )
+    response = await suggest_title("add milk, eggs and bread for this week", locale="en")
     assert response.title == "Weekly groceries"
     [request] = provider.requests
     assert "stream" not in request["json"] and "tools" not in request["json"]
@@ -568,20 +582,11 @@ async def test_a_title_the_model_fails_to_write_leaves_the_answer_alone(
 
 
 async def test_a_failing_model_writes_no_title(
-    auth_service: AuthServiceHandle,
-    tasks_service: TasksServiceHandle,
-    provider: FakeProvider,
-    sign_up: Any,
+    provider: FakeProvider, suggest_title: SuggestTitle
 ) -> None:
-    user = await sign_up()
     provider.replies = [Reply(status=500)]
-    async with running_agent_service(
-        auth_service, tasks_service.address, **_llm_settings(provider)
-    ) as agent:
-        with pytest.raises(grpc.aio.AioRpcError) as failed:
-            await agent.stub.SuggestTitle(
-                pb.SuggestTitleRequest(text="add milk"), metadata=user.metadata, timeout=20
-            )
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await suggest_title("add milk")
     assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
     assert PROVIDER_SECRET not in (failed.value.details() or "")
 

@@ -6,27 +6,25 @@ import asyncio
 
 import grpc
 from todo.auth.v1 import auth_service_pb2 as pb
-from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, sign_up_user
 from todo_testkit.rpc_errors import rpc_error
 
 
 async def test_refresh_rotates_the_refresh_token(
-    auth_service: AuthServiceHandle, sign_up: SignUp
+    auth_service: AuthServiceHandle, alice: SignedUpUser
 ) -> None:
-    user = await sign_up()
-    first = await auth_service.refresh(user.refresh_token)
+    first = await auth_service.refresh(alice.refresh_token)
     second = await auth_service.refresh(first.tokens.refresh_token)
-    assert len({user.refresh_token, first.tokens.refresh_token, second.tokens.refresh_token}) == 3
+    assert len({alice.refresh_token, first.tokens.refresh_token, second.tokens.refresh_token}) == 3
     me = await auth_service.get_me(second.tokens.access_token)
-    assert me.user.id == user.user_id
+    assert me.user.id == alice.user_id
 
 
 async def test_reusing_a_rotated_token_revokes_the_whole_family(
-    auth_service: AuthServiceHandle, sign_up: SignUp
+    auth_service: AuthServiceHandle, alice: SignedUpUser
 ) -> None:
-    user = await sign_up()
-    rotated = await auth_service.refresh(user.refresh_token)
-    reused = await rpc_error(auth_service.refresh(user.refresh_token))
+    rotated = await auth_service.refresh(alice.refresh_token)
+    reused = await rpc_error(auth_service.refresh(alice.refresh_token))
     assert reused.code == grpc.StatusCode.UNAUTHENTICATED
     assert reused.reason == "REFRESH_TOKEN_REUSED"
     # The legitimate-looking latest token is dead too: the family is revoked.
@@ -34,16 +32,15 @@ async def test_reusing_a_rotated_token_revokes_the_whole_family(
     assert latest.code == grpc.StatusCode.UNAUTHENTICATED
     assert latest.reason == "REFRESH_TOKEN_REVOKED"
     # Another sign-in (another family) is unaffected.
-    other = await auth_service.sign_in(user.email, user.password)
+    other = await auth_service.sign_in(alice.email, alice.password)
     await auth_service.refresh(other.tokens.refresh_token)
 
 
 async def test_concurrent_refreshes_of_one_token_cannot_both_succeed(
-    auth_service: AuthServiceHandle, sign_up: SignUp
+    auth_service: AuthServiceHandle, alice: SignedUpUser
 ) -> None:
-    user = await sign_up()
     results = await asyncio.gather(
-        *(auth_service.refresh(user.refresh_token) for _ in range(5)),
+        *(auth_service.refresh(alice.refresh_token) for _ in range(5)),
         return_exceptions=True,
     )
     successes = [r for r in results if isinstance(r, pb.RefreshResponse)]
@@ -74,13 +71,12 @@ async def test_expired_refresh_token(start_auth, clock) -> None:  # type: ignore
 
 
 async def test_sign_out_revokes_the_family_and_is_idempotent(
-    auth_service: AuthServiceHandle, sign_up: SignUp
+    auth_service: AuthServiceHandle, alice: SignedUpUser
 ) -> None:
-    user = await sign_up()
-    rotated = await auth_service.refresh(user.refresh_token)
+    rotated = await auth_service.refresh(alice.refresh_token)
     # Signing out with an older token of the family ends the session too.
-    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
-    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=user.refresh_token), timeout=5)
+    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=alice.refresh_token), timeout=5)
+    await auth_service.stub.SignOut(pb.SignOutRequest(refresh_token=alice.refresh_token), timeout=5)
     revoked = await rpc_error(auth_service.refresh(rotated.tokens.refresh_token))
     assert revoked.code == grpc.StatusCode.UNAUTHENTICATED
     assert revoked.reason == "REFRESH_TOKEN_REVOKED"

@@ -10,7 +10,6 @@ from typing import Any
 
 import grpc
 import jwt
-import pytest
 from todo.auth.v1 import auth_service_pb2 as pb
 from todo.auth.v1.auth_service_pb2_grpc import AuthServiceStub
 from todo_auth.server import start_auth_server
@@ -199,8 +198,7 @@ async def test_a_revocation_on_one_auth_replica_reaches_the_watchers_of_another(
     tmp_path: Path,
 ) -> None:
     async with running_auth_service(tmp_path, revocation_watch_heartbeat_seconds=3600) as first:
-        if not first.database.is_postgres:
-            pytest.skip("replicas hear each other through PostgreSQL NOTIFY (TEST_DATABASE_URL)")
+        first.database.require_postgres("replicas hear each other through NOTIFY")
         second = await start_auth_server(first.settings)
         try:
             hub = _watch_hub(second)

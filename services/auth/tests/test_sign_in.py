@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from todo_testkit.auth import AuthServiceHandle, SignUp, sign_up_user, unique_email
+from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp, sign_up_user, unique_email
 from todo_testkit.rpc_errors import rpc_error
 
 
@@ -20,11 +20,10 @@ async def test_sign_in_returns_tokens_for_the_user(
 
 
 async def test_unknown_email_and_wrong_password_fail_identically(
-    auth_service: AuthServiceHandle, sign_up: SignUp
+    auth_service: AuthServiceHandle, alice: SignedUpUser
 ) -> None:
-    user = await sign_up()
-    wrong_password = await rpc_error(auth_service.sign_in(user.email, "not the password"))
-    unknown_email = await rpc_error(auth_service.sign_in(unique_email(), user.password))
+    wrong_password = await rpc_error(auth_service.sign_in(alice.email, "not the password"))
+    unknown_email = await rpc_error(auth_service.sign_in(unique_email(), alice.password))
     assert wrong_password.code == unknown_email.code == grpc.StatusCode.UNAUTHENTICATED
     assert wrong_password.reason == unknown_email.reason == "INVALID_CREDENTIALS"
     assert wrong_password.message == unknown_email.message

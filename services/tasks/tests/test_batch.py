@@ -13,19 +13,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_testkit.rpc_errors import expect_rpc_error
-from todo_testkit.tasks import TaskCaller
+from todo_testkit.tasks import TaskCaller, stamp
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 MISSING_ID = "0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10"
 # A bound on a hang (the test fails), not a latency claim.
 WAIT_SECONDS = 10.0
-
-
-def stamp(moment: datetime) -> Timestamp:
-    value = Timestamp()
-    value.FromDatetime(moment)
-    return value
 
 
 async def batch_update(caller: TaskCaller, **fields: object) -> pb.BatchUpdateTasksResponse:

@@ -11,22 +11,15 @@ from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_testkit.rpc_errors import expect_rpc_error
-from todo_testkit.tasks import TaskCaller, running_tasks_service
+from todo_testkit.tasks import TaskCaller, running_tasks_service, stamp
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
 def utc(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> Timestamp:
-    value = Timestamp()
-    value.FromDatetime(moment)
-    return value
 
 
 def due_of(task: pb.Task) -> datetime:
@@ -48,14 +41,7 @@ async def complete(caller: TaskCaller, task_id: str) -> pb.CompleteTaskResponse:
 async def test_completing_a_weekly_task_creates_the_next_occurrence(new_task_caller):
     alice = await new_task_caller()
     monday = utc(2027, 1, 4, 9, 0)
-    task = await alice.create(
-        title="Team sync",
-        notes="room 2",
-        priority=pb.TASK_PRIORITY_HIGH,
-        tags=["work"],
-        due_time=stamp(monday),
-        recurrence="FREQ=WEEKLY;BYDAY=MO",
-    )
+    task = await alice.create_filled("Team sync", monday, recurrence="FREQ=WEEKLY;BYDAY=MO")
     assert task.recurrence == "FREQ=WEEKLY;BYDAY=MO"
     assert task.previous_occurrence_id == ""
 
@@ -66,9 +52,9 @@ async def test_completing_a_weekly_task_creates_the_next_occurrence(new_task_cal
     assert due_of(following) == monday + timedelta(weeks=1)
     assert (following.title, following.notes, following.priority, list(following.tags)) == (
         "Team sync",
-        "room 2",
+        "2 litres",
         pb.TASK_PRIORITY_HIGH,
-        ["work"],
+        ["errands"],
     )
     assert following.state == pb.TASK_STATE_OPEN
     assert following.recurrence == task.recurrence

@@ -5,14 +5,14 @@ by the scheduler, also with two schedulers on one database and across restarts."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import select
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_common.db import Database
@@ -21,17 +21,15 @@ from todo_tasks.reminders import format_before, parse_before
 from todo_tasks.scheduler import ReminderScheduler
 from todo_testkit.databases import IsolatedDatabase
 from todo_testkit.rpc_errors import expect_rpc_error
-from todo_testkit.tasks import TaskCaller, running_tasks_service
+from todo_testkit.tasks import TaskCaller, running_tasks_service, stamp
 from todo_testkit.waiting import eventually
 
 # A scheduler that never looks again after its first pass: reminders stay pending.
 IDLE = {"reminder_poll_seconds": 3600.0}
 
 
-def stamp(moment: datetime) -> Timestamp:
-    value = Timestamp()
-    value.FromDatetime(moment)
-    return value
+# The due time most tests' reminders are counted back from (a Monday, 17:00 UTC).
+DUE = datetime(2027, 1, 4, 17, tzinfo=UTC)
 
 
 def before(text: str) -> pb.Reminder:
@@ -67,6 +65,15 @@ async def reminder_rows(target: IsolatedDatabase, task_id: str) -> list[tuple[da
             .order_by(table.c.fire_at)
         )
         return [(row.fire_at, row.fired_at is not None) for row in rows]
+
+
+Scheduled = Callable[[str], Awaitable[list[tuple[datetime, bool]]]]
+
+
+@pytest.fixture
+def scheduled(tasks_service: Any) -> Scheduled:
+    """`await scheduled(task_id)`: the task's `reminder_rows` in the module's tasks database."""
+    return functools.partial(reminder_rows, tasks_service.database)
 
 
 async def reminder_events(target: IsolatedDatabase, owner: str) -> list[Any]:
@@ -129,7 +136,7 @@ def test_bad_durations_are_refused(text: str) -> None:
 
 async def test_bad_reminders_are_invalid_argument_naming_each_field(new_task_caller) -> None:
     alice = await new_task_caller()
-    due = stamp(datetime(2027, 1, 4, 17, tzinfo=UTC))
+    due = stamp(DUE)
     request = pb.CreateTaskRequest(
         task=pb.Task(
             title="x",
@@ -170,7 +177,7 @@ async def test_a_relative_reminder_needs_a_due_time_and_five_is_the_most(new_tas
     )
     assert list(violations(info)) == ["task.reminders[0].before"]
     six = [before(f"PT{n}M") for n in range(1, 7)]
-    due = stamp(datetime(2027, 1, 4, 17, tzinfo=UTC))
+    due = stamp(DUE)
     info = await expect_rpc_error(
         alice.create(title="many", due_time=due, reminders=six), grpc.StatusCode.INVALID_ARGUMENT
     )
@@ -188,13 +195,12 @@ async def test_a_relative_reminder_needs_a_due_time_and_five_is_the_most(new_tas
 
 async def test_reminders_round_trip_on_create_and_update(new_task_caller) -> None:
     alice = await new_task_caller()
-    due = datetime(2027, 1, 4, 17, tzinfo=UTC)
     task = await alice.create(
         title="call mum",
-        due_time=stamp(due),
-        reminders=[before("PT60M"), at(due - timedelta(days=1)), before("PT1H")],
+        due_time=stamp(DUE),
+        reminders=[before("PT60M"), at(DUE - timedelta(days=1)), before("PT1H")],
     )
-    assert list(task.reminders) == [before("PT1H"), at(due - timedelta(days=1))]
+    assert list(task.reminders) == [before("PT1H"), at(DUE - timedelta(days=1))]
     assert await alice.get(task.id) == task
     changed = await alice.update(pb.Task(id=task.id, reminders=[before("P1D")]), "reminders")
     assert list(changed.reminders) == [before("P1D")]
@@ -206,41 +212,35 @@ async def test_reminders_round_trip_on_create_and_update(new_task_caller) -> Non
 # ---- the task_reminders table ----
 
 
-async def test_the_moments_follow_the_due_time_and_the_state(
-    tasks_service, new_task_caller
-) -> None:
+async def test_the_moments_follow_the_due_time_and_the_state(scheduled, new_task_caller) -> None:
     alice = await new_task_caller()
-    db = tasks_service.database
-    due = datetime(2027, 1, 4, 17, tzinfo=UTC)
     fixed = datetime(2027, 1, 3, 9, tzinfo=UTC)
     task = await alice.create(
-        title="dentist", due_time=stamp(due), reminders=[before("PT1H"), at(fixed)]
+        title="dentist", due_time=stamp(DUE), reminders=[before("PT1H"), at(fixed)]
     )
-    assert await reminder_rows(db, task.id) == [(fixed, False), (due - timedelta(hours=1), False)]
+    assert await scheduled(task.id) == [(fixed, False), (DUE - timedelta(hours=1), False)]
 
-    later = due + timedelta(days=1)
+    later = DUE + timedelta(days=1)
     await alice.update(pb.Task(id=task.id, due_time=stamp(later)), "due_time")
-    assert await reminder_rows(db, task.id) == [(fixed, False), (later - timedelta(hours=1), False)]
+    assert await scheduled(task.id) == [(fixed, False), (later - timedelta(hours=1), False)]
 
     await alice.complete(task.id)
-    assert await reminder_rows(db, task.id) == []
+    assert await scheduled(task.id) == []
     await alice.reopen(task.id)
-    assert len(await reminder_rows(db, task.id)) == 2
+    assert len(await scheduled(task.id)) == 2
 
     # A moment already past is not scheduled.
     await alice.update(
         pb.Task(id=task.id, reminders=[at(datetime(2020, 1, 1, tzinfo=UTC))]), "reminders"
     )
-    assert await reminder_rows(db, task.id) == []
+    assert await scheduled(task.id) == []
 
     await alice.update(pb.Task(id=task.id, reminders=[before("PT1H")]), "reminders")
     await alice.delete(task.id)
-    assert await reminder_rows(db, task.id) == []
+    assert await scheduled(task.id) == []
 
 
-async def test_the_next_occurrence_gets_its_reminders_shifted(
-    tasks_service, new_task_caller
-) -> None:
+async def test_the_next_occurrence_gets_its_reminders_shifted(scheduled, new_task_caller) -> None:
     alice = await new_task_caller()
     due = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday
     task = await alice.create(
@@ -255,18 +255,18 @@ async def test_the_next_occurrence_gets_its_reminders_shifted(
     following = response.next_task
     next_due = due + timedelta(weeks=1)
     assert list(following.reminders) == [before("PT15M"), at(next_due - timedelta(days=1))]
-    assert await reminder_rows(tasks_service.database, task.id) == []
-    assert await reminder_rows(tasks_service.database, following.id) == [
+    assert await scheduled(task.id) == []
+    assert await scheduled(following.id) == [
         (next_due - timedelta(days=1), False),
         (next_due - timedelta(minutes=15), False),
     ]
 
 
-async def test_purging_the_account_removes_its_reminders(tasks_service, new_task_caller) -> None:
+async def test_purging_the_account_removes_its_reminders(scheduled, new_task_caller) -> None:
     alice = await new_task_caller()
     task = await alice.create(title="x", reminders=[at(datetime(2027, 1, 4, tzinfo=UTC))])
     await alice.stub.PurgeTasks(pb.PurgeTasksRequest(), metadata=alice.metadata, timeout=10)
-    assert await reminder_rows(tasks_service.database, task.id) == []
+    assert await scheduled(task.id) == []
 
 
 # ---- delivery ----
@@ -385,13 +385,11 @@ async def test_a_restart_neither_loses_nor_repeats_a_reminder(
 
 
 async def test_undo_brings_a_deleted_tasks_reminders_back_and_takes_an_undone_adds_away(
-    tasks_service, new_task_caller
+    scheduled, new_task_caller
 ) -> None:
     alice = await new_task_caller()
-    db = tasks_service.database
-    due = datetime(2027, 1, 4, 17, tzinfo=UTC)
-    task = await alice.create(title="dentist", due_time=stamp(due), reminders=[before("PT1H")])
-    pending = [(due - timedelta(hours=1), False)]
+    task = await alice.create(title="dentist", due_time=stamp(DUE), reminders=[before("PT1H")])
+    pending = [(DUE - timedelta(hours=1), False)]
 
     async def undo(token: str) -> None:
         await alice.stub.UndoChange(
@@ -401,18 +399,18 @@ async def test_undo_brings_a_deleted_tasks_reminders_back_and_takes_an_undone_ad
     deleted: pb.DeleteTaskResponse = await alice.stub.DeleteTask(
         pb.DeleteTaskRequest(id=task.id), metadata=alice.metadata, timeout=10
     )
-    assert await reminder_rows(db, task.id) == []
+    assert await scheduled(task.id) == []
     await undo(deleted.undo_token)
-    assert await reminder_rows(db, task.id) == pending
+    assert await scheduled(task.id) == pending
 
     # Undoing the add itself: the task goes, and so do its reminders.
     added: pb.CreateTaskResponse = await alice.stub.CreateTask(
         pb.CreateTaskRequest(
-            task=pb.Task(title="haircut", due_time=stamp(due), reminders=[before("PT1H")])
+            task=pb.Task(title="haircut", due_time=stamp(DUE), reminders=[before("PT1H")])
         ),
         metadata=alice.metadata,
         timeout=10,
     )
-    assert await reminder_rows(db, added.task.id) == pending
+    assert await scheduled(added.task.id) == pending
     await undo(added.undo_token)
-    assert await reminder_rows(db, added.task.id) == []
+    assert await scheduled(added.task.id) == []

@@ -11,24 +11,17 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import func, select, update
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo_common.db import Database
 from todo_tasks.models import TaskRow, UndoRecordRow
 from todo_tasks.undo import purge_expired
 from todo_testkit.rpc_errors import expect_rpc_error
-from todo_testkit.tasks import TaskCaller, TasksServiceHandle
+from todo_testkit.tasks import TaskCaller, TasksServiceHandle, stamp
 
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
 MONDAY = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-
-
-def stamp(moment: datetime) -> Timestamp:
-    value = Timestamp()
-    value.FromDatetime(moment)
-    return value
 
 
 @pytest.fixture
@@ -133,13 +126,7 @@ async def test_a_deleted_task_behaves_exactly_like_a_missing_one(new_task_caller
 
 async def test_undoing_a_delete_restores_the_task_as_it_was(new_task_caller):
     alice = await new_task_caller()
-    task = await alice.create(
-        title="Buy milk",
-        notes="2 litres",
-        priority=pb.TASK_PRIORITY_HIGH,
-        tags=["errands"],
-        due_time=stamp(MONDAY),
-    )
+    task = await alice.create_filled("Buy milk", MONDAY)
     token = await delete(alice, task.id)
 
     restored = await undo(alice, token)

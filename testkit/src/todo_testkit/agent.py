@@ -96,20 +96,9 @@ async def agent_service(
 
 def scripted_reply(text: str) -> ModelStep:
     """A `ScriptedModel` step: one model turn that answers `text` (no tool call)."""
-    from agents.testing import ModelStep
-    from openai.types.responses import ResponseOutputMessage, ResponseOutputText
+    from agents.testing import ModelStep, assistant_message
 
-    return ModelStep(
-        output=[
-            ResponseOutputMessage(
-                id="msg_scripted",
-                type="message",
-                role="assistant",
-                status="completed",
-                content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
-            )
-        ]
-    )
+    return ModelStep(output=[assistant_message(text, item_id="msg_scripted")])
 
 
 ZONE = "Europe/London"
@@ -244,3 +233,40 @@ async def respond_with_own_agent(
 
 # `respond_with_own_agent` with the auth server and tasks address bound (a suite's fixture).
 AskOwnAgent = Callable[..., Awaitable[Run]]
+
+
+@dataclass
+class ToolTurn:
+    """A run whose scripted model called one tool, then answered."""
+
+    run: Run
+    # What the tool gave back to the model (its `function_call_output`).
+    told_model: str
+
+
+async def ask_one_tool_call(
+    ask_own_agent: AskOwnAgent,
+    metadata: tuple[tuple[str, str], ...],
+    text: str,
+    tool: str,
+    arguments: dict[str, Any],
+    *,
+    reply: str = "Done.",
+    call_id: str = "c1",
+) -> ToolTurn:
+    """Asks `text` of an own agent whose scripted model calls `tool` with `arguments`, then
+    answers `reply`; checks the model was called for both turns."""
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    model = ScriptedModel(
+        [[function_call(tool, arguments, call_id=call_id)], [assistant_message(reply)]]
+    )
+    run = await ask_own_agent(metadata, text, agent={"custom_model": model})
+    model.assert_complete()
+    output = next(i for i in model.calls[1].input if i.get("type") == "function_call_output")
+    return ToolTurn(run=run, told_model=str(output["output"]))
+
+
+# `ask_one_tool_call` with the agent and the user bound (a suite's fixture):
+# `await alice_tool_turn(text, tool, arguments, reply=…)`.
+ToolTurnFor = Callable[..., Awaitable[ToolTurn]]

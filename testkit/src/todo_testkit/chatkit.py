@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from todo_edge.db import migrate_async
@@ -21,7 +21,12 @@ from todo_testkit.agent import AgentServiceHandle, running_agent_service
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.edge import EdgeHandle, edge_settings_for, running_edge
+from todo_testkit.interceptors import CallGate, CallHook
 from todo_testkit.tasks import TasksServiceHandle
+
+# The items one answered turn whose tool call shows a card stores, in order: the user's
+# message, the workflow of its steps, the card, the reply.
+CARD_TURN = ["user_message", "workflow", "widget", "assistant_message"]
 
 
 def user_message(text: str) -> dict[str, Any]:
@@ -243,16 +248,63 @@ async def chatting_with_own_agent(
     model, interceptors on its tasks channel), an edge chatting with it, and `user`'s ChatKit
     client on that edge (reads time out after `client_timeout` seconds of silence); all
     stopped after the block."""
-    async with running_agent_service(auth, tasks.address, **agent_options) as agent:
-        settings = chat_edge_settings(
-            auth, tasks, agent.address, database, **(edge_overrides or {})
-        )
-        async with (
-            running_edge(settings) as edge,
-            edge.client(user.access_token, timeout=client_timeout) as http,
-        ):
-            yield agent, ChatClient(http)
+    stack = ChatStack(auth, tasks, database)
+    async with (
+        stack.agent(**agent_options) as agent,
+        stack.edge(agent, **(edge_overrides or {})) as edge,
+        edge.client(user.access_token, timeout=client_timeout) as http,
+    ):
+        yield agent, ChatClient(http)
+
+
+@dataclass
+class ChatStack:
+    """The module's auth and tasks servers and an edge database, from which a test starts an
+    agent and edges of its own: `async with stack.agent(custom_model=…) as agent,
+    stack.edge(agent, **edge_overrides) as edge:`."""
+
+    auth: AuthServiceHandle
+    tasks: TasksServiceHandle
+    database: IsolatedDatabase
+
+    def agent(self, **agent_options: Any) -> AbstractAsyncContextManager[AgentServiceHandle]:
+        """An agent server of the test's own (`agent_options` go to `running_agent_service`)."""
+        return running_agent_service(self.auth, self.tasks.address, **agent_options)
+
+    def edge(
+        self, agent: AgentServiceHandle | str, **overrides: Any
+    ) -> AbstractAsyncContextManager[EdgeHandle]:
+        """An edge chatting with `agent` (a server or an address), `overrides` on its
+        settings (`chat_edge_settings`)."""
+        address = agent if isinstance(agent, str) else agent.address
+        settings = chat_edge_settings(self.auth, self.tasks, address, self.database, **overrides)
+        return running_edge(settings)
 
 
 # `chatting_with_own_agent` with everything but the agent options bound (a suite's fixture).
 OwnAgentChat = Callable[..., AbstractAsyncContextManager[tuple[AgentServiceHandle, ChatClient]]]
+
+
+class HeldLookup(NamedTuple):
+    """A chat with an agent of the test's own whose task lookups (ListTasks) wait at `lookup`
+    until it is released; `hook.methods` are the calls the agent made to the tasks service."""
+
+    agent: AgentServiceHandle
+    chat: ChatClient
+    lookup: CallGate
+    hook: CallHook
+
+
+@asynccontextmanager
+async def chatting_with_a_held_lookup(
+    own_agent_chat: OwnAgentChat, **options: Any
+) -> AsyncIterator[HeldLookup]:
+    """`own_agent_chat(**options)` with the agent's ListTasks calls held (`HeldLookup`)."""
+    lookup = CallGate("ListTasks")
+    hook = CallHook(lookup)
+    async with own_agent_chat(tasks_interceptors=[hook], **options) as (agent, chat):
+        yield HeldLookup(agent, chat, lookup, hook)
+
+
+# `chatting_with_a_held_lookup` with the suite's `own_agent_chat` bound (a suite's fixture).
+HeldLookupChat = Callable[..., AbstractAsyncContextManager[HeldLookup]]

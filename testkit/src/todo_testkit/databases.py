@@ -7,8 +7,10 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
@@ -25,6 +27,26 @@ class IsolatedDatabase:
     def is_postgres(self) -> bool:
         """True for PostgreSQL."""
         return make_url(self.url).get_backend_name() == "postgresql"
+
+    def require_postgres(self, why: str) -> None:
+        """Skips the test on SQLite, saying `why` it needs PostgreSQL."""
+        if not self.is_postgres:
+            pytest.skip(f"{why} only on PostgreSQL (TEST_DATABASE_URL)")
+
+
+async def connect_postgres(url: str, **options: Any) -> Any:
+    """A plain asyncpg connection (an `asyncpg.Connection`) to the server and database of the
+    SQLAlchemy `url`, for what a test does behind the services' backs; `options` go to
+    `asyncpg.connect` (a `timeout`, say)."""
+    parsed = make_url(url)
+    return await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+        **options,
+    )
 
 
 def postgres_url() -> str | None:
@@ -47,14 +69,7 @@ async def drop_database(database: IsolatedDatabase) -> None:
     """Drops a PostgreSQL test schema (SQLite files go with the temporary folder)."""
     if not database.is_postgres:
         return
-    parsed = make_url(database.url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-    )
+    connection = await connect_postgres(database.url)
     try:
         await connection.execute(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE')
     finally:

@@ -31,4 +31,9 @@ async def database_factory(tmp_path: Path) -> AsyncIterator[DatabaseFactory]:
 from todo_testkit.agent import agent_service  # noqa: E402, F401
 from todo_testkit.auth import alice, auth_service, bob, sign_up  # noqa: E402, F401
 from todo_testkit.edge import edge_service  # noqa: E402, F401
-from todo_testkit.tasks import new_task_caller, tasks_service  # noqa: E402, F401
+from todo_testkit.tasks import (  # noqa: E402, F401
+    alice_tasks,
+    bob_tasks,
+    new_task_caller,
+    tasks_service,
+)

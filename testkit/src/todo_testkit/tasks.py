@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from todo.tasks.v1 import tasks_service_pb2 as pb
 from todo.tasks.v1 import tasks_service_pb2_grpc
 from todo_common.settings import TokenSettings
@@ -29,6 +31,13 @@ from todo_tasks.settings import TasksSettings
 from todo_testkit.auth import AuthServiceHandle, SignedUpUser, SignUp
 from todo_testkit.databases import IsolatedDatabase, drop_database, new_database
 from todo_testkit.servers import ServerHandle, fixture_settings, serving
+
+
+def stamp(moment: datetime) -> Timestamp:
+    """A protobuf Timestamp of an aware datetime."""
+    value = Timestamp()
+    value.FromDatetime(moment)
+    return value
 
 
 @dataclass
@@ -128,6 +137,18 @@ class TaskCaller:
         response: pb.CreateTaskResponse = await self._call(self.stub.CreateTask, request)
         return response.task
 
+    async def create_filled(self, title: str, due: datetime, **fields: Any) -> pb.Task:
+        """A task with every content field set — notes "2 litres", priority high, the tag
+        "errands" and due at `due` — for tests that check a copy or a restore keeps each."""
+        return await self.create(
+            title,
+            notes="2 litres",
+            priority=pb.TASK_PRIORITY_HIGH,
+            tags=["errands"],
+            due_time=stamp(due),
+            **fields,
+        )
+
     async def create_numbered(self, count: int, prefix: str = "t", **fields: Any) -> list[pb.Task]:
         """Creates `count` tasks titled t0, t1, … one after another (so creation order is title
         order) and returns them; `fields` are other Task fields for all of them."""
@@ -185,6 +206,18 @@ class TaskCaller:
     async def delete(self, task_id: str, etag: str = "") -> None:
         """DeleteTask."""
         await self._call(self.stub.DeleteTask, pb.DeleteTaskRequest(id=task_id, etag=etag))
+
+
+@pytest.fixture
+def alice_tasks(tasks_service: TasksServiceHandle, alice: SignedUpUser) -> TaskCaller:
+    """alice's tasks, straight from the module's tasks service."""
+    return TaskCaller(user=alice, stub=tasks_service.stub)
+
+
+@pytest.fixture
+def bob_tasks(tasks_service: TasksServiceHandle, bob: SignedUpUser) -> TaskCaller:
+    """bob's tasks, straight from the module's tasks service."""
+    return TaskCaller(user=bob, stub=tasks_service.stub)
 
 
 NewTaskCaller = Callable[[], Awaitable[TaskCaller]]
