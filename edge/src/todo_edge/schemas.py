@@ -488,17 +488,8 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
     """The proto Task carrying the patched values, and the update-mask paths."""
     task = tasks_service_pb2.Task(id=task_id)
     paths: list[str] = []
-    names = (
-        "title",
-        "notes",
-        "priority",
-        "due_time",
-        "tags",
-        "recurrence",
-        "time_zone",
-        "reminders",
-    )
-    for name in names:
+    # Each field of the patch body is the update-mask path of the same name (in their order).
+    for name in TaskPatch.model_fields:
         if name not in body.model_fields_set:
             continue
         paths.append(name)
