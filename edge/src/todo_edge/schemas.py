@@ -46,6 +46,12 @@ PRIORITY_FROM_PROTO = {value: name for name, value in PRIORITY_TO_PROTO.items()}
 # No NUL characters in any text: no user means one, and PostgreSQL cannot store them.
 NO_NUL = r"^[^\x00]*$"
 
+# What the task-list filters mean, worded once for every way of listing tasks (the REST query,
+# the MCP tool).
+DUE_BEFORE_HELP = "Only tasks due strictly before this time."
+DUE_AFTER_HELP = "Only tasks due at or after this time."
+OVERDUE_HELP = "Only open tasks past their due time."
+
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
