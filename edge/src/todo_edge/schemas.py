@@ -46,6 +46,12 @@ PRIORITY_FROM_PROTO = {value: name for name, value in PRIORITY_TO_PROTO.items()}
 # No NUL characters in any text: no user means one, and PostgreSQL cannot store them.
 NO_NUL = r"^[^\x00]*$"
 
+# What the task-list filters mean, worded once for every way of listing tasks (the REST query,
+# the MCP tool).
+DUE_BEFORE_HELP = "Only tasks due strictly before this time."
+DUE_AFTER_HELP = "Only tasks due at or after this time."
+OVERDUE_HELP = "Only open tasks past their due time."
+
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
 Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=NO_NUL)]
@@ -488,17 +494,8 @@ def task_from_patch(task_id: str, body: TaskPatch) -> tuple[tasks_service_pb2.Ta
     """The proto Task carrying the patched values, and the update-mask paths."""
     task = tasks_service_pb2.Task(id=task_id)
     paths: list[str] = []
-    names = (
-        "title",
-        "notes",
-        "priority",
-        "due_time",
-        "tags",
-        "recurrence",
-        "time_zone",
-        "reminders",
-    )
-    for name in names:
+    # Each field of the patch body is the update-mask path of the same name (in their order).
+    for name in TaskPatch.model_fields:
         if name not in body.model_fields_set:
             continue
         paths.append(name)

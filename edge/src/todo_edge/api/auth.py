@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from starlette.responses import JSONResponse
 from todo.auth.v1 import auth_service_pb2
 from todo.tasks.v1 import tasks_service_pb2
@@ -104,7 +104,7 @@ def _session_response(
 
 
 def _presented_refresh_token(
-    state: EdgeState, request: Request, body: RefreshBody | None
+    request: Request, state: State, body: Annotated[RefreshBody | None, Body()] = None
 ) -> str | None:
     """The refresh token from the body, else the cookie; None without either."""
     if body is not None:
@@ -112,8 +112,11 @@ def _presented_refresh_token(
     return request.cookies.get(state.settings.refresh_cookie_name) or None
 
 
-def _refresh_token(state: EdgeState, request: Request, body: RefreshBody | None) -> str:
-    token = _presented_refresh_token(state, request, body)
+# The refresh token a request presents (refresh and logout read it the same way).
+PresentedRefreshToken = Annotated[str | None, Depends(_presented_refresh_token)]
+
+
+def _required_refresh_token(token: str | None) -> str:
     if token is None:
         raise Unauthenticated(
             'No refresh token: send the refresh cookie or `{"refresh_token": …}`.',
@@ -174,15 +177,10 @@ async def login(body: LoginBody, request: Request, state: State, auth: AuthClien
     summary="Exchange the refresh token for a new access token",
     responses=problem_responses(401, 422, 503),
 )
-async def refresh(
-    request: Request,
-    state: State,
-    auth: AuthClient,
-    body: Annotated[RefreshBody | None, Body()] = None,
-) -> Response:
+async def refresh(state: State, auth: AuthClient, presented: PresentedRefreshToken) -> Response:
     """Rotates the refresh token (cookie, or body for clients without cookies). Reusing an
     old refresh token revokes the whole session."""
-    token = _refresh_token(state, request, body)
+    token = _required_refresh_token(presented)
     reply = await auth.Refresh(auth_service_pb2.RefreshRequest(refresh_token=token))
     return _session_response(state.settings, reply.tokens, None)
 
@@ -194,16 +192,12 @@ async def refresh(
     responses=problem_responses(401, 422, 503),
 )
 async def logout(
-    request: Request,
-    state: State,
-    bearer: PresentedToken,
-    body: Annotated[RefreshBody | None, Body()] = None,
+    state: State, bearer: PresentedToken, refresh_token: PresentedRefreshToken
 ) -> Response:
     """Ends the session of the bearer access token and/or of the refresh token (cookie, or
     body), and clears the cookie. Every service refuses that session's access tokens within
     seconds. The auth service checks the bearer token itself: an expired one still names its
     session, a forged one ends nothing. Without either token → 401."""
-    refresh_token = _presented_refresh_token(state, request, body)
     if refresh_token is None and bearer is None:
         raise Unauthenticated(
             "Nothing to sign out: send the access token (`Authorization: Bearer …`), the "

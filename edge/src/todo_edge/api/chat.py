@@ -328,6 +328,8 @@ AcceptHeader = Annotated[
 TimeZoneHeader = Annotated[
     str | None, Header(description="The user's IANA time zone, e.g. Europe/London.")
 ]
+# A page of threads or of messages: 1 to 100 (20 unless asked).
+PageLimit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[
     str | None,
     Query(max_length=255, pattern=NO_NUL, description="`next_cursor` of the previous page."),
@@ -407,7 +409,7 @@ def _next_cursor(page: dict[str, Any]) -> str | None:
 async def list_threads(
     context: Context,
     state: State,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageLimit = 20,
     after: Cursor = None,
 ) -> ThreadListOut:
     """The caller's threads, newest first (the ones ChatKit lists too)."""
@@ -431,7 +433,7 @@ async def list_messages(
     thread_id: ThreadId,
     context: Context,
     state: State,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageLimit = 20,
     after: Cursor = None,
     order: Annotated[
         Literal["asc", "desc"], Query(description="By time: oldest first (asc).")

@@ -31,7 +31,10 @@ from todo_common.errors import parse_rpc_error
 from todo_edge.mcp.endpoint import McpCaller, caller_of
 from todo_edge.problems import problem_from_rpc
 from todo_edge.schemas import (
+    DUE_AFTER_HELP,
+    DUE_BEFORE_HELP,
     NO_NUL,
+    OVERDUE_HELP,
     PRIORITY_TO_PROTO,
     STATE_TO_PROTO,
     Notes,
@@ -77,6 +80,9 @@ TimeZone = Annotated[
 ]
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE, description="At most this many tasks (1 to 100).")]
 StateFilter = Literal["open", "completed", "all"]
+Overdue = Annotated[bool, Field(description=OVERDUE_HELP)]
+DueBefore = Annotated[AwareDatetime | None, Field(description=DUE_BEFORE_HELP)]
+DueAfter = Annotated[AwareDatetime | None, Field(description=DUE_AFTER_HELP)]
 T = TypeVar("T")
 
 
@@ -179,13 +185,9 @@ async def list_tasks(
     state: Annotated[StateFilter, Field(description="open (to do), completed, or all.")] = "open",
     priority: PriorityName | None = None,
     tag: Annotated[str | None, Field(max_length=32, pattern=NO_NUL)] = None,
-    overdue: Annotated[bool, Field(description="Only open tasks past their due time.")] = False,
-    due_before: Annotated[
-        AwareDatetime | None, Field(description="Only tasks due strictly before this time.")
-    ] = None,
-    due_after: Annotated[
-        AwareDatetime | None, Field(description="Only tasks due at or after this time.")
-    ] = None,
+    overdue: Overdue = False,
+    due_before: DueBefore = None,
+    due_after: DueAfter = None,
     order_by: OrderBy = "due_time",
     limit: Limit = 50,
     page_token: Annotated[

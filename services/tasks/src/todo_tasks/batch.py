@@ -60,6 +60,7 @@ ResponseT = TypeVar(
     pb.BatchDeleteTasksResponse,
     pb.BatchCompleteTasksResponse,
 )
+WrittenT = TypeVar("WrittenT")
 
 
 class TaskWrites(Protocol):
@@ -86,6 +87,20 @@ class TaskWrites(Protocol):
 
 class LostRace(Exception):
     """A task changed between the batch's read and its write: roll back and run it again."""
+
+
+async def _each_row(
+    rows: list[Row[Any]], write_one: Callable[[Row[Any]], Awaitable[WrittenT | None]]
+) -> list[WrittenT]:
+    """`write_one` of every row, in order. None from any (another writer changed that task
+    first) loses the race for the whole batch."""
+    written: list[WrittenT] = []
+    for row in rows:
+        result = await write_one(row)
+        if result is None:
+            raise LostRace
+        written.append(result)
+    return written
 
 
 @dataclass(frozen=True)
@@ -232,16 +247,16 @@ class BatchWrites:
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
         ) -> tuple[pb.BatchUpdateTasksResponse, list[Snapshot]]:
-            response, snapshots = pb.BatchUpdateTasksResponse(), []
-            for row in rows:
-                written = await self._writes.write_patch(
+            written = await _each_row(
+                rows,
+                lambda row: self._writes.write_patch(
                     repository, row, change.patch_for(row._mapping)
-                )
-                if written is None:
-                    raise LostRace
-                response.tasks.append(self._to_proto(written[0]))
-                snapshots += written[1]
-            return response, snapshots
+                ),
+            )
+            response = pb.BatchUpdateTasksResponse(
+                tasks=[self._to_proto(task) for task, _ in written]
+            )
+            return response, [snapshot for _, undo in written for snapshot in undo]
 
         return await self._run(
             ("update", change.canonical()),
@@ -258,14 +273,11 @@ class BatchWrites:
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
         ) -> tuple[pb.BatchDeleteTasksResponse, list[Snapshot]]:
-            response, snapshots = pb.BatchDeleteTasksResponse(), []
-            for row in rows:
-                deleted = await self._writes.delete_row(repository, row)
-                if deleted is None:
-                    raise LostRace
-                response.tasks.append(self._to_proto(row._mapping))
-                snapshots += deleted
-            return response, snapshots
+            undos = await _each_row(rows, lambda row: self._writes.delete_row(repository, row))
+            response = pb.BatchDeleteTasksResponse(
+                tasks=[self._to_proto(row._mapping) for row in rows]
+            )
+            return response, [snapshot for undo in undos for snapshot in undo]
 
         return await self._run(
             ("delete", None), ids, request.request_id, write, pb.BatchDeleteTasksResponse
@@ -280,17 +292,14 @@ class BatchWrites:
         async def write(
             repository: TaskRepository, rows: list[Row[Any]]
         ) -> tuple[pb.BatchCompleteTasksResponse, list[Snapshot]]:
-            response, snapshots = pb.BatchCompleteTasksResponse(), []
-            for row in rows:
-                completed = await self._writes.complete_row(repository, row)
-                if completed is None:
-                    raise LostRace
-                task, next_task, undo = completed
-                response.tasks.append(self._to_proto(task))
-                if next_task is not None:
-                    response.next_tasks.append(self._to_proto(next_task))
-                snapshots += undo
-            return response, snapshots
+            completed = await _each_row(
+                rows, lambda row: self._writes.complete_row(repository, row)
+            )
+            response = pb.BatchCompleteTasksResponse(
+                tasks=[self._to_proto(task) for task, _, _ in completed],
+                next_tasks=[self._to_proto(task) for _, task, _ in completed if task is not None],
+            )
+            return response, [snapshot for *_, undo in completed for snapshot in undo]
 
         return await self._run(
             ("complete", None), ids, request.request_id, write, pb.BatchCompleteTasksResponse

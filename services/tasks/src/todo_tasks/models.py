@@ -14,6 +14,7 @@ JSON containment operators differ. The repository writes both in the same transa
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import (
     JSON,
@@ -38,6 +39,15 @@ REQUEST_ID_MAX = 128
 RECURRENCE_MAX = 500
 TIME_ZONE_MAX = 64
 UNDO_TOKEN_MAX = 64
+
+# An auto-incremented id: BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER
+# PRIMARY KEY.
+SerialId = Annotated[
+    int,
+    mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+]
 
 
 class Base(DeclarativeBase):
@@ -131,10 +141,7 @@ class TaskEventRow(Base):
 
     __tablename__ = "task_events"
 
-    # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialId]
     owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     # A TaskEventKind number.
@@ -154,9 +161,7 @@ class UndoRecordRow(Base):
 
     __tablename__ = "task_undo_records"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialId]
     owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
     # The random token clients pass back; unique across owners.
     token: Mapped[str] = mapped_column(String(UNDO_TOKEN_MAX), unique=True)
@@ -194,10 +199,7 @@ class TaskReminderRow(Base):
 
     __tablename__ = "task_reminders"
 
-    # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[SerialId]
     owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
     task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     fire_at: Mapped[datetime] = mapped_column(UtcDateTime)

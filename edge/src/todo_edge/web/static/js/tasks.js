@@ -582,6 +582,19 @@ export class TasksPanel {
       badges.push(h("span", { class: "badge muted repeats", title: task.recurrence || "" }, repeats));
     }
 
+    // A row's icon button, named by its verb and the task; it acts on the task as it is then.
+    const action = (verb, path, act) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `icon-button ${verb.toLowerCase()}-button`,
+          "aria-label": `${verb} “${task.title}”`,
+          title: verb,
+          onclick: () => act(this.tasks.get(task.id) || task),
+        },
+        icon(path),
+      );
     const row = h(
       "li",
       { class: `task${done ? " done" : ""}`, dataset: { taskId: task.id } },
@@ -596,28 +609,8 @@ export class TasksPanel {
       h(
         "div",
         { class: "task-actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "icon-button rename-button",
-            "aria-label": `Rename “${task.title}”`,
-            title: "Rename",
-            onclick: () => this.startRename(this.tasks.get(task.id) || task, row),
-          },
-          icon(ICONS.pencil),
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "icon-button delete-button",
-            "aria-label": `Delete “${task.title}”`,
-            title: "Delete",
-            onclick: () => this.remove(this.tasks.get(task.id) || task, row),
-          },
-          icon(ICONS.trash),
-        ),
+        action("Rename", ICONS.pencil, (current) => this.startRename(current, row)),
+        action("Delete", ICONS.trash, (current) => this.remove(current, row)),
       ),
     );
     return row;

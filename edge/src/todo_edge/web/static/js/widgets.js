@@ -45,9 +45,20 @@ function textClasses(node, base) {
   return classes.join(" ");
 }
 
+/** A component's children as a list (ChatKit allows one child without a list). */
+function childList(node) {
+  return Array.isArray(node.children) ? node.children : node.children ? [node.children] : [];
+}
+
 function children(node, ctx) {
-  const list = Array.isArray(node.children) ? node.children : node.children ? [node.children] : [];
-  return list.map((child) => render(child, ctx));
+  return childList(node).map((child) => render(child, ctx));
+}
+
+/** A layout component: a div of its children, with its gap, padding, alignment and flex. */
+function box(node, ctx, className) {
+  const el = h("div", { class: className }, children(node, ctx));
+  applyBox(el, node);
+  return el;
 }
 
 /** One component (and its subtree) → a DOM node. */
@@ -57,25 +68,19 @@ export function render(node, ctx) {
   let el;
   switch (node.type) {
     case "Card":
-      el = h("div", { class: `w-card${node.size ? ` w-card-${node.size}` : ""}` }, children(node, ctx));
-      applyBox(el, node);
+      el = box(node, ctx, `w-card${node.size ? ` w-card-${node.size}` : ""}`);
       break;
     case "Row":
-      el = h("div", { class: "w-row" }, children(node, ctx));
-      applyBox(el, node);
+    case "ListViewItem":
+      el = box(node, ctx, "w-row");
       break;
     case "Col":
     case "Box":
     case "Form":
-      el = h("div", { class: node.type === "Col" ? "w-col" : "w-box" }, children(node, ctx));
-      applyBox(el, node);
+      el = box(node, ctx, node.type === "Col" ? "w-col" : "w-box");
       break;
     case "ListView":
       el = h("ul", { class: "w-list" }, children(node, ctx).map((child) => h("li", {}, child)));
-      break;
-    case "ListViewItem":
-      el = h("div", { class: "w-row" }, children(node, ctx));
-      applyBox(el, node);
       break;
     case "Title":
       el = h("div", { class: textClasses(node, "w-title"), role: "heading", "aria-level": "3" }, node.value ?? "");
@@ -159,8 +164,7 @@ function rowTitleOf(node) {
     if ((current.type === "Text" || current.type === "Title") && typeof current.value === "string") {
       return current.value;
     }
-    const list = Array.isArray(current.children) ? current.children : current.children ? [current.children] : [];
-    stack.push(...list);
+    stack.push(...childList(current));
   }
   return null;
 }
