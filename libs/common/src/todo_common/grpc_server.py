@@ -3,8 +3,9 @@
 `create_server` builds a started server with reflection, the standard `grpc.health.v1` service,
 the request-context interceptor (request id, access log, domain errors → rich status) and any
 service interceptors (behaviour interceptors such as auth folded with it into one interception
-per call, `OnePassInterceptor`), bound to an address (port 0 in tests). `serve_until_signalled` runs it
-until SIGINT/SIGTERM, then flips health to NOT_SERVING, keeps serving for a moment while callers
+per call, `OnePassInterceptor`), bound to an address (port 0 in tests); `start_service` is that for
+one service configured by its `GrpcServerSettings` (how auth, tasks and the agent start).
+`serve_until_signalled` runs it until SIGINT/SIGTERM, then flips health to NOT_SERVING, keeps serving for a moment while callers
 move their new calls to other replicas, and drains in-flight calls.
 """
 
@@ -28,6 +29,7 @@ from grpc_reflection.v1alpha import reflection
 
 from todo_common.errors import DomainError
 from todo_common.logs import request_id_var
+from todo_common.settings import GrpcServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +267,13 @@ class ServiceRegistration:
     full_name: str
     register: Callable[[grpc.aio.Server], None]
 
+    @classmethod
+    def of(
+        cls, full_name: str, add_to_server: Callable[[Any, grpc.aio.Server], None], servicer: Any
+    ) -> ServiceRegistration:
+        """`servicer` hosted under `full_name` by its generated `add_<Name>Servicer_to_server`."""
+        return cls(full_name, lambda server: add_to_server(servicer, server))
+
 
 class WatchedHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
     """grpc.health.v1 that knows how many callers are watching it (`Watch` streams open):
@@ -358,6 +367,33 @@ async def create_server(
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
+
+
+async def start_service(
+    settings: GrpcServerSettings,
+    service: ServiceRegistration,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> RunningServer:
+    """`create_server` for one service, on `settings.address` with the limits `settings` gives
+    (concurrent calls, request size). `on_stop` closes what the service holds (channels, the
+    database), in order: when the server stops, or at once when it cannot start (the port is
+    taken), before the error propagates; each must be safe on what never started."""
+    try:
+        running = await create_server(
+            settings.address,
+            [service],
+            interceptors=interceptors,
+            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
+            max_receive_message_bytes=settings.max_receive_message_bytes,
+        )
+    except BaseException:
+        for close in on_stop:
+            await close()
+        raise
+    running.on_stop.extend(on_stop)
+    return running
 
 
 # How long a server that got SIGTERM goes on taking calls after it reports NOT_SERVING. Its

@@ -3,8 +3,9 @@
 Each service keeps its own `migrations/` folder (env.py + versions/). Its env.py is three lines
 that call `run_env`, so the async engine set-up, the PostgreSQL schema, SQLite batch mode and
 the migration lock live here once. `rename_index` is the one way a migration renames an index
-on both backends; `declared_names`/`database_names` let a test check that the names in a
-migrated database are the ones the tables declare.
+on both backends, `serial_id_column` the one 64-bit auto-increment key a migration creates;
+`declared_names`/`database_names` let a test check that the names in a migrated database are
+the ones the tables declare.
 
 Two migrations of one database may run at once (`make token` migrates the auth database while
 `make run` does; replicas start together): each takes a lock first and holds it to its commit,
@@ -21,7 +22,16 @@ from pathlib import Path
 
 from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import ForeignKeyConstraint, MetaData, UniqueConstraint, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    UniqueConstraint,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Connection
 
 from todo_common.db import create_engine, normalise_url
@@ -117,6 +127,18 @@ def rename_index(
         return
     op.drop_index(old, table_name=table)
     op.create_index(new, table, list(columns), unique=unique)
+
+
+def serial_id_column(name: str = "id") -> Column[int]:
+    """A 64-bit auto-increment key column for `op.create_table` (the table names it in its
+    primary key): BIGINT on PostgreSQL; INTEGER on SQLite, which auto-increments only an
+    INTEGER PRIMARY KEY.
+
+    Migrations that already ran create their tables with it, so what it returns must never
+    change: a different key column is a new helper (and a new migration), not an edit here."""
+    return Column(
+        name, BigInteger().with_variant(Integer(), "sqlite"), autoincrement=True, nullable=False
+    )
 
 
 # (table, kind, name) for every named index and constraint.

@@ -6,7 +6,9 @@
 - `BackendClientSettings`: how a process balances its calls over a backend's replicas.
 - `TokenSettings`: the issuer and audience of access tokens and where verifiers get the keys.
 
-Each process's settings class combines the layers it needs and sets its own `env_prefix`.
+Each process's settings class combines the layers it needs and sets its own `env_prefix`; every
+layer reads the environment only (no .env file) and ignores the variables it does not know
+(`SettingsLayer`), so a process's class inherits that and sets nothing else.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ SchemaName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 LoadBalancing = Literal["pick_first", "round_robin"]
 
 
-class ProcessSettings(BaseSettings):
-    """What every process is configured with. Subclasses set `env_prefix` and the port."""
+class SettingsLayer(BaseSettings):
+    """The base of every layer: the environment only, unknown variables ignored."""
 
     model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+
+class ProcessSettings(SettingsLayer):
+    """What every process is configured with. Subclasses set `env_prefix` and the port."""
 
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -50,10 +56,8 @@ class GrpcServerSettings(ProcessSettings):
         return f"{self.host}:{self.port}"
 
 
-class DatabaseSettings(BaseSettings):
+class DatabaseSettings(SettingsLayer):
     """The database a process owns. Subclasses give the defaults (their file, their schema)."""
-
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
     database_url: str
     # The PostgreSQL schema the process owns (ignored for SQLite: one file per process).
@@ -61,22 +65,20 @@ class DatabaseSettings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1)
 
 
-class BackendClientSettings(BaseSettings):
+class BackendClientSettings(SettingsLayer):
     """How a process calls its backends. Addresses are resolved with gRPC's DNS resolver, so a
     headless Kubernetes Service name plus `round_robin` spreads calls over the replicas."""
-
-    model_config = SettingsConfigDict(extra="ignore", env_file=None)
 
     grpc_load_balancing: LoadBalancing = "pick_first"
 
 
-class TokenSettings(BaseSettings):
+class TokenSettings(SettingsLayer):
     """Access tokens, from the JWT_ variables every process reads alike: the issuer and
     audience the auth service signs with and every verifier checks, and (for verifiers) where
     the signing keys are served (AuthService.GetJwks) and how often an unknown key may make a
     verifier fetch them again."""
 
-    model_config = SettingsConfigDict(extra="ignore", env_prefix="JWT_")
+    model_config = SettingsConfigDict(env_prefix="JWT_")
 
     issuer: str = DEFAULT_ISSUER
     audience: str = DEFAULT_AUDIENCE

@@ -12,7 +12,7 @@ from agents.models.interface import Model
 from todo.agent.v1 import agent_service_pb2, agent_service_pb2_grpc
 from todo.tasks.v1 import tasks_service_pb2_grpc
 from todo_common.channels import open_channel
-from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.grpc_server import RunningServer, ServiceRegistration, start_service
 from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
@@ -61,25 +61,6 @@ async def start_agent_server(
         tasks_service_pb2_grpc.TaskServiceStub(tasks_channel),
     )
     servicer = AgentService(settings, choices, tasks_stub, clock=clock, agent=agent)
-    try:
-        running = await create_server(
-            settings.address,
-            [
-                ServiceRegistration(
-                    SERVICE_NAME,
-                    lambda server: agent_service_pb2_grpc.add_AgentServiceServicer_to_server(
-                        servicer, server
-                    ),
-                )
-            ],
-            interceptors=[AuthInterceptor(verifier)],
-            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
-            max_receive_message_bytes=settings.max_receive_message_bytes,
-        )
-    except BaseException:
-        await auth_channel.close()
-        await tasks_channel.close()
-        raise
 
     async def close_channels() -> None:
         await verifier.aclose()
@@ -89,5 +70,11 @@ async def start_agent_server(
             for each in models:
                 await each.close()
 
-    running.on_stop.append(close_channels)
-    return running
+    return await start_service(
+        settings,
+        ServiceRegistration.of(
+            SERVICE_NAME, agent_service_pb2_grpc.add_AgentServiceServicer_to_server, servicer
+        ),
+        interceptors=[AuthInterceptor(verifier)],
+        on_stop=[close_channels],
+    )

@@ -18,7 +18,7 @@ class AgentSettings(GrpcServerSettings, BackendClientSettings):
     """Where the agent service listens, which model it runs and the limits of one run.
     (Token settings, including where the signing keys are, come from the JWT_ variables.)"""
 
-    model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="AGENT_")
 
     port: Port = 50053
     # Above `max_concurrent_turns`, so a busy agent refuses a turn itself, with a retry hint

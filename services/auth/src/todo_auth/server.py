@@ -10,7 +10,7 @@ from typing import Any
 
 from todo.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from todo_common.db import Database
-from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.grpc_server import RunningServer, ServiceRegistration, start_service
 from todo_common.migrations import upgrade_async
 from todo_common.tokens import AuthInterceptor, SessionRevocations, TokenVerifier
 
@@ -116,19 +116,12 @@ async def start_auth_server(
             ),
         )
         service.token_verifier = verifier
-        running = await create_server(
-            settings.address,
-            [
-                ServiceRegistration(
-                    SERVICE_NAME,
-                    lambda server: auth_service_pb2_grpc.add_AuthServiceServicer_to_server(
-                        service, server
-                    ),
-                )
-            ],
+        running = await start_service(
+            settings,
+            ServiceRegistration.of(
+                SERVICE_NAME, auth_service_pb2_grpc.add_AuthServiceServicer_to_server, service
+            ),
             interceptors=[AuthInterceptor(verifier, PUBLIC_METHODS)],
-            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
-            max_receive_message_bytes=settings.max_receive_message_bytes,
         )
     except BaseException:
         passwords.close()

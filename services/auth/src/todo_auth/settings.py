@@ -55,7 +55,7 @@ class AuthSettings(GrpcServerSettings, DatabaseSettings):
     issuer and audience it signs access tokens with are the JWT_ISSUER and JWT_AUDIENCE every
     verifier reads (`token`; its key-fetching fields are for the other processes)."""
 
-    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="AUTH_")
 
     port: Port = 50051
     database_url: str = "sqlite+aiosqlite:///data/auth.db"

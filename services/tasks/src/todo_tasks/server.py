@@ -9,7 +9,7 @@ from pathlib import Path
 from todo.tasks.v1 import tasks_service_pb2_grpc as pb_grpc
 from todo_common.channels import open_channel
 from todo_common.db import Database, is_postgres
-from todo_common.grpc_server import RunningServer, ServiceRegistration, create_server
+from todo_common.grpc_server import RunningServer, ServiceRegistration, start_service
 from todo_common.settings import TokenSettings
 from todo_common.tokens import AuthInterceptor, remote_token_verifier
 
@@ -68,40 +68,26 @@ async def start_tasks_server(
         settings.undo_purge_seconds,
         clock=utc_now,
     )
-    try:
-        running = await create_server(
-            settings.address,
-            [
-                ServiceRegistration(
-                    SERVICE_NAME,
-                    lambda server: pb_grpc.add_TaskServiceServicer_to_server(servicer, server),
-                )
-            ],
-            interceptors=[AuthInterceptor(verifier)],
-            maximum_concurrent_rpcs=settings.maximum_concurrent_rpcs,
-            max_receive_message_bytes=settings.max_receive_message_bytes,
-        )
-    except BaseException:
-        await auth_channel.close()
-        await database.dispose()
-        raise
-    feed.start()
-    purger.start()
     scheduler = ReminderScheduler(
         database,
         poll_seconds=settings.reminder_poll_seconds,
         batch_size=settings.reminder_batch_size,
         wake=feed.wake,
     )
-    scheduler.start()
 
     async def close_auth_channel() -> None:
         await verifier.aclose()
         await auth_channel.close()
 
-    # The scheduler, the feed and the purger stop before the database: they hold pooled
-    # connections.
-    running.on_stop.extend(
-        [close_auth_channel, scheduler.close, feed.close, purger.close, database.dispose]
+    running = await start_service(
+        settings,
+        ServiceRegistration.of(SERVICE_NAME, pb_grpc.add_TaskServiceServicer_to_server, servicer),
+        interceptors=[AuthInterceptor(verifier)],
+        # The scheduler, the feed and the purger stop before the database: they hold pooled
+        # connections.
+        on_stop=[close_auth_channel, scheduler.close, feed.close, purger.close, database.dispose],
     )
+    feed.start()
+    purger.start()
+    scheduler.start()
     return running

@@ -23,7 +23,7 @@ class TasksSettings(GrpcServerSettings, DatabaseSettings, BackendClientSettings)
     """Where the tasks service listens, which database it owns and how it signs page tokens.
     (Token settings, including where the signing keys are, come from the JWT_ variables.)"""
 
-    model_config = SettingsConfigDict(env_prefix="TASKS_", extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(env_prefix="TASKS_")
 
     port: Port = 50052
     database_url: str = "sqlite+aiosqlite:///data/tasks.db"

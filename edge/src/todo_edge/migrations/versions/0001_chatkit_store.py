@@ -2,18 +2,16 @@
 
 import sqlalchemy as sa
 from alembic import op
+from todo_common.migrations import serial_id_column
 
 revision: str = "0001"
 down_revision: str | None = None
-
-# 64-bit auto-increment; SQLite only auto-increments an INTEGER PRIMARY KEY.
-SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "chat_threads",
-        sa.Column("seq", SEQUENCE, autoincrement=True, nullable=False),
+        serial_id_column("seq"),
         sa.Column("id", sa.String(255), nullable=False),
         sa.Column("owner_id", sa.String(128), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=False), nullable=False),
@@ -26,7 +24,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "chat_items",
-        sa.Column("seq", SEQUENCE, autoincrement=True, nullable=False),
+        serial_id_column("seq"),
         sa.Column("thread_id", sa.String(255), nullable=False),
         sa.Column("id", sa.String(255), nullable=False),
         sa.Column("owner_id", sa.String(128), nullable=False),

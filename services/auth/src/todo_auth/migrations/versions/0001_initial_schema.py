@@ -16,10 +16,9 @@ def upgrade() -> None:
         sa.Column("fail_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sign_in_failures")),
     )
-    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_sign_in_failures_email_fail_time", ["email", "fail_time"], unique=False
-        )
+    op.create_index(
+        "ix_sign_in_failures_email_fail_time", "sign_in_failures", ["email", "fail_time"]
+    )
 
     op.create_table(
         "signing_keys",
@@ -55,10 +54,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("issuer", "subject", name=op.f("pk_external_identities")),
     )
-    with op.batch_alter_table("external_identities", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_external_identities_user_id"), ["user_id"], unique=False
-        )
+    op.create_index("ix_external_identities_user_id", "external_identities", ["user_id"])
 
     op.create_table(
         "refresh_token_families",
@@ -75,10 +71,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_token_families")),
     )
-    with op.batch_alter_table("refresh_token_families", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_refresh_token_families_user_id"), ["user_id"], unique=False
-        )
+    op.create_index("ix_refresh_token_families_user_id", "refresh_token_families", ["user_id"])
 
     op.create_table(
         "refresh_tokens",
@@ -97,29 +90,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
     )
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_refresh_tokens_family_id"), ["family_id"], unique=False
-        )
+    op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"])
 
 
 def downgrade() -> None:
 
-    with op.batch_alter_table("refresh_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_tokens_family_id"))
+    op.drop_index("ix_refresh_tokens_family_id", table_name="refresh_tokens")
 
     op.drop_table("refresh_tokens")
-    with op.batch_alter_table("refresh_token_families", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_refresh_token_families_user_id"))
+    op.drop_index("ix_refresh_token_families_user_id", table_name="refresh_token_families")
 
     op.drop_table("refresh_token_families")
-    with op.batch_alter_table("external_identities", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_external_identities_user_id"))
+    op.drop_index("ix_external_identities_user_id", table_name="external_identities")
 
     op.drop_table("external_identities")
     op.drop_table("users")
     op.drop_table("signing_keys")
-    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
-        batch_op.drop_index("ix_sign_in_failures_email_fail_time")
+    op.drop_index("ix_sign_in_failures_email_fail_time", table_name="sign_in_failures")
 
     op.drop_table("sign_in_failures")

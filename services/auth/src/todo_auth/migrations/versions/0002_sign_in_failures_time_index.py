@@ -7,10 +7,8 @@ down_revision: str | None = "0001"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
-        batch_op.create_index("ix_sign_in_failures_fail_time", ["fail_time"], unique=False)
+    op.create_index("ix_sign_in_failures_fail_time", "sign_in_failures", ["fail_time"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sign_in_failures", schema=None) as batch_op:
-        batch_op.drop_index("ix_sign_in_failures_fail_time")
+    op.drop_index("ix_sign_in_failures_fail_time", table_name="sign_in_failures")

@@ -15,13 +15,8 @@ def upgrade() -> None:
         sa.Column("expire_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_revocations")),
     )
-    with op.batch_alter_table("session_revocations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_session_revocations_revoke_time"), ["revoke_time"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_session_revocations_expire_time"), ["expire_time"], unique=False
-        )
+    op.create_index("ix_session_revocations_revoke_time", "session_revocations", ["revoke_time"])
+    op.create_index("ix_session_revocations_expire_time", "session_revocations", ["expire_time"])
 
 
 def downgrade() -> None:

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from alembic import op
+from todo_common.migrations import serial_id_column
 from todo_common.tables import UtcDateTime
 
 revision: str = "0003"
@@ -23,12 +24,7 @@ def upgrade() -> None:
         batch.alter_column("time_zone", server_default=None)
     op.create_table(
         "task_events",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        serial_id_column(),
         sa.Column("owner_id", sa.String(128), nullable=False),
         sa.Column("task_id", sa.String(36), nullable=False),
         sa.Column("kind", sa.SmallInteger(), nullable=False),

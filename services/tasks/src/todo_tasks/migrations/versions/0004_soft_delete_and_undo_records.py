@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from alembic import op
+from todo_common.migrations import serial_id_column
 from todo_common.tables import UtcDateTime
 
 revision: str = "0004"
@@ -13,12 +14,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("deleted_time", UtcDateTime(), nullable=True))
     op.create_table(
         "task_undo_records",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        serial_id_column(),
         sa.Column("owner_id", sa.String(128), nullable=False),
         sa.Column("token", sa.String(64), nullable=False),
         sa.Column("snapshots", sa.JSON(), nullable=False),

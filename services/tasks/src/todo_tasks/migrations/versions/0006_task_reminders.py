@@ -4,6 +4,7 @@ go off, claimed by the scheduler) and `task_events.reminder_time` (a reminder ev
 
 import sqlalchemy as sa
 from alembic import op
+from todo_common.migrations import serial_id_column
 from todo_common.tables import UtcDateTime
 
 revision: str = "0006"
@@ -20,12 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reminder_time", UtcDateTime(), nullable=True))
     op.create_table(
         "task_reminders",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        serial_id_column(),
         sa.Column("owner_id", sa.String(128), nullable=False),
         sa.Column("task_id", sa.String(36), nullable=False),
         sa.Column("fire_at", UtcDateTime(), nullable=False),
