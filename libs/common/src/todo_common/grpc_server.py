@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import re
 import signal
 import time
@@ -323,6 +324,15 @@ class RunningServer:
 # create_server): how soon clients spread onto replicas a scale-up added.
 MAX_CONNECTION_AGE_SECONDS = 60.0
 
+# How long a call may wait for the server to accept it (gRPC's default: 30 s). gRPC's core
+# queues a call that arrives while the Python server has no accept outstanding (it accepts
+# one call at a time, on its event loop) and, past this age, cancels it: the caller gets
+# CANCELLED, which no client may retry, and the handler never runs, so nothing is logged.
+# A burst of 2,000 chat turns on a busy 2-core machine took longer than 30 s to accept and
+# lost ~250 of them that way (bench/README.md, issue 10). Callers' deadlines bound the wait
+# already (the edge gives a turn 120 s), so the server's own limit sits above them.
+MAX_UNACCEPTED_SECONDS = 300.0
+
 
 async def create_server(
     address: str,
@@ -332,6 +342,7 @@ async def create_server(
     maximum_concurrent_rpcs: int | None = 1000,
     max_receive_message_bytes: int = 1024 * 1024,
     max_connection_age_seconds: float = MAX_CONNECTION_AGE_SECONDS,
+    max_unaccepted_seconds: float = MAX_UNACCEPTED_SECONDS,
 ) -> RunningServer:
     """Builds, binds and starts a server. Use port 0 in `address` to bind a free port."""
     server = grpc.aio.server(
@@ -352,6 +363,11 @@ async def create_server(
             # re-resolves and reconnects. Calls in flight finish on the old connection (no
             # grace limit is set, so a long chat reply is never cut).
             ("grpc.max_connection_age_ms", round(max_connection_age_seconds * 1000)),
+            # See MAX_UNACCEPTED_SECONDS (gRPC takes whole seconds).
+            (
+                "grpc.server_max_unrequested_time_in_server",
+                max(1, math.ceil(max_unaccepted_seconds)),
+            ),
         ],
     )
     health_servicer = WatchedHealthServicer()
