@@ -144,16 +144,7 @@ class TaskRepository:
 
         When `values` holds `tags`, the tag rows are replaced too.
         """
-        result = await self._session.execute(
-            update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.owner_id == self._owner,
-                tasks.c.version == version,
-            )
-            .values(version=version + 1, **values)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult for DML
+        if not await self._set_if_version(task_id, version, values):
             return False
         if "tags" in values:
             await self._session.execute(delete(task_tags).where(task_tags.c.task_id == task_id))
@@ -170,19 +161,31 @@ class TaskRepository:
         unique), so completing the previous occurrence again creates a new next one; the
         undo record keeps the old value.
         """
+        return await self._set_if_version(
+            task_id,
+            version,
+            {"deleted_time": now or datetime.now(UTC), "previous_occurrence_id": None},
+            tasks.c.deleted_time.is_(None),
+        )
+
+    async def _set_if_version(
+        self,
+        task_id: str,
+        version: int,
+        values: dict[str, Any],
+        *conditions: ColumnElement[bool],
+    ) -> bool:
+        """Writes `values` and `version + 1` to the task if it is still at `version` (and
+        meets `conditions`); False when it is not (or is not the owner's)."""
         result = await self._session.execute(
             update(tasks)
             .where(
                 tasks.c.id == task_id,
                 tasks.c.owner_id == self._owner,
                 tasks.c.version == version,
-                tasks.c.deleted_time.is_(None),
+                *conditions,
             )
-            .values(
-                version=version + 1,
-                deleted_time=now or datetime.now(UTC),
-                previous_occurrence_id=None,
-            )
+            .values(version=version + 1, **values)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult for DML
 
