@@ -30,6 +30,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query
 from sqlalchemy import JSON, DateTime, Integer, SmallInteger, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from todo_edge.recurrence import describe_recurrence
 from todo_edge.schemas import TaskListOut, TaskOut
 
 STATES: dict[int, Literal["open", "completed"]] = {1: "open", 2: "completed"}
@@ -57,6 +58,11 @@ class Task(Base):
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     complete_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer)
+    recurrence: Mapped[str] = mapped_column(String(500))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    previous_occurrence_id: Mapped[str | None] = mapped_column(String(36))
+    deleted_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders: Mapped[list[dict[str, str]]] = mapped_column(JSON)
 
 
 def task_out(task: Task) -> TaskOut:
@@ -74,6 +80,11 @@ def task_out(task: Task) -> TaskOut:
         update_time=task.update_time,
         complete_time=task.complete_time,
         etag=hashlib.sha256(f"{task.id}:{task.version}".encode()).hexdigest()[:20],
+        recurrence=task.recurrence or None,
+        time_zone=task.time_zone or None,
+        repeats=describe_recurrence(task.recurrence),
+        previous_occurrence_id=task.previous_occurrence_id,
+        reminders=task.reminders or [],
     )
 
 
@@ -126,7 +137,9 @@ async def healthz() -> dict[str, str]:
 
 @app.get("/api/tasks/{task_id}", response_model=TaskOut)
 async def get_task(task_id: str, user: User, db: Db) -> TaskOut:
-    task = await db.scalar(select(Task).where(Task.id == task_id, Task.owner_id == user))
+    task = await db.scalar(
+        select(Task).where(Task.id == task_id, Task.owner_id == user, Task.deleted_time.is_(None))
+    )
     if task is None:
         raise HTTPException(404, "Task not found.")
     return task_out(task)
@@ -140,7 +153,7 @@ async def list_tasks(
     rows = (
         await db.scalars(
             select(Task)
-            .where(Task.owner_id == user)
+            .where(Task.owner_id == user, Task.deleted_time.is_(None))
             .order_by(Task.create_time, Task.id)
             .limit(size + 1)
         )

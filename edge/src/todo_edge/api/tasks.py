@@ -15,13 +15,16 @@ repeat answer the first response without changing anything again; a batch answer
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.types import DecoratedCallable
 from google.protobuf.field_mask_pb2 import FieldMask
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 from starlette.responses import JSONResponse
 from todo.tasks.v1 import tasks_service_pb2
+from todo.tasks.v1.tasks_service_pb2 import BatchCompleteTasksRequest, BatchDeleteTasksRequest
 
 from todo_edge.dependencies import TasksClient
 from todo_edge.problems import CONDITIONAL_STATE_KEY, problem_responses
@@ -54,12 +57,12 @@ from todo_edge.schemas import (
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
+# What a task id and an idempotency key may be: 1 to 128 characters, no NUL.
+_KEY_RULES: dict[str, Any] = {"min_length": 1, "max_length": 128, "pattern": NO_NUL}
 TaskId = Annotated[
     str,
     Path(
-        min_length=1,
-        max_length=128,
-        pattern=NO_NUL,
+        **_KEY_RULES,
         description="The task's id.",
         examples=["0193a5b2-7c4e-7d3a-9f21-5b8c2d4e6f10"],
     ),
@@ -75,9 +78,7 @@ IfMatch = Annotated[
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        min_length=1,
-        max_length=128,
-        pattern=NO_NUL,
+        **_KEY_RULES,
         description="Makes the call safe to retry: the same key and body answer what the "
         "first call answered; the same key with another body is 409.",
     ),
@@ -212,12 +213,16 @@ def _batch_json(
 _BATCH_ERRORS = problem_responses(400, 401, 404, 409, 422, 429, 503, 504)
 
 
-@router.post(
-    ":batchUpdate",
-    response_model=BatchTasksOut,
-    summary="Change many tasks",
-    responses=_BATCH_ERRORS,
-)
+def _batch_route(
+    method: str, response_model: type[BaseModel], summary: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The decorator of `POST /api/tasks:<method>`."""
+    return router.post(
+        f":{method}", response_model=response_model, summary=summary, responses=_BATCH_ERRORS
+    )
+
+
+@_batch_route("batchUpdate", BatchTasksOut, "Change many tasks")
 async def batch_update_tasks(
     body: BatchUpdateBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
 ) -> Response:
@@ -227,36 +232,23 @@ async def batch_update_tasks(
     return TaskJSONResponse(_batch_json(reply))
 
 
-@router.post(
-    ":batchDelete",
-    response_model=BatchTasksOut,
-    summary="Delete many tasks",
-    responses=_BATCH_ERRORS,
-)
+@_batch_route("batchDelete", BatchTasksOut, "Delete many tasks")
 async def batch_delete_tasks(
     body: BatchIdsBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Deletes every task (all or none); answers them as they were."""
-    reply = await tasks.BatchDeleteTasks(
-        tasks_service_pb2.BatchDeleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
-    )
-    return TaskJSONResponse(_batch_json(reply))
+    request = BatchDeleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
+    return TaskJSONResponse(_batch_json(await tasks.BatchDeleteTasks(request)))
 
 
-@router.post(
-    ":batchComplete",
-    response_model=BatchCompleteOut,
-    summary="Complete many tasks",
-    responses=_BATCH_ERRORS,
-)
+@_batch_route("batchComplete", BatchCompleteOut, "Complete many tasks")
 async def batch_complete_tasks(
     body: BatchIdsBody, tasks: TasksClient, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Completes every task (all or none; completed ones stay as they are). `next_tasks`
     are the next occurrences of the repeating ones, each created once."""
-    reply = await tasks.BatchCompleteTasks(
-        tasks_service_pb2.BatchCompleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
-    )
+    request = BatchCompleteTasksRequest(ids=body.ids, request_id=idempotency_key or "")
+    reply = await tasks.BatchCompleteTasks(request)
     return TaskJSONResponse(
         {**_batch_json(reply), "next_tasks": [task_to_json(task) for task in reply.next_tasks]}
     )
@@ -274,86 +266,73 @@ async def get_task(task_id: TaskId, tasks: TasksClient) -> Response:
     return _task_response(reply.task)
 
 
-@router.patch(
-    "/{task_id}",
-    response_model=TaskChangeOut,
-    summary="Change a task",
-    responses=problem_responses(400, 412, *_COMMON_ERRORS),
-)
-async def update_task(
-    task_id: TaskId,
-    body: TaskPatch,
-    request: Request,
-    tasks: TasksClient,
-    if_match: IfMatch = None,
-) -> Response:
+class Conditional(NamedTuple):
+    """The task a write names and the etag its `If-Match` asks for ('' for none)."""
+
+    task_id: str
+    etag: str
+
+
+async def _conditional(task_id: TaskId, request: Request, if_match: IfMatch = None) -> Conditional:
+    return Conditional(task_id, _precondition(request, if_match))
+
+
+# A write's path id and `If-Match` header, checked in the order they always were.
+ConditionalTarget = Annotated[Conditional, Depends(_conditional)]
+
+
+def _task_route(
+    method: str, path: str, response_model: type[BaseModel], summary: str, *errors: int
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The decorator of a write to one task (`path` below `/api/tasks/{task_id}`)."""
+    return router.api_route(
+        "/{task_id}" + path,
+        methods=[method],
+        response_model=response_model,
+        summary=summary,
+        responses=problem_responses(*errors, 412, *_COMMON_ERRORS),
+    )
+
+
+@_task_route("PATCH", "", TaskChangeOut, "Change a task", 400)
+async def update_task(tasks: TasksClient, target: ConditionalTarget, body: TaskPatch) -> Response:
     """Changes the fields present in the body (a JSON merge patch: `null` clears due_time,
     notes or tags). With `If-Match`, fails with 412 if the task changed since it was read."""
-    task, paths = task_from_patch(task_id, body)
-    task.etag = _precondition(request, if_match)
+    task, paths = task_from_patch(target.task_id, body)
+    task.etag = target.etag
     reply = await tasks.UpdateTask(
         tasks_service_pb2.UpdateTaskRequest(task=task, update_mask=FieldMask(paths=paths))
     )
     return _task_response(reply.task, undo_token=reply.undo_token)
 
 
-@router.delete(
-    "/{task_id}",
-    response_model=TaskDeleteOut,
-    summary="Delete a task",
-    responses=problem_responses(412, *_COMMON_ERRORS),
-)
-async def delete_task(
-    task_id: TaskId,
-    request: Request,
-    tasks: TasksClient,
-    if_match: IfMatch = None,
-) -> Response:
+@_task_route("DELETE", "", TaskDeleteOut, "Delete a task")
+async def delete_task(tasks: TasksClient, target: ConditionalTarget) -> Response:
     """Deletes a task. `POST /api/undo` with the answered `undo_token` restores it for a few
     minutes; after that it is gone for good."""
     reply = await tasks.DeleteTask(
-        tasks_service_pb2.DeleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
+        tasks_service_pb2.DeleteTaskRequest(id=target.task_id, etag=target.etag)
     )
     return TaskJSONResponse({"undo_token": reply.undo_token or None})
 
 
-@router.post(
-    "/{task_id}/complete",
-    response_model=TaskCompleteOut,
-    summary="Mark a task completed",
-    responses=problem_responses(412, *_COMMON_ERRORS),
-)
-async def complete_task(
-    task_id: TaskId,
-    request: Request,
-    tasks: TasksClient,
-    if_match: IfMatch = None,
-) -> Response:
+@_task_route("POST", "/complete", TaskCompleteOut, "Mark a task completed")
+async def complete_task(tasks: TasksClient, target: ConditionalTarget) -> Response:
     """Marks the task completed (completing a completed task changes nothing). For a
     repeating task, `next_task` is its next occurrence, created once however often the task
     is completed."""
     reply = await tasks.CompleteTask(
-        tasks_service_pb2.CompleteTaskRequest(id=task_id, etag=_precondition(request, if_match))
+        tasks_service_pb2.CompleteTaskRequest(id=target.task_id, etag=target.etag)
     )
     body = change_to_json(reply.task, reply.undo_token)
     body["next_task"] = task_to_json(reply.next_task) if reply.HasField("next_task") else None
     return TaskJSONResponse(body, headers={"ETag": _etag_header(reply.task.etag)})
 
 
-@router.post(
-    "/{task_id}/reopen",
-    response_model=TaskChangeOut,
-    summary="Mark a task open again",
-    responses=problem_responses(412, *_COMMON_ERRORS),
-)
-async def reopen_task(
-    task_id: TaskId,
-    request: Request,
-    tasks: TasksClient,
-    if_match: IfMatch = None,
-) -> Response:
+@_task_route("POST", "/reopen", TaskChangeOut, "Mark a task open again")
+async def reopen_task(tasks: TasksClient, target: ConditionalTarget) -> Response:
     """Marks a completed task open again."""
     reply = await tasks.ReopenTask(
-        tasks_service_pb2.ReopenTaskRequest(id=task_id, etag=_precondition(request, if_match))
+        tasks_service_pb2.ReopenTaskRequest(id=target.task_id, etag=target.etag)
     )
     return _task_response(reply.task, undo_token=reply.undo_token)

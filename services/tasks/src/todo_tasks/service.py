@@ -57,6 +57,7 @@ from todo_tasks.reminders import (
 from todo_tasks.repository import TaskReads, TaskRepository, Values, search_text
 from todo_tasks.undo import Snapshot, UndoLog
 from todo_tasks.validation import (
+    UPDATABLE_PATHS,
     OrderBy,
     TaskFields,
     TaskPatch,
@@ -209,25 +210,17 @@ def next_occurrence_values(current: Values, now: datetime) -> dict[str, Any] | N
     }
 
 
+# How the patched columns (`UPDATABLE_PATHS`) not stored as the patch holds them are stored.
+STORED_FORM: dict[str, Callable[[Any], Any]] = {"tags": list, "reminders": stored_reminders}
+
+
 def patch_values(current: Values, patch: TaskPatch) -> dict[str, Any]:
     """The columns an update changes (empty when it changes nothing)."""
     wanted: dict[str, Any] = {}
-    if "title" in patch.paths:
-        wanted["title"] = patch.title
-    if "notes" in patch.paths:
-        wanted["notes"] = patch.notes
-    if "priority" in patch.paths:
-        wanted["priority"] = patch.priority
-    if "due_time" in patch.paths:
-        wanted["due_time"] = patch.due_time
-    if "tags" in patch.paths:
-        wanted["tags"] = list(patch.tags)
-    if "recurrence" in patch.paths:
-        wanted["recurrence"] = patch.recurrence
-    if "time_zone" in patch.paths:
-        wanted["time_zone"] = patch.time_zone
-    if "reminders" in patch.paths:
-        wanted["reminders"] = stored_reminders(patch.reminders)
+    for path in UPDATABLE_PATHS:
+        if path in patch.paths:
+            value = getattr(patch, path)
+            wanted[path] = STORED_FORM[path](value) if path in STORED_FORM else value
     changes = {key: value for key, value in wanted.items() if current[key] != value}
     if changes.keys() & {"recurrence", "time_zone", "due_time"}:
         changes.update(_series_changes(current, changes))
@@ -283,6 +276,22 @@ def decode_sort_key(order: OrderBy, key: Any) -> Any:
         if parsed.tzinfo is not None:
             return parsed
     raise invalid_page_token()
+
+
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+
+
+def _batch_call(
+    write: Callable[[BatchWrites, RequestT], Awaitable[ResponseT]],
+) -> Callable[[TaskService, RequestT, Any], Awaitable[ResponseT]]:
+    """A Batch* handler (`context` is the servicer context): the request goes to the
+    service's `BatchWrites` as it is."""
+
+    async def handler(service: TaskService, request: RequestT, context: Any) -> ResponseT:
+        return await write(service._batches, request)
+
+    return handler
 
 
 class TaskService(pb_grpc.TaskServiceServicer):
@@ -709,20 +718,10 @@ class TaskService(pb_grpc.TaskServiceServicer):
 
     # ---- Bulk changes (todo_tasks.batch) ----
 
-    async def BatchUpdateTasks(
-        self, request: pb.BatchUpdateTasksRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchUpdateTasksResponse:
-        return await self._batches.update(request)
-
-    async def BatchDeleteTasks(
-        self, request: pb.BatchDeleteTasksRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchDeleteTasksResponse:
-        return await self._batches.delete(request)
-
-    async def BatchCompleteTasks(
-        self, request: pb.BatchCompleteTasksRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchCompleteTasksResponse:
-        return await self._batches.complete(request)
+    # Handlers built by a function are plain callables to mypy, never a method override.
+    BatchUpdateTasks = _batch_call(BatchWrites.update)  # type: ignore[assignment]
+    BatchDeleteTasks = _batch_call(BatchWrites.delete)  # type: ignore[assignment]
+    BatchCompleteTasks = _batch_call(BatchWrites.complete)  # type: ignore[assignment]
 
     async def WatchTaskEvents(
         self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext
