@@ -1,5 +1,6 @@
 """Widget actions: the Complete / Reopen / Delete / Undo buttons of task cards, and the
-Confirm / Cancel buttons of bulk change previews (`run_bulk_action`).
+Confirm / Cancel buttons of bulk change previews (`run_bulk_action`); `run_card_action` runs
+either as the caller.
 
 They call the tasks service directly with the caller's token (no model round trip) and
 return the card with that task's row redrawn; a row redrawn after a change carries an Undo
@@ -120,7 +121,7 @@ def _unknown_action(kind: object) -> InvalidArgument:
     )
 
 
-async def run_task_action(
+async def run_card_action(
     tasks: tasks_service_pb2_grpc.TaskServiceStub,
     action: Action[str, Any],
     sender: WidgetItem | None,
@@ -128,15 +129,29 @@ async def run_task_action(
     token: str,
     deadline_seconds: float,
     zone: ZoneInfo,
+) -> ActionOutcome | BulkOutcome:
+    """One card button as the caller (`token`; every tasks call within `deadline_seconds`):
+    a preview's Confirm / Cancel (`run_bulk_action`) or a task card's button
+    (`run_task_action`)."""
+    caller = bind_caller(tasks, token=token, timeout=deadline_seconds)
+    if is_bulk_action(action):
+        return await run_bulk_action(caller, action, sender, zone)
+    return await run_task_action(caller, action, sender, zone)
+
+
+async def run_task_action(
+    caller: tasks_service_pb2_grpc.TaskServiceStub,
+    action: Action[str, Any],
+    sender: WidgetItem | None,
+    zone: ZoneInfo,
 ) -> ActionOutcome:
     """Performs a task action and redraws the sender's row. Raises InvalidArgument for a bad
     action, NotFound (friendly text) for a missing or foreign task, and lets other gRPC
-    errors through (the caller maps them)."""
+    errors through (the caller maps them). `caller`: the tasks service bound to the caller."""
     kind, task_id = parse_task_action(action)
     if sender is not None and task_id not in widget_task_ids(sender.widget):
         # A crafted request naming some other task through this card.
         raise NotFound(NOT_ON_CARD_MESSAGE, reason="TASK_NOT_ON_CARD")
-    caller = bind_caller(tasks, token=token, timeout=deadline_seconds)
     if kind == ACTION_UNDO:
         return await _undo(caller, task_id, str(action.payload["undo_token"]), sender, zone)
     task: tasks_pb.Task | None
@@ -248,18 +263,16 @@ def bulk_request_id(sender: WidgetItem) -> str:
 
 
 async def run_bulk_action(
-    tasks: tasks_service_pb2_grpc.TaskServiceStub,
+    caller: tasks_service_pb2_grpc.TaskServiceStub,
     action: Action[str, Any],
     sender: WidgetItem | None,
-    *,
-    token: str,
-    deadline_seconds: float,
     zone: ZoneInfo,
 ) -> BulkOutcome:
     """Confirm makes exactly the change the stored preview shows, to exactly its tasks (the
     client's payload is not trusted, and tasks added since are not touched); Cancel changes
     nothing. Once a card is settled, either button answers it as it is. A task gone since the
-    preview fails the whole change with a friendly NotFound (nothing changed)."""
+    preview fails the whole change with a friendly NotFound (nothing changed). `caller`: the
+    tasks service bound to the caller."""
     if sender is None:
         raise InvalidArgument(
             "A bulk change needs the preview card it was previewed on.",
@@ -277,7 +290,6 @@ async def run_bulk_action(
         return BulkOutcome(item=item)
     assert action.type == ACTION_BULK_CONFIRM
     change = bulk_change_from_payload(pending)
-    caller = bind_caller(tasks, token=token, timeout=deadline_seconds)
     try:
         changed, next_tasks = await _send_bulk(caller, change, bulk_request_id(sender))
     except grpc.aio.AioRpcError as error:

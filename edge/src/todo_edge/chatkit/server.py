@@ -7,7 +7,7 @@ cancelled; the CancelledError reaches the `async for` over the gRPC call, whose 
 cancels the call, and the agent service then cancels the run. The SDK itself keeps the
 partial answer and notes the stop in the thread.
 
-Widget actions (task cards' buttons) run without the model (`actions.run_task_action`).
+Widget actions (task cards' buttons) run without the model (`actions.run_card_action`).
 The thread title is written when the first exchange ends: the agent's configured model writes
 it while it answers (`RespondRequest.suggest_title`, the title in `RunFinished`: the edge has no
 model of its own and makes no second call for it); with the offline model, or when the model
@@ -47,9 +47,7 @@ from todo_common.errors import DomainError
 from todo_edge.chatkit.actions import (
     ActionOutcome,
     BulkOutcome,
-    is_bulk_action,
-    run_bulk_action,
-    run_task_action,
+    run_card_action,
 )
 from todo_edge.chatkit.admission import TurnSlots
 from todo_edge.chatkit.composer import composer_intent
@@ -269,8 +267,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         self, action: Action[str, Any], sender: WidgetItem | None, context: ChatContext
     ) -> ActionOutcome | BulkOutcome:
         """One card action as the caller, for the streamed and the sync route alike."""
-        run = run_bulk_action if is_bulk_action(action) else run_task_action
-        return await run(
+        return await run_card_action(
             self._tasks,
             action,
             sender,
