@@ -278,22 +278,6 @@ def decode_sort_key(order: OrderBy, key: Any) -> Any:
     raise invalid_page_token()
 
 
-RequestT = TypeVar("RequestT")
-ResponseT = TypeVar("ResponseT")
-
-
-def _batch_call(
-    write: Callable[[BatchWrites, RequestT], Awaitable[ResponseT]],
-) -> Callable[[TaskService, RequestT, Any], Awaitable[ResponseT]]:
-    """A Batch* handler (`context` is the servicer context): the request goes to the
-    service's `BatchWrites` as it is."""
-
-    async def handler(service: TaskService, request: RequestT, context: Any) -> ResponseT:
-        return await write(service._batches, request)
-
-    return handler
-
-
 class TaskService(pb_grpc.TaskServiceServicer):
     """todo.tasks.v1.TaskService over one database."""
 
@@ -718,10 +702,20 @@ class TaskService(pb_grpc.TaskServiceServicer):
 
     # ---- Bulk changes (todo_tasks.batch) ----
 
-    # Handlers built by a function are plain callables to mypy, never a method override.
-    BatchUpdateTasks = _batch_call(BatchWrites.update)  # type: ignore[assignment]
-    BatchDeleteTasks = _batch_call(BatchWrites.delete)  # type: ignore[assignment]
-    BatchCompleteTasks = _batch_call(BatchWrites.complete)  # type: ignore[assignment]
+    async def BatchUpdateTasks(
+        self, request: pb.BatchUpdateTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchUpdateTasksResponse:
+        return await self._batches.update(request)
+
+    async def BatchDeleteTasks(
+        self, request: pb.BatchDeleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchDeleteTasksResponse:
+        return await self._batches.delete(request)
+
+    async def BatchCompleteTasks(
+        self, request: pb.BatchCompleteTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchCompleteTasksResponse:
+        return await self._batches.complete(request)
 
     async def WatchTaskEvents(
         self, request: pb.WatchTaskEventsRequest, context: grpc.aio.ServicerContext
