@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from todo_common.errors import DomainError, Unavailable
 
@@ -48,6 +51,12 @@ def normalise_url(url: str) -> URL:
 def is_postgres(engine: AsyncEngine) -> bool:
     """True when the engine talks to PostgreSQL."""
     return engine.dialect.name == "postgresql"
+
+
+# How long a SQLite connection waits for another's lock: a query, and a migration (or the
+# switch of a new file to WAL) while another process migrates the same file.
+SQLITE_QUERY_WAIT_MS = 5_000
+SQLITE_LOCK_WAIT_MS = 60_000
 
 
 def create_engine(
@@ -83,13 +92,34 @@ def create_engine(
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # A new file is switched to WAL once (it stays so); see `_switch_to_wal`.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_WAIT_MS}")
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_QUERY_WAIT_MS}")
         cursor.close()
 
     return engine
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Makes a new SQLite file WAL. That needs the file's exclusive lock, which another
+    process's migration may hold for a while (`make token` in a second terminal while `make
+    run` migrates the same file), and SQLite answers "database is locked" at once instead of
+    waiting for it: so the switch is tried again, without blocking the event loop, for as
+    long as a migration waits for its lock."""
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        await_only(asyncio.sleep(0.05))
 
 
 def is_connectivity_error(exc: BaseException) -> bool:

@@ -34,10 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from todo_common.db import create_engine, normalise_url
-
-# How long a migration waits for another one of the same SQLite file to commit.
-SQLITE_LOCK_WAIT_MS = 60_000
+from todo_common.db import SQLITE_LOCK_WAIT_MS, create_engine, normalise_url
 
 
 def _advisory_lock_key(schema: str | None) -> int:
