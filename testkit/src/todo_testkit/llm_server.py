@@ -125,5 +125,11 @@ async def running_model_server() -> AsyncIterator[ModelServer]:
 
         await eventually(answers, within=180, what="the llama-cpp-python server to answer")
         yield server
+        if process.returncode is not None:
+            # Every test after the crash fails with "could not be reached"; this says why.
+            raise RuntimeError(
+                f"the model server died during the session (exit {process.returncode}):\n"
+                f"{running.log_tail()}"
+            )
     finally:
         await running.stop(grace_seconds=30)
