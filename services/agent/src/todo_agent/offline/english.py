@@ -522,8 +522,9 @@ def _shift_priority(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update 
     return Update(ref, priority=priority)
 
 
-def _prioritize(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
-    return Update(ref, priority="high")
+def _prioritize(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    said = match.groupdict().get("prio")
+    return Update(ref, priority=PRIORITY_WORDS.get(said.lower(), "high") if said else "high")
 
 
 def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
@@ -675,7 +676,8 @@ def _always(command: Callable[[], Command]) -> Builder:
 # Patterns. `(?P<target>…)` is a task reference, read by `phrases.parse_ref(s)`.
 
 _HELP = rx(
-    r"^(?:help|\?+|what\s+can\s+you\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
+    r"^(?:help|\?+|what\s+(?:else\s+|exactly\s+)?can\s+you\s+(?:actually\s+|really\s+|even\s+|exactly\s+)?do|"
+    r"what\s+are\s+you\s+(?:actually\s+|even\s+)?able\s+to\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
     r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions|"
     r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b"
 )
@@ -911,7 +913,11 @@ _LOW_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("no rush on X", rx(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$")),
 )
 _A_PRIORITY = rx(r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$")
-_PRIORITIZE = rx(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$")
+# "prioritise the MOT" (high), "prioritise the MOT high", "prioritize X as low".
+_PRIORITIZE = rx(
+    r"^(?:prioritize|prioritise)\s+(?P<target>.+?)"
+    r"(?:\s+(?:as\s+|to\s+)?(?:a\s+)?(?P<prio>high|top|low|medium|normal|urgent|important)(?:\s+priority)?)?$"
+)
 # The last "with"/"as" splits, so a title may hold one ("tag dinner with priya as social").
 _TAG_WITH = rx(
     r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$"
@@ -990,6 +996,11 @@ _LISTISH = rx(
 # ---------------------------------------------------------------------------------------------
 # What the offline model cannot do yet, answered honestly (never a junk task).
 
+CANNOT_WEATHER = "I can't tell the weather; I only keep tasks."
+CANNOT_ALARM = "I can't set alarms; I can add a task with a due time."
+CANNOT_ACT = (
+    "I can't do things in the world for you (booking, paying, phoning); I can add it as a task."
+)
 _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         rx(
@@ -1018,19 +1029,35 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
         "I can't sync, export, print or attach anything; I only keep your task list.",
     ),
     (
-        rx(r"\b(?:weather|forecast)\b"),
-        "I can't tell the weather; I only keep tasks.",
+        rx(
+            r"\b(?:weather|forecast)\b"
+            r"|^(?:is|will|does|did|do\s+you\s+think)\s+(?:it|there)\b.*\b(?:rain|raining|snow|snowing|sunny|"
+            r"windy|stormy|storm|thunder|freezing|cold|hot|warm|dry|wet|sunshine|showers?)\b"
+            r"|^(?:how\s+(?:hot|cold|warm)|what(?:'s|\s+is)\s+the\s+temperature)\b"
+        ),
+        CANNOT_WEATHER,
     ),
     (rx(r"^translate\b"), "I can't translate; I only keep tasks."),
     (
-        rx(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b"),
-        "I can't set alarms; I can add a task with a due time.",
+        # An alarm or a wake-up call is a ring at a time, which a task list cannot do; an alarm
+        # as a thing ("fix the smoke alarm", "buy an alarm clock") is an ordinary task.
+        rx(
+            r"\b(?:set|make|create|start|schedule)\s+(?:an?\s+|my\s+|the\s+)?alarm\b"
+            r"|\b(?:add|put|give\s+me)\s+an?\s+alarm\b(?!\s+clock)|\b(?:with|by|using|via)\s+(?:an?\s+|my\s+|the\s+)?alarm\b"
+            r"|^alarm\b|\balarm\s+(?:for|at)\s+(?:\d|noon|midday|tomorrow|tonight)"
+            r"|^wake\s+me\b|\bwake[\s-]?up\s+call\b"
+        ),
+        CANNOT_ALARM,
     ),
     (
         rx(
             r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^(?:book|order|get|buy|fetch)\s+me\b"
+            # "can you book a table …": asked of the assistant itself (read on the message as
+            # typed), unless it is about a task ("can you call the gym task 'Leg day'").
+            r"|^(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:book|reserve|order|pay|ring|phone|call|buy|purchase)\b"
+            r"(?!.*\b(?:task|todo|to-do|list|reminder)s?\b)"
         ),
-        "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
+        CANNOT_ACT,
     ),
 )
 _REMINDER = rx(
@@ -1042,7 +1069,7 @@ _UNDO = rx(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
     r"|\bundo\s+(?:the\s+)?last\s+(?:thing|step|action)\b"
-    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b"
+    r"|\b(?:take\s+that\s+back|bring\s+(?:it|that|this)\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b"
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
 _BULK = rx(
@@ -1142,6 +1169,7 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 _FAREWELL = rx(
     r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)"
 )
+CHAT_HOW_ARE_YOU = "I'm well, thanks! What would you like to do with your tasks?"
 CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
 CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
 CHAT_MOOD = "Sorry to hear that. One thing at a time: want to see what's due today?"
@@ -1198,7 +1226,11 @@ _COMPLIMENT = rx(
 _HOW_ARE_YOU = rx(
     r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup|"
     r"how's\s+(?:your\s+day|things|life)|how\s+(?:is|was)\s+your\s+day|how\s+have\s+you\s+been)\b"
-    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b"
+    r"|^(?:hi|hello|hey|hiya|(?:good\s+)?(?:morning|afternoon|evening))\b.*\b(?:hope\s+you're|how\s+are)\b"
+    # "morning! hope ur well": a wish for the assistant's day, however it is spelt.
+    r"|^(?:(?:hi|hello|hey|hiya|(?:good\s+)?(?:morning|afternoon|evening))\b[\s,!.]*)?"
+    r"(?:i\s+)?hope\s+(?:you're|you\s+are|youre|ur|u\s+r|u're|you\s+have|you're\s+having|all\s+is|things\s+are)\b"
+    r"(?:\s+(?:well|ok|okay|good|fine|great|doing\s+well|a\s+good\s+day|having\s+a\s+good\s+day))?[\s!.]*$"
 )
 _DATE_QUESTION = rx(
     r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)"
@@ -1297,8 +1329,9 @@ def _drop(match: re.Match[str], _: Utterance) -> Command | None:
     target = groups.get("target") or groups.get("target2") or groups.get("target3") or ""
     if _NOT_A_TASK.match(target.strip()):
         return None
-    ref = parse_ref(target)
-    return Act("delete", [ref]) if ref is not None else None
+    # "bin both", "scratch 1 and 3": several tasks, as in "delete both".
+    refs = parse_refs(target)
+    return Act("delete", refs) if refs else None
 
 
 def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
@@ -1386,7 +1419,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "chat: how are you",
         at_start(_HOW_ARE_YOU),
-        _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
+        _always(lambda: Chat(CHAT_HOW_ARE_YOU)),
     ),
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
     *(Rule(f"chat: {name}", raw_at_start(p), _chat(reply)) for name, p, reply in _SMALL_TALK),

@@ -122,7 +122,7 @@ def list_heading_ur(filters: ListTasks, count: int) -> str:
         "tomorrow": " (کل)",
         "this_week": " (اس ہفتے)",
         "overdue": " (تاخیر شدہ)",
-    }.get(filters.due, "")
+    }.get(filters.due, f" ({filters.label})" if filters.label else "")
     if count == 0:
         return f"آپ کی فہرست میں کوئی {which} کام نہیں{window}۔"
     return f"آپ کے {count} {which} کام{window}:"
