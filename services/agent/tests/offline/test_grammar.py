@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from todo_agent.offline import english
+from todo_agent.offline import english, urdu
 from todo_agent.offline.commands import (
     Act,
     Action,
@@ -900,8 +900,35 @@ NO_DAMAGE: list[tuple[str, Command]] = [
     ("wait bring that back", Undo()),
 ]
 
+# Misses on the fresh corpus (issue 13), each read as a phrasing of its kind.
+FRESH_MISSES: list[tuple[str, Command]] = [
+    ("can u add ring the gas company tmrw morning", add("Ring the gas company", "2031-01-16")),
+    ("school play thurs 6.30pm", add("School play", "2031-01-16T18:30")),
+    (
+        "got anything planned for feb",
+        ListTasks(days=(date(2031, 2, 1), date(2031, 2, 28)), label="due in February"),
+    ),
+    ("just picked the dry cleaning up", act("complete", "dry cleaning")),
+    ("landlord's been called", act("complete", "landlord")),
+    ("i've finished the quarterly report finally!!", act("complete", "quarterly report")),
+    ("actually the amazon parcel hasn't gone back yet", act("reopen", "amazon parcel")),
+    ("i dont need to order ink anymore", act("delete", "order ink")),
+    ("put the quarterly report back a couple of days", edit("quarterly report", shift_days=2)),
+    ("push the dentist by a few days", edit("dentist", shift_days=3)),
+    (
+        "change the car tag on the MOT to admin",
+        edit("MOT", add_tags=["admin"], remove_tags=["car"]),
+    ),
+    ("did i write anything down about flights", Search("flights")),
+    ("find the open stuff about parking", Search("parking", "open")),
+    ("مجھے سال بھر کے کاموں کا چارٹ بنا دو", Decline(urdu.CANNOT_CHART_UR)),
+    # An infinitive is a task to do, never a request to the assistant.
+    ("رپورٹ پرنٹ کرنی ہے", add("رپورٹ پرنٹ کرنی")),
+]
+
 FAMILIES: dict[str, list[tuple[str, Command]]] = {
     "no damage": NO_DAMAGE,
+    "fresh misses": FRESH_MISSES,
     "in other words": IN_OTHER_WORDS,
     "everyday": EVERYDAY,
     "adding": ADDING,

@@ -206,7 +206,8 @@ _MONTH_DAY = rx(
 )
 _TIME = rx(
     _WORD,
-    r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)",
+    # "6.30pm" as well as "6:30pm": with am/pm a dot cannot be a decimal.
+    r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)",
     _END,
 )
 _SPOKEN_TIME = rx(
@@ -606,7 +607,8 @@ def _tidy(text: str) -> str:
 
 
 _BY_DAY = rx(_WORD, r"(by|before|until|till)\s+(.+)$")
-_IN_MONTH = rx(_WORD, r"(?:in|during)\s+(", "|".join(MONTHS), r")", _END)
+# "in february", "anything planned for feb" (a month with no day after it).
+_IN_MONTH = rx(_WORD, r"(?:in|during|for)\s+(", "|".join(MONTHS), r")\.?(?!\s*\d)", _END)
 # "in the next 3 days": today and the three days after it.
 _NEXT_DAYS = rx(
     _WORD, r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+", _COUNT, r"\s+days?", _END

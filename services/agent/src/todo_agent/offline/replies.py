@@ -272,7 +272,8 @@ def bulk_preview(command: Bulk, output: dict[str, Any], now: datetime) -> str:
     count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
     return (
         f"This would {verb} {count}{change}:\n{numbered(tasks, now)}\n"
-        "Nothing has changed yet: press Confirm on the card to do it, or Cancel to leave them."
+        "Nothing has changed yet. Shall I go ahead? Press Confirm on the card to do it, or Cancel "
+        "to leave them."
     )
 
 

@@ -92,6 +92,15 @@ _WHAT_TO_DO = word(r"(?:کیا\s+کیا|کون\s+کون|کیا\s+کرنا)")
 _BY_DAY = word(r"(?P<when>\S+(?:\s+\S+)?)\s+تک")
 _DONE_STATE = re.compile(r"(?:ہو\s+چکے|ہو\s+گئے\s+ہیں|مکمل\s+ہو\s+چکے)")
 _CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھیج)")
+# "کاموں کا چارٹ بنا دو", "فہرست پرنٹ کر دو": asked of the assistant (an imperative), never a
+# task ("رپورٹ پرنٹ کرنی ہے" is one).
+_CANNOT_CHART = re.compile(
+    r"(?:چارٹ|گراف)\s+(?:بنا\s+(?:دو|دیں)|بنائیں|بناؤ|دکھا\s+(?:دو|دیں)|دکھائیں)"
+    r"|(?:پرنٹ|ایکسپورٹ)\s+(?:کر\s+(?:دو|دیں)|کریں|کرو)"
+)
+CANNOT_CHART_UR = (
+    "معاف کیجیے، چارٹ بنانے، پرنٹ یا ایکسپورٹ کرنے کی سہولت نہیں ہے؛ میں کام دکھا سکتا ہوں۔"
+)
 _STATS = word(r"(?:کتنے|کتنا|کتنی)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = word(r"ہر\s+(\S+)(?:\s+کو)?")
@@ -345,6 +354,11 @@ RULES: tuple[Rule, ...] = (
         "cannot: share or send",
         anywhere(_CANNOT_SHARE),
         lambda _m, _u: Decline("معاف کیجیے، فہرست بھیجنے یا شیئر کرنے کی سہولت نہیں ہے۔"),
+    ),
+    Rule(
+        "cannot: chart, print or export",
+        anywhere(_CANNOT_CHART),
+        lambda _m, _u: Decline(CANNOT_CHART_UR),
     ),
     Rule(
         "cannot: statistics",
