@@ -361,6 +361,11 @@ def test_urdu_replies_are_in_urdu() -> None:
         ("report", "Write report", True),
         ("spaceship", "Buy milk", False),
         ("", "Buy milk", False),
+        # One word written as two, or two as one.
+        ("hair cut", "Haircut", True),
+        ("my hair cut", "Book a haircut", True),
+        ("drycleaning", "Pick up dry cleaning", True),
+        ("hair dye", "Haircut", False),
     ],
 )
 def test_title_score(query: str, title: str, matches: bool) -> None:
