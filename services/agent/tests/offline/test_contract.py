@@ -126,6 +126,11 @@ BULK: list[tuple[str, dict[str, Any]]] = [
         "remove the urgent tag from everything due this week",
         {"action": "tag", "state": "open", "due": "this_week", "remove_tags": ["urgent"]},
     ),
+    # Tagging the tasks already tagged so would change nothing: the word is in their titles.
+    (
+        "tag all the wedding tasks with wedding",
+        {"action": "tag", "state": "open", "query": "wedding", "add_tags": ["wedding"]},
+    ),
 ]
 
 

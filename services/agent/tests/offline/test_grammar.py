@@ -900,7 +900,7 @@ NO_DAMAGE: list[tuple[str, Command]] = [
     ("wait bring that back", Undo()),
 ]
 
-# Misses on the fresh corpus (issue 13), each read as a phrasing of its kind.
+# Misses on the fresh and dev corpora (issue 13), each read as a phrasing of its kind.
 FRESH_MISSES: list[tuple[str, Command]] = [
     ("can u add ring the gas company tmrw morning", add("Ring the gas company", "2031-01-16")),
     ("school play thurs 6.30pm", add("School play", "2031-01-16T18:30")),
@@ -924,6 +924,8 @@ FRESH_MISSES: list[tuple[str, Command]] = [
     ("مجھے سال بھر کے کاموں کا چارٹ بنا دو", Decline(urdu.CANNOT_CHART_UR)),
     # An infinitive is a task to do, never a request to the assistant.
     ("رپورٹ پرنٹ کرنی ہے", add("رپورٹ پرنٹ کرنی")),
+    # "talked to mum": the task about her (dev urdu-007).
+    ("امی سے بات ہو گئی", act("complete", "امی")),
 ]
 
 FAMILIES: dict[str, list[tuple[str, Command]]] = {

@@ -584,10 +584,12 @@ class Planner:
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
+        # "hotels or kettles": a task that matches either.
+        either = [q for q in re.split(r"\s+or\s+", command.query, flags=re.I) if q.strip()]
         tasks = [
             t
             for t in output.get("tasks", [])
-            if words_match(command.query, f"{t.get('title', '')} {t.get('notes', '')}")
+            if any(words_match(q, f"{t.get('title', '')} {t.get('notes', '')}") for q in either)
         ]
         if not tasks:
             return Decision.say(f'No tasks match "{command.query}".')

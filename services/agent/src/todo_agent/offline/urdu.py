@@ -208,13 +208,22 @@ def _question(match: re.Match[str], utterance: Utterance) -> Command | None:
     return _list(match, utterance)
 
 
-def _refs_before(match: re.Match[str], utterance: Utterance) -> list[TaskRef]:
+def _refs_before(
+    match: re.Match[str], utterance: Utterance, clause: re.Pattern[str] | None = None
+) -> list[TaskRef]:
+    """The tasks named before the verb phrase, each without the words `clause` matches."""
     pieces = _REF_SPLIT.split(utterance.text[: match.start()])
+    if clause is not None:
+        pieces = [clause.sub("", piece.strip()) for piece in pieces]
     return [ref for ref in (_ref(piece) for piece in pieces) if ref]
 
 
+# "امی سے بات ہو گئی" (I've talked to mum): the task about that person ("امی کو فون کرنا").
+_TALKED_TO = re.compile(r"\s+سے\s+بات(?:\s+چیت)?$")
+
+
 def _did(match: re.Match[str], utterance: Utterance) -> Command | None:
-    refs = _refs_before(match, utterance)
+    refs = _refs_before(match, utterance, _TALKED_TO)
     return Act("complete", refs) if refs else None
 
 
@@ -229,8 +238,7 @@ _NOT_DONE_CLAUSE = re.compile(r"(?:\s+(?:ابھی|اب\s+تک|تو|بھی))*\s+�
 
 
 def _reopen(match: re.Match[str], utterance: Utterance) -> Command | None:
-    pieces = _REF_SPLIT.split(utterance.text[: match.start()])
-    refs = [ref for ref in (_ref(_NOT_DONE_CLAUSE.sub("", p)) for p in pieces) if ref]
+    refs = _refs_before(match, utterance, _NOT_DONE_CLAUSE)
     return Act("reopen", refs[:1]) if refs else None
 
 
