@@ -56,6 +56,7 @@ NOT_UNDERSTOOD = (
     "could not understand",
     "not understood",
     "سمجھ نہیں",
+    "نہیں سمجھ",
 )
 INABILITY = (
     "can't",

@@ -126,6 +126,11 @@ BULK: list[tuple[str, dict[str, Any]]] = [
         "remove the urgent tag from everything due this week",
         {"action": "tag", "state": "open", "due": "this_week", "remove_tags": ["urgent"]},
     ),
+    # Tagging the tasks already tagged so would change nothing: the word is in their titles.
+    (
+        "tag all the wedding tasks with wedding",
+        {"action": "tag", "state": "open", "query": "wedding", "add_tags": ["wedding"]},
+    ),
 ]
 
 
@@ -155,6 +160,8 @@ def test_a_bulk_preview_names_every_task_and_changes_nothing_yet() -> None:
     reply = plan(text, [(contract.PREVIEW_BULK_CHANGE, {}, ok(MILK, EGGS))]).reply or ""
     assert "Buy milk" in reply and "Buy eggs" in reply and "to tomorrow" in reply
     assert "Nothing has changed yet" in reply
+    # It asks: the user answers the preview (a question mark the corpus' "ask" looks for).
+    assert "Shall I go ahead?" in reply
     assert plan("yes").reply == CONFIRM_ON_CARD
 
 

@@ -303,6 +303,15 @@ def test_search_matches_word_forms_and_whole_words() -> None:
     assert "Pay council tax" in reply and "taxi" not in reply
 
 
+def test_search_for_x_or_y_finds_either() -> None:
+    trip = {"id": "t-trip", "title": "Plan trip", "notes": "book hotels", "tags": []}
+    kettle = {"id": "t-kettle", "title": "Buy a new kettle", "state": "open", "tags": []}
+    milk = {"id": "t-milk", "title": "Buy milk", "state": "open", "tags": []}
+    text = "have i got anything on hotels or kettles"
+    reply = plan(text, [("list_tasks", {}, ok(trip, kettle, milk))]).reply or ""
+    assert "Plan trip" in reply and "Buy a new kettle" in reply and "Buy milk" not in reply
+
+
 @pytest.mark.parametrize(
     ("text", "arguments"),
     [
@@ -361,6 +370,11 @@ def test_urdu_replies_are_in_urdu() -> None:
         ("report", "Write report", True),
         ("spaceship", "Buy milk", False),
         ("", "Buy milk", False),
+        # One word written as two, or two as one.
+        ("hair cut", "Haircut", True),
+        ("my hair cut", "Book a haircut", True),
+        ("drycleaning", "Pick up dry cleaning", True),
+        ("hair dye", "Haircut", False),
     ],
 )
 def test_title_score(query: str, title: str, matches: bool) -> None:

@@ -167,6 +167,10 @@ def _bulk(
     if found is None:
         return None
     state, priority, tag, window, query = found
+    if tag is not None and tag in add_tags and query is None:
+        # "tag all the wedding tasks with wedding": the tasks already tagged so would not
+        # change, so the word names the tasks by their titles.
+        tag, query = None, tag
     return Bulk(
         action,
         state,

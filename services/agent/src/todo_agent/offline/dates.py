@@ -23,13 +23,15 @@ WEEKDAYS = {
     "saturday": 5,
     "sunday": 6,
 }
-# Short forms are only read after a word like "on" or "next", because "sun", "sat" and "wed"
-# are also ordinary words in titles ("buy sun cream").
+# Short forms. Those that are also ordinary words in titles ("buy sun cream", "sat nav", "wed")
+# are only read after a word like "on" or "next"; the others are no English word, so they are a
+# weekday on their own too ("dentist tues 10am").
 WEEKDAY_ABBREVIATIONS = {
     "mon": 0,
     "tue": 1,
     "tues": 1,
     "wed": 2,
+    "weds": 2,
     "thu": 3,
     "thur": 3,
     "thurs": 3,
@@ -37,6 +39,7 @@ WEEKDAY_ABBREVIATIONS = {
     "sat": 5,
     "sun": 6,
 }
+_ABBREVIATIONS_THAT_ARE_WORDS = frozenset(["sat", "sun", "wed"])
 MONTHS = {
     name: number
     for number, names in enumerate(
@@ -203,7 +206,8 @@ _MONTH_DAY = rx(
 )
 _TIME = rx(
     _WORD,
-    r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)",
+    # "6.30pm" as well as "6:30pm": with am/pm a dot cannot be a decimal.
+    r"(?:at\s+|@\s*|by\s+)?(?:(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)|(\d{1,2}):(\d{2})(?:\s*(?:h|hrs))?)",
     _END,
 )
 _SPOKEN_TIME = rx(
@@ -268,7 +272,9 @@ _URDU_NEXT_WEEK = word(r"اگلے\s+ہفتے")
 _URDU_WEEKDAY = word(r"(", "|".join(URDU_WEEKDAYS), r")(?:\s+کو|\s+تک)?")
 _URDU_PART = word(r"(صبح|دوپہر|شام|رات)(?:\s+کو)?")
 _URDU_IN_DAYS = word(r"(\d+)\s+دن\s+(?:میں|بعد)")
-_DANGLING = rx(r"(?:\s+(?:due|by|on|for|at|before|until|till|کو|تک))+\s*$")
+_DANGLING = rx(r"(?:\s+(?:due|by|on|for|at|before|until|till|sometime|کو|تک))+\s*$")
+# "sometime next week", "sometime on friday": "sometime" belongs to the date said after it.
+_SOMETIME_LEAD = rx(r"^\s*sometime\s+")
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -514,7 +520,7 @@ def _extract_day(text: str, now: datetime) -> tuple[date | None, time | None, da
             return found, None, None, rest
     for match in _WEEKDAY.finditer(text):
         name = match.group(2).lower()
-        if name in WEEKDAY_ABBREVIATIONS and match.group(1) is None:
+        if name in _ABBREVIATIONS_THAT_ARE_WORDS and match.group(1) is None:
             continue
         weekday = WEEKDAYS.get(name, WEEKDAY_ABBREVIATIONS.get(name))
         assert weekday is not None
@@ -597,11 +603,12 @@ def extract_due(text: str, now: datetime) -> tuple[Due | None, str]:
 
 def _tidy(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip(" ,;")
-    return _DANGLING.sub("", text).strip(" ,;")
+    return _SOMETIME_LEAD.sub("", _DANGLING.sub("", text)).strip(" ,;")
 
 
 _BY_DAY = rx(_WORD, r"(by|before|until|till)\s+(.+)$")
-_IN_MONTH = rx(_WORD, r"(?:in|during)\s+(", "|".join(MONTHS), r")", _END)
+# "in february", "anything planned for feb" (a month with no day after it).
+_IN_MONTH = rx(_WORD, r"(?:in|during|for)\s+(", "|".join(MONTHS), r")\.?(?!\s*\d)", _END)
 # "in the next 3 days": today and the three days after it.
 _NEXT_DAYS = rx(
     _WORD, r"(?:(?:in|within|over|for)\s+)?(?:the\s+)?next\s+", _COUNT, r"\s+days?", _END

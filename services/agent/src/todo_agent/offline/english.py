@@ -70,7 +70,7 @@ from todo_agent.offline.rules import (
 # Courtesy words, taken off before the rules read a message.
 
 _POLITE_START = rx(
-    r"^(?:please|pls|plz|can\s+you|could\s+you|would\s+you|will\s+you|kindly|hey|hi|ok|okay|so|and|also|now|then|assistant)[\s,]+"
+    r"^(?:please|pls|plz|(?:can|could|would|will)\s+(?:you|u|ya)|kindly|hey|hi|ok|okay|so|and|also|now|then|assistant)[\s,]+"
 )
 _POLITE_END = rx(r"[\s,]*(?:please|pls|plz|thanks|thank\s+you|for\s+me)?[\s.!?]*$")
 
@@ -173,6 +173,17 @@ _SHORT_FIXES = {
     "finsh": "finish",
     "overdoo": "overdue",
     "ovrdue": "overdue",
+    # Contractions typed without the apostrophe ("i dont need to …").
+    "dont": "don't",
+    "doesnt": "doesn't",
+    "didnt": "didn't",
+    "havent": "haven't",
+    "hasnt": "hasn't",
+    "isnt": "isn't",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "arent": "aren't",
+    "ive": "i've",
 }
 
 
@@ -467,7 +478,9 @@ def _redate_strict(ref: TaskRef, match: re.Match[str], utterance: Utterance) -> 
 
 def _shift(match: re.Match[str], _: Utterance) -> Command | None:
     target = match.group("target") or match.group("target2")
-    count = (match.group("n") or match.group("n2")).lower()
+    # "a couple of" and "a few" count as "couple of" and "few" do.
+    count = " ".join((match.group("n") or match.group("n2")).lower().split())
+    count = count if count in NUMBER_WORDS or count.isdigit() else count.removeprefix("a ")
     unit = (match.group("unit") or match.group("unit2")).lower()
     days = (int(count) if count.isdigit() else NUMBER_WORDS[count]) * (
         7 if unit.startswith("week") else 1
@@ -522,8 +535,9 @@ def _shift_priority(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update 
     return Update(ref, priority=priority)
 
 
-def _prioritize(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
-    return Update(ref, priority="high")
+def _prioritize(ref: TaskRef, match: re.Match[str], _: Utterance) -> Update | None:
+    said = match.groupdict().get("prio")
+    return Update(ref, priority=PRIORITY_WORDS.get(said.lower(), "high") if said else "high")
 
 
 def _lower(ref: TaskRef, _match: re.Match[str], _: Utterance) -> Update | None:
@@ -565,7 +579,11 @@ _SEARCH_LEAD = rx(
     r"^(?:tasks?\s+)?(?:about|mentioning|containing|with)\s+|^(?:anything\s+)?with\s+(?:the\s+word\s+)?|^the\s+word\s+"
 )
 _SEARCH_TAIL = rx(r"\s+in\s+(?:them|it)$")
-_SEARCH_DONE = rx(r"^(?:my\s+)?(?:done|completed|finished)\s+tasks\s+for\s+")
+# "done tasks for …", "the open stuff about parking": a state, then the words to find.
+_SEARCH_STATE = rx(
+    r"^(?:my\s+|the\s+)?(?P<state>done|completed|finished|open|pending)\s+"
+    r"(?:tasks|stuff|ones|things|items)\s+(?:for|about|with|on|mentioning)\s+"
+)
 _SEARCH_ARTICLE = rx(r"^(?:the|a|an|my)\s+")
 
 
@@ -575,8 +593,10 @@ def _search(match: re.Match[str], utterance: Utterance) -> Command | None:
         # "anything on this weekend", "anything on the 24th": a day to list, not words to find.
         return parse_list(utterance.text, utterance.now)
     state: State = "all"
-    if _SEARCH_DONE.match(query):
-        state, query = "completed", _SEARCH_DONE.sub("", query)
+    said = _SEARCH_STATE.match(query)
+    if said is not None:
+        open_ = said.group("state").lower() in ("open", "pending")
+        state, query = "open" if open_ else "completed", query[said.end() :]
     query = _SEARCH_ARTICLE.sub("", _SEARCH_LEAD.sub("", _SEARCH_TAIL.sub("", query)))
     query = query.strip(" \"'“”?.")
     return Search(query, state) if query else None
@@ -675,7 +695,8 @@ def _always(command: Callable[[], Command]) -> Builder:
 # Patterns. `(?P<target>…)` is a task reference, read by `phrases.parse_ref(s)`.
 
 _HELP = rx(
-    r"^(?:help|\?+|what\s+can\s+you\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
+    r"^(?:help|\?+|what\s+(?:else\s+|exactly\s+)?can\s+you\s+(?:actually\s+|really\s+|even\s+|exactly\s+)?do|"
+    r"what\s+are\s+you\s+(?:actually\s+|even\s+)?able\s+to\s+do|what\s+do\s+you\s+(?:understand|do|know)|how\s+do\s+(?:i|you)\s+use\s+(?:this|you)|"
     r"how\s+does\s+this\s+work|commands|what\s+are\s+your\s+commands|who\s+are\s+you|instructions|"
     r"what\s+can\s+i\s+(?:ask|say|tell|type)|what\s+(?:should|do)\s+i\s+(?:say|type))\b"
 )
@@ -787,9 +808,14 @@ _DEADLINE_FOR = rx(
     r"^(?:set|give|put)\s+(?:a\s+|the\s+)?(?:deadline|due\s+date)\s+(?:of\s+)?(?P<when>.+?)\s+(?:for|on)\s+(?P<target>.+)$"
 )
 _MOVE_FROM = rx(r"^(?:move|push|shift)\s+(?P<target>.+?)\s+from\s+\w+\s+to\s+(?P<when>.+)$")
+_SHIFT_COUNT = r"\d+|(?:a\s+)?couple\s+of|(?:a\s+)?few|a|an|one|two|three|four|five|six|seven"
 _SHIFT = rx(
-    r"^(?:give\s+me|i\s+need|add)\s+(?P<n>\d+|a|an|one|two|three|four|five|six|seven)\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
-    r"|^(?:push|move|shift|put|delay|postpone|bump)\s+(?P<target2>.+?)\s+(?:(?:back|on)\s+(?:by\s+)?|by\s+)(?P<n2>\d+|a|an|one|two|three|four|five|six|seven)\s+(?P<unit2>days?|weeks?)(?:\s+later)?$"
+    r"^(?:give\s+me|i\s+need|add)\s+(?P<n>",
+    _SHIFT_COUNT,
+    r")\s+(?:more\s+|extra\s+)?(?P<unit>days?|weeks?)\s+(?:on|for)\s+(?P<target>.+)$"
+    r"|^(?:push|move|shift|put|delay|postpone|bump)\s+(?P<target2>.+?)\s+(?:(?:back|on)\s+(?:by\s+)?|by\s+)(?P<n2>",
+    _SHIFT_COUNT,
+    r")\s+(?P<unit2>days?|weeks?)(?:\s+later)?$",
 )
 _MOVE_TO = rx(
     r"^(?:move|reschedule|postpone|push|delay|shift|put\s+off|change\s+(?:the\s+)?(?:due\s+date|deadline|date)\s+(?:of|for)|"
@@ -804,8 +830,11 @@ _NOT_DONE_YET = rx(
 )
 # "the library books weren't returned actually": a completed task is open again.
 _WAS_NOT_DONE = rx(
-    r"^(?P<target>.+?)\s+(?:wasn't|weren't|isn't|aren't|was\s+not|were\s+not|hasn't\s+been|haven't\s+been)\s+"
-    r"(?:actually\s+|really\s+)?(?:done|finished|completed|[a-z]+ed)(?:\s+(?:yet|after\s+all|actually))*$"
+    r"^(?P<target>.+?)\s+(?:wasn't|weren't|isn't|aren't|was\s+not|were\s+not|"
+    r"(?:hasn't|haven't|has\s+not|have\s+not)(?:\s+been)?)\s+"
+    # "the parcel hasn't gone back yet": a participle, maybe with its particle.
+    r"(?:actually\s+|really\s+)?(?:done|finished|completed|gone|sent|taken|[a-z]+ed)(?:\s+(?:back|out|off|in|up))?"
+    r"(?:\s+(?:yet|after\s+all|actually))*$"
 )
 _CROSS_OFF = rx(r"^(?:cross|tick|check|mark)\s+(?P<target>.+?)\s+off(?:\s+(?:my|the)\s+list)?$")
 # "put call the bank on my list for monday": an add, whatever the words look like.
@@ -911,7 +940,11 @@ _LOW_GENERAL: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("no rush on X", rx(r"^no\s+rush\s+(?:on|for|with)\s+(?P<target>.+)$")),
 )
 _A_PRIORITY = rx(r"^(?:make|set)\s+(?P<target>.+?)\s+(?:a|my|the)\s+(?:top\s+|real\s+)?priority$")
-_PRIORITIZE = rx(r"^(?:prioritize|prioritise)\s+(?P<target>.+)$")
+# "prioritise the MOT" (high), "prioritise the MOT high", "prioritize X as low".
+_PRIORITIZE = rx(
+    r"^(?:prioritize|prioritise)\s+(?P<target>.+?)"
+    r"(?:\s+(?:as\s+|to\s+)?(?:a\s+)?(?P<prio>high|top|low|medium|normal|urgent|important)(?:\s+priority)?)?$"
+)
 # The last "with"/"as" splits, so a title may hold one ("tag dinner with priya as social").
 _TAG_WITH = rx(
     r"^(?:tag|label)\s+(?P<target>.+)\s+(?:with|as)\s+(?P<tags>[^\s]+(?:\s+and\s+[^\s]+)?)$"
@@ -928,6 +961,10 @@ _REMOVE_TAG = rx(
 )
 _CHANGE_TAG = rx(
     r"^(?:change|switch|swap)\s+the\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+from\s+#?(?P<old>[\w-]+)\s+to\s+#?(?P<new>[\w-]+)$"
+)
+# "change the car tag on the MOT to admin".
+_CHANGE_NAMED_TAG = rx(
+    r"^(?:change|switch|swap)\s+the\s+#?(?P<old>[\w-]+)\s+tag\s+(?:on|of|for)\s+(?P<target>.+?)\s+(?:to|for)\s+#?(?P<new>[\w-]+)$"
 )
 _ADD_TAG_TO = rx(
     r"^(?:add|put)\s+(?P<tags>(?:#[\w-]+[\s,]*(?:and\s+)?)+)\s+(?:to|on)\s+(?P<target>.+)$"
@@ -949,7 +986,8 @@ _COMPLETE = rx(
     r"^(?:complete|finish|done(?:\s+with)?|check\s+off|tick\s+off|cross\s+off|close|completed|finished)\s*:?\s+(?P<target>.+)$"
 )
 _I_FINISHED = rx(
-    r"^i(?:'ve|\s+have|\s+just|\s+already)*\s+(?:finished|completed|done|did)\s+(?P<target>.+)$"
+    r"^i(?:'ve|\s+have|\s+just|\s+already)*\s+(?:finished|completed|done|did)\s+(?P<target>.+?)"
+    r"(?:,?\s+(?:finally|at\s+last|already|just\s+now|today|this\s+morning|earlier))?$"
 )
 _I_AM_DONE_WITH = rx(r"^i(?:'m|\s+am)\s+(?:done|finished)\s+(?:with\s+)?(?P<target>.+)$")
 _IS_DONE = rx(
@@ -961,6 +999,8 @@ _DELETE = rx(
 _SEARCH = rx(
     r"^(?:search(?:\s+for)?|find(?:\s+me)?(?:\s+the\s+ones?\s+(?:about|with))?|look\s+for|look\s+up|lookup|any(?:thing)?\s+(?:about|with|mentioning|on|to\s+do\s+with)|"
     r"(?:do\s+i\s+have|have\s+i\s+got|is\s+there)\s+(?:a\s+task\s+|anything\s+|something\s+|any\s+tasks?\s+)?(?:about|mentioning|with|on\s+for|to\s+do\s+with|on)|"
+    r"(?:did|have)\s+i\s+(?:write|written|put|note|noted|jot|jotted|save|saved|add|added)\s+(?:anything|something)\s+"
+    r"(?:down\s+)?(?:about|on|for|regarding|to\s+do\s+with)|"
     r"what\s+was\s+(?:that|the)\s+(?:thing|task|one)\s+(?:about|with)|(?:tasks|anything|ones)\s+with(?=\s+\S+\s+in\s+(?:them|it)$)|"
     r"(?:do\s+i\s+have\s+)?(?:any\s+)?(?:tasks?|todos?)\s+(?:about|mentioning|containing|matching|with\s+the\s+word)|"
     r"which\s+tasks\s+(?:mention|contain|are\s+about))\s+(?P<q>.+)$"
@@ -990,6 +1030,11 @@ _LISTISH = rx(
 # ---------------------------------------------------------------------------------------------
 # What the offline model cannot do yet, answered honestly (never a junk task).
 
+CANNOT_WEATHER = "I can't tell the weather; I only keep tasks."
+CANNOT_ALARM = "I can't set alarms; I can add a task with a due time."
+CANNOT_ACT = (
+    "I can't do things in the world for you (booking, paying, phoning); I can add it as a task."
+)
 _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         rx(
@@ -1018,19 +1063,35 @@ _REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
         "I can't sync, export, print or attach anything; I only keep your task list.",
     ),
     (
-        rx(r"\b(?:weather|forecast)\b"),
-        "I can't tell the weather; I only keep tasks.",
+        rx(
+            r"\b(?:weather|forecast)\b"
+            r"|^(?:is|will|does|did|do\s+you\s+think)\s+(?:it|there)\b.*\b(?:rain|raining|snow|snowing|sunny|"
+            r"windy|stormy|storm|thunder|freezing|cold|hot|warm|dry|wet|sunshine|showers?)\b"
+            r"|^(?:how\s+(?:hot|cold|warm)|what(?:'s|\s+is)\s+the\s+temperature)\b"
+        ),
+        CANNOT_WEATHER,
     ),
     (rx(r"^translate\b"), "I can't translate; I only keep tasks."),
     (
-        rx(r"\b(?:set|make)\s+(?:an?\s+|my\s+)?alarm\b|^alarm\b"),
-        "I can't set alarms; I can add a task with a due time.",
+        # An alarm or a wake-up call is a ring at a time, which a task list cannot do; an alarm
+        # as a thing ("fix the smoke alarm", "buy an alarm clock") is an ordinary task.
+        rx(
+            r"\b(?:set|make|create|start|schedule)\s+(?:an?\s+|my\s+|the\s+)?alarm\b"
+            r"|\b(?:add|put|give\s+me)\s+an?\s+alarm\b(?!\s+clock)|\b(?:with|by|using|via)\s+(?:an?\s+|my\s+|the\s+)?alarm\b"
+            r"|^alarm\b|\balarm\s+(?:for|at)\s+(?:\d|noon|midday|tomorrow|tonight)"
+            r"|^wake\s+me\b|\bwake[\s-]?up\s+call\b"
+        ),
+        CANNOT_ALARM,
     ),
     (
         rx(
             r"^(?:book|order|pay|ring|phone|call|buy)\b.*\b(?:for\s+me|online)$|^(?:book|order|get|buy|fetch)\s+me\b"
+            # "can you book a table …": asked of the assistant itself (read on the message as
+            # typed), unless it is about a task ("can you call the gym task 'Leg day'").
+            r"|^(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:book|reserve|order|pay|ring|phone|call|buy|purchase)\b"
+            r"(?!.*\b(?:task|todo|to-do|list|reminder)s?\b)"
         ),
-        "I can't do things in the world for you (booking, paying, phoning); I can add it as a task.",
+        CANNOT_ACT,
     ),
 )
 _REMINDER = rx(
@@ -1042,7 +1103,7 @@ _UNDO = rx(
     r"\bundo(?:\s+(?:that|it|this)(?:\s+one|\s+task)?|\s+(?:the|my)\s+(?:last\s+)?(?:change|rename|"
     r"delete|deletion|add|edit|move|reschedule|tag|priority|completion|one\s+i\s+just\s+\w+))?\s*$"
     r"|\bundo\s+(?:the\s+)?last\s+(?:thing|step|action)\b"
-    r"|\b(?:take\s+that\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b"
+    r"|\b(?:take\s+that\s+back|bring\s+(?:it|that|this)\s+back|revert|change\s+(?:that|it)\s+back|put\s+(?:it|that)\s+back|ctrl\s*\+?\s*z)\b"
 )
 # A change to tasks chosen by a filter ("everything due today", "all the shopping ones").
 _BULK = rx(
@@ -1142,6 +1203,7 @@ def _recurring_add(_match: re.Match[str], utterance: Utterance) -> Command | Non
 _FAREWELL = rx(
     r"^(?:bye|goodbye|see\s+you|see\s+ya|good\s+night|night|ttyl|later|cya)\b(?!.*\b(?:task|due|add)\b)"
 )
+CHAT_HOW_ARE_YOU = "I'm well, thanks! What would you like to do with your tasks?"
 CHAT_LAUGH = "Glad that made you smile! Anything to add or check on your list?"
 CHAT_JOKE = "I'm better at lists than jokes, I'm afraid. Want to see what's due today?"
 CHAT_MOOD = "Sorry to hear that. One thing at a time: want to see what's due today?"
@@ -1198,7 +1260,11 @@ _COMPLIMENT = rx(
 _HOW_ARE_YOU = rx(
     r"^(?:how\s+are\s+(?:you|things)|how's\s+it\s+going|how\s+do\s+you\s+do|what's\s+up|sup|"
     r"how's\s+(?:your\s+day|things|life)|how\s+(?:is|was)\s+your\s+day|how\s+have\s+you\s+been)\b"
-    r"|^(?:hi|hello|hey)\b.*\b(?:hope\s+you're|how\s+are)\b"
+    r"|^(?:hi|hello|hey|hiya|(?:good\s+)?(?:morning|afternoon|evening))\b.*\b(?:hope\s+you're|how\s+are)\b"
+    # "morning! hope ur well": a wish for the assistant's day, however it is spelt.
+    r"|^(?:(?:hi|hello|hey|hiya|(?:good\s+)?(?:morning|afternoon|evening))\b[\s,!.]*)?"
+    r"(?:i\s+)?hope\s+(?:you're|you\s+are|youre|ur|u\s+r|u're|you\s+have|you're\s+having|all\s+is|things\s+are)\b"
+    r"(?:\s+(?:well|ok|okay|good|fine|great|doing\s+well|a\s+good\s+day|having\s+a\s+good\s+day))?[\s!.]*$"
 )
 _DATE_QUESTION = rx(
     r"^(?:what(?:'s|\s+is)\s+(?:today's\s+date|the\s+date|today|the\s+day)|what\s+day\s+is\s+it)"
@@ -1230,12 +1296,19 @@ _DID = rx(
 )
 # "<task> is done / sorted / wrapped / paid", "the bins are out", "the plumber has been called".
 _STATE_DONE = rx(
-    r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s|got)\s+)?"
+    r"^(?:ok\s+|so\s+)?(?:that's\s+)?(?P<target>.+?)\s*(?:(?:is|are|was|were|has\s+been|have\s+been|'s\s+been|'s|got)\s+)?"
     r"(?:all\s+)?(?:now\s+)?(?P<state>done|sorted|out|paid|called|booked|sent|wrapped|renewed|"
     r"serviced|fixed|finished|complete|completed|cleaned|posted|handled|ticked\s+off|submitted|returned|"
     r"collected|picked\s+up|bought|washed|watered|emailed|filed|ordered|tidied|dealt\s+with|"
     r"taken\s+care\s+of|sorted\s+out|handed\s+in|taken\s+out|put\s+out)"
     r"(?:\s+(?:for\s+)?(?:today|now|finally|at\s+last|the\s+day|the\s+week))?(?:,?\s+finally)?$"
+)
+# "picked the dry cleaning up", "put the bins out": a phrasal verb with the task inside it.
+_DID_AROUND = rx(
+    r"^(?:ok\s+|so\s+|yay\s+|finally\s+)?(?:i(?:'ve|\s+have)?\s+)?(?:just\s+|already\s+|finally\s+)?"
+    r"(?:picked|dropped|sorted|put|took|handed|sent|paid|rang|called|backed|cleared|tidied|topped|filled)\s+"
+    r"(?P<target>.+?)\s+(?:up|off|out|in|back)"
+    r"(?:\s+(?:this\s+morning|today|earlier|yesterday|just\s+now|already|finally))?$"
 )
 _DONE_COLON = rx(r"^(?P<target>.+?)\s*:\s*done$|^done\s*:\s*(?P<target2>.+)$")
 _NO_LONGER = rx(
@@ -1297,8 +1370,9 @@ def _drop(match: re.Match[str], _: Utterance) -> Command | None:
     target = groups.get("target") or groups.get("target2") or groups.get("target3") or ""
     if _NOT_A_TASK.match(target.strip()):
         return None
-    ref = parse_ref(target)
-    return Act("delete", [ref]) if ref is not None else None
+    # "bin both", "scratch 1 and 3": several tasks, as in "delete both".
+    refs = parse_refs(target)
+    return Act("delete", refs) if refs else None
 
 
 def _ask_about(match: re.Match[str], _: Utterance) -> Command | None:
@@ -1386,7 +1460,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "chat: how are you",
         at_start(_HOW_ARE_YOU),
-        _always(lambda: Chat("I'm well, thanks! What would you like to do with your tasks?")),
+        _always(lambda: Chat(CHAT_HOW_ARE_YOU)),
     ),
     Rule("chat: today's date", at_start(_DATE_QUESTION), _date_reply),
     *(Rule(f"chat: {name}", raw_at_start(p), _chat(reply)) for name, p, reply in _SMALL_TALK),
@@ -1446,6 +1520,7 @@ RULES: tuple[Rule, ...] = (
     *_each("priority", _LOW_GENERAL, _edit(_lower)),
     Rule("priority: make X a priority", at_start(_A_PRIORITY), _edit(_prioritize)),
     Rule("tags: change the tag on X from A to B", at_start(_CHANGE_TAG), _edit(_retag)),
+    Rule("tags: change the A tag on X to B", at_start(_CHANGE_NAMED_TAG), _edit(_retag)),
     Rule("tags: remove the T tag from X", at_start(_REMOVE_TAG), _untag_rule),
     Rule("tags: add a T tag to X", at_start(_ADD_A_TAG), _edit(_tag_more)),
     Rule("tags: put X under T", at_start(_PUT_UNDER), _edit(_tag_more)),
@@ -1482,6 +1557,7 @@ RULES: tuple[Rule, ...] = (
     Rule("complete: X: done", at_start(_DONE_COLON), _did),
     Rule("complete: paid the rent", at_start(_DID), _did),
     Rule("complete: the bins are out", at_start(_STATE_DONE), _did),
+    Rule("complete: picked X up", at_start(_DID_AROUND), _did),
     Rule("search: search for …", at_start(_SEARCH), _search),
     Rule("show: show X", at_start(_SHOW), _show),
     # Adding, and the wish to add with nothing to add yet.

@@ -148,8 +148,17 @@ def parse_new_task(text: str, now: datetime) -> NewTask:
 _SPLIT_ITEMS = rx(r"\s*(?:,|،|\s+and\s+|\s+&\s+|\s+plus\s+|\s+also\s+)\s*")
 # Separators that always mean one task per line: new lines, bullets, semicolons.
 _HARD_SPLIT = re.compile(r"\s*(?:\n\s*(?:[-*•]\s*)?|;|^\s*[-*•]\s*|\s+[-*•]\s+)\s*")
+# A lead-in that announces the list and is no task of its own: "these:", "the following
+# things:", "a few things:", "3 tasks:", "these" before a bulleted list, "دو کام:" (two tasks:).
+_LIST_NOUN = r"(?:tasks?|things?|items?|todos?|to-dos?|jobs?|bits)"
 _LIST_LEAD = rx(
-    r"^(?:these|the\s+following|\d+\s+(?:tasks|things|items)|tasks|need\s+to|some\s+tasks)\s*:\s*"
+    r"^(?:(?:all\s+)?(?:these|those|the\s+following)(?:\s+",
+    _LIST_NOUN,
+    r")?|(?:(?:a\s+)?(?:few|couple(?:\s+of)?)|some|several|\d+|two|three|four|five|six|seven|eight|"
+    r"nine|ten)\s+(?:more\s+)?",
+    _LIST_NOUN,
+    r"|tasks|need\s+to)(?:\s*:\s*|\s+(?=[-*•]\s))"
+    r"|^(?:یہ|کچھ|درج\s+ذیل|\d+|دو|تین|چار|پانچ|چھ|سات|آٹھ|نو|دس)\s+کام\s*:\s*",
 )
 _PIECE_LEAD = rx(
     r"^(?:then|and|also|to|(?:also\s+)?remember\s+to|don't\s+forget\s+to|i\s+need\s+to|i\s+have\s+to)\s+"

@@ -71,6 +71,8 @@ def title_score(query: str, title: str) -> float:
     still match)."""
     q = re.sub(r"[^\w\s]", " ", query.lower()).split()
     t = re.sub(r"[^\w\s]", " ", title.lower()).split()
+    # "hair cut" is "Haircut", "drycleaning" is "dry cleaning": one word written as two.
+    q, t = _joined_as(q, t), _joined_as(t, q)
     if not q or not t:
         return 0.0
     if " ".join(q) == " ".join(t):
@@ -85,6 +87,21 @@ def title_score(query: str, title: str) -> float:
     if min(best) < WORD_FLOOR:
         return 0.0
     return sum(best) / len(best)
+
+
+def _joined_as(words: list[str], other: list[str]) -> list[str]:
+    """`words`, with two neighbours written together where `other` writes them as one word."""
+    joined: list[str] = []
+    index = 0
+    while index < len(words):
+        pair = "".join(words[index : index + 2])
+        if index + 1 < len(words) and pair in other:
+            joined.append(pair)
+            index += 2
+        else:
+            joined.append(words[index])
+            index += 1
+    return joined
 
 
 _STOPWORDS = frozenset(
@@ -567,10 +584,12 @@ class Planner:
         output = done[0].output or {}
         if not output.get("ok"):
             return Decision.say(replies.error_text(output, self.lang))
+        # "hotels or kettles": a task that matches either.
+        either = [q for q in re.split(r"\s+or\s+", command.query, flags=re.I) if q.strip()]
         tasks = [
             t
             for t in output.get("tasks", [])
-            if words_match(command.query, f"{t.get('title', '')} {t.get('notes', '')}")
+            if any(words_match(q, f"{t.get('title', '')} {t.get('notes', '')}") for q in either)
         ]
         if not tasks:
             return Decision.say(f'No tasks match "{command.query}".')

@@ -122,7 +122,7 @@ def list_heading_ur(filters: ListTasks, count: int) -> str:
         "tomorrow": " (کل)",
         "this_week": " (اس ہفتے)",
         "overdue": " (تاخیر شدہ)",
-    }.get(filters.due, "")
+    }.get(filters.due, f" ({filters.label})" if filters.label else "")
     if count == 0:
         return f"آپ کی فہرست میں کوئی {which} کام نہیں{window}۔"
     return f"آپ کے {count} {which} کام{window}:"
@@ -272,7 +272,8 @@ def bulk_preview(command: Bulk, output: dict[str, Any], now: datetime) -> str:
     count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
     return (
         f"This would {verb} {count}{change}:\n{numbered(tasks, now)}\n"
-        "Nothing has changed yet: press Confirm on the card to do it, or Cancel to leave them."
+        "Nothing has changed yet. Shall I go ahead? Press Confirm on the card to do it, or Cancel "
+        "to leave them."
     )
 
 

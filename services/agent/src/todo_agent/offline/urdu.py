@@ -11,6 +11,7 @@ the first rule that builds a command wins.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from todo_agent.offline.commands import (
     Act,
@@ -27,7 +28,13 @@ from todo_agent.offline.commands import (
     Undo,
     Update,
 )
-from todo_agent.offline.dates import URDU_WEEKDAYS, Due, extract_due, extract_window
+from todo_agent.offline.dates import (
+    URDU_MONTHS,
+    URDU_WEEKDAYS,
+    Due,
+    extract_due,
+    extract_window,
+)
 from todo_agent.offline.patterns import word
 from todo_agent.offline.phrases import (
     ORDINALS,
@@ -71,14 +78,29 @@ LIST_WINDOWS: tuple[tuple[re.Pattern[str], DueWindow], ...] = (
     (word(r"آج"), "today"),
     (word(r"کل"), "tomorrow"),
     (re.compile(r"اس\s+ہفتے"), "this_week"),
-    (re.compile(r"(?:تاخیر|گزر\s+چکے|لیٹ|تاریخ\s+نکل)"), "overdue"),
+    # "جن کی تاریخ گزر گئی" (whose date has passed): overdue.
+    (re.compile(r"(?:تاخیر|گزر\s+چکے|گزر\s+چکی|گزر\s+گئ|لیٹ|تاریخ\s+نکل|تاریخ\s+گزر)"), "overdue"),
     (re.compile(r"اگلے\s+ہفتے"), "next_week"),
 )
 _WEEKEND = re.compile(r"(?:ویک\s*اینڈ|ہفتے\s+کے\s+آخر)")
 # A question about the list: "آج کیا کیا کرنا ہے؟", "کل کے لیے کیا ہے؟", "ویک اینڈ پر کچھ ہے؟".
 _QUESTION = word(r"(?:کیا|کون|کچھ|کوئی)")
+# "آج کیا کیا کرنا ہے" (what all is there to do today), "کون کون سے کام": a list question,
+# with or without a question mark (an add names the task, never "what").
+_WHAT_TO_DO = word(r"(?:کیا\s+کیا|کون\s+کون|کیا\s+کرنا)")
+# "جمعہ تک" (by Friday): the days up to then, and what is already late.
+_BY_DAY = word(r"(?P<when>\S+(?:\s+\S+)?)\s+تک")
 _DONE_STATE = re.compile(r"(?:ہو\s+چکے|ہو\s+گئے\s+ہیں|مکمل\s+ہو\s+چکے)")
 _CANNOT_SHARE = re.compile(r"(?:واٹس\s*ایپ|ای\s*میل|شیئر|بھیج)")
+# "کاموں کا چارٹ بنا دو", "فہرست پرنٹ کر دو": asked of the assistant (an imperative), never a
+# task ("رپورٹ پرنٹ کرنی ہے" is one).
+_CANNOT_CHART = re.compile(
+    r"(?:چارٹ|گراف)\s+(?:بنا\s+(?:دو|دیں)|بنائیں|بناؤ|دکھا\s+(?:دو|دیں)|دکھائیں)"
+    r"|(?:پرنٹ|ایکسپورٹ)\s+(?:کر\s+(?:دو|دیں)|کریں|کرو)"
+)
+CANNOT_CHART_UR = (
+    "معاف کیجیے، چارٹ بنانے، پرنٹ یا ایکسپورٹ کرنے کی سہولت نہیں ہے؛ میں کام دکھا سکتا ہوں۔"
+)
 _STATS = word(r"(?:کتنے|کتنا|کتنی)")
 _UNDO = re.compile(r"(?:واپس\s+کر\s+دو|واپس\s+کرو|ان\s*ڈو|پچھلی\s+تبدیلی)")
 _EVERY = word(r"ہر\s+(\S+)(?:\s+کو)?")
@@ -96,8 +118,9 @@ _DELETE = re.compile(
     r"\s*(?:(?:فہرست|لسٹ)\s+سے\s+)?(?:ہٹا\s+(?:دو|دیں)|نکال\s+(?:دو|دیں)|مٹا\s+(?:دو|دیں)|ڈیلیٹ\s+(?:کر\s+)?(?:دو|دیں|کریں))[\s۔!]*$"
 )
 _REOPEN = re.compile(r"\s*(?:دوبارہ\s+کھول\s+(?:دو|دیں)|دوبارہ\s+کھولو)")
+# "دودھ والا کام جمعے پر کر دو", "امی کو فون والا کام جمعے کو کر دو": a new day for a task.
 _REDATE = re.compile(
-    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$"
+    r"\s+(?P<when>\S+(?:\s+\S+)?)\s+(?:پر|تک|کو)\s+(?:کر\s+دو|ڈال\s+دو|کر\s+دیں|رکھ\s+دو|کرو)[\s۔!]*$"
 )
 _TAG = re.compile(r"\s+(?:پر|کو)\s+(?P<tag>\S+)\s+کا\s+ٹیگ\s+لگا\s+(?:دو|دیں)[\s۔!]*$")
 _RENAME = re.compile(r"^(?P<target>.+?)\s+کا\s+نام\s+بدل\s+کر\s+(?P<new>.+?)\s+کر\s+(?:دو|دیں)$")
@@ -149,7 +172,34 @@ def _list(_match: re.Match[str], utterance: Utterance) -> Command | None:
     due = first_window(LIST_WINDOWS, text)
     tags, rest = extract_tags(text)
     priority, _ = extract_priority(rest)
-    return ListTasks(state=state, priority=priority, tag=tags[0] if tags else None, due=due)
+    tag = tags[0] if tags else None
+    if due == "any":
+        named = _named_days(text, utterance)
+        if named is not None:
+            first, last, overdue_too = named
+            label = f"{_day_name(last)} تک" if overdue_too else _day_name(first)
+            return ListTasks(state, priority, tag, "any", (first, last), overdue_too, label)
+    return ListTasks(state=state, priority=priority, tag=tag, due=due)
+
+
+_MONTH_NAMES = {number: name for name, number in URDU_MONTHS.items()}
+
+
+def _day_name(day: date) -> str:
+    """ "17 جنوری": a day as an Urdu list heading names it."""
+    return f"{day.day} {_MONTH_NAMES[day.month]}"
+
+
+def _named_days(text: str, utterance: Utterance) -> tuple[date, date, bool] | None:
+    """The days a list question names beyond the fixed windows: "جمعہ تک" (by Friday: from
+    today, late tasks too), or one day ("جمعے کو", "20 جنوری")."""
+    by = _BY_DAY.search(text)
+    if by is not None:
+        due, _ = extract_due(by.group("when"), utterance.now)
+        if due is not None:
+            return utterance.now.date(), due.day, True
+    due, _ = extract_due(text, utterance.now)
+    return (due.day, due.day, False) if due is not None else None
 
 
 def _question(match: re.Match[str], utterance: Utterance) -> Command | None:
@@ -158,13 +208,22 @@ def _question(match: re.Match[str], utterance: Utterance) -> Command | None:
     return _list(match, utterance)
 
 
-def _refs_before(match: re.Match[str], utterance: Utterance) -> list[TaskRef]:
+def _refs_before(
+    match: re.Match[str], utterance: Utterance, clause: re.Pattern[str] | None = None
+) -> list[TaskRef]:
+    """The tasks named before the verb phrase, each without the words `clause` matches."""
     pieces = _REF_SPLIT.split(utterance.text[: match.start()])
+    if clause is not None:
+        pieces = [clause.sub("", piece.strip()) for piece in pieces]
     return [ref for ref in (_ref(piece) for piece in pieces) if ref]
 
 
+# "امی سے بات ہو گئی" (I've talked to mum): the task about that person ("امی کو فون کرنا").
+_TALKED_TO = re.compile(r"\s+سے\s+بات(?:\s+چیت)?$")
+
+
 def _did(match: re.Match[str], utterance: Utterance) -> Command | None:
-    refs = _refs_before(match, utterance)
+    refs = _refs_before(match, utterance, _TALKED_TO)
     return Act("complete", refs) if refs else None
 
 
@@ -173,14 +232,20 @@ def _delete(match: re.Match[str], utterance: Utterance) -> Command | None:
     return Act("delete", refs) if refs else None
 
 
+# "سبزی ابھی نہیں لی" (haven't bought the vegetables yet): the clause says why, the task is
+# the words before it.
+_NOT_DONE_CLAUSE = re.compile(r"(?:\s+(?:ابھی|اب\s+تک|تو|بھی))*\s+نہیں(?:\s+\S+){0,3}\s*$")
+
+
 def _reopen(match: re.Match[str], utterance: Utterance) -> Command | None:
-    refs = _refs_before(match, utterance)
+    refs = _refs_before(match, utterance, _NOT_DONE_CLAUSE)
     return Act("reopen", refs[:1]) if refs else None
 
 
 def _redate(match: re.Match[str], utterance: Utterance) -> Command | None:
-    due, _ = extract_due(match.group("when"), utterance.now)
-    ref = _ref(utterance.text[: match.start()])
+    due, left = extract_due(match.group("when"), utterance.now)
+    # Words of <when> that are no date ("کام" of "… والا کام جمعے") belong to the task.
+    ref = _ref(f"{utterance.text[: match.start()]} {left}")
     if due is None or ref is None:
         return None
     return Update(ref, due=due, keep_time=True)
@@ -299,6 +364,11 @@ RULES: tuple[Rule, ...] = (
         lambda _m, _u: Decline("معاف کیجیے، فہرست بھیجنے یا شیئر کرنے کی سہولت نہیں ہے۔"),
     ),
     Rule(
+        "cannot: chart, print or export",
+        anywhere(_CANNOT_CHART),
+        lambda _m, _u: Decline(CANNOT_CHART_UR),
+    ),
+    Rule(
         "cannot: statistics",
         anywhere(_STATS),
         lambda _m, _u: Decline(
@@ -311,6 +381,7 @@ RULES: tuple[Rule, ...] = (
     Rule("reopen: … دوبارہ کھول دو", anywhere(_REOPEN), _reopen),
     Rule("due: … جمعے پر کر دو", anywhere(_REDATE), _redate),
     Rule("list: a question", anywhere(_QUESTION), _question),
+    Rule("list: کیا کیا کرنا ہے", anywhere(_WHAT_TO_DO), _list),
     Rule("list: … دکھائیں", anywhere(_LIST), _list),
     Rule("complete: … مکمل کریں", anywhere(_COMPLETE), _complete),
     Rule("add: … شامل کریں", anywhere(_ADD), _add),
