@@ -137,3 +137,38 @@ async def test_open_passes_the_first_event_and_the_rest_through() -> None:
     response = await _post(Starlette(routes=[Route("/", endpoint, methods=["POST"])]))
     events, heartbeats = parse_sse(response.text)
     assert (events, heartbeats) == ([{"type": "thread.created"}, {"type": "stream_options"}], 0)
+
+
+async def test_frames_queued_together_leave_in_one_write_with_the_end() -> None:
+    """What the source yields back to back (the opening frames, the last ones) reaches the
+    socket as one body message; the last one also ends the body."""
+
+    async def source() -> AsyncIterator[bytes]:
+        yield _frame({"type": "thread.created"})
+        yield _frame({"type": "thread.item.done"})
+        yield _frame({"type": "stream_options"})
+        await asyncio.sleep(0.01)
+        yield _frame({"type": "thread.updated"})
+
+    async def endpoint(_request: Request) -> Response:
+        return await EventStreamResponse.open(source(), heartbeat_seconds=5)
+
+    app = Starlette(routes=[Route("/", endpoint, methods=["POST"])])
+    bodies: list[tuple[bytes, bool]] = []
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                bodies.append((message.get("body", b""), message.get("more_body", False)))
+            await send(message)
+
+        await app(scope, receive, record)
+
+    response = await _post(recording)
+    opening = [{"type": t} for t in ("thread.created", "thread.item.done", "stream_options")]
+    assert parse_sse(response.text) == ([*opening, {"type": "thread.updated"}], 0)
+    assert [parse_sse(body.decode())[0] for body, _ in bodies] == [
+        opening,
+        [{"type": "thread.updated"}],
+    ]
+    assert [more for _, more in bodies] == [True, False]

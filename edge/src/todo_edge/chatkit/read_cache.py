@@ -15,6 +15,7 @@ they are to a request that read once and kept the objects, which is what the SDK
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # One stored item as the store reads it: its id, its JSON and its widget-root marker.
 ItemRow = tuple[str, str, str | None]
@@ -45,6 +46,10 @@ class ReadCache:
     _items: dict[tuple[str, str], ItemRow] = field(default_factory=dict)
     _pages: dict[PageKey, CachedPage] = field(default_factory=dict)
     _new_threads: set[str] = field(default_factory=set)
+    # Set by the server for threads.create: a new thread's INSERT waits for its first item.
+    defer_new_threads: bool = False
+    # Saved new threads not written yet: id → (JSON, created_at) (`TodoChatKitStore`).
+    _unwritten: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
     # ---- threads ----
 
@@ -56,6 +61,31 @@ class ReadCache:
     def is_new_thread(self, thread_id: str) -> bool:
         """True for a thread id this request generated and has not stored yet."""
         return thread_id in self._new_threads
+
+    def defers(self, thread_id: str) -> bool:
+        """True when the new thread's INSERT may wait for its first item's write."""
+        return (
+            self.enabled
+            and self.defer_new_threads
+            and (thread_id in self._new_threads or thread_id in self._unwritten)
+        )
+
+    def keep_unwritten(self, thread_id: str, data: str, created_at: datetime) -> None:
+        """Remembers a saved new thread that is not in the database yet."""
+        self.keep_thread(thread_id, data)
+        self._unwritten[thread_id] = (data, created_at)
+
+    def unwritten(self, thread_id: str) -> tuple[str, datetime] | None:
+        """The JSON and creation time of a saved thread not written yet."""
+        return self._unwritten.get(thread_id)
+
+    def unwritten_threads(self) -> list[str]:
+        """The ids of saved threads not written yet."""
+        return list(self._unwritten)
+
+    def written(self, thread_id: str) -> None:
+        """The saved thread is in the database now."""
+        self._unwritten.pop(thread_id, None)
 
     def thread(self, thread_id: str) -> str | None:
         """The thread's JSON, if this request has read or written it."""
@@ -70,6 +100,7 @@ class ReadCache:
     def forget_thread(self, thread_id: str) -> None:
         """Forgets the thread's JSON (a write to it failed, or it was deleted)."""
         self._new_threads.discard(thread_id)
+        self._unwritten.pop(thread_id, None)
         self._threads.pop(thread_id, None)
 
     # ---- items ----

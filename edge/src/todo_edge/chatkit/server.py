@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import grpc
@@ -32,6 +32,8 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemReplacedEvent,
     ThreadMetadata,
+    ThreadsAddUserMessageReq,
+    ThreadsCreateReq,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
@@ -66,6 +68,9 @@ from todo_edge.settings import EdgeSettings
 log = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 60
+
+# How the SDK's `stream_options` frame starts: the end of a turn's opening frames.
+_STREAM_OPTIONS_FRAME = b'data: {"type":"stream_options"'
 
 
 def derive_title(text: str) -> str:
@@ -122,11 +127,67 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
         stream inside a turn slot (`admission.TurnSlots`: 429 past the limit) and its thread's
         run lock (`run_lock`: 409 while another reply in the thread runs)."""
         if is_streaming_req(request):
-            stream = self._process_streaming(request, context)
-            return StreamingResult(
-                self.turns.admitted(self.run_locks.guarded(request, context, stream))
+            stream = self.run_locks.guarded(
+                request, context, self._process_streaming(request, context)
             )
+            if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
+                stream = self._opened_in_one_write(request, context, stream)
+            return StreamingResult(self.turns.admitted(stream))
         return NonStreamingResult(await self._process_non_streaming(request, context))
+
+    async def _opened_in_one_write(
+        self,
+        request: ThreadsCreateReq | ThreadsAddUserMessageReq,
+        context: ChatContext,
+        stream: AsyncGenerator[bytes, None],
+    ) -> AsyncGenerator[bytes, None]:
+        """`stream` with its opening frames (`thread.created`, the user message's
+        `thread.item.done`, `stream_options`) held until the last of them and then passed on
+        back to back, with nothing awaited between them: the response finds them all queued
+        and sends them in one socket write (`transport`) instead of one per store round trip.
+        Each frame stays its own chunk (the REST routes read one event per chunk).
+
+        For threads.create the new thread's INSERT waits for the user message's write (one
+        statement for both, `TodoChatKitStore`): `thread.created` is held until then, so a
+        client never sees a thread that is not stored yet. The run lock (`guarded`, inside
+        this) is still taken as soon as the SDK names the thread, before anything is stored.
+        A stream that fails or is cancelled before the message is stored still stores the
+        thread alone, as the SDK's own order would have; a failure then still shows the
+        frames that were due before it."""
+        held: list[bytes] = []
+        if isinstance(request, ThreadsCreateReq):
+            context.read_cache.defer_new_threads = True
+        try:
+            try:
+                async for frame in stream:
+                    held.append(frame)
+                    if frame.startswith(_STREAM_OPTIONS_FRAME):
+                        break
+            except Exception:
+                await self._write_unwritten_threads(context)
+                for frame in held:
+                    yield frame
+                raise
+            await self._write_unwritten_threads(context)
+            for frame in held:
+                yield frame
+            async for frame in stream:
+                yield frame
+        finally:
+            try:
+                await self._write_unwritten_threads(context)
+            finally:
+                await stream.aclose()
+
+    async def _write_unwritten_threads(self, context: ChatContext) -> None:
+        """The request's saved threads that no item write took along, written alone (a no-op
+        once there are none)."""
+        if not context.read_cache.unwritten_threads():
+            return
+        try:
+            await self.chat_store.write_unwritten_threads(context)
+        except Exception:
+            log.warning("could not store a new thread", exc_info=True)
 
     # ---- replies ----
 

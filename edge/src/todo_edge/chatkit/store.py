@@ -229,6 +229,30 @@ class _Writes:
                 "data": upsert.excluded.data,
             },
         )
+        # A new thread and its first item in one statement (PostgreSQL): the item is
+        # INSERTed … SELECT from the thread row the CTE inserts. A new thread has no items,
+        # so there is no conflict to resolve.
+        new_thread = (
+            insert(ChatThreadRow)
+            .values(
+                id=bindparam("p_thread_id", type_=String()),
+                owner_id=bindparam("p_owner_id", type_=String()),
+                created_at=bindparam("p_thread_created_at", type_=DateTime()),
+                data=bindparam("p_thread_data", type_=Text()),
+            )
+            .returning(ChatThreadRow.id, ChatThreadRow.owner_id)
+            .cte("new_thread")
+        )
+        first_item = select(
+            bindparam("p_item_id", type_=String()),
+            new_thread.c.id,
+            new_thread.c.owner_id,
+            bindparam("p_created_at", type_=DateTime()),
+            bindparam("p_item_type", type_=String()),
+            bindparam("p_widget_root", type_=String()),
+            bindparam("p_data", type_=Text()),
+        )
+        self.insert_thread_with_item = insert(ChatItemRow).from_select(_ITEM_COLUMNS, first_item)
         self._sql: dict[int, tuple[str, tuple[str, ...]]] = {}
 
     async def rows_written(self, statement: Any, params: dict[str, Any]) -> int:
@@ -247,6 +271,23 @@ class _Writes:
             raise IntegrityError(sql, None, exc) from exc
         # The command tag: "UPDATE 1", "INSERT 0 1".
         return int(str(status).rsplit(" ", 1)[-1])
+
+    async def thread_with_item(self, params: dict[str, Any]) -> None:
+        """INSERTs a new thread and its first item, both or neither (one statement on
+        PostgreSQL, one transaction on SQLite). A taken thread id raises IntegrityError."""
+        if self._postgres:
+            await self.rows_written(self.insert_thread_with_item, params)
+            return
+        thread = {
+            "p_thread_id": params["p_thread_id"],
+            "p_owner_id": params["p_owner_id"],
+            "p_created_at": params["p_thread_created_at"],
+            "p_data": params["p_thread_data"],
+        }
+        async with self._database.session() as session:
+            core = _core(session)
+            await core.execute(self.insert_thread, thread)
+            await core.execute(self.upsert_item, params)
 
     def _compiled(self, statement: Any) -> tuple[str, tuple[str, ...]]:
         """The statement's PostgreSQL text (`$1`, `$2`, …) and its parameter names in order."""
@@ -304,6 +345,13 @@ class TodoChatKitStore(Store[ChatContext]):
         # The server sometimes passes a `Thread` (metadata plus a page of items): items are
         # stored as rows, never inside the thread.
         data = thread.model_dump_json(exclude={"items"})
+        cache = context.read_cache
+        if cache.defers(thread.id):
+            # threads.create: the INSERT goes with the first item's write (`_write_item`),
+            # one round trip instead of two; the server writes it alone if no item follows
+            # (`write_unwritten_threads`).
+            cache.keep_unwritten(thread.id, data, column_time(thread.created_at))
+            return
         try:
             await self._write_thread(thread, data, context)
         except BaseException:
@@ -331,6 +379,29 @@ class TodoChatKitStore(Store[ChatContext]):
         except IntegrityError as exc:
             # The id exists and belongs to someone else.
             raise NotFoundError(_THREAD_NOT_FOUND) from exc
+
+    async def write_unwritten_threads(self, context: ChatContext) -> None:
+        """Writes the request's saved new threads that no item write took along (a
+        threads.create that failed or was cancelled before its first item was stored), so
+        the thread is stored just as when its INSERT runs at once."""
+        cache = context.read_cache
+        for thread_id in cache.unwritten_threads():
+            unwritten = cache.unwritten(thread_id)
+            if unwritten is None:
+                continue
+            data, created_at = unwritten
+            params: dict[str, Any] = {
+                "p_thread_id": thread_id,
+                "p_owner_id": context.user_id,
+                "p_data": data,
+                "p_created_at": created_at,
+            }
+            try:
+                await self._writes.rows_written(self._writes.insert_thread, params)
+            except IntegrityError as exc:
+                cache.forget_thread(thread_id)
+                raise NotFoundError(_THREAD_NOT_FOUND) from exc
+            cache.written(thread_id)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: ChatContext
@@ -641,6 +712,18 @@ class TodoChatKitStore(Store[ChatContext]):
             "p_widget_root": widget_root,
             "p_data": data,
         }
+        unwritten = context.read_cache.unwritten(thread_id)
+        if unwritten is not None:
+            # The thread saved by this threads.create goes in with its first item.
+            params["p_thread_data"], params["p_thread_created_at"] = unwritten
+            try:
+                await self._writes.thread_with_item(params)
+            except IntegrityError as exc:
+                # The id exists and belongs to someone else.
+                context.read_cache.forget_thread(thread_id)
+                raise NotFoundError(_THREAD_NOT_FOUND) from exc
+            context.read_cache.written(thread_id)
+            return
         # One statement: atomic without a transaction around it.
         if not await self._writes.rows_written(self._writes.upsert_item, params):
             raise NotFoundError(_THREAD_NOT_FOUND)

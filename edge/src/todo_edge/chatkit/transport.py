@@ -146,14 +146,17 @@ class EventStreamResponse(Response):
         disconnected = asyncio.create_task(_wait_for_disconnect(receive))
         next_item: asyncio.Task[bytes | StreamEnded | StreamFailed] | None = None
         queue = self._pump.queue
+        # The first event goes out with whatever followed it meanwhile.
+        first: bytes | None = self._first
         try:
-            await _body(send, self._first)
             while True:
                 item: bytes | StreamEnded | StreamFailed
-                if disconnected.done():
+                if first is not None:
+                    item, first = first, None
+                elif disconnected.done():
                     log.info("chatkit client disconnected")
                     return
-                if not queue.empty():
+                elif not queue.empty():
                     # Events already waiting need no task, no timer and no wait.
                     item = queue.get_nowait()
                 else:
@@ -180,9 +183,13 @@ class EventStreamResponse(Response):
                     if queue.empty():
                         break
                     item = queue.get_nowait()
-                await _body(send, b"".join(frames))
                 if isinstance(item, StreamEnded):
-                    break
+                    # The last frames and the end of the body in one write.
+                    await send(
+                        {"type": "http.response.body", "body": b"".join(frames), "more_body": False}
+                    )
+                    return
+                await _body(send, b"".join(frames))
                 if isinstance(item, StreamFailed):
                     log.error("chatkit stream failed", exc_info=item.error)
                     await _body(send, sse_event(_GENERIC_STREAM_ERROR))
