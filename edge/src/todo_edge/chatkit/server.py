@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 MAX_TITLE_CHARS = 60
 
 # How the SDK's `stream_options` frame starts: the end of a turn's opening frames.
-_STREAM_OPTIONS_FRAME = b'data: {"type":"stream_options"'
+STREAM_OPTIONS_FRAME = b'data: {"type":"stream_options"'
 
 
 def derive_title(text: str) -> str:
@@ -161,7 +161,7 @@ class TodoChatKitServer(ChatKitServer[ChatContext]):
             try:
                 async for frame in stream:
                     held.append(frame)
-                    if frame.startswith(_STREAM_OPTIONS_FRAME):
+                    if frame.startswith(STREAM_OPTIONS_FRAME):
                         break
             except Exception:
                 await self._write_unwritten_threads(context)
