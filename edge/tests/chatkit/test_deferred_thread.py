@@ -8,24 +8,18 @@ Runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from chatkit.server import ChatKitServer
 from chatkit.store import NotFoundError
 from chatkit.types import (
-    StreamOptions,
-    StreamOptionsEvent,
     ThreadMetadata,
-    ThreadStreamEvent,
     UserMessageItem,
     UserMessageTextContent,
 )
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
 from todo_edge.chatkit.read_cache import ReadCache
-from todo_edge.chatkit.server import STREAM_OPTIONS_FRAME
 
 
 def creating(context: ChatContext) -> ChatContext:
@@ -116,26 +110,3 @@ async def test_without_the_flag_the_thread_is_written_at_once(
     request = replace(alice, read_cache=ReadCache())
     thread = await saved_new_thread(store, request)
     assert await listed(store, alice) == [thread.id]
-
-
-class _PlainSdkServer(ChatKitServer[ChatContext]):
-    """The SDK's server with nothing of ours, for its own encoding of events."""
-
-    async def respond(
-        self,
-        thread: ThreadMetadata,
-        input_user_message: UserMessageItem | None,
-        context: ChatContext,
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        raise NotImplementedError
-        yield  # pragma: no cover
-
-
-def test_the_sdk_frame_that_ends_the_opening_is_the_one_the_server_waits_for(
-    store: TodoChatKitStore,
-) -> None:
-    """`_opened_in_one_write` holds frames until one starts with `STREAM_OPTIONS_FRAME`: if the
-    SDK ever encoded `stream_options` otherwise, every reply would be held to its end."""
-    event = StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True))
-    frame = b"data: " + _PlainSdkServer(store)._serialize(event) + b"\n\n"
-    assert frame.startswith(STREAM_OPTIONS_FRAME)

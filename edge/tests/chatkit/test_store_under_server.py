@@ -24,6 +24,8 @@ from chatkit.types import (
     ClientToolCallItem,
     FeedbackKind,
     SDKHiddenContextItem,
+    StreamOptions,
+    StreamOptionsEvent,
     Thread,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -36,6 +38,7 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter
 from todo_edge.chatkit import ChatContext, TodoChatKitStore
+from todo_edge.chatkit.server import STREAM_OPTIONS_FRAME
 
 EVENTS: TypeAdapter[ThreadStreamEvent] = TypeAdapter(ThreadStreamEvent)
 ITEMS: TypeAdapter[list[ThreadItem]] = TypeAdapter(list[ThreadItem])
@@ -356,3 +359,14 @@ async def test_another_user_gets_not_found_or_an_empty_list(
     )
     assert thread.title == "secret plans"
     assert thread.items.data == done_items(events)
+
+
+def test_the_sdk_frame_that_ends_the_opening_is_the_one_the_server_waits_for(
+    store: TodoChatKitStore,
+) -> None:
+    """`TodoChatKitServer` holds a turn's opening frames until one starts with
+    `STREAM_OPTIONS_FRAME`: if the SDK ever encoded `stream_options` otherwise, every reply
+    would be held to its end."""
+    event = StreamOptionsEvent(stream_options=StreamOptions(allow_cancel=True))
+    frame = b"data: " + EchoServer(store)._serialize(event) + b"\n\n"
+    assert frame.startswith(STREAM_OPTIONS_FRAME)
